@@ -1,0 +1,3 @@
+from paperwire.cli import main
+
+main()

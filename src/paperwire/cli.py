@@ -1,0 +1,231 @@
+"""Command line: parse arguments, call the Service, print, translate errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from paperwire.config import Settings
+from paperwire.models import IngestReport
+from paperwire.service import Service
+from paperwire.store import StoreError
+
+console = Console(stderr=True)
+out = Console()
+
+
+class Context:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def service(self) -> Service:
+        try:
+            return Service(self.settings)
+        except StoreError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="PAPERWIRE_CONFIG",
+    help="TOML settings file (keys as in `paperwire settings`). Env: PAPERWIRE_CONFIG.",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Data directory (database, indexes, model cache). Default ./paperwire-data.",
+)
+@click.option("--database-url", help="sqlite:///file.db or postgresql+psycopg://user@host/db.")
+@click.version_option(package_name="paperwire")
+@click.pass_context
+def cli(
+    ctx: click.Context, config_file: Path | None, data_dir: Path | None, database_url: str | None
+) -> None:
+    """paperwire: ingest arXiv papers, search them, serve daily and trending lists.
+
+    Settings come from PAPERWIRE_* environment variables, an optional TOML file
+    (--config) and these options. Start with `paperwire import FILE` to load a snapshot.
+    """
+    try:
+        settings = Settings.load(config_file, data_dir=data_dir, database_url=database_url)
+    except (ValueError, ValidationError) as exc:
+        raise click.ClickException(f"invalid settings: {exc}") from exc
+    ctx.obj = Context(settings)
+
+
+@contextmanager
+def progress_bar(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    columns = [
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    ]
+    with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
+        task = bar.add_task(description, total=total, rate="")
+
+        def advance(n: int) -> None:
+            bar.advance(task, n)
+            speed = bar.tasks[task].speed
+            bar.update(task, rate=f"{speed:,.0f}/s" if speed else "")
+
+        yield advance
+
+
+def print_report(title: str, report: IngestReport, seconds: float) -> None:
+    table = Table(title=title, show_header=True)
+    for name in ("new", "updated", "unchanged", "deleted", "rejected", "seconds", "records/s"):
+        table.add_column(name, justify="right")
+    rate = report.seen / seconds if seconds > 0 else 0.0
+    table.add_row(
+        *(f"{getattr(report, n):,}" for n in ("new", "updated", "unchanged", "deleted", "rejected")),
+        f"{seconds:.1f}",
+        f"{rate:,.0f}",
+    )
+    out.print(table)
+    if report.rejected:
+        out.print(
+            f"{report.rejected} record(s) rejected; see `paperwire rejects` for the reasons."
+        )
+
+
+def count_lines(path: Path) -> int | None:
+    """Cheap line count for plain files (progress total); None for compressed ones."""
+    if path.suffix in {".gz", ".xz"}:
+        return None
+    with path.open("rb") as handle:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+
+
+@cli.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_ctx
+def import_cmd(ctx: Context, files: tuple[Path, ...]) -> None:
+    """Import arXiv metadata snapshot FILES (plain, .gz or .xz JSON lines).
+
+    Understands the Kaggle arxiv-metadata-oai-snapshot.json format and the daily
+    listing JSONL (id, title, authors, categories, summary, listing_date). Safe to
+    re-run: existing papers are merged, never duplicated; an interrupted import
+    resumes after the last committed batch. Malformed lines are rejected with a
+    reason (see `paperwire rejects`) and the import goes on.
+    """
+    import time
+
+    with ctx.service() as service:
+        for path in files:
+            start = time.perf_counter()
+            with progress_bar(f"import {path.name}", count_lines(path)) as advance:
+                report = service.import_snapshot(path, progress=advance)
+            print_report(f"import {path.name}", report, time.perf_counter() - start)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@pass_ctx
+def stats(ctx: Context, as_json: bool) -> None:
+    """Show counts by source, category and listing date, and the latest ingest runs."""
+    with ctx.service() as service:
+        data = service.stats()
+    if as_json:
+        out.print_json(json.dumps(data, default=str))
+        return
+    out.print(f"[bold]{data['papers']:,}[/] papers ({data['deleted']:,} deleted, "
+              f"{data['rejected']:,} rejected records kept)")
+    _print_counts("by source", data["by_source"])
+    _print_counts("by primary category (top 15)", dict(list(data["by_category"].items())[:15]))
+    dates = data["by_listing_date"]
+    if dates:
+        first, last = next(iter(dates)), next(reversed(dates))
+        out.print(f"listing dates: {first} … {last} ({len(dates)} days)")
+        _print_counts("last 7 listing days", dict(list(dates.items())[-7:]))
+    runs = Table(title="recent ingest runs")
+    for name in ("source", "detail", "status", "started", "new", "updated", "unchanged", "rejected"):
+        runs.add_column(name)
+    for run in data["runs"]:
+        runs.add_row(
+            run["source"], str(run["detail"])[:40], run["status"], str(run["started_at"])[:19],
+            *(str(run[n]) for n in ("new", "updated", "unchanged", "rejected")),
+        )
+    out.print(runs)
+
+
+def _print_counts(title: str, counts: dict[str, Any]) -> None:
+    table = Table(title=title)
+    table.add_column("name")
+    table.add_column("papers", justify="right")
+    for key, value in counts.items():
+        table.add_row(str(key), f"{value:,}")
+    out.print(table)
+
+
+@cli.command()
+@click.option("--limit", default=20, show_default=True, help="How many to show (newest first).")
+@pass_ctx
+def rejects(ctx: Context, limit: int) -> None:
+    """List rejected (malformed) records with the reason each was refused."""
+    with ctx.service() as service:
+        items = service.store.list_rejects(limit)
+    if not items:
+        out.print("no rejected records")
+        return
+    table = Table(title="rejected records")
+    for name in ("source", "where", "reason"):
+        table.add_column(name)
+    for item in items:
+        table.add_row(item.source, item.key, item.reason)
+    out.print(table)
+
+
+@cli.command()
+@pass_ctx
+def settings(ctx: Context) -> None:
+    """Print every setting with its current value and meaning (secrets hidden)."""
+    table = Table(title="settings (env PAPERWIRE_<NAME>, or NAME = value in --config TOML)")
+    for name in ("name", "value", "meaning"):
+        table.add_column(name)
+    values = ctx.settings.model_dump()
+    for name, field in Settings.model_fields.items():
+        value = values[name]
+        if ("password" in name or "secret" in name) and value:
+            value = "********"
+        table.add_row(name, str(value), field.description or "")
+    out.print(table)
+
+
+def main() -> None:
+    try:
+        cli(auto_envvar_prefix=None)
+    except KeyboardInterrupt:
+        console.print("interrupted; committed batches are kept and a re-run resumes")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""Settings: one validated object, built once by the CLI or the web app and passed down."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting may come from the environment (``PAPERWIRE_<NAME>``) or a TOML file.
+
+    Build one with :meth:`load`; nothing in paperwire reads the environment elsewhere.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="PAPERWIRE_", extra="forbid")
+
+    data_dir: Path = Field(
+        default=Path("paperwire-data"),
+        description="Directory for the SQLite database, search indexes, model cache and checkpoints.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL: sqlite:///path.db or postgresql+psycopg://user@host/db. "
+        "Default: sqlite in data_dir.",
+    )
+    oai_base_url: str = Field(
+        default="https://oaipmh.arxiv.org/oai", description="arXiv OAI-PMH endpoint."
+    )
+    arxiv_api_url: str = Field(
+        default="https://export.arxiv.org/api/query", description="arXiv query API endpoint."
+    )
+    hf_base_url: str = Field(
+        default="https://huggingface.co", description="Hugging Face site (daily papers API)."
+    )
+    request_delay: float = Field(
+        default=3.0,
+        ge=0.0,
+        description="Seconds between requests to one arXiv host (arXiv asks for >= 3; "
+        "lower only for tests against a local server).",
+    )
+    http_timeout: float = Field(default=30.0, gt=0, description="Seconds per HTTP request.")
+    http_retries: int = Field(
+        default=5, ge=0, description="Retries on 503/connection errors before giving up."
+    )
+    max_retry_after: float = Field(
+        default=600.0, ge=0, description="Longest Retry-After (seconds) honoured before failing."
+    )
+    batch_size: int = Field(default=2000, ge=1, description="Papers per ingest transaction.")
+    secret_key: str = Field(
+        default="",
+        description="Key for signing tokens and cookies. Empty: a random key is generated "
+        "once and kept in data_dir/secret_key.",
+    )
+    base_url: str = Field(
+        default="http://127.0.0.1:8000", description="Public URL of the site, used in emails."
+    )
+    host: str = Field(default="127.0.0.1", description="Address `paperwire serve` binds.")
+    port: int = Field(default=8000, ge=0, le=65535, description="Port `paperwire serve` binds.")
+    workers: int = Field(default=1, ge=1, description="Web server worker processes.")
+    smtp_host: str = Field(default="localhost", description="SMTP server for emails.")
+    smtp_port: int = Field(default=25, ge=0, le=65535, description="SMTP port.")
+    smtp_security: str = Field(
+        default="none", description="none | starttls | ssl — how to secure the SMTP connection."
+    )
+    smtp_user: str | None = Field(default=None, description="SMTP login (optional).")
+    smtp_password: str | None = Field(default=None, description="SMTP password (optional).")
+    mail_from: str = Field(
+        default="paperwire <digest@localhost>", description="From header of every email."
+    )
+
+    @field_validator("smtp_security")
+    @classmethod
+    def _security(cls, value: str) -> str:
+        if value not in {"none", "starttls", "ssl"}:
+            raise ValueError("smtp_security must be one of: none, starttls, ssl")
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'paperwire.db'}"
+
+    @classmethod
+    def load(cls, config_file: Path | None = None, **overrides: Any) -> Settings:
+        """Settings from (lowest to highest precedence) defaults, a TOML file, the
+        environment and explicit overrides."""
+        file_values: dict[str, Any] = {}
+        if config_file is not None:
+            try:
+                with config_file.open("rb") as handle:
+                    file_values = tomllib.load(handle)
+            except FileNotFoundError as exc:
+                raise ValueError(f"config file not found: {config_file}") from exc
+            except tomllib.TOMLDecodeError as exc:
+                raise ValueError(f"config file {config_file} is not valid TOML: {exc}") from exc
+            file_values = file_values.get("paperwire", file_values)
+        env_values = cls().model_dump(exclude_unset=True)
+        merged = {**file_values, **env_values, **{k: v for k, v in overrides.items() if v is not None}}
+        return cls.model_validate(merged)

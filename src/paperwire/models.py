@@ -1,0 +1,140 @@
+"""Plain data records shared by every layer. No I/O here."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+# New-style ids (0704.0001 … 2401.00001) and old-style ids (hep-th/9504118, math.GT/0309136).
+_NEW_ID = re.compile(r"^(\d{4}\.\d{4,5})(v(\d+))?$")
+_OLD_ID = re.compile(r"^([a-z][a-z-]*(?:\.[A-Z]{2})?/\d{7})(v(\d+))?$")
+# arXiv subject classes: "cs.CL", "hep-th", "math.GT", "q-bio.NC"; not ACM/MSC strings.
+_CATEGORY = re.compile(r"^[a-z-]+(\.[A-Za-z-]+)?$")
+
+
+class InvalidRecord(ValueError):
+    """A source record that cannot become a Paper; the message says why."""
+
+
+def split_arxiv_id(raw: str) -> tuple[str, int | None]:
+    """Return (versionless id, version or None) for an arXiv identifier.
+
+    Accepts bare ids, ``arXiv:`` prefixes, ``oai:arXiv.org:`` prefixes and abs/pdf URLs.
+    Raises InvalidRecord for anything else.
+    """
+    text = raw.strip()
+    for prefix in ("oai:arXiv.org:", "arXiv:", "arxiv:"):
+        if text.startswith(prefix):
+            text = text[len(prefix) :]
+    for marker in ("/abs/", "/pdf/"):
+        if marker in text:
+            text = text.split(marker, 1)[1]
+    text = text.removesuffix(".pdf")
+    match = _NEW_ID.match(text) or _OLD_ID.match(text)
+    if not match:
+        raise InvalidRecord(f"not an arXiv identifier: {raw!r}")
+    version = int(match.group(3)) if match.group(3) else None
+    return match.group(1), version
+
+
+def clean_categories(raw: list[str] | str) -> list[str]:
+    """Keep arXiv subject classes in order (primary first), dropping ACM/MSC class strings."""
+    items = raw.split() if isinstance(raw, str) else raw
+    out: list[str] = []
+    for item in items:
+        for part in item.replace(",", " ").split():
+            if _CATEGORY.match(part) and part not in out:
+                out.append(part)
+    return out
+
+
+def collapse_whitespace(text: str | None) -> str:
+    """arXiv text has hard line breaks and indentation; fold them into single spaces."""
+    return " ".join(text.split()) if text else ""
+
+
+@dataclass(frozen=True, slots=True)
+class Author:
+    name: str
+    affiliation: str | None = None
+
+
+@dataclass(slots=True)
+class Paper:
+    """One arXiv paper, versionless id as the key.
+
+    Optional fields left as None mean "this source did not say"; on upsert they never
+    erase what another source already stored.
+    """
+
+    arxiv_id: str
+    title: str
+    abstract: str
+    authors: list[Author] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)  # primary first
+    version: int | None = None
+    submitted: date | None = None  # v1 date
+    updated: date | None = None  # latest version date
+    listing_date: date | None = None  # announce/listing date
+    comments: str | None = None
+    journal_ref: str | None = None
+    doi: str | None = None
+    license: str | None = None
+    sources: list[str] = field(default_factory=list)
+    hf_upvotes: int | None = None
+    hf_comments: int | None = None
+    hf_github: str | None = None
+    hf_date: date | None = None  # day it appeared on HF daily papers
+    deleted: bool = False
+
+    @property
+    def primary_category(self) -> str | None:
+        return self.categories[0] if self.categories else None
+
+    @property
+    def abs_url(self) -> str:
+        return f"https://arxiv.org/abs/{self.arxiv_id}"
+
+    @property
+    def pdf_url(self) -> str:
+        return f"https://arxiv.org/pdf/{self.arxiv_id}"
+
+    def validate(self) -> None:
+        """Raise InvalidRecord unless the paper is fit to store."""
+        split_arxiv_id(self.arxiv_id)
+        if not self.deleted:
+            if not self.title.strip():
+                raise InvalidRecord(f"{self.arxiv_id}: empty title")
+            if not self.abstract.strip():
+                raise InvalidRecord(f"{self.arxiv_id}: empty abstract")
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A source record that could not be stored, kept with its reason."""
+
+    source: str
+    key: str
+    reason: str
+    raw: str
+
+
+@dataclass(slots=True)
+class IngestReport:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    deleted: int = 0
+
+    @property
+    def seen(self) -> int:
+        return self.new + self.updated + self.unchanged + self.rejected + self.deleted
+
+    def add(self, other: IngestReport) -> None:
+        self.new += other.new
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.rejected += other.rejected
+        self.deleted += other.deleted

@@ -1,0 +1,63 @@
+"""The one facade that the CLI and the web app call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from paperwire.config import Settings
+from paperwire.ingest import OnChanged, Progress, import_snapshot
+from paperwire.models import IngestReport, Paper
+from paperwire.store import Store, open_store
+
+
+class Service:
+    """Owns the store (and, later, the search indexes) for one Settings."""
+
+    def __init__(self, settings: Settings, store: Store | None = None) -> None:
+        self.settings = settings
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = store or open_store(settings.resolved_database_url)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Service:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def _on_changed(self) -> OnChanged | None:
+        return None  # search indexing hooks in here
+
+    # -- ingestion -------------------------------------------------------------
+
+    def import_snapshot(self, path: Path, progress: Progress | None = None) -> IngestReport:
+        run = self.store.start_run("snapshot", str(path))
+        report = IngestReport()
+        try:
+            report = import_snapshot(
+                self.store,
+                path,
+                batch_size=self.settings.batch_size,
+                progress=progress,
+                on_changed=self._on_changed(),
+            )
+        except BaseException as exc:
+            self.store.finish_run(run, report, error=f"{type(exc).__name__}: {exc}")
+            raise
+        self.store.finish_run(run, report)
+        return report
+
+    # -- reading ---------------------------------------------------------------
+
+    def paper(self, arxiv_id: str) -> Paper | None:
+        return self.store.get_paper(arxiv_id)
+
+    def stats(self) -> dict[str, Any]:
+        return self.store.stats()
+
+
+def open_service(settings: Settings | None = None) -> Service:
+    return Service(settings or Settings.load())

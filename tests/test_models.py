@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import pytest
+
+from paperwire.models import InvalidRecord, clean_categories, split_arxiv_id
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("2401.00001", ("2401.00001", None)),
+        ("2401.00001v3", ("2401.00001", 3)),
+        ("0704.0001", ("0704.0001", None)),
+        ("hep-th/9504118", ("hep-th/9504118", None)),
+        ("math.GT/0309136v2", ("math.GT/0309136", 2)),
+        ("oai:arXiv.org:2104.12255", ("2104.12255", None)),
+        ("http://arxiv.org/abs/2104.12255v1", ("2104.12255", 1)),
+        ("arXiv:quant-ph/0201082v1", ("quant-ph/0201082", 1)),
+    ],
+)
+def test_split_arxiv_id(raw: str, expected: tuple[str, int | None]) -> None:
+    assert split_arxiv_id(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["", "abc", "2401.1", "hep-th/95", "2401.00001v", "../etc"])
+def test_split_arxiv_id_rejects(raw: str) -> None:
+    with pytest.raises(InvalidRecord):
+        split_arxiv_id(raw)
+
+
+def test_clean_categories_drops_acm_and_msc() -> None:
+    assert clean_categories(["cs.CL", "I.2.7", "68T50", "68T07, 68T45", "cs.AI", "cs.CL"]) == [
+        "cs.CL",
+        "cs.AI",
+    ]
+    assert clean_categories("hep-th math.GT q-bio.NC") == ["hep-th", "math.GT", "q-bio.NC"]

@@ -1,0 +1,124 @@
+"""Store behaviour on real SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+from paperwire.models import Author, Paper, Rejected
+from paperwire.store import Store
+
+
+def make_paper(arxiv_id: str = "2401.00001", **fields: object) -> Paper:
+    base = Paper(
+        arxiv_id=arxiv_id,
+        title="A title",
+        abstract="An abstract with <b>tags</b> & ampersands and $x^2$.",
+        authors=[Author("Ada Lovelace", "Analytical Engines Ltd"), Author("Alan Turing")],
+        categories=["cs.CL", "cs.AI"],
+        version=1,
+        submitted=date(2024, 1, 1),
+        updated=date(2024, 1, 1),
+        listing_date=date(2024, 1, 2),
+        sources=["oai"],
+    )
+    return replace(base, **fields)  # type: ignore[arg-type]
+
+
+def test_insert_then_read_back_every_field(store: Store) -> None:
+    paper = make_paper(comments="10 pages", doi="10.1/x", license="http://x", journal_ref="J 1")
+    report, changed = store.upsert_papers([paper])
+    assert (report.new, report.updated, report.unchanged) == (1, 0, 0)
+    assert changed == ["2401.00001"]
+    got = store.get_paper("2401.00001")
+    assert got == paper
+
+
+def test_same_record_twice_is_unchanged(store: Store) -> None:
+    store.upsert_papers([make_paper()])
+    report, changed = store.upsert_papers([make_paper()])
+    assert (report.new, report.updated, report.unchanged) == (0, 0, 1)
+    assert changed == []
+    assert store.count_papers() == 1
+
+
+def test_new_version_updates_row_without_duplicate(store: Store) -> None:
+    store.upsert_papers([make_paper()])
+    v2 = make_paper(version=2, title="Better title", updated=date(2024, 3, 1), sources=["api"])
+    report, _ = store.upsert_papers([v2])
+    assert report.updated == 1
+    got = store.get_paper("2401.00001")
+    assert got is not None
+    assert (got.version, got.title, got.updated) == (2, "Better title", date(2024, 3, 1))
+    assert got.submitted == date(2024, 1, 1)  # v1 date kept
+    assert got.sources == ["api", "oai"]
+    assert store.count_papers() == 1
+
+
+def test_older_version_only_fills_gaps(store: Store) -> None:
+    store.upsert_papers([make_paper(version=3, title="v3 title", doi=None)])
+    store.upsert_papers([make_paper(version=1, title="v1 title", doi="10.5/y")])
+    got = store.get_paper("2401.00001")
+    assert got is not None
+    assert (got.version, got.title, got.doi) == (3, "v3 title", "10.5/y")
+
+
+def test_missing_fields_do_not_erase_stored_values(store: Store) -> None:
+    store.upsert_papers([make_paper(comments="5 figures")])
+    hf = Paper(
+        arxiv_id="2401.00001", title="A title", abstract="x", hf_upvotes=12,
+        hf_date=date(2024, 1, 3), sources=["hf"],
+    )
+    store.upsert_papers([hf])
+    got = store.get_paper("2401.00001")
+    assert got is not None
+    assert got.comments == "5 figures"
+    assert got.hf_upvotes == 12
+    assert got.categories == ["cs.CL", "cs.AI"]
+    assert got.abstract == "x"  # same version (unknown): newest text wins
+
+
+def test_deleted_record_marks_paper(store: Store) -> None:
+    store.upsert_papers([make_paper()])
+    tomb = Paper(arxiv_id="2401.00001", title="", abstract="", deleted=True, sources=["oai"])
+    report, _ = store.upsert_papers([tomb])
+    assert report.deleted == 1
+    assert store.count_papers() == 0
+    assert store.count_papers(include_deleted=True) == 1
+    got = store.get_paper("2401.00001")
+    assert got is not None and got.deleted and got.title == "A title"
+
+
+def test_rejects_and_checkpoint_commit_with_batch(store: Store) -> None:
+    store.upsert_papers(
+        [make_paper("hep-th/9504118")],
+        [Rejected("oai", "page 1", "empty title", "<record/>")],
+        checkpoint=("harvest:cs", {"token": "abc"}),
+    )
+    assert store.get_checkpoint("harvest:cs") == {"token": "abc"}
+    assert [r.reason for r in store.list_rejects()] == ["empty title"]
+    assert store.get_paper("hep-th/9504118") is not None
+
+
+def test_duplicate_ids_in_one_batch_merge(store: Store) -> None:
+    report, _ = store.upsert_papers([make_paper(), make_paper(version=2, title="T2")])
+    assert report.new == 1
+    got = store.get_paper("2401.00001")
+    assert got is not None and got.title == "T2"
+
+
+def test_listing_window_and_stats(store: Store) -> None:
+    store.upsert_papers(
+        [
+            make_paper("2401.00001", listing_date=date(2024, 1, 2)),
+            make_paper("2401.00002", listing_date=date(2024, 1, 3), categories=["cs.CV"]),
+            make_paper("2401.00003", listing_date=date(2024, 1, 9)),
+        ]
+    )
+    ids = [p.arxiv_id for p in store.papers_listed(date(2024, 1, 1), date(2024, 1, 3))]
+    assert ids == ["2401.00002", "2401.00001"]
+    stats = store.stats()
+    assert stats["papers"] == 3
+    assert stats["by_category"] == {"cs.CL": 2, "cs.CV": 1}
+    assert stats["by_source"] == {"oai": 3}
+    assert stats["by_listing_date"] == {"2024-01-02": 1, "2024-01-03": 1, "2024-01-09": 1}
