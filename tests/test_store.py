@@ -66,8 +66,12 @@ def test_older_version_only_fills_gaps(store: Store) -> None:
 def test_missing_fields_do_not_erase_stored_values(store: Store) -> None:
     store.upsert_papers([make_paper(comments="5 figures")])
     hf = Paper(
-        arxiv_id="2401.00001", title="A title", abstract="x", hf_upvotes=12,
-        hf_date=date(2024, 1, 3), sources=["hf"],
+        arxiv_id="2401.00001",
+        title="A title",
+        abstract="x",
+        hf_upvotes=12,
+        hf_date=date(2024, 1, 3),
+        sources=["hf"],
     )
     store.upsert_papers([hf])
     got = store.get_paper("2401.00001")

@@ -105,15 +105,16 @@ def print_report(title: str, report: IngestReport, seconds: float) -> None:
         table.add_column(name, justify="right")
     rate = report.seen / seconds if seconds > 0 else 0.0
     table.add_row(
-        *(f"{getattr(report, n):,}" for n in ("new", "updated", "unchanged", "deleted", "rejected")),
+        *(
+            f"{getattr(report, n):,}"
+            for n in ("new", "updated", "unchanged", "deleted", "rejected")
+        ),
         f"{seconds:.1f}",
         f"{rate:,.0f}",
     )
     out.print(table)
     if report.rejected:
-        out.print(
-            f"{report.rejected} record(s) rejected; see `paperwire rejects` for the reasons."
-        )
+        out.print(f"{report.rejected} record(s) rejected; see `paperwire rejects` for the reasons.")
 
 
 def count_lines(path: Path) -> int | None:
@@ -125,7 +126,9 @@ def count_lines(path: Path) -> int | None:
 
 
 @cli.command("import")
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 @pass_ctx
 def import_cmd(ctx: Context, files: tuple[Path, ...]) -> None:
     """Import arXiv metadata snapshot FILES (plain, .gz or .xz JSON lines).
@@ -156,8 +159,10 @@ def stats(ctx: Context, as_json: bool) -> None:
     if as_json:
         out.print_json(json.dumps(data, default=str))
         return
-    out.print(f"[bold]{data['papers']:,}[/] papers ({data['deleted']:,} deleted, "
-              f"{data['rejected']:,} rejected records kept)")
+    out.print(
+        f"[bold]{data['papers']:,}[/] papers ({data['deleted']:,} deleted, "
+        f"{data['rejected']:,} rejected records kept)"
+    )
     _print_counts("by source", data["by_source"])
     _print_counts("by primary category (top 15)", dict(list(data["by_category"].items())[:15]))
     dates = data["by_listing_date"]
@@ -166,11 +171,23 @@ def stats(ctx: Context, as_json: bool) -> None:
         out.print(f"listing dates: {first} … {last} ({len(dates)} days)")
         _print_counts("last 7 listing days", dict(list(dates.items())[-7:]))
     runs = Table(title="recent ingest runs")
-    for name in ("source", "detail", "status", "started", "new", "updated", "unchanged", "rejected"):
+    for name in (
+        "source",
+        "detail",
+        "status",
+        "started",
+        "new",
+        "updated",
+        "unchanged",
+        "rejected",
+    ):
         runs.add_column(name)
     for run in data["runs"]:
         runs.add_row(
-            run["source"], str(run["detail"])[:40], run["status"], str(run["started_at"])[:19],
+            run["source"],
+            str(run["detail"])[:40],
+            run["status"],
+            str(run["started_at"])[:19],
             *(str(run[n]) for n in ("new", "updated", "unchanged", "rejected")),
         )
     out.print(runs)

@@ -100,5 +100,9 @@ class Settings(BaseSettings):
                 raise ValueError(f"config file {config_file} is not valid TOML: {exc}") from exc
             file_values = file_values.get("paperwire", file_values)
         env_values = cls().model_dump(exclude_unset=True)
-        merged = {**file_values, **env_values, **{k: v for k, v in overrides.items() if v is not None}}
+        merged = {
+            **file_values,
+            **env_values,
+            **{k: v for k, v in overrides.items() if v is not None},
+        }
         return cls.model_validate(merged)

@@ -49,7 +49,7 @@ def ingest_records(
         papers.clear()
         rejected.clear()
 
-    for position, item in records:
+    for position, item in records:  # noqa: B007 - flush() reads position
         if isinstance(item, Paper):
             papers.append(item)
         else:

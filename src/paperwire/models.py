@@ -138,3 +138,28 @@ class IngestReport:
         self.unchanged += other.unchanged
         self.rejected += other.rejected
         self.deleted += other.deleted
+
+
+@dataclass(slots=True)
+class Hit:
+    """One search result: the paper, its fused score and HTML-safe highlighted snippets
+    (``{"title": ..., "abstract": ...}`` with matches wrapped in <mark>, everything else escaped)."""
+
+    paper: Paper
+    score: float
+    highlights: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class SearchPage:
+    """One page of results plus what the reader should know about them."""
+
+    query: str
+    hits: list[Hit]
+    total: int
+    page: int
+    per_page: int
+    sort: str = "relevance"
+    mode: str = "hybrid"  # hybrid | lexical | semantic
+    semantic_coverage: float = 0.0  # fraction of papers embedded so far
+    notes: list[str] = field(default_factory=list)

@@ -128,8 +128,12 @@ class Store:
             if inserts:
                 conn.execute(papers.insert(), inserts)
             if updates:
-                columns = {c: sa.bindparam(c) for c in updates[0] if c not in ("_id", "arxiv_id")}
-                stmt = papers.update().where(papers.c.arxiv_id == sa.bindparam("_id")).values(columns)
+                columns: dict[str, Any] = {
+                    c: sa.bindparam(c) for c in updates[0] if c not in ("_id", "arxiv_id")
+                }
+                stmt = (
+                    papers.update().where(papers.c.arxiv_id == sa.bindparam("_id")).values(columns)
+                )
                 conn.execute(stmt, updates)
             self._add_rejects(conn, rejected, now)
             if checkpoint is not None:
@@ -204,7 +208,13 @@ class Store:
 
     def _add_rejects(self, conn: Connection, items: Iterable[Rejected], now: datetime) -> None:
         rows = [
-            {"source": r.source, "key": r.key[:1000], "reason": r.reason, "raw": r.raw[:RAW_LIMIT], "at": now}
+            {
+                "source": r.source,
+                "key": r.key[:1000],
+                "reason": r.reason,
+                "raw": r.raw[:RAW_LIMIT],
+                "at": now,
+            }
             for r in items
         ]
         if rows:
@@ -221,7 +231,9 @@ class Store:
 
     def _set_checkpoint(self, conn: Connection, name: str, value: Any, now: datetime) -> None:
         done = conn.execute(
-            checkpoints.update().where(checkpoints.c.name == name).values(value=value, updated_at=now)
+            checkpoints.update()
+            .where(checkpoints.c.name == name)
+            .values(value=value, updated_at=now)
         )
         if done.rowcount == 0:
             conn.execute(checkpoints.insert().values(name=name, value=value, updated_at=now))
@@ -244,11 +256,20 @@ class Store:
         with self.engine.begin() as conn:
             result = conn.execute(
                 ingest_runs.insert().values(
-                    source=source, detail=detail, status="running", started_at=_now(),
-                    new=0, updated=0, unchanged=0, rejected=0, deleted=0,
+                    source=source,
+                    detail=detail,
+                    status="running",
+                    started_at=_now(),
+                    new=0,
+                    updated=0,
+                    unchanged=0,
+                    rejected=0,
+                    deleted=0,
                 )
             )
-            return int(result.inserted_primary_key[0])
+            key = result.inserted_primary_key
+            assert key is not None
+            return int(key[0])
 
     def finish_run(self, run_id: int, report: IngestReport, error: str | None = None) -> None:
         with self.engine.begin() as conn:
@@ -276,7 +297,7 @@ class Store:
             deleted = conn.execute(
                 sa.select(sa.func.count()).select_from(papers).where(papers.c.deleted.is_(True))
             ).scalar_one()
-            by_category = dict(
+            by_category: dict[str | None, int] = dict(
                 conn.execute(
                     sa.select(papers.c.primary_category, sa.func.count())
                     .group_by(papers.c.primary_category)
@@ -287,7 +308,7 @@ class Store:
             for (sources,) in conn.execute(sa.select(papers.c.sources)):
                 for name in sources if isinstance(sources, list) else json.loads(sources):
                     by_source[name] = by_source.get(name, 0) + 1
-            by_date = dict(
+            by_date: dict[date, int] = dict(
                 conn.execute(
                     sa.select(papers.c.listing_date, sa.func.count())
                     .where(papers.c.listing_date.is_not(None))
@@ -295,10 +316,14 @@ class Store:
                     .order_by(papers.c.listing_date)
                 ).all()
             )
-            runs = conn.execute(
-                sa.select(ingest_runs).order_by(ingest_runs.c.id.desc()).limit(10)
-            ).mappings().all()
-            reject_count = conn.execute(sa.select(sa.func.count()).select_from(rejects)).scalar_one()
+            runs = (
+                conn.execute(sa.select(ingest_runs).order_by(ingest_runs.c.id.desc()).limit(10))
+                .mappings()
+                .all()
+            )
+            reject_count = conn.execute(
+                sa.select(sa.func.count()).select_from(rejects)
+            ).scalar_one()
         return {
             "papers": int(total) - int(deleted),
             "deleted": int(deleted),

@@ -11,7 +11,16 @@ from typing import Any
 from paperwire.models import Author, Paper
 
 # Fields whose value describes the paper's text/metadata at a given version.
-_VERSIONED = ("title", "abstract", "authors", "categories", "comments", "journal_ref", "doi", "license")
+_VERSIONED = (
+    "title",
+    "abstract",
+    "authors",
+    "categories",
+    "comments",
+    "journal_ref",
+    "doi",
+    "license",
+)
 _OPTIONAL = (
     "submitted",
     "updated",
