@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,8 @@ from paperwire.config import Settings
 from paperwire.ingest import OnChanged, Progress, import_snapshot
 from paperwire.models import IngestReport, Paper
 from paperwire.store import Store, open_store
+from paperwire.store.accounts import AccountStore
+from paperwire.trending import age_hours, rank_trending
 
 
 class Service:
@@ -57,6 +60,32 @@ class Service:
 
     def stats(self) -> dict[str, Any]:
         return self.store.stats()
+
+    # -- website: daily lists, trending, votes (web issue) ---------------------
+
+    @property
+    def accounts(self) -> AccountStore:
+        return AccountStore(self.store.engine)
+
+    def upvotes(self, papers: list[Paper]) -> dict[str, int]:
+        """Upvotes shown for each paper: ours plus Hugging Face's."""
+        ours = self.accounts.vote_counts([p.arxiv_id for p in papers])
+        return {p.arxiv_id: ours.get(p.arxiv_id, 0) + (p.hf_upvotes or 0) for p in papers}
+
+    def trending(
+        self, start: date, end: date, limit: int = 50, offset: int = 0
+    ) -> tuple[list[tuple[Paper, float]], int]:
+        """Papers listed in [start, end] ranked by trending score, and how many there are.
+
+        Ages are measured to the end of `end`, so the ranking of a past window is stable."""
+        now = datetime.combine(end + timedelta(days=1), time(0, 0), tzinfo=UTC)
+        tallies = self.accounts.vote_tallies(start, end)
+        ranked = rank_trending(
+            (pid, hf + ours, age_hours(day, now)) for pid, day, hf, ours in tallies
+        )
+        page = ranked[offset : offset + limit]
+        found = self.store.get_papers([pid for pid, _ in page])
+        return [(found[pid], score) for pid, score in page if pid in found], len(ranked)
 
 
 def open_service(settings: Settings | None = None) -> Service:
