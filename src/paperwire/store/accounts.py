@@ -188,22 +188,35 @@ class AccountStore:
 
     def find_papers_simple(self, text: str, limit: int, offset: int) -> tuple[list[Paper], int]:
         """Stand-in search while the search engine is absent: every word must occur
-        (case-insensitively) in the title or abstract; newest first."""
-        words = [w.strip('"') for w in text.split() if ":" not in w and w.strip('"')]
+        (case-insensitively) in the title or abstract; ``cat:``, ``since:`` and ``until:``
+        (ISO dates) filter; other field items are ignored. Newest first."""
         where: list[sa.ColumnElement[bool]] = [papers.c.deleted.is_(False)]
-        for word in words[:10]:
-            pattern = f"%{word.lower()}%"
-            where.append(
-                sa.or_(
-                    sa.func.lower(papers.c.title).like(pattern),
-                    sa.func.lower(papers.c.abstract).like(pattern),
+        cats: list[sa.ColumnElement[bool]] = []
+        for item in text.split()[:20]:
+            name, _, value = item.partition(":")
+            if value and name == "cat":
+                pattern = f'%"{value.lower()}%'
+                cats.append(sa.func.lower(sa.cast(papers.c.categories, sa.Text)).like(pattern))
+            elif value and name in ("since", "until"):
+                try:
+                    day = date.fromisoformat(value)
+                except ValueError:
+                    continue
+                where.append(_DAY >= day if name == "since" else _DAY <= day)
+            elif not value:
+                pattern = "%" + item.strip("\"").lower() + "%"
+                where.append(
+                    sa.or_(
+                        sa.func.lower(papers.c.title).like(pattern),
+                        sa.func.lower(papers.c.abstract).like(pattern),
+                    )
                 )
-            )
+        if cats:
+            where.append(sa.or_(*cats))
         query = sa.select(papers).where(*where)
         with self.engine.connect() as conn:
-            total = conn.execute(
-                sa.select(sa.func.count()).select_from(query.subquery())
-            ).scalar_one()
+            count = sa.select(sa.func.count()).select_from(query.subquery())
+            total = conn.execute(count).scalar_one()
             rows = conn.execute(
                 query.order_by(_DAY.desc(), papers.c.arxiv_id.desc()).limit(limit).offset(offset)
             ).all()

@@ -6,6 +6,7 @@ import importlib.util
 import json
 import logging
 import os
+import re
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -69,7 +70,25 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         app.include_router(subscriptions.router)
     _install_middleware(app, secure=settings.base_url.startswith("https://"))
     _install_error_pages(app)
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactTokens) for f in access.filters):
+        access.addFilter(RedactTokens())
     return app
+
+
+class RedactTokens(logging.Filter):
+    """Access logs print request paths; hide sign-in tokens in their query strings."""
+
+    _TOKEN = re.compile(r"(token=)[^&\s\"]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                self._TOKEN.sub(r"\1[redacted]", a) if isinstance(a, str) else a
+                for a in record.args
+            )
+        record.msg = self._TOKEN.sub(r"\1[redacted]", str(record.msg))
+        return True
 
 
 def create_app_from_environment() -> FastAPI:
