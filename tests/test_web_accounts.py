@@ -15,13 +15,13 @@ from pathlib import Path
 import httpx
 import pytest
 from itsdangerous import URLSafeTimedSerializer
-from webkit import Live, Mailbox, hostile_paper, live_server, smtp_server
 
 from paperwire.config import Settings
 from paperwire.models import User
 from paperwire.service import Service
 from paperwire.web.app import RedactTokens
 from paperwire.web.auth import Auth, load_secret_key
+from webkit import Live, Mailbox, hostile_paper, live_server, smtp_server
 
 DAY = date(2025, 6, 2)
 IDS = [f"2506.{n:05d}" for n in range(1, 6)]
@@ -110,8 +110,13 @@ def test_reused_tampered_and_foreign_tokens_are_refused(live: Live, mailbox: Mai
         reuse = client.post("/login/verify", data={"token": token, "csrf_token": csrf_of(client)})
         assert reuse.status_code == 400 and "already used" in reuse.text
         tampered = token[:-3] + ("AAA" if token[-3:] != "AAA" else "BBB")
-        for bad in (tampered, "garbage", URLSafeTimedSerializer("other key", salt="paperwire-login")
-                    .dumps({"e": "once@example.org", "n": "x"})):
+        for bad in (
+            tampered,
+            "garbage",
+            URLSafeTimedSerializer("other key", salt="paperwire-login").dumps(
+                {"e": "once@example.org", "n": "x"}
+            ),
+        ):
             r = client.get("/login/verify", params={"token": bad})
             assert r.status_code == 400 and "not valid" in r.text
             r = client.post("/login/verify", data={"token": bad, "csrf_token": csrf_of(client)})
@@ -214,8 +219,13 @@ def test_secret_key_generated_once_and_private(tmp_path: Path) -> None:
 
 def test_access_log_hides_sign_in_tokens() -> None:
     record = logging.LogRecord(
-        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
-        ("127.0.0.1:1", "GET", "/login/verify?token=eyJlIjoi.secret&next=%2F", "1.1", 200), None,
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:1", "GET", "/login/verify?token=eyJlIjoi.secret&next=%2F", "1.1", 200),
+        None,
     )
     assert RedactTokens().filter(record)
     text = record.getMessage()

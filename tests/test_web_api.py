@@ -12,10 +12,10 @@ import httpx
 import pytest
 from huggingface_hub import HfApi
 from huggingface_hub.errors import HfHubHTTPError
-from webkit import Live, live_server
 
 from paperwire.config import Settings
 from paperwire.service import Service
+from webkit import Live, live_server
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,9 @@ def test_hf_list_daily_papers_by_date_week_month_and_paging(
     year, week, _ = d.isocalendar()
     monday = d - timedelta(days=d.weekday())
     in_week = {
-        i for k, ids in days.items() if monday <= date.fromisoformat(k) < monday + timedelta(7)
+        i
+        for k, ids in days.items()
+        if monday <= date.fromisoformat(k) < monday + timedelta(7)
         for i in ids
     }
     week_ids = {p.id for p in hf.list_daily_papers(week=f"{year}-W{week:02d}", limit=100)}
@@ -114,7 +116,9 @@ def test_hf_bad_parameters_say_what_is_wrong(live: Live) -> None:
         assert needle in r.json()["error"], (query, r.json())
 
 
-def test_v1_search_with_filters_sort_and_pages(live: Live, records: list[dict[str, object]]) -> None:
+def test_v1_search_with_filters_sort_and_pages(
+    live: Live, records: list[dict[str, object]]
+) -> None:
     r = httpx.get(f"{live.url}/api/v1/search", params={"q": "language", "per_page": 5})
     assert r.status_code == 200, r.text
     body = r.json()

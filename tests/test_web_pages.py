@@ -10,10 +10,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from webkit import Live, hostile_paper, live_server
 
 from paperwire.config import Settings
 from paperwire.service import Service
+from webkit import Live, hostile_paper, live_server
 
 HOSTILE_DAY = date(2025, 3, 17)  # the day before the subset's first listing day
 
@@ -115,14 +115,19 @@ def test_hostile_text_renders_as_text_everywhere(live: Live) -> None:
     api = httpx.get(f"{live.url}/api/papers/2503.99999").json()
     assert api["title"].startswith("<script>")  # JSON carries the text unchanged
     csp = httpx.get(f"{live.url}/papers/2503.99999").headers["content-security-policy"]
-    assert "script-src 'self'" in csp and "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+    assert (
+        "script-src 'self'" in csp
+        and "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+    )
 
 
 def test_subscribe_form_stores_the_request(live: Live) -> None:
     with httpx.Client(base_url=live.url) as client:
         token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', client.get("/").text)
         assert token
-        r = client.post("/subscribe", data={"email": "new@example.org", "csrf_token": token.group(1)})
+        r = client.post(
+            "/subscribe", data={"email": "new@example.org", "csrf_token": token.group(1)}
+        )
         assert r.status_code == 200 and "new@example.org" in r.text
         bad = client.post("/subscribe", data={"email": "nope", "csrf_token": token.group(1)})
         assert bad.status_code == 400 and "valid email" in bad.text

@@ -32,7 +32,12 @@ def test_decay_lets_a_fresh_paper_overtake_an_old_favourite() -> None:
 
 def test_rank_orders_best_first_and_breaks_ties_by_newer_id() -> None:
     ranked = rank_trending(
-        [("2501.00001", 3, 10.0), ("2501.00002", 0, 1.0), ("2501.00003", 3, 10.0), ("2501.00004", 9, 40.0)]
+        [
+            ("2501.00001", 3, 10.0),
+            ("2501.00002", 0, 1.0),
+            ("2501.00003", 3, 10.0),
+            ("2501.00004", 9, 40.0),
+        ]
     )
     assert [pid for pid, _ in ranked] == ["2501.00003", "2501.00001", "2501.00004", "2501.00002"]
     assert ranked[0][1] == pytest.approx(3 / 12**GRAVITY)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from time import monotonic
 from typing import Any
 
 from paperwire.config import Settings
@@ -77,15 +78,37 @@ class Service:
     ) -> tuple[list[tuple[Paper, float]], int]:
         """Papers listed in [start, end] ranked by trending score, and how many there are.
 
-        Ages are measured to the end of `end`, so the ranking of a past window is stable."""
+        Ages are measured to the end of `end`, so the ranking of a past window is stable.
+        A ranking is reused for TRENDING_TTL seconds (votes made here refresh it at once)."""
+        ranked = self._ranked_window(start, end)
+        page = ranked[offset : offset + limit]
+        found = self.store.get_papers([pid for pid, _ in page])
+        return [(found[pid], score) for pid, score in page if pid in found], len(ranked)
+
+    def _ranked_window(self, start: date, end: date) -> list[tuple[str, float]]:
+        cache: dict[tuple[date, date], tuple[float, list[tuple[str, float]]]]
+        cache = self.__dict__.setdefault("_trending_cache", {})
+        hit = cache.get((start, end))
+        if hit and monotonic() - hit[0] < TRENDING_TTL and hit[0] >= self._votes_changed_at:
+            return hit[1]
         now = datetime.combine(end + timedelta(days=1), time(0, 0), tzinfo=UTC)
         tallies = self.accounts.vote_tallies(start, end)
         ranked = rank_trending(
             (pid, hf + ours, age_hours(day, now)) for pid, day, hf, ours in tallies
         )
-        page = ranked[offset : offset + limit]
-        found = self.store.get_papers([pid for pid, _ in page])
-        return [(found[pid], score) for pid, score in page if pid in found], len(ranked)
+        if len(cache) > 64:
+            cache.clear()
+        cache[(start, end)] = (monotonic(), ranked)
+        return ranked
+
+    _votes_changed_at = 0.0
+
+    def set_vote(self, user_id: int, arxiv_id: str, up: bool) -> None:
+        self.accounts.set_vote(user_id, arxiv_id, up)
+        self._votes_changed_at = monotonic()
+
+
+TRENDING_TTL = 30.0  # seconds a trending ranking is reused by one process
 
 
 def open_service(settings: Settings | None = None) -> Service:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
@@ -22,6 +23,7 @@ from paperwire.store.web_tables import (
 )
 
 _CHUNK = 500
+_ITEMS = re.compile(r'[a-z]+:"[^"]*"|"[^"]+"|\S+')
 _DAY = sa.func.coalesce(papers.c.listing_date, papers.c.hf_date)
 
 
@@ -192,7 +194,7 @@ class AccountStore:
         (ISO dates) filter; other field items are ignored. Newest first."""
         where: list[sa.ColumnElement[bool]] = [papers.c.deleted.is_(False)]
         cats: list[sa.ColumnElement[bool]] = []
-        for item in text.split()[:20]:
+        for item in _ITEMS.findall(text)[:20]:
             name, _, value = item.partition(":")
             if value and name == "cat":
                 pattern = f'%"{value.lower()}%'
@@ -202,9 +204,9 @@ class AccountStore:
                     day = date.fromisoformat(value)
                 except ValueError:
                     continue
-                where.append(_DAY >= day if name == "since" else _DAY <= day)
+                where.append(day <= _DAY if name == "since" else day >= _DAY)
             elif not value:
-                pattern = "%" + item.strip("\"").lower() + "%"
+                pattern = "%" + item.strip('"').lower() + "%"
                 where.append(
                     sa.or_(
                         sa.func.lower(papers.c.title).like(pattern),

@@ -180,5 +180,5 @@ def cast_vote(service: Service, user: User, arxiv_id: str, up: bool) -> tuple[Pa
     paper = service.paper(arxiv_id)
     if paper is None or paper.deleted:
         return None
-    service.accounts.set_vote(user.id, arxiv_id, up)
+    service.set_vote(user.id, arxiv_id, up)
     return paper, service.upvotes([paper])[arxiv_id]

@@ -18,6 +18,10 @@ TZ = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
+    # Daily lists select and sort by the paper's day: listing date, else its HF date.
+    op.create_index(
+        "ix_papers_day", "papers", [sa.text("coalesce(listing_date, hf_date)")], unique=False
+    )
     op.create_table(
         "users",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -62,5 +66,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_papers_day", "papers")
     for table in ("subscription_requests", "votes", "sessions", "login_tokens", "users"):
         op.drop_table(table)
