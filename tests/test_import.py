@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from tests.conftest import DAILY_FILE, KAGGLE_FILE
 
 from paperwire.config import Settings
 from paperwire.models import Author
 from paperwire.service import Service
+from tests.conftest import DAILY_FILE, KAGGLE_FILE
 
 
 def daily_lines(n: int) -> list[str]:
