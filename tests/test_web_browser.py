@@ -84,6 +84,7 @@ def test_browse_search_read_sign_in_and_vote(site: tuple[Live, Mailbox], browser
     assert page.locator("h1").inner_text() == "Daily papers"
     day_label = page.locator(".heading .sub").inner_text()
     assert page.locator("article.card").count() > 0
+    page.wait_for_selector("article.card .title .katex")  # math in card titles is rendered
     shot(page, "01-home")
 
     # change day

@@ -131,10 +131,13 @@ def _install_error_pages(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if _wants_json(request):
             return JSONResponse({"error": exc.detail}, exc.status_code, headers=exc.headers)
+        message = exc.detail
+        if exc.status_code == 404 and message == "Not Found":
+            message = "There is no page at this address. It may have moved, or the link is mistyped."
         return render(
             request,
             "error.html",
-            {"status": exc.status_code, "message": exc.detail},
+            {"status": exc.status_code, "message": message},
             status_code=exc.status_code,
         )
 

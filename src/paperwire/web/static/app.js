@@ -11,7 +11,7 @@ function renderMath() {
         { left: "$", right: "$", display: false },
         { left: "\\(", right: "\\)", display: false },
       ],
-      ignoredTags: ["script", "noscript", "style", "textarea", "pre", "code", "a", "button"],
+      ignoredTags: ["script", "noscript", "style", "textarea", "pre", "code", "button"],
       throwOnError: false,
       trust: false,
     });
