@@ -47,7 +47,8 @@ def load(settings: Settings, limit: int | None) -> Service:
 
 
 def serve(settings: Settings, service: Service) -> tuple[str, uvicorn.Server, threading.Thread]:
-    sock = socket.socket()
+    # IPPROTO_TCP so asyncio sets TCP_NODELAY on accepted connections, as uvicorn does
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     app = create_app(settings.model_copy(update={"base_url": url}), service)
@@ -105,8 +106,10 @@ def main() -> None:
         service = load(settings, args.limit)
         url, server, thread = serve(settings, service)
         papers = service.store.count_papers()
-        print(f"\npaperwire web latency · {papers:,} papers · {service.store.dialect} · "
-              f"{args.rounds} sequential requests per row, keep-alive client on loopback\n")
+        print(
+            f"\npaperwire web latency · {papers:,} papers · {service.store.dialect} · "
+            f"{args.rounds} sequential requests per row, keep-alive client on loopback\n"
+        )
         print(f"{'endpoint':32} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
         for name, paths in targets(service).items():
             times = sorted(measure(url, paths, args.rounds))

@@ -98,6 +98,7 @@ def test_hf_paper_info_and_search(hf: HfApi, records: list[dict[str, object]]) -
     title_words = " ".join(str(rec["title"]).split()[:6])
     found = [p.id for p in hf.list_papers(query=title_words)]
     assert rec["id"] in found[:5]
+    assert hf.paper_info(f"{rec['id']}v1").id == rec["id"]  # versioned ids resolve
     with pytest.raises(HfHubHTTPError) as err:
         hf.paper_info("2101.99999")
     assert err.value.response.status_code == 404

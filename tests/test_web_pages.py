@@ -70,6 +70,8 @@ def test_pages_out_of_range_and_bad_input_get_friendly_errors(live: Live) -> Non
     bad = get(live, "/?date=not-a-day", 400)
     assert "date must be a date" in bad and "Traceback" not in bad
     assert "view must be one of" in get(live, "/?view=year", 400)
+    moved = httpx.get(f"{live.url}/papers/arXiv:2503.99999v2")
+    assert moved.status_code == 301 and moved.headers["location"] == "/papers/2503.99999"
     missing = get(live, "/papers/0000.00000", 404)
     assert "no paper" in missing.lower() and "Back to" in missing
     assert "Not found" in get(live, "/no/such/page", 404)

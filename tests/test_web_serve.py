@@ -18,11 +18,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from webkit import hostile_paper
 
 from paperwire.config import Settings
 from paperwire.service import Service
 from paperwire.web.auth import Auth
+from webkit import hostile_paper
 
 CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -90,7 +90,13 @@ class AccountStore:
         return User(id=int(user_id), email=email)
 
     def create_session(self, token_hash: str, user_id: int, expires_at: datetime) -> None:
+        """Store a new session, dropping expired sessions and day-old login tokens."""
+        now = _now()
         with self.engine.begin() as conn:
+            conn.execute(sessions.delete().where(sessions.c.expires_at < now))
+            conn.execute(
+                login_tokens.delete().where(login_tokens.c.created_at < now - timedelta(days=1))
+            )
             conn.execute(
                 sessions.insert().values(
                     token_hash=token_hash, user_id=user_id, created_at=_now(), expires_at=expires_at

@@ -40,7 +40,7 @@ def _service(request: Request) -> Service:
 
 
 def _found(service: Service, arxiv_id: str) -> Paper:
-    paper = service.paper(arxiv_id)
+    paper = service.paper(listing.canonical_id(arxiv_id))
     if paper is None or paper.deleted:
         raise HTTPException(404, f"paper {arxiv_id!r} is not in this paperwire")
     return paper
@@ -210,8 +210,8 @@ def similar(
 ) -> list[PaperOut]:
     """Papers most similar to this one (empty when semantic search is not set up)."""
     service = _service(request)
-    _found(service, arxiv_id)
-    papers = [h.paper for h in listing.similar(service, arxiv_id, k)]
+    paper = _found(service, arxiv_id)
+    papers = [h.paper for h in listing.similar(service, paper.arxiv_id, k)]
     counts = service.upvotes(papers)
     return [paper_out(p, counts[p.arxiv_id]) for p in papers]
 
@@ -265,4 +265,4 @@ def _vote(request: Request, arxiv_id: str, up: bool, csrf: str | None) -> VoteOu
     done = listing.cast_vote(_service(request), user, arxiv_id, up)
     if done is None:
         raise HTTPException(404, f"paper {arxiv_id!r} is not in this paperwire")
-    return VoteOut(arxiv_id=arxiv_id, voted=up, upvotes=done[1])
+    return VoteOut(arxiv_id=done[0].arxiv_id, voted=up, upvotes=done[1])

@@ -133,7 +133,9 @@ def _install_error_pages(app: FastAPI) -> None:
             return JSONResponse({"error": exc.detail}, exc.status_code, headers=exc.headers)
         message = exc.detail
         if exc.status_code == 404 and message == "Not Found":
-            message = "There is no page at this address. It may have moved, or the link is mistyped."
+            message = (
+                "There is no page at this address. It may have moved, or the link is mistyped."
+            )
         return render(
             request,
             "error.html",

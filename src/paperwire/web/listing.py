@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from paperwire.models import Hit, Paper, SearchPage, User
+from paperwire.models import Hit, InvalidRecord, Paper, SearchPage, User, split_arxiv_id
 from paperwire.service import Service
 
 VIEWS = ("day", "week", "month")
@@ -175,10 +175,19 @@ def similar(service: Service, arxiv_id: str, k: int = 6) -> list[Hit]:
     return hits
 
 
+def canonical_id(raw: str) -> str:
+    """`2503.01234v2`, `arXiv:2503.01234` or an abs URL -> `2503.01234`; other text unchanged."""
+    try:
+        return split_arxiv_id(raw)[0]
+    except InvalidRecord:
+        return raw
+
+
 def cast_vote(service: Service, user: User, arxiv_id: str, up: bool) -> tuple[Paper, int] | None:
     """Set the user's vote on a paper; (paper, new upvote count), or None if no such paper."""
-    paper = service.paper(arxiv_id)
+    paper = service.paper(canonical_id(arxiv_id))
     if paper is None or paper.deleted:
         return None
+    arxiv_id = paper.arxiv_id
     service.set_vote(user.id, arxiv_id, up)
     return paper, service.upvotes([paper])[arxiv_id]

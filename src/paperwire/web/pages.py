@@ -154,12 +154,15 @@ def search_page(
 @router.get("/papers/{arxiv_id:path}")
 def paper_page(request: Request, arxiv_id: str) -> Response:
     service = _service(request)
+    canonical = listing.canonical_id(arxiv_id)
+    if canonical != arxiv_id:
+        return RedirectResponse(f"/papers/{canonical}", 301)
     paper = service.paper(arxiv_id)
     if paper is None or paper.deleted:
         raise HTTPException(404, f"There is no paper {arxiv_id!r} here (yet).")
     user = _auth(request).current_user(request)
     found = listing.decorate(service, [paper], user)
-    similar = [h.paper for h in listing.similar(service, arxiv_id)]
+    similar = [h.paper for h in listing.similar(service, paper.arxiv_id)]
     return render(request, "paper.html", {"paper": paper, "found": found, "similar": similar})
 
 
@@ -184,7 +187,9 @@ def vote(
     if done is None:
         raise HTTPException(404, f"There is no paper {arxiv_id!r} here.")
     if wants_json:
-        return JSONResponse({"arxiv_id": arxiv_id, "voted": action == "up", "upvotes": done[1]})
+        return JSONResponse(
+            {"arxiv_id": done[0].arxiv_id, "voted": action == "up", "upvotes": done[1]}
+        )
     return RedirectResponse(safe_next(next_path), 303)
 
 

@@ -19,8 +19,12 @@ TZ = sa.DateTime(timezone=True)
 
 def upgrade() -> None:
     # Daily lists select and sort by the paper's day: listing date, else its HF date.
+    # (day, arxiv_id) also serves their ORDER BY day DESC, arxiv_id DESC ... LIMIT.
     op.create_index(
-        "ix_papers_day", "papers", [sa.text("coalesce(listing_date, hf_date)")], unique=False
+        "ix_papers_day",
+        "papers",
+        [sa.text("coalesce(listing_date, hf_date)"), sa.text("arxiv_id")],
+        unique=False,
     )
     op.create_table(
         "users",
