@@ -110,6 +110,7 @@ def test_hostile_text_renders_as_text_everywhere(live: Live) -> None:
         html = get(live, path)
         assert "<script>alert" not in html and "<img src=x" not in html, path
         assert "<b>bold</b>" not in html and "<i>Evil</i>" not in html, path
+    assert "/papers/2503.99999" in get(live, "/search?q=Jerry")  # found, shown escaped
     page = get(live, "/papers/2503.99999")
     assert "&lt;script&gt;alert(&#34;t&#34;)&lt;/script&gt; Tom &amp; Jerry" in page
     assert "x &lt; y" in page and "$\\alpha &lt; \\beta$" in page
