@@ -123,6 +123,20 @@ def test_reused_tampered_and_foreign_tokens_are_refused(live: Live, mailbox: Mai
             assert r.status_code == 400 and "pw_session" not in r.headers.get("set-cookie", "")
 
 
+def test_sign_in_emails_are_rate_limited_per_address(live: Live, mailbox: Mailbox) -> None:
+    with httpx.Client(base_url=live.url) as client:
+        for _ in range(7):
+            r = client.post(
+                "/login", data={"email": "spam@example.org", "csrf_token": csrf_of(client)}
+            )
+            assert r.status_code == 200 and "Check your inbox" in r.text
+        mailbox.wait_for("spam@example.org")
+        time.sleep(0.5)
+        sent = [m for m in mailbox.messages if m["To"] == "spam@example.org"]
+        assert len(sent) == 5
+        assert "token" not in sent[0]["Subject"]
+
+
 def test_expired_link_is_refused(settings: Settings, mailbox: Mailbox) -> None:
     seeded(settings)
     overrides = {"smtp_host": mailbox.host, "smtp_port": mailbox.port, "login_link_max_age": 1}

@@ -60,6 +60,14 @@ class AccountStore:
                 login_tokens.insert().values(nonce_hash=nonce_hash, email=email, created_at=_now())
             )
 
+    def count_login_tokens(self, email: str, since: datetime) -> int:
+        """How many sign-in links were issued for `email` since `since`."""
+        query = sa.select(sa.func.count()).where(
+            login_tokens.c.email == email, login_tokens.c.created_at >= since
+        )
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
     def use_login_token(self, nonce_hash: str) -> str | None:
         """Mark the token used and return its email; None if unknown or already used.
 

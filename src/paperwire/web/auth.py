@@ -36,6 +36,7 @@ SESSION_COOKIE = "pw_session"
 CSRF_COOKIE = "pw_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
+LINKS_PER_HOUR = 5
 _EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
 
 
@@ -86,6 +87,11 @@ class Auth:
         self.secure_cookies = settings.base_url.startswith("https://")
 
     # -- magic links -----------------------------------------------------------
+
+    def may_send_link(self, email: str) -> bool:
+        """At most LINKS_PER_HOUR sign-in emails per address, so the form cannot mail-bomb."""
+        since = datetime.now(UTC) - timedelta(hours=1)
+        return self.accounts.count_login_tokens(email, since) < LINKS_PER_HOUR
 
     def issue_login_link(self, email: str, next_path: str = "/") -> str:
         nonce = secrets.token_urlsafe(24)

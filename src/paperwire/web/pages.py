@@ -216,8 +216,9 @@ def login_send(
     except ValueError as exc:
         ctx = {"next": safe_next(next_path), "error": str(exc), "email": email}
         return render(request, "login.html", ctx, status_code=400)
-    link = auth.issue_login_link(address, next_path)
-    background.add_task(_mail_quietly, request, address, link)
+    if auth.may_send_link(address):  # the same answer either way: nothing to probe
+        link = auth.issue_login_link(address, next_path)
+        background.add_task(_mail_quietly, request, address, link)
     return render(request, "login_sent.html", {"email": address})
 
 
