@@ -229,6 +229,12 @@ def test_secret_key_generated_once_and_private(tmp_path: Path) -> None:
     mode = stat.S_IMODE((tmp_path / "d" / "secret_key").stat().st_mode)
     assert mode == 0o600
     assert load_secret_key(settings.model_copy(update={"secret_key": "given"})) == "given"
+    # workers starting together all end up with one and the same key
+    racing = Settings(data_dir=tmp_path / "race")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        keys = set(pool.map(lambda _: load_secret_key(racing), range(16)))
+    assert len(keys) == 1 and len(keys.pop()) >= 40
+    assert [p.name for p in (tmp_path / "race").iterdir()] == ["secret_key"]
 
 
 def test_access_log_hides_sign_in_tokens() -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import os
 import re
 import secrets
 import smtplib
@@ -55,12 +56,18 @@ def load_secret_key(settings: Settings) -> str:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
+    # Write a private temp file, then hard-link it into place: the key file appears whole
+    # or not at all, and when several workers race, the first link wins for all of them.
+    temp = path.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key)
     try:
-        with open(path, "x", encoding="ascii") as handle:  # first writer wins
-            handle.write(key)
-        path.chmod(0o600)
+        os.link(temp, path)
     except FileExistsError:
-        return path.read_text().strip()
+        key = path.read_text().strip()
+    finally:
+        temp.unlink()
     return key
 
 
