@@ -137,6 +137,22 @@ def test_sign_in_emails_are_rate_limited_per_address(live: Live, mailbox: Mailbo
         assert "token" not in sent[0]["Subject"]
 
 
+def test_a_link_used_by_parallel_requests_signs_in_once(live: Live) -> None:
+    auth = Auth(live.settings, live.service.accounts)
+    token = httpx.URL(auth.issue_login_link("race@example.org")).params["token"]
+    clients = [httpx.Client(base_url=live.url) for _ in range(8)]
+    forms = [{"token": token, "csrf_token": csrf_of(c)} for c in clients]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = list(
+            pool.map(
+                lambda n: clients[n].post("/login/verify", data=forms[n]).status_code, range(8)
+            )
+        )
+    assert sorted(codes) == [303] + [400] * 7
+    for client in clients:
+        client.close()
+
+
 def test_expired_link_is_refused(settings: Settings, mailbox: Mailbox) -> None:
     seeded(settings)
     overrides = {"smtp_host": mailbox.host, "smtp_port": mailbox.port, "login_link_max_age": 1}
