@@ -1,0 +1,195 @@
+"""arXiv OAI-PMH: ``ListRecords`` with ``metadataPrefix=arXiv``.
+
+`parse_list_records` is pure (bytes -> page); `fetch_page` does the HTTP through the polite
+client. The harvest loop with its checkpoint lives in :mod:`paperwire.harvest`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from lxml import etree
+
+from paperwire.models import (
+    Author,
+    InvalidRecord,
+    Paper,
+    Rejected,
+    clean_categories,
+    collapse_whitespace,
+    split_arxiv_id,
+)
+from paperwire.sources.http import PoliteClient, SourceError
+
+SOURCE = "arxiv_oai"
+OAI = "{http://www.openarchives.org/OAI/2.0/}"
+ARXIV = "{http://arxiv.org/OAI/arXiv/}"
+RAW_LIMIT = 20_000
+
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+
+
+class MalformedResponse(SourceError):
+    """The body is not the XML we expect (truncated, HTML error page, garbage)."""
+
+
+class OaiError(SourceError):
+    """The OAI-PMH server answered with an <error code=…> other than noRecordsMatch."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        hint = {
+            "badResumptionToken": "the saved resumption token is no longer valid (arXiv "
+            "tokens expire); start this harvest again with --restart",
+            "badArgument": "check --since/--until (YYYY-MM-DD) and --set",
+            "noSetHierarchy": "this server has no sets; drop --set",
+            "cannotDisseminateFormat": "the server does not offer metadataPrefix=arXiv",
+        }.get(code, "check the OAI base URL and parameters")
+        super().__init__(f"OAI-PMH error {code}: {message or '(no message)'} — {hint}")
+
+
+@dataclass(slots=True)
+class OaiPage:
+    """One ListRecords response: its records and the token for the next page (None: done)."""
+
+    items: list[Paper | Rejected] = field(default_factory=list)
+    token: str | None = None
+    complete_list_size: int | None = None
+
+
+def list_records_params(
+    since: date | None, until: date | None, set_spec: str | None
+) -> dict[str, str]:
+    """Query parameters of the first ListRecords request of a harvest."""
+    params = {"verb": "ListRecords", "metadataPrefix": "arXiv"}
+    if since is not None:
+        params["from"] = since.isoformat()
+    if until is not None:
+        params["until"] = until.isoformat()
+    if set_spec:
+        params["set"] = set_spec
+    return params
+
+
+def fetch_page(client: PoliteClient, base_url: str, params: dict[str, str]) -> bytes:
+    """One ListRecords request; the raw body (parse with parse_list_records)."""
+    return client.get(base_url, params).content
+
+
+def resume_params(token: str) -> dict[str, str]:
+    return {"verb": "ListRecords", "resumptionToken": token}
+
+
+# -- parsing (pure) -----------------------------------------------------------
+
+
+def parse_list_records(body: bytes) -> OaiPage:
+    """Parse a ListRecords (or GetRecord) response.
+
+    A record that cannot become a Paper is returned as Rejected; the rest of the page goes on.
+    Raises MalformedResponse for a body that is not complete OAI-PMH XML, OaiError for an
+    OAI error other than noRecordsMatch (which means an empty page).
+    """
+    root = _parse_xml(body)
+    if root.tag != f"{OAI}OAI-PMH":
+        raise MalformedResponse(f"not an OAI-PMH response (root element {root.tag!r})")
+    errors = root.findall(f"{OAI}error")
+    if errors:
+        code = errors[0].get("code", "")
+        if code == "noRecordsMatch":
+            return OaiPage()
+        raise OaiError(code, collapse_whitespace(errors[0].text))
+    container = root.find(f"{OAI}ListRecords")
+    if container is None:
+        container = root.find(f"{OAI}GetRecord")
+    if container is None:
+        raise MalformedResponse("OAI-PMH response has neither ListRecords nor GetRecord")
+    page = OaiPage(items=[parse_record(r) for r in container.iterfind(f"{OAI}record")])
+    token = container.find(f"{OAI}resumptionToken")
+    if token is not None:
+        page.token = (token.text or "").strip() or None
+        size = token.get("completeListSize")
+        page.complete_list_size = int(size) if size and size.isdigit() else None
+    return page
+
+
+def _parse_xml(body: bytes) -> Any:
+    if not body.strip():
+        raise MalformedResponse("empty response body")
+    try:
+        return etree.fromstring(body, _PARSER)
+    except etree.XMLSyntaxError as exc:
+        raise MalformedResponse(f"malformed or truncated XML: {exc}") from exc
+
+
+def parse_record(record: Any) -> Paper | Rejected:
+    """One <record> element -> Paper (deleted ones too) or Rejected with the reason."""
+    header = record.find(f"{OAI}header")
+    identifier = _text(header, f"{OAI}identifier") if header is not None else None
+    key = identifier or "(no identifier)"
+    try:
+        if header is None or not identifier:
+            raise InvalidRecord("record without header identifier")
+        if header.get("status") == "deleted":
+            arxiv_id, _ = split_arxiv_id(identifier)
+            return Paper(arxiv_id, title="", abstract="", deleted=True, sources=[SOURCE])
+        meta = record.find(f"{OAI}metadata/{ARXIV}arXiv")
+        if meta is None:
+            raise InvalidRecord(f"{identifier}: no arXiv metadata in record")
+        return _paper_from_arxiv_format(meta)
+    except InvalidRecord as exc:
+        raw = etree.tostring(record, encoding="unicode")[:RAW_LIMIT]
+        return Rejected(SOURCE, key, str(exc), raw)
+
+
+def _paper_from_arxiv_format(meta: Any) -> Paper:
+    arxiv_id, version = split_arxiv_id(_text(meta, f"{ARXIV}id") or "")
+    submitted = _date(_text(meta, f"{ARXIV}created"))
+    paper = Paper(
+        arxiv_id=arxiv_id,
+        version=version,
+        title=collapse_whitespace(_text(meta, f"{ARXIV}title")),
+        abstract=collapse_whitespace(_text(meta, f"{ARXIV}abstract")),
+        authors=[
+            author
+            for author in map(_author, meta.iterfind(f"{ARXIV}authors/{ARXIV}author"))
+            if author.name
+        ],
+        categories=clean_categories(_text(meta, f"{ARXIV}categories") or ""),
+        submitted=submitted,
+        updated=_date(_text(meta, f"{ARXIV}updated")) or submitted,
+        comments=collapse_whitespace(_text(meta, f"{ARXIV}comments")) or None,
+        journal_ref=collapse_whitespace(_text(meta, f"{ARXIV}journal-ref")) or None,
+        doi=collapse_whitespace(_text(meta, f"{ARXIV}doi")) or None,
+        license=collapse_whitespace(_text(meta, f"{ARXIV}license")) or None,
+        sources=[SOURCE],
+    )
+    paper.validate()
+    return paper
+
+
+def _author(element: Any) -> Author:
+    parts = [
+        collapse_whitespace(_text(element, f"{ARXIV}{name}"))
+        for name in ("forenames", "keyname", "suffix")
+    ]
+    affiliations = [
+        collapse_whitespace(a.text) for a in element.iterfind(f"{ARXIV}affiliation") if a.text
+    ]
+    return Author(" ".join(p for p in parts if p), "; ".join(affiliations) or None)
+
+
+def _text(element: Any, path: str) -> str | None:
+    found = element.find(path)
+    return found.text if found is not None and found.text is not None else None
+
+
+def _date(text: str | None) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text.strip()[:10])
+    except ValueError as exc:
+        raise InvalidRecord(f"bad date {text!r}") from exc
