@@ -95,6 +95,17 @@ def _secondary_over_arxiv(stored: Paper, incoming: Paper) -> bool:
     )
 
 
+def _older_by_date(stored: Paper, incoming: Paper) -> bool:
+    """Without a version number (OAI arXiv format), an earlier last-updated date means an
+    older record: re-harvesting history must not regress a paper to an old revision."""
+    return (
+        incoming.version is None
+        and incoming.updated is not None
+        and stored.updated is not None
+        and incoming.updated < stored.updated
+    )
+
+
 def merge(stored: Paper, incoming: Paper) -> Paper:
     """What the store keeps when `incoming` arrives for a paper it already has.
 
@@ -109,7 +120,7 @@ def merge(stored: Paper, incoming: Paper) -> Paper:
         incoming.version is not None
         and stored.version is not None
         and incoming.version < stored.version
-    ) or _secondary_over_arxiv(stored, incoming)
+    ) or _secondary_over_arxiv(stored, incoming) or _older_by_date(stored, incoming)
     merged = replace(stored)
     if not older:
         for name in _VERSIONED:
