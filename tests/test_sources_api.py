@@ -7,9 +7,9 @@ import re
 from datetime import date
 
 import pytest
+
 from conftest import FIXTURES
 from fake_arxiv import FakeRemote, recorded_api
-
 from paperwire.config import Settings
 from paperwire.harvest import search_arxiv
 from paperwire.models import Author, IngestReport, Paper
@@ -85,7 +85,9 @@ def test_error_feed_raises_with_the_api_message() -> None:
         parse_feed(body("id_abc"))
 
 
-@pytest.mark.parametrize("raw", [b"", b"<feed xmlns='http://www.w3.org/2005/Atom'><entry>", b"<html/>"])
+@pytest.mark.parametrize(
+    "raw", [b"", b"<feed xmlns='http://www.w3.org/2005/Atom'><entry>", b"<html/>"]
+)
 def test_malformed_feeds(raw: bytes) -> None:
     with pytest.raises(MalformedFeed):
         parse_feed(raw)
@@ -147,7 +149,9 @@ def test_search_paging_through_server(fake_remote: FakeRemote, settings: Setting
     with Service(remote_settings) as service:
         report = IngestReport()
         with PoliteClient(remote_settings) as client:
-            search_arxiv(service.store, client, remote_settings, report, "testing", 30, page_size=10)
+            search_arxiv(
+                service.store, client, remote_settings, report, "testing", 30, page_size=10
+            )
         stored = {p.arxiv_id for batch in service.store.iter_papers() for p in batch}
     assert stored == expected_ids
     assert report.new == len(expected_ids)
@@ -160,5 +164,9 @@ def test_search_service_single_page(fake_remote: FakeRemote, settings: Settings)
         report = service.search_arxiv("testing", max_results=100)
         assert report.new + report.updated + report.unchanged == 100
         assert service.store.count_papers() == len(
-            set(re.findall(rb"<id>http://arxiv.org/abs/([^<]+?)v\d+</id>", body("q_testing_s0_m100")))
+            set(
+                re.findall(
+                    rb"<id>http://arxiv.org/abs/([^<]+?)v\d+</id>", body("q_testing_s0_m100")
+                )
+            )
         )

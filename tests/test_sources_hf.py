@@ -7,19 +7,22 @@ import json
 from datetime import date
 
 import pytest
-from conftest import FIXTURES
-from fake_arxiv import DATA, FakeRemote, Reply, recorded_nock
-from test_sources_oai import NOCK
 
+from fake_arxiv import DATA, FakeRemote, Reply, recorded_nock
 from paperwire.config import Settings
 from paperwire.models import Author, Paper, Rejected
 from paperwire.service import Service
 from paperwire.sources.hf_daily import MalformedDailyPapers, parse_daily_papers
+from test_sources_oai import NOCK
 
 HF_FILE = DATA / "hf_daily_2024-01-16.json"
 DAY = date(2024, 1, 16)
-OAI_PARAMS = {"verb": "ListRecords", "metadataPrefix": "arXiv", "from": "2015-01-01", "until": "2015-01-03"}
-assert FIXTURES.exists()
+OAI_PARAMS = {
+    "verb": "ListRecords",
+    "metadataPrefix": "arXiv",
+    "from": "2015-01-01",
+    "until": "2015-01-03",
+}
 
 
 def hf_reply(data: bytes | None = None) -> Reply:
@@ -120,7 +123,9 @@ def test_arxiv_after_hf_replaces_hf_text_keeps_hf_fields(
     with Service(fake_remote.settings(settings)) as service:
         service.hf_daily(DAY)
         before = service.paper("1412.8544")
-        assert before is not None and before.title == "A Kochen-Specker system has at least 22 vectors"
+        assert (
+            before is not None and before.title == "A Kochen-Specker system has at least 22 vectors"
+        )
         report = service.harvest_oai(date(2015, 1, 1), date(2015, 1, 3))
         assert (report.new, report.updated) == (1, 1)
         assert_arxiv_fields_kept_hf_fields_added(service.paper("1412.8544"))
@@ -130,7 +135,9 @@ def test_newer_hf_counts_replace_older(fake_remote: FakeRemote, settings: Settin
     data = json.loads(HF_FILE.read_text())
     data[1]["paper"]["upvotes"] = 99
     data[1]["numComments"] = 4
-    fake_remote.add("/api/daily_papers", {"date": "2024-01-16"}, hf_reply(), hf_reply(json.dumps(data).encode()))
+    fake_remote.add(
+        "/api/daily_papers", {"date": "2024-01-16"}, hf_reply(), hf_reply(json.dumps(data).encode())
+    )
     with Service(fake_remote.settings(settings)) as service:
         service.hf_daily(DAY)
         report = service.hf_daily(DAY)

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from fake_arxiv import FakeRemote, Reply
+from paperwire.store import open_store
 from test_sources_oai import (
     EXPECTED,
     EXPECTED_REJECTS,
@@ -20,10 +21,10 @@ from test_sources_oai import (
     state,
 )
 
-from paperwire.store import open_store
 
-
-def harvest_command(remote: FakeRemote, db_url: str, data_dir: Path) -> tuple[list[str], dict[str, str]]:
+def harvest_command(
+    remote: FakeRemote, db_url: str, data_dir: Path
+) -> tuple[list[str], dict[str, str]]:
     env = {
         **os.environ,
         "PAPERWIRE_OAI_BASE_URL": f"{remote.url}/oai",
@@ -63,7 +64,13 @@ def test_sigkill_mid_harvest_then_rerun_reaches_same_state(
     store = open_store(db_url)
     try:
         papers, rejects = state(store)
-        assert sorted(papers) == ["2312.90005", "2401.90001", "2401.90002", "2401.90004", "math/0309136"]
+        assert sorted(papers) == [
+            "2312.90005",
+            "2401.90001",
+            "2401.90002",
+            "2401.90004",
+            "math/0309136",
+        ]
         assert rejects == EXPECTED_REJECTS[:1]
     finally:
         store.close()

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from datetime import date
 from typing import Any
 
 import pytest
+
 from conftest import FIXTURES
 from fake_arxiv import DATA, FakeRemote, Reply, recorded_nock, xml_reply
-
 from paperwire.config import Settings
 from paperwire.harvest import oai_checkpoint_name
 from paperwire.models import Author, Paper
@@ -29,7 +30,10 @@ FIRST = {
 TOKEN2 = {"verb": "ListRecords", "resumptionToken": "tok-2|page 2"}
 TOKEN3 = {"verb": "ListRecords", "resumptionToken": "tok-3|page 3"}
 PAGES = [(DATA / f"oai_page{n}.xml").read_bytes() for n in (1, 2, 3)]
-NOCK = FIXTURES / "arxiv_oai_pmh/paperhive_oaipmh-listrecords---should-list-identifiers-from-arxiv.json"
+NOCK = (
+    FIXTURES
+    / "arxiv_oai_pmh/paperhive_oaipmh-listrecords---should-list-identifiers-from-arxiv.json"
+)
 
 PEBBLES = "We teach a small model to count pebbles & stones on a beach. The model counts <well> most of the time."
 EXPECTED = {
@@ -206,18 +210,14 @@ def test_expired_token_needs_restart(fake_remote: FakeRemote, settings: Settings
     assert papers == EXPECTED
 
 
-def test_no_records_match_is_an_empty_harvest(
-    fake_remote: FakeRemote, settings: Settings
-) -> None:
+def test_no_records_match_is_an_empty_harvest(fake_remote: FakeRemote, settings: Settings) -> None:
     fake_remote.add("/oai", FIRST, xml_reply((DATA / "oai_no_records.xml").read_bytes()))
     report, (papers, rejects), stats = harvest(fake_remote.settings(settings))
     assert report.seen == 0 and papers == {} and rejects == []
     assert stats["runs"][0]["status"] == "ok"
 
 
-def test_recorded_503_retry_after_10_is_honoured(
-    fake_remote: FakeRemote, tmp_path: Any
-) -> None:
+def test_recorded_503_retry_after_10_is_honoured(fake_remote: FakeRemote, tmp_path: Any) -> None:
     """The real arXiv recording: 503 "Retry after 10 seconds", then the 200 page."""
     params = {
         "verb": "ListRecords",
@@ -239,11 +239,12 @@ def test_recorded_503_retry_after_10_is_honoured(
     assert kochen is not None and kochen.doi == "10.4204/EPTCS.172.11"
 
 
-def test_retry_after_longer_than_allowed_fails_fast(
-    fake_remote: FakeRemote, tmp_path: Any
-) -> None:
-    fake_remote.add("/oai", {"verb": "ListRecords", "metadataPrefix": "arXiv", "from": "2015-01-01"},
-                    recorded_nock(NOCK, 0))
+def test_retry_after_longer_than_allowed_fails_fast(fake_remote: FakeRemote, tmp_path: Any) -> None:
+    fake_remote.add(
+        "/oai",
+        {"verb": "ListRecords", "metadataPrefix": "arXiv", "from": "2015-01-01"},
+        recorded_nock(NOCK, 0),
+    )
     base = Settings(data_dir=tmp_path, request_delay=0.0, max_retry_after=5)
     with Service(fake_remote.settings(base)) as service:
         started = time.monotonic()
@@ -276,5 +277,5 @@ def test_request_delay_is_honoured(fake_remote: FakeRemote, tmp_path: Any) -> No
     _, (papers, _), _ = harvest(fake_remote.settings(base, request_delay=0.2))
     assert papers == EXPECTED
     arrivals = [e.at for e in fake_remote.log]
-    gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
     assert len(gaps) == 2 and min(gaps) >= 0.2

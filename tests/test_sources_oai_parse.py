@@ -6,9 +6,9 @@ import json
 from datetime import date
 
 import pytest
+
 from conftest import FIXTURES
 from fake_arxiv import DATA
-
 from paperwire.models import Author, Paper, Rejected
 from paperwire.sources.arxiv_oai import (
     MalformedResponse,
@@ -28,7 +28,7 @@ def papers_of(body: bytes) -> dict[str, Paper]:
 
 
 def test_recorded_listrecords_response_every_field() -> None:
-    body = (OAI / "paperhive_body_xml/oaipmh-listrecords---should-list-identifiers-from-arxiv__1.xml")
+    body = OAI / "paperhive_body_xml/oaipmh-listrecords---should-list-identifiers-from-arxiv__1.xml"
     page = parse_list_records(body.read_bytes())
     assert page.token is None
     got = {p.arxiv_id: p for p in page.items if isinstance(p, Paper)}
@@ -71,7 +71,14 @@ def test_recorded_hepcrawl_pages() -> None:
     assert first.title == (
         "Toolbox for reconstructing quantum theory from rules on information acquisition"
     )
-    assert first.categories == ["quant-ph", "gr-qc", "hep-th", "math-ph", "math.MP", "physics.hist-ph"]
+    assert first.categories == [
+        "quant-ph",
+        "gr-qc",
+        "hep-th",
+        "math-ph",
+        "math.MP",
+        "physics.hist-ph",
+    ]
     assert (first.submitted, first.updated) == (date(2014, 12, 29), date(2017, 12, 13))
     assert first.license == "http://creativecommons.org/licenses/by/4.0/"
     assert hep_th["1507.07790"].doi == "10.1088/1751-8121/aa9c53"
@@ -107,7 +114,9 @@ def test_synthetic_pages_tokens_deleted_and_rejects() -> None:
     assert (first.token, first.complete_list_size) == ("tok-2|page 2", 9)
     paper, other, rejected = first.items
     assert isinstance(paper, Paper) and isinstance(other, Paper)
-    assert paper.authors[0] == Author("Adaeze Okonkwo Jr", "Lagos Institute of Computing; Example Lab")
+    assert paper.authors[0] == Author(
+        "Adaeze Okonkwo Jr", "Lagos Institute of Computing; Example Lab"
+    )
     assert paper.categories == ["cs.CL", "cs.AI"]  # 68T50 and I.2.7 dropped
     assert paper.title == "Counting Pebbles with Small Language Models"
     assert paper.abstract == (
@@ -133,7 +142,7 @@ def test_no_records_match_is_an_empty_page() -> None:
 
 
 def test_bad_resumption_token_says_what_to_do() -> None:
-    with pytest.raises(OaiError, match="badResumptionToken.*--restart") as info:
+    with pytest.raises(OaiError, match=r"badResumptionToken.*--restart") as info:
         parse_list_records((DATA / "oai_bad_token.xml").read_bytes())
     assert info.value.code == "badResumptionToken"
 

@@ -117,10 +117,14 @@ def merge(stored: Paper, incoming: Paper) -> Paper:
       and replacements do not move it).
     """
     older = (
-        incoming.version is not None
-        and stored.version is not None
-        and incoming.version < stored.version
-    ) or _secondary_over_arxiv(stored, incoming) or _older_by_date(stored, incoming)
+        (
+            incoming.version is not None
+            and stored.version is not None
+            and incoming.version < stored.version
+        )
+        or _secondary_over_arxiv(stored, incoming)
+        or _older_by_date(stored, incoming)
+    )
     merged = replace(stored)
     if not older:
         for name in _VERSIONED:
