@@ -55,7 +55,7 @@ class Settings(BaseSettings):
         description="Seconds before the first retry after a connection error or a 5xx without "
         "Retry-After; doubles on each further retry (at most 60 s).",
     )
-    batch_size: int = Field(default=2000, ge=1, description="Papers per ingest transaction.")
+    batch_size: int = Field(default=5000, ge=1, description="Papers per ingest transaction.")
     secret_key: str = Field(
         default="",
         description="Key for signing tokens and cookies. Empty: a random key is generated "
