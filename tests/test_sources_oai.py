@@ -142,7 +142,7 @@ def test_rerun_of_finished_harvest_changes_nothing(
     report, again, _ = harvest(remote_settings)
     assert (report.new, report.updated, report.deleted) == (0, 0, 0)
     assert report.unchanged == 7  # 6 papers, one of them seen twice
-    assert again[0] == first[0]
+    assert again == first  # papers and rejects: a rejected record is kept once
     assert fake_remote.requests("/oai") == [FIRST, TOKEN2, TOKEN3] * 2
 
 
@@ -197,17 +197,26 @@ def test_persistently_malformed_page_stops_consistently_then_resumes(
     assert papers == EXPECTED and rejects == EXPECTED_REJECTS
 
 
-def test_expired_token_needs_restart(fake_remote: FakeRemote, settings: Settings) -> None:
+def test_expired_saved_token_restarts_from_first_page(
+    fake_remote: FakeRemote, settings: Settings
+) -> None:
+    bad_token = xml_reply((DATA / "oai_bad_token.xml").read_bytes())
     serve_pages(fake_remote, [Reply(500, b"oops")])
     remote_settings = fake_remote.settings(settings, http_retries=0)
     with pytest.raises(SourceError, match="HTTP 500"):
-        harvest(remote_settings)
-    fake_remote.add("/oai", TOKEN2, xml_reply((DATA / "oai_bad_token.xml").read_bytes()))
-    with pytest.raises(OaiError, match="--restart"):
-        harvest(remote_settings)
-    serve_pages(fake_remote)
-    _, (papers, _), _ = harvest(remote_settings, restart=True)
-    assert papers == EXPECTED
+        harvest(remote_settings)  # stops after page 1 with tok-2 saved
+    serve_pages(fake_remote, [bad_token, xml_reply(PAGES[1])])  # tok-2 has expired since
+    fake_remote.log.clear()
+    _, (papers, rejects), _ = harvest(remote_settings)
+    assert fake_remote.requests("/oai") == [TOKEN2, FIRST, TOKEN2, TOKEN3]
+    assert papers == EXPECTED and rejects == EXPECTED_REJECTS
+
+
+def test_fresh_token_refused_is_a_clear_error(fake_remote: FakeRemote, settings: Settings) -> None:
+    serve_pages(fake_remote, [xml_reply((DATA / "oai_bad_token.xml").read_bytes())])
+    with pytest.raises(OaiError, match=r"badResumptionToken.*--restart"):
+        harvest(fake_remote.settings(settings), restart=True)
+    assert fake_remote.requests("/oai") == [FIRST, TOKEN2]
 
 
 def test_no_records_match_is_an_empty_harvest(fake_remote: FakeRemote, settings: Settings) -> None:

@@ -66,22 +66,28 @@ def harvest_oai(
     """ListRecords from `since` to `until` (inclusive) in `set_spec`, page by page.
 
     Resumes from the saved resumption token of an unfinished harvest with the same
-    parameters unless `restart`. A finished harvest run again starts from its first page.
+    parameters unless `restart`; if the server no longer accepts that saved token (they
+    expire), starts again from the first page. A finished harvest run again starts from
+    its first page.
     """
-    base = settings.oai_base_url
-    name = oai_checkpoint_name(base, since, until, set_spec)
+    name = oai_checkpoint_name(settings.oai_base_url, since, until, set_spec)
     state = store.get_checkpoint(name) or {}
     token = None if restart or state.get("complete") else state.get("token")
     pages = int(state.get("pages", 0)) if token else 0
-    params = (
-        arxiv_oai.resume_params(token)
-        if token
-        else arxiv_oai.list_records_params(since, until, set_spec)
-    )
+    first = arxiv_oai.list_records_params(since, until, set_spec)
+    params = arxiv_oai.resume_params(token) if token else first
     if progress and token:
         progress(0)
     while True:
-        page = _fetch_oai_page(client, settings, params, pages + 1, sleep)
+        try:
+            page = _fetch_oai_page(client, settings, params, pages + 1, sleep)
+        except arxiv_oai.OaiError as exc:
+            if not (token and params.get("resumptionToken") == token):
+                raise
+            if exc.code != "badResumptionToken":
+                raise
+            token, pages, params = None, 0, first  # saved token expired: start over
+            continue
         pages += 1
         value = {"token": page.token, "pages": pages, "complete": page.token is None}
         commit_page(
