@@ -128,3 +128,19 @@ def test_help(command: str, words: list[str]) -> None:
     assert result.exit_code == 0
     for word in words:
         assert word in result.output
+
+
+def test_cli_rejects_bad_dates_and_urls(tmp_path: Path) -> None:
+    runner = CliRunner()
+    env = {"PAPERWIRE_DATA_DIR": str(tmp_path / "data")}
+    result = runner.invoke(
+        cli, ["harvest", "--since", "2024-02-01", "--until", "2024-01-01"], env=env
+    )
+    assert result.exit_code == 2 and "--until is before --since" in result.output
+    result = runner.invoke(cli, ["hf-daily", "--date", "yesterday"], env=env)
+    assert (
+        result.exit_code == 2 and "YYYY-MM-DD" not in result.output or "%Y-%m-%d" in result.output
+    )
+    env["PAPERWIRE_HF_BASE_URL"] = "ftp://127.0.0.1:9"
+    result = runner.invoke(cli, ["hf-daily", "--date", "2024-01-16"], env=env)
+    assert result.exit_code == 1 and "bad source URL" in result.output

@@ -295,6 +295,8 @@ def harvest(
 
     Example: paperwire harvest --since 2025-01-01 --until 2025-01-07 --set cs
     """
+    if until is not None and until < since:
+        raise click.BadParameter("--until is before --since", param_hint="--until")
     start = time.perf_counter()
     with (
         ctx.service() as service,

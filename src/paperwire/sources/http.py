@@ -96,7 +96,9 @@ class PoliteClient:
             try:
                 response = self._http.get(url, params=params)
                 response.read()
-            except httpx.TransportError as exc:
+            except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+                raise SourceError(f"bad source URL {url!r}: {exc} (check the settings)") from exc
+            except (httpx.TransportError, httpx.DecodingError) as exc:
                 self._last_done[host] = time.monotonic()
                 attempt += 1
                 if attempt > self.settings.http_retries:
