@@ -93,6 +93,7 @@ def assert_arxiv_fields_kept_hf_fields_added(paper: Paper | None) -> None:
     assert paper.comments == "In Proceedings QPL 2014, arXiv:1412.8102"
     assert paper.doi == "10.4204/EPTCS.172.11"
     assert (paper.submitted, paper.updated) == (date(2014, 12, 29), date(2014, 12, 29))
+    assert paper.listing_date == date(2015, 1, 3)  # its OAI datestamp
     assert (paper.hf_upvotes, paper.hf_comments, paper.hf_github, paper.hf_date) == (
         5,
         1,
@@ -111,7 +112,8 @@ def test_hf_after_arxiv_keeps_arxiv_metadata(fake_remote: FakeRemote, settings: 
         assert_arxiv_fields_kept_hf_fields_added(service.paper("1412.8544"))
         assert service.store.count_papers() == 4
         listed = service.store.papers_listed(DAY, DAY)
-        assert sorted(p.arxiv_id for p in listed) == ["1412.8544", "2401.90001", "2401.90010"]
+        # 1412.8544 was announced on arXiv in 2015; the HF-only papers list on their HF day
+        assert sorted(p.arxiv_id for p in listed) == ["2401.90001", "2401.90010"]
         again = service.hf_daily(DAY)
         assert (again.new, again.updated, again.unchanged) == (0, 0, 3)
 

@@ -48,6 +48,7 @@ EXPECTED = {
         categories=["cs.CL", "cs.AI"],
         submitted=date(2024, 1, 12),
         updated=date(2024, 1, 17),
+        listing_date=date(2024, 1, 15),  # datestamp of its first version, kept
         comments="10 pages, 3 figures",
         journal_ref="Journal of Invented Results 1 (2024) 1-9",
         doi="10.9999/pw.2024.1",
@@ -72,6 +73,7 @@ EXPECTED = {
         categories=["quant-ph", "cs.ET"],
         submitted=date(2024, 1, 16),
         updated=date(2024, 1, 16),
+        listing_date=date(2024, 1, 16),
         comments="Accepted at the Workshop on Things That Did Not Happen",
         sources=["arxiv_oai"],
     ),
@@ -94,6 +96,7 @@ EXPECTED = {
         categories=["cs.IR"],
         submitted=date(2024, 1, 17),
         updated=date(2024, 1, 17),
+        listing_date=date(2024, 1, 17),
         sources=["arxiv_oai"],
     ),
 }

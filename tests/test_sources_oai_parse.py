@@ -42,6 +42,7 @@ def test_recorded_listrecords_response_every_field() -> None:
     assert kochen.categories == ["cs.DM"]
     assert (kochen.submitted, kochen.updated) == (date(2014, 12, 29), date(2014, 12, 29))
     assert kochen.comments == "In Proceedings QPL 2014, arXiv:1412.8102"
+    assert kochen.listing_date == date(2015, 1, 3)  # datestamp of a new first version
     assert kochen.journal_ref == "EPTCS 172, 2014, pp. 154-164"
     assert kochen.doi == "10.4204/EPTCS.172.11"
     assert kochen.license == "http://arxiv.org/licenses/nonexclusive-distrib/1.0/"
@@ -55,6 +56,7 @@ def test_recorded_listrecords_response_every_field() -> None:
     assert old.comments == "21 pages, Latex"
     assert '"strength" of the bonds' in old.abstract  # &quot; entities decoded
     assert (old.doi, old.journal_ref, old.license) == (None, None, None)
+    assert old.listing_date is None  # a 1995 paper re-stamped in 2015 was not listed then
 
 
 def test_recorded_503_then_200_nock_pair_is_what_the_body_file_holds() -> None:
@@ -80,6 +82,7 @@ def test_recorded_hepcrawl_pages() -> None:
         "physics.hist-ph",
     ]
     assert (first.submitted, first.updated) == (date(2014, 12, 29), date(2017, 12, 13))
+    assert first.listing_date is None  # a replacement: the datestamp is not its listing
     assert first.license == "http://creativecommons.org/licenses/by/4.0/"
     assert hep_th["1507.07790"].doi == "10.1088/1751-8121/aa9c53"
     assert len(hep_th["1607.01710"].authors) == 5

@@ -27,6 +27,10 @@ SOURCE = "arxiv_oai"
 OAI = "{http://www.openarchives.org/OAI/2.0/}"
 ARXIV = "{http://arxiv.org/OAI/arXiv/}"
 RAW_LIMIT = 20_000
+# A first version whose OAI datestamp is this close to its submission date was stamped when
+# it was announced: the datestamp is its listing date. Later datestamps (replacements,
+# metadata fixes) say nothing about when it was listed.
+ANNOUNCE_WINDOW_DAYS = 14
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
 
@@ -138,10 +142,21 @@ def parse_record(record: Any) -> Paper | Rejected:
         meta = record.find(f"{OAI}metadata/{ARXIV}arXiv")
         if meta is None:
             raise InvalidRecord(f"{identifier}: no arXiv metadata in record")
-        return _paper_from_arxiv_format(meta)
+        paper = _paper_from_arxiv_format(meta)
+        paper.listing_date = listing_date(paper, _date(_text(header, f"{OAI}datestamp")))
+        return paper
     except InvalidRecord as exc:
         raw = etree.tostring(record, encoding="unicode")[:RAW_LIMIT]
         return Rejected(SOURCE, key, str(exc), raw)
+
+
+def listing_date(paper: Paper, datestamp: date | None) -> date | None:
+    """The announce date of a new submission (see ANNOUNCE_WINDOW_DAYS), else None."""
+    if datestamp is None or paper.submitted is None or paper.updated != paper.submitted:
+        return None
+    if 0 <= (datestamp - paper.submitted).days <= ANNOUNCE_WINDOW_DAYS:
+        return datestamp
+    return None
 
 
 def _children(element: Any) -> dict[str, str]:
