@@ -64,7 +64,11 @@ def env_for(remote: FakeRemote, db_url: str, tmp_path: Path) -> dict[str, str]:
 
 def test_cli_harvest_and_hf_daily(fake_remote: FakeRemote, db_url: str, tmp_path: Path) -> None:
     serve_pages(fake_remote)
-    fake_remote.add("/api/daily_papers", {"date": "2024-01-16"}, Reply(200, HF_FILE.read_bytes()))
+    fake_remote.add(
+        "/api/daily_papers",
+        {"date": "2024-01-16", "limit": "100", "p": "0"},
+        Reply(200, HF_FILE.read_bytes()),
+    )
     runner = CliRunner()
     env = env_for(fake_remote, db_url, tmp_path)
     args = ["harvest", "--since", "2024-01-15", "--until", "2024-01-17", "--set", "cs"]

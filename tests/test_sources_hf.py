@@ -10,13 +10,16 @@ import pytest
 
 from fake_arxiv import DATA, FakeRemote, Reply, recorded_nock
 from paperwire.config import Settings
-from paperwire.models import Author, Paper, Rejected
+from paperwire.harvest import hf_daily_papers
+from paperwire.models import Author, IngestReport, Paper, Rejected
 from paperwire.service import Service
 from paperwire.sources.hf_daily import MalformedDailyPapers, parse_daily_papers
+from paperwire.sources.http import PoliteClient
 from test_sources_oai import NOCK
 
 HF_FILE = DATA / "hf_daily_2024-01-16.json"
 DAY = date(2024, 1, 16)
+HF_PAGE0 = {"date": "2024-01-16", "limit": "100", "p": "0"}
 OAI_PARAMS = {
     "verb": "ListRecords",
     "metadataPrefix": "arXiv",
@@ -78,7 +81,7 @@ def test_bad_counts_are_rejected_not_fatal() -> None:
 
 def serve(remote: FakeRemote) -> None:
     remote.add("/oai", OAI_PARAMS, recorded_nock(NOCK, 1))
-    remote.add("/api/daily_papers", {"date": "2024-01-16"}, hf_reply())
+    remote.add("/api/daily_papers", HF_PAGE0, hf_reply())
 
 
 def assert_arxiv_fields_kept_hf_fields_added(paper: Paper | None) -> None:
@@ -137,12 +140,38 @@ def test_newer_hf_counts_replace_older(fake_remote: FakeRemote, settings: Settin
     data = json.loads(HF_FILE.read_text())
     data[1]["paper"]["upvotes"] = 99
     data[1]["numComments"] = 4
-    fake_remote.add(
-        "/api/daily_papers", {"date": "2024-01-16"}, hf_reply(), hf_reply(json.dumps(data).encode())
-    )
+    fake_remote.add("/api/daily_papers", HF_PAGE0, hf_reply(), hf_reply(json.dumps(data).encode()))
     with Service(fake_remote.settings(settings)) as service:
         service.hf_daily(DAY)
         report = service.hf_daily(DAY)
         assert (report.updated, report.unchanged) == (1, 2)
         paper = service.paper("2401.90010")
         assert paper is not None and (paper.hf_upvotes, paper.hf_comments) == (99, 4)
+
+
+def test_hf_paging(fake_remote: FakeRemote, settings: Settings) -> None:
+    data = json.loads(HF_FILE.read_text())
+    pages = [data[0:2], data[2:4], []]
+    for number, items in enumerate(pages):
+        params = {"date": "2024-01-16", "limit": "2", "p": str(number)}
+        fake_remote.add("/api/daily_papers", params, hf_reply(json.dumps(items).encode()))
+    remote_settings = fake_remote.settings(settings)
+    with Service(remote_settings) as service, PoliteClient(remote_settings) as client:
+        report = IngestReport()
+        hf_daily_papers(service.store, client, remote_settings, report, DAY, page_size=2)
+        assert (report.new, report.rejected) == (3, 1)
+        assert service.store.count_papers() == 3
+    assert [r["p"] for r in fake_remote.requests()] == ["0", "1", "2"]
+
+
+def test_hf_server_ignoring_paging_stops(fake_remote: FakeRemote, settings: Settings) -> None:
+    two = json.dumps(json.loads(HF_FILE.read_text())[:2]).encode()
+    for number in range(3):
+        params = {"date": "2024-01-16", "limit": "2", "p": str(number)}
+        fake_remote.add("/api/daily_papers", params, hf_reply(two))
+    remote_settings = fake_remote.settings(settings)
+    with Service(remote_settings) as service, PoliteClient(remote_settings) as client:
+        report = IngestReport()
+        hf_daily_papers(service.store, client, remote_settings, report, DAY, page_size=2)
+        assert report.new == 2
+    assert [r["p"] for r in fake_remote.requests()] == ["0", "1"]

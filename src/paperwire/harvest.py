@@ -173,10 +173,22 @@ def hf_daily_papers(
     report: IngestReport,
     day: date,
     *,
+    page_size: int = hf_daily.PAGE_SIZE,
     progress: Progress | None = None,
     on_changed: OnChanged | None = None,
 ) -> None:
-    """Store the papers listed on Hugging Face daily papers for `day`."""
-    body = hf_daily.fetch_daily_papers(client, settings.hf_base_url, day)
-    items = hf_daily.parse_daily_papers(body)
-    commit_page(store, items, report, progress=progress, on_changed=on_changed)
+    """Store the papers listed on Hugging Face daily papers for `day`, page by page until a
+    short page (or a page with nothing new, should the server ignore paging)."""
+    seen: set[str] = set()
+    page = 0
+    while True:
+        body = hf_daily.fetch_daily_papers(client, settings.hf_base_url, day, page, page_size)
+        items = hf_daily.parse_daily_papers(body)
+        keys = {i.arxiv_id if isinstance(i, Paper) else i.raw for i in items}
+        if not keys - seen:
+            return
+        seen |= keys
+        commit_page(store, items, report, progress=progress, on_changed=on_changed)
+        if len(items) < page_size:
+            return
+        page += 1

@@ -34,8 +34,19 @@ def daily_papers_url(base_url: str) -> str:
     return base_url.rstrip("/") + "/api/daily_papers"
 
 
-def fetch_daily_papers(client: PoliteClient, base_url: str, day: date) -> bytes:
-    return client.get(daily_papers_url(base_url), {"date": day.isoformat()}).content
+PAGE_SIZE = 100  # items per request (the API pages with `limit` and `p`)
+
+
+def daily_papers_params(day: date, page: int, page_size: int = PAGE_SIZE) -> dict[str, str]:
+    return {"date": day.isoformat(), "limit": str(page_size), "p": str(page)}
+
+
+def fetch_daily_papers(
+    client: PoliteClient, base_url: str, day: date, page: int = 0, page_size: int = PAGE_SIZE
+) -> bytes:
+    """One page (numbered from 0) of the list for `day`; parse with parse_daily_papers."""
+    params = daily_papers_params(day, page, page_size)
+    return client.get(daily_papers_url(base_url), params).content
 
 
 def parse_daily_papers(body: bytes) -> list[Paper | Rejected]:
