@@ -146,3 +146,12 @@ def test_cli_rejects_bad_dates_and_urls(tmp_path: Path) -> None:
     env["PAPERWIRE_HF_BASE_URL"] = "ftp://127.0.0.1:9"
     result = runner.invoke(cli, ["hf-daily", "--date", "2024-01-16"], env=env)
     assert result.exit_code == 1 and "bad source URL" in result.output
+
+
+def test_timeout_is_retried(fake_remote: FakeRemote, tmp_path: Path) -> None:
+    fake_remote.add("/slow", {}, Reply(200, b"late", delay=3), Reply(200, b"on time"))
+    base = Settings(data_dir=tmp_path, request_delay=0.0)
+    settings = fake_remote.settings(base, http_timeout=0.5)
+    with PoliteClient(settings) as client:
+        assert client.get(f"{fake_remote.url}/slow").text == "on time"
+    assert len(fake_remote.log) == 2
