@@ -9,6 +9,7 @@ import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -90,3 +91,15 @@ def web_subset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from webkit import write_subset
 
     return write_subset(DAILY_FILE, tmp_path_factory.mktemp("web") / "subset.jsonl", 1200)
+
+
+# -- network sources: a real loopback HTTP server playing arXiv and Hugging Face ----------
+
+
+@pytest.fixture
+def fake_remote() -> Iterator[Any]:
+    """A started FakeRemote (tests/fake_arxiv.py) on 127.0.0.1."""
+    from fake_arxiv import FakeRemote
+
+    with FakeRemote() as remote:
+        yield remote

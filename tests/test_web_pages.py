@@ -143,5 +143,6 @@ def test_first_run_page_on_an_empty_store(tmp_path: Path) -> None:
         for path in ("/", "/trending"):
             html = get(live, path)
             assert "paperwire import" in html and "no papers yet" in html
+            assert "paperwire harvest --since" in html
         assert httpx.get(f"{live.url}/api/daily_papers").json() == []
         assert "0 results" in get(live, "/search?q=anything")
