@@ -182,3 +182,24 @@ def test_openapi_and_docs_page(live: Live) -> None:
     docs = httpx.get(f"{live.url}/docs")
     assert docs.status_code == 200 and "/api/v1/search" in docs.text
     assert "cdn" not in docs.text.lower()
+
+
+def test_another_paperwire_harvests_our_daily_papers(
+    live: Live, records: list[dict[str, object]], tmp_path: Path
+) -> None:
+    """Round trip: paperwire's own Hugging Face client (`hf-daily`) reads our
+    /api/daily_papers (paging with limit and p) and gets every paper of the day."""
+    days = by_day(records)
+    day = max(days, key=lambda d: len(days[d]))  # the busiest day: several pages of 100
+    other = Settings(
+        data_dir=tmp_path,
+        database_url=f"sqlite:///{tmp_path / 'b.db'}",
+        hf_base_url=live.url,
+        request_delay=0.0,
+    )
+    with Service(other) as service:
+        report = service.hf_daily(date.fromisoformat(day))
+        got = service.store.papers_listed(date(2000, 1, 1), date(2100, 1, 1))
+    assert report.rejected == 0
+    assert {p.arxiv_id for p in got} == days[day] and len(days[day]) > 100
+    assert all(p.hf_date == date.fromisoformat(day) for p in got)
