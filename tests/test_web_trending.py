@@ -1,50 +1,42 @@
-"""The trending score on hand-checked cases."""
+"""Trending as the website ranks it: Service.trending over stored papers and real votes
+(the score itself, paperwire.trending, is unit-tested in tests/test_trending.py)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from dataclasses import replace
+from datetime import date, timedelta
 
-import pytest
+from paperwire.config import Settings
+from paperwire.service import Service
+from webkit import hostile_paper
 
-from paperwire.trending import GRAVITY, age_hours, rank_trending, trending_score
-
-
-def test_score_matches_the_formula_by_hand() -> None:
-    # 10 votes, 22 hours old: 10 / (22 + 2) ** 1.8
-    assert trending_score(10, 22.0) == pytest.approx(10 / 24**GRAVITY)
-    assert trending_score(10, 22.0) == pytest.approx(0.03278, rel=1e-3)
-    # no votes: recency only, far below one vote at a week old
-    assert trending_score(0, 0.0) == pytest.approx(1e-6 / 2)
-    assert trending_score(0, 0.0) < trending_score(1, 7 * 24.0)
+DAY = date(2025, 6, 4)
 
 
-def test_more_votes_win_at_equal_age_and_newer_wins_at_equal_votes() -> None:
-    assert trending_score(5, 10) > trending_score(4, 10)
-    assert trending_score(5, 10) > trending_score(5, 30)
-    assert trending_score(0, 1) > trending_score(0, 20)
-    assert trending_score(3, -5) == trending_score(3, 0)  # clock skew counts as new
+def test_votes_lift_papers_and_unvoted_fall_back_to_recency(settings: Settings) -> None:
+    with Service(settings) as service:
+        papers = [hostile_paper(f"2506.{n:05d}", DAY) for n in range(1, 6)]
+        papers.append(hostile_paper("2506.00009", DAY - timedelta(days=1)))
+        papers.append(replace(hostile_paper("2506.00010", DAY), hf_upvotes=2))
+        service.store.upsert_papers(papers)
+        users = [service.accounts.get_or_create_user(f"t{n}@example.org") for n in range(3)]
+        for user in users:
+            service.set_vote(user.id, "2506.00002", True)
+        service.set_vote(users[0].id, "2506.00004", True)
 
+        ranked, total = service.trending(DAY - timedelta(days=1), DAY)
+        order = [p.arxiv_id for p, _ in ranked]
+        assert total == 7
+        # 3 of our votes > 2 HF upvotes > 1 vote > no votes (newest day, then newest id)
+        assert order[:3] == ["2506.00002", "2506.00010", "2506.00004"]
+        assert order[3:] == ["2506.00005", "2506.00003", "2506.00001", "2506.00009"]
+        scores = [s for _, s in ranked]
+        assert scores == sorted(scores, reverse=True)
 
-def test_decay_lets_a_fresh_paper_overtake_an_old_favourite() -> None:
-    old, fresh = trending_score(40, 96), trending_score(8, 6)
-    assert fresh > old  # 8/8**1.8 = 0.19 > 40/98**1.8 = 0.01
-
-
-def test_rank_orders_best_first_and_breaks_ties_by_newer_id() -> None:
-    ranked = rank_trending(
-        [
-            ("2501.00001", 3, 10.0),
-            ("2501.00002", 0, 1.0),
-            ("2501.00003", 3, 10.0),
-            ("2501.00004", 9, 40.0),
-        ]
-    )
-    assert [pid for pid, _ in ranked] == ["2501.00003", "2501.00001", "2501.00004", "2501.00002"]
-    assert ranked[0][1] == pytest.approx(3 / 12**GRAVITY)
-
-
-def test_age_hours_counts_from_the_start_of_the_listing_day() -> None:
-    now = datetime(2025, 6, 3, 12, 0, tzinfo=UTC)
-    assert age_hours(date(2025, 6, 3), now) == 12.0
-    assert age_hours(date(2025, 6, 1), now) == 60.0
-    assert age_hours(date(2025, 6, 3), now.replace(tzinfo=None)) == 12.0
+        # a withdrawn vote is reflected at once, paging is consistent with the total
+        for user in users:
+            service.set_vote(user.id, "2506.00002", False)
+        page2, _ = service.trending(DAY - timedelta(days=1), DAY, limit=3, offset=3)
+        first, _ = service.trending(DAY - timedelta(days=1), DAY, limit=3)
+        assert [p.arxiv_id for p, _ in first][:2] == ["2506.00010", "2506.00004"]
+        assert not {p.arxiv_id for p, _ in first} & {p.arxiv_id for p, _ in page2}

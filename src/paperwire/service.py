@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 from pathlib import Path
 from time import monotonic
 from typing import Any
@@ -15,7 +15,7 @@ from paperwire.models import IngestReport, Paper
 from paperwire.sources.http import PoliteClient
 from paperwire.store import Store, open_store
 from paperwire.store.accounts import AccountStore
-from paperwire.trending import age_hours, rank_trending
+from paperwire.trending import rank_tallies
 
 
 class Service:
@@ -195,11 +195,7 @@ class Service:
         hit = cache.get((start, end))
         if hit and monotonic() - hit[0] < TRENDING_TTL and hit[0] >= self._votes_changed_at:
             return hit[1]
-        now = datetime.combine(end + timedelta(days=1), time(0, 0), tzinfo=UTC)
-        tallies = self.accounts.vote_tallies(start, end)
-        ranked = rank_trending(
-            (pid, hf + ours, age_hours(day, now)) for pid, day, hf, ours in tallies
-        )
+        ranked = rank_tallies(self.accounts.vote_tallies(start, end), start, end)
         if len(cache) > 64:
             cache.clear()
         cache[(start, end)] = (monotonic(), ranked)
