@@ -150,6 +150,9 @@ def test_browse_search_read_sign_in_and_vote(site: tuple[Live, Mailbox], browser
     shot(page, "08-trending")
     page.goto(live.url + "/no-such-page")
     shot(page, "09-not-found")
+    page.goto(live.url + "/docs")
+    assert page.locator("section.endpoint").count() >= 9
+    shot(page, "13-api-docs")
     assert not errors, errors
     assert failed == ["vote", "no-such-page"], failed  # signed-out vote (401), the 404 page
     context.close()

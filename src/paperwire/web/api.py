@@ -65,7 +65,12 @@ def _hf_window(
 # -- Hugging Face-compatible ---------------------------------------------------
 
 
-@router.get("/api/daily_papers", response_model=list[HfDailyItem], tags=["huggingface"])
+@router.get(
+    "/api/daily_papers",
+    summary="Daily papers (Hugging Face-compatible)",
+    response_model=list[HfDailyItem],
+    tags=["huggingface"],
+)
 def daily_papers(
     request: Request,
     date: Annotated[str | None, Query(description="YYYY-MM-DD; default the latest day")] = None,
@@ -86,7 +91,12 @@ def daily_papers(
     return [hf_item(paper, found.upvotes[paper.arxiv_id]) for paper in found.papers]
 
 
-@router.get("/api/papers/search", response_model=list[HfDailyItem], tags=["huggingface"])
+@router.get(
+    "/api/papers/search",
+    summary="Search papers (Hugging Face-compatible)",
+    response_model=list[HfDailyItem],
+    tags=["huggingface"],
+)
 def hf_search(
     request: Request,
     q: Annotated[str, Query(max_length=2000, description="search text")] = "",
@@ -105,7 +115,12 @@ def hf_search(
     return [hf_item(paper, counts[paper.arxiv_id]) for paper in papers]
 
 
-@router.get("/api/papers/{arxiv_id:path}", response_model=HfPaper, tags=["huggingface"])
+@router.get(
+    "/api/papers/{arxiv_id:path}",
+    summary="One paper (Hugging Face-compatible)",
+    response_model=HfPaper,
+    tags=["huggingface"],
+)
 def hf_paper_info(request: Request, arxiv_id: PaperId) -> HfPaper:
     """One paper, as Hugging Face's paper API returns it."""
     service = _service(request)
@@ -116,7 +131,7 @@ def hf_paper_info(request: Request, arxiv_id: PaperId) -> HfPaper:
 # -- paperwire's own -----------------------------------------------------------
 
 
-@router.get("/api/v1/search", response_model=SearchOut, tags=["paperwire"])
+@router.get("/api/v1/search", summary="Search", response_model=SearchOut, tags=["paperwire"])
 def search(
     request: Request,
     q: Annotated[str, Query(max_length=20_000, description="query language: see /search")],
@@ -154,7 +169,9 @@ def search(
     )
 
 
-@router.get("/api/v1/daily", response_model=PaperListOut, tags=["paperwire"])
+@router.get(
+    "/api/v1/daily", summary="Daily papers", response_model=PaperListOut, tags=["paperwire"]
+)
 def daily(
     request: Request,
     date: Annotated[str | None, Query(description="YYYY-MM-DD; default the latest day")] = None,
@@ -167,7 +184,9 @@ def daily(
     return _paper_list(request, date, view, sort, page, per_page)
 
 
-@router.get("/api/v1/trending", response_model=PaperListOut, tags=["paperwire"])
+@router.get(
+    "/api/v1/trending", summary="Trending papers", response_model=PaperListOut, tags=["paperwire"]
+)
 def trending(
     request: Request,
     window: Literal["day", "week", "month"] = "week",
@@ -203,7 +222,10 @@ def _paper_list(
 
 
 @router.get(
-    "/api/v1/papers/{arxiv_id:path}/similar", response_model=list[PaperOut], tags=["paperwire"]
+    "/api/v1/papers/{arxiv_id:path}/similar",
+    summary="Similar papers",
+    response_model=list[PaperOut],
+    tags=["paperwire"],
 )
 def similar(
     request: Request, arxiv_id: PaperId, k: Annotated[int, Query(ge=1, le=50)] = 10
@@ -216,7 +238,12 @@ def similar(
     return [paper_out(p, counts[p.arxiv_id]) for p in papers]
 
 
-@router.get("/api/v1/papers/{arxiv_id:path}", response_model=PaperOut, tags=["paperwire"])
+@router.get(
+    "/api/v1/papers/{arxiv_id:path}",
+    summary="One paper",
+    response_model=PaperOut,
+    tags=["paperwire"],
+)
 def paper(request: Request, arxiv_id: PaperId) -> PaperOut:
     """One paper with its upvote count."""
     service = _service(request)
@@ -240,6 +267,7 @@ CsrfHeader = Annotated[
 
 @router.put(
     "/api/v1/votes/{arxiv_id:path}",
+    summary="Upvote",
     response_model=VoteOut,
     tags=["paperwire"],
     responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}},
@@ -251,6 +279,7 @@ def upvote(request: Request, arxiv_id: PaperId, x_csrf_token: CsrfHeader = None)
 
 @router.delete(
     "/api/v1/votes/{arxiv_id:path}",
+    summary="Withdraw an upvote",
     response_model=VoteOut,
     tags=["paperwire"],
     responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}},
