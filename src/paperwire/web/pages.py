@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import smtplib
 from datetime import date
 from typing import Annotated, Any
 
@@ -23,6 +25,7 @@ from paperwire.web.render import render, with_query
 from paperwire.web.schemas import page_count
 
 router = APIRouter(include_in_schema=False)
+log = logging.getLogger(__name__)
 PER_PAGE = 50
 SEARCH_PER_PAGE = 20
 
@@ -226,10 +229,8 @@ def _mail_quietly(request: Request, email: str, link: str) -> None:
     """Send in the background; failures are logged without the link."""
     try:
         send_login_email(request.app.state.settings, email, link)
-    except OSError as exc:
-        import logging
-
-        logging.getLogger(__name__).error("could not send sign-in email: %s", type(exc).__name__)
+    except (OSError, smtplib.SMTPException) as exc:
+        log.error("could not send a sign-in email: %s", type(exc).__name__)
 
 
 @router.get("/login/verify")
