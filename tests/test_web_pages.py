@@ -146,3 +146,14 @@ def test_first_run_page_on_an_empty_store(tmp_path: Path) -> None:
             assert "paperwire harvest --since" in html
         assert httpx.get(f"{live.url}/api/daily_papers").json() == []
         assert "0 results" in get(live, "/search?q=anything")
+
+
+def test_responses_are_compressed_and_static_files_cached(live: Live) -> None:
+    page = httpx.get(live.url + "/", headers={"accept-encoding": "gzip"})
+    assert page.headers.get("content-encoding") == "gzip"
+    assert "Daily papers" in page.text
+    css = httpx.get(live.url + "/static/paperwire.css")
+    assert "max-age=86400" in css.headers["cache-control"] and css.headers.get("etag")
+    assert "set-cookie" not in css.headers
+    font = httpx.get(live.url + "/static/katex/fonts/KaTeX_Main-Regular.woff2")
+    assert font.status_code == 200 and len(font.content) > 10_000

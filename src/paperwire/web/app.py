@@ -14,6 +14,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
 
         app.include_router(subscriptions.router)
     _install_middleware(app, secure=settings.base_url.startswith("https://"))
+    app.add_middleware(GZipMiddleware, minimum_size=2000)
     _install_error_pages(app)
     access = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, RedactTokens) for f in access.filters):
@@ -109,7 +111,10 @@ def _install_middleware(app: FastAPI, secure: bool) -> None:
             nonce = secrets.token_urlsafe(32)
         request.state.csrf_nonce = nonce
         response = await call_next(request)
-        if fresh and not request.url.path.startswith("/static/"):
+        static = request.url.path.startswith("/static/")
+        if static:
+            response.headers.setdefault("Cache-Control", "public, max-age=86400")
+        if fresh and not static:
             response.set_cookie(
                 CSRF_COOKIE, nonce, httponly=True, samesite="lax", secure=secure, path="/"
             )
