@@ -235,6 +235,9 @@ def test_api_vote_needs_csrf_header(live: Live) -> None:
         assert r.json() == {"arxiv_id": IDS[3], "voted": True, "upvotes": 1}
         r = client.put("/api/v1/votes/2999.00001", headers={"x-csrf-token": token})
         assert r.status_code == 404
+        client.put(f"/api/v1/votes/{IDS[4]}v1", headers={"x-csrf-token": token})
+        assert client.get("/api/v1/votes").json() == [IDS[4], IDS[3]]
+    assert httpx.get(f"{live.url}/api/v1/votes").status_code == 401
 
 
 def test_secret_key_generated_once_and_private(tmp_path: Path) -> None:

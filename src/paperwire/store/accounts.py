@@ -166,6 +166,17 @@ class AccountStore:
                 out.update(str(r[0]) for r in conn.execute(query))
         return out
 
+    def votes_of(self, user_id: int, limit: int = 1000) -> list[str]:
+        """Papers this user has upvoted, newest vote first."""
+        query = (
+            sa.select(votes.c.arxiv_id)
+            .where(votes.c.user_id == user_id)
+            .order_by(votes.c.created_at.desc(), votes.c.id.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [str(r[0]) for r in conn.execute(query)]
+
     def vote_tallies(self, start: date, end: date) -> list[tuple[str, date, int, int]]:
         """(arxiv_id, day, HF upvotes, our upvotes) for live papers listed in [start, end]."""
         day = _DAY.label("day")

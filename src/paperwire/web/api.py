@@ -260,6 +260,22 @@ def _voter(request: Request, csrf: str | None) -> User:
     return user
 
 
+@router.get(
+    "/api/v1/votes",
+    summary="My upvotes",
+    response_model=list[str],
+    tags=["paperwire"],
+    responses={401: {"model": ErrorOut}},
+)
+def my_votes(request: Request) -> list[str]:
+    """arXiv ids the signed-in user has upvoted, newest first."""
+    auth: Auth = request.app.state.auth
+    user = auth.current_user(request)
+    if user is None:
+        raise HTTPException(401, "sign in first (the session cookie is missing or expired)")
+    return _service(request).accounts.votes_of(user.id)
+
+
 CsrfHeader = Annotated[
     str | None, Header(alias="X-CSRF-Token", description="the page's csrf_token value")
 ]
