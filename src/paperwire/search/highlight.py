@@ -1,0 +1,82 @@
+"""Highlighted snippets (pure): HTML-escaped text with matching words wrapped in <mark>.
+
+Words are compared after the same analysis the index uses (e.g. stemming), so
+"agents" in the text lights up for the query word "agent".
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Collection
+from functools import lru_cache
+
+Analyze = Callable[[str], list[str]]
+
+_WORD = re.compile(r"[^\W_]+")  # alphanumeric runs, like tantivy's simple tokenizer
+ELLIPSIS = "…"
+
+
+@lru_cache(maxsize=256)
+def _candidate_pattern(heads: frozenset[str]) -> re.Pattern[str]:
+    """Whole words starting with one of `heads` (case-insensitive)."""
+    alternatives = "|".join(re.escape(h) for h in sorted(heads, key=len, reverse=True))
+    return re.compile(rf"(?<![^\W_])(?:{alternatives})[^\W_]*", re.IGNORECASE)
+
+
+def _matches(text: str, terms: Collection[str], analyze: Analyze) -> list[tuple[int, int]]:
+    """(start, end) character spans of words whose analysed form is in `terms`.
+
+    Only words sharing their first two characters with some term are analysed (stemming
+    keeps a word's head), which keeps this fast on long abstracts."""
+    pattern = _candidate_pattern(frozenset(t[:2] for t in terms if t))
+    out = []
+    for match in pattern.finditer(text):
+        if any(stem in terms for stem in analyze(match.group())):
+            out.append(match.span())
+    return out
+
+
+def _window(text: str, spans: list[tuple[int, int]], max_chars: int) -> tuple[int, int]:
+    """The max_chars-long stretch of `text` holding the most matches, on word bounds."""
+    if len(text) <= max_chars:
+        return 0, len(text)
+    best_start, best_count = 0, -1
+    for i, (start, _) in enumerate(spans):
+        count = sum(1 for s, e in spans[i:] if e <= start + max_chars)
+        if count > best_count:
+            best_start, best_count = start, count
+    # Begin a little before the first match so the reader sees its context.
+    start = max(0, best_start - max_chars // 5) if best_count > 0 else 0
+    if start > 0:
+        space = text.find(" ", start)
+        start = space + 1 if 0 <= space < best_start else start
+    end = min(len(text), start + max_chars)
+    if end < len(text):
+        space = text.rfind(" ", start, end)
+        end = space if space > start else end
+    return start, end
+
+
+def highlight(
+    text: str, terms: Collection[str], analyze: Analyze, max_chars: int | None = None
+) -> str:
+    """`text` as HTML: everything escaped, matching words in <mark>…</mark>.
+
+    With `max_chars`, only the best window of about that many characters is kept and
+    cut ends are marked with an ellipsis.
+    """
+    spans = _matches(text, terms, analyze) if terms else []
+    start, end = (0, len(text)) if max_chars is None else _window(text, spans, max_chars)
+    parts: list[str] = [ELLIPSIS] if start > 0 else []
+    cursor = start
+    for span_start, span_end in spans:
+        if span_start < start or span_end > end:
+            continue
+        parts.append(html.escape(text[cursor:span_start]))
+        parts.append(f"<mark>{html.escape(text[span_start:span_end])}</mark>")
+        cursor = span_end
+    parts.append(html.escape(text[cursor:end]))
+    if end < len(text):
+        parts.append(ELLIPSIS)
+    return "".join(parts)
