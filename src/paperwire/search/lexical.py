@@ -261,10 +261,20 @@ class LexicalIndex:
         if not tokens:
             raise QueryError(f"{clause.text!r} has no searchable words (letters or digits)")
         if clause.field == "authors":
-            return tantivy.Query.phrase_prefix_query(self.schema, "authors", tokens)
+            if len(tokens) == 1 and not clause.phrase and isinstance(tokens[0], str):
+                return self._author_prefix(tokens[0])
+            return tantivy.Query.phrase_query(self.schema, "authors", tokens)
         if clause.field in ("title", "abstract"):
             return self._field_match(clause.field, tokens)
         return _any_of([self._field_match(f, tokens) for f in ("title", "abstract")])
+
+    def _author_prefix(self, prefix: str) -> tantivy.Query:
+        """Authors with a name word starting with `prefix` (every expansion, no cap)."""
+        expansions = [term for term, _count in self.searcher().terms_with_prefix("authors", prefix)]
+        if not expansions:
+            return tantivy.Query.empty_query()
+        members = tantivy.Query.term_set_query(self.schema, "authors", expansions)
+        return tantivy.Query.const_score_query(members, 1.0)
 
     def free_text_query(self, words: Sequence[str]) -> tantivy.Query | None:
         """BM25 over title (boosted), abstract and authors; any word may match."""

@@ -6,8 +6,9 @@ Syntax (whitespace separates items; everything is case-insensitive except phrase
     "exact phrase"                 the words in this order, in title or abstract
     ti:word  ti:"a phrase"         only in the title       (also title:)
     abs:word abs:"a phrase"        only in the abstract    (also abstract:)
-    au:smith au:"yann lec"         author name; the last word is a prefix (au:smi -> Smith)
-                                   (also author:)
+    au:smi  au:"yann lecun"        author: one bare word is a prefix of any name word
+                                   (au:smi -> Smith, Smirnov); a quoted name must match
+                                   its words in order (also author:)
     cat:cs.CL cat:cs.CL,cs.CV      category; several cat: items are OR'd (any of them);
                                    a bare archive (cat:cs, cat:math) matches all its classes
                                    (also category:)
