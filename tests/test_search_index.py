@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import tantivy
+from tests.conftest import DAILY_FILE
 
 from paperwire.config import Settings
 from paperwire.ingest import ingest_records
 from paperwire.models import Paper
 from paperwire.service import Service
-from tests.conftest import DAILY_FILE
 
 
 def read_records(start: int, stop: int) -> list[dict[str, Any]]:

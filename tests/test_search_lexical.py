@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.conftest import DAILY_FILE
 
 from paperwire.config import Settings
 from paperwire.search.lexical import name_analyzer, text_analyzer
 from paperwire.search.query import QueryError
 from paperwire.service import Service
-from tests.conftest import DAILY_FILE
 
 N_RECORDS = 2000
 TEXT = text_analyzer()
