@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import tantivy
-from tests.conftest import DAILY_FILE
 
+from conftest import DAILY_FILE
 from paperwire.config import Settings
 from paperwire.ingest import ingest_records
 from paperwire.models import Paper

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import DAILY_FILE
 
+from conftest import DAILY_FILE
 from paperwire.config import Settings
 from paperwire.search.lexical import name_analyzer, text_analyzer
 from paperwire.search.query import QueryError
