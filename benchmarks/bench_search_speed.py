@@ -268,22 +268,30 @@ def main() -> None:
         bm25s_table, bm25s_info = bm25s_rows(records, queries)
         rows += fts + bm25s_table + rank_bm25_rows(records, queries, args.rank_bm25_docs, args.seed)
         extra.update(bm25s_info)
-    print(f"corpus: {service.store.count_papers():,} papers; {len(queries)} queries "
-          f"({args.queries} sampled titles/abstract phrases, seed {args.seed}, "
-          f"+ {len(TOPICS)} topics)")
+    print(
+        f"corpus: {service.store.count_papers():,} papers; {len(queries)} queries "
+        f"({args.queries} sampled titles/abstract phrases, seed {args.seed}, "
+        f"+ {len(TOPICS)} topics)"
+    )
     print_table(rows)
     stats = service.index_stats()
     print()
-    print(f"paperwire index build (rebuild from store): {info['index_build_s']:.1f} s for "
-          f"{info['indexed']:,} papers (peak RSS then {info['index_build_peak_mb']:.0f} MB)")
+    print(
+        f"paperwire index build (rebuild from store): {info['index_build_s']:.1f} s for "
+        f"{info['indexed']:,} papers (peak RSS then {info['index_build_peak_mb']:.0f} MB)"
+    )
     if "import_with_indexing_s" in info:
         print(f"first import incl. incremental indexing: {info['import_with_indexing_s']:.1f} s")
-    print(f"paperwire lexical index on disk: {stats['size_bytes'] / 1e6:.1f} MB "
-          f"({stats['documents']:,} docs)")
+    print(
+        f"paperwire lexical index on disk: {stats['size_bytes'] / 1e6:.1f} MB "
+        f"({stats['documents']:,} docs)"
+    )
     for key, value in extra.items():
         print(f"{key}: {value:.1f}")
-    print(f"peak RSS: {paperwire_peak:.0f} MB after paperwire runs (incl. the corpus in "
-          f"memory for sampling); {peak_mb():.0f} MB after baselines")
+    print(
+        f"peak RSS: {paperwire_peak:.0f} MB after paperwire runs (incl. the corpus in "
+        f"memory for sampling); {peak_mb():.0f} MB after baselines"
+    )
     service.close()
 
 

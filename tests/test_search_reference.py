@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import SCIFACT
 
+from conftest import SCIFACT
 from paperwire.models import Paper
 from paperwire.search.lexical import STOPWORDS, LexicalIndex
 

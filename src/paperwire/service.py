@@ -96,7 +96,7 @@ class Service:
         engine = self.search_engine
         result = engine.search(parsed, sort=sort, page=page, per_page=per_page, mode=mode)
         papers = self.store.get_papers([i for i, _ in result.ids])
-        analyze = engine.lexical.text.analyze
+        analyze = engine.analyze_word
         hits = []
         for arxiv_id, score in result.ids:
             paper = papers.get(arxiv_id)

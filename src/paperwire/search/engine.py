@@ -79,6 +79,7 @@ class SearchEngine:
         self._semantic_loader = semantic_loader
         self._semantic: tuple[SemanticSearcher | None, str] | None = None
         self.needs_rebuild = False
+        self._stems: dict[str, list[str]] = {}
 
     @property
     def lexical(self) -> LexicalIndex:
@@ -251,6 +252,16 @@ class SearchEngine:
         found = self.lexical.search(union, limit=limit, offset=offset, sort=sort)
         result.ids, result.total = found.ids, found.total
         return result
+
+    def analyze_word(self, word: str) -> list[str]:
+        """The index's analysis of one word, memoised (highlighting asks for the same
+        words again and again)."""
+        stems = self._stems.get(word)
+        if stems is None:
+            if len(self._stems) > 200_000:
+                self._stems.clear()
+            stems = self._stems[word] = list(self.lexical.text.analyze(word))
+        return stems
 
     def _highlight_terms(self, parsed: ParsedQuery) -> set[str]:
         words = list(parsed.free_words)

@@ -24,16 +24,32 @@ def _candidate_pattern(heads: frozenset[str]) -> re.Pattern[str]:
     return re.compile(rf"(?<![^\W_])(?:{alternatives})[^\W_]*", re.IGNORECASE)
 
 
+def _candidates(text: str, heads: frozenset[str]) -> list[tuple[int, int]]:
+    """Spans of the words of `text` that start with one of `heads` (lowercase)."""
+    lowered = text.lower()
+    if len(lowered) != len(text):  # rare case-mappings that change length
+        return [m.span() for m in _candidate_pattern(heads).finditer(text)]
+    spans = []
+    for head in heads:
+        at = lowered.find(head)
+        while at >= 0:
+            if at == 0 or not (lowered[at - 1].isalnum()):
+                end = _WORD.match(lowered, at)
+                if end is not None:
+                    spans.append(end.span())
+            at = lowered.find(head, at + 1)
+    return sorted(set(spans))
+
+
 def _matches(text: str, terms: Collection[str], analyze: Analyze) -> list[tuple[int, int]]:
     """(start, end) character spans of words whose analysed form is in `terms`.
 
     Only words sharing their first two characters with some term are analysed (stemming
     keeps a word's head), which keeps this fast on long abstracts."""
-    pattern = _candidate_pattern(frozenset(t[:2] for t in terms if t))
     out = []
-    for match in pattern.finditer(text):
-        if any(stem in terms for stem in analyze(match.group())):
-            out.append(match.span())
+    for start, end in _candidates(text, frozenset(t[:2] for t in terms if t)):
+        if any(stem in terms for stem in analyze(text[start:end])):
+            out.append((start, end))
     return out
 
 
