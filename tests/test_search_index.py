@@ -96,3 +96,22 @@ def test_other_processes_see_commits_and_an_empty_index_says_rebuild(tmp_path: P
         assert service.rebuild_index() == 80
         result = service.search("", mode="lexical")
         assert result.total == 80 and not any("index rebuild" in n for n in result.notes)
+
+
+def test_batches_committed_but_not_indexed_are_caught_up(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """A process killed between committing a batch and indexing it: the next process
+    that opens the index indexes what it missed."""
+    with Service(settings) as service:
+        service.import_snapshot(write(tmp_path / "a.jsonl", read_records(0, 100)))
+        assert service.search_engine.lexical.synced_until is not None
+    extra = read_records(100, 160)
+    with Service(settings) as crashed:  # commits without the indexing hook
+        from paperwire.sources.snapshot import parse_daily_listing
+
+        crashed.store.upsert_papers([parse_daily_listing(r) for r in extra])
+    with Service(settings) as service:
+        result = service.search("", mode="lexical")
+        assert result.total == 160 and not any("rebuild" in n for n in result.notes)
+        assert index_ids(service) == live_ids(service)

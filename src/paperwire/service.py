@@ -41,8 +41,13 @@ class Service:
         self.close()
 
     def _on_changed(self) -> OnChanged | None:
-        """Called by ingestion with the ids of each committed batch: index them at once."""
-        return self.search_engine.index_changed
+        """Called by ingestion with the ids of each committed batch: index them at once.
+
+        Opening the index here (before the first batch) lets it catch up on anything an
+        earlier, killed run committed but did not index."""
+        engine = self.search_engine
+        engine.lexical  # noqa: B018 - opens and catches up
+        return engine.index_changed
 
     # -- ingestion -------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import tantivy
@@ -26,6 +27,8 @@ SORTS = ("relevance", "date", "trending")
 MAX_RESULTS = 10_000  # deepest result a page may reach
 SIMILAR_WEIGHTS = (1.0, 1.0)  # (lexical "more like this", vector neighbours) for rrf
 SIMILAR_DEPTH = 50
+# Changes committed this long before an indexing pass are assumed visible to it.
+SYNC_MARGIN = timedelta(seconds=60)
 
 
 class SemanticSearcher(Protocol):
@@ -85,8 +88,27 @@ class SearchEngine:
     def lexical(self) -> LexicalIndex:
         if self._lexical is None:
             self._lexical = LexicalIndex(self.settings.data_dir / "index" / "lexical")
-            self.needs_rebuild = self._lexical.num_docs == 0 and self.store.count_papers() > 0
+            self.catch_up()
         return self._lexical
+
+    def catch_up(self) -> int:
+        """Index papers the store changed since the index was last known in sync (a
+        process killed between committing a batch and indexing it leaves such papers).
+        An index that was never in sync with a non-empty store is left for `rebuild`."""
+        lexical = self.lexical
+        started = datetime.now(UTC)
+        since = lexical.synced_until
+        count = 0
+        if since is None:
+            self.needs_rebuild = self.store.count_papers(include_deleted=True) > 0
+            if self.needs_rebuild:
+                return 0
+        else:
+            for batch in self.store.iter_papers(modified_since=since):
+                lexical.upsert(batch)
+                count += len(batch)
+        lexical.synced_until = started - SYNC_MARGIN
+        return count
 
     def semantic(self) -> tuple[SemanticSearcher | None, str]:
         if self._semantic is None:
@@ -96,16 +118,23 @@ class SearchEngine:
     # -- index maintenance ---------------------------------------------------------
 
     def index_changed(self, ids: Sequence[str]) -> None:
-        """Bring the lexical index up to date for `ids` (after an ingest batch)."""
+        """Bring the lexical index up to date for `ids`, right after the ingest batch that
+        changed them committed; then every change up to now (less a margin) is indexed."""
+        started = datetime.now(UTC)
+        lexical = self.lexical
         papers = self.store.get_papers(ids)
-        self.lexical.upsert(list(papers.values()))
+        lexical.upsert(list(papers.values()))
         missing = [i for i in ids if i not in papers]
         if missing:
-            self.lexical.delete(missing)
-        self.needs_rebuild = False
+            lexical.delete(missing)
+        synced = lexical.synced_until
+        if synced is not None and synced < started - SYNC_MARGIN:
+            lexical.synced_until = started - SYNC_MARGIN
 
     def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
+        started = datetime.now(UTC)
         count = self.lexical.rebuild(self.store.iter_papers(), progress)
+        self.lexical.synced_until = started - SYNC_MARGIN
         self.needs_rebuild = False
         return count
 

@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import tantivy
@@ -147,6 +147,23 @@ class LexicalIndex:
             self._commit(lambda writer: None)
             self._meta_path().write_text(json.dumps({"schema_version": SCHEMA_VERSION}))
         return created
+
+    @property
+    def synced_until(self) -> datetime | None:
+        """Every paper the store modified before this time is in the index (None: unknown,
+        the index needs a rebuild)."""
+        try:
+            value = json.loads(self._meta_path().read_text()).get("synced_until")
+        except (OSError, ValueError):
+            return None
+        return datetime.fromisoformat(value) if value else None
+
+    @synced_until.setter
+    def synced_until(self, when: datetime | None) -> None:
+        meta = {"schema_version": SCHEMA_VERSION, "synced_until": when and when.isoformat()}
+        temporary = self._meta_path().with_suffix(".tmp")
+        temporary.write_text(json.dumps(meta))
+        temporary.replace(self._meta_path())
 
     def searcher(self) -> tantivy.Searcher:
         """A searcher over the latest commit (other processes' commits are picked up
