@@ -115,3 +115,32 @@ def test_batches_committed_but_not_indexed_are_caught_up(
         result = service.search("", mode="lexical")
         assert result.total == 160 and not any("rebuild" in n for n in result.notes)
         assert index_ids(service) == live_ids(service)
+
+
+def test_cli_index_rebuild(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    data = tmp_path / "data"
+    with Service(Settings(data_dir=data)) as service:
+        service.import_snapshot(write(tmp_path / "a.jsonl", read_records(0, 120)))
+    shutil.rmtree(data / "index")
+    env = {**os.environ, "PAPERWIRE_DATA_DIR": str(data)}
+    run = [sys.executable, "-m", "paperwire"]
+    done = subprocess.run(
+        [*run, "index", "rebuild"], env=env, capture_output=True, text=True, check=True
+    )
+    assert "indexed 120 papers" in done.stdout and "120 searchable" in done.stdout
+    found = subprocess.run(
+        [*run, "search", "--json", "--mode", "lexical", ""],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(found.stdout)["total"] == 120
+    helptext = subprocess.run(
+        [*run, "index", "rebuild", "--help"], env=env, capture_output=True, text=True
+    )
+    assert "Rebuild the lexical search index" in helptext.stdout

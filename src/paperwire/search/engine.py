@@ -110,6 +110,11 @@ class SearchEngine:
         lexical.synced_until = started - SYNC_MARGIN
         return count
 
+    def use_semantic(self, index: SemanticSearcher | None, reason: str = "") -> None:
+        """Search with this semantic index (None: none, for `reason`) instead of loading
+        search.semantic.SemanticIndex."""
+        self._semantic = (index, reason or "semantic search is switched off")
+
     def semantic(self) -> tuple[SemanticSearcher | None, str]:
         if self._semantic is None:
             self._semantic = self._semantic_loader(self.settings, self.store)
