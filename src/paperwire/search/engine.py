@@ -27,6 +27,7 @@ SORTS = ("relevance", "date", "trending")
 MAX_RESULTS = 10_000  # deepest result a page may reach
 SIMILAR_WEIGHTS = (1.0, 1.0)  # (lexical "more like this", vector neighbours) for rrf
 SIMILAR_DEPTH = 50
+FILTER_OVERFETCH = 4  # semantic candidates fetched per wanted result when filters apply
 # Changes committed this long before an indexing pass are assumed visible to it.
 SYNC_MARGIN = timedelta(seconds=60)
 
@@ -201,14 +202,21 @@ class SearchEngine:
         return result
 
     def _semantic_ids(
-        self, index: SemanticSearcher, parsed: ParsedQuery, depth: int
+        self, index: SemanticSearcher, parsed: ParsedQuery, depth: int, result: EngineResult
     ) -> list[tuple[str, float]]:
         """Nearest papers passing the filters (over-fetched 4x when filters apply)."""
-        if not parsed.has_filters and not parsed.required:
+        if not parsed.has_filters:
             return index.search(parsed.semantic_text, depth)
-        candidates = index.search(parsed.semantic_text, depth * 4)
+        fetch = depth * FILTER_OVERFETCH
+        candidates = index.search(parsed.semantic_text, fetch)
         allowed = self.lexical.restrict([i for i, _ in candidates], parsed)
-        return [(i, s) for i, s in candidates if i in allowed][:depth]
+        kept = [(i, s) for i, s in candidates if i in allowed][:depth]
+        if len(kept) < depth and len(candidates) == fetch:
+            result.notes.append(
+                f"meaning-based matches come from the {fetch:,} nearest papers that "
+                "pass the filters; narrow filters may leave some out"
+            )
+        return kept
 
     def _semantic_page(
         self,
@@ -220,7 +228,7 @@ class SearchEngine:
         result: EngineResult,
     ) -> EngineResult:
         depth = max(self.fusion.depth, offset + limit)
-        ranked = self._semantic_ids(index, parsed, depth)
+        ranked = self._semantic_ids(index, parsed, depth, result)
         if sort != "relevance":
             return self._sorted_page(None, [i for i, _ in ranked], sort, offset, limit, result)
         result.ids, result.total = ranked[offset : offset + limit], len(ranked)
@@ -237,7 +245,7 @@ class SearchEngine:
     ) -> EngineResult:
         depth = self.fusion.depth
         query = self.lexical.build_query(parsed)
-        semantic = self._semantic_ids(index, parsed, depth)
+        semantic = self._semantic_ids(index, parsed, depth, result)
         if sort != "relevance":
             members = [i for i, _ in semantic]
             return self._sorted_page(query, members, sort, offset, limit, result)
