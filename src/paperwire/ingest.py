@@ -79,24 +79,31 @@ def _put(out: Any, item: object, parent: int) -> None:
                 os._exit(1)
 
 
+Parsed = tuple[list[tuple[int, EncodedRow | Rejected]], int]  # batch, bytes read from disk
+
+
+def _encoded_batches(path: Path, skip: int, batch_size: int) -> Iterator[Parsed]:
+    position = snapshot.ReadPosition()
+    batch: list[tuple[int, EncodedRow | Rejected]] = []
+    for number, item in snapshot.read_snapshot(path, skip=skip, position=position):
+        batch.append((number, encode_paper(item) if isinstance(item, Paper) else item))
+        if len(batch) >= batch_size:
+            yield batch, position.bytes
+            batch = []
+    yield batch, path.stat().st_size
+
+
 def _snapshot_worker(path: Path, skip: int, batch_size: int, out: Any, parent: int) -> None:
     """Parser process: read, decompress, parse and encode; send batches to the parent."""
-    batch: list[tuple[int, EncodedRow | Rejected]] = []
     try:
-        for number, item in snapshot.read_snapshot(path, skip=skip):
-            batch.append((number, encode_paper(item) if isinstance(item, Paper) else item))
-            if len(batch) >= batch_size:
-                _put(out, batch, parent)
-                batch = []
-        _put(out, batch, parent)
+        for parsed in _encoded_batches(path, skip, batch_size):
+            _put(out, parsed, parent)
         _put(out, None, parent)
     except BaseException as exc:  # reported by the parent
         _put(out, f"{type(exc).__name__}: {exc}", parent)
 
 
-def _parsed_in_process(
-    path: Path, skip: int, batch_size: int
-) -> Iterator[list[tuple[int, EncodedRow | Rejected]]]:
+def _parsed_in_process(path: Path, skip: int, batch_size: int) -> Iterator[Parsed]:
     """Batches of (line, encoded row or Rejected) parsed by a second process, so that
     parsing and writing use both cores. Measured on the 74,728-paper file: see
     benchmarks/bench_import.py."""
@@ -128,36 +135,27 @@ def _parsed_in_process(
         worker.join()
 
 
-def _parsed_here(
-    path: Path, skip: int, batch_size: int
-) -> Iterator[list[tuple[int, EncodedRow | Rejected]]]:
-    batch: list[tuple[int, EncodedRow | Rejected]] = []
-    for number, item in snapshot.read_snapshot(path, skip=skip):
-        batch.append((number, encode_paper(item) if isinstance(item, Paper) else item))
-        if len(batch) >= batch_size:
-            yield batch
-            batch = []
-    yield batch
-
-
 def import_snapshot(
     store: Store,
     path: Path,
     *,
     batch_size: int,
     progress: Progress | None = None,
+    progress_bytes: Progress | None = None,
     on_changed: OnChanged | None = None,
 ) -> IngestReport:
     """Import a snapshot file, resuming after the last committed line of an earlier,
     interrupted import of the same file. Each batch, its rejects and the line reached
-    commit together."""
+    commit together. `progress` gets records handled, `progress_bytes` the bytes of the
+    file (compressed, if it is) read so far."""
     name = snapshot.mtime_key(path)
     state = store.get_checkpoint(name) or {}
     done_lines = 0 if state.get("complete") else int(state.get("line", 0))
-    parse = _parsed_in_process if path.stat().st_size >= PARALLEL_MIN_BYTES else _parsed_here
+    big = path.stat().st_size >= PARALLEL_MIN_BYTES
+    parse = _parsed_in_process if big else _encoded_batches
     total = IngestReport()
     last_line = done_lines
-    for batch in parse(path, done_lines, batch_size):
+    for batch, bytes_read in parse(path, done_lines, batch_size):
         rows = [item for _, item in batch if isinstance(item, tuple)]
         rejected = [item for _, item in batch if isinstance(item, Rejected)]
         last_line = batch[-1][0] if batch else last_line
@@ -165,6 +163,8 @@ def import_snapshot(
         total.add(report)
         if progress:
             progress(len(batch))
+        if progress_bytes:
+            progress_bytes(bytes_read)
         if on_changed and changed:
             on_changed(changed)
     store.set_checkpoint(name, {"line": last_line, "complete": True})
