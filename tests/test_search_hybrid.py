@@ -183,3 +183,13 @@ def test_without_vectors_hybrid_says_it_fell_back(service: Service, vectors: Tfi
         assert any("needs the model" in n for n in result.notes)
     finally:
         engine.use_semantic(vectors)
+
+
+def test_semantic_mode_pages_have_one_total(service: Service) -> None:
+    totals = set()
+    ids: list[str] = []
+    for page in range(1, 7):
+        result = service.search("segmentation", mode="semantic", page=page, per_page=40)
+        totals.add(result.total)
+        ids += [h.paper.arxiv_id for h in result.hits]
+    assert totals == {200} and len(ids) == len(set(ids)) == 200

@@ -27,6 +27,7 @@ SORTS = ("relevance", "date", "trending")
 MAX_RESULTS = 10_000  # deepest result a page may reach
 SIMILAR_WEIGHTS = (1.0, 1.0)  # (lexical "more like this", vector neighbours) for rrf
 SIMILAR_DEPTH = 50
+SEMANTIC_MAX_RESULTS = 200  # semantic mode lists at most this many nearest papers
 FILTER_OVERFETCH = 4  # semantic candidates fetched per wanted result when filters apply
 # Changes committed this long before an indexing pass are assumed visible to it.
 SYNC_MARGIN = timedelta(seconds=60)
@@ -227,8 +228,12 @@ class SearchEngine:
         limit: int,
         result: EngineResult,
     ) -> EngineResult:
-        depth = max(self.fusion.depth, offset + limit)
-        ranked = self._semantic_ids(index, parsed, depth, result)
+        # A fixed depth keeps totals and pages consistent from page to page.
+        ranked = self._semantic_ids(index, parsed, SEMANTIC_MAX_RESULTS, result)
+        if offset + limit > SEMANTIC_MAX_RESULTS:
+            result.notes.append(
+                f"meaning-only results stop at the {SEMANTIC_MAX_RESULTS} nearest papers"
+            )
         if sort != "relevance":
             return self._sorted_page(None, [i for i, _ in ranked], sort, offset, limit, result)
         result.ids, result.total = ranked[offset : offset + limit], len(ranked)
