@@ -98,6 +98,18 @@ def test_text_that_only_looks_like_syntax() -> None:
     assert q.required == (Clause("any", "foo:bar", phrase=True),)
 
 
+def test_urls_and_identifiers_are_text() -> None:
+    q = parse("code at https://github.com/x/y arXiv:2401.00001 doi:10.1/abc ftp://h/f")
+    assert q.free_words == (
+        "code",
+        "at",
+        "https://github.com/x/y",
+        "arXiv:2401.00001",
+        "doi:10.1/abc",
+        "ftp://h/f",
+    )
+
+
 def test_empty_and_blank() -> None:
     for text in ("", "   ", '""'):
         q = parse(text)

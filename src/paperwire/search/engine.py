@@ -18,7 +18,7 @@ import tantivy
 from paperwire.config import Settings
 from paperwire.models import Paper
 from paperwire.search.fusion import DEFAULT_FUSION, FusionConfig, fuse, rrf
-from paperwire.search.lexical import STOPWORDS, LexicalIndex
+from paperwire.search.lexical import MAX_QUERY_TERMS, STOPWORDS, LexicalIndex
 from paperwire.search.query import ParsedQuery, QueryError
 from paperwire.store import Store
 
@@ -313,8 +313,9 @@ class SearchEngine:
     def _highlight_terms(self, parsed: ParsedQuery) -> set[str]:
         words = list(parsed.free_words)
         words += [c.text for c in parsed.required if c.field != "authors"]
-        terms = {t for w in words for t in self.lexical.text.analyze(w)}
-        return terms - STOPWORDS or terms
+        terms = list(dict.fromkeys(t for w in words for t in self.lexical.text.analyze(w)))
+        content = [t for t in terms if t not in STOPWORDS] or terms
+        return set(content[:MAX_QUERY_TERMS])
 
     # -- similar papers ----------------------------------------------------------------
 

@@ -15,6 +15,7 @@ Analyze = Callable[[str], list[str]]
 
 _WORD = re.compile(r"[^\W_]+")  # alphanumeric runs, like tantivy's simple tokenizer
 ELLIPSIS = "…"
+MANY_HEADS = 24
 
 
 @lru_cache(maxsize=256)
@@ -29,6 +30,12 @@ def _candidates(text: str, heads: frozenset[str]) -> list[tuple[int, int]]:
     lowered = text.lower()
     if len(lowered) != len(text):  # rare case-mappings that change length
         return [m.span() for m in _candidate_pattern(heads).finditer(text)]
+    if len(heads) > MANY_HEADS:  # one pass over all words beats many find() scans
+        return [
+            m.span()
+            for m in _WORD.finditer(lowered)
+            if m.group()[:2] in heads or m.group()[:1] in heads
+        ]
     spans = []
     for head in heads:
         at = lowered.find(head)
@@ -57,11 +64,14 @@ def _window(text: str, spans: list[tuple[int, int]], max_chars: int) -> tuple[in
     """The max_chars-long stretch of `text` holding the most matches, on word bounds."""
     if len(text) <= max_chars:
         return 0, len(text)
-    best_start, best_count = 0, -1
+    best_start, best_count = 0, 0
+    last = 0  # sliding window over the (sorted) matches: spans[i:last] fit after spans[i]
     for i, (start, _) in enumerate(spans):
-        count = sum(1 for s, e in spans[i:] if e <= start + max_chars)
-        if count > best_count:
-            best_start, best_count = start, count
+        last = max(last, i)
+        while last < len(spans) and spans[last][1] <= start + max_chars:
+            last += 1
+        if last - i > best_count:
+            best_start, best_count = start, last - i
     # Begin a little before the first match so the reader sees its context.
     start = max(0, best_start - max_chars // 5) if best_count > 0 else 0
     if start > 0:

@@ -29,7 +29,7 @@ SCHEMA_VERSION = 1
 # MRR@10 for pasted titles: 0.25 -> .976, 0.5 -> .998. 0.5 keeps titles findable.
 TITLE_BOOST = 0.5
 AUTHORS_BOOST = 1.0
-MAX_QUERY_TERMS = 256  # distinct free-text terms kept from very long queries
+MAX_QUERY_TERMS = 64  # distinct free-text terms kept (bounds the cost of pasted pages)
 MLT_TERMS = 15  # terms of a paper kept for "more like this" (25 cost 4x the time, same top 5)
 NO_DAY = -1  # day value of papers without any date
 EPOCH = date(1970, 1, 1)

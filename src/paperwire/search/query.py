@@ -20,7 +20,7 @@ Syntax (whitespace separates items; everything is case-insensitive except phrase
 Free words are OR'd and ranked (long natural-language queries still work); phrases and
 field items are required. Field items AND with each other. A word with a colon whose
 prefix is not a known field (``foo:bar``) is an error, unless quoted; ``3:1`` (prefix
-not a letter) is plain text. Malformed input raises :class:`QueryError` with a message
+not a letter), URLs (``https://…``) and ``arXiv:…``/``doi:…`` identifiers are plain text. Malformed input raises :class:`QueryError` with a message
 meant for the person who typed it.
 """
 
@@ -44,6 +44,7 @@ TEXT_FIELDS = {
 CATEGORY_FIELDS = {"cat", "category"}
 DATE_FIELDS = {"since", "until"}
 KNOWN_FIELDS = sorted({*TEXT_FIELDS, *CATEGORY_FIELDS, *DATE_FIELDS})
+LITERAL_PREFIXES = {"http", "https", "ftp", "arxiv", "doi", "mailto"}
 
 _FIELD_PREFIX = re.compile(r"([A-Za-z]+):")
 _RELATIVE = re.compile(r"^(\d{1,5})([dwmy])$")
@@ -108,6 +109,11 @@ class ParsedQuery:
         return " ".join(parts)
 
 
+def _is_literal(name: str, following: str) -> bool:
+    """URLs and identifiers (https://…, arXiv:2401.00001, doi:10.…) are text, not fields."""
+    return following == "//" or name.lower() in LITERAL_PREFIXES
+
+
 def _split_items(text: str) -> list[tuple[bool, str | None, str, bool]]:
     """Split into (negated, field or None, value, quoted) items; raise on a lone quote."""
     items: list[tuple[bool, str | None, str, bool]] = []
@@ -121,7 +127,7 @@ def _split_items(text: str) -> list[tuple[bool, str | None, str, bool]]:
             i += 1
         name: str | None = None
         match = _FIELD_PREFIX.match(text, i)
-        if match:
+        if match and not _is_literal(match.group(1), text[match.end() : match.end() + 2]):
             dangling = match.end() >= n or text[match.end()].isspace()
             if not dangling:
                 name = match.group(1).lower()
