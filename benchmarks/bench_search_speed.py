@@ -233,6 +233,21 @@ def rank_bm25_rows(
     return [(f"rank-bm25 BM25Okapi ({len(subset) // 1000}K docs)", timed(search, sample), note)]
 
 
+def import_overhead() -> None:
+    """Import the corpus into two fresh data dirs: with the indexing hook and without."""
+    import tempfile
+
+    class WithoutIndexing(Service):
+        def _on_changed(self) -> None:
+            return None
+
+    for label, cls in (("without indexing", WithoutIndexing), ("with indexing", Service)):
+        with tempfile.TemporaryDirectory() as tmp, cls(Settings(data_dir=Path(tmp))) as service:
+            start = time.perf_counter()
+            report = service.import_snapshot(CORPUS)
+            print(f"import {report.new:,} papers {label}: {time.perf_counter() - start:.1f} s")
+
+
 # -- report -------------------------------------------------------------------------
 
 
@@ -253,7 +268,13 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true", help="re-time the index build")
     parser.add_argument("--rank-bm25-docs", type=int, default=10_000)
     parser.add_argument("--no-baselines", action="store_true")
+    parser.add_argument(
+        "--import-overhead", action="store_true", help="only time import with/without indexing"
+    )
     args = parser.parse_args()
+    if args.import_overhead:
+        import_overhead()
+        return
     args.data_dir.mkdir(parents=True, exist_ok=True)
 
     service, info = prepare_service(args.data_dir, args.rebuild)
