@@ -144,3 +144,23 @@ def test_cli_index_rebuild(tmp_path: Path) -> None:
         [*run, "index", "rebuild", "--help"], env=env, capture_output=True, text=True
     )
     assert "Rebuild the lexical search index" in helptext.stdout
+
+
+def test_trending_sort_follows_upvotes_as_they_change(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    with Service(Settings(data_dir=tmp_path / "data")) as service:
+        service.import_snapshot(write(tmp_path / "a.jsonl", read_records(0, 60)))
+        stored = [p for batch in service.store.iter_papers() for p in batch]
+        votes = {p.arxiv_id: (i * 37) % 101 for i, p in enumerate(stored[:30])}
+        voted = [replace(p, hf_upvotes=votes[p.arxiv_id], sources=["hf"]) for p in stored[:30]]
+        ingest_records(
+            service.store,
+            [(None, p) for p in voted],
+            batch_size=50,
+            on_changed=service._on_changed(),
+        )
+        result = service.search("", sort="trending", per_page=10, mode="lexical")
+        top = sorted(votes.values(), reverse=True)[:10]
+        assert [h.paper.hf_upvotes for h in result.hits] == top
+        assert result.sort == "trending" and result.total == 60
