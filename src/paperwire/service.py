@@ -47,6 +47,8 @@ class Service:
 
         Opening the index here (before the first batch) lets it catch up on anything an
         earlier, killed run committed but did not index."""
+        if not self.settings.index_on_ingest:
+            return None
         engine = self.search_engine
         engine.lexical  # noqa: B018 - opens and catches up
         return engine.index_changed
