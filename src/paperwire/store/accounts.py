@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -11,8 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from paperwire.models import Paper, User
-from paperwire.store.codec import row_to_paper
+from paperwire.models import User
 from paperwire.store.schema import papers
 from paperwire.store.web_tables import (
     login_tokens,
@@ -23,7 +21,6 @@ from paperwire.store.web_tables import (
 )
 
 _CHUNK = 500
-_ITEMS = re.compile(r'[a-z]+:"[^"]*"|"[^"]+"|\S+')
 _DAY = sa.func.coalesce(papers.c.listing_date, papers.c.hf_date)
 
 
@@ -212,42 +209,6 @@ class AccountStore:
             before = conn.execute(sa.select(sa.func.max(_DAY)).where(day > _DAY)).scalar()
             after = conn.execute(sa.select(sa.func.min(_DAY)).where(day < _DAY)).scalar()
         return _as_date(before), _as_date(after)
-
-    def find_papers_simple(self, text: str, limit: int, offset: int) -> tuple[list[Paper], int]:
-        """Stand-in search while the search engine is absent: every word must occur
-        (case-insensitively) in the title or abstract; ``cat:``, ``since:`` and ``until:``
-        (ISO dates) filter; other field items are ignored. Newest first."""
-        where: list[sa.ColumnElement[bool]] = [papers.c.deleted.is_(False)]
-        cats: list[sa.ColumnElement[bool]] = []
-        for item in _ITEMS.findall(text)[:20]:
-            name, _, value = item.partition(":")
-            if value and name == "cat":
-                pattern = f'%"{value.lower()}%'
-                cats.append(sa.func.lower(sa.cast(papers.c.categories, sa.Text)).like(pattern))
-            elif value and name in ("since", "until"):
-                try:
-                    day = date.fromisoformat(value)
-                except ValueError:
-                    continue
-                where.append(day <= _DAY if name == "since" else day >= _DAY)
-            elif not value:
-                pattern = "%" + item.strip('"').lower() + "%"
-                where.append(
-                    sa.or_(
-                        sa.func.lower(papers.c.title).like(pattern),
-                        sa.func.lower(papers.c.abstract).like(pattern),
-                    )
-                )
-        if cats:
-            where.append(sa.or_(*cats))
-        query = sa.select(papers).where(*where)
-        with self.engine.connect() as conn:
-            count = sa.select(sa.func.count()).select_from(query.subquery())
-            total = conn.execute(count).scalar_one()
-            rows = conn.execute(
-                query.order_by(_DAY.desc(), papers.c.arxiv_id.desc()).limit(limit).offset(offset)
-            ).all()
-        return [row_to_paper(r) for r in rows], int(total)
 
     # -- subscription requests (until the digest flow takes over) -------------
 

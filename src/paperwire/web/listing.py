@@ -6,7 +6,6 @@ import calendar
 import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
 
 from paperwire.models import Hit, InvalidRecord, Paper, SearchPage, User, split_arxiv_id
 from paperwire.service import Service
@@ -142,37 +141,17 @@ def build_query(q: str, category: str = "", since: str = "", until: str = "") ->
 def search(
     service: Service, query: str, sort: str, page: int, per_page: int, mode: str = "hybrid"
 ) -> SearchPage:
-    """Service.search when the search engine is installed, else a plain substring match.
-
-    Raises ValueError (QueryError) with a readable message on malformed queries."""
-    engine: Any = getattr(service, "search", None)
-    if engine is not None:
-        result: SearchPage = engine(query, sort=sort, page=page, per_page=per_page, mode=mode)
-        return result
-    papers, total = service.accounts.find_papers_simple(query, per_page, (page - 1) * per_page)
-    hits = [Hit(paper=p, score=0.0) for p in papers]
-    return SearchPage(
-        query,
-        hits,
-        total,
-        page,
-        per_page,
-        sort,
-        "lexical",
-        0.0,
-        ["The search engine is not installed; showing plain substring matches."],
-    )
+    """One page of search results. Raises ValueError (QueryError) with a readable message
+    on malformed queries."""
+    return service.search(query, sort=sort, page=page, per_page=per_page, mode=mode)
 
 
 def similar(service: Service, arxiv_id: str, k: int = 6) -> list[Hit]:
-    engine: Any = getattr(service, "similar", None)
-    if engine is None:
-        return []
+    """Similar papers; none when the paper or the index cannot say."""
     try:
-        hits: list[Hit] = engine(arxiv_id, k=k)
+        return service.similar(arxiv_id, k=k)
     except (LookupError, ValueError):
         return []
-    return hits
 
 
 def canonical_id(raw: str) -> str:
