@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
 
         app.include_router(subscriptions.router)
     _install_middleware(app, secure=settings.base_url.startswith("https://"))
-    app.add_middleware(GZipMiddleware, minimum_size=2000)
+    app.add_middleware(GZipMiddleware, minimum_size=2000, compresslevel=5)
     _install_error_pages(app)
     access = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, RedactTokens) for f in access.filters):
