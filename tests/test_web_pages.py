@@ -161,3 +161,20 @@ def test_responses_are_compressed_and_static_files_cached(live: Live) -> None:
     assert "set-cookie" not in css.headers
     font = httpx.get(live.url + "/static/katex/fonts/KaTeX_Main-Regular.woff2")
     assert font.status_code == 200 and len(font.content) > 10_000
+
+
+def test_a_broken_database_gives_a_friendly_500_not_a_traceback(tmp_path: Path) -> None:
+    import sqlite3
+
+    settings = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'x.db'}")
+    with live_server(settings) as live:
+        live.service.store.upsert_papers([hostile_paper("2501.00001", date(2025, 1, 2))])
+        with sqlite3.connect(tmp_path / "x.db") as conn:
+            conn.execute("DROP TABLE votes")
+        page = httpx.get(live.url + "/")
+        assert page.status_code == 500 and "Something went wrong" in page.text
+        assert "Traceback" not in page.text and "votes" not in page.text
+        api = httpx.get(live.url + "/api/v1/papers/2501.00001")
+        assert api.status_code == 500 and api.json() == {
+            "error": "Something went wrong on our side. The error has been logged."
+        }
