@@ -6,6 +6,7 @@ Screenshots of every page go to test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import replace
@@ -51,6 +52,8 @@ def site(
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
+        if os.environ.get("CI"):  # `make test` installs it: missing in CI is a failure
+            pytest.fail("Debian chromium is not installed; `make system` should have done it")
         pytest.skip("Debian chromium is not installed (make system)")
     from playwright.sync_api import sync_playwright
 
