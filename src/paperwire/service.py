@@ -6,12 +6,13 @@ from pathlib import Path
 from typing import Any
 
 from paperwire.config import Settings
+from paperwire.digest.facade import DigestFacade
 from paperwire.ingest import OnChanged, Progress, import_snapshot
 from paperwire.models import IngestReport, Paper
 from paperwire.store import Store, open_store
 
 
-class Service:
+class Service(DigestFacade):
     """Owns the store (and, later, the search indexes) for one Settings."""
 
     def __init__(self, settings: Settings, store: Store | None = None) -> None:

@@ -1,0 +1,159 @@
+"""SMTP delivery: one reusable connection, STARTTLS/SSL/auth from Settings, and a clear
+split between temporary (4xx, connection) and permanent (5xx) failures."""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from types import TracebackType
+
+from paperwire.config import Settings
+
+
+class DeliveryError(RuntimeError):
+    """The server did not take a message. `temporary`: worth retrying later."""
+
+    def __init__(self, reply: str, temporary: bool, connection_lost: bool = False) -> None:
+        super().__init__(reply)
+        self.reply = reply
+        self.temporary = temporary
+        self.connection_lost = connection_lost
+
+
+def mail_domain(settings: Settings) -> str:
+    address = parseaddr(settings.mail_from)[1]
+    return address.rsplit("@", 1)[1] if "@" in address else "paperwire.localhost"
+
+
+def build_message(
+    *,
+    settings: Settings,
+    recipient: str,
+    subject: str,
+    text: str,
+    html: str,
+    message_id: str,
+    unsubscribe_url: str | None = None,
+    date: datetime | None = None,
+) -> EmailMessage:
+    """multipart/alternative (text first, HTML preferred) with Date, Message-ID, From and,
+    for digests, List-Unsubscribe + List-Unsubscribe-Post (RFC 8058 one-click)."""
+    msg = EmailMessage()
+    msg["From"] = settings.mail_from
+    msg["To"] = recipient
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(date or datetime.now(UTC))
+    msg["Message-ID"] = message_id
+    if unsubscribe_url:
+        msg["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    msg.set_content(text)
+    msg.add_alternative(html, subtype="html")
+    return msg
+
+
+def _reply(code: int, text: bytes | str) -> str:
+    body = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+    return f"{code} {body}".strip()
+
+
+class SmtpSender:
+    """Sends messages over one SMTP connection, reconnecting when it is lost."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._smtp: smtplib.SMTP | None = None
+
+    def __enter__(self) -> SmtpSender:
+        return self
+
+    def __exit__(
+        self, _t: type[BaseException] | None, _e: BaseException | None, _tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
+        try:
+            smtp: smtplib.SMTP
+            if s.smtp_security == "ssl":
+                context = ssl.create_default_context()
+                smtp = smtplib.SMTP_SSL(
+                    s.smtp_host, s.smtp_port, timeout=s.smtp_timeout, context=context
+                )
+            else:
+                smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout)
+            smtp.ehlo()
+            if s.smtp_security == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
+                smtp.ehlo()
+            if s.smtp_user:
+                smtp.login(s.smtp_user, s.smtp_password or "")
+        except smtplib.SMTPAuthenticationError as exc:
+            raise DeliveryError(_reply(exc.smtp_code, exc.smtp_error), temporary=False) from exc
+        except smtplib.SMTPResponseException as exc:
+            temporary = 400 <= exc.smtp_code < 500
+            raise DeliveryError(_reply(exc.smtp_code, exc.smtp_error), temporary, True) from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            raise DeliveryError(f"cannot connect to SMTP server: {exc}", True, True) from exc
+        return smtp
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                self._smtp.close()
+            self._smtp = None
+
+    def _drop(self) -> None:
+        if self._smtp is not None:
+            self._smtp.close()
+            self._smtp = None
+
+    def send(self, msg: EmailMessage) -> str:
+        """Hand one message to the server; returns its final reply ("250 …") or raises
+        DeliveryError."""
+        if self._smtp is None:
+            self._smtp = self._connect()
+        smtp = self._smtp
+        sender = parseaddr(str(msg["From"]))[1]
+        recipient = parseaddr(str(msg["To"]))[1]
+        try:
+            code, text = smtp.mail(sender)
+            if code != 250:
+                self._fail(code, text)
+            code, text = smtp.rcpt(recipient)
+            if code not in (250, 251):
+                self._fail(code, text)
+            code, text = smtp.data(msg.as_bytes())
+            if code != 250:
+                self._fail(code, text)
+            return _reply(code, text)
+        except smtplib.SMTPServerDisconnected as exc:
+            self._drop()
+            raise DeliveryError(f"connection lost: {exc}", True, True) from exc
+        except smtplib.SMTPResponseException as exc:  # from data(): 4xx/5xx on DATA
+            self._reset()
+            raise DeliveryError(_reply(exc.smtp_code, exc.smtp_error), exc.smtp_code < 500) from exc
+        except OSError as exc:
+            self._drop()
+            raise DeliveryError(f"connection error: {exc}", True, True) from exc
+
+    def _fail(self, code: int, text: bytes) -> None:
+        self._reset()
+        if code == 421 or code < 0:  # server closing / disconnected
+            self._drop()
+            raise DeliveryError(_reply(code, text), True, True)
+        raise DeliveryError(_reply(code, text), temporary=code < 500)
+
+    def _reset(self) -> None:
+        if self._smtp is None:
+            return
+        try:
+            self._smtp.rset()
+        except (OSError, smtplib.SMTPException):
+            self._drop()
