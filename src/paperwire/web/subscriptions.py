@@ -36,7 +36,7 @@ def _service(request: Request) -> Service:
     if service is None:
         service = Service(request.app.state.settings)
         request.app.state.service = service
-    return service  # type: ignore[no-any-return]
+    return service
 
 
 def _page(
