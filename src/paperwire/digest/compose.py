@@ -82,44 +82,42 @@ def match_locally(query: str, papers: Sequence[Paper]) -> list[str]:
 def compose_digest(
     subscriber: Subscriber, period: Period, pool: CandidatePool, already_sent: set[str]
 ) -> Digest:
-    digest = Digest(subscriber, period.key, period.start, period.end)
+    """Fill the sections fairly: first each section gets an equal share of `max_papers`
+    (in order, rounding up), then what is left goes to the sections that have more."""
+    wanted: list[tuple[DigestSection, list[str]]] = []
+    for query in subscriber.saved_searches:
+        section = DigestSection("search", query, f"matches your search '{query}'")
+        wanted.append((section, pool.search_hits.get(query, [])))
+    for name in subscriber.followed_authors:
+        section = DigestSection("author", name, f"new from followed author {name}")
+        wanted.append((section, pool.by_author.get(normalize_name(name), [])))
+    if not subscriber.categories:
+        wanted.append((DigestSection("trending", "", "trending on paperwire"), pool.trending))
+    for category in subscriber.categories:
+        section = DigestSection("trending", category, f"trending in {category}")
+        wanted.append((section, pool.by_category.get(category, [])))
+
     taken = set(already_sent)
     budget = max(1, subscriber.max_papers)
+    cursors = [0] * len(wanted)
 
-    def take(ids: Sequence[str], limit: int) -> list[Paper]:
-        chosen: list[Paper] = []
-        for arxiv_id in ids:
-            if len(chosen) >= limit:
-                break
+    def take(index: int, limit: int) -> int:
+        section, ids = wanted[index]
+        added = 0
+        while added < limit and cursors[index] < len(ids):
+            arxiv_id = ids[cursors[index]]
+            cursors[index] += 1
             if arxiv_id in taken or arxiv_id not in pool.papers:
                 continue
             taken.add(arxiv_id)
-            chosen.append(pool.papers[arxiv_id])
-        return chosen
+            section.papers.append(pool.papers[arxiv_id])
+            added += 1
+        return added
 
-    def add(kind: str, label: str, reason: str, ids: Sequence[str], limit: int) -> None:
-        nonlocal budget
-        papers = take(ids, min(limit, budget))
-        budget -= len(papers)
-        if papers:
-            digest.sections.append(DigestSection(kind, label, reason, papers))
-
-    for query in subscriber.saved_searches:
-        add(
-            "search",
-            query,
-            f"matches your search '{query}'",
-            pool.search_hits.get(query, []),
-            budget,
-        )
-    for name in subscriber.followed_authors:
-        ids = pool.by_author.get(normalize_name(name), [])
-        add("author", name, f"new from followed author {name}", ids, budget)
-    categories = subscriber.categories
-    if not categories:
-        add("trending", "", "trending on paperwire", pool.trending, budget)
-    for index, category in enumerate(categories):
-        share = math.ceil(budget / (len(categories) - index)) if budget else 0
-        ids = pool.by_category.get(category, [])
-        add("trending", category, f"trending in {category}", ids, share)
+    for index in range(len(wanted)):
+        budget -= take(index, math.ceil(budget / (len(wanted) - index)))
+    for index in range(len(wanted)):
+        budget -= take(index, budget)
+    digest = Digest(subscriber, period.key, period.start, period.end)
+    digest.sections = [section for section, _ in wanted if section.papers]
     return digest

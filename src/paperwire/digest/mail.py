@@ -7,6 +7,7 @@ import smtplib
 import ssl
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, parseaddr
 from types import TracebackType
 
@@ -129,7 +130,7 @@ class SmtpSender:
             code, text = smtp.rcpt(recipient)
             if code not in (250, 251):
                 self._fail(code, text)
-            code, text = smtp.data(msg.as_bytes())
+            code, text = smtp.data(msg.as_bytes(policy=SMTP_POLICY))
             if code != 250:
                 self._fail(code, text)
             return _reply(code, text)

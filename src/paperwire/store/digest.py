@@ -191,6 +191,8 @@ class DigestStore:
         unknown = set(preferences) - set(PREFERENCE_FIELDS)
         if unknown:
             raise ValueError(f"unknown preference(s): {', '.join(sorted(unknown))}")
+        if not preferences:
+            return
         with self.engine.begin() as conn:
             conn.execute(
                 subscribers.update().where(subscribers.c.id == subscriber_id).values(preferences)
