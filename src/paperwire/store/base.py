@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -29,12 +29,19 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _dump_json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+_JSON: dict[str, Any] = {"json_serializer": _dump_json, "json_deserializer": orjson.loads}
+
+
 def _make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = sa.engine.make_url(url).database
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 60})
+        engine = sa.create_engine(url, connect_args={"timeout": 60}, **_JSON)
 
         @sa.event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -43,14 +50,80 @@ def _make_engine(url: str) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=60000")
+            cur.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache
             cur.close()
 
         return engine
     if url.startswith("postgresql"):
-        return sa.create_engine(url, pool_pre_ping=True)
+        return sa.create_engine(url, pool_pre_ping=True, **_JSON)
     raise StoreError(
         f"unsupported database URL {url!r}: use sqlite:///path.db or postgresql+psycopg://…"
     )
+
+
+_PAPER_COLUMNS = [c.name for c in papers.columns]
+assert _PAPER_COLUMNS[-1] == "modified_at", "_insert_rows appends modified_at last"
+
+
+def _sqlite_date(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _sqlite_datetime(value: datetime | None) -> str | None:
+    # the same text SQLAlchemy's SQLite DateTime type writes (UTC, no offset)
+    return None if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _column_encoders(sqlite: bool) -> list[Any]:
+    encoders: list[Any] = []
+    for column in papers.columns:
+        kind = column.type
+        if isinstance(kind, sa.JSON):
+            encoders.append(_dump_json)
+        elif sqlite and isinstance(kind, sa.DateTime):
+            encoders.append(_sqlite_datetime)
+        elif sqlite and isinstance(kind, sa.Date):
+            encoders.append(_sqlite_date)
+        elif sqlite and isinstance(kind, sa.Boolean):
+            encoders.append(int)
+        else:
+            encoders.append(None)
+    return encoders
+
+
+_ENCODERS = {True: _column_encoders(True), False: _column_encoders(False)}
+
+
+def _insert_rows(conn: Connection, rows: list[dict[str, Any]], now: datetime) -> None:
+    """Bulk insert of new paper rows (without modified_at) through the driver's executemany.
+
+    Measured: SQLAlchemy's per-row bind processing was ~20% of a snapshot import; here
+    values are encoded once, the way SQLAlchemy itself stores them on each backend.
+    """
+    sqlite = conn.dialect.name == "sqlite"
+    mark = "?" if sqlite else "%s"
+    sql = (
+        f"INSERT INTO papers ({', '.join(_PAPER_COLUMNS)}) "
+        f"VALUES ({', '.join([mark] * len(_PAPER_COLUMNS))})"
+    )
+    plan = [
+        (name, encode)
+        for name, encode in zip(_PAPER_COLUMNS, _ENCODERS[sqlite], strict=True)
+        if name != "modified_at"
+    ]
+    stamp = _sqlite_datetime(now) if sqlite else now
+    params = [
+        (
+            *(
+                value if encode is None or value is None else encode(value)
+                for name, encode in plan
+                for value in (row[name],)
+            ),
+            stamp,
+        )
+        for row in rows
+    ]
+    conn.exec_driver_sql(sql, params)
 
 
 def open_store(url: str) -> Store:
@@ -106,9 +179,7 @@ class Store:
             for arxiv_id, paper in incoming.items():
                 old = stored.get(arxiv_id)
                 if old is None:
-                    row = paper_to_row(paper)
-                    row["modified_at"] = now
-                    inserts.append(row)
+                    inserts.append(paper_to_row(paper))
                     if paper.deleted:
                         report.deleted += 1
                     else:
@@ -126,7 +197,7 @@ class Store:
                 else:
                     report.updated += 1
             if inserts:
-                conn.execute(papers.insert(), inserts)
+                _insert_rows(conn, inserts, now)
             if updates:
                 columns: dict[str, Any] = {
                     c: sa.bindparam(c) for c in updates[0] if c not in ("_id", "arxiv_id")
@@ -306,7 +377,7 @@ class Store:
             )
             by_source: dict[str, int] = {}
             for (sources,) in conn.execute(sa.select(papers.c.sources)):
-                for name in sources if isinstance(sources, list) else json.loads(sources):
+                for name in sources:
                     by_source[name] = by_source.get(name, 0) + 1
             by_date: dict[date, int] = dict(
                 conn.execute(

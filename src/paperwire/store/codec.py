@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import replace
-from datetime import date
 from typing import Any
+
+import orjson
 
 from paperwire.models import Author, Paper
 
@@ -72,14 +72,11 @@ def row_to_paper(row: Any) -> Paper:
     )
 
 
-def _jsonable(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, date) else value
-
-
 def content_hash(row: dict[str, Any]) -> str:
-    payload = {k: _jsonable(v) for k, v in row.items() if k not in ("content_hash", "modified_at")}
-    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.blake2b(blob.encode(), digest_size=16).hexdigest()
+    """Stable digest of a row's content (timestamps and the hash itself excluded)."""
+    payload = {k: v for k, v in row.items() if k not in ("content_hash", "modified_at")}
+    blob = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
+    return hashlib.blake2b(blob, digest_size=16).hexdigest()
 
 
 def merge(stored: Paper, incoming: Paper) -> Paper:
