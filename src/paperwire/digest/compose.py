@@ -40,6 +40,13 @@ class CandidatePool:
     search_hits: dict[str, list[str]] = field(default_factory=dict)  # query -> ids, best first
     by_author: dict[str, list[str]] = field(default_factory=dict)  # normalized name -> ids
     by_category: dict[str, list[str]] = field(default_factory=dict)  # category -> trending ids
+    _words: WordIndex | None = None
+
+    def match(self, query: str) -> list[str]:
+        """Local saved-search match over this window's papers (index built once)."""
+        if self._words is None:
+            self._words = build_word_index(list(self.papers.values()))
+        return match_in_index(query, self._words)
 
     @classmethod
     def build(
@@ -59,24 +66,41 @@ class CandidatePool:
 
 
 _WORD = re.compile(r"\w+")
+_FILTER = re.compile(r"\b\w+:\S+")
+WordIndex = dict[str, dict[str, int]]  # word -> {arxiv_id: 2 * title count + abstract count}
+
+
+def build_word_index(papers: Sequence[Paper]) -> WordIndex:
+    index: WordIndex = {}
+    for paper in papers:
+        counts: dict[str, int] = {}
+        for word in _WORD.findall(paper.title.lower()):
+            counts[word] = counts.get(word, 0) + 2
+        for word in _WORD.findall(paper.abstract.lower()):
+            counts[word] = counts.get(word, 0) + 1
+        for word, count in counts.items():
+            index.setdefault(word, {})[paper.arxiv_id] = count
+    return index
+
+
+def match_in_index(query: str, index: WordIndex) -> list[str]:
+    """Fallback saved-search matcher when no search engine is installed: every word of the
+    query (field filters like cat:x ignored) must occur in title or abstract; ranked by
+    how often they occur, title hits counting double; ties by id."""
+    words = sorted({w.lower() for w in _WORD.findall(_FILTER.sub(" ", query))})
+    if not words:
+        return []
+    postings = [index.get(w, {}) for w in words]
+    postings.sort(key=len)
+    ids = set(postings[0])
+    for posting in postings[1:]:
+        ids &= posting.keys()
+    scored = sorted(ids, key=lambda i: (-sum(p[i] for p in postings), i))
+    return scored
 
 
 def match_locally(query: str, papers: Sequence[Paper]) -> list[str]:
-    """Fallback saved-search matcher when no search engine is installed: every word of the
-    query (field filters like cat:x ignored) must occur in title or abstract; ranked by
-    how often they occur, title hits counting double."""
-    words = [w.lower() for w in _WORD.findall(re.sub(r"\b\w+:\S+", " ", query))]
-    if not words:
-        return []
-    scored: list[tuple[float, str]] = []
-    for paper in papers:
-        title = _WORD.findall(paper.title.lower())
-        body = _WORD.findall(paper.abstract.lower())
-        if all(w in title or w in body for w in words):
-            score = sum(2 * title.count(w) + body.count(w) for w in words)
-            scored.append((score, paper.arxiv_id))
-    scored.sort(key=lambda pair: (-pair[0], pair[1]))
-    return [arxiv_id for _, arxiv_id in scored]
+    return match_in_index(query, build_word_index(papers))
 
 
 def compose_digest(

@@ -3,15 +3,25 @@ split between temporary (4xx, connection) and permanent (5xx) failures."""
 
 from __future__ import annotations
 
+import io
 import smtplib
 import ssl
 from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
+from email.charset import QP, Charset
+from email.generator import BytesGenerator
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.policy import compat32
 from email.utils import format_datetime, parseaddr
 from types import TracebackType
 
 from paperwire.config import Settings
+
+SMTP_COMPAT = compat32.clone(linesep="\r\n")
+_UTF8_QP = Charset("utf-8")
+_UTF8_QP.body_encoding = QP
 
 
 class DeliveryError(RuntimeError):
@@ -39,21 +49,29 @@ def build_message(
     message_id: str,
     unsubscribe_url: str | None = None,
     date: datetime | None = None,
-) -> EmailMessage:
+) -> Message:
     """multipart/alternative (text first, HTML preferred) with Date, Message-ID, From and,
-    for digests, List-Unsubscribe + List-Unsubscribe-Post (RFC 8058 one-click)."""
-    msg = EmailMessage()
+    for digests, List-Unsubscribe + List-Unsubscribe-Post (RFC 8058 one-click).
+    Built with the compat32 classes: several times faster than EmailMessage."""
+    msg = MIMEMultipart("alternative")
     msg["From"] = settings.mail_from
     msg["To"] = recipient
-    msg["Subject"] = subject
+    msg["Subject"] = subject if subject.isascii() else Header(subject, "utf-8").encode()
     msg["Date"] = format_datetime(date or datetime.now(UTC))
     msg["Message-ID"] = message_id
     if unsubscribe_url:
         msg["List-Unsubscribe"] = f"<{unsubscribe_url}>"
         msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    msg.set_content(text)
-    msg.add_alternative(html, subtype="html")
+    msg.attach(MIMEText(text, "plain", _UTF8_QP))  # type: ignore[arg-type]
+    msg.attach(MIMEText(html, "html", _UTF8_QP))  # type: ignore[arg-type]
     return msg
+
+
+def message_bytes(msg: Message) -> bytes:
+    """The message as SMTP wants it on the wire: CRLF line ends, lines <= 78 characters."""
+    out = io.BytesIO()
+    BytesGenerator(out, policy=SMTP_COMPAT).flatten(msg)
+    return out.getvalue()
 
 
 def _reply(code: int, text: bytes | str) -> str:
@@ -115,7 +133,7 @@ class SmtpSender:
             self._smtp.close()
             self._smtp = None
 
-    def send(self, msg: EmailMessage) -> str:
+    def send(self, msg: Message) -> str:
         """Hand one message to the server; returns its final reply ("250 …") or raises
         DeliveryError."""
         if self._smtp is None:
@@ -130,7 +148,7 @@ class SmtpSender:
             code, text = smtp.rcpt(recipient)
             if code not in (250, 251):
                 self._fail(code, text)
-            code, text = smtp.data(msg.as_bytes(policy=SMTP_POLICY))
+            code, text = smtp.data(message_bytes(msg))
             if code != 250:
                 self._fail(code, text)
             return _reply(code, text)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from html import escape
 
 from paperwire.models import Digest, Paper
@@ -13,9 +14,13 @@ FONT = "font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif"
 
 @dataclass(frozen=True, slots=True)
 class Links:
+    """Where an email's links point. `cache` (optional, shared across one run's emails)
+    keeps each paper's rendered block: the same paper looks the same in every email."""
+
     base_url: str
     manage: str
     unsubscribe: str
+    cache: dict[tuple[str, str], str] | None = field(default=None, compare=False)
 
     def paper(self, arxiv_id: str) -> str:
         return f"{self.base_url.rstrip('/')}/papers/{arxiv_id}"
@@ -51,20 +56,30 @@ def render_text(digest: Digest, links: Links) -> str:
     lines = [subject_for(digest), ""]
     for section in digest.sections:
         lines += [section.reason[0].upper() + section.reason[1:], "-" * 60]
-        for paper in section.papers:
-            lines += [
-                f"* {paper.title}",
-                f"  {_authors(paper)}",
-                f"  {_short(paper.abstract)}",
-                f"  {links.paper(paper.arxiv_id)}",
-                "",
-            ]
+        lines += [_cached(links, "text", paper, _paper_text) for paper in section.papers]
     lines += [
         "--",
         f"Change what you receive: {links.manage}",
         f"Unsubscribe: {links.unsubscribe}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _cached(links: Links, kind: str, paper: Paper, make: Callable[[Paper, Links], str]) -> str:
+    if links.cache is None:
+        return make(paper, links)
+    key = (kind, paper.arxiv_id)
+    block = links.cache.get(key)
+    if block is None:
+        block = links.cache[key] = make(paper, links)
+    return block
+
+
+def _paper_text(paper: Paper, links: Links) -> str:
+    return (
+        f"* {paper.title}\n  {_authors(paper)}\n  {_short(paper.abstract)}\n"
+        f"  {links.paper(paper.arxiv_id)}\n"
+    )
 
 
 def _paper_html(paper: Paper, links: Links) -> str:
@@ -97,7 +112,7 @@ def render_html(digest: Digest, links: Links) -> str:
             '<tr><td><h2 style="font-size:15px;color:#b8400b;margin:18px 0 4px 0">'
             f"{escape(reason)}</h2></td></tr>"
         )
-        parts += [_paper_html(p, links) for p in section.papers]
+        parts += [_cached(links, "html", p, _paper_html) for p in section.papers]
     parts.append(
         '<tr><td style="padding-top:18px;font-size:12px;color:#777777">'
         f'<a href="{escape(links.manage, quote=True)}" style="color:#777777">'

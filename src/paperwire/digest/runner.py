@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from paperwire.digest.compose import CandidatePool, compose_digest, match_locally
+from paperwire.digest.compose import CandidatePool, compose_digest
 from paperwire.digest.mail import DeliveryError, SmtpSender, build_message, mail_domain
 from paperwire.digest.render import Links, render_digest
 from paperwire.digest.schedule import Period, due_period, period_for
@@ -65,6 +65,7 @@ class DigestRunner:
         self.store = DigestStore(service.store.engine)
         self.key = secret_key(self.settings)
         self._pools: dict[tuple[date, date], CandidatePool] = {}
+        self._render_cache: dict[tuple[str, str], str] = {}
 
     # -- links ---------------------------------------------------------------------
 
@@ -73,7 +74,10 @@ class DigestRunner:
         manage = make_token(self.key, "manage", subscriber.id, subscriber.email)
         unsub = make_token(self.key, "unsubscribe", subscriber.id, subscriber.email)
         return Links(
-            base, f"{base}/subscribe/manage?token={manage}", f"{base}/unsubscribe?token={unsub}"
+            base,
+            f"{base}/subscribe/manage?token={manage}",
+            f"{base}/unsubscribe?token={unsub}",
+            self._render_cache,
         )
 
     # -- composing -----------------------------------------------------------------
@@ -98,11 +102,7 @@ class DigestRunner:
         if query in pool.search_hits:
             return pool.search_hits[query]
         search: Callable[..., Any] | None = getattr(self.service, "search", None)
-        ids: list[str]
-        if search is None:
-            ids = match_locally(query, list(pool.papers.values()))
-        else:
-            ids = self._engine_hits(search, pool, query)
+        ids = pool.match(query) if search is None else self._engine_hits(search, pool, query)
         pool.search_hits[query] = ids
         return ids
 

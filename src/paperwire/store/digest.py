@@ -126,6 +126,27 @@ class DigestStore:
             row = conn.execute(sa.select(subscribers).where(subscribers.c.id == key[0])).one()
             return _subscriber(row), True
 
+    def add_active_many(self, items: Sequence[tuple[str, dict[str, Any]]]) -> int:
+        """Bulk-create active subscribers (imports, benchmarks); existing emails are skipped.
+        `items` are (email, full preference dict) already validated."""
+        now = _now()
+        with self.engine.begin() as conn:
+            known = {r[0] for r in conn.execute(sa.select(subscribers.c.email))}
+            rows = [
+                {
+                    "email": email.lower(),
+                    "status": "active",
+                    "created_at": now,
+                    "confirmed_at": now,
+                    **prefs,
+                }
+                for email, prefs in items
+                if email.lower() not in known
+            ]
+            if rows:
+                conn.execute(subscribers.insert(), rows)
+        return len(rows)
+
     def get(self, subscriber_id: int) -> Subscriber | None:
         with self.engine.connect() as conn:
             row = conn.execute(
@@ -281,38 +302,38 @@ class DigestStore:
 
     def _insert_composed(self, conn: Connection, rows: Sequence[ComposedRow]) -> None:
         now = _now()
-        for row in rows:
-            result = conn.execute(
-                outbox.insert().values(
-                    subscriber_id=row.subscriber_id,
-                    period=row.period,
-                    recipient=row.recipient,
-                    status=row.status,
-                    subject=row.subject,
-                    text_body=row.text_body,
-                    html_body=row.html_body,
-                    message_id=row.message_id,
-                    paper_count=len(row.paper_ids),
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
-                )
-            )
-            key = result.inserted_primary_key
-            assert key is not None
-            if row.paper_ids:
-                conn.execute(
-                    sent_papers.insert(),
-                    [
-                        {
-                            "subscriber_id": row.subscriber_id,
-                            "arxiv_id": arxiv_id,
-                            "outbox_id": key[0],
-                            "period_end": row.period_end,
-                        }
-                        for arxiv_id in row.paper_ids
-                    ],
-                )
+        values = [
+            {
+                "subscriber_id": row.subscriber_id,
+                "period": row.period,
+                "recipient": row.recipient,
+                "status": row.status,
+                "subject": row.subject,
+                "text_body": row.text_body,
+                "html_body": row.html_body,
+                "message_id": row.message_id,
+                "paper_count": len(row.paper_ids),
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for row in rows
+        ]
+        result = conn.execute(
+            outbox.insert().returning(outbox.c.id, sort_by_parameter_order=True), values
+        )
+        reserved = [
+            {
+                "subscriber_id": row.subscriber_id,
+                "arxiv_id": arxiv_id,
+                "outbox_id": outbox_id,
+                "period_end": row.period_end,
+            }
+            for (outbox_id,), row in zip(result.all(), rows, strict=True)
+            for arxiv_id in row.paper_ids
+        ]
+        if reserved:
+            conn.execute(sent_papers.insert(), reserved)
 
     # -- sending -----------------------------------------------------------------
 
@@ -338,47 +359,53 @@ class DigestStore:
     ) -> OutboxMessage | None:
         """Take one message for sending (status -> sending, attempts + 1) if it is still
         due and its subscriber is still active; None when someone else has it, it is done,
-        or it was cancelled/failed here (unsubscribed; interrupted under at-most-once)."""
+        or it was cancelled/failed here (unsubscribed; interrupted under at-most-once).
+        The common case is one conditional UPDATE … RETURNING."""
+        due = sa.or_(
+            sa.and_(outbox.c.status.in_(PENDING_DELIVERY), outbox.c.next_attempt_at <= now),
+            sa.and_(outbox.c.status == "sending", outbox.c.lease_until < now),
+        )
+        active = (
+            sa.select(subscribers.c.id)
+            .where(subscribers.c.id == outbox.c.subscriber_id, subscribers.c.status == "active")
+            .exists()
+        )
+        fresh_only = outbox.c.status != "sending" if not resend_interrupted else sa.true()
         with self.engine.begin() as conn:
-            row = conn.execute(sa.select(outbox).where(outbox.c.id == outbox_id)).first()
-            if row is None:
-                return None
-            status = conn.execute(
-                sa.select(subscribers.c.status).where(subscribers.c.id == row.subscriber_id)
-            ).scalar()
-            due = sa.or_(
-                sa.and_(outbox.c.status.in_(PENDING_DELIVERY), outbox.c.next_attempt_at <= now),
-                sa.and_(outbox.c.status == "sending", outbox.c.lease_until < now),
-            )
-            where = sa.and_(outbox.c.id == outbox_id, due)
-            if status != "active":
-                conn.execute(
-                    outbox.update()
-                    .where(where)
-                    .values(status="cancelled", last_reply="unsubscribed before delivery")
-                )
-                return None
-            if row.status == "sending" and not resend_interrupted:
-                conn.execute(
-                    outbox.update()
-                    .where(where)
-                    .values(
-                        status="failed",
-                        lease_until=None,
-                        last_reply="interrupted after handing to SMTP; not re-sent "
-                        "(at-most-once policy)",
-                    )
-                )
-                return None
-            done = conn.execute(
+            row = conn.execute(
                 outbox.update()
-                .where(where)
+                .where(outbox.c.id == outbox_id, due, active, fresh_only)
                 .values(status="sending", lease_until=lease_until, attempts=outbox.c.attempts + 1)
-            )
-            if done.rowcount != 1:
-                return None
-            fresh = conn.execute(sa.select(outbox).where(outbox.c.id == outbox_id)).one()
-        return _message(fresh)
+                .returning(*outbox.c)
+            ).first()
+            if row is not None:
+                return _message(row)
+            self._settle_unclaimable(conn, outbox_id, due)
+        return None
+
+    def _settle_unclaimable(self, conn: Connection, outbox_id: int, due: Any) -> None:
+        """A due row we may not send: cancel it (subscriber gone or unsubscribed) or, under
+        at-most-once, fail an interrupted send instead of re-sending it."""
+        row = conn.execute(
+            sa.select(outbox.c.status, subscribers.c.status.label("sub_status"))
+            .select_from(outbox.outerjoin(subscribers, subscribers.c.id == outbox.c.subscriber_id))
+            .where(outbox.c.id == outbox_id, due)
+        ).first()
+        if row is None:
+            return  # not due (any more): done, or another sender holds it
+        if row.sub_status != "active":
+            values: dict[str, Any] = {
+                "status": "cancelled",
+                "last_reply": "unsubscribed before delivery",
+            }
+        else:
+            values = {
+                "status": "failed",
+                "lease_until": None,
+                "last_reply": "interrupted after handing to SMTP; not re-sent "
+                "(at-most-once policy)",
+            }
+        conn.execute(outbox.update().where(outbox.c.id == outbox_id, due).values(values))
 
     def mark_sent(self, outbox_id: int, reply: str) -> None:
         with self.engine.begin() as conn:
