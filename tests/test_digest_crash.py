@@ -66,27 +66,36 @@ def counts(settings: Settings) -> dict[str, int]:
 def test_sigkill_after_accept_resends_same_message_id(
     env: dict[str, str], smtp: SmtpServer, settings: Settings
 ) -> None:
-    proc = run_digest(env)
+    proc = run_digest(env)  # default: several sender threads, so several rows in flight
     smtp.handler.kill_on_data = (3, proc.pid)
     assert proc.wait(timeout=120) == -9
-    assert counts(settings) == {"sent": 2, "sending": 1, "composed": 3}
+    at_kill = counts(settings)
+    assert at_kill.get("sent", 0) <= 2 and at_kill.get("sending", 0) >= 1
+    # accepted by the server but not recorded as sent: the crash window
+    in_window = len(smtp.handler.received) - at_kill.get("sent", 0)
+    assert in_window >= 1
     time.sleep(1.2)  # the killed sender's lease runs out
     second = run_digest(env)
     output = second.communicate(timeout=120)[0].decode()
     assert second.returncode == 0, output
     ids = smtp.handler.message_ids()
     assert len(ids) == COUNT  # every digest delivered, under one Message-ID each
-    assert sorted(ids.values()) == [1] * (COUNT - 1) + [2]  # only the crash-window one twice
+    # only crash-window messages arrive twice, with the same Message-ID
+    assert sorted(ids.values()) == [1] * (COUNT - in_window) + [2] * in_window
     assert counts(settings) == {"sent": COUNT}
     third = run_digest(env)
     third.communicate(timeout=120)
-    assert len(smtp.handler.received) == COUNT + 1  # a further run sends nothing
+    assert len(smtp.handler.received) == COUNT + in_window  # a further run sends nothing
 
 
 def test_exit_hook_at_most_once_policy_never_duplicates(
     env: dict[str, str], smtp: SmtpServer, settings: Settings
 ) -> None:
-    env = {**env, "PAPERWIRE_DIGEST_RESEND_INTERRUPTED": "false"}
+    env = {
+        **env,
+        "PAPERWIRE_DIGEST_RESEND_INTERRUPTED": "false",
+        "PAPERWIRE_DIGEST_SEND_WORKERS": "1",
+    }
     first = run_digest({**env, "PAPERWIRE_TEST_EXIT_AFTER_ACCEPT": "3"})
     first.communicate(timeout=120)
     assert first.returncode == 137

@@ -43,6 +43,7 @@ def dsettings(settings: Settings, smtp: SmtpServer, tmp_path: Path) -> Settings:
             "secret_key": "test-secret-key",
             "mail_from": "paperwire <digest@paperwire.test>",
             "digest_retry_base": 0.0,
+            "digest_send_workers": 1,  # deterministic order; parallel sending tested below
             "admin_token": "admin-secret",
         }
     )
@@ -169,7 +170,10 @@ def subscribe_many(service: Service, count: int, **prefs: object) -> list[str]:
     return emails
 
 
-def test_fault_injection_4xx_5xx_and_dropped_connection(service: Service, smtp: SmtpServer) -> None:
+def test_fault_injection_4xx_5xx_and_dropped_connection(
+    dsettings: Settings, smtp: SmtpServer
+) -> None:
+    service = Service(dsettings.model_copy(update={"digest_send_workers": 3}))
     emails = subscribe_many(service, 12)
     h = smtp.handler
     h.temp_fail = {emails[0]: 1, emails[1]: 1, emails[2]: 2}

@@ -99,6 +99,12 @@ class Settings(BaseSettings):
         "same Message-ID (at-least-once; receivers dedupe by Message-ID) instead of marking "
         "it failed (at-most-once).",
     )
+    digest_send_workers: int = Field(
+        default=4,
+        ge=1,
+        le=32,
+        description="Parallel SMTP connections (threads) used to drain the digest outbox.",
+    )
     digest_search_min_score: float = Field(
         default=0.0, ge=0, description="Lowest search score a saved-search match needs."
     )

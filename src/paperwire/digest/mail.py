@@ -19,7 +19,7 @@ from types import TracebackType
 
 from paperwire.config import Settings
 
-SMTP_COMPAT = compat32.clone(linesep="\r\n")
+SMTP_COMPAT = compat32.clone(linesep="\r\n", max_line_length=998)  # no header folding
 _UTF8_QP = Charset("utf-8")
 _UTF8_QP.body_encoding = QP
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import queue
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -197,27 +199,52 @@ class DigestRunner:
 
     # -- sending -------------------------------------------------------------------
 
-    def send_due(self, now: datetime | None = None, sender: SmtpSender | None = None) -> SendReport:
-        """Drain due outbox rows. One failing message never stops the batch; a server
-        that cannot be reached at all ends this round (rows stay due)."""
+    def send_due(self, now: datetime | None = None) -> SendReport:
+        """Drain due outbox rows with `digest_send_workers` threads, each reusing one SMTP
+        connection. One failing message never stops the batch; a server that cannot be
+        reached at all ends this round (the rows stay due for the next)."""
         report = SendReport()
         crash_after = int(os.environ.get(CRASH_HOOK, "0") or 0)
-        own = sender is None
-        smtp = sender or SmtpSender(self.settings)
+        workers = max(1, self.settings.digest_send_workers)
+        work: queue.Queue[int | None] = queue.Queue(maxsize=workers * 4)
+        unreachable = threading.Event()
+        lock = threading.Lock()
+
+        def worker() -> None:
+            with SmtpSender(self.settings) as smtp:
+                while (outbox_id := work.get()) is not None:
+                    if unreachable.is_set():
+                        continue
+                    outcome = self._send_one(outbox_id, smtp, report, crash_after, lock)
+                    if outcome == "unreachable":
+                        unreachable.set()
+
+        threads = [threading.Thread(target=worker, daemon=True) for _ in range(workers)]
+        for thread in threads:
+            thread.start()
         try:
             last = 0
-            while ids := self.store.due_ids(now or datetime.now(UTC), after_id=last):
+            while not unreachable.is_set():
+                ids = self.store.due_ids(now or datetime.now(UTC), after_id=last)
+                if not ids:
+                    break
                 for outbox_id in ids:  # each row at most once per call
-                    if self._send_one(outbox_id, smtp, report, crash_after) == "unreachable":
-                        return report
+                    work.put(outbox_id)
                 last = ids[-1]
         finally:
-            if own:
-                smtp.close()
+            for _ in threads:
+                work.put(None)
+            for thread in threads:
+                thread.join()
         return report
 
     def _send_one(
-        self, outbox_id: int, smtp: SmtpSender, report: SendReport, crash_after: int
+        self,
+        outbox_id: int,
+        smtp: SmtpSender,
+        report: SendReport,
+        crash_after: int,
+        lock: threading.Lock,
     ) -> str:
         moment = datetime.now(UTC)
         lease = moment + timedelta(seconds=self.settings.digest_lease_seconds)
@@ -237,10 +264,12 @@ class DigestRunner:
         try:
             reply = smtp.send(email)
         except DeliveryError as exc:
-            return self._record_failure(msg.id, msg.attempts, exc, report)
-        report.sent += 1
-        if crash_after and report.sent >= crash_after:
-            os._exit(137)  # test hook: accepted by SMTP, not yet recorded
+            with lock:
+                return self._record_failure(msg.id, msg.attempts, exc, report)
+        with lock:
+            report.sent += 1
+            if crash_after and report.sent >= crash_after:
+                os._exit(137)  # test hook: accepted by SMTP, not yet recorded
         self.store.mark_sent(msg.id, reply)
         return "sent"
 
