@@ -29,31 +29,43 @@ from paperwire.models import (
 SOURCE = "snapshot"
 
 
-def open_binary(path: Path) -> BinaryIO:
-    """Open a plain, gzip or xz file for reading bytes, chosen by its magic bytes."""
-    with path.open("rb") as probe:
-        head = probe.read(6)
+class ReadPosition:
+    """How many bytes of the file on disk (compressed, if it is) have been read."""
+
+    def __init__(self) -> None:
+        self.bytes = 0
+
+
+def open_binary(raw: BinaryIO) -> BinaryIO:
+    """Wrap an open file in a gzip or xz reader when its magic bytes say so."""
+    head = raw.read(6)
+    raw.seek(0)
     if head.startswith(b"\x1f\x8b"):
-        return cast(BinaryIO, gzip.open(path, "rb"))
+        return cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="rb"))
     if head.startswith(b"\xfd7zXZ\x00"):
-        return cast(BinaryIO, lzma.open(path, "rb"))
-    return path.open("rb")
+        return cast(BinaryIO, lzma.LZMAFile(raw, "rb"))
+    return raw
 
 
-def read_lines(path: Path, chunk_size: int = 1 << 20) -> Iterator[bytes]:
-    """Lines of a (possibly compressed) file. Decompression runs in a thread (gzip and
-    lzma release the GIL), so on two cores it overlaps with parsing."""
+def read_lines(
+    path: Path, position: ReadPosition | None = None, chunk_size: int = 1 << 20
+) -> Iterator[bytes]:
+    """Lines of a plain, gzip or xz file. Decompression runs in a thread (gzip and lzma
+    release the GIL), so on two cores it overlaps with parsing. `position` follows the
+    bytes read from disk, for progress on compressed files."""
     chunks: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=8)
     stop = threading.Event()
 
     def produce() -> None:
         try:
-            with open_binary(path) as handle:
+            with path.open("rb") as raw, open_binary(raw) as handle:
                 while not stop.is_set():
                     chunk = handle.read(chunk_size)
                     if not chunk:
                         break
                     chunks.put(chunk)
+                    if position is not None:
+                        position.bytes = raw.tell()
             chunks.put(None)
         except BaseException as exc:  # handed to the consumer, raised there
             chunks.put(exc)
@@ -192,9 +204,11 @@ def parse_snapshot_line(line: bytes | str) -> Paper:
     return parse_kaggle(record)
 
 
-def read_snapshot(path: Path, skip: int = 0) -> Iterator[tuple[int, Paper | Rejected]]:
+def read_snapshot(
+    path: Path, skip: int = 0, position: ReadPosition | None = None
+) -> Iterator[tuple[int, Paper | Rejected]]:
     """Yield (line number, Paper or Rejected) for each non-blank line after `skip` lines."""
-    for number, line in enumerate(read_lines(path), start=1):
+    for number, line in enumerate(read_lines(path, position), start=1):
         if number <= skip or not line.strip():
             continue
         try:

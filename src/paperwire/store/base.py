@@ -14,8 +14,9 @@ from alembic.config import Config
 from sqlalchemy.engine import Connection, Engine
 
 from paperwire.models import IngestReport, Paper, Rejected
-from paperwire.store.codec import merge, paper_to_row, row_to_paper
+from paperwire.store.codec import EncodedRow, encode_paper, row_to_paper
 from paperwire.store.schema import checkpoints, ingest_runs, papers, rejects
+from paperwire.store.writer import write_papers
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 RAW_LIMIT = 20_000  # characters of a rejected record kept for inspection
@@ -61,71 +62,6 @@ def _make_engine(url: str) -> Engine:
     )
 
 
-_PAPER_COLUMNS = [c.name for c in papers.columns]
-assert _PAPER_COLUMNS[-1] == "modified_at", "_insert_rows appends modified_at last"
-
-
-def _sqlite_date(value: date | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-def _sqlite_datetime(value: datetime | None) -> str | None:
-    # the same text SQLAlchemy's SQLite DateTime type writes (UTC, no offset)
-    return None if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
-def _column_encoders(sqlite: bool) -> list[Any]:
-    encoders: list[Any] = []
-    for column in papers.columns:
-        kind = column.type
-        if isinstance(kind, sa.JSON):
-            encoders.append(_dump_json)
-        elif sqlite and isinstance(kind, sa.DateTime):
-            encoders.append(_sqlite_datetime)
-        elif sqlite and isinstance(kind, sa.Date):
-            encoders.append(_sqlite_date)
-        elif sqlite and isinstance(kind, sa.Boolean):
-            encoders.append(int)
-        else:
-            encoders.append(None)
-    return encoders
-
-
-_ENCODERS = {True: _column_encoders(True), False: _column_encoders(False)}
-
-
-def _insert_rows(conn: Connection, rows: list[dict[str, Any]], now: datetime) -> None:
-    """Bulk insert of new paper rows (without modified_at) through the driver's executemany.
-
-    Measured: SQLAlchemy's per-row bind processing was ~20% of a snapshot import; here
-    values are encoded once, the way SQLAlchemy itself stores them on each backend.
-    """
-    sqlite = conn.dialect.name == "sqlite"
-    mark = "?" if sqlite else "%s"
-    sql = (
-        f"INSERT INTO papers ({', '.join(_PAPER_COLUMNS)}) "
-        f"VALUES ({', '.join([mark] * len(_PAPER_COLUMNS))})"
-    )
-    plan = [
-        (name, encode)
-        for name, encode in zip(_PAPER_COLUMNS, _ENCODERS[sqlite], strict=True)
-        if name != "modified_at"
-    ]
-    stamp = _sqlite_datetime(now) if sqlite else now
-    params = [
-        (
-            *(
-                value if encode is None or value is None else encode(value)
-                for name, encode in plan
-                for value in (row[name],)
-            ),
-            stamp,
-        )
-        for row in rows
-    ]
-    conn.exec_driver_sql(sql, params)
-
-
 def open_store(url: str) -> Store:
     """Open (creating and migrating if needed) the database at `url`."""
     try:
@@ -166,58 +102,31 @@ class Store:
         Returns the counts and the ids whose stored content changed (for indexing).
         Duplicate ids inside one batch are merged in order.
         """
-        report = IngestReport(rejected=len(rejected))
-        incoming: dict[str, Paper] = {}
-        for paper in batch:
-            prior = incoming.get(paper.arxiv_id)
-            incoming[paper.arxiv_id] = merge(prior, paper) if prior else paper
+        return self.upsert_encoded([encode_paper(p) for p in batch], rejected, checkpoint)
+
+    def upsert_encoded(
+        self,
+        rows: Sequence[EncodedRow],
+        rejected: Sequence[Rejected] = (),
+        checkpoint: tuple[str, Any] | None = None,
+    ) -> tuple[IngestReport, list[str]]:
+        """upsert_papers for rows already made by codec.encode_paper (e.g. in a parser
+        process): same rules, same single transaction."""
         now = _now()
         with self.engine.begin() as conn:
-            stored = self._load(conn, list(incoming))
-            inserts: list[dict[str, Any]] = []
-            updates: list[dict[str, Any]] = []
-            for arxiv_id, paper in incoming.items():
-                old = stored.get(arxiv_id)
-                if old is None:
-                    inserts.append(paper_to_row(paper))
-                    if paper.deleted:
-                        report.deleted += 1
-                    else:
-                        report.new += 1
-                    continue
-                row = paper_to_row(merge(old[0], paper))
-                if row["content_hash"] == old[1]:
-                    report.unchanged += 1
-                    continue
-                row["modified_at"] = now
-                row["_id"] = arxiv_id
-                updates.append(row)
-                if paper.deleted and not old[0].deleted:
-                    report.deleted += 1
-                else:
-                    report.updated += 1
-            if inserts:
-                _insert_rows(conn, inserts, now)
-            if updates:
-                columns: dict[str, Any] = {
-                    c: sa.bindparam(c) for c in updates[0] if c not in ("_id", "arxiv_id")
-                }
-                stmt = (
-                    papers.update().where(papers.c.arxiv_id == sa.bindparam("_id")).values(columns)
-                )
-                conn.execute(stmt, updates)
+            report, changed = write_papers(conn, rows, now)
+            report.rejected = len(rejected)
             self._add_rejects(conn, rejected, now)
             if checkpoint is not None:
                 self._set_checkpoint(conn, checkpoint[0], checkpoint[1], now)
-        changed = [r["arxiv_id"] for r in inserts] + [r["_id"] for r in updates]
         return report, changed
 
-    def _load(self, conn: Connection, ids: list[str]) -> dict[str, tuple[Paper, str]]:
-        out: dict[str, tuple[Paper, str]] = {}
+    def _load(self, conn: Connection, ids: list[str]) -> dict[str, Paper]:
+        out: dict[str, Paper] = {}
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             for row in conn.execute(sa.select(papers).where(papers.c.arxiv_id.in_(chunk))):
-                out[row.arxiv_id] = (row_to_paper(row), row.content_hash)
+                out[row.arxiv_id] = row_to_paper(row)
         return out
 
     def get_paper(self, arxiv_id: str) -> Paper | None:
@@ -228,7 +137,7 @@ class Store:
     def get_papers(self, ids: Sequence[str]) -> dict[str, Paper]:
         """Papers by id (missing ids are absent from the result)."""
         with self.engine.connect() as conn:
-            return {k: v[0] for k, v in self._load(conn, list(ids)).items()}
+            return self._load(conn, list(ids))
 
     def iter_papers(
         self, modified_since: datetime | None = None, batch_size: int = 2000
