@@ -113,7 +113,7 @@ class DigestRunner:
     ) -> list[str]:
         try:
             result = search(
-                f"{query} since:{pool.start.isoformat()}",
+                f"{query} since:{pool.start.isoformat()} until:{pool.end.isoformat()}",
                 sort="relevance",
                 page=1,
                 per_page=SEARCH_PER_QUERY,

@@ -42,9 +42,41 @@ def _service(request: Request) -> Service:
 def _page(
     request: Request, name: str, title: str, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
+    """Inside the full site (web issue: app.state.auth and its renderer) pages use the
+    site's base layout, signed-in user and CSRF token; on a bare app a small layout of
+    their own."""
+    full = {"title": title, **context}
+    site_render = _site_renderer(request)
+    if site_render is not None:
+        page: HTMLResponse = site_render(
+            request, f"subscriptions/{name}", {**full, "layout": "base.html"}, status_code
+        )
+        return page
     return templates.TemplateResponse(
-        request, f"subscriptions/{name}", {"title": title, **context}, status_code=status_code
+        request,
+        f"subscriptions/{name}",
+        {**full, "layout": "subscriptions/_layout.html"},
+        status_code=status_code,
     )
+
+
+def _site_renderer(request: Request) -> Any:
+    if getattr(request.app.state, "auth", None) is None:
+        return None
+    try:
+        from paperwire.web.render import render
+    except ImportError:
+        return None
+    return render
+
+
+def _check_csrf(request: Request, form: Any) -> None:
+    """The site's CSRF check (web issue) when the app has one. Manage forms also carry a
+    secret signed token, and one-click unsubscribe is exempt (RFC 8058)."""
+    auth = getattr(request.app.state, "auth", None)
+    if auth is not None and hasattr(auth, "check_csrf"):
+        token = form.get("csrf_token")
+        auth.check_csrf(request, str(token) if token is not None else None)
 
 
 def _message(
@@ -63,6 +95,7 @@ def subscribe_form(request: Request) -> HTMLResponse:
 async def subscribe(request: Request) -> HTMLResponse:
     """Same response whether or not the address is known (no enumeration)."""
     form = await request.form()
+    _check_csrf(request, form)
     email = str(form.get("email", ""))
     prefs = {k: str(form[k]) for k in ("frequency", "categories", "timezone") if form.get(k)}
     try:
@@ -121,6 +154,7 @@ def _manage_page(
 @router.post("/subscribe/manage", response_class=HTMLResponse)
 async def manage(request: Request) -> HTMLResponse:
     form = await request.form()
+    _check_csrf(request, form)
     token = str(form.get("token", ""))
     values = {k: str(form[k]) for k in PREFERENCE_FORM_FIELDS if k in form}
     try:
