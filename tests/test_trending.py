@@ -7,7 +7,14 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from paperwire.models import Paper
-from paperwire.trending import TrendingItem, rank_trending, trending_item, trending_score
+from paperwire.trending import (
+    TrendingItem,
+    rank_tallies,
+    rank_trending,
+    trending_item,
+    trending_score,
+    window_for,
+)
 
 NOW = datetime(2026, 7, 2, 0, 0, tzinfo=UTC)
 
@@ -69,3 +76,21 @@ def test_trending_item_adds_our_votes_to_hf_upvotes_and_uses_listing_day() -> No
     assert item.votes == 6
     assert item.published == datetime(2026, 7, 1, tzinfo=UTC)
     assert trending_item(Paper("2607.00002", "T", "A", hf_date=date(2026, 6, 30))).votes == 0
+
+
+def test_rank_tallies_measures_age_to_the_end_of_the_window() -> None:
+    day = date(2026, 7, 1)
+    tallies = [
+        ("2607.00001", day, 0, 0),  # 24 h old at the end of the day: 1 * 2^-2 = 0.25
+        ("2607.00002", day, 1, 2),  # 4 * 0.25 = 1.0
+        ("2606.00003", date(2026, 6, 30), 0, 3),  # 48 h: 4 * 2^-4 = 0.25, older id
+    ]
+    ranked = rank_tallies(tallies, day - timedelta(days=1), day)
+    assert ranked == [
+        ("2607.00002", pytest.approx(1.0)),
+        ("2607.00001", pytest.approx(0.25)),
+        ("2606.00003", pytest.approx(0.25)),
+    ]
+    assert window_for(day, day) == "day"
+    assert window_for(day - timedelta(days=6), day) == "week"
+    assert window_for(day - timedelta(days=29), day) == "month"

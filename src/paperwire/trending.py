@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 from paperwire.models import Paper
 
@@ -76,3 +76,20 @@ def rank_trending(
     scored.sort(key=lambda pair: pair[0], reverse=True)
     scored.sort(key=lambda pair: pair[1], reverse=True)  # stable: id order kept within ties
     return scored
+
+
+def window_for(start: date, end: date) -> str:
+    """The half-life that suits a listing window: day (<= 2 days), week (<= 8), month."""
+    span = (end - start).days + 1
+    return "day" if span <= 2 else "week" if span <= 8 else "month"
+
+
+def rank_tallies(
+    tallies: Iterable[tuple[str, date, int, int]], start: date, end: date
+) -> list[tuple[str, float]]:
+    """Rank (arxiv_id, listing day, HF upvotes, our upvotes) of papers listed in
+    [start, end], ages measured to the end of `end` (so a past window ranks stably).
+    The one entry point the web pages, the API and the digest share."""
+    now = day_start(end + timedelta(days=1))
+    items = (TrendingItem(pid, hf + ours, day_start(day)) for pid, day, hf, ours in tallies)
+    return rank_trending(items, now, window_for(start, end))

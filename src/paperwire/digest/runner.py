@@ -25,7 +25,7 @@ from paperwire.digest.schedule import Period, due_period, period_for
 from paperwire.digest.tokens import make_token, secret_key
 from paperwire.models import Subscriber
 from paperwire.store.digest import ComposedRow, DigestStore
-from paperwire.trending import rank_trending, trending_item
+from paperwire.trending import rank_tallies, trending_item
 
 if TYPE_CHECKING:
     from paperwire.digest.facade import DigestFacade
@@ -88,15 +88,27 @@ class DigestRunner:
         cached = self._pools.get((start, end))
         if cached is None:
             papers = self.service.store.papers_listed(start, end)
-            now = datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
-            ranked = rank_trending(
-                (trending_item(p) for p in papers),
-                now,
-                "week" if end - start > timedelta(days=2) else "day",
-            )
+            ours = self._our_votes(start, end)
+            tallies = [
+                (
+                    p.arxiv_id,
+                    trending_item(p).published.date(),
+                    p.hf_upvotes or 0,
+                    ours.get(p.arxiv_id, 0),
+                )
+                for p in papers
+            ]
+            ranked = rank_tallies(tallies, start, end)
             cached = CandidatePool.build(start, end, papers, [i for i, _ in ranked])
             self._pools[(start, end)] = cached
         return cached
+
+    def _our_votes(self, start: date, end: date) -> dict[str, int]:
+        """Our own upvotes (web issue's accounts store) when present."""
+        accounts = getattr(self.service, "accounts", None)
+        if accounts is None or not hasattr(accounts, "vote_tallies"):
+            return {}
+        return {pid: int(n) for pid, _day, _hf, n in accounts.vote_tallies(start, end)}
 
     def search_hits(self, pool: CandidatePool, query: str) -> list[str]:
         """Saved search over the period: the search engine when there is one (with a
