@@ -77,6 +77,11 @@ class Settings(BaseSettings):
         description="Bearer token for admin JSON endpoints (/admin/digest/status); "
         "empty disables them.",
     )
+    smtp_ca_file: Path | None = Field(
+        default=None,
+        description="PEM file of CA certificates trusted for the SMTP server's TLS "
+        "certificate (starttls/ssl). Default: the system's CAs.",
+    )
     smtp_timeout: float = Field(default=30.0, gt=0, description="Seconds per SMTP operation.")
     digest_max_attempts: int = Field(
         default=8, ge=1, description="Delivery attempts (4xx/connection errors) before failing."

@@ -3,8 +3,10 @@ split between temporary (4xx, connection) and permanent (5xx) failures."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import smtplib
+import socket
 import ssl
 from datetime import UTC, datetime
 from email.charset import QP, Charset
@@ -94,20 +96,27 @@ class SmtpSender:
     ) -> None:
         self.close()
 
+    def _tls(self) -> ssl.SSLContext:
+        ca = self.settings.smtp_ca_file
+        return ssl.create_default_context(cafile=str(ca) if ca else None)
+
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
         try:
             smtp: smtplib.SMTP
             if s.smtp_security == "ssl":
-                context = ssl.create_default_context()
+                context = self._tls()
                 smtp = smtplib.SMTP_SSL(
                     s.smtp_host, s.smtp_port, timeout=s.smtp_timeout, context=context
                 )
             else:
                 smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout)
+            if smtp.sock is not None:  # small commands: no Nagle wait
+                with contextlib.suppress(OSError):
+                    smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             smtp.ehlo()
             if s.smtp_security == "starttls":
-                smtp.starttls(context=ssl.create_default_context())
+                smtp.starttls(context=self._tls())
                 smtp.ehlo()
             if s.smtp_user:
                 smtp.login(s.smtp_user, s.smtp_password or "")
