@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from conftest import DAILY_FILE
-from digest_support import SmtpServer, daily_subset, parts
+from digest_support import SmtpServer, daily_subset, free_port, parts
 from paperwire.config import Settings
 from paperwire.models import Author, Paper
 from paperwire.service import Service
@@ -304,3 +304,16 @@ def test_scheduler_sends_at_local_time(
     (mail,) = smtp.handler.to("early@example.com")
     assert "Fresh paper" in parts(mail)["text/plain"]
     assert statuses(service) == {"sent": 1}
+
+
+def test_unreachable_server_loses_nothing_and_counts_no_attempt(
+    service: Service, smtp: SmtpServer, dsettings: Settings
+) -> None:
+    subscribe_many(service, 4)
+    down = Service(dsettings.model_copy(update={"smtp_port": free_port()}), store=service.store)
+    composed, sent = down.digest_run(DAY)
+    assert (composed.composed, sent.sent, sent.retrying, sent.failed) == (4, 0, 1, 0)
+    assert statuses(service) == {"retrying": 1, "composed": 3}  # the round stopped at once
+    assert all(m.attempts == 0 for m in service.digest().store.messages())
+    _, sent = service.digest_run(DAY)
+    assert sent.sent == 4 and len(smtp.handler.message_ids()) == 4

@@ -27,13 +27,19 @@ _UTF8_QP.body_encoding = QP
 
 
 class DeliveryError(RuntimeError):
-    """The server did not take a message. `temporary`: worth retrying later."""
+    """The server did not take a message. `temporary`: the reply says try again later
+    (4xx, connection trouble). `at_connect`: it failed before any message was offered
+    (unreachable, TLS, greeting or login refused) - a problem of the server or our
+    settings, not of the message."""
 
-    def __init__(self, reply: str, temporary: bool, connection_lost: bool = False) -> None:
+    def __init__(
+        self, reply: str, temporary: bool, connection_lost: bool = False, at_connect: bool = False
+    ) -> None:
         super().__init__(reply)
         self.reply = reply
         self.temporary = temporary
         self.connection_lost = connection_lost
+        self.at_connect = at_connect
 
 
 def mail_domain(settings: Settings) -> str:
@@ -121,12 +127,15 @@ class SmtpSender:
             if s.smtp_user:
                 smtp.login(s.smtp_user, s.smtp_password or "")
         except smtplib.SMTPAuthenticationError as exc:
-            raise DeliveryError(_reply(exc.smtp_code, exc.smtp_error), temporary=False) from exc
+            reply = _reply(exc.smtp_code, exc.smtp_error)
+            raise DeliveryError(reply, False, True, at_connect=True) from exc
         except smtplib.SMTPResponseException as exc:
             temporary = 400 <= exc.smtp_code < 500
-            raise DeliveryError(_reply(exc.smtp_code, exc.smtp_error), temporary, True) from exc
+            reply = _reply(exc.smtp_code, exc.smtp_error)
+            raise DeliveryError(reply, temporary, True, at_connect=True) from exc
         except (OSError, smtplib.SMTPException) as exc:
-            raise DeliveryError(f"cannot connect to SMTP server: {exc}", True, True) from exc
+            reply = f"cannot connect to SMTP server: {exc}"
+            raise DeliveryError(reply, True, True, at_connect=True) from exc
         return smtp
 
     def close(self) -> None:

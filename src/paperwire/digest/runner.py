@@ -289,20 +289,20 @@ class DigestRunner:
         self, outbox_id: int, attempts: int, exc: DeliveryError, report: SendReport
     ) -> str:
         report.replies.append(exc.reply)
-        if exc.temporary and attempts < self.settings.digest_max_attempts:
+        if exc.at_connect:  # says nothing about this message: put it back, stop this round
+            later = datetime.now(UTC) + timedelta(seconds=self.settings.digest_retry_base)
+            self.store.release(outbox_id, exc.reply, later)
+            report.retrying += 1
+            return "unreachable"
+        retry = exc.temporary
+        if retry and attempts < self.settings.digest_max_attempts:
             delay = min(MAX_BACKOFF, self.settings.digest_retry_base * 2 ** (attempts - 1))
             self.store.mark_retry(
                 outbox_id, exc.reply, datetime.now(UTC) + timedelta(seconds=delay)
             )
             report.retrying += 1
         else:
-            reason = (
-                exc.reply
-                if not exc.temporary
-                else f"gave up after {attempts} attempts: {exc.reply}"
-            )
+            reason = exc.reply if not retry else f"gave up after {attempts} attempts: {exc.reply}"
             self.store.mark_failed(outbox_id, reason)
             report.failed += 1
-        if exc.connection_lost and "cannot connect" in exc.reply:
-            return "unreachable"
         return "failed"

@@ -428,6 +428,21 @@ class DigestStore:
                 )
             )
 
+    def release(self, outbox_id: int, reply: str, next_attempt_at: datetime) -> None:
+        """Undo a claim that never reached the server (no attempt is counted)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                outbox.update()
+                .where(outbox.c.id == outbox_id)
+                .values(
+                    status="retrying",
+                    lease_until=None,
+                    next_attempt_at=next_attempt_at,
+                    last_reply=reply,
+                    attempts=outbox.c.attempts - 1,
+                )
+            )
+
     def mark_failed(self, outbox_id: int, reply: str) -> None:
         """Permanent failure; its papers are released so a later digest may carry them."""
         with self.engine.begin() as conn:
