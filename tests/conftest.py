@@ -9,6 +9,7 @@ import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -79,3 +80,15 @@ def store(db_url: str) -> Iterator[Store]:
 @pytest.fixture
 def settings(tmp_path: Path, db_url: str) -> Settings:
     return Settings(data_dir=tmp_path / "data", database_url=db_url, request_delay=0.0)
+
+
+# -- network sources: a real loopback HTTP server playing arXiv and Hugging Face ----------
+
+
+@pytest.fixture
+def fake_remote() -> Iterator[Any]:
+    """A started FakeRemote (tests/fake_arxiv.py) on 127.0.0.1."""
+    from fake_arxiv import FakeRemote
+
+    with FakeRemote() as remote:
+        yield remote
