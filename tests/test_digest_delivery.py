@@ -287,20 +287,24 @@ def test_scheduler_sends_at_local_time(
     )
     sub = service.add_subscriber("early@example.com", {"send_time": "00:00", "timezone": "UTC"})
     assert sub.confirmed_at is not None and sub.confirmed_at.date() == today
-    app = FastAPI()
-    app.state.settings = dsettings  # scheduler disabled: start does nothing
-    subscriptions.start_scheduler(app)
-    assert getattr(app.state, "digest_scheduler", None) is None
-    app.state.settings = dsettings.model_copy(
-        update={"digest_scheduler": True, "digest_scheduler_interval": 0.2}
-    )
-    subscriptions.start_scheduler(app)
-    try:
+
+    def app_with(settings: Settings) -> FastAPI:
+        app = FastAPI()
+        app.state.settings = settings
+        app.include_router(subscriptions.router)  # brings the scheduler's lifespan along
+        return app
+
+    idle = app_with(dsettings)  # digest_scheduler is off: nothing starts
+    with TestClient(idle):
+        assert getattr(idle.state, "digest_scheduler", None) is None
+    fast = dsettings.model_copy(update={"digest_scheduler": True, "digest_scheduler_interval": 0.2})
+    app = app_with(fast)
+    with TestClient(app):
+        assert app.state.digest_scheduler is not None
         deadline = time.monotonic() + 20
         while not smtp.handler.received and time.monotonic() < deadline:
             time.sleep(0.1)
-    finally:
-        subscriptions.stop_scheduler(app)
+    assert app.state.digest_scheduler is None  # stopped with the app
     (mail,) = smtp.handler.to("early@example.com")
     assert "Fresh paper" in parts(mail)["text/plain"]
     assert statuses(service) == {"sent": 1}

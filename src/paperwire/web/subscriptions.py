@@ -4,6 +4,8 @@ JSON for admins. A thin shell: every decision is made by the Service."""
 from __future__ import annotations
 
 import hmac
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,19 @@ from paperwire.digest.mail import DeliveryError
 from paperwire.digest.scheduler import DigestScheduler
 from paperwire.service import Service
 
-router = APIRouter()
+
+@asynccontextmanager
+async def _scheduler_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Included with the router (FastAPI merges router lifespans into the app's): the
+    digest scheduler runs while the app serves, when Settings.digest_scheduler is on."""
+    start_scheduler(app)
+    try:
+        yield
+    finally:
+        stop_scheduler(app)
+
+
+router = APIRouter(lifespan=_scheduler_lifespan)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 PREFERENCE_FORM_FIELDS = (
@@ -198,8 +212,8 @@ def digest_status(request: Request, limit: int = 50) -> Response:
 
 
 def start_scheduler(app: FastAPI) -> None:
-    """Call from the app's startup/lifespan: runs the digest scheduler in a background
-    thread when Settings.digest_scheduler is true; does nothing otherwise."""
+    """Run the digest scheduler in a background thread when Settings.digest_scheduler is
+    true (does nothing otherwise); the router's lifespan calls it."""
     settings = app.state.settings
     if settings.digest_scheduler and getattr(app.state, "digest_scheduler", None) is None:
         scheduler = DigestScheduler(settings)
