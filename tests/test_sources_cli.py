@@ -12,7 +12,12 @@ from click.testing import CliRunner
 from fake_arxiv import FakeRemote, Reply
 from paperwire.cli import cli
 from paperwire.config import Settings
-from paperwire.sources.http import PoliteClient, SourceError, retry_after_seconds
+from paperwire.sources.http import (
+    PoliteClient,
+    SourceError,
+    request_delay_for,
+    retry_after_seconds,
+)
 from paperwire.store import open_store
 from test_sources_hf import HF_FILE
 from test_sources_oai import serve_pages
@@ -25,6 +30,15 @@ def test_retry_after_forms() -> None:
     assert retry_after_seconds("Mon, 01 Jan 2024 11:00:00 GMT", now) == 0.0
     assert retry_after_seconds("soon", now) is None
     assert retry_after_seconds(None, now) is None
+
+
+def test_arxiv_hosts_never_get_less_than_3_seconds() -> None:
+    assert request_delay_for("oaipmh.arxiv.org", 0.0) == 3.0
+    assert request_delay_for("export.arxiv.org:443", 1.0) == 3.0
+    assert request_delay_for("arxiv.org", 5.0) == 5.0
+    assert request_delay_for("127.0.0.1:8080", 0.0) == 0.0
+    assert request_delay_for("huggingface.co", 0.0) == 0.0
+    assert request_delay_for("notarxiv.org", 0.0) == 0.0
 
 
 def test_http_date_retry_after_is_honoured(fake_remote: FakeRemote, tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from paperwire.config import Settings
 
 USER_AGENT = "paperwire/0.1 (self-hosted paper discovery; polite harvester)"
 MAX_BACKOFF = 60.0
+ARXIV_MIN_DELAY = 3.0  # arXiv's rule; a lower request_delay only applies to other hosts
 
 
 class SourceError(RuntimeError):
@@ -32,6 +33,15 @@ class SourceError(RuntimeError):
 
 class SourceUnreachable(SourceError):
     """The host could not be reached at all (no network, DNS, refused, timeouts)."""
+
+
+def request_delay_for(host: str, configured: float) -> float:
+    """Seconds between requests to `host`: never below arXiv's 3 s for arxiv.org hosts, so
+    request_delay=0 (for tests against loopback servers) cannot make us impolite to arXiv."""
+    name = host.rsplit(":", 1)[0].lower()
+    if name == "arxiv.org" or name.endswith(".arxiv.org"):
+        return max(configured, ARXIV_MIN_DELAY)
+    return configured
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
@@ -116,9 +126,10 @@ class PoliteClient:
 
     def _wait_turn(self, host: str) -> None:
         last = self._last_done.get(host)
-        if last is None or self.settings.request_delay <= 0:
+        delay = request_delay_for(host, self.settings.request_delay)
+        if last is None or delay <= 0:
             return
-        remaining = self.settings.request_delay - (time.monotonic() - last)
+        remaining = delay - (time.monotonic() - last)
         if remaining > 0:
             self._sleep(remaining)
 
