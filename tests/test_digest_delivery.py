@@ -92,6 +92,8 @@ def test_web_flow_email_headers_parts_and_links(
     again = client.post("/subscribe", data={"email": "reader@example.com"})
     stranger = client.post("/subscribe", data={"email": "stranger@example.com"})
     assert again.text == stranger.text == first.text
+    client.post("/subscribe", data={"email": "stranger@example.com"})  # asking again at once:
+    assert len(smtp.handler.to("stranger@example.com")) == 1  # no second email (anti-bombing)
     manage_path = link(
         parts(smtp.handler.to("reader@example.com")[1])["text/plain"], "/subscribe/manage"
     )

@@ -19,6 +19,8 @@ from paperwire.digest.tokens import TokenError, make_token, read_token
 from paperwire.models import OutboxMessage, Subscriber
 from paperwire.store import Store
 
+NOTICE_GAP_SECONDS = 600.0
+
 
 class SubscriptionError(ValueError):
     """A subscription request or link that cannot be honoured; the message says why."""
@@ -42,6 +44,8 @@ class DigestFacade:
             raise SubscriptionError(str(exc)) from None
         runner = self.digest()
         sub, _created = runner.store.subscribe(address, values)
+        if not runner.store.claim_notice(sub.id, NOTICE_GAP_SECONDS):
+            return  # one email per address per NOTICE_GAP_SECONDS: no mail-bombing via the form
         base = self.settings.base_url.rstrip("/")
         confirm = (
             f"{base}/subscribe/confirm?token={make_token(runner.key, 'confirm', sub.id, sub.email)}"
@@ -148,11 +152,10 @@ class DigestFacade:
                 "message_id": m.message_id,
             }
 
+        people = store.subscriber_counts()
         return {
             "counts": store.status_counts(),
-            "subscribers": {
-                s: len(store.list_subscribers(s)) for s in ("pending", "active", "unsubscribed")
-            },
+            "subscribers": {s: people.get(s, 0) for s in ("pending", "active", "unsubscribed")},
             "problems": [row(m) for m in store.messages(("retrying", "failed", "sending"), limit)],
             "recent": [row(m) for m in store.messages((), limit)],
         }

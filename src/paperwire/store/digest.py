@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -190,7 +190,7 @@ class DigestStore:
             conn.execute(
                 subscribers.update()
                 .where(subscribers.c.id == subscriber_id, subscribers.c.status == "pending")
-                .values(status="active", confirmed_at=_now())
+                .values(status="active", confirmed_at=_now(), last_notice_at=None)
             )
             row = conn.execute(
                 sa.select(subscribers).where(subscribers.c.id == subscriber_id)
@@ -198,6 +198,24 @@ class DigestStore:
         if row is None or row.status != "active":
             return None
         return _subscriber(row)
+
+    def claim_notice(self, subscriber_id: int, min_gap_seconds: float) -> bool:
+        """True (and the time noted) if no confirmation/reminder email went to this
+        subscriber in the last `min_gap_seconds`: one conditional UPDATE, race-free."""
+        now = _now()
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                subscribers.update()
+                .where(
+                    subscribers.c.id == subscriber_id,
+                    sa.or_(
+                        subscribers.c.last_notice_at.is_(None),
+                        subscribers.c.last_notice_at < now - timedelta(seconds=min_gap_seconds),
+                    ),
+                )
+                .values(last_notice_at=now)
+            )
+        return done.rowcount == 1
 
     def activate(self, subscriber_id: int) -> None:
         """Admin path (CLI add): active without confirmation."""
@@ -454,6 +472,11 @@ class DigestStore:
             conn.execute(sent_papers.delete().where(sent_papers.c.outbox_id == outbox_id))
 
     # -- status ------------------------------------------------------------------
+
+    def subscriber_counts(self) -> dict[str, int]:
+        query = sa.select(subscribers.c.status, sa.func.count()).group_by(subscribers.c.status)
+        with self.engine.connect() as conn:
+            return {str(s): int(n) for s, n in conn.execute(query)}
 
     def status_counts(self, period: str | None = None) -> dict[str, int]:
         query = sa.select(outbox.c.status, sa.func.count()).group_by(outbox.c.status)

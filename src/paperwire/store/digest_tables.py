@@ -25,6 +25,7 @@ subscribers = sa.Table(
     sa.Column("created_at", TZ, nullable=False),
     sa.Column("confirmed_at", TZ),
     sa.Column("unsubscribed_at", TZ),
+    sa.Column("last_notice_at", TZ),  # last confirmation/reminder email (anti mail-bombing)
 )
 
 sent_papers = sa.Table(

@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("created_at", TZ, nullable=False),
         sa.Column("confirmed_at", TZ),
         sa.Column("unsubscribed_at", TZ),
+        sa.Column("last_notice_at", TZ),
     )
     op.create_table(
         "digest_sent_papers",
