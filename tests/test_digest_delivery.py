@@ -323,3 +323,21 @@ def test_unreachable_server_loses_nothing_and_counts_no_attempt(
     assert all(m.attempts == 0 for m in service.digest().store.messages())
     _, sent = service.digest_run(DAY)
     assert sent.sent == 4 and len(smtp.handler.message_ids()) == 4
+
+
+def test_saved_searches_go_through_the_search_engine(service: Service, smtp: SmtpServer) -> None:
+    (address,) = subscribe_many(service, 1, saved_searches=["language model"], max_papers=5)
+    sub = service.digest().store.get_by_email(address)
+    assert sub is not None
+    # a query stored before validation existed: skipped, the rest of the digest still goes
+    service.digest().store.update_preferences(sub.id, {"saved_searches": ["au:", "language model"]})
+    period_hits = service.search(
+        "language model since:2025-03-19 until:2025-03-20", per_page=50, mode="lexical"
+    ).hits
+    assert period_hits
+    service.digest_run(DAY)
+    (mail,) = smtp.handler.to(address)
+    text = parts(mail)["text/plain"]
+    assert "Matches your search 'language model'" in text and "'au:'" not in text
+    sent = re.findall(r"/papers/([\d.]+)", text)
+    assert sent[0] == period_hits[0].paper.arxiv_id  # the engine's best hit leads

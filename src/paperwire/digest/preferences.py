@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 from paperwire.digest.schedule import FREQUENCIES, parse_send_time, zone
 from paperwire.models import clean_categories
+from paperwire.search.query import QueryError, parse_query
 
 _EMAIL = re.compile(r"^[^@\s<>,;\"]+@[A-Za-z0-9.-]+\.[A-Za-z0-9-]{2,}$|^[^@\s<>,;\"]+@localhost$")
 MAX_LIST = 20
@@ -78,6 +80,11 @@ def clean_preferences(raw: dict[str, Any]) -> dict[str, Any]:
     for key, what in (("saved_searches", "saved searches"), ("followed_authors", "authors")):
         if key in raw:
             out[key] = _items(raw[key], what)
+    for query in out.get("saved_searches", []):
+        try:
+            parse_query(query, today=date.today())
+        except QueryError as exc:
+            raise PreferenceError(f"saved search {query!r}: {exc}") from None
     if "max_papers" in raw:
         try:
             count = int(raw["max_papers"])
