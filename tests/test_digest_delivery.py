@@ -341,3 +341,25 @@ def test_saved_searches_go_through_the_search_engine(service: Service, smtp: Smt
     assert "Matches your search 'language model'" in text and "'au:'" not in text
     sent = re.findall(r"/papers/([\d.]+)", text)
     assert sent[0] == period_hits[0].paper.arxiv_id  # the engine's best hit leads
+
+
+def test_scheduled_run_uses_each_subscribers_local_day(service: Service) -> None:
+    """`digest run` without --date: one instant, three local calendars."""
+    moment = (datetime.now(UTC) + timedelta(days=2)).replace(hour=19, minute=30)
+    for address, tz, at in [
+        ("nz@example.com", "Pacific/Auckland", "07:00"),  # already tomorrow morning there
+        ("la@example.com", "America/Los_Angeles", "07:00"),  # today, after 07:00
+        ("de@example.com", "Europe/Berlin", "23:30"),  # today's time not reached: yesterday's
+    ]:
+        service.add_subscriber(address, {"timezone": tz, "send_time": at})
+    report = service.digest().compose(now=moment)
+    assert report.composed + report.empty == 3
+    periods = {m.recipient: m.period for m in service.digest().store.messages()}
+    today = moment.date()
+    assert periods == {
+        "nz@example.com": f"daily:{today + timedelta(days=1)}",
+        "la@example.com": f"daily:{today}",
+        "de@example.com": f"daily:{today - timedelta(days=1)}",
+    }
+    again = service.digest().compose(now=moment + timedelta(minutes=5))
+    assert again.skipped == 3 and again.composed + again.empty == 0  # idempotent
