@@ -44,6 +44,7 @@ class SteerableHandler:
     - perm_fail: addresses always refused with 550;
     - drop_on_data: 1-based DATA numbers on which the connection is cut (message not kept);
     - kill_on_data: (n, pid): keep the n-th message, SIGKILL pid, then answer 250;
+    - kill_on_rcpt: (n, pid): SIGKILL pid on the n-th RCPT (before any message data);
     - on_data: callback(n) run before each message is kept."""
 
     received: list[Received] = field(default_factory=list)
@@ -51,6 +52,8 @@ class SteerableHandler:
     perm_fail: set[str] = field(default_factory=set)
     drop_on_data: set[int] = field(default_factory=set)
     kill_on_data: tuple[int, int] | None = None
+    kill_on_rcpt: tuple[int, int] | None = None
+    rcpt_count: int = 0
     on_data: Callable[[int], None] | None = None
     data_count: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -58,6 +61,10 @@ class SteerableHandler:
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
     ) -> str:
+        self.rcpt_count += 1
+        if self.kill_on_rcpt and self.kill_on_rcpt[0] == self.rcpt_count:
+            os.kill(self.kill_on_rcpt[1], signal.SIGKILL)
+            return "451 4.3.0 client gone"
         if address in self.perm_fail:
             return "550 5.1.1 mailbox unavailable"
         if self.temp_fail.get(address, 0) > 0:

@@ -1,8 +1,9 @@
 """A `paperwire digest run` process dies between SMTP acceptance and recording it.
 
-Two ways in: a real SIGKILL sent by the SMTP server's handler after it stored a message and
+Three ways in: a real SIGKILL sent by the SMTP server's handler after it stored a message and
 before it answers 250; and the PAPERWIRE_TEST_EXIT_AFTER_ACCEPT hook (os._exit right after
-the 250). Counts asserted: every deliverable digest is received under exactly one distinct
+the 250); and a SIGKILL before the message was handed over (during RCPT), which is
+exactly-once under either policy. Counts asserted: every deliverable digest is received under exactly one distinct
 Message-ID; with the default policy the one message in the crash window is received twice
 under the same Message-ID (at-least-once for that window, deduplicated by Message-ID);
 with digest_resend_interrupted=false nothing is received twice and that one digest is
@@ -110,3 +111,24 @@ def test_exit_hook_at_most_once_policy_never_duplicates(
     with Service(settings) as service:
         (failed,) = service.digest().store.messages(("failed",))
     assert "interrupted" in (failed.last_reply or "")
+
+
+def test_kill_before_hand_over_is_exactly_once_even_at_most_once(
+    env: dict[str, str], smtp: SmtpServer, settings: Settings
+) -> None:
+    env = {
+        **env,
+        "PAPERWIRE_DIGEST_RESEND_INTERRUPTED": "false",
+        "PAPERWIRE_DIGEST_SEND_WORKERS": "1",
+    }
+    proc = run_digest(env)
+    smtp.handler.kill_on_rcpt = (3, proc.pid)  # dies while the 3rd message is being offered
+    assert proc.wait(timeout=120) == -9
+    assert len(smtp.handler.received) == 2
+    time.sleep(1.2)
+    second = run_digest(env)
+    output = second.communicate(timeout=120)[0].decode()
+    assert second.returncode == 0, output
+    ids = smtp.handler.message_ids()
+    assert len(ids) == COUNT and set(ids.values()) == {1}  # all delivered, none twice
+    assert counts(settings) == {"sent": COUNT}  # the interrupted one was safe to re-send

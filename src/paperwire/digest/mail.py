@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import smtplib
 import socket
 import ssl
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.charset import QP, Charset
 from email.generator import BytesGenerator
@@ -82,6 +84,12 @@ def message_bytes(msg: Message) -> bytes:
     return out.getvalue()
 
 
+def _dot_stuffed(data: bytes) -> bytes:
+    """RFC 5321 4.5.2: a line starting with "." gets another; end with CRLF."""
+    data = re.sub(rb"(?m)^\.", b"..", data)
+    return data if data.endswith(b"\r\n") else data + b"\r\n"
+
+
 def _reply(code: int, text: bytes | str) -> str:
     body = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
     return f"{code} {body}".strip()
@@ -151,9 +159,11 @@ class SmtpSender:
             self._smtp.close()
             self._smtp = None
 
-    def send(self, msg: Message) -> str:
+    def send(self, msg: Message, before_final_dot: Callable[[], None] | None = None) -> str:
         """Hand one message to the server; returns its final reply ("250 …") or raises
-        DeliveryError."""
+        DeliveryError. `before_final_dot` runs after the whole message went over the wire
+        and before the terminating "." that makes the server accept it: until then a
+        crash cannot leave a delivered message behind."""
         if self._smtp is None:
             self._smtp = self._connect()
         smtp = self._smtp
@@ -166,7 +176,14 @@ class SmtpSender:
             code, text = smtp.rcpt(recipient)
             if code not in (250, 251):
                 self._fail(code, text)
-            code, text = smtp.data(message_bytes(msg))
+            code, text = smtp.docmd("DATA")
+            if code != 354:
+                self._fail(code, text)
+            smtp.send(_dot_stuffed(message_bytes(msg)))
+            if before_final_dot is not None:
+                before_final_dot()
+            smtp.send(b".\r\n")
+            code, text = smtp.getreply()
             if code != 250:
                 self._fail(code, text)
             return _reply(code, text)

@@ -274,7 +274,7 @@ class DigestRunner:
             unsubscribe_url=self.links(sub).unsubscribe,
         )
         try:
-            reply = smtp.send(email)
+            reply = smtp.send(email, before_final_dot=lambda: self.store.mark_handed(msg.id))
         except DeliveryError as exc:
             with lock:
                 return self._record_failure(msg.id, msg.attempts, exc, report)

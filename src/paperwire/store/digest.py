@@ -377,7 +377,9 @@ class DigestStore:
     ) -> OutboxMessage | None:
         """Take one message for sending (status -> sending, attempts + 1) if it is still
         due and its subscriber is still active; None when someone else has it, it is done,
-        or it was cancelled/failed here (unsubscribed; interrupted under at-most-once).
+        or it was cancelled/failed here (unsubscribed; interrupted after hand-over under
+        at-most-once). A 'sending' row whose lease ran out and that never reached the final
+        "." (handed_at empty) was certainly not delivered and is simply taken again.
         The common case is one conditional UPDATE … RETURNING."""
         due = sa.or_(
             sa.and_(outbox.c.status.in_(PENDING_DELIVERY), outbox.c.next_attempt_at <= now),
@@ -388,12 +390,17 @@ class DigestStore:
             .where(subscribers.c.id == outbox.c.subscriber_id, subscribers.c.status == "active")
             .exists()
         )
-        fresh_only = outbox.c.status != "sending" if not resend_interrupted else sa.true()
+        unambiguous = sa.true() if resend_interrupted else outbox.c.handed_at.is_(None)
         with self.engine.begin() as conn:
             row = conn.execute(
                 outbox.update()
-                .where(outbox.c.id == outbox_id, due, active, fresh_only)
-                .values(status="sending", lease_until=lease_until, attempts=outbox.c.attempts + 1)
+                .where(outbox.c.id == outbox_id, due, active, unambiguous)
+                .values(
+                    status="sending",
+                    lease_until=lease_until,
+                    handed_at=None,
+                    attempts=outbox.c.attempts + 1,
+                )
                 .returning(*outbox.c)
             ).first()
             if row is not None:
@@ -403,7 +410,7 @@ class DigestStore:
 
     def _settle_unclaimable(self, conn: Connection, outbox_id: int, due: Any) -> None:
         """A due row we may not send: cancel it (subscriber gone or unsubscribed) or, under
-        at-most-once, fail an interrupted send instead of re-sending it."""
+        at-most-once, fail a send interrupted after hand-over instead of re-sending it."""
         row = conn.execute(
             sa.select(outbox.c.status, subscribers.c.status.label("sub_status"))
             .select_from(outbox.outerjoin(subscribers, subscribers.c.id == outbox.c.subscriber_id))
@@ -420,10 +427,15 @@ class DigestStore:
             values = {
                 "status": "failed",
                 "lease_until": None,
-                "last_reply": "interrupted after handing to SMTP; not re-sent "
-                "(at-most-once policy)",
+                "last_reply": "interrupted after handing the message to SMTP; it may have "
+                "been delivered; not re-sent (at-most-once policy)",
             }
         conn.execute(outbox.update().where(outbox.c.id == outbox_id, due).values(values))
+
+    def mark_handed(self, outbox_id: int) -> None:
+        """The whole message is on the wire; only the final "." is left to send."""
+        with self.engine.begin() as conn:
+            conn.execute(outbox.update().where(outbox.c.id == outbox_id).values(handed_at=_now()))
 
     def mark_sent(self, outbox_id: int, reply: str) -> None:
         with self.engine.begin() as conn:

@@ -54,6 +54,7 @@ outbox = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("next_attempt_at", TZ),
     sa.Column("lease_until", TZ),
+    sa.Column("handed_at", TZ),  # set just before the final "." of the current attempt
     sa.Column("last_reply", sa.Text),
     sa.Column("created_at", TZ, nullable=False),
     sa.Column("sent_at", TZ),

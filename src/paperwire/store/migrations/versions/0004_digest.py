@@ -62,6 +62,7 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer, nullable=False),
         sa.Column("next_attempt_at", TZ),
         sa.Column("lease_until", TZ),
+        sa.Column("handed_at", TZ),
         sa.Column("last_reply", sa.Text),
         sa.Column("created_at", TZ, nullable=False),
         sa.Column("sent_at", TZ),
