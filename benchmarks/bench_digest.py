@@ -19,6 +19,7 @@ import os
 import random
 import re
 import resource
+import shutil
 import socket
 import subprocess
 import sys
@@ -192,6 +193,7 @@ def main() -> None:
         ("outbox status", ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items()))),
         ("peak RSS of benchmark process, MB", f"{peak_mb:,.0f}"),
     ]
+    shutil.rmtree(work, ignore_errors=True)
     width = max(len(k) for k, _ in rows)
     print(f"{'measure':<{width}}  value")
     print(f"{'-' * width}  {'-' * 24}")
