@@ -238,3 +238,11 @@ class OutboxMessage:
     last_reply: str | None = None
     next_attempt_at: datetime | None = None
     sent_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A signed-in reader of the website (accounts exist only by email)."""
+
+    id: int
+    email: str
