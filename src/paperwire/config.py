@@ -82,6 +82,65 @@ class Settings(BaseSettings):
     mail_from: str = Field(
         default="paperwire <digest@localhost>", description="From header of every email."
     )
+    # -- digest (issue 5) --
+    admin_token: str = Field(
+        default="",
+        description="Bearer token for admin JSON endpoints (/admin/digest/status); "
+        "empty disables them.",
+    )
+    smtp_ca_file: Path | None = Field(
+        default=None,
+        description="PEM file of CA certificates trusted for the SMTP server's TLS "
+        "certificate (starttls/ssl). Default: the system's CAs.",
+    )
+    smtp_timeout: float = Field(default=30.0, gt=0, description="Seconds per SMTP operation.")
+    digest_max_attempts: int = Field(
+        default=8, ge=1, description="Delivery attempts (4xx/connection errors) before failing."
+    )
+    digest_retry_base: float = Field(
+        default=60.0,
+        ge=0,
+        description="First retry delay in seconds after a 4xx or connection error; "
+        "doubles per attempt (capped at 6 h).",
+    )
+    digest_lease_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="How long a sender owns a message it is sending; after that another "
+        "run treats the send as interrupted.",
+    )
+    digest_resend_interrupted: bool = Field(
+        default=True,
+        description="After a crash between SMTP acceptance and recording it, re-send with the "
+        "same Message-ID (at-least-once; receivers dedupe by Message-ID) instead of marking "
+        "it failed (at-most-once).",
+    )
+    digest_send_workers: int = Field(
+        default=4,
+        ge=1,
+        le=32,
+        description="Parallel SMTP connections (threads) used to drain the digest outbox.",
+    )
+    digest_search_min_score: float = Field(
+        default=0.0, ge=0, description="Lowest search score a saved-search match needs."
+    )
+    digest_search_min_relative: float = Field(
+        default=0.25,
+        ge=0,
+        le=1,
+        description="A saved-search match needs at least this fraction of the best hit's score.",
+    )
+    digest_default_max_papers: int = Field(
+        default=10, ge=1, le=100, description="Papers per digest for new subscribers."
+    )
+    digest_scheduler: bool = Field(
+        default=False,
+        description="Run the digest scheduler inside `paperwire serve` (compose and send at "
+        "each subscriber's local send time).",
+    )
+    digest_scheduler_interval: float = Field(
+        default=60.0, gt=0, description="Seconds between scheduler checks."
+    )
 
     login_link_max_age: int = Field(
         default=900, ge=1, description="Seconds an emailed login link stays valid (single use)."

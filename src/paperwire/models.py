@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 # New-style ids (0704.0001 … 2401.00001) and old-style ids (hep-th/9504118, math.GT/0309136).
 _NEW_ID = re.compile(r"^(\d{4}\.\d{4,5})(v(\d+))?$")
@@ -165,6 +165,79 @@ class SearchPage:
     mode: str = "hybrid"  # hybrid | lexical | semantic
     semantic_coverage: float = 0.0  # fraction of papers embedded so far
     notes: list[str] = field(default_factory=list)
+
+
+# -- digest (issue 5) ----------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Subscriber:
+    """A digest subscriber and their preferences.
+
+    status: pending (awaiting confirmation) | active | unsubscribed.
+    send_time is local "HH:MM" in the IANA `timezone`; weekly digests go out on
+    `weekday` (0 = Monday)."""
+
+    id: int
+    email: str
+    status: str = "pending"
+    frequency: str = "daily"  # daily | weekly
+    send_time: str = "08:00"
+    timezone: str = "UTC"
+    weekday: int = 0
+    categories: list[str] = field(default_factory=list)
+    saved_searches: list[str] = field(default_factory=list)
+    followed_authors: list[str] = field(default_factory=list)
+    max_papers: int = 10
+    created_at: datetime | None = None
+    confirmed_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class DigestSection:
+    """Papers with the reason they are in the email ("matches your search 'x'")."""
+
+    kind: str  # search | author | trending
+    label: str  # the query, author name or category
+    reason: str
+    papers: list[Paper] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Digest:
+    subscriber: Subscriber
+    period: str  # "daily:2026-07-01" | "weekly:2026-07-06"
+    start: date
+    end: date
+    sections: list[DigestSection] = field(default_factory=list)
+
+    @property
+    def paper_ids(self) -> list[str]:
+        return [p.arxiv_id for s in self.sections for p in s.papers]
+
+    @property
+    def empty(self) -> bool:
+        return not any(s.papers for s in self.sections)
+
+
+@dataclass(slots=True)
+class OutboxMessage:
+    """One composed digest waiting in (or done with) the outbox."""
+
+    id: int
+    subscriber_id: int
+    period: str
+    recipient: str
+    status: str  # composed | sending | sent | empty | retrying | failed | cancelled
+    subject: str
+    text_body: str
+    html_body: str
+    message_id: str
+    attempts: int = 0
+    paper_count: int = 0
+    last_reply: str | None = None
+    next_attempt_at: datetime | None = None
+    sent_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from typing import Any
 
 from paperwire import harvest
 from paperwire.config import Settings
+from paperwire.digest.facade import DigestFacade
 from paperwire.ingest import OnChanged, Progress, import_snapshot
 from paperwire.models import Hit, IngestReport, Paper, SearchPage
 from paperwire.search.engine import SearchEngine
@@ -27,7 +28,7 @@ class PaperNotFound(LookupError):
     """No paper with that id is stored."""
 
 
-class Service:
+class Service(DigestFacade):
     """Owns the store (and, later, the search indexes) for one Settings."""
 
     def __init__(self, settings: Settings, store: Store | None = None) -> None:

@@ -1,34 +1,228 @@
-"""Subscription pages. Placeholder until the digest issue: the home page's form stores the
-request; the digest flow (double opt-in, preferences) replaces this module."""
+"""Subscription pages (subscribe, confirm, manage, unsubscribe) and the delivery-status
+JSON for admins. A thin shell: every decision is made by the Service."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import hmac
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
 
-from fastapi import APIRouter, Form, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.templating import Jinja2Templates
 
+from paperwire.digest.facade import SubscriptionError
+from paperwire.digest.mail import DeliveryError
+from paperwire.digest.scheduler import DigestScheduler
 from paperwire.service import Service
-from paperwire.web.auth import CSRF_FIELD, Auth, normalise_email
-from paperwire.web.render import render
-
-router = APIRouter(include_in_schema=False)
 
 
-@router.post("/subscribe")
-def subscribe(
-    request: Request,
-    email: Annotated[str, Form(max_length=320)],
-    csrf_token: Annotated[str | None, Form(alias=CSRF_FIELD)] = None,
-) -> Response:
-    auth: Auth = request.app.state.auth
-    auth.check_csrf(request, csrf_token)
+@asynccontextmanager
+async def _scheduler_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Included with the router (FastAPI merges router lifespans into the app's): the
+    digest scheduler runs while the app serves, when Settings.digest_scheduler is on."""
+    start_scheduler(app)
     try:
-        address = normalise_email(email)
-    except ValueError as exc:
-        return render(
-            request, "subscribe.html", {"error": str(exc), "email": email}, status_code=400
+        yield
+    finally:
+        stop_scheduler(app)
+
+
+router = APIRouter(lifespan=_scheduler_lifespan)
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+PREFERENCE_FORM_FIELDS = (
+    "frequency",
+    "weekday",
+    "send_time",
+    "timezone",
+    "categories",
+    "saved_searches",
+    "followed_authors",
+    "max_papers",
+)
+
+
+def _service(request: Request) -> Service:
+    service = getattr(request.app.state, "service", None)
+    if service is None:
+        service = Service(request.app.state.settings)
+        request.app.state.service = service
+    return service
+
+
+def _page(
+    request: Request, name: str, title: str, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    """Inside the full site (web issue: app.state.auth and its renderer) pages use the
+    site's base layout, signed-in user and CSRF token; on a bare app a small layout of
+    their own."""
+    full = {"title": title, **context}
+    site_render = _site_renderer(request)
+    if site_render is not None:
+        page: HTMLResponse = site_render(
+            request, f"subscriptions/{name}", {**full, "layout": "base.html"}, status_code
         )
-    service: Service = request.app.state.service
-    service.accounts.add_subscription_request(address)
-    return render(request, "subscribe.html", {"error": None, "email": address})
+        return page
+    return templates.TemplateResponse(
+        request,
+        f"subscriptions/{name}",
+        {**full, "layout": "subscriptions/_layout.html"},
+        status_code=status_code,
+    )
+
+
+def _site_renderer(request: Request) -> Any:
+    if getattr(request.app.state, "auth", None) is None:
+        return None
+    try:
+        from paperwire.web.render import render
+    except ImportError:
+        return None
+    return render
+
+
+def _check_csrf(request: Request, form: Any) -> None:
+    """The site's CSRF check (web issue) when the app has one. Manage forms also carry a
+    secret signed token, and one-click unsubscribe is exempt (RFC 8058)."""
+    auth = getattr(request.app.state, "auth", None)
+    if auth is not None and hasattr(auth, "check_csrf"):
+        token = form.get("csrf_token")
+        auth.check_csrf(request, str(token) if token is not None else None)
+
+
+def _message(
+    request: Request, title: str, message: str, status_code: int = 200, **extra: Any
+) -> HTMLResponse:
+    error = status_code >= 400
+    return _page(request, "message.html", title, status_code, message=message, error=error, **extra)
+
+
+@router.get("/subscribe", response_class=HTMLResponse)
+def subscribe_form(request: Request) -> HTMLResponse:
+    return _page(request, "subscribe.html", "Subscribe to the digest")
+
+
+@router.post("/subscribe", response_class=HTMLResponse)
+async def subscribe(request: Request) -> HTMLResponse:
+    """Same response whether or not the address is known (no enumeration)."""
+    form = await request.form()
+    _check_csrf(request, form)
+    email = str(form.get("email", ""))
+    prefs = {k: str(form[k]) for k in ("frequency", "categories", "timezone") if form.get(k)}
+    try:
+        _service(request).subscribe(email, prefs)
+    except SubscriptionError as exc:
+        return _page(
+            request, "subscribe.html", "Subscribe to the digest", 400, error=str(exc), email=email
+        )
+    except DeliveryError:
+        return _message(
+            request,
+            "Try again later",
+            "We could not send email just now; please try again later.",
+            503,
+        )
+    return _page(request, "subscribe.html", "Check your inbox", done=True)
+
+
+@router.get("/subscribe/confirm", response_class=HTMLResponse)
+def confirm(request: Request, token: str = "") -> HTMLResponse:
+    service = _service(request)
+    try:
+        sub = service.confirm_subscription(token)
+    except SubscriptionError as exc:
+        return _message(request, "Link not valid", str(exc), 400)
+    manage = service.digest().links(sub).manage
+    return _message(
+        request, "Subscribed", f"{sub.email} will receive the paperwire digest.", manage_url=manage
+    )
+
+
+@router.get("/subscribe/manage", response_class=HTMLResponse)
+def manage_form(request: Request, token: str = "") -> HTMLResponse:
+    return _manage_page(request, token)
+
+
+def _manage_page(
+    request: Request, token: str, saved: bool = False, error: str | None = None
+) -> HTMLResponse:
+    service = _service(request)
+    try:
+        sub = service.subscriber_for_token(token, "manage")
+    except SubscriptionError as exc:
+        return _message(request, "Link not valid", str(exc), 400)
+    context = {
+        "sub": sub,
+        "token": token,
+        "weekdays": WEEKDAYS,
+        "unsubscribe_url": service.digest().links(sub).unsubscribe,
+        "saved": saved,
+        "error": error,
+    }
+    return _page(request, "manage.html", "Your digest", 400 if error else 200, **context)
+
+
+@router.post("/subscribe/manage", response_class=HTMLResponse)
+async def manage(request: Request) -> HTMLResponse:
+    form = await request.form()
+    _check_csrf(request, form)
+    token = str(form.get("token", ""))
+    values = {k: str(form[k]) for k in PREFERENCE_FORM_FIELDS if k in form}
+    try:
+        _service(request).update_subscription(token, values)
+    except SubscriptionError as exc:
+        return _manage_page(request, token, error=str(exc))
+    return _manage_page(request, token, saved=True)
+
+
+@router.get("/unsubscribe", response_class=HTMLResponse)
+def unsubscribe_form(request: Request, token: str = "") -> HTMLResponse:
+    try:
+        sub = _service(request).subscriber_for_token(token, "unsubscribe")
+    except SubscriptionError as exc:
+        return _message(request, "Link not valid", str(exc), 400)
+    return _page(request, "unsubscribe.html", "Unsubscribe", sub=sub, token=token)
+
+
+@router.post("/unsubscribe", response_class=HTMLResponse)
+def unsubscribe(request: Request, token: str = "") -> HTMLResponse:
+    """RFC 8058 one-click target (List-Unsubscribe-Post) and the page's button."""
+    try:
+        sub = _service(request).unsubscribe(token)
+    except SubscriptionError as exc:
+        return _message(request, "Link not valid", str(exc), 400)
+    return _message(request, "Unsubscribed", f"{sub.email} will receive no more digests.")
+
+
+@router.get("/admin/digest/status")
+def digest_status(request: Request, limit: int = 50) -> Response:
+    """Outbox counts and the retrying/failed messages with their SMTP replies.
+    Needs `Authorization: Bearer <Settings.admin_token>`."""
+    service = _service(request)
+    expected = service.settings.admin_token
+    given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    if not expected:
+        return JSONResponse({"detail": "admin API disabled: set PAPERWIRE_ADMIN_TOKEN"}, 404)
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        return JSONResponse({"detail": "admin token missing or wrong"}, 401)
+    return JSONResponse(service.digest_status(max(1, min(limit, 500))))
+
+
+def start_scheduler(app: FastAPI) -> None:
+    """Run the digest scheduler in a background thread when Settings.digest_scheduler is
+    true (does nothing otherwise); the router's lifespan calls it."""
+    settings = app.state.settings
+    if settings.digest_scheduler and getattr(app.state, "digest_scheduler", None) is None:
+        scheduler = DigestScheduler(settings)
+        scheduler.start()
+        app.state.digest_scheduler = scheduler
+
+
+def stop_scheduler(app: FastAPI) -> None:
+    scheduler = getattr(app.state, "digest_scheduler", None)
+    if scheduler is not None:
+        scheduler.stop()
+        app.state.digest_scheduler = None

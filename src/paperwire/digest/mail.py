@@ -1,0 +1,213 @@
+"""SMTP delivery: one reusable connection, STARTTLS/SSL/auth from Settings, and a clear
+split between temporary (4xx, connection) and permanent (5xx) failures."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import smtplib
+import socket
+import ssl
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email.charset import QP, Charset
+from email.generator import BytesGenerator
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.policy import compat32
+from email.utils import format_datetime, parseaddr
+from types import TracebackType
+
+from paperwire.config import Settings
+
+SMTP_COMPAT = compat32.clone(linesep="\r\n", max_line_length=998)  # no header folding
+_UTF8_QP = Charset("utf-8")
+_UTF8_QP.body_encoding = QP
+
+
+class DeliveryError(RuntimeError):
+    """The server did not take a message. `temporary`: the reply says try again later
+    (4xx, connection trouble). `at_connect`: it failed before any message was offered
+    (unreachable, TLS, greeting or login refused) - a problem of the server or our
+    settings, not of the message."""
+
+    def __init__(
+        self, reply: str, temporary: bool, connection_lost: bool = False, at_connect: bool = False
+    ) -> None:
+        super().__init__(reply)
+        self.reply = reply
+        self.temporary = temporary
+        self.connection_lost = connection_lost
+        self.at_connect = at_connect
+
+
+def mail_domain(settings: Settings) -> str:
+    address = parseaddr(settings.mail_from)[1]
+    return address.rsplit("@", 1)[1] if "@" in address else "paperwire.localhost"
+
+
+def build_message(
+    *,
+    settings: Settings,
+    recipient: str,
+    subject: str,
+    text: str,
+    html: str,
+    message_id: str,
+    unsubscribe_url: str | None = None,
+    date: datetime | None = None,
+) -> Message:
+    """multipart/alternative (text first, HTML preferred) with Date, Message-ID, From and,
+    for digests, List-Unsubscribe + List-Unsubscribe-Post (RFC 8058 one-click).
+    Built with the compat32 classes: several times faster than EmailMessage."""
+    msg = MIMEMultipart("alternative")
+    msg["From"] = settings.mail_from
+    msg["To"] = recipient
+    msg["Subject"] = subject if subject.isascii() else Header(subject, "utf-8").encode()
+    msg["Date"] = format_datetime(date or datetime.now(UTC))
+    msg["Message-ID"] = message_id
+    if unsubscribe_url:
+        msg["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    msg.attach(MIMEText(text, "plain", _UTF8_QP))  # type: ignore[arg-type]
+    msg.attach(MIMEText(html, "html", _UTF8_QP))  # type: ignore[arg-type]
+    return msg
+
+
+def message_bytes(msg: Message) -> bytes:
+    """The message as SMTP wants it on the wire: CRLF line ends, lines <= 78 characters."""
+    out = io.BytesIO()
+    BytesGenerator(out, policy=SMTP_COMPAT).flatten(msg)
+    return out.getvalue()
+
+
+def _dot_stuffed(data: bytes) -> bytes:
+    """RFC 5321 4.5.2: a line starting with "." gets another; end with CRLF."""
+    data = re.sub(rb"(?m)^\.", b"..", data)
+    return data if data.endswith(b"\r\n") else data + b"\r\n"
+
+
+def _reply(code: int, text: bytes | str) -> str:
+    body = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+    return f"{code} {body}".strip()
+
+
+class SmtpSender:
+    """Sends messages over one SMTP connection, reconnecting when it is lost."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._smtp: smtplib.SMTP | None = None
+
+    def __enter__(self) -> SmtpSender:
+        return self
+
+    def __exit__(
+        self, _t: type[BaseException] | None, _e: BaseException | None, _tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _tls(self) -> ssl.SSLContext:
+        ca = self.settings.smtp_ca_file
+        return ssl.create_default_context(cafile=str(ca) if ca else None)
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
+        try:
+            smtp: smtplib.SMTP
+            if s.smtp_security == "ssl":
+                context = self._tls()
+                smtp = smtplib.SMTP_SSL(
+                    s.smtp_host, s.smtp_port, timeout=s.smtp_timeout, context=context
+                )
+            else:
+                smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout)
+            if smtp.sock is not None:  # small commands: no Nagle wait
+                with contextlib.suppress(OSError):
+                    smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            smtp.ehlo()
+            if s.smtp_security == "starttls":
+                smtp.starttls(context=self._tls())
+                smtp.ehlo()
+            if s.smtp_user:
+                smtp.login(s.smtp_user, s.smtp_password or "")
+        except smtplib.SMTPAuthenticationError as exc:
+            reply = _reply(exc.smtp_code, exc.smtp_error)
+            raise DeliveryError(reply, False, True, at_connect=True) from exc
+        except smtplib.SMTPResponseException as exc:
+            temporary = 400 <= exc.smtp_code < 500
+            reply = _reply(exc.smtp_code, exc.smtp_error)
+            raise DeliveryError(reply, temporary, True, at_connect=True) from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            reply = f"cannot connect to SMTP server: {exc}"
+            raise DeliveryError(reply, True, True, at_connect=True) from exc
+        return smtp
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                self._smtp.close()
+            self._smtp = None
+
+    def _drop(self) -> None:
+        if self._smtp is not None:
+            self._smtp.close()
+            self._smtp = None
+
+    def send(self, msg: Message, before_final_dot: Callable[[], None] | None = None) -> str:
+        """Hand one message to the server; returns its final reply ("250 …") or raises
+        DeliveryError. `before_final_dot` runs after the whole message went over the wire
+        and before the terminating "." that makes the server accept it: until then a
+        crash cannot leave a delivered message behind."""
+        if self._smtp is None:
+            self._smtp = self._connect()
+        smtp = self._smtp
+        sender = parseaddr(str(msg["From"]))[1]
+        recipient = parseaddr(str(msg["To"]))[1]
+        try:
+            code, text = smtp.mail(sender)
+            if code != 250:
+                self._fail(code, text)
+            code, text = smtp.rcpt(recipient)
+            if code not in (250, 251):
+                self._fail(code, text)
+            code, text = smtp.docmd("DATA")
+            if code != 354:
+                self._fail(code, text)
+            smtp.send(_dot_stuffed(message_bytes(msg)))
+            if before_final_dot is not None:
+                before_final_dot()
+            smtp.send(b".\r\n")
+            code, text = smtp.getreply()
+            if code != 250:
+                self._fail(code, text)
+            return _reply(code, text)
+        except smtplib.SMTPServerDisconnected as exc:
+            self._drop()
+            raise DeliveryError(f"connection lost: {exc}", True, True) from exc
+        except smtplib.SMTPResponseException as exc:  # from data(): 4xx/5xx on DATA
+            self._reset()
+            raise DeliveryError(_reply(exc.smtp_code, exc.smtp_error), exc.smtp_code < 500) from exc
+        except OSError as exc:
+            self._drop()
+            raise DeliveryError(f"connection error: {exc}", True, True) from exc
+
+    def _fail(self, code: int, text: bytes) -> None:
+        self._reset()
+        if code == 421 or code < 0:  # server closing / disconnected
+            self._drop()
+            raise DeliveryError(_reply(code, text), True, True)
+        raise DeliveryError(_reply(code, text), temporary=code < 500)
+
+    def _reset(self) -> None:
+        if self._smtp is None:
+            return
+        try:
+            self._smtp.rset()
+        except (OSError, smtplib.SMTPException):
+            self._drop()

@@ -1,0 +1,109 @@
+"""Validating subscriber input: email addresses and preferences. Pure."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from paperwire.digest.schedule import FREQUENCIES, parse_send_time, zone
+from paperwire.models import clean_categories
+from paperwire.search.query import QueryError, parse_query
+
+_EMAIL = re.compile(r"^[^@\s<>,;\"]+@[A-Za-z0-9.-]+\.[A-Za-z0-9-]{2,}$|^[^@\s<>,;\"]+@localhost$")
+MAX_LIST = 20
+MAX_ITEM = 200
+MAX_PAPERS = 50
+
+
+class PreferenceError(ValueError):
+    """Subscriber input that cannot be stored; the message says what to fix."""
+
+
+def clean_email(raw: str) -> str:
+    email = raw.strip().lower()
+    if len(email) > 320 or not _EMAIL.match(email):
+        raise PreferenceError(f"not an email address: {raw!r}")
+    return email
+
+
+def _items(value: Any, what: str) -> list[str]:
+    if isinstance(value, str):
+        value = [line for line in value.replace("\r", "").split("\n")]
+    items: list[str] = []
+    for item in value or []:
+        text = " ".join(str(item).split())
+        if not text or text in items:
+            continue
+        if len(text) > MAX_ITEM:
+            raise PreferenceError(f"{what} entries must be at most {MAX_ITEM} characters")
+        items.append(text)
+    if len(items) > MAX_LIST:
+        raise PreferenceError(f"at most {MAX_LIST} {what}")
+    return items
+
+
+def clean_preferences(raw: dict[str, Any]) -> dict[str, Any]:
+    """Checked, normalised preference values for the keys present in `raw`."""
+    out: dict[str, Any] = {}
+    if "frequency" in raw:
+        if raw["frequency"] not in FREQUENCIES:
+            raise PreferenceError("frequency must be daily or weekly")
+        out["frequency"] = raw["frequency"]
+    if "send_time" in raw:
+        try:
+            moment = parse_send_time(str(raw["send_time"]))
+        except ValueError as exc:
+            raise PreferenceError(str(exc)) from None
+        out["send_time"] = moment.strftime("%H:%M")
+    if "timezone" in raw:
+        try:
+            zone(str(raw["timezone"]))
+        except ValueError as exc:
+            raise PreferenceError(str(exc)) from None
+        out["timezone"] = str(raw["timezone"])
+    if "weekday" in raw:
+        try:
+            weekday = int(raw["weekday"])
+        except (TypeError, ValueError):
+            weekday = -1
+        if not 0 <= weekday <= 6:
+            raise PreferenceError("weekday must be 0 (Monday) to 6 (Sunday)")
+        out["weekday"] = weekday
+    if "categories" in raw:
+        value = raw["categories"]
+        given = value.replace(",", " ").split() if isinstance(value, str) else list(value or [])
+        cleaned = clean_categories(given)
+        if len(cleaned) != len(set(given)):
+            raise PreferenceError("categories must be arXiv classes like cs.CL or hep-th")
+        out["categories"] = cleaned[:MAX_LIST]
+    for key, what in (("saved_searches", "saved searches"), ("followed_authors", "authors")):
+        if key in raw:
+            out[key] = _items(raw[key], what)
+    for query in out.get("saved_searches", []):
+        try:
+            parse_query(query, today=date.today())
+        except QueryError as exc:
+            raise PreferenceError(f"saved search {query!r}: {exc}") from None
+    if "max_papers" in raw:
+        try:
+            count = int(raw["max_papers"])
+        except (TypeError, ValueError):
+            count = 0
+        if not 1 <= count <= MAX_PAPERS:
+            raise PreferenceError(f"max papers must be between 1 and {MAX_PAPERS}")
+        out["max_papers"] = count
+    return out
+
+
+def defaults(max_papers: int) -> dict[str, Any]:
+    return {
+        "frequency": "daily",
+        "send_time": "08:00",
+        "timezone": "UTC",
+        "weekday": 0,
+        "categories": [],
+        "saved_searches": [],
+        "followed_authors": [],
+        "max_papers": max_papers,
+    }

@@ -1,0 +1,308 @@
+"""Compose due digests into the outbox, then drain the outbox over SMTP.
+
+See paperwire.digest for the delivery guarantee. Test hook: with the environment variable
+PAPERWIRE_TEST_EXIT_AFTER_ACCEPT=N the process calls os._exit(137) right after the server
+accepted its N-th message and before recording it — the crash window the guarantee is
+about. Nothing else reads it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from paperwire.digest.compose import CandidatePool, compose_digest
+from paperwire.digest.mail import DeliveryError, SmtpSender, build_message, mail_domain
+from paperwire.digest.render import Links, render_digest
+from paperwire.digest.schedule import Period, due_period, period_for
+from paperwire.digest.tokens import make_token, secret_key
+from paperwire.models import Subscriber
+from paperwire.store.digest import ComposedRow, DigestStore
+from paperwire.trending import rank_tallies, trending_item
+
+if TYPE_CHECKING:
+    from paperwire.digest.facade import DigestFacade
+
+log = logging.getLogger(__name__)
+MAX_BACKOFF = 6 * 3600.0
+SEARCH_PER_QUERY = 50
+CRASH_HOOK = "PAPERWIRE_TEST_EXIT_AFTER_ACCEPT"
+
+
+@dataclass(slots=True)
+class ComposeReport:
+    composed: int = 0
+    empty: int = 0
+    skipped: int = 0  # already composed for that period
+    not_due: int = 0
+    previews: list[dict[str, Any]] = field(default_factory=list)  # dry run only
+
+
+@dataclass(slots=True)
+class SendReport:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    replies: list[str] = field(default_factory=list)
+
+
+def message_id_for(subscriber_id: int, period: str, key: str, domain: str) -> str:
+    """Stable Message-ID from the idempotency key: the same on every attempt."""
+    digest = hashlib.sha256(f"{key}:{subscriber_id}:{period}".encode()).hexdigest()[:16]
+    return f"<digest.{subscriber_id}.{period.replace(':', '.')}.{digest}@{domain}>"
+
+
+class DigestRunner:
+    def __init__(self, service: DigestFacade) -> None:
+        self.service = service
+        self.settings = service.settings
+        self.store = DigestStore(service.store.engine)
+        self.key = secret_key(self.settings)
+        self._pools: dict[tuple[date, date], CandidatePool] = {}
+        self._render_cache: dict[tuple[str, str], str] = {}
+
+    # -- links ---------------------------------------------------------------------
+
+    def links(self, subscriber: Subscriber) -> Links:
+        base = self.settings.base_url.rstrip("/")
+        manage = make_token(self.key, "manage", subscriber.id, subscriber.email)
+        unsub = make_token(self.key, "unsubscribe", subscriber.id, subscriber.email)
+        return Links(
+            base,
+            f"{base}/subscribe/manage?token={manage}",
+            f"{base}/unsubscribe?token={unsub}",
+            self._render_cache,
+        )
+
+    # -- composing -----------------------------------------------------------------
+
+    def pool(self, start: date, end: date) -> CandidatePool:
+        cached = self._pools.get((start, end))
+        if cached is None:
+            papers = self.service.store.papers_listed(start, end)
+            ours = self._our_votes(start, end)
+            tallies = [
+                (
+                    p.arxiv_id,
+                    trending_item(p).published.date(),
+                    p.hf_upvotes or 0,
+                    ours.get(p.arxiv_id, 0),
+                )
+                for p in papers
+            ]
+            ranked = rank_tallies(tallies, start, end)
+            cached = CandidatePool.build(start, end, papers, [i for i, _ in ranked])
+            self._pools[(start, end)] = cached
+        return cached
+
+    def _our_votes(self, start: date, end: date) -> dict[str, int]:
+        """Our own upvotes (web issue's accounts store) when present."""
+        accounts = getattr(self.service, "accounts", None)
+        if accounts is None or not hasattr(accounts, "vote_tallies"):
+            return {}
+        return {pid: int(n) for pid, _day, _hf, n in accounts.vote_tallies(start, end)}
+
+    def search_hits(self, pool: CandidatePool, query: str) -> list[str]:
+        """Saved search over the period: the search engine when there is one (with a
+        relevance threshold), else the simple word matcher."""
+        if query in pool.search_hits:
+            return pool.search_hits[query]
+        search: Callable[..., Any] | None = getattr(self.service, "search", None)
+        ids = pool.match(query) if search is None else self._engine_hits(search, pool, query)
+        pool.search_hits[query] = ids
+        return ids
+
+    def _engine_hits(
+        self, search: Callable[..., Any], pool: CandidatePool, query: str
+    ) -> list[str]:
+        try:
+            result = search(
+                f"{query} since:{pool.start.isoformat()} until:{pool.end.isoformat()}",
+                sort="relevance",
+                page=1,
+                per_page=SEARCH_PER_QUERY,
+                mode="lexical",
+            )
+        except Exception as exc:  # QueryError and friends: a bad saved search skips itself
+            log.warning("saved search %r skipped: %s", query, exc)
+            return []
+        hits = [h for h in result.hits if h.paper.arxiv_id in pool.papers]
+        if not hits:
+            return []
+        best = max(h.score for h in hits)
+        floor = max(
+            self.settings.digest_search_min_score, best * self.settings.digest_search_min_relative
+        )
+        return [h.paper.arxiv_id for h in hits if h.score >= floor]
+
+    def compose(
+        self, day: date | None = None, now: datetime | None = None, dry_run: bool = False
+    ) -> ComposeReport:
+        """Compose every due digest. With `day`, the period of that date for everyone
+        (weekly subscribers only on their weekday); without, each subscriber's own local
+        schedule at `now`."""
+        now = now or datetime.now(UTC)
+        report = ComposeReport()
+        domain = mail_domain(self.settings)
+        for batch in self.store.iter_active():
+            due: list[tuple[Subscriber, Period]] = []
+            for sub in batch:
+                period = period_for(sub, day) if day else due_period(sub, now)
+                if period is None:
+                    report.not_due += 1
+                else:
+                    due.append((sub, period))
+            existing = self.store.existing_periods(
+                [s.id for s, _ in due], sorted({p.key for _, p in due})
+            )
+            todo = [(s, p) for s, p in due if (s.id, p.key) not in existing]
+            report.skipped += len(due) - len(todo)
+            rows = self._compose_rows(todo, domain)
+            if dry_run:
+                report.previews += [
+                    {
+                        "email": r.recipient,
+                        "period": r.period,
+                        "status": r.status,
+                        "papers": r.paper_ids,
+                    }
+                    for r in rows
+                ]
+                continue
+            self.store.record_composed(rows)
+            report.composed += sum(1 for r in rows if r.status == "composed")
+            report.empty += sum(1 for r in rows if r.status == "empty")
+        return report
+
+    def _compose_rows(
+        self, todo: Sequence[tuple[Subscriber, Period]], domain: str
+    ) -> list[ComposedRow]:
+        if not todo:
+            return []
+        earliest = min(p.start for _, p in todo)
+        sent = self.store.sent_papers([s.id for s, _ in todo], earliest)
+        rows: list[ComposedRow] = []
+        for sub, period in todo:
+            pool = self.pool(period.start, period.end)
+            for query in sub.saved_searches:
+                self.search_hits(pool, query)
+            digest = compose_digest(sub, period, pool, sent.get(sub.id, set()))
+            row = ComposedRow(sub.id, period.key, period.end, sub.email, "empty")
+            if not digest.empty:
+                rendered = render_digest(digest, self.links(sub))
+                row.status = "composed"
+                row.subject, row.text_body, row.html_body = (
+                    rendered.subject,
+                    rendered.text,
+                    rendered.html,
+                )
+                row.message_id = message_id_for(sub.id, period.key, self.key, domain)
+                row.paper_ids = digest.paper_ids
+            rows.append(row)
+        return rows
+
+    # -- sending -------------------------------------------------------------------
+
+    def send_due(self, now: datetime | None = None) -> SendReport:
+        """Drain due outbox rows with `digest_send_workers` threads, each reusing one SMTP
+        connection. One failing message never stops the batch; a server that cannot be
+        reached at all ends this round (the rows stay due for the next)."""
+        report = SendReport()
+        crash_after = int(os.environ.get(CRASH_HOOK, "0") or 0)
+        workers = max(1, self.settings.digest_send_workers)
+        work: queue.Queue[int | None] = queue.Queue(maxsize=workers * 4)
+        unreachable = threading.Event()
+        lock = threading.Lock()
+
+        def worker() -> None:
+            with SmtpSender(self.settings) as smtp:
+                while (outbox_id := work.get()) is not None:
+                    if unreachable.is_set():
+                        continue
+                    outcome = self._send_one(outbox_id, smtp, report, crash_after, lock)
+                    if outcome == "unreachable":
+                        unreachable.set()
+
+        threads = [threading.Thread(target=worker, daemon=True) for _ in range(workers)]
+        for thread in threads:
+            thread.start()
+        try:
+            last = 0
+            while not unreachable.is_set():
+                ids = self.store.due_ids(now or datetime.now(UTC), after_id=last)
+                if not ids:
+                    break
+                for outbox_id in ids:  # each row at most once per call
+                    work.put(outbox_id)
+                last = ids[-1]
+        finally:
+            for _ in threads:
+                work.put(None)
+            for thread in threads:
+                thread.join()
+        return report
+
+    def _send_one(
+        self,
+        outbox_id: int,
+        smtp: SmtpSender,
+        report: SendReport,
+        crash_after: int,
+        lock: threading.Lock,
+    ) -> str:
+        moment = datetime.now(UTC)
+        lease = moment + timedelta(seconds=self.settings.digest_lease_seconds)
+        msg = self.store.claim(outbox_id, moment, lease, self.settings.digest_resend_interrupted)
+        if msg is None:
+            return "skipped"
+        sub = Subscriber(id=msg.subscriber_id, email=msg.recipient)
+        email = build_message(
+            settings=self.settings,
+            recipient=msg.recipient,
+            subject=msg.subject,
+            text=msg.text_body,
+            html=msg.html_body,
+            message_id=msg.message_id,
+            unsubscribe_url=self.links(sub).unsubscribe,
+        )
+        try:
+            reply = smtp.send(email, before_final_dot=lambda: self.store.mark_handed(msg.id))
+        except DeliveryError as exc:
+            with lock:
+                return self._record_failure(msg.id, msg.attempts, exc, report)
+        with lock:
+            report.sent += 1
+            if crash_after and report.sent >= crash_after:
+                os._exit(137)  # test hook: accepted by SMTP, not yet recorded
+        self.store.mark_sent(msg.id, reply)
+        return "sent"
+
+    def _record_failure(
+        self, outbox_id: int, attempts: int, exc: DeliveryError, report: SendReport
+    ) -> str:
+        report.replies.append(exc.reply)
+        if exc.at_connect:  # says nothing about this message: put it back, stop this round
+            later = datetime.now(UTC) + timedelta(seconds=self.settings.digest_retry_base)
+            self.store.release(outbox_id, exc.reply, later)
+            report.retrying += 1
+            return "unreachable"
+        retry = exc.temporary
+        if retry and attempts < self.settings.digest_max_attempts:
+            delay = min(MAX_BACKOFF, self.settings.digest_retry_base * 2 ** (attempts - 1))
+            self.store.mark_retry(
+                outbox_id, exc.reply, datetime.now(UTC) + timedelta(seconds=delay)
+            )
+            report.retrying += 1
+        else:
+            reason = exc.reply if not retry else f"gave up after {attempts} attempts: {exc.reply}"
+            self.store.mark_failed(outbox_id, reason)
+            report.failed += 1
+        return "failed"

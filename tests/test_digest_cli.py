@@ -1,0 +1,77 @@
+"""`paperwire subscribers …` and `paperwire digest …` through the real CLI."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import DAILY_FILE
+from digest_support import SmtpServer, daily_subset
+from paperwire.cli import cli
+from paperwire.config import Settings
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    with SmtpServer() as server:
+        yield server
+
+
+def test_subscribers_and_digest_commands(
+    settings: Settings, smtp: SmtpServer, tmp_path: Path
+) -> None:
+    runner = CliRunner(
+        env={
+            "PAPERWIRE_SMTP_HOST": "127.0.0.1",
+            "PAPERWIRE_SMTP_PORT": str(smtp.port),
+            "PAPERWIRE_SECRET_KEY": "cli-key",
+        }
+    )
+    base = ["--data-dir", str(settings.data_dir), "--database-url", settings.resolved_database_url]
+
+    def run(*args: str) -> str:
+        result = runner.invoke(cli, [*base, *args], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    run("import", str(daily_subset(DAILY_FILE, tmp_path / "subset.jsonl", 600)))
+    run("subscribers", "add", "a@example.com", "--category", "cs.LG", "--max-papers", "3")
+    run(
+        "subscribers",
+        "add",
+        "b@example.com",
+        "--frequency",
+        "weekly",
+        "--weekday",
+        "3",
+        "--timezone",
+        "Asia/Tokyo",
+    )
+    bad = runner.invoke(
+        cli, [*base, "subscribers", "add", "c@example.com", "--timezone", "Mars/Base"]
+    )
+    assert bad.exit_code != 0 and "IANA" in bad.output
+    listed = json.loads(run("subscribers", "list", "--json"))
+    assert [(s["email"], s["status"], s["frequency"]) for s in listed] == [
+        ("a@example.com", "active", "daily"),
+        ("b@example.com", "active", "weekly"),
+    ]
+    dry = run("digest", "run", "--date", "2025-03-20", "--dry-run")  # a Thursday
+    assert re.search(r"a@example.com\s+daily:2025-03-20\s+composed\s+3 papers", dry)
+    assert re.search(r"b@example.com\s+weekly:2025-03-20\s+composed", dry)
+    assert smtp.handler.received == []
+    assert "composed" in run("digest", "run", "--date", "2025-03-20")
+    assert len(smtp.handler.received) == 2
+    status = json.loads(run("digest", "status", "--json"))
+    assert status["counts"] == {"sent": 2}
+    run("digest", "run", "--date", "2025-03-20")
+    assert len(smtp.handler.received) == 2  # idempotent
+    assert "removed" in run("subscribers", "remove", "b@example.com")
+    gone = runner.invoke(cli, [*base, "subscribers", "remove", "b@example.com"])
+    assert gone.exit_code != 0 and "no subscriber" in gone.output
+    assert "sent" in run("digest", "status")

@@ -1,0 +1,198 @@
+"""Pure parts of the digest: schedule (time zones, DST), composition, preferences, rendering."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from paperwire.digest.compose import CandidatePool, compose_digest, match_locally, normalize_name
+from paperwire.digest.preferences import PreferenceError, clean_email, clean_preferences
+from paperwire.digest.render import Links, render_digest
+from paperwire.digest.schedule import Period, due_period, period_for, send_at
+from paperwire.models import Author, Paper, Subscriber
+
+
+def sub(**kw: object) -> Subscriber:
+    base: dict[str, object] = {"id": 1, "email": "a@example.com", "status": "active"}
+    base.update(kw)
+    return Subscriber(**base)  # type: ignore[arg-type]
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+# -- schedule -------------------------------------------------------------------------
+
+
+def test_send_time_follows_the_zone_offset_in_winter_and_summer() -> None:
+    berlin = sub(timezone="Europe/Berlin", send_time="08:00")
+    assert send_at(berlin, date(2026, 1, 15)) == utc(2026, 1, 15, 7, 0)  # CET +1
+    assert send_at(berlin, date(2026, 7, 15)) == utc(2026, 7, 15, 6, 0)  # CEST +2
+
+
+def test_dst_gap_moves_forward_and_repeated_hour_is_taken_once() -> None:
+    ny = sub(timezone="America/New_York", send_time="02:30")
+    # 2026-03-08: clocks jump 02:00 -> 03:00 EDT; 02:30 does not exist -> 03:30 EDT = 07:30 UTC
+    assert send_at(ny, date(2026, 3, 8)) == utc(2026, 3, 8, 7, 30)
+    ny_fold = sub(timezone="America/New_York", send_time="01:30")
+    # 2026-11-01: 01:30 happens twice; the first (EDT, -4) is used -> 05:30 UTC
+    assert send_at(ny_fold, date(2026, 11, 1)) == utc(2026, 11, 1, 5, 30)
+    # the day before the change it is still EDT, the day after EST
+    assert send_at(ny_fold, date(2026, 11, 2)) == utc(2026, 11, 2, 6, 30)
+
+
+def test_due_period_before_and_after_the_local_send_time() -> None:
+    s = sub(timezone="Europe/Berlin", send_time="08:00", confirmed_at=utc(2026, 1, 1))
+    assert due_period(s, utc(2026, 7, 15, 5, 59)) == Period(
+        "daily:2026-07-14", date(2026, 7, 13), date(2026, 7, 14)
+    )
+    assert due_period(s, utc(2026, 7, 15, 6, 0)).key == "daily:2026-07-15"  # type: ignore[union-attr]
+
+
+def test_same_instant_is_a_different_local_day_across_the_date_line() -> None:
+    moment = utc(2026, 7, 15, 20, 0)
+    auckland = sub(timezone="Pacific/Auckland", send_time="07:00", confirmed_at=utc(2026, 1, 1))
+    la = sub(timezone="America/Los_Angeles", send_time="07:00", confirmed_at=utc(2026, 1, 1))
+    assert due_period(auckland, moment).key == "daily:2026-07-16"  # type: ignore[union-attr]
+    assert due_period(la, moment).key == "daily:2026-07-15"  # type: ignore[union-attr]
+
+
+def test_nothing_due_before_the_day_of_confirmation() -> None:
+    s = sub(send_time="08:00", confirmed_at=utc(2026, 7, 15, 7, 0))
+    assert due_period(s, utc(2026, 7, 15, 7, 30)) is None  # yesterday: before confirmation
+    assert due_period(s, utc(2026, 7, 15, 8, 0)).key == "daily:2026-07-15"  # type: ignore[union-attr]
+
+
+def test_weekly_only_on_its_weekday_and_covers_a_week() -> None:
+    weekly = sub(frequency="weekly", weekday=2, confirmed_at=utc(2026, 1, 1))  # Wednesday
+    assert period_for(weekly, date(2026, 7, 14)) is None  # Tuesday
+    wed = period_for(weekly, date(2026, 7, 15))
+    assert wed == Period("weekly:2026-07-15", date(2026, 7, 8), date(2026, 7, 15))
+    # Thursday 07:00 UTC, before the 08:00 send time: still Wednesday's period (catch-up)
+    assert due_period(weekly, utc(2026, 7, 16, 7, 0)) == wed
+    assert due_period(weekly, utc(2026, 7, 17, 9, 0)) is None  # Friday: nothing
+    daily = period_for(sub(), date(2026, 7, 14))
+    assert daily == Period("daily:2026-07-14", date(2026, 7, 13), date(2026, 7, 14))
+
+
+# -- composition ----------------------------------------------------------------------
+
+
+def paper(i: int, title: str, cats: list[str], authors: list[str], abstract: str = "x") -> Paper:
+    return Paper(
+        f"2607.{i:05d}",
+        title,
+        abstract,
+        authors=[Author(a) for a in authors],
+        categories=cats,
+        listing_date=date(2026, 7, 1),
+    )
+
+
+PAPERS = [
+    paper(1, "Diffusion policy for robots", ["cs.RO"], ["Ana Núñez"], "diffusion policy learning"),
+    paper(2, "Language models <b>& tables</b>", ["cs.CL"], ["Bo Li"]),
+    paper(3, "Another language model", ["cs.CL", "cs.LG"], ["Yann LeCun"]),
+    paper(4, "Vision transformers", ["cs.CV"], ["Bo Li"]),
+    paper(5, "Graph learning", ["cs.LG"], ["C. D. Smith"]),
+]
+
+
+def pool() -> CandidatePool:
+    trending = [p.arxiv_id for p in reversed(PAPERS)]  # 5, 4, 3, 2, 1
+    built = CandidatePool.build(date(2026, 6, 30), date(2026, 7, 1), PAPERS, trending)
+    built.search_hits["diffusion policy"] = match_locally("diffusion policy", PAPERS)
+    return built
+
+
+PERIOD = Period("daily:2026-07-01", date(2026, 6, 30), date(2026, 7, 1))
+
+
+def test_sections_explain_themselves_and_never_repeat_a_paper() -> None:
+    s = sub(
+        saved_searches=["diffusion policy"],
+        followed_authors=["ana nunez", "Bo Li"],
+        categories=["cs.CL"],
+        max_papers=10,
+    )
+    digest = compose_digest(s, PERIOD, pool(), already_sent=set())
+    reasons = [(sec.reason, [p.arxiv_id for p in sec.papers]) for sec in digest.sections]
+    assert reasons == [
+        ("matches your search 'diffusion policy'", ["2607.00001"]),
+        ("new from followed author Bo Li", ["2607.00002", "2607.00004"]),
+        ("trending in cs.CL", ["2607.00003"]),
+    ]
+    # "ana nunez" matched paper 1, but the search section claimed it first
+    assert len(digest.paper_ids) == len(set(digest.paper_ids))
+
+
+def test_already_sent_papers_and_max_papers_are_respected() -> None:
+    s = sub(categories=["cs.CL", "cs.LG"], max_papers=2)
+    digest = compose_digest(s, PERIOD, pool(), already_sent={"2607.00003"})
+    assert digest.paper_ids == ["2607.00002", "2607.00005"]  # one per category
+    everything = {p.arxiv_id for p in PAPERS}
+    assert compose_digest(sub(), PERIOD, pool(), already_sent=everything).empty
+
+
+def test_no_preferences_means_overall_trending() -> None:
+    digest = compose_digest(sub(max_papers=3), PERIOD, pool(), set())
+    assert digest.sections[0].reason == "trending on paperwire"
+    assert digest.paper_ids == ["2607.00005", "2607.00004", "2607.00003"]
+
+
+def test_author_names_normalised() -> None:
+    assert normalize_name("  C. D.  Smith ") == normalize_name("c d smith")
+    assert normalize_name("Ana Núñez") == "ana nunez"
+
+
+# -- preferences ------------------------------------------------------------------------
+
+
+def test_preferences_are_checked_with_clear_messages() -> None:
+    ok = clean_preferences(
+        {
+            "frequency": "weekly",
+            "send_time": "7:05",
+            "timezone": "Asia/Kolkata",
+            "categories": "cs.CL, cs.LG",
+            "saved_searches": "diffusion policy\n\n  graph   nets \n",
+            "max_papers": "12",
+            "weekday": "6",
+        }
+    )
+    assert ok["send_time"] == "07:05"
+    assert ok["categories"] == ["cs.CL", "cs.LG"]
+    assert ok["saved_searches"] == ["diffusion policy", "graph nets"]
+    for bad, message in [
+        ({"frequency": "hourly"}, "daily or weekly"),
+        ({"send_time": "25:00"}, "HH:MM"),
+        ({"timezone": "Mars/Olympus"}, "IANA"),
+        ({"categories": "not a category!"}, "arXiv classes"),
+        ({"max_papers": "0"}, "between 1 and"),
+        ({"weekday": "9"}, "weekday"),
+        ({"saved_searches": 'ok words\n"unclosed phrase'}, "saved search '\"unclosed phrase'"),
+    ]:
+        with pytest.raises(PreferenceError, match=message):
+            clean_preferences(bad)
+    with pytest.raises(PreferenceError, match="not an email"):
+        clean_email("no-at-sign")
+    assert clean_email(" Someone@Example.COM ") == "someone@example.com"
+
+
+# -- rendering --------------------------------------------------------------------------
+
+
+def test_render_escapes_paper_text_and_links_to_paper_pages() -> None:
+    s = sub(categories=["cs.CL"], max_papers=5)
+    digest = compose_digest(s, PERIOD, pool(), set())
+    links = Links("http://127.0.0.1:9/", "http://m/manage?token=a&b", "http://m/unsub?token=c")
+    out = render_digest(digest, links)
+    assert out.subject == "paperwire daily digest 2026-07-01: 2 papers"
+    assert "Language models &lt;b&gt;&amp; tables&lt;/b&gt;" in out.html
+    assert "<b>&" not in out.html
+    assert 'href="http://127.0.0.1:9/papers/2607.00002"' in out.html
+    assert "manage?token=a&amp;b" in out.html
+    assert "Trending in cs.CL" in out.text and "http://127.0.0.1:9/papers/2607.00003" in out.text
+    assert "Language models <b>& tables</b>" in out.text  # plain text stays plain

@@ -1,0 +1,365 @@
+"""Digest delivery through a real SMTP server on loopback, on SQLite and PostgreSQL:
+the web flow with its links, fault injection, crashes, unsubscribes and concurrency."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from conftest import DAILY_FILE
+from digest_support import SmtpServer, daily_subset, free_port, parts
+from paperwire.config import Settings
+from paperwire.models import Author, Paper
+from paperwire.service import Service
+from paperwire.store.digest import DigestStore
+from paperwire.web import subscriptions
+
+DAY = date(2025, 3, 20)  # the subset holds listings of 2025-03-18 .. 2025-03-21
+BASE = "http://testserver"
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    with SmtpServer() as server:
+        yield server
+
+
+@pytest.fixture
+def dsettings(settings: Settings, smtp: SmtpServer, tmp_path: Path) -> Settings:
+    configured = settings.model_copy(
+        update={
+            "smtp_host": "127.0.0.1",
+            "smtp_port": smtp.port,
+            "base_url": BASE,
+            "secret_key": "test-secret-key",
+            "mail_from": "paperwire <digest@paperwire.test>",
+            "digest_retry_base": 0.0,
+            "digest_send_workers": 1,  # deterministic order; parallel sending tested below
+            "admin_token": "admin-secret",
+        }
+    )
+    with Service(configured) as service:
+        service.import_snapshot(daily_subset(DAILY_FILE, tmp_path / "subset.jsonl", 1000))
+    return configured
+
+
+@pytest.fixture
+def service(dsettings: Settings) -> Iterator[Service]:
+    with Service(dsettings) as svc:
+        yield svc
+
+
+@pytest.fixture
+def client(dsettings: Settings, service: Service) -> TestClient:
+    app = FastAPI()
+    app.state.settings = dsettings
+    app.state.service = service
+    app.include_router(subscriptions.router)
+    return TestClient(app)
+
+
+def link(text: str, path: str) -> str:
+    match = re.search(re.escape(BASE + path) + r"\?token=[\w.\-]+", text)
+    assert match, f"no {path} link in:\n{text}"
+    return match.group(0).removeprefix(BASE)
+
+
+def statuses(service: Service) -> dict[str, int]:
+    return DigestStore(service.store.engine).status_counts()
+
+
+def test_web_flow_email_headers_parts_and_links(
+    client: TestClient, service: Service, smtp: SmtpServer, dsettings: Settings
+) -> None:
+    first = client.post("/subscribe", data={"email": "Reader@Example.com", "categories": "cs.CL"})
+    assert first.status_code == 200 and "Check your inbox" in first.text
+    (confirm_mail,) = smtp.handler.to("reader@example.com")
+    confirm_path = link(parts(confirm_mail)["text/plain"], "/subscribe/confirm")
+    assert client.get("/subscribe/confirm?token=forged").status_code == 400
+    confirmed = client.get(confirm_path)
+    assert confirmed.status_code == 200 and "reader@example.com will receive" in confirmed.text
+
+    # subscribing again: same page as for a stranger; the owner gets a manage link
+    again = client.post("/subscribe", data={"email": "reader@example.com"})
+    stranger = client.post("/subscribe", data={"email": "stranger@example.com"})
+    assert again.text == stranger.text == first.text
+    client.post("/subscribe", data={"email": "stranger@example.com"})  # asking again at once:
+    assert len(smtp.handler.to("stranger@example.com")) == 1  # no second email (anti-bombing)
+    manage_path = link(
+        parts(smtp.handler.to("reader@example.com")[1])["text/plain"], "/subscribe/manage"
+    )
+    saved = client.post(
+        "/subscribe/manage",
+        data={
+            "token": manage_path.split("token=")[1],
+            "frequency": "daily",
+            "categories": "cs.CL",
+            "saved_searches": "language model",
+            "max_papers": "8",
+            "timezone": "Europe/Berlin",
+            "send_time": "07:30",
+        },
+    )
+    assert saved.status_code == 200 and "preferences are saved" in saved.text
+    bad = client.post(
+        "/subscribe/manage",
+        data={"token": manage_path.split("token=")[1], "timezone": "Nowhere/Here"},
+    )
+    assert bad.status_code == 400 and "IANA" in bad.text
+
+    composed, sent = service.digest_run(DAY)
+    assert (composed.composed, sent.sent) == (1, 1)  # the stranger never confirmed
+    digest = smtp.handler.to("reader@example.com")[-1]
+    assert digest["From"] == dsettings.mail_from and digest["To"] == "reader@example.com"
+    assert abs(parsedate_to_datetime(str(digest["Date"])) - datetime.now(UTC)) < timedelta(
+        minutes=5
+    )
+    assert re.fullmatch(
+        r"<digest\.\d+\.daily\.2025-03-20\.[0-9a-f]{16}@paperwire\.test>", str(digest["Message-ID"])
+    )
+    assert digest.get_content_type() == "multipart/alternative"
+    body = parts(digest)
+    assert set(body) == {"text/plain", "text/html"}
+    assert "Matches your search 'language model'" in body["text/plain"]
+    assert "Trending in cs.CL" in body["text/plain"] and "Trending in cs.CL" in body["text/html"]
+    ids = re.findall(re.escape(BASE) + r"/papers/([\d.]+)", body["text/plain"])
+    assert 1 <= len(ids) <= 8 and len(set(ids)) == len(ids)
+    assert all(service.paper(i) is not None for i in ids)
+    assert digest["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    unsubscribe_url = str(digest["List-Unsubscribe"]).strip("<>")
+    assert unsubscribe_url.startswith(BASE + "/unsubscribe?token=")
+
+    manage = client.get(link(body["text/plain"], "/subscribe/manage"))
+    assert (
+        manage.status_code == 200
+        and "reader@example.com" in manage.text
+        and "language model" in manage.text
+    )
+    assert client.get(unsubscribe_url.removeprefix(BASE)).status_code == 200  # confirmation page
+    one_click = client.post(
+        unsubscribe_url.removeprefix(BASE),
+        content=b"List-Unsubscribe=One-Click",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert one_click.status_code == 200 and "no more digests" in one_click.text
+    assert service.digest().store.get_by_email("reader@example.com").status == "unsubscribed"  # type: ignore[union-attr]
+
+    before = len(smtp.handler.received)
+    service.digest_run(DAY + timedelta(days=1))
+    service.digest_run(DAY)
+    assert len(smtp.handler.received) == before  # unsubscribed: nothing more; rerun: no repeat
+    assert statuses(service) == {"sent": 1}
+
+    status = client.get("/admin/digest/status")
+    assert status.status_code == 401
+    status = client.get("/admin/digest/status", headers={"Authorization": "Bearer admin-secret"})
+    assert status.status_code == 200 and status.json()["counts"] == {"sent": 1}
+
+
+def subscribe_many(service: Service, count: int, **prefs: object) -> list[str]:
+    emails = [f"user{i:02d}@example.com" for i in range(count)]
+    for address in emails:
+        service.add_subscriber(address, dict(prefs))
+    return emails
+
+
+def test_fault_injection_4xx_5xx_and_dropped_connection(
+    dsettings: Settings, smtp: SmtpServer
+) -> None:
+    service = Service(dsettings.model_copy(update={"digest_send_workers": 3}))
+    emails = subscribe_many(service, 12)
+    h = smtp.handler
+    h.temp_fail = {emails[0]: 1, emails[1]: 1, emails[2]: 2}
+    h.perm_fail = {emails[3], emails[4]}
+    h.drop_on_data = {5}  # the 5th message never arrives: connection cut mid-batch
+
+    composed, first = service.digest_run(DAY)
+    assert composed.composed == 12
+    assert (first.sent, first.retrying, first.failed) == (6, 4, 2)
+    _, second = service.digest_run(DAY)
+    assert (second.sent, second.retrying, second.failed) == (3, 1, 0)
+    _, third = service.digest_run(DAY)
+    assert (third.sent, third.retrying, third.failed) == (1, 0, 0)
+    _, fourth = service.digest_run(DAY)
+    assert (fourth.sent, fourth.retrying, fourth.failed) == (0, 0, 0)
+
+    ids = h.message_ids()
+    assert len(ids) == 10 and set(ids.values()) == {1}  # every deliverable one exactly once
+    delivered = {r.rcpt[0] for r in h.received}
+    assert delivered == set(emails) - {emails[3], emails[4]}
+    assert statuses(service) == {"sent": 10, "failed": 2}
+    status = service.digest_status()
+    failed = [p for p in status["problems"] if p["status"] == "failed"]
+    assert {p["recipient"] for p in failed} == {emails[3], emails[4]}
+    assert all(p["last_reply"].startswith("550") for p in failed)
+    third_try = [m for m in service.digest().store.messages() if m.recipient == emails[2]]
+    assert third_try[0].attempts == 3 and third_try[0].status == "sent"
+
+
+def test_backoff_is_honoured(service: Service, smtp: SmtpServer, dsettings: Settings) -> None:
+    (address,) = subscribe_many(service, 1)
+    smtp.handler.temp_fail = {address: 1}
+    slow = Service(dsettings.model_copy(update={"digest_retry_base": 60.0}), store=service.store)
+    _, sent = slow.digest_run(DAY)
+    assert sent.retrying == 1
+    (msg,) = service.digest().store.messages()
+    assert msg.next_attempt_at is not None
+    wait = (msg.next_attempt_at - datetime.now(UTC)).total_seconds()
+    assert 50 < wait <= 60
+    _, again = slow.digest_run(DAY)
+    assert again.sent == 0 and smtp.handler.received == []  # not due yet
+
+
+def test_unsubscribe_mid_batch_receives_nothing_more(service: Service, smtp: SmtpServer) -> None:
+    emails = subscribe_many(service, 5)
+    leaver = service.digest().store.get_by_email(emails[3])
+    assert leaver is not None
+    smtp.handler.on_data = lambda n: (
+        service.digest().store.unsubscribe(leaver.id) if n == 2 else None
+    )
+    composed, sent = service.digest_run(DAY)
+    assert (composed.composed, sent.sent) == (5, 4)
+    assert smtp.handler.to(emails[3]) == []
+    assert statuses(service) == {"sent": 4, "cancelled": 1}
+    service.digest_run(DAY + timedelta(days=1))
+    assert smtp.handler.to(emails[3]) == []
+
+
+def test_two_concurrent_senders_send_each_digest_once(
+    service: Service, smtp: SmtpServer, dsettings: Settings
+) -> None:
+    subscribe_many(service, 20)
+    service.digest().compose(day=DAY)
+    workers = [Service(dsettings) for _ in range(2)]
+    threads = [threading.Thread(target=w.digest().send_due) for w in workers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    for w in workers:
+        w.close()
+    ids = smtp.handler.message_ids()
+    assert len(ids) == 20 and set(ids.values()) == {1}
+    assert statuses(service) == {"sent": 20}
+
+
+def test_papers_never_sent_twice_across_overlapping_periods(
+    service: Service, smtp: SmtpServer
+) -> None:
+    (address,) = subscribe_many(service, 1, categories=["cs.CV"], max_papers=30)
+    service.digest_run(DAY)
+    service.digest_run(DAY + timedelta(days=1))  # window overlaps DAY
+    mails = smtp.handler.to(address)
+    assert len(mails) == 2
+    first, second = (set(re.findall(r"/papers/([\d.]+)", parts(m)["text/plain"])) for m in mails)
+    assert first and second and not first & second
+
+
+def test_empty_digest_is_recorded_not_sent(service: Service, smtp: SmtpServer) -> None:
+    subscribe_many(service, 2, categories=["nucl-th"])  # no such papers in the subset
+    composed, sent = service.digest_run(DAY)
+    assert (composed.composed, composed.empty, sent.sent) == (0, 2, 0)
+    assert statuses(service) == {"empty": 2} and smtp.handler.received == []
+
+
+def test_scheduler_sends_at_local_time(
+    service: Service, smtp: SmtpServer, dsettings: Settings
+) -> None:
+    today = datetime.now(UTC).date()
+    service.store.upsert_papers(
+        [
+            Paper(
+                "2699.00001",
+                "Fresh paper",
+                "Abstract",
+                [Author("A B")],
+                ["cs.AI"],
+                listing_date=today,
+            )
+        ]
+    )
+    sub = service.add_subscriber("early@example.com", {"send_time": "00:00", "timezone": "UTC"})
+    assert sub.confirmed_at is not None and sub.confirmed_at.date() == today
+
+    def app_with(settings: Settings) -> FastAPI:
+        app = FastAPI()
+        app.state.settings = settings
+        app.include_router(subscriptions.router)  # brings the scheduler's lifespan along
+        return app
+
+    idle = app_with(dsettings)  # digest_scheduler is off: nothing starts
+    with TestClient(idle):
+        assert getattr(idle.state, "digest_scheduler", None) is None
+    fast = dsettings.model_copy(update={"digest_scheduler": True, "digest_scheduler_interval": 0.2})
+    app = app_with(fast)
+    with TestClient(app):
+        assert app.state.digest_scheduler is not None
+        deadline = time.monotonic() + 20
+        while not smtp.handler.received and time.monotonic() < deadline:
+            time.sleep(0.1)
+    assert app.state.digest_scheduler is None  # stopped with the app
+    (mail,) = smtp.handler.to("early@example.com")
+    assert "Fresh paper" in parts(mail)["text/plain"]
+    assert statuses(service) == {"sent": 1}
+
+
+def test_unreachable_server_loses_nothing_and_counts_no_attempt(
+    service: Service, smtp: SmtpServer, dsettings: Settings
+) -> None:
+    subscribe_many(service, 4)
+    down = Service(dsettings.model_copy(update={"smtp_port": free_port()}), store=service.store)
+    composed, sent = down.digest_run(DAY)
+    assert (composed.composed, sent.sent, sent.retrying, sent.failed) == (4, 0, 1, 0)
+    assert statuses(service) == {"retrying": 1, "composed": 3}  # the round stopped at once
+    assert all(m.attempts == 0 for m in service.digest().store.messages())
+    _, sent = service.digest_run(DAY)
+    assert sent.sent == 4 and len(smtp.handler.message_ids()) == 4
+
+
+def test_saved_searches_go_through_the_search_engine(service: Service, smtp: SmtpServer) -> None:
+    (address,) = subscribe_many(service, 1, saved_searches=["language model"], max_papers=5)
+    sub = service.digest().store.get_by_email(address)
+    assert sub is not None
+    # a query stored before validation existed: skipped, the rest of the digest still goes
+    service.digest().store.update_preferences(sub.id, {"saved_searches": ["au:", "language model"]})
+    period_hits = service.search(
+        "language model since:2025-03-19 until:2025-03-20", per_page=50, mode="lexical"
+    ).hits
+    assert period_hits
+    service.digest_run(DAY)
+    (mail,) = smtp.handler.to(address)
+    text = parts(mail)["text/plain"]
+    assert "Matches your search 'language model'" in text and "'au:'" not in text
+    sent = re.findall(r"/papers/([\d.]+)", text)
+    assert sent[0] == period_hits[0].paper.arxiv_id  # the engine's best hit leads
+
+
+def test_scheduled_run_uses_each_subscribers_local_day(service: Service) -> None:
+    """`digest run` without --date: one instant, three local calendars."""
+    moment = (datetime.now(UTC) + timedelta(days=2)).replace(hour=19, minute=30)
+    for address, tz, at in [
+        ("nz@example.com", "Pacific/Auckland", "07:00"),  # already tomorrow morning there
+        ("la@example.com", "America/Los_Angeles", "07:00"),  # today, after 07:00
+        ("de@example.com", "Europe/Berlin", "23:30"),  # today's time not reached: yesterday's
+    ]:
+        service.add_subscriber(address, {"timezone": tz, "send_time": at})
+    report = service.digest().compose(now=moment)
+    assert report.composed + report.empty == 3
+    periods = {m.recipient: m.period for m in service.digest().store.messages()}
+    today = moment.date()
+    assert periods == {
+        "nz@example.com": f"daily:{today + timedelta(days=1)}",
+        "la@example.com": f"daily:{today}",
+        "de@example.com": f"daily:{today - timedelta(days=1)}",
+    }
+    again = service.digest().compose(now=moment + timedelta(minutes=5))
+    assert again.skipped == 3 and again.composed + again.empty == 0  # idempotent
