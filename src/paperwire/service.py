@@ -8,6 +8,7 @@ from typing import Any
 from paperwire.config import Settings
 from paperwire.ingest import OnChanged, Progress, import_snapshot
 from paperwire.models import IngestReport, Paper
+from paperwire.search.semantic import SemanticIndex
 from paperwire.store import Store, open_store
 
 
@@ -18,6 +19,7 @@ class Service:
         self.settings = settings
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = store or open_store(settings.resolved_database_url)
+        self._semantic_index: SemanticIndex | None = None
 
     def close(self) -> None:
         self.store.close()
@@ -57,6 +59,25 @@ class Service:
 
     def stats(self) -> dict[str, Any]:
         return self.store.stats()
+
+    # -- semantic embeddings ---------------------------------------------------
+
+    @property
+    def semantic_index(self) -> SemanticIndex:
+        """Paper embeddings and vector search (built on first use; the model loads lazily)."""
+        if self._semantic_index is None:
+            self._semantic_index = SemanticIndex(self.settings, self.store)
+        return self._semantic_index
+
+    def embed_pending(
+        self, progress: Progress | None = None, limit: int | None = None, batch: int = 64
+    ) -> int:
+        """Embed papers that are new or changed since their last vector; returns how many."""
+        return self.semantic_index.embed_pending(progress=progress, limit=limit, batch=batch)
+
+    def embedding_coverage(self) -> tuple[int, int]:
+        """(papers embedded, live papers)."""
+        return self.semantic_index.coverage()
 
 
 def open_service(settings: Settings | None = None) -> Service:

@@ -1,0 +1,1 @@
+"""Search: query language, lexical and semantic indexes, fusion."""
