@@ -135,13 +135,20 @@ class Embedder:
         unit: Vectors = (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
         return unit
 
-    def embed(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> Vectors:
+    def embed(
+        self,
+        texts: Sequence[str],
+        progress: Callable[[int], None] | None = None,
+        sort_by_length: bool = True,
+    ) -> Vectors:
         """Unit vectors, one row per text, in input order."""
         out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
         if not texts:
             return out
         encodings = self._tokenizer.encode_batch([t or " " for t in texts])
-        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        order = list(range(len(texts)))
+        if sort_by_length:
+            order.sort(key=lambda i: len(encodings[i].ids))
         for start in range(0, len(order), self.batch_size):
             chunk = order[start : start + self.batch_size]
             out[chunk] = self._run([encodings[i] for i in chunk])
