@@ -92,7 +92,7 @@ class SemanticIndex:
             if not pending:
                 break
             done += self._embed_batch(pending, progress)
-        self.refresh(force=True)
+        self.refresh(force=True, save=True)
         return done
 
     def _embed_batch(
@@ -116,8 +116,10 @@ class SemanticIndex:
 
     # -- the vector index --------------------------------------------------------
 
-    def refresh(self, force: bool = False) -> VectorIndex:
-        """The vector index, synced with the store at most every REFRESH_SECONDS."""
+    def refresh(self, force: bool = False, save: bool = False) -> VectorIndex:
+        """The vector index, synced with the store at most every REFRESH_SECONDS.
+
+        Only writers (embedding, rebuild) save the files; readers sync in memory."""
         now = time.monotonic()
         if self._index is not None and not force and now - self._checked_at < REFRESH_SECONDS:
             return self._index
@@ -127,7 +129,7 @@ class SemanticIndex:
             return self._index
         if self._index is None:
             self._index = VectorIndex.load(self.folder, self.model_id, self.ann_threshold)
-        if self._sync(self._index):
+        if self._sync(self._index) and save:
             self._index.save(self.folder)
         self._version = version
         return self._index
@@ -152,7 +154,7 @@ class SemanticIndex:
         for path in self.folder.glob("*"):
             path.unlink()
         self._index = None
-        return len(self.refresh(force=True))
+        return len(self.refresh(force=True, save=True))
 
     # -- queries -------------------------------------------------------------------
 

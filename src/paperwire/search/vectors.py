@@ -6,15 +6,16 @@ Rows of a float32 matrix are addressed by integer labels; ``ids[label]`` names t
 tuned for recall@10 >= 0.95 against exact search.
 
 Files in the index folder (each written to a temporary name, then renamed):
-``vectors.npy`` (rows), ``ids.json`` (labels -> ids, text hashes, model), ``hnsw.bin``.
-``ids.json`` is written last; a set of files that does not agree is discarded and rebuilt
-from the database, which is the source of truth.
+``vectors-<generation>.npy`` (rows), ``hnsw-<generation>.bin`` and ``ids.json`` (labels ->
+ids, text hashes, model, the current generation), written last. Files that do not agree are
+discarded and the index is rebuilt from the database, which is the source of truth.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -171,23 +172,31 @@ class VectorIndex:
     # -- files -----------------------------------------------------------------
 
     def save(self, folder: Path) -> None:
+        """Write a new generation of files, then point ``ids.json`` at it, then drop the old.
+
+        Readers see either the old or the new generation whole, never a mix."""
         folder.mkdir(parents=True, exist_ok=True)
+        generation = uuid.uuid4().hex[:12]
         count = len(self.ids)
-        _atomic(folder / "vectors.npy", lambda p: np.save(p, self._rows[:count]))
+        _atomic(folder / f"vectors-{generation}.npy", lambda p: np.save(p, self._rows[:count]))
+        graph_count = 0
         if self.uses_ann:
             if self._hnsw is None:
                 self.build_ann()
-            _atomic(folder / "hnsw.bin", lambda p: self._hnsw.save_index(str(p)))
-        else:
-            (folder / "hnsw.bin").unlink(missing_ok=True)
+            _atomic(folder / f"hnsw-{generation}.bin", lambda p: self._hnsw.save_index(str(p)))
+            graph_count = self._hnsw.get_current_count()
         meta = {
             "model": self.model_id,
+            "generation": generation,
             "ids": self.ids,
             "hashes": self.hashes,
-            "graph_count": self._hnsw.get_current_count() if self.uses_ann else 0,
+            "graph_count": graph_count,
             "graph_deleted": sorted(self._graph_deleted),
         }
         _atomic(folder / "ids.json", lambda p: p.write_text(json.dumps(meta)))
+        for old in [*folder.glob("vectors-*.npy"), *folder.glob("hnsw-*.bin")]:
+            if generation not in old.name:
+                old.unlink(missing_ok=True)
 
     @classmethod
     def load(cls, folder: Path, model_id: str, ann_threshold: int = ANN_THRESHOLD) -> VectorIndex:
@@ -195,8 +204,9 @@ class VectorIndex:
         index = cls(model_id, ann_threshold)
         try:
             meta = json.loads((folder / "ids.json").read_text())
-            rows = np.load(folder / "vectors.npy")
-        except (OSError, ValueError):
+            generation = str(meta["generation"])
+            rows = np.load(folder / f"vectors-{generation}.npy")
+        except (OSError, ValueError, KeyError):
             return index
         ids: list[str] = meta.get("ids", [])
         if meta.get("model") != model_id or rows.shape != (len(ids), DIMENSION):
@@ -206,8 +216,9 @@ class VectorIndex:
         index._rows = rows.astype(np.float32)
         index._label = {i: n for n, i in enumerate(ids) if i}
         index._free = [n for n, i in enumerate(ids) if not i]
-        if index.uses_ann and (folder / "hnsw.bin").exists():
-            index._load_hnsw(folder / "hnsw.bin", meta)
+        graph_file = folder / f"hnsw-{generation}.bin"
+        if index.uses_ann and graph_file.exists():
+            index._load_hnsw(graph_file, meta)
         return index
 
     def _load_hnsw(self, path: Path, meta: dict[str, Any]) -> None:
@@ -227,8 +238,6 @@ class VectorIndex:
 
 
 def _atomic(path: Path, write: Any) -> None:
-    tmp = path.with_name(f".tmp-{path.name}")
-    if path.suffix == ".npy":
-        tmp = path.with_name(f".tmp-{path.stem}.npy")
+    tmp = path.with_name(f".tmp-{path.name}")  # keeps the suffix (np.save would add one)
     write(tmp)
     os.replace(tmp, path)
