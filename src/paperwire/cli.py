@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -99,6 +100,34 @@ def progress_bar(description: str, total: int | None) -> Iterator[Callable[[int]
         yield advance
 
 
+@contextmanager
+def file_progress(
+    description: str, total_bytes: int
+) -> Iterator[tuple[Callable[[int], None], Callable[[int], None]]]:
+    """A bar over the bytes of a (possibly compressed) file, with records and records/s."""
+    columns = [
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[records]:,} records {task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    ]
+    started = time.perf_counter()
+    with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
+        task = bar.add_task(description, total=total_bytes, records=0, rate="")
+
+        def on_records(n: int) -> None:
+            records = bar.tasks[task].fields["records"] + n
+            speed = records / max(time.perf_counter() - started, 1e-9)
+            bar.update(task, records=records, rate=f"({speed:,.0f}/s)")
+
+        def on_bytes(done: int) -> None:
+            bar.update(task, completed=done)
+
+        yield on_records, on_bytes
+
+
 def print_report(title: str, report: IngestReport, seconds: float) -> None:
     table = Table(title=title, show_header=True)
     for name in ("new", "updated", "unchanged", "deleted", "rejected", "seconds", "records/s"):
@@ -117,14 +146,6 @@ def print_report(title: str, report: IngestReport, seconds: float) -> None:
         out.print(f"{report.rejected} record(s) rejected; see `paperwire rejects` for the reasons.")
 
 
-def count_lines(path: Path) -> int | None:
-    """Cheap line count for plain files (progress total); None for compressed ones."""
-    if path.suffix in {".gz", ".xz"}:
-        return None
-    with path.open("rb") as handle:
-        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
-
-
 @cli.command("import")
 @click.argument(
     "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -139,13 +160,11 @@ def import_cmd(ctx: Context, files: tuple[Path, ...]) -> None:
     resumes after the last committed batch. Malformed lines are rejected with a
     reason (see `paperwire rejects`) and the import goes on.
     """
-    import time
-
     with ctx.service() as service:
         for path in files:
             start = time.perf_counter()
-            with progress_bar(f"import {path.name}", count_lines(path)) as advance:
-                report = service.import_snapshot(path, progress=advance)
+            with file_progress(f"import {path.name}", path.stat().st_size) as (records, done):
+                report = service.import_snapshot(path, progress=records, progress_bytes=done)
             print_report(f"import {path.name}", report, time.perf_counter() - start)
 
 

@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     max_retry_after: float = Field(
         default=600.0, ge=0, description="Longest Retry-After (seconds) honoured before failing."
     )
-    batch_size: int = Field(default=2000, ge=1, description="Papers per ingest transaction.")
+    batch_size: int = Field(default=5000, ge=1, description="Papers per ingest transaction.")
     secret_key: str = Field(
         default="",
         description="Key for signing tokens and cookies. Empty: a random key is generated "

@@ -7,13 +7,17 @@ resumes after the last committed batch and re-running reaches the same end state
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import multiprocessing as mp
+import os
+import queue
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from paperwire.models import IngestReport, Paper, Rejected
 from paperwire.sources import snapshot
 from paperwire.store import Store
+from paperwire.store.codec import EncodedRow, encode_paper
 
 Progress = Callable[[int], None]  # called with the number of records just handled
 OnChanged = Callable[[list[str]], None]  # called with ids whose stored content changed
@@ -61,34 +65,107 @@ def ingest_records(
     return total
 
 
+PARALLEL_MIN_BYTES = 4 << 20  # below this, a parser process costs more than it saves
+
+
+def _put(out: Any, item: object, parent: int) -> None:
+    """Queue put that gives up when the parent is gone (e.g. SIGKILLed)."""
+    while True:
+        try:
+            out.put(item, timeout=1.0)
+            return
+        except queue.Full:
+            if os.getppid() != parent:
+                os._exit(1)
+
+
+Parsed = tuple[list[tuple[int, EncodedRow | Rejected]], int]  # batch, bytes read from disk
+
+
+def _encoded_batches(path: Path, skip: int, batch_size: int) -> Iterator[Parsed]:
+    position = snapshot.ReadPosition()
+    batch: list[tuple[int, EncodedRow | Rejected]] = []
+    for number, item in snapshot.read_snapshot(path, skip=skip, position=position):
+        batch.append((number, encode_paper(item) if isinstance(item, Paper) else item))
+        if len(batch) >= batch_size:
+            yield batch, position.bytes
+            batch = []
+    yield batch, path.stat().st_size
+
+
+def _snapshot_worker(path: Path, skip: int, batch_size: int, out: Any, parent: int) -> None:
+    """Parser process: read, decompress, parse and encode; send batches to the parent."""
+    try:
+        for parsed in _encoded_batches(path, skip, batch_size):
+            _put(out, parsed, parent)
+        _put(out, None, parent)
+    except BaseException as exc:  # reported by the parent
+        _put(out, f"{type(exc).__name__}: {exc}", parent)
+
+
+def _parsed_in_process(path: Path, skip: int, batch_size: int) -> Iterator[Parsed]:
+    """Batches of (line, encoded row or Rejected) parsed by a second process, so that
+    parsing and writing use both cores. Measured on the 74,728-paper file: see
+    benchmarks/bench_import.py."""
+    context = mp.get_context("fork")
+    out = context.Queue(maxsize=4)
+    worker = context.Process(
+        target=_snapshot_worker,
+        args=(path, skip, batch_size, out, os.getpid()),
+        name="paperwire-parse",
+        daemon=True,
+    )
+    worker.start()
+    try:
+        while True:
+            try:
+                item = out.get(timeout=5.0)
+            except queue.Empty:
+                if not worker.is_alive():
+                    raise RuntimeError("the parser process died unexpectedly") from None
+                continue
+            if item is None:
+                return
+            if isinstance(item, str):
+                raise RuntimeError(f"reading {path.name} failed: {item}")
+            yield item
+    finally:
+        if worker.is_alive():
+            worker.terminate()
+        worker.join()
+
+
 def import_snapshot(
     store: Store,
     path: Path,
     *,
     batch_size: int,
     progress: Progress | None = None,
+    progress_bytes: Progress | None = None,
     on_changed: OnChanged | None = None,
 ) -> IngestReport:
     """Import a snapshot file, resuming after the last committed line of an earlier,
-    interrupted import of the same file."""
+    interrupted import of the same file. Each batch, its rejects and the line reached
+    commit together. `progress` gets records handled, `progress_bytes` the bytes of the
+    file (compressed, if it is) read so far."""
     name = snapshot.mtime_key(path)
     state = store.get_checkpoint(name) or {}
-    done_lines = int(state.get("line", 0)) if isinstance(state, dict) else 0
-    if state.get("complete"):
-        done_lines = 0  # a finished import re-reads the file (idempotent; reports unchanged)
-    if progress and done_lines:
-        progress(0)
-    records = (
-        ({"line": number}, item) for number, item in snapshot.read_snapshot(path, skip=done_lines)
-    )
-    report = ingest_records(
-        store,
-        records,
-        batch_size=batch_size,
-        checkpoint_name=name,
-        progress=progress,
-        on_changed=on_changed,
-    )
-    final = store.get_checkpoint(name) or {}
-    store.set_checkpoint(name, {"line": final.get("line", done_lines), "complete": True})
-    return report
+    done_lines = 0 if state.get("complete") else int(state.get("line", 0))
+    big = path.stat().st_size >= PARALLEL_MIN_BYTES
+    parse = _parsed_in_process if big else _encoded_batches
+    total = IngestReport()
+    last_line = done_lines
+    for batch, bytes_read in parse(path, done_lines, batch_size):
+        rows = [item for _, item in batch if isinstance(item, tuple)]
+        rejected = [item for _, item in batch if isinstance(item, Rejected)]
+        last_line = batch[-1][0] if batch else last_line
+        report, changed = store.upsert_encoded(rows, rejected, (name, {"line": last_line}))
+        total.add(report)
+        if progress:
+            progress(len(batch))
+        if progress_bytes:
+            progress_bytes(bytes_read)
+        if on_changed and changed:
+            on_changed(changed)
+    store.set_checkpoint(name, {"line": last_line, "complete": True})
+    return total

@@ -9,6 +9,7 @@ from datetime import date
 # New-style ids (0704.0001 … 2401.00001) and old-style ids (hep-th/9504118, math.GT/0309136).
 _NEW_ID = re.compile(r"^(\d{4}\.\d{4,5})(v(\d+))?$")
 _OLD_ID = re.compile(r"^([a-z][a-z-]*(?:\.[A-Z]{2})?/\d{7})(v(\d+))?$")
+_VERSIONLESS_ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z][a-z-]*(?:\.[A-Z]{2})?/\d{7})$")
 # arXiv subject classes: "cs.CL", "hep-th", "math.GT", "q-bio.NC"; not ACM/MSC strings.
 _CATEGORY = re.compile(r"^[a-z-]+(\.[A-Za-z-]+)?$")
 
@@ -102,7 +103,8 @@ class Paper:
 
     def validate(self) -> None:
         """Raise InvalidRecord unless the paper is fit to store."""
-        split_arxiv_id(self.arxiv_id)
+        if not _VERSIONLESS_ID.match(self.arxiv_id):
+            raise InvalidRecord(f"not a versionless arXiv identifier: {self.arxiv_id!r}")
         if not self.deleted:
             if not self.title.strip():
                 raise InvalidRecord(f"{self.arxiv_id}: empty title")

@@ -35,7 +35,12 @@ class Service:
 
     # -- ingestion -------------------------------------------------------------
 
-    def import_snapshot(self, path: Path, progress: Progress | None = None) -> IngestReport:
+    def import_snapshot(
+        self,
+        path: Path,
+        progress: Progress | None = None,
+        progress_bytes: Progress | None = None,
+    ) -> IngestReport:
         run = self.store.start_run("snapshot", str(path))
         report = IngestReport()
         try:
@@ -44,6 +49,7 @@ class Service:
                 path,
                 batch_size=self.settings.batch_size,
                 progress=progress,
+                progress_bytes=progress_bytes,
                 on_changed=self._on_changed(),
             )
         except BaseException as exc:

@@ -3,15 +3,18 @@ listing JSONL (``arxiv_daily_cs_*.jsonl``). Plain, ``.gz`` or ``.xz``; streamed 
 
 from __future__ import annotations
 
+import contextlib
 import gzip
-import io
-import json
 import lzma
+import queue
+import threading
 from collections.abc import Iterator
 from datetime import date, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, BinaryIO, cast
+
+import orjson
 
 from paperwire.models import (
     Author,
@@ -26,15 +29,67 @@ from paperwire.models import (
 SOURCE = "snapshot"
 
 
-def open_text(path: Path) -> IO[str]:
-    """Open a plain, gzip or xz file for reading text, by its magic bytes."""
-    with path.open("rb") as probe:
-        head = probe.read(6)
+class ReadPosition:
+    """How many bytes of the file on disk (compressed, if it is) have been read."""
+
+    def __init__(self) -> None:
+        self.bytes = 0
+
+
+def open_binary(raw: BinaryIO) -> BinaryIO:
+    """Wrap an open file in a gzip or xz reader when its magic bytes say so."""
+    head = raw.read(6)
+    raw.seek(0)
     if head.startswith(b"\x1f\x8b"):
-        return gzip.open(path, "rt", encoding="utf-8")
+        return cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="rb"))
     if head.startswith(b"\xfd7zXZ\x00"):
-        return lzma.open(path, "rt", encoding="utf-8")
-    return io.open(path, encoding="utf-8")  # noqa: UP020 - explicit text mode
+        return cast(BinaryIO, lzma.LZMAFile(raw, "rb"))
+    return raw
+
+
+def read_lines(
+    path: Path, position: ReadPosition | None = None, chunk_size: int = 1 << 20
+) -> Iterator[bytes]:
+    """Lines of a plain, gzip or xz file. Decompression runs in a thread (gzip and lzma
+    release the GIL), so on two cores it overlaps with parsing. `position` follows the
+    bytes read from disk, for progress on compressed files."""
+    chunks: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=8)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            with path.open("rb") as raw, open_binary(raw) as handle:
+                while not stop.is_set():
+                    chunk = handle.read(chunk_size)
+                    if not chunk:
+                        break
+                    chunks.put(chunk)
+                    if position is not None:
+                        position.bytes = raw.tell()
+            chunks.put(None)
+        except BaseException as exc:  # handed to the consumer, raised there
+            chunks.put(exc)
+
+    worker = threading.Thread(target=produce, name=f"read {path.name}", daemon=True)
+    worker.start()
+    pending = b""
+    try:
+        while True:
+            item = chunks.get()
+            if item is None:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            lines = (pending + item).split(b"\n")
+            pending = lines.pop()
+            yield from lines
+        if pending:
+            yield pending
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting on a full queue
+            with contextlib.suppress(queue.Empty):
+                chunks.get(timeout=0.05)
 
 
 def _rfc2822_date(text: str | None) -> date | None:
@@ -108,6 +163,11 @@ def parse_kaggle(record: dict[str, Any]) -> Paper:
     return paper
 
 
+def _clean_name(raw: object) -> str:
+    text = str(raw).strip()
+    return collapse_whitespace(text) if ("  " in text or "\n" in text) else text
+
+
 def parse_daily_listing(record: dict[str, Any]) -> Paper:
     """One object of the daily-listing JSONL (id, title, authors[], categories[], comment,
     summary, pdf, abs, listing_date) -> Paper (pure)."""
@@ -121,7 +181,7 @@ def parse_daily_listing(record: dict[str, Any]) -> Paper:
         version=version,
         title=collapse_whitespace(record.get("title")),
         abstract=collapse_whitespace(record.get("summary")),
-        authors=[Author(collapse_whitespace(str(a))) for a in authors if str(a).strip()],
+        authors=[Author(name) for name in map(_clean_name, authors) if name],
         categories=clean_categories(categories),
         listing_date=_iso_date(record.get("listing_date")),
         comments=collapse_whitespace(record.get("comment")) or None,
@@ -131,11 +191,11 @@ def parse_daily_listing(record: dict[str, Any]) -> Paper:
     return paper
 
 
-def parse_snapshot_line(line: str) -> Paper:
+def parse_snapshot_line(line: bytes | str) -> Paper:
     """Detect the format of one JSON line and parse it."""
     try:
-        record = json.loads(line)
-    except json.JSONDecodeError as exc:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
         raise InvalidRecord(f"not valid JSON: {exc.msg} at column {exc.colno}") from exc
     if not isinstance(record, dict):
         raise InvalidRecord("not a JSON object")
@@ -144,16 +204,18 @@ def parse_snapshot_line(line: str) -> Paper:
     return parse_kaggle(record)
 
 
-def read_snapshot(path: Path, skip: int = 0) -> Iterator[tuple[int, Paper | Rejected]]:
+def read_snapshot(
+    path: Path, skip: int = 0, position: ReadPosition | None = None
+) -> Iterator[tuple[int, Paper | Rejected]]:
     """Yield (line number, Paper or Rejected) for each non-blank line after `skip` lines."""
-    with open_text(path) as handle:
-        for number, line in enumerate(handle, start=1):
-            if number <= skip or not line.strip():
-                continue
-            try:
-                yield number, parse_snapshot_line(line)
-            except InvalidRecord as exc:
-                yield number, Rejected(SOURCE, f"{path.name}:{number}", str(exc), line)
+    for number, line in enumerate(read_lines(path, position), start=1):
+        if number <= skip or not line.strip():
+            continue
+        try:
+            yield number, parse_snapshot_line(line)
+        except InvalidRecord as exc:
+            raw = line.decode("utf-8", errors="replace")
+            yield number, Rejected(SOURCE, f"{path.name}:{number}", str(exc), raw)
 
 
 def mtime_key(path: Path) -> str:

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection, Engine
 
 from paperwire.models import IngestReport, Paper, Rejected
-from paperwire.store.codec import merge, paper_to_row, row_to_paper
+from paperwire.store.codec import EncodedRow, encode_paper, row_to_paper
 from paperwire.store.schema import checkpoints, ingest_runs, papers, rejects
+from paperwire.store.writer import write_papers
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 RAW_LIMIT = 20_000  # characters of a rejected record kept for inspection
@@ -29,12 +30,19 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _dump_json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+_JSON: dict[str, Any] = {"json_serializer": _dump_json, "json_deserializer": orjson.loads}
+
+
 def _make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = sa.engine.make_url(url).database
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 60})
+        engine = sa.create_engine(url, connect_args={"timeout": 60}, **_JSON)
 
         @sa.event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -43,11 +51,12 @@ def _make_engine(url: str) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=60000")
+            cur.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache
             cur.close()
 
         return engine
     if url.startswith("postgresql"):
-        return sa.create_engine(url, pool_pre_ping=True)
+        return sa.create_engine(url, pool_pre_ping=True, **_JSON)
     raise StoreError(
         f"unsupported database URL {url!r}: use sqlite:///path.db or postgresql+psycopg://…"
     )
@@ -93,60 +102,31 @@ class Store:
         Returns the counts and the ids whose stored content changed (for indexing).
         Duplicate ids inside one batch are merged in order.
         """
-        report = IngestReport(rejected=len(rejected))
-        incoming: dict[str, Paper] = {}
-        for paper in batch:
-            prior = incoming.get(paper.arxiv_id)
-            incoming[paper.arxiv_id] = merge(prior, paper) if prior else paper
+        return self.upsert_encoded([encode_paper(p) for p in batch], rejected, checkpoint)
+
+    def upsert_encoded(
+        self,
+        rows: Sequence[EncodedRow],
+        rejected: Sequence[Rejected] = (),
+        checkpoint: tuple[str, Any] | None = None,
+    ) -> tuple[IngestReport, list[str]]:
+        """upsert_papers for rows already made by codec.encode_paper (e.g. in a parser
+        process): same rules, same single transaction."""
         now = _now()
         with self.engine.begin() as conn:
-            stored = self._load(conn, list(incoming))
-            inserts: list[dict[str, Any]] = []
-            updates: list[dict[str, Any]] = []
-            for arxiv_id, paper in incoming.items():
-                old = stored.get(arxiv_id)
-                if old is None:
-                    row = paper_to_row(paper)
-                    row["modified_at"] = now
-                    inserts.append(row)
-                    if paper.deleted:
-                        report.deleted += 1
-                    else:
-                        report.new += 1
-                    continue
-                row = paper_to_row(merge(old[0], paper))
-                if row["content_hash"] == old[1]:
-                    report.unchanged += 1
-                    continue
-                row["modified_at"] = now
-                row["_id"] = arxiv_id
-                updates.append(row)
-                if paper.deleted and not old[0].deleted:
-                    report.deleted += 1
-                else:
-                    report.updated += 1
-            if inserts:
-                conn.execute(papers.insert(), inserts)
-            if updates:
-                columns: dict[str, Any] = {
-                    c: sa.bindparam(c) for c in updates[0] if c not in ("_id", "arxiv_id")
-                }
-                stmt = (
-                    papers.update().where(papers.c.arxiv_id == sa.bindparam("_id")).values(columns)
-                )
-                conn.execute(stmt, updates)
+            report, changed = write_papers(conn, rows, now)
+            report.rejected = len(rejected)
             self._add_rejects(conn, rejected, now)
             if checkpoint is not None:
                 self._set_checkpoint(conn, checkpoint[0], checkpoint[1], now)
-        changed = [r["arxiv_id"] for r in inserts] + [r["_id"] for r in updates]
         return report, changed
 
-    def _load(self, conn: Connection, ids: list[str]) -> dict[str, tuple[Paper, str]]:
-        out: dict[str, tuple[Paper, str]] = {}
+    def _load(self, conn: Connection, ids: list[str]) -> dict[str, Paper]:
+        out: dict[str, Paper] = {}
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             for row in conn.execute(sa.select(papers).where(papers.c.arxiv_id.in_(chunk))):
-                out[row.arxiv_id] = (row_to_paper(row), row.content_hash)
+                out[row.arxiv_id] = row_to_paper(row)
         return out
 
     def get_paper(self, arxiv_id: str) -> Paper | None:
@@ -157,7 +137,7 @@ class Store:
     def get_papers(self, ids: Sequence[str]) -> dict[str, Paper]:
         """Papers by id (missing ids are absent from the result)."""
         with self.engine.connect() as conn:
-            return {k: v[0] for k, v in self._load(conn, list(ids)).items()}
+            return self._load(conn, list(ids))
 
     def iter_papers(
         self, modified_since: datetime | None = None, batch_size: int = 2000
@@ -306,7 +286,7 @@ class Store:
             )
             by_source: dict[str, int] = {}
             for (sources,) in conn.execute(sa.select(papers.c.sources)):
-                for name in sources if isinstance(sources, list) else json.loads(sources):
+                for name in sources:
                     by_source[name] = by_source.get(name, 0) + 1
             by_date: dict[date, int] = dict(
                 conn.execute(

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import replace
 from datetime import date
 from typing import Any
+
+import orjson
 
 from paperwire.models import Author, Paper
 
@@ -36,28 +37,108 @@ _OPTIONAL = (
 )
 
 
-def paper_to_row(paper: Paper) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "arxiv_id": paper.arxiv_id,
-        "version": paper.version,
-        "title": paper.title,
-        "abstract": paper.abstract,
-        "authors": [
-            {"name": a.name, "affiliation": a.affiliation} if a.affiliation else {"name": a.name}
-            for a in paper.authors
-        ],
-        "categories": list(paper.categories),
-        "primary_category": paper.primary_category,
-        "sources": sorted(set(paper.sources)),
-        "deleted": paper.deleted,
-    }
-    for name in _OPTIONAL:
-        row[name] = getattr(paper, name)
-    row["content_hash"] = content_hash(row)
-    return row
+# Column order of an encoded row: the papers table's columns minus modified_at.
+ENCODED_COLUMNS = (
+    "arxiv_id",
+    "version",
+    "title",
+    "abstract",
+    "authors",
+    "categories",
+    "primary_category",
+    "submitted",
+    "updated",
+    "listing_date",
+    "comments",
+    "journal_ref",
+    "doi",
+    "license",
+    "sources",
+    "hf_upvotes",
+    "hf_comments",
+    "hf_github",
+    "hf_date",
+    "deleted",
+    "content_hash",
+)
+EncodedRow = tuple[Any, ...]
+
+
+def _iso(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _from_iso(value: str | None) -> date | None:
+    return None if value is None else date.fromisoformat(value)
+
+
+def encode_paper(paper: Paper) -> EncodedRow:
+    """A Paper as the tuple the database driver stores (ENCODED_COLUMNS order).
+
+    JSON columns are JSON text, dates ISO text: exactly what SQLAlchemy's JSON and Date
+    types store on SQLite, and text PostgreSQL casts on insert. The last element is a
+    digest of all the others, used to tell unchanged records from updates.
+    """
+    authors = [
+        {"name": a.name, "affiliation": a.affiliation} if a.affiliation else {"name": a.name}
+        for a in paper.authors
+    ]
+    values = (
+        paper.arxiv_id,
+        paper.version,
+        paper.title,
+        paper.abstract,
+        orjson.dumps(authors).decode(),
+        orjson.dumps(paper.categories).decode(),
+        paper.categories[0] if paper.categories else None,
+        _iso(paper.submitted),
+        _iso(paper.updated),
+        _iso(paper.listing_date),
+        paper.comments,
+        paper.journal_ref,
+        paper.doi,
+        paper.license,
+        orjson.dumps(sorted(set(paper.sources))).decode(),
+        paper.hf_upvotes,
+        paper.hf_comments,
+        paper.hf_github,
+        _iso(paper.hf_date),
+        paper.deleted,
+    )
+    digest = hashlib.blake2b(orjson.dumps(values), digest_size=16).hexdigest()
+    return (*values, digest)
+
+
+def decode_paper(row: EncodedRow) -> Paper:
+    """Inverse of encode_paper."""
+    (arxiv_id, version, title, abstract, authors, categories, _primary, submitted, updated,
+     listing_date, comments, journal_ref, doi, license_, sources, hf_upvotes, hf_comments,
+     hf_github, hf_date, deleted, _digest) = row  # fmt: skip
+    return Paper(
+        arxiv_id=arxiv_id,
+        version=version,
+        title=title,
+        abstract=abstract,
+        authors=[Author(a["name"], a.get("affiliation")) for a in orjson.loads(authors)],
+        categories=orjson.loads(categories),
+        submitted=_from_iso(submitted),
+        updated=_from_iso(updated),
+        listing_date=_from_iso(listing_date),
+        comments=comments,
+        journal_ref=journal_ref,
+        doi=doi,
+        license=license_,
+        sources=orjson.loads(sources),
+        hf_upvotes=hf_upvotes,
+        hf_comments=hf_comments,
+        hf_github=hf_github,
+        hf_date=_from_iso(hf_date),
+        deleted=bool(deleted),
+    )
 
 
 def row_to_paper(row: Any) -> Paper:
+    """A Paper from a SQLAlchemy result row of the papers table (typed values)."""
     m = row._mapping if hasattr(row, "_mapping") else row
     return Paper(
         arxiv_id=m["arxiv_id"],
@@ -70,16 +151,6 @@ def row_to_paper(row: Any) -> Paper:
         deleted=bool(m["deleted"]),
         **{name: m[name] for name in _OPTIONAL},
     )
-
-
-def _jsonable(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, date) else value
-
-
-def content_hash(row: dict[str, Any]) -> str:
-    payload = {k: _jsonable(v) for k, v in row.items() if k not in ("content_hash", "modified_at")}
-    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.blake2b(blob.encode(), digest_size=16).hexdigest()
 
 
 def merge(stored: Paper, incoming: Paper) -> Paper:

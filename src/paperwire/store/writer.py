@@ -1,0 +1,138 @@
+"""Writing paper rows: the hot path of every import and harvest.
+
+Rows arrive encoded (codec.encode_paper) and go to the database through the driver's
+executemany, bypassing SQLAlchemy's per-row bind processing (measured at ~20% of a
+snapshot import). Reads stay on SQLAlchemy Core, which decodes what is written here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from paperwire.models import IngestReport, Paper
+from paperwire.store.codec import (
+    ENCODED_COLUMNS,
+    EncodedRow,
+    decode_paper,
+    encode_paper,
+    merge,
+    row_to_paper,
+)
+from paperwire.store.schema import papers
+
+assert [c.name for c in papers.columns] == [*ENCODED_COLUMNS, "modified_at"]
+_HASH = len(ENCODED_COLUMNS) - 1
+_DELETED = ENCODED_COLUMNS.index("deleted")
+
+
+def _stamp(conn: Connection, now: datetime) -> object:
+    if conn.dialect.name == "sqlite":  # the text SQLAlchemy's SQLite DateTime writes
+        return now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return now
+
+
+def _mark(conn: Connection) -> str:
+    return "?" if conn.dialect.name == "sqlite" else "%s"
+
+
+def _insert(conn: Connection, rows: list[EncodedRow], now: datetime) -> None:
+    mark = _mark(conn)
+    names = [*ENCODED_COLUMNS, "modified_at"]
+    sql = f"INSERT INTO papers ({', '.join(names)}) VALUES ({', '.join([mark] * len(names))})"
+    stamp = _stamp(conn, now)
+    conn.exec_driver_sql(sql, [(*row, stamp) for row in rows])
+
+
+def _update(conn: Connection, rows: list[EncodedRow], now: datetime) -> None:
+    mark = _mark(conn)
+    assigns = ", ".join(f"{name} = {mark}" for name in [*ENCODED_COLUMNS[1:], "modified_at"])
+    sql = f"UPDATE papers SET {assigns} WHERE arxiv_id = {mark}"
+    stamp = _stamp(conn, now)
+    conn.exec_driver_sql(sql, [(*row[1:], stamp, row[0]) for row in rows])
+
+
+def _stored_hashes(conn: Connection, ids: list[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for start in range(0, len(ids), 500):
+        query = sa.select(papers.c.arxiv_id, papers.c.content_hash).where(
+            papers.c.arxiv_id.in_(ids[start : start + 500])
+        )
+        found.update((r.arxiv_id, r.content_hash) for r in conn.execute(query))
+    return found
+
+
+def _dedupe(rows: Sequence[EncodedRow]) -> dict[str, EncodedRow]:
+    """One row per id; repeated ids in a batch are merged in arrival order."""
+    out: dict[str, EncodedRow] = {}
+    for row in rows:
+        prior = out.get(row[0])
+        out[row[0]] = (
+            row if prior is None else encode_paper(merge(decode_paper(prior), decode_paper(row)))
+        )
+    return out
+
+
+def write_papers(
+    conn: Connection, rows: Sequence[EncodedRow], now: datetime
+) -> tuple[IngestReport, list[str]]:
+    """Insert new papers and merge known ones (codec.merge) inside `conn`'s transaction.
+
+    A stored row whose digest equals the incoming one is unchanged without decoding it;
+    otherwise the stored paper is merged with the incoming one and rewritten if that
+    changed anything. Returns the counts and the ids whose stored content changed.
+    """
+    report = IngestReport()
+    incoming = _dedupe(rows)
+    stored = _stored_hashes(conn, list(incoming))
+    inserts: list[EncodedRow] = []
+    candidates: list[EncodedRow] = []
+    for arxiv_id, row in incoming.items():
+        digest = stored.get(arxiv_id)
+        if digest is None:
+            inserts.append(row)
+            if row[_DELETED]:
+                report.deleted += 1
+            else:
+                report.new += 1
+        elif digest == row[_HASH]:
+            report.unchanged += 1
+        else:
+            candidates.append(row)
+    updates = _merge_known(conn, candidates, stored, report)
+    if inserts:
+        _insert(conn, inserts, now)
+    if updates:
+        _update(conn, updates, now)
+    return report, [r[0] for r in inserts] + [r[0] for r in updates]
+
+
+def _merge_known(
+    conn: Connection,
+    rows: list[EncodedRow],
+    stored_hashes: dict[str, str],
+    report: IngestReport,
+) -> list[EncodedRow]:
+    if not rows:
+        return []
+    ids = [r[0] for r in rows]
+    stored: dict[str, Paper] = {}
+    for start in range(0, len(ids), 500):
+        query = sa.select(papers).where(papers.c.arxiv_id.in_(ids[start : start + 500]))
+        stored.update((r.arxiv_id, row_to_paper(r)) for r in conn.execute(query))
+    updates: list[EncodedRow] = []
+    for row in rows:
+        old = stored[row[0]]
+        merged = encode_paper(merge(old, decode_paper(row)))
+        if merged[_HASH] == stored_hashes[row[0]]:
+            report.unchanged += 1
+            continue
+        updates.append(merged)
+        if row[_DELETED] and not old.deleted:
+            report.deleted += 1
+        else:
+            report.updated += 1
+    return updates

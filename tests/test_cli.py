@@ -1,0 +1,100 @@
+"""The CLI shell: documented commands and settings, readable output, clear errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from paperwire.cli import cli
+from paperwire.config import Settings
+from tests.conftest import KAGGLE_FILE, ROOT
+
+
+def all_commands() -> list[tuple[str, ...]]:
+    found: list[tuple[str, ...]] = []
+
+    def walk(group: click.Group, prefix: tuple[str, ...]) -> None:
+        for name, command in group.commands.items():
+            found.append((*prefix, name))
+            if isinstance(command, click.Group):
+                walk(command, (*prefix, name))
+
+    walk(cli, ())
+    return found
+
+
+@pytest.mark.parametrize("path", all_commands(), ids=" ".join)
+def test_every_command_has_help(path: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(cli, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    command = cli
+    for name in path:
+        assert isinstance(command, click.Group)
+        command = command.commands[name]
+    assert command.help and len(command.help.strip()) > 20, f"{path} needs a real --help text"
+
+
+def test_every_setting_is_described_and_in_readme() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "paperwire settings" in readme
+    for name, field in Settings.model_fields.items():
+        assert field.description, f"setting {name} has no description"
+
+
+def test_settings_precedence_toml_env_override(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "pw.toml"
+    config.write_text("[paperwire]\nbatch_size = 77\nrequest_delay = 5.0\nport = 9000\n")
+    monkeypatch.setenv("PAPERWIRE_REQUEST_DELAY", "4")
+    settings = Settings.load(config, port=9100)
+    assert (settings.batch_size, settings.request_delay, settings.port) == (77, 4.0, 9100)
+    with pytest.raises(ValueError, match="not valid TOML"):
+        bad = tmp_path / "bad.toml"
+        bad.write_text("batch_size = = 3")
+        Settings.load(bad)
+    monkeypatch.setenv("PAPERWIRE_BATCH_SIZE", "0")
+    with pytest.raises(ValueError, match="batch_size"):
+        Settings.load()
+
+
+def run_cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "paperwire", "--data-dir", str(data_dir), *args],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        check=False,
+    )
+
+
+def test_import_and_stats_through_the_real_cli(tmp_path: Path) -> None:
+    first = run_cli("import", str(KAGGLE_FILE), data_dir=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "200" in first.stdout and "new" in first.stdout
+    stats = run_cli("stats", data_dir=tmp_path)
+    assert stats.returncode == 0, stats.stderr
+    assert "200 papers" in stats.stdout
+    assert "snapshot" in stats.stdout
+
+
+def test_bad_input_gives_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
+    missing = run_cli("import", str(tmp_path / "nope.jsonl"), data_dir=tmp_path)
+    assert missing.returncode == 2
+    assert "does not exist" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    bad_db = subprocess.run(
+        [sys.executable, "-m", "paperwire", "--database-url", "mysql://x", "stats"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad_db.returncode == 1
+    assert "unsupported database URL" in bad_db.stderr
+    assert "Traceback" not in bad_db.stderr

@@ -1,0 +1,169 @@
+"""Snapshot import through the Service: real files, real databases, real kills."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import lzma
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import date
+from itertools import islice
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from paperwire.config import Settings
+from paperwire.models import Author
+from paperwire.service import Service
+from tests.conftest import DAILY_FILE, KAGGLE_FILE
+
+
+def daily_lines(n: int) -> list[str]:
+    with lzma.open(DAILY_FILE, "rt", encoding="utf-8") as handle:
+        return list(islice(handle, n))
+
+
+def test_kaggle_first_200(settings: Settings) -> None:
+    with Service(settings) as service:
+        report = service.import_snapshot(KAGGLE_FILE)
+        assert (report.new, report.rejected) == (200, 0)
+        paper = service.paper("0704.0001")
+        assert paper is not None
+        assert paper.title == (
+            "Calculation of prompt diphoton production cross sections at Tevatron and LHC energies"
+        )
+        assert paper.authors[0] == Author("C. Balázs")
+        assert paper.authors[-1] == Author("C. -P. Yuan")
+        assert paper.categories == ["hep-ph"]
+        assert (paper.version, paper.submitted, paper.updated) == (
+            2,
+            date(2007, 4, 2),
+            date(2007, 7, 24),
+        )
+        assert paper.doi == "10.1103/PhysRevD.76.013009"
+        assert paper.journal_ref == "Phys.Rev.D76:013009,2007"
+        assert paper.abstract.startswith("A fully differential calculation in perturbative")
+        assert "\n" not in paper.abstract
+        again = service.import_snapshot(KAGGLE_FILE)
+        assert (again.new, again.updated, again.unchanged) == (0, 0, 200)
+        assert service.store.count_papers() == 200
+
+
+def test_malformed_lines_are_rejected_and_the_rest_kept(settings: Settings, tmp_path: Path) -> None:
+    good = daily_lines(5)
+    bad = [
+        '{"id": "2503.99999", "title": "no abstract", "authors": [], "summary": "",'
+        ' "listing_date": "2025-03-18"}\n',
+        "{not json\n",
+        '{"id": "../../etc/passwd", "title": "t", "summary": "s", "listing_date": "2025-03-18"}\n',
+        '{"id": "2503.99998", "title": "t", "summary": "s", "listing_date": "18/03/2025"}\n',
+        "[1, 2]\n",
+    ]
+    path = tmp_path / "mixed.jsonl.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        handle.writelines([good[0], *bad[:3], *good[1:3], *bad[3:], *good[3:]])
+    with Service(settings) as service:
+        report = service.import_snapshot(path)
+        assert (report.new, report.rejected) == (5, 5)
+        reasons = sorted(r.reason for r in service.store.list_rejects())
+        assert reasons[-1].startswith("not valid JSON: ")
+        assert reasons[:-1] == [
+            "2503.99999: empty abstract",
+            "bad date '18/03/2025'",
+            "not a JSON object",
+            "not an arXiv identifier: '../../etc/passwd'",
+        ]
+        keys = {r.key for r in service.store.list_rejects()}
+        assert "mixed.jsonl.gz:3" in keys  # line numbers point at the bad line
+        expected = {json.loads(line)["id"] for line in good}
+        stored = {p.arxiv_id for batch in service.store.iter_papers() for p in batch}
+        assert stored == expected
+
+
+@pytest.mark.slow
+def test_full_daily_file_sqlite(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    with Service(settings) as service:
+        report = service.import_snapshot(DAILY_FILE)
+        assert (report.new, report.rejected) == (74_728, 0)
+        stats = service.stats()
+        assert stats["papers"] == 74_728
+        assert stats["by_category"]["cs.CV"] == 35_273
+        assert stats["by_category"]["cs.CL"] == 20_699
+        assert len(stats["by_listing_date"]) > 300
+        first = json.loads(daily_lines(1)[0])
+        paper = service.paper(first["id"])
+        assert paper is not None
+        assert paper.title == " ".join(first["title"].split())
+        assert [a.name for a in paper.authors] == first["authors"]
+        assert paper.listing_date == date.fromisoformat(first["listing_date"])
+        # ACM/MSC class strings never reach the categories
+        assert all((c[0].isalpha() and "." in c) or "-" in c for c in stats["by_category"])
+        again = service.import_snapshot(DAILY_FILE)
+        assert (again.new, again.updated, again.unchanged) == (0, 0, 74_728)
+
+
+def table_fingerprint(url: str) -> list[tuple[object, ...]]:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT arxiv_id, content_hash, title FROM papers ORDER BY arxiv_id")
+        ).all()
+    engine.dispose()
+    return [tuple(r) for r in rows]
+
+
+def test_kill_mid_import_then_rerun_reaches_same_state(
+    tmp_path: Path, db_url: str, postgres_server: str
+) -> None:
+    lines = daily_lines(12_000)
+    source = tmp_path / "part.jsonl"
+    source.write_text("".join(lines), encoding="utf-8")
+    env = {**os.environ, "PAPERWIRE_DATABASE_URL": db_url, "PAPERWIRE_BATCH_SIZE": "400"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "paperwire",
+        "--data-dir",
+        str(tmp_path / "d"),
+        "import",
+        str(source),
+    ]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    engine = sa.create_engine(db_url)
+    deadline = time.monotonic() + 120
+    count = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with engine.connect() as conn:
+                count = conn.execute(sa.text("SELECT count(*) FROM papers")).scalar_one()
+        except sa.exc.DBAPIError:
+            count = 0
+        if count >= 2000:
+            break
+        time.sleep(0.02)
+    engine.dispose()
+    assert proc.poll() is None, "import finished before it could be killed; make it bigger"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    partial = table_fingerprint(db_url)
+    assert 0 < len(partial) < 12_000
+    rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    assert rerun.returncode == 0, rerun.stderr
+    final = table_fingerprint(db_url)
+    # a clean, uninterrupted import of the same file into a fresh database
+    clean_url = f"sqlite:///{tmp_path / 'clean.db'}"
+    clean_env = {**env, "PAPERWIRE_DATABASE_URL": clean_url}
+    subprocess.run(
+        [*cmd[:4], str(tmp_path / "c"), *cmd[5:]],
+        env=clean_env,
+        check=True,
+        capture_output=True,
+    )
+    assert final == table_fingerprint(clean_url)
+    assert len(final) == len({row[0] for row in final}) == 12_000
