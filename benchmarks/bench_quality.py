@@ -28,12 +28,12 @@ import ir_measures
 import numpy as np
 from cache_vectors import CACHE, arxiv_docs, build, load_cached, scifact_docs
 from ir_measures import RR, R, nDCG
-from paperwire.search.fusion import FusionConfig, fuse
-from paperwire.search.lexical import LexicalIndex
 
 from paperwire.config import Settings
 from paperwire.models import Paper
 from paperwire.search.embed import MODEL_ID, Embedder, document_text
+from paperwire.search.fusion import FusionConfig, fuse
+from paperwire.search.lexical import LexicalIndex
 from paperwire.search.semantic import SemanticIndex, text_hash
 from paperwire.search.vectors import VectorIndex
 from paperwire.sources.snapshot import parse_daily_listing

@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import DAILY_FILE
 from paperwire.config import Settings
 from paperwire.models import Paper
 from paperwire.search.embed import Embedder
@@ -25,6 +24,7 @@ from paperwire.search.vectors import VectorIndex
 from paperwire.sources.snapshot import parse_daily_listing
 from paperwire.store import Store, open_store
 from paperwire.store.embeddings import EmbeddingStore
+from tests.conftest import DAILY_FILE
 
 pytestmark = pytest.mark.skipif(not SemanticIndex.installed(), reason="paperwire[semantic]")
 
