@@ -26,7 +26,7 @@ from pathlib import Path
 
 import ir_measures
 import numpy as np
-from cache_vectors import CACHE, arxiv_docs, build, load_cached, scifact_docs
+from cache_vectors import CACHE, DATA, arxiv_docs, build, load_cached, scifact_docs
 from ir_measures import RR, R, nDCG
 
 from paperwire.config import Settings
@@ -40,9 +40,8 @@ from paperwire.sources.snapshot import parse_daily_listing
 from paperwire.store import Store, open_store
 from paperwire.store.embeddings import EmbeddingStore, StoredVector
 
-ROOT = Path(__file__).resolve().parent.parent
-SCIFACT = ROOT.parent / "shared" / "data" / "beir_scifact"
-ARXIV = ROOT.parent / "shared" / "data" / "arxiv_metadata"
+SCIFACT = DATA / "beir_scifact"
+ARXIV = DATA / "arxiv_metadata"
 DEPTH = 100
 Run = dict[str, dict[str, float]]
 
@@ -138,8 +137,9 @@ def measure(qrels: dict[str, dict[str, int]], run: Run) -> dict[str, float]:
 def candidates() -> Iterable[FusionConfig]:
     for k, w in itertools.product((5, 10, 20, 40, 60, 100), (0.3, 0.4, 0.5, 0.6, 0.7)):
         yield FusionConfig(method="rrf", k=k, weights=(w, 1.0 - w), depth=DEPTH)
-    for method, w in itertools.product(("minmax", "zscore"), (0.2, 0.3, 0.4, 0.5, 0.6, 0.7)):
-        yield FusionConfig(method=method, k=60, weights=(w, 1.0 - w), depth=DEPTH)
+    weights = (0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7)
+    for method, w, depth in itertools.product(("minmax", "zscore"), weights, (50, DEPTH)):
+        yield FusionConfig(method=method, k=60, weights=(w, 1.0 - w), depth=depth)
 
 
 # -- SciFact ----------------------------------------------------------------------------
@@ -184,9 +184,8 @@ def scifact(work: Path) -> list[tuple[str, dict[str, float]]]:
         )
     )
     for _family, (train_score, config) in sorted(best.items()):
-        label = (
-            f"hybrid {config.method} k={config.k} w={config.weights[0]:.1f}/{config.weights[1]:.1f}"
-        )
+        knob = f"k={config.k}" if config.method == "rrf" else f"depth={config.depth}"
+        label = f"hybrid {config.method} {knob} w={config.weights[0]:.2f}/{config.weights[1]:.2f}"
         result = measure(test, as_run(fused(split["lex_te"], split["sem_te"], config)))
         rows.append((f"{label} (train {train_score:.3f})", result))
     store.close()
@@ -315,7 +314,8 @@ def print_table(title: str, rows: list[tuple[str, dict[str, float]]]) -> None:
     width = max(len(n) for n, _ in rows) + 2
     print(f"\n{title}\n" + "system".ljust(width) + "".join(c.rjust(10) for c in columns))
     for name, result in rows:
-        print(name.ljust(width) + "".join(f"{result.get(c, float('nan')):10.3f}" for c in columns))
+        cells = (f"{result[c]:10.3f}" if c in result else "-".rjust(10) for c in columns)
+        print(name.ljust(width) + "".join(cells))
 
 
 def main() -> None:
