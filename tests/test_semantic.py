@@ -74,13 +74,13 @@ def test_paraphrases_are_closer_than_unrelated_text(embedder: Embedder) -> None:
 
 
 def test_ann_agrees_with_exact_search_on_real_titles(embedder: Embedder, tmp_path: Path) -> None:
-    records = daily_records(800)
+    records = daily_records(600)
     vectors = embedder.embed([str(r["title"]) for r in records])
     index = VectorIndex("test-model", ann_threshold=0)  # force HNSW
     index.upsert({str(r["id"]): ("h", v) for r, v in zip(records, vectors, strict=True)})
     index.save(tmp_path)
     loaded = VectorIndex.load(tmp_path, "test-model", ann_threshold=0)
-    assert loaded.uses_ann and len(loaded) == 800
+    assert loaded.uses_ann and len(loaded) == 600
     queries = embedder.embed([str(r["title"]) for r in daily_records(50, skip=3000)])
     overlap = []
     for query in queries:
@@ -116,15 +116,15 @@ def test_index_updates_and_deletes_in_place(embedder: Embedder, tmp_path: Path) 
 
 
 def test_store_embeddings_follow_adds_updates_and_deletes(settings: Settings, store: Store) -> None:
-    papers = daily_papers(30)
+    papers = daily_papers(20)
     store.upsert_papers(papers)
     semantic = SemanticIndex(settings, store)
-    assert semantic.coverage() == (0, 30)
+    assert semantic.coverage() == (0, 20)
     assert semantic.search(papers[3].title, 5) == []  # nothing embedded yet: no error
     assert semantic.embed_pending(limit=10) == 10
-    assert semantic.coverage() == (10, 30)
-    assert semantic.embed_pending() == 20
-    assert semantic.coverage() == (30, 30)
+    assert semantic.coverage() == (10, 20)
+    assert semantic.embed_pending() == 10
+    assert semantic.coverage() == (20, 20)
     assert semantic.embed_pending() == 0
 
     hits = semantic.search(papers[3].title, 3)
@@ -142,9 +142,9 @@ def test_store_embeddings_follow_adds_updates_and_deletes(settings: Settings, st
     assert semantic.search("baking sourdough bread", 1)[0][0] == papers[5].arxiv_id
 
     store.upsert_papers([replace(papers[3], deleted=True)])
-    assert semantic.coverage() == (29, 29)
+    assert semantic.coverage() == (19, 19)
     semantic.refresh(force=True)
-    assert papers[3].arxiv_id not in [i for i, _ in semantic.search(papers[3].title, 29)]
+    assert papers[3].arxiv_id not in [i for i, _ in semantic.search(papers[3].title, 19)]
     assert semantic.neighbours(papers[3].arxiv_id, 5) == []
 
     # a fresh reader (another process) loads the saved files and agrees
@@ -152,7 +152,7 @@ def test_store_embeddings_follow_adds_updates_and_deletes(settings: Settings, st
     assert reader.search("baking sourdough bread", 3) == semantic.search(
         "baking sourdough bread", 3
     )
-    assert reader.rebuild() == 29
+    assert reader.rebuild() == 19
 
 
 def embedded_ids(url: str) -> set[str]:
