@@ -150,7 +150,8 @@ class VectorIndex:
         return [(i, s) for i, s in pairs if i != exclude][:k]
 
     def _search_exact(self, query: Vectors, k: int) -> list[tuple[str, float]]:
-        scores = self._rows[: len(self.ids)] @ query.astype(np.float32)
+        # einsum, not BLAS matmul: a multi-threaded BLAS matvec thrashes on busy small hosts
+        scores = np.einsum("ij,j->i", self._rows[: len(self.ids)], query.astype(np.float32))
         for label in self._free:
             scores[label] = -np.inf
         k = min(k, len(self))
