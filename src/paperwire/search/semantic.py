@@ -9,6 +9,7 @@ resumes where it stopped. Search covers what is embedded so far (see :meth:`cove
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -55,6 +56,7 @@ class SemanticIndex:
         self._index: VectorIndex | None = None
         self._version: tuple[int, str] | None = None
         self._checked_at = 0.0
+        self._lock = threading.RLock()  # a web worker may search while a thread embeds
 
     @staticmethod
     def installed() -> bool:
@@ -120,6 +122,10 @@ class SemanticIndex:
         """The vector index, synced with the store at most every REFRESH_SECONDS.
 
         Only writers (embedding, rebuild) save the files; readers sync in memory."""
+        with self._lock:
+            return self._refresh(force, save)
+
+    def _refresh(self, force: bool, save: bool) -> VectorIndex:
         now = time.monotonic()
         if self._index is not None and not force and now - self._checked_at < REFRESH_SECONDS:
             return self._index
@@ -151,10 +157,11 @@ class SemanticIndex:
 
     def rebuild(self) -> int:
         """Throw the index files away and rebuild them from the store; returns its size."""
-        for path in self.folder.glob("*"):
-            path.unlink()
-        self._index = None
-        return len(self.refresh(force=True, save=True))
+        with self._lock:
+            for path in self.folder.glob("*"):
+                path.unlink()
+            self._index = None
+            return len(self.refresh(force=True, save=True))
 
     # -- queries -------------------------------------------------------------------
 
@@ -168,12 +175,15 @@ class SemanticIndex:
         index = self.refresh()
         if not len(index):
             return []
-        return index.search(self.query_vector(text), k)
+        vector = self.query_vector(text)
+        with self._lock:
+            return index.search(vector, k)
 
     def neighbours(self, arxiv_id: str, k: int) -> list[tuple[str, float]]:
         """Papers nearest to a paper's own vector, itself excluded; [] if not embedded yet."""
         index = self.refresh()
-        vector = index.vector(arxiv_id)
-        if vector is None:
-            return []
-        return index.search(vector, k, exclude=arxiv_id)
+        with self._lock:
+            vector = index.vector(arxiv_id)
+            if vector is None:
+                return []
+            return index.search(vector, k, exclude=arxiv_id)
