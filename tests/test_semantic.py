@@ -19,7 +19,7 @@ import pytest
 from paperwire.config import Settings
 from paperwire.models import Paper
 from paperwire.search.embed import Embedder
-from paperwire.search.semantic import SemanticIndex
+from paperwire.search.semantic import BackgroundEmbedder, SemanticIndex
 from paperwire.search.vectors import VectorIndex
 from paperwire.sources.snapshot import parse_daily_listing
 from paperwire.store import Store, open_store
@@ -216,3 +216,23 @@ def test_missing_model_gives_install_hint(tmp_path: Path) -> None:
     probe = [sys.executable, "-c", "from paperwire.search.semantic import SemanticIndex as S;"
              "print(S.installed())"]  # fmt: skip
     assert subprocess.run(probe, env=env, capture_output=True, text=True).stdout.strip() == "False"
+
+
+def test_background_embedder_catches_up_and_stops(settings: Settings, store: Store) -> None:
+    store.upsert_papers(daily_papers(6))
+    semantic = SemanticIndex(settings, store)
+    worker = BackgroundEmbedder(semantic, interval=0.05).start()
+    deadline = time.monotonic() + 120
+    while semantic.coverage() != (6, 6) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert semantic.coverage() == (6, 6)
+    store.upsert_papers(daily_papers(2, skip=6))  # arrives later: picked up next round
+    while semantic.coverage() != (8, 8) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    worker.stop(timeout=60)
+    assert not worker._thread.is_alive()
+    assert worker.embedded == 8 and worker.last_error is None
+    assert (
+        semantic.search(daily_papers(1, skip=7)[0].title, 1)[0][0]
+        == daily_papers(1, skip=7)[0].arxiv_id
+    )

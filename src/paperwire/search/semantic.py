@@ -34,7 +34,7 @@ from paperwire.store.embeddings import EmbeddingStore, PendingPaper, StoredVecto
 EMBED_BATCH = 64  # papers per committed transaction
 REFRESH_SECONDS = 5.0  # how often a reader checks the store for new vectors
 
-__all__ = ["ModelUnavailable", "SemanticIndex", "text_hash"]
+__all__ = ["BackgroundEmbedder", "ModelUnavailable", "SemanticIndex", "text_hash"]
 
 
 def text_hash(text: str) -> str:
@@ -187,3 +187,41 @@ class SemanticIndex:
             if vector is None:
                 return []
             return index.search(vector, k, exclude=arxiv_id)
+
+
+class BackgroundEmbedder:
+    """A daemon thread that keeps embedding new and changed papers (for `paperwire serve`).
+
+    Each round embeds what is pending, then sleeps `interval` seconds; errors are kept in
+    `last_error` and retried next round, never raised into the web process.
+    """
+
+    def __init__(self, index: SemanticIndex, interval: float = 30.0) -> None:
+        self.index = index
+        self.interval = interval
+        self.embedded = 0
+        self.last_error: str | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="paperwire-embed", daemon=True)
+
+    def start(self) -> BackgroundEmbedder:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Ask the thread to stop after the batch in progress, and wait for it."""
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                while not self._stop.is_set():
+                    count = self.index.embed_pending(limit=EMBED_BATCH)
+                    self.embedded += count
+                    if count == 0:
+                        break
+                self.last_error = None
+            except Exception as exc:  # a bad round must not kill the worker
+                self.last_error = f"{type(exc).__name__}: {exc}"
+            self._stop.wait(self.interval)
