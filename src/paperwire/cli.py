@@ -7,6 +7,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from rich.table import Table
 from paperwire.config import Settings
 from paperwire.models import IngestReport
 from paperwire.service import Service
+from paperwire.sources.http import SourceError, SourceUnreachable
 from paperwire.store import StoreError
 
 console = Console(stderr=True)
@@ -292,6 +294,134 @@ def embed(ctx: Context, limit: int | None, batch: int) -> None:
         f"embedded {count:,} paper(s) in {seconds:.1f}s ({rate:,.1f}/s); "
         f"coverage {done:,}/{total:,} live papers"
     )
+
+
+# -- network sources ---------------------------------------------------------------
+
+NO_NETWORK_HINT = "no network? import a snapshot instead: paperwire import FILE"
+
+
+@contextmanager
+def source_errors() -> Iterator[None]:
+    """Turn source failures into one clear message (progress so far is already stored)."""
+    try:
+        yield
+    except SourceUnreachable as exc:
+        raise click.ClickException(f"{exc}\n{NO_NETWORK_HINT}") from exc
+    except SourceError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _day(value: datetime | None) -> date | None:
+    return value.date() if value is not None else None
+
+
+@cli.command()
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    required=True,
+    help="First datestamp to harvest (YYYY-MM-DD): records added or changed since then.",
+)
+@click.option(
+    "--until",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Last datestamp to harvest (YYYY-MM-DD, inclusive). Default: up to now.",
+)
+@click.option("--set", "set_spec", help="OAI set, e.g. cs, math, physics:hep-th. Default: all.")
+@click.option(
+    "--restart",
+    is_flag=True,
+    help="Ignore the saved position of an interrupted identical harvest; start at page 1.",
+)
+@pass_ctx
+def harvest(
+    ctx: Context,
+    since: datetime,
+    until: datetime | None,
+    set_spec: str | None,
+    restart: bool,
+) -> None:
+    """Harvest arXiv metadata over OAI-PMH (ListRecords, metadataPrefix=arXiv).
+
+    Pages are fetched politely (PAPERWIRE_REQUEST_DELAY seconds apart, 3 by default;
+    HTTP 503 Retry-After is honoured) and each page is committed together with the
+    position of the next one, so an interrupted harvest resumes where it stopped when the
+    same command is run again. Deleted records are marked deleted; malformed ones are
+    kept in `paperwire rejects`.
+
+    Example: paperwire harvest --since 2025-01-01 --until 2025-01-07 --set cs
+    """
+    if until is not None and until < since:
+        raise click.BadParameter("--until is before --since", param_hint="--until")
+    start = time.perf_counter()
+    with (
+        ctx.service() as service,
+        source_errors(),
+        progress_bar("harvest OAI-PMH", None) as advance,
+    ):
+        report = service.harvest_oai(
+            since.date(), _day(until), set_spec, progress=advance, restart=restart
+        )
+    print_report("harvest", report, time.perf_counter() - start)
+
+
+@cli.command()
+@click.argument("ids", nargs=-1)
+@click.option("--query", help="arXiv API search query instead of ids, e.g. 'cat:cs.CL AND ti:llm'.")
+@click.option(
+    "--max-results",
+    default=100,
+    show_default=True,
+    type=click.IntRange(1, 10_000),
+    help="With --query: how many results to fetch.",
+)
+@pass_ctx
+def fetch(ctx: Context, ids: tuple[str, ...], query: str | None, max_results: int) -> None:
+    """Fetch papers by arXiv ID (2401.00001, hep-th/9504118, 2104.12255v1, abs URLs)
+    from the arXiv query API, or the results of --query, and store them.
+
+    Example: paperwire fetch 2401.00001 hep-th/9504118
+    """
+    if bool(ids) == bool(query):
+        raise click.UsageError("give arXiv IDs or --query (one of the two)")
+    start = time.perf_counter()
+    with (
+        ctx.service() as service,
+        source_errors(),
+        progress_bar("fetch arXiv API", len(ids) or max_results) as advance,
+    ):
+        if query:
+            report = service.search_arxiv(query, max_results, progress=advance)
+        else:
+            report = service.fetch_ids(list(ids), progress=advance)
+    print_report("fetch", report, time.perf_counter() - start)
+
+
+@cli.command("hf-daily")
+@click.option(
+    "--date",
+    "day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Day listed on Hugging Face daily papers (YYYY-MM-DD). Default: today (UTC).",
+)
+@pass_ctx
+def hf_daily_cmd(ctx: Context, day: datetime | None) -> None:
+    """Fetch Hugging Face daily papers for a day and merge them into the papers by arXiv
+    id (adds upvotes, comment count, GitHub repo and the HF listing date; arXiv's own
+    metadata is kept).
+
+    Example: paperwire hf-daily --date 2024-10-24
+    """
+    chosen = _day(day) or datetime.now(UTC).date()
+    start = time.perf_counter()
+    with (
+        ctx.service() as service,
+        source_errors(),
+        progress_bar(f"HF daily papers {chosen}", None) as advance,
+    ):
+        report = service.hf_daily(chosen, progress=advance)
+    print_report(f"hf-daily {chosen}", report, time.perf_counter() - start)
 
 
 def main() -> None:

@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     max_retry_after: float = Field(
         default=600.0, ge=0, description="Longest Retry-After (seconds) honoured before failing."
     )
+    retry_backoff: float = Field(
+        default=2.0,
+        ge=0.0,
+        description="Seconds before the first retry after a connection error or a 5xx without "
+        "Retry-After; doubles on each further retry (at most 60 s).",
+    )
     batch_size: int = Field(default=5000, ge=1, description="Papers per ingest transaction.")
     secret_key: str = Field(
         default="",

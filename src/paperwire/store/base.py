@@ -187,7 +187,7 @@ class Store:
     # -- rejects, checkpoints, runs ------------------------------------------
 
     def _add_rejects(self, conn: Connection, items: Iterable[Rejected], now: datetime) -> None:
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "source": r.source,
                 "key": r.key[:1000],
@@ -197,8 +197,18 @@ class Store:
             }
             for r in items
         ]
-        if rows:
-            conn.execute(rejects.insert(), rows)
+        if not rows:
+            return
+        # A record rejected again (re-run, restarted harvest) replaces its earlier entry.
+        for source in {r["source"] for r in rows}:
+            keys = sorted({str(r["key"]) for r in rows if r["source"] == source})
+            for start in range(0, len(keys), 500):
+                conn.execute(
+                    rejects.delete().where(
+                        rejects.c.source == source, rejects.c.key.in_(keys[start : start + 500])
+                    )
+                )
+        conn.execute(rejects.insert(), rows)
 
     def add_rejects(self, items: Sequence[Rejected]) -> None:
         with self.engine.begin() as conn:

@@ -153,19 +153,48 @@ def row_to_paper(row: Any) -> Paper:
     )
 
 
+# Sources that copy arXiv's metadata (names only, no affiliations or categories): once an
+# arXiv source has stored a paper, their title/abstract/authors only fill gaps.
+SECONDARY_SOURCES = frozenset({"hf_daily"})
+
+
+def _secondary_over_arxiv(stored: Paper, incoming: Paper) -> bool:
+    return (
+        bool(incoming.sources)
+        and set(incoming.sources) <= SECONDARY_SOURCES
+        and not set(stored.sources) <= SECONDARY_SOURCES
+    )
+
+
+def _older_by_date(stored: Paper, incoming: Paper) -> bool:
+    """Without a version number (OAI arXiv format), an earlier last-updated date means an
+    older record: re-harvesting history must not regress a paper to an old revision."""
+    return (
+        incoming.version is None
+        and incoming.updated is not None
+        and stored.updated is not None
+        and incoming.updated < stored.updated
+    )
+
+
 def merge(stored: Paper, incoming: Paper) -> Paper:
     """What the store keeps when `incoming` arrives for a paper it already has.
 
-    - A record of an older version than the stored one only fills gaps.
+    - A record of an older version than the stored one only fills gaps; so does a record
+      from a secondary source (HF daily papers) for a paper an arXiv source already gave.
     - Fields the incoming source left empty (None) never erase stored values.
     - Sources accumulate; HF fields take the newest known value; the earliest
       listing and submission dates win (a paper is listed once, later cross-lists
       and replacements do not move it).
     """
     older = (
-        incoming.version is not None
-        and stored.version is not None
-        and incoming.version < stored.version
+        (
+            incoming.version is not None
+            and stored.version is not None
+            and incoming.version < stored.version
+        )
+        or _secondary_over_arxiv(stored, incoming)
+        or _older_by_date(stored, incoming)
     )
     merged = replace(stored)
     if not older:

@@ -1,0 +1,194 @@
+"""Harvest pipeline for the network sources: fetch a page, parse it, commit it.
+
+Each page is committed in ONE transaction together with its checkpoint (for OAI-PMH: the
+resumption token of the next page), so a harvest killed at any point resumes after the last
+committed page and re-running reaches the same end state with no duplicates.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date
+from typing import Any
+
+from paperwire.config import Settings
+from paperwire.ingest import OnChanged, Progress
+from paperwire.models import IngestReport, Paper, Rejected
+from paperwire.sources import arxiv_api, arxiv_oai, hf_daily
+from paperwire.sources.http import PoliteClient, SourceError
+from paperwire.store import Store
+
+
+def commit_page(
+    store: Store,
+    items: Iterable[Paper | Rejected],
+    report: IngestReport,
+    *,
+    checkpoint: tuple[str, Any] | None = None,
+    progress: Progress | None = None,
+    on_changed: OnChanged | None = None,
+) -> None:
+    """Store one page's papers, rejects and checkpoint atomically; add counts to `report`."""
+    papers = [i for i in items if isinstance(i, Paper)]
+    rejected = [i for i in items if isinstance(i, Rejected)]
+    page_report, changed = store.upsert_papers(papers, rejected, checkpoint)
+    report.add(page_report)
+    if progress:
+        progress(len(papers) + len(rejected))
+    if on_changed and changed:
+        on_changed(changed)
+
+
+# -- OAI-PMH ------------------------------------------------------------------
+
+
+def oai_checkpoint_name(
+    base_url: str, since: date | None, until: date | None, set_spec: str | None
+) -> str:
+    return f"oai:{base_url}:set={set_spec or '*'}:from={since or '*'}:until={until or '*'}"
+
+
+def harvest_oai(
+    store: Store,
+    client: PoliteClient,
+    settings: Settings,
+    report: IngestReport,
+    *,
+    since: date | None,
+    until: date | None = None,
+    set_spec: str | None = None,
+    restart: bool = False,
+    progress: Progress | None = None,
+    on_changed: OnChanged | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """ListRecords from `since` to `until` (inclusive) in `set_spec`, page by page.
+
+    Resumes from the saved resumption token of an unfinished harvest with the same
+    parameters unless `restart`; if the server no longer accepts that saved token (they
+    expire), starts again from the first page. A finished harvest run again starts from
+    its first page.
+    """
+    name = oai_checkpoint_name(settings.oai_base_url, since, until, set_spec)
+    state = store.get_checkpoint(name) or {}
+    token = None if restart or state.get("complete") else state.get("token")
+    pages = int(state.get("pages", 0)) if token else 0
+    first = arxiv_oai.list_records_params(since, until, set_spec)
+    params = arxiv_oai.resume_params(token) if token else first
+    if progress and token:
+        progress(0)
+    while True:
+        try:
+            page = _fetch_oai_page(client, settings, params, pages + 1, sleep)
+        except arxiv_oai.OaiError as exc:
+            if not (token and params.get("resumptionToken") == token):
+                raise
+            if exc.code != "badResumptionToken":
+                raise
+            token, pages, params = None, 0, first  # saved token expired: start over
+            continue
+        pages += 1
+        value = {"token": page.token, "pages": pages, "complete": page.token is None}
+        commit_page(
+            store,
+            page.items,
+            report,
+            checkpoint=(name, value),
+            progress=progress,
+            on_changed=on_changed,
+        )
+        if page.token is None:
+            return
+        params = arxiv_oai.resume_params(page.token)
+
+
+def _fetch_oai_page(
+    client: PoliteClient,
+    settings: Settings,
+    params: dict[str, str],
+    number: int,
+    sleep: Callable[[float], None],
+) -> arxiv_oai.OaiPage:
+    """Fetch and parse one page, re-fetching a malformed/truncated body a bounded number
+    of times; afterwards the harvest stops with everything before this page stored."""
+    tries = settings.http_retries + 1
+    for attempt in range(1, tries + 1):
+        body = arxiv_oai.fetch_page(client, settings.oai_base_url, params)
+        try:
+            return arxiv_oai.parse_list_records(body)
+        except arxiv_oai.MalformedResponse as exc:
+            if attempt == tries:
+                raise SourceError(
+                    f"page {number} of the OAI-PMH harvest was still malformed after {tries} "
+                    f"tries ({exc}); pages 1-{number - 1} are stored — re-run the same "
+                    "command later to resume from this page"
+                ) from exc
+            sleep(min(60.0, settings.retry_backoff * 2 ** (attempt - 1)))
+    raise AssertionError("unreachable")
+
+
+# -- arXiv API ------------------------------------------------------------------
+
+
+def fetch_ids(
+    store: Store,
+    client: PoliteClient,
+    settings: Settings,
+    report: IngestReport,
+    ids: Sequence[str],
+    *,
+    progress: Progress | None = None,
+    on_changed: OnChanged | None = None,
+) -> None:
+    """Look up `ids` with the arXiv API and store what it returns."""
+    for items in arxiv_api.fetch_ids(client, settings.arxiv_api_url, ids):
+        commit_page(store, items, report, progress=progress, on_changed=on_changed)
+
+
+def search_arxiv(
+    store: Store,
+    client: PoliteClient,
+    settings: Settings,
+    report: IngestReport,
+    query: str,
+    max_results: int,
+    *,
+    page_size: int = arxiv_api.PAGE_SIZE,
+    progress: Progress | None = None,
+    on_changed: OnChanged | None = None,
+) -> None:
+    """Store up to `max_results` papers matching an arXiv API `query` (e.g. ``cat:cs.CL``)."""
+    for items in arxiv_api.search(client, settings.arxiv_api_url, query, max_results, page_size):
+        commit_page(store, items, report, progress=progress, on_changed=on_changed)
+
+
+# -- Hugging Face -----------------------------------------------------------------
+
+
+def hf_daily_papers(
+    store: Store,
+    client: PoliteClient,
+    settings: Settings,
+    report: IngestReport,
+    day: date,
+    *,
+    page_size: int = hf_daily.PAGE_SIZE,
+    progress: Progress | None = None,
+    on_changed: OnChanged | None = None,
+) -> None:
+    """Store the papers listed on Hugging Face daily papers for `day`, page by page until a
+    short page (or a page with nothing new, should the server ignore paging)."""
+    seen: set[str] = set()
+    page = 0
+    while True:
+        body = hf_daily.fetch_daily_papers(client, settings.hf_base_url, day, page, page_size)
+        items = hf_daily.parse_daily_papers(body)
+        keys = {i.arxiv_id if isinstance(i, Paper) else i.raw for i in items}
+        if not keys - seen:
+            return
+        seen |= keys
+        commit_page(store, items, report, progress=progress, on_changed=on_changed)
+        if len(items) < page_size:
+            return
+        page += 1

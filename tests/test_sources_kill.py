@@ -1,0 +1,91 @@
+"""kill -9 a real `python -m paperwire harvest` mid-harvest, re-run it, compare end states."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from fake_arxiv import FakeRemote, Reply
+from paperwire.store import open_store
+from test_sources_oai import (
+    EXPECTED,
+    EXPECTED_REJECTS,
+    PAGES,
+    TOKEN2,
+    TOKEN3,
+    serve_pages,
+    state,
+)
+
+
+def harvest_command(
+    remote: FakeRemote, db_url: str, data_dir: Path
+) -> tuple[list[str], dict[str, str]]:
+    env = {
+        **os.environ,
+        "PAPERWIRE_OAI_BASE_URL": f"{remote.url}/oai",
+        "PAPERWIRE_DATABASE_URL": db_url,
+        "PAPERWIRE_REQUEST_DELAY": "0",
+        "PAPERWIRE_RETRY_BACKOFF": "0.01",
+        "PAPERWIRE_HTTP_TIMEOUT": "60",
+    }
+    args = [sys.executable, "-m", "paperwire", "--data-dir", str(data_dir), "harvest"]
+    args += ["--since", "2024-01-15", "--until", "2024-01-17", "--set", "cs"]
+    return args, env
+
+
+def wait_for_request(remote: FakeRemote, params: dict[str, str], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while params not in remote.requests("/oai"):
+        assert time.monotonic() < deadline, f"harvest never asked for {params}"
+        time.sleep(0.05)
+
+
+def test_sigkill_mid_harvest_then_rerun_reaches_same_state(
+    fake_remote: FakeRemote, db_url: str, tmp_path: Path
+) -> None:
+    serve_pages(fake_remote)
+    slow_page3 = Reply(200, PAGES[2], {"Content-Type": "text/xml"}, delay=60)
+    fake_remote.add("/oai", TOKEN3, slow_page3, Reply(200, PAGES[2], {"Content-Type": "text/xml"}))
+    args, env = harvest_command(fake_remote, db_url, tmp_path / "data")
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_for_request(fake_remote, TOKEN3)  # pages 1 and 2 are committed by now
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    store = open_store(db_url)
+    try:
+        papers, rejects = state(store)
+        assert sorted(papers) == [
+            "2312.90005",
+            "2401.90001",
+            "2401.90002",
+            "2401.90004",
+            "math/0309136",
+        ]
+        assert rejects == EXPECTED_REJECTS[:1]
+    finally:
+        store.close()
+
+    fake_remote.log.clear()
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert fake_remote.requests("/oai") == [TOKEN3]  # resumed at the saved token
+    assert TOKEN2 not in fake_remote.requests("/oai")
+    store = open_store(db_url)
+    try:
+        papers, rejects = state(store)
+        assert papers == EXPECTED  # the state of an uninterrupted harvest
+        assert rejects == EXPECTED_REJECTS  # no duplicate rejects either
+        assert store.count_papers(include_deleted=True) == len(EXPECTED)
+    finally:
+        store.close()
+    assert "new" in done.stdout  # the run report table
