@@ -164,7 +164,10 @@ class VectorIndex:
             self.build_ann()
         k = min(k, len(self))
         self._hnsw.set_ef(max(self.ef_search, k))
-        labels, distances = self._hnsw.knn_query(query.reshape(1, -1), k=k)
+        try:
+            labels, distances = self._hnsw.knn_query(query.reshape(1, -1), k=k)
+        except RuntimeError:  # fewer than k reachable (many deletions): answer exactly
+            return self._search_exact(query, k)
         return [
             (self.ids[int(lab)], float(1.0 - d))
             for lab, d in zip(labels[0], distances[0], strict=True)
