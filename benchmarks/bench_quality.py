@@ -92,9 +92,9 @@ def seeded_store(folder: Path, papers: list[Paper], name: str) -> tuple[Settings
 
 
 def lexical_index(folder: Path, papers: list[Paper]) -> LexicalIndex:
+    """Always rebuilt, so the index reflects the current analyzer and schema."""
     index = LexicalIndex(folder / "index" / "lexical")
-    if index.num_docs != len(papers):
-        index.rebuild([papers[i : i + 5000] for i in range(0, len(papers), 5000)])
+    index.rebuild([papers[i : i + 5000] for i in range(0, len(papers), 5000)])
     return index
 
 
