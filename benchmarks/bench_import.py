@@ -1,8 +1,8 @@
 """Snapshot import speed: the 74,728-paper arXiv file into SQLite and PostgreSQL.
 
 Each run is a fresh subprocess importing into an empty database (the same code path as
-`paperwire import`, search indexing off), then a second import of the same file into the
-now-full database (every record unchanged). Prints medians of --runs runs and peak RSS.
+`paperwire import`; store only: search indexing off via index_on_ingest=False), then a
+second import of the same file into the now-full database (every record unchanged). Prints medians of --runs runs and peak RSS.
 
     .venv/bin/python benchmarks/bench_import.py [--runs 3] [--backends sqlite,postgresql]
 """
@@ -29,7 +29,8 @@ import json, resource, sys, time
 from pathlib import Path
 from paperwire.config import Settings
 from paperwire.service import Service
-settings = Settings(data_dir=Path(sys.argv[1]), database_url=sys.argv[2] or None)
+settings = Settings(data_dir=Path(sys.argv[1]), database_url=sys.argv[2] or None,
+                    index_on_ingest=False)
 service = Service(settings)
 out = {}
 for label in ("fresh", "again"):

@@ -24,9 +24,11 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from paperwire.config import Settings
-from paperwire.models import IngestReport
+from paperwire.models import IngestReport, SearchPage
+from paperwire.search.lexical import paper_day
 from paperwire.service import Service
 from paperwire.sources.http import SourceError, SourceUnreachable
 from paperwire.store import StoreError
@@ -293,6 +295,140 @@ def embed(ctx: Context, limit: int | None, batch: int) -> None:
     out.print(
         f"embedded {count:,} paper(s) in {seconds:.1f}s ({rate:,.1f}/s); "
         f"coverage {done:,}/{total:,} live papers"
+    )
+
+
+# -- search (issue 3) --------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("query", nargs=-1)
+@click.option(
+    "--sort",
+    type=click.Choice(["relevance", "date", "trending"]),
+    default="relevance",
+    show_default=True,
+)
+@click.option("--page", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--per-page", default=20, show_default=True, type=click.IntRange(1, 200))
+@click.option(
+    "--mode",
+    type=click.Choice(["hybrid", "lexical", "semantic"]),
+    default="hybrid",
+    show_default=True,
+    help="hybrid fuses word and meaning matches; falls back to lexical without vectors.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@pass_ctx
+def search(
+    ctx: Context,
+    query: tuple[str, ...],
+    sort: str,
+    page: int,
+    per_page: int,
+    mode: str,
+    as_json: bool,
+) -> None:
+    """Search papers. QUERY words are ranked by BM25 (and meaning, in hybrid mode).
+
+    \b
+    Syntax:  "exact phrase"   ti:word  abs:word  au:smith (name prefix)
+             cat:cs.CL (several cat: are OR'd; cat:cs = any cs.*)
+             since:2025-06-01 / since:7d / since:2w / since:3m   until:2025-12
+             -word  -"phrase"  -cat:cs.CV   (exclude)
+    Example: paperwire search 'vision language "hallucination" cat:cs.CV since:3m'
+    """
+    from paperwire.search.query import QueryError
+
+    text = " ".join(query)
+    with ctx.service() as service:
+        try:
+            result = service.search(text, sort=sort, page=page, per_page=per_page, mode=mode)
+        except QueryError as exc:
+            raise click.ClickException(f"bad query: {exc}") from exc
+    if as_json:
+        out.print_json(json.dumps(search_page_json(result), default=str))
+        return
+    print_search_page(result)
+
+
+def search_page_json(result: SearchPage) -> dict[str, Any]:
+    return {
+        "query": result.query,
+        "total": result.total,
+        "page": result.page,
+        "per_page": result.per_page,
+        "sort": result.sort,
+        "mode": result.mode,
+        "semantic_coverage": result.semantic_coverage,
+        "notes": result.notes,
+        "hits": [
+            {
+                "arxiv_id": hit.paper.arxiv_id,
+                "title": hit.paper.title,
+                "authors": [a.name for a in hit.paper.authors],
+                "categories": hit.paper.categories,
+                "date": paper_day(hit.paper),
+                "score": hit.score,
+                "highlights": hit.highlights,
+            }
+            for hit in result.hits
+        ],
+    }
+
+
+def print_search_page(result: SearchPage) -> None:
+    first = (result.page - 1) * result.per_page
+    table = Table(
+        title=f"{result.total:,} result(s) for {result.query!r} — page {result.page}, "
+        f"{result.sort}, {result.mode}",
+        expand=True,
+    )
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("id", no_wrap=True)
+    table.add_column("date", no_wrap=True)
+    table.add_column("title", ratio=3)
+    table.add_column("authors", ratio=1)
+    table.add_column("score", justify="right", no_wrap=True)
+    for rank, hit in enumerate(result.hits, start=first + 1):
+        names = [a.name for a in hit.paper.authors]
+        authors = ", ".join(names[:3]) + (f" +{len(names) - 3}" if len(names) > 3 else "")
+        day = paper_day(hit.paper)
+        table.add_row(
+            str(rank),
+            hit.paper.arxiv_id,
+            day.isoformat() if day else "",
+            Text(hit.paper.title),
+            Text(authors),
+            f"{hit.score:.3f}" if result.sort == "relevance" else "—",
+        )
+    out.print(table)
+    for note in result.notes:
+        out.print(Text(f"note: {note}", style="dim"))
+    if result.total > first + len(result.hits):
+        out.print(Text(f"more: --page {result.page + 1}", style="dim"))
+
+
+@cli.group()
+def index() -> None:
+    """Maintain the search index (updated automatically on import)."""
+
+
+@index.command("rebuild")
+@pass_ctx
+def index_rebuild(ctx: Context) -> None:
+    """Rebuild the lexical search index from every stored paper."""
+    import time
+
+    with ctx.service() as service:
+        start = time.perf_counter()
+        with progress_bar("index", service.store.count_papers(include_deleted=True)) as advance:
+            count = service.rebuild_index(progress=advance)
+        stats_ = service.index_stats()
+    seconds = time.perf_counter() - start
+    out.print(
+        f"indexed {count:,} papers in {seconds:.1f}s; {stats_['documents']:,} searchable, "
+        f"{stats_['size_bytes'] / 1e6:.1f} MB at {stats_['path']}"
     )
 
 

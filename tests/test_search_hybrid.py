@@ -1,0 +1,195 @@
+"""Hybrid and semantic modes: fusion wiring, filters, totals, pages, coverage notes.
+
+The semantic side here is a small real vector index (TF-IDF cosine over a part of the
+corpus, numpy) that implements the interface search.semantic.SemanticIndex provides.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import lzma
+import math
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+from conftest import DAILY_FILE
+from paperwire.config import Settings
+from paperwire.search.fusion import rrf
+from paperwire.search.lexical import text_analyzer
+from paperwire.service import Service
+
+N_RECORDS = 1000
+EMBEDDED = 500  # the first half of the papers have vectors
+ANALYZE = text_analyzer().analyze
+
+
+class TfidfVectors:
+    """Cosine similarity of TF-IDF vectors for the papers given."""
+
+    def __init__(self, papers: dict[str, str], total: int) -> None:
+        self.ids = list(papers)
+        self.total = total
+        docs = [Counter(ANALYZE(text)) for text in papers.values()]
+        df = Counter(t for d in docs for t in d)
+        self.vocab = {t: i for i, t in enumerate(df)}
+        self.idf = np.array([math.log(1 + len(docs) / df[t]) for t in df])
+        self.matrix = np.stack([self._vector(d) for d in docs])
+
+    def _vector(self, counts: Counter[str]) -> np.ndarray:
+        vec = np.zeros(len(self.vocab))
+        for term, tf in counts.items():
+            if term in self.vocab:
+                vec[self.vocab[term]] = tf * self.idf[self.vocab[term]]
+        norm = np.linalg.norm(vec)
+        return vec / norm if norm else vec
+
+    def coverage(self) -> tuple[int, int]:
+        return len(self.ids), self.total
+
+    def _top(self, vec: np.ndarray, k: int, skip: str | None = None) -> list[tuple[str, float]]:
+        sims = self.matrix @ vec
+        order = sorted(range(len(self.ids)), key=lambda i: (-sims[i], i))
+        out = [(self.ids[i], float(sims[i])) for i in order if self.ids[i] != skip]
+        return out[:k]
+
+    def search(self, text: str, k: int) -> list[tuple[str, float]]:
+        return self._top(self._vector(Counter(ANALYZE(text))), k)
+
+    def neighbours(self, arxiv_id: str, k: int) -> list[tuple[str, float]]:
+        if arxiv_id not in self.ids:
+            return []
+        return self._top(self.matrix[self.ids.index(arxiv_id)], k, skip=arxiv_id)
+
+
+@pytest.fixture(scope="module")
+def records() -> list[dict[str, Any]]:
+    with lzma.open(DAILY_FILE, "rt", encoding="utf-8") as handle:
+        return [json.loads(line) for line in itertools.islice(handle, N_RECORDS)]
+
+
+@pytest.fixture(scope="module")
+def vectors(records: list[dict[str, Any]]) -> TfidfVectors:
+    texts = {r["id"]: f"{r['title']} {r['summary']}" for r in records[:EMBEDDED]}
+    return TfidfVectors(texts, total=N_RECORDS)
+
+
+@pytest.fixture(scope="module")
+def service(
+    tmp_path_factory: pytest.TempPathFactory, records: list[dict[str, Any]], vectors: TfidfVectors
+) -> Iterator[Service]:
+    root = tmp_path_factory.mktemp("hybrid")
+    subset = root / "subset.jsonl"
+    subset.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    with Service(Settings(data_dir=root / "data")) as svc:
+        svc.import_snapshot(subset)
+        svc.search_engine.use_semantic(vectors)
+        yield svc
+
+
+def every_page(service: Service, query: str, **kw: Any) -> tuple[list[str], int]:
+    ids: list[str] = []
+    for page in itertools.count(1):
+        result = service.search(query, page=page, per_page=50, **kw)
+        ids += [h.paper.arxiv_id for h in result.hits]
+        if not result.hits:
+            return ids, result.total
+
+
+def test_hybrid_page_one_is_rrf_of_both_lists(service: Service, vectors: TfidfVectors) -> None:
+    depth = service.search_engine.fusion.depth
+    lexical = every_page(service, "point cloud segmentation", mode="lexical")[0][:depth]
+    semantic = vectors.search("point cloud segmentation", depth)
+    expected = rrf([[(i, 0.0) for i in lexical], semantic])[:20]
+    result = service.search("point cloud segmentation", mode="hybrid")
+    assert result.mode == "hybrid"
+    assert [(h.paper.arxiv_id, h.score) for h in result.hits] == [
+        (i, pytest.approx(s)) for i, s in expected
+    ]
+
+
+def test_hybrid_pages_cover_the_union_once(service: Service, vectors: TfidfVectors) -> None:
+    depth = service.search_engine.fusion.depth
+    lexical = set(every_page(service, "segmentation", mode="lexical")[0])
+    semantic = {i for i, _ in vectors.search("segmentation", depth)}
+    ids, total = every_page(service, "segmentation", mode="hybrid")
+    assert len(lexical) > depth  # so pages run past the fused head into the BM25 tail
+    assert len(ids) == len(set(ids)) == total == len(lexical | semantic)
+    assert set(ids) == lexical | semantic
+
+
+def test_filters_apply_to_semantic_results(service: Service, records: list[dict[str, Any]]) -> None:
+    cats = {r["id"]: r["categories"] for r in records}
+    for mode in ("hybrid", "semantic"):
+        ids, total = every_page(service, "robot grasping cat:cs.RO -video", mode=mode)
+        assert ids and len(ids) == total
+        assert all("cs.RO" in cats[i] for i in ids)
+        result = service.search("robot grasping cat:cs.RO -video", mode=mode, per_page=200)
+        assert all("video" not in (h.paper.title + h.paper.abstract).lower() for h in result.hits)
+
+
+def test_semantic_mode_ranks_by_vectors_over_embedded_papers(
+    service: Service, vectors: TfidfVectors
+) -> None:
+    result = service.search("speech emotion recognition", mode="semantic", per_page=10)
+    assert [h.paper.arxiv_id for h in result.hits] == [
+        i for i, _ in vectors.search("speech emotion recognition", 10)
+    ]
+    assert set(vectors.ids) >= {h.paper.arxiv_id for h in result.hits}
+
+
+def test_coverage_is_reported(service: Service) -> None:
+    result = service.search("graph", mode="hybrid")
+    assert result.semantic_coverage == pytest.approx(EMBEDDED / N_RECORDS)
+    assert any("cover 500 of 1,000 papers" in n for n in result.notes)
+
+
+def test_hybrid_by_date_sorts_the_union(service: Service, vectors: TfidfVectors) -> None:
+    ids, total = every_page(service, "segmentation", mode="hybrid", sort="date")
+    union, _ = every_page(service, "segmentation", mode="hybrid")
+    assert set(ids) == set(union) and total == len(union)
+    days = [service.paper(i).listing_date for i in ids]  # type: ignore[union-attr]
+    assert days == sorted(days, reverse=True)  # type: ignore[type-var]
+
+
+def test_similar_blends_neighbours_with_shared_words(
+    service: Service, vectors: TfidfVectors, records: list[dict[str, Any]]
+) -> None:
+    paper = service.paper(records[0]["id"])
+    assert paper is not None
+    engine = service.search_engine
+    lexical = engine.lexical.more_like_this(paper, 50)
+    neighbours = vectors.neighbours(paper.arxiv_id, 50)
+    expected = rrf([lexical, neighbours])[:10]
+    hits = service.similar(paper.arxiv_id, k=10)
+    assert [h.paper.arxiv_id for h in hits] == [i for i, _ in expected]
+    unembedded = service.similar(records[-1]["id"], k=5)  # no vector: words only
+    assert [h.paper.arxiv_id for h in unembedded] == [
+        i
+        for i, _ in engine.lexical.more_like_this(service.paper(records[-1]["id"]), 5)  # type: ignore[arg-type]
+    ]
+
+
+def test_without_vectors_hybrid_says_it_fell_back(service: Service, vectors: TfidfVectors) -> None:
+    engine = service.search_engine
+    engine.use_semantic(None, "semantic search needs the model")
+    try:
+        result = service.search("graph", mode="hybrid")
+        assert result.mode == "lexical"
+        assert any("needs the model" in n for n in result.notes)
+    finally:
+        engine.use_semantic(vectors)
+
+
+def test_semantic_mode_pages_have_one_total(service: Service) -> None:
+    totals = set()
+    ids: list[str] = []
+    for page in range(1, 7):
+        result = service.search("segmentation", mode="semantic", page=page, per_page=40)
+        totals.add(result.total)
+        ids += [h.paper.arxiv_id for h in result.hits]
+    assert totals == {200} and len(ids) == len(set(ids)) == 200

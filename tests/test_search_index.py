@@ -1,0 +1,166 @@
+"""The lexical index follows the store: ingest batches, updates, deletions, rebuilds —
+on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import lzma
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import tantivy
+
+from conftest import DAILY_FILE
+from paperwire.config import Settings
+from paperwire.ingest import ingest_records
+from paperwire.models import Paper
+from paperwire.service import Service
+
+
+def read_records(start: int, stop: int) -> list[dict[str, Any]]:
+    with lzma.open(DAILY_FILE, "rt", encoding="utf-8") as handle:
+        return [json.loads(line) for line in itertools.islice(handle, start, stop)]
+
+
+def write(path: Path, records: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def index_ids(service: Service) -> list[str]:
+    lexical = service.search_engine.lexical
+    found = lexical.search(tantivy.Query.all_query(), limit=100_000)
+    return sorted(i for i, _ in found.ids)
+
+
+def live_ids(service: Service) -> list[str]:
+    return sorted(
+        p.arxiv_id for batch in service.store.iter_papers() for p in batch if not p.deleted
+    )
+
+
+def search_ids(service: Service, query: str) -> set[str]:
+    return {h.paper.arxiv_id for h in service.search(query, per_page=200, mode="lexical").hits}
+
+
+def test_index_follows_adds_updates_deletes_and_rebuild(settings: Settings, tmp_path: Path) -> None:
+    first = read_records(0, 300)
+    settings = settings.model_copy(update={"batch_size": 100})
+    with Service(settings) as service:
+        service.import_snapshot(write(tmp_path / "a.jsonl", first))
+        assert index_ids(service) == live_ids(service) and len(live_ids(service)) == 300
+
+        # 40 papers get a new title, 100 new papers arrive: searchable right after import.
+        renamed = [{**r, "title": f"Zyxwvut protocol for {r['title']}"} for r in first[:40]]
+        service.import_snapshot(write(tmp_path / "b.jsonl", renamed + read_records(300, 400)))
+        assert search_ids(service, "zyxwvut") == {r["id"] for r in renamed}
+        assert index_ids(service) == live_ids(service) and len(live_ids(service)) == 400
+        old_title_word = first[0]["title"].split()[0]
+        assert first[0]["id"] in search_ids(service, f'ti:"{old_title_word}"')  # still in new title
+
+        # Deletions arrive through the same ingest path and leave the index.
+        gone = [Paper(arxiv_id=r["id"], title="", abstract="", deleted=True) for r in first[:25]]
+        ingest_records(
+            service.store,
+            [(None, p) for p in gone],
+            batch_size=10,
+            on_changed=service._on_changed(),
+        )
+        assert index_ids(service) == live_ids(service) and len(live_ids(service)) == 375
+        assert search_ids(service, "zyxwvut") == {r["id"] for r in renamed[25:]}
+
+        before = {
+            q: search_ids(service, q) for q in ("segmentation", '"language model"', "au:wang")
+        }
+        assert service.rebuild_index() == 400  # deleted papers are read and skipped
+        assert index_ids(service) == live_ids(service)
+        assert {q: search_ids(service, q) for q in before} == before
+
+
+def test_other_processes_see_commits_and_an_empty_index_says_rebuild(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    with Service(settings) as writer, Service(settings) as reader:
+        writer.import_snapshot(write(tmp_path / "a.jsonl", read_records(0, 50)))
+        assert reader.search("", mode="lexical").total == 50
+        writer.import_snapshot(write(tmp_path / "b.jsonl", read_records(50, 80)))
+        time.sleep(1.1)  # readers pick up other writers' commits within a second
+        assert reader.search("", mode="lexical").total == 80
+
+    shutil.rmtree(settings.data_dir / "index")
+    with Service(settings) as service:
+        result = service.search("segmentation", mode="lexical")
+        assert result.total == 0 and any("index rebuild" in n for n in result.notes)
+        assert service.rebuild_index() == 80
+        result = service.search("", mode="lexical")
+        assert result.total == 80 and not any("index rebuild" in n for n in result.notes)
+
+
+def test_batches_committed_but_not_indexed_are_caught_up(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """A process killed between committing a batch and indexing it: the next process
+    that opens the index indexes what it missed."""
+    with Service(settings) as service:
+        service.import_snapshot(write(tmp_path / "a.jsonl", read_records(0, 100)))
+        assert service.search_engine.lexical.synced_until is not None
+    extra = read_records(100, 160)
+    with Service(settings) as crashed:  # commits without the indexing hook
+        from paperwire.sources.snapshot import parse_daily_listing
+
+        crashed.store.upsert_papers([parse_daily_listing(r) for r in extra])
+    with Service(settings) as service:
+        result = service.search("", mode="lexical")
+        assert result.total == 160 and not any("rebuild" in n for n in result.notes)
+        assert index_ids(service) == live_ids(service)
+
+
+def test_cli_index_rebuild(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    data = tmp_path / "data"
+    with Service(Settings(data_dir=data)) as service:
+        service.import_snapshot(write(tmp_path / "a.jsonl", read_records(0, 120)))
+    shutil.rmtree(data / "index")
+    env = {**os.environ, "PAPERWIRE_DATA_DIR": str(data)}
+    run = [sys.executable, "-m", "paperwire"]
+    done = subprocess.run(
+        [*run, "index", "rebuild"], env=env, capture_output=True, text=True, check=True
+    )
+    assert "indexed 120 papers" in done.stdout and "120 searchable" in done.stdout
+    found = subprocess.run(
+        [*run, "search", "--json", "--mode", "lexical", ""],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(found.stdout)["total"] == 120
+    helptext = subprocess.run(
+        [*run, "index", "rebuild", "--help"], env=env, capture_output=True, text=True
+    )
+    assert "Rebuild the lexical search index" in helptext.stdout
+
+
+def test_trending_sort_follows_upvotes_as_they_change(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    with Service(Settings(data_dir=tmp_path / "data")) as service:
+        service.import_snapshot(write(tmp_path / "a.jsonl", read_records(0, 60)))
+        stored = [p for batch in service.store.iter_papers() for p in batch]
+        votes = {p.arxiv_id: (i * 37) % 101 for i, p in enumerate(stored[:30])}
+        voted = [replace(p, hf_upvotes=votes[p.arxiv_id], sources=["hf"]) for p in stored[:30]]
+        ingest_records(
+            service.store,
+            [(None, p) for p in voted],
+            batch_size=50,
+            on_changed=service._on_changed(),
+        )
+        result = service.search("", sort="trending", per_page=10, mode="lexical")
+        top = sorted(votes.values(), reverse=True)[:10]
+        assert [h.paper.hf_upvotes for h in result.hits] == top
+        assert result.sort == "trending" and result.total == 60
