@@ -21,6 +21,7 @@ from paperwire.models import Paper
 from paperwire.search.embed import Embedder
 from paperwire.search.semantic import BackgroundEmbedder, SemanticIndex
 from paperwire.search.vectors import VectorIndex
+from paperwire.service import Service
 from paperwire.sources.snapshot import parse_daily_listing
 from paperwire.store import Store, open_store
 from paperwire.store.embeddings import EmbeddingStore
@@ -236,3 +237,23 @@ def test_background_embedder_catches_up_and_stops(settings: Settings, store: Sto
         semantic.search(daily_papers(1, skip=7)[0].title, 1)[0][0]
         == daily_papers(1, skip=7)[0].arxiv_id
     )
+
+
+def test_service_hybrid_search_and_similar_use_the_real_vectors(tmp_path: Path) -> None:
+    source = tmp_path / "papers.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in daily_records(24)))
+    settings = Settings(data_dir=tmp_path / "d", database_url=f"sqlite:///{tmp_path / 's.db'}")
+    with Service(settings) as service:
+        service.import_snapshot(source)
+        words_only = service.search("segmentation", mode="hybrid")
+        assert words_only.mode == "lexical" and words_only.semantic_coverage == 0.0
+        assert service.embed_pending(limit=12) == 12
+        partial = service.search("segmentation", mode="hybrid")
+        assert partial.mode == "hybrid" and partial.semantic_coverage == pytest.approx(0.5)
+        assert service.embed_pending() == 12
+        target = daily_papers(1, skip=9)[0]
+        page = service.search(target.title, mode="semantic", per_page=5)
+        assert page.hits[0].paper.arxiv_id == target.arxiv_id
+        assert page.semantic_coverage == 1.0
+        similar = service.similar(target.arxiv_id, k=5)
+        assert similar and target.arxiv_id not in [h.paper.arxiv_id for h in similar]
