@@ -96,6 +96,17 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
     return Settings(data_dir=tmp_path / "data", database_url=db_url, request_delay=0.0)
 
 
+# -- website fixtures (web issue) ------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def web_subset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first 1,200 records of the shared daily arXiv file (several listing days)."""
+    from webkit import write_subset
+
+    return write_subset(DAILY_FILE, tmp_path_factory.mktemp("web") / "subset.jsonl", 1200)
+
+
 # -- network sources: a real loopback HTTP server playing arXiv and Hugging Face ----------
 
 

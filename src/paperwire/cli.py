@@ -560,6 +560,53 @@ def hf_daily_cmd(ctx: Context, day: datetime | None) -> None:
     print_report(f"hf-daily {chosen}", report, time.perf_counter() - start)
 
 
+@cli.command()
+@click.option("--host", default=None, help="Address to bind. Default: settings.host (127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port to bind. Default: settings.port (8000).")
+@click.option(
+    "--workers", type=int, default=None, help="Worker processes. Default: settings.workers."
+)
+@pass_ctx
+def serve(ctx: Context, host: str | None, port: int | None, workers: int | None) -> None:
+    """Run the website and JSON API (uvicorn). Open http://HOST:PORT/ in a browser.
+
+    With an empty store the home page explains how to import a snapshot.
+    The API reference is at /docs, the OpenAPI document at /openapi.json.
+    """
+    import os
+
+    import uvicorn
+
+    from paperwire.web.app import SERVE_SETTINGS_ENV, create_app
+
+    settings = ctx.settings.model_copy(
+        update={
+            k: v
+            for k, v in {"host": host, "port": port, "workers": workers}.items()
+            if v is not None
+        }
+    )
+    if settings.workers < 1:
+        raise click.ClickException("--workers must be at least 1")
+    console.print(f"paperwire serving on http://{settings.host}:{settings.port}/ (Ctrl-C stops)")
+    if settings.workers == 1:
+        try:
+            app = create_app(settings)
+        except StoreError as exc:
+            raise click.ClickException(str(exc)) from exc
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+        return
+    os.environ[SERVE_SETTINGS_ENV] = settings.model_dump_json()
+    uvicorn.run(
+        "paperwire.web.app:create_app_from_environment",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level="info",
+    )
+
+
 def main() -> None:
     try:
         cli(auto_envvar_prefix=None)

@@ -83,6 +83,11 @@ class Settings(BaseSettings):
         default="paperwire <digest@localhost>", description="From header of every email."
     )
 
+    login_link_max_age: int = Field(
+        default=900, ge=1, description="Seconds an emailed login link stays valid (single use)."
+    )
+    session_days: int = Field(default=30, ge=1, description="Days a website login lasts.")
+
     @field_validator("smtp_security")
     @classmethod
     def _security(cls, value: str) -> str:

@@ -165,3 +165,11 @@ class SearchPage:
     mode: str = "hybrid"  # hybrid | lexical | semantic
     semantic_coverage: float = 0.0  # fraction of papers embedded so far
     notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A signed-in reader of the website (accounts exist only by email)."""
+
+    id: int
+    email: str

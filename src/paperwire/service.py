@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
+from time import monotonic
 from typing import Any
 
 from paperwire import harvest
@@ -17,6 +18,8 @@ from paperwire.search.query import parse_query
 from paperwire.search.semantic import SemanticIndex
 from paperwire.sources.http import PoliteClient
 from paperwire.store import Store, open_store
+from paperwire.store.accounts import AccountStore
+from paperwire.trending import rank_tallies
 
 ABSTRACT_SNIPPET_CHARS = 320
 
@@ -291,6 +294,50 @@ class Service:
             "documents": lexical.num_docs,
             "size_bytes": lexical.size_bytes(),
         }
+
+    # -- website: daily lists, trending, votes (web issue) ---------------------
+
+    @property
+    def accounts(self) -> AccountStore:
+        return AccountStore(self.store.engine)
+
+    def upvotes(self, papers: list[Paper]) -> dict[str, int]:
+        """Upvotes shown for each paper: ours plus Hugging Face's."""
+        ours = self.accounts.vote_counts([p.arxiv_id for p in papers])
+        return {p.arxiv_id: ours.get(p.arxiv_id, 0) + (p.hf_upvotes or 0) for p in papers}
+
+    def trending(
+        self, start: date, end: date, limit: int = 50, offset: int = 0
+    ) -> tuple[list[tuple[Paper, float]], int]:
+        """Papers listed in [start, end] ranked by trending score, and how many there are.
+
+        Ages are measured to the end of `end`, so the ranking of a past window is stable.
+        A ranking is reused for TRENDING_TTL seconds (votes made here refresh it at once)."""
+        ranked = self._ranked_window(start, end)
+        page = ranked[offset : offset + limit]
+        found = self.store.get_papers([pid for pid, _ in page])
+        return [(found[pid], score) for pid, score in page if pid in found], len(ranked)
+
+    def _ranked_window(self, start: date, end: date) -> list[tuple[str, float]]:
+        cache: dict[tuple[date, date], tuple[float, list[tuple[str, float]]]]
+        cache = self.__dict__.setdefault("_trending_cache", {})
+        hit = cache.get((start, end))
+        if hit and monotonic() - hit[0] < TRENDING_TTL and hit[0] >= self._votes_changed_at:
+            return hit[1]
+        ranked = rank_tallies(self.accounts.vote_tallies(start, end), start, end)
+        if len(cache) > 64:
+            cache.clear()
+        cache[(start, end)] = (monotonic(), ranked)
+        return ranked
+
+    _votes_changed_at = 0.0
+
+    def set_vote(self, user_id: int, arxiv_id: str, up: bool) -> None:
+        self.accounts.set_vote(user_id, arxiv_id, up)
+        self._votes_changed_at = monotonic()
+
+
+TRENDING_TTL = 30.0  # seconds a trending ranking is reused by one process
 
 
 def open_service(settings: Settings | None = None) -> Service:

@@ -1,0 +1,231 @@
+"""Accounts, login tokens, sessions and votes: the website's storage (see web_tables.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from paperwire.models import User
+from paperwire.store.schema import papers
+from paperwire.store.web_tables import (
+    login_tokens,
+    sessions,
+    subscription_requests,
+    users,
+    votes,
+)
+
+_CHUNK = 500
+_DAY = sa.func.coalesce(papers.c.listing_date, papers.c.hf_date)
+
+
+def _as_date(value: Any) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):  # SQLite returns aggregate dates as text
+        return date.fromisoformat(value[:10])
+    return None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything stored is UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class AccountStore:
+    """Typed access to the website tables; each public method is one transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- login tokens ----------------------------------------------------------
+
+    def add_login_token(self, nonce_hash: str, email: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                login_tokens.insert().values(nonce_hash=nonce_hash, email=email, created_at=_now())
+            )
+
+    def count_login_tokens(self, email: str, since: datetime) -> int:
+        """How many sign-in links were issued for `email` since `since`."""
+        query = sa.select(sa.func.count()).where(
+            login_tokens.c.email == email, login_tokens.c.created_at >= since
+        )
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def use_login_token(self, nonce_hash: str) -> str | None:
+        """Mark the token used and return its email; None if unknown or already used.
+
+        The conditional UPDATE makes this safe under concurrent use: one caller wins."""
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                login_tokens.update()
+                .where(login_tokens.c.nonce_hash == nonce_hash, login_tokens.c.used_at.is_(None))
+                .values(used_at=_now())
+            )
+            if done.rowcount != 1:
+                return None
+            email = conn.execute(
+                sa.select(login_tokens.c.email).where(login_tokens.c.nonce_hash == nonce_hash)
+            ).scalar_one()
+        return str(email)
+
+    # -- users and sessions ----------------------------------------------------
+
+    def get_or_create_user(self, email: str) -> User:
+        now = _now()
+        with self.engine.begin() as conn:
+            conn.execute(
+                self._insert_ignore(conn, users, ["email"]).values(email=email, created_at=now)
+            )
+            conn.execute(users.update().where(users.c.email == email).values(last_login_at=now))
+            user_id = conn.execute(sa.select(users.c.id).where(users.c.email == email)).scalar_one()
+        return User(id=int(user_id), email=email)
+
+    def create_session(self, token_hash: str, user_id: int, expires_at: datetime) -> None:
+        """Store a new session, dropping expired sessions and day-old login tokens."""
+        now = _now()
+        with self.engine.begin() as conn:
+            conn.execute(sessions.delete().where(sessions.c.expires_at < now))
+            conn.execute(
+                login_tokens.delete().where(login_tokens.c.created_at < now - timedelta(days=1))
+            )
+            conn.execute(
+                sessions.insert().values(
+                    token_hash=token_hash, user_id=user_id, created_at=_now(), expires_at=expires_at
+                )
+            )
+
+    def session_user(self, token_hash: str) -> User | None:
+        query = (
+            sa.select(users.c.id, users.c.email, sessions.c.expires_at)
+            .join(users, users.c.id == sessions.c.user_id)
+            .where(sessions.c.token_hash == token_hash)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None or _aware(row.expires_at) <= _now():
+            return None
+        return User(id=int(row.id), email=str(row.email))
+
+    def delete_session(self, token_hash: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(sessions.delete().where(sessions.c.token_hash == token_hash))
+
+    # -- votes -----------------------------------------------------------------
+
+    def set_vote(self, user_id: int, arxiv_id: str, up: bool) -> None:
+        """Upvote (idempotent) or withdraw the vote; UNIQUE(user, paper) keeps one per user."""
+        with self.engine.begin() as conn:
+            if up:
+                stmt = self._insert_ignore(conn, votes, ["user_id", "arxiv_id"])
+                conn.execute(stmt.values(user_id=user_id, arxiv_id=arxiv_id, created_at=_now()))
+            else:
+                conn.execute(
+                    votes.delete().where(votes.c.user_id == user_id, votes.c.arxiv_id == arxiv_id)
+                )
+
+    def vote_counts(self, ids: Sequence[str]) -> dict[str, int]:
+        """Our own upvotes per paper (papers without votes are absent)."""
+        out: dict[str, int] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), _CHUNK):
+                chunk = list(ids[start : start + _CHUNK])
+                query = (
+                    sa.select(votes.c.arxiv_id, sa.func.count())
+                    .where(votes.c.arxiv_id.in_(chunk))
+                    .group_by(votes.c.arxiv_id)
+                )
+                out.update({str(k): int(v) for k, v in conn.execute(query)})
+        return out
+
+    def voted_by(self, user_id: int, ids: Sequence[str]) -> set[str]:
+        """Which of `ids` this user has upvoted."""
+        out: set[str] = set()
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), _CHUNK):
+                chunk = list(ids[start : start + _CHUNK])
+                query = sa.select(votes.c.arxiv_id).where(
+                    votes.c.user_id == user_id, votes.c.arxiv_id.in_(chunk)
+                )
+                out.update(str(r[0]) for r in conn.execute(query))
+        return out
+
+    def votes_of(self, user_id: int, limit: int = 1000) -> list[str]:
+        """Papers this user has upvoted, newest vote first."""
+        query = (
+            sa.select(votes.c.arxiv_id)
+            .where(votes.c.user_id == user_id)
+            .order_by(votes.c.created_at.desc(), votes.c.id.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [str(r[0]) for r in conn.execute(query)]
+
+    def vote_tallies(self, start: date, end: date) -> list[tuple[str, date, int, int]]:
+        """(arxiv_id, day, HF upvotes, our upvotes) for live papers listed in [start, end]."""
+        day = _DAY.label("day")
+        ours = (
+            sa.select(votes.c.arxiv_id, sa.func.count().label("n"))
+            .group_by(votes.c.arxiv_id)
+            .subquery()
+        )
+        query = (
+            sa.select(papers.c.arxiv_id, day, papers.c.hf_upvotes, ours.c.n)
+            .select_from(papers.outerjoin(ours, ours.c.arxiv_id == papers.c.arxiv_id))
+            .where(day >= start, day <= end, papers.c.deleted.is_(False))
+        )
+        with self.engine.connect() as conn:
+            return [
+                (str(r.arxiv_id), _as_date(r.day) or start, int(r.hf_upvotes or 0), int(r.n or 0))
+                for r in conn.execute(query)
+            ]
+
+    # -- listing days ------------------------------------------------------------
+
+    def count_listed(self, start: date, end: date) -> int:
+        """How many live papers Store.papers_listed(start, end) would return."""
+        query = sa.select(sa.func.count()).where(
+            start <= _DAY, end >= _DAY, papers.c.deleted.is_(False)
+        )
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def neighbour_days(self, day: date) -> tuple[date | None, date | None]:
+        """The nearest listing days with papers before and after `day`."""
+        with self.engine.connect() as conn:
+            before = conn.execute(sa.select(sa.func.max(_DAY)).where(day > _DAY)).scalar()
+            after = conn.execute(sa.select(sa.func.min(_DAY)).where(day < _DAY)).scalar()
+        return _as_date(before), _as_date(after)
+
+    # -- subscription requests (until the digest flow takes over) -------------
+
+    def add_subscription_request(self, email: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(subscription_requests.insert().values(email=email, created_at=_now()))
+
+    def subscription_requests(self) -> list[str]:
+        query = sa.select(subscription_requests.c.email).order_by(subscription_requests.c.id)
+        with self.engine.connect() as conn:
+            return [str(r[0]) for r in conn.execute(query)]
+
+    # -- helpers ---------------------------------------------------------------
+
+    @staticmethod
+    def _insert_ignore(conn: Connection, table: sa.Table, keys: list[str]) -> Any:
+        """INSERT … ON CONFLICT (keys) DO NOTHING for SQLite and PostgreSQL."""
+        if conn.dialect.name == "postgresql":
+            return postgresql.insert(table).on_conflict_do_nothing(index_elements=keys)
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=keys)

@@ -1,0 +1,313 @@
+"""JSON routes: Hugging Face-compatible under /api, paperwire's own under /api/v1."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Header, HTTPException, Path, Query, Request
+
+from paperwire.models import Paper, User
+from paperwire.service import Service
+from paperwire.web import listing
+from paperwire.web.auth import Auth
+from paperwire.web.schemas import (
+    ErrorOut,
+    HfDailyItem,
+    HfPaper,
+    PaperListOut,
+    PaperOut,
+    SearchOut,
+    VoteOut,
+    hf_item,
+    hf_paper,
+    hit_out,
+    page_count,
+    paper_out,
+)
+
+ERRORS: dict[int | str, dict[str, object]] = {
+    400: {"model": ErrorOut, "description": "Invalid parameters; `error` says which."},
+    404: {"model": ErrorOut, "description": "No such paper."},
+}
+router = APIRouter(responses=ERRORS)
+PaperId = Annotated[str, Path(description="arXiv id, e.g. 2503.12345", max_length=64)]
+
+
+def _service(request: Request) -> Service:
+    service: Service = request.app.state.service
+    return service
+
+
+def _found(service: Service, arxiv_id: str) -> Paper:
+    paper = service.paper(listing.canonical_id(arxiv_id))
+    if paper is None or paper.deleted:
+        raise HTTPException(404, f"paper {arxiv_id!r} is not in this paperwire")
+    return paper
+
+
+def _hf_window(
+    service: Service, day: str | None, week: str | None, month: str | None
+) -> listing.Window:
+    try:
+        if day:
+            return listing.make_window(service, "day", listing.parse_day(day) or date.today())
+        if week:
+            return listing.make_window(service, "week", listing.parse_week(week))
+        if month:
+            return listing.make_window(service, "month", listing.parse_month(month))
+    except listing.BadRequest as exc:
+        raise HTTPException(400, str(exc)) from exc
+    latest = listing.latest_day(service) or date.today()
+    return listing.make_window(service, "day", latest)
+
+
+# -- Hugging Face-compatible ---------------------------------------------------
+
+
+@router.get(
+    "/api/daily_papers",
+    summary="Daily papers (Hugging Face-compatible)",
+    response_model=list[HfDailyItem],
+    tags=["huggingface"],
+)
+def daily_papers(
+    request: Request,
+    date: Annotated[str | None, Query(description="YYYY-MM-DD; default the latest day")] = None,
+    week: Annotated[str | None, Query(description="ISO week, YYYY-Www")] = None,
+    month: Annotated[str | None, Query(description="YYYY-MM")] = None,
+    submitter: Annotated[str | None, Query(description="HF username (none here)")] = None,
+    sort: Literal["publishedAt", "trending"] = "publishedAt",
+    p: Annotated[int, Query(ge=0, le=10_000, description="page, from 0")] = 0,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> list[HfDailyItem]:
+    """Papers of a day, week or month, as Hugging Face's daily papers API returns them."""
+    service = _service(request)
+    if submitter:
+        return []  # papers here are not submitted by HF users
+    window = _hf_window(service, date, week, month)
+    order = "trending" if sort == "trending" else "date"
+    found = listing.daily(service, window, order, p + 1, limit, None)
+    return [hf_item(paper, found.upvotes[paper.arxiv_id]) for paper in found.papers]
+
+
+@router.get(
+    "/api/papers/search",
+    summary="Search papers (Hugging Face-compatible)",
+    response_model=list[HfDailyItem],
+    tags=["huggingface"],
+)
+def hf_search(
+    request: Request,
+    q: Annotated[str, Query(max_length=2000, description="search text")] = "",
+    limit: Annotated[int, Query(ge=1, le=120)] = 50,
+) -> list[HfDailyItem]:
+    """Search papers, as Hugging Face's paper search API returns them."""
+    service = _service(request)
+    if not q.strip():
+        return []
+    try:
+        found = listing.search(service, q, "relevance", 1, limit)
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    papers = [hit.paper for hit in found.hits]
+    counts = service.upvotes(papers)
+    return [hf_item(paper, counts[paper.arxiv_id]) for paper in papers]
+
+
+@router.get(
+    "/api/papers/{arxiv_id:path}",
+    summary="One paper (Hugging Face-compatible)",
+    response_model=HfPaper,
+    tags=["huggingface"],
+)
+def hf_paper_info(request: Request, arxiv_id: PaperId) -> HfPaper:
+    """One paper, as Hugging Face's paper API returns it."""
+    service = _service(request)
+    paper = _found(service, arxiv_id)
+    return hf_paper(paper, service.upvotes([paper])[paper.arxiv_id])
+
+
+# -- paperwire's own -----------------------------------------------------------
+
+
+@router.get("/api/v1/search", summary="Search", response_model=SearchOut, tags=["paperwire"])
+def search(
+    request: Request,
+    q: Annotated[str, Query(max_length=20_000, description="query language: see /search")],
+    category: Annotated[str, Query(max_length=64, description="e.g. cs.CL")] = "",
+    since: Annotated[date | None, Query(description="listed on or after")] = None,
+    until: Annotated[date | None, Query(description="listed on or before")] = None,
+    sort: Literal["relevance", "date", "trending"] = "relevance",
+    mode: Literal["hybrid", "lexical", "semantic"] = "hybrid",
+    page: Annotated[int, Query(ge=1, le=1000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> SearchOut:
+    """Search with paperwire's query language plus optional filters."""
+    service = _service(request)
+    query = listing.build_query(
+        q, category, since.isoformat() if since else "", until.isoformat() if until else ""
+    )
+    if not query:
+        raise HTTPException(400, "q is empty: type some words, a phrase or a filter like cat:cs.CL")
+    try:
+        found = listing.search(service, query, sort, page, per_page, mode)
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    counts = service.upvotes([h.paper for h in found.hits])
+    return SearchOut(
+        query=found.query,
+        total=found.total,
+        page=found.page,
+        per_page=found.per_page,
+        pages=page_count(found.total, found.per_page),
+        sort=found.sort,
+        mode=found.mode,
+        semantic_coverage=found.semantic_coverage,
+        notes=found.notes,
+        results=[hit_out(h, counts[h.paper.arxiv_id]) for h in found.hits],
+    )
+
+
+@router.get(
+    "/api/v1/daily", summary="Daily papers", response_model=PaperListOut, tags=["paperwire"]
+)
+def daily(
+    request: Request,
+    date: Annotated[str | None, Query(description="YYYY-MM-DD; default the latest day")] = None,
+    view: Literal["day", "week", "month"] = "day",
+    sort: Literal["date", "trending"] = "date",
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> PaperListOut:
+    """Papers listed on a day, or in the week or month around it."""
+    return _paper_list(request, date, view, sort, page, per_page)
+
+
+@router.get(
+    "/api/v1/trending", summary="Trending papers", response_model=PaperListOut, tags=["paperwire"]
+)
+def trending(
+    request: Request,
+    window: Literal["day", "week", "month"] = "week",
+    date: Annotated[str | None, Query(description="a day inside the window")] = None,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> PaperListOut:
+    """Papers of the window ranked by trending score (upvotes with time decay)."""
+    return _paper_list(request, date, window, "trending", page, per_page)
+
+
+def _paper_list(
+    request: Request, day: str | None, view: str, sort: str, page: int, per_page: int
+) -> PaperListOut:
+    service = _service(request)
+    try:
+        anchor = listing.parse_day(day) or listing.latest_day(service) or date.today()
+        window = listing.make_window(service, view, anchor)
+    except listing.BadRequest as exc:
+        raise HTTPException(400, str(exc)) from exc
+    found = listing.daily(service, window, sort, page, per_page, None)
+    return PaperListOut(
+        start=window.start,
+        end=window.end,
+        total=found.total,
+        page=page,
+        per_page=per_page,
+        pages=page_count(found.total, per_page),
+        sort=sort,
+        results=[paper_out(p, found.upvotes[p.arxiv_id]) for p in found.papers],
+        scores=found.scores,
+    )
+
+
+@router.get(
+    "/api/v1/papers/{arxiv_id:path}/similar",
+    summary="Similar papers",
+    response_model=list[PaperOut],
+    tags=["paperwire"],
+)
+def similar(
+    request: Request, arxiv_id: PaperId, k: Annotated[int, Query(ge=1, le=50)] = 10
+) -> list[PaperOut]:
+    """Papers most similar to this one (empty when semantic search is not set up)."""
+    service = _service(request)
+    paper = _found(service, arxiv_id)
+    papers = [h.paper for h in listing.similar(service, paper.arxiv_id, k)]
+    counts = service.upvotes(papers)
+    return [paper_out(p, counts[p.arxiv_id]) for p in papers]
+
+
+@router.get(
+    "/api/v1/papers/{arxiv_id:path}",
+    summary="One paper",
+    response_model=PaperOut,
+    tags=["paperwire"],
+)
+def paper(request: Request, arxiv_id: PaperId) -> PaperOut:
+    """One paper with its upvote count."""
+    service = _service(request)
+    found = _found(service, arxiv_id)
+    return paper_out(found, service.upvotes([found])[found.arxiv_id])
+
+
+def _voter(request: Request, csrf: str | None) -> User:
+    auth: Auth = request.app.state.auth
+    user = auth.current_user(request)
+    if user is None:
+        raise HTTPException(401, "sign in first (the session cookie is missing or expired)")
+    auth.check_csrf(request, csrf)
+    return user
+
+
+@router.get(
+    "/api/v1/votes",
+    summary="My upvotes",
+    response_model=list[str],
+    tags=["paperwire"],
+    responses={401: {"model": ErrorOut}},
+)
+def my_votes(request: Request) -> list[str]:
+    """arXiv ids the signed-in user has upvoted, newest first."""
+    auth: Auth = request.app.state.auth
+    user = auth.current_user(request)
+    if user is None:
+        raise HTTPException(401, "sign in first (the session cookie is missing or expired)")
+    return _service(request).accounts.votes_of(user.id)
+
+
+CsrfHeader = Annotated[
+    str | None, Header(alias="X-CSRF-Token", description="the page's csrf_token value")
+]
+
+
+@router.put(
+    "/api/v1/votes/{arxiv_id:path}",
+    summary="Upvote",
+    response_model=VoteOut,
+    tags=["paperwire"],
+    responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}},
+)
+def upvote(request: Request, arxiv_id: PaperId, x_csrf_token: CsrfHeader = None) -> VoteOut:
+    """Upvote a paper as the signed-in user (idempotent)."""
+    return _vote(request, arxiv_id, True, x_csrf_token)
+
+
+@router.delete(
+    "/api/v1/votes/{arxiv_id:path}",
+    summary="Withdraw an upvote",
+    response_model=VoteOut,
+    tags=["paperwire"],
+    responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}},
+)
+def unvote(request: Request, arxiv_id: PaperId, x_csrf_token: CsrfHeader = None) -> VoteOut:
+    """Withdraw the signed-in user's upvote (idempotent)."""
+    return _vote(request, arxiv_id, False, x_csrf_token)
+
+
+def _vote(request: Request, arxiv_id: str, up: bool, csrf: str | None) -> VoteOut:
+    user = _voter(request, csrf)
+    done = listing.cast_vote(_service(request), user, arxiv_id, up)
+    if done is None:
+        raise HTTPException(404, f"paper {arxiv_id!r} is not in this paperwire")
+    return VoteOut(arxiv_id=done[0].arxiv_id, voted=up, upvotes=done[1])

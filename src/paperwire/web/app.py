@@ -1,0 +1,168 @@
+"""create_app(settings) -> FastAPI: wires the service, templates, static files and routes."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import re
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from paperwire import __version__
+from paperwire.config import Settings
+from paperwire.service import Service
+from paperwire.web import api, pages
+from paperwire.web.auth import CSRF_COOKIE, Auth
+from paperwire.web.render import render, template_filters
+
+log = logging.getLogger(__name__)
+HERE = Path(__file__).parent
+SERVE_SETTINGS_ENV = "_PAPERWIRE_SERVE_SETTINGS"  # settings handed to uvicorn worker processes
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "font-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'; form-action 'self'"
+)
+
+
+def create_app(settings: Settings | None = None, service: Service | None = None) -> FastAPI:
+    """The paperwire web application for `settings` (default: Settings.load())."""
+    settings = settings or Settings.load()
+    service = service or Service(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        service.close()
+
+    app = FastAPI(
+        title="paperwire",
+        version=__version__,
+        description="Daily and trending arXiv papers, search, votes. Hugging Face-compatible "
+        "endpoints under /api, paperwire's own under /api/v1.",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.filters.update(template_filters())
+    app.state.settings = settings
+    app.state.service = service
+    app.state.auth = Auth(settings, service.accounts)
+    app.state.templates = templates
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    if importlib.util.find_spec("paperwire.web.subscriptions") is not None:
+        from paperwire.web import subscriptions
+
+        app.include_router(subscriptions.router)
+    _install_middleware(app, secure=settings.base_url.startswith("https://"))
+    app.add_middleware(GZipMiddleware, minimum_size=2000, compresslevel=5)
+    _install_error_pages(app)
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactTokens) for f in access.filters):
+        access.addFilter(RedactTokens())
+    return app
+
+
+class RedactTokens(logging.Filter):
+    """Access logs print request paths; hide sign-in tokens in their query strings."""
+
+    _TOKEN = re.compile(r"(token=)[^&\s\"]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                self._TOKEN.sub(r"\1[redacted]", a) if isinstance(a, str) else a
+                for a in record.args
+            )
+        record.msg = self._TOKEN.sub(r"\1[redacted]", str(record.msg))
+        return True
+
+
+def create_app_from_environment() -> FastAPI:
+    """Factory for uvicorn worker processes (`paperwire serve --workers N`)."""
+    raw = os.environ.get(SERVE_SETTINGS_ENV)
+    settings = Settings.model_validate(json.loads(raw)) if raw else Settings.load()
+    return create_app(settings)
+
+
+def _install_middleware(app: FastAPI, secure: bool) -> None:
+    @app.middleware("http")
+    async def csrf_cookie_and_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        nonce = request.cookies.get(CSRF_COOKIE, "")
+        fresh = not (20 <= len(nonce) <= 64 and nonce.replace("-", "").replace("_", "").isalnum())
+        if fresh:
+            nonce = secrets.token_urlsafe(32)
+        request.state.csrf_nonce = nonce
+        response = await call_next(request)
+        static = request.url.path.startswith("/static/")
+        if static:
+            response.headers.setdefault("Cache-Control", "public, max-age=86400")
+        if fresh and not static:
+            response.set_cookie(
+                CSRF_COOKIE, nonce, httponly=True, samesite="lax", secure=secure, path="/"
+            )
+        headers = response.headers
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        headers.setdefault("X-Frame-Options", "DENY")
+        if headers.get("content-type", "").startswith("text/html"):
+            headers.setdefault("Content-Security-Policy", CSP)
+        return response
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api") or request.url.path == "/openapi.json"
+
+
+def _install_error_pages(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"error": exc.detail}, exc.status_code, headers=exc.headers)
+        message = exc.detail
+        if exc.status_code == 404 and message == "Not Found":
+            message = (
+                "There is no page at this address. It may have moved, or the link is mistyped."
+            )
+        return render(
+            request,
+            "error.html",
+            {"status": exc.status_code, "message": message},
+            status_code=exc.status_code,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        problems = [
+            f"{'.'.join(str(p) for p in err.get('loc', ())[1:]) or 'request'}: {err.get('msg')}"
+            for err in exc.errors()
+        ]
+        message = "; ".join(problems) or "invalid request"
+        if _wants_json(request):
+            return JSONResponse({"error": message}, 400)
+        return render(request, "error.html", {"status": 400, "message": message}, status_code=400)
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        message = "Something went wrong on our side. The error has been logged."
+        if _wants_json(request):
+            return JSONResponse({"error": message}, 500)
+        return render(request, "error.html", {"status": 500, "message": message}, status_code=500)

@@ -1,0 +1,296 @@
+"""HTML routes: daily papers, trending, search, paper pages, sign-in, votes, API docs."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, BackgroundTasks, Form, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from paperwire.service import Service
+from paperwire.web import listing
+from paperwire.web.auth import (
+    CSRF_FIELD,
+    SESSION_COOKIE,
+    Auth,
+    LoginError,
+    normalise_email,
+    safe_next,
+    send_login_email,
+)
+from paperwire.web.render import render, with_query
+from paperwire.web.schemas import page_count
+
+router = APIRouter(include_in_schema=False)
+log = logging.getLogger(__name__)
+PER_PAGE = 50
+SEARCH_PER_PAGE = 20
+
+
+def _service(request: Request) -> Service:
+    service: Service = request.app.state.service
+    return service
+
+
+def _auth(request: Request) -> Auth:
+    auth: Auth = request.app.state.auth
+    return auth
+
+
+def _bad(exc: Exception) -> HTTPException:
+    return HTTPException(400, str(exc))
+
+
+@router.get("/")
+def home(
+    request: Request,
+    day: Annotated[str | None, Query(alias="date")] = None,
+    view: str = "day",
+    sort: str = "date",
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+) -> Response:
+    service = _service(request)
+    latest = listing.latest_day(service)
+    if latest is None:
+        return render(request, "first_run.html", {"data_dir": service.settings.data_dir})
+    if sort not in ("date", "trending"):
+        raise HTTPException(400, "sort must be 'date' or 'trending'")
+    try:
+        window = listing.make_window(service, view, listing.parse_day(day) or latest)
+    except listing.BadRequest as exc:
+        raise _bad(exc) from exc
+    user = _auth(request).current_user(request)
+    found = listing.daily(service, window, sort, page, PER_PAGE, user)
+    return render(
+        request,
+        "home.html",
+        {
+            "window": window,
+            "found": found,
+            "sort": sort,
+            "page": page,
+            "latest": latest,
+            "pages": page_count(found.total, PER_PAGE),
+            "nav": _window_links(window, sort, latest),
+        },
+    )
+
+
+def _window_links(window: listing.Window, sort: str, latest: date) -> dict[str, Any]:
+    def link(anchor: date | None, view: str) -> str | None:
+        if anchor is None:
+            return None
+        return with_query("/", date=anchor.isoformat(), view=view, sort=sort)
+
+    nxt = window.next if window.next and window.next <= latest else None
+    return {
+        "prev": link(window.prev, window.view),
+        "next": link(nxt, window.view),
+        "views": {v: link(window.anchor, v) for v in listing.VIEWS},
+    }
+
+
+@router.get("/trending")
+def trending(
+    request: Request,
+    window: str = "week",
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+) -> Response:
+    service = _service(request)
+    latest = listing.latest_day(service)
+    if latest is None:
+        return render(request, "first_run.html", {"data_dir": service.settings.data_dir})
+    try:
+        span = listing.make_window(service, window, latest)
+    except listing.BadRequest as exc:
+        raise _bad(exc) from exc
+    user = _auth(request).current_user(request)
+    found = listing.daily(service, span, "trending", page, PER_PAGE, user)
+    return render(
+        request,
+        "trending.html",
+        {
+            "window": span,
+            "found": found,
+            "page": page,
+            "pages": page_count(found.total, PER_PAGE),
+        },
+    )
+
+
+@router.get("/search")
+def search_page(
+    request: Request,
+    q: Annotated[str, Query(max_length=20_000)] = "",
+    category: Annotated[str, Query(max_length=64)] = "",
+    since: str = "",
+    until: str = "",
+    sort: str = "relevance",
+    page: Annotated[int, Query(ge=1, le=1000)] = 1,
+) -> Response:
+    service = _service(request)
+    form = {"q": q, "category": category, "since": since, "until": until, "sort": sort}
+    context: dict[str, Any] = {"form": form, "result": None, "error": None, "page": page}
+    if sort not in listing.SORTS:
+        raise HTTPException(400, f"sort must be one of {', '.join(listing.SORTS)}")
+    query = listing.build_query(q, category, since, until)
+    if query:
+        try:
+            for value, name in ((since, "since"), (until, "until")):
+                listing.parse_day(value, name)
+            result = listing.search(service, query, sort, page, SEARCH_PER_PAGE)
+        except ValueError as exc:
+            context["error"] = str(exc)
+        else:
+            user = _auth(request).current_user(request)
+            found = listing.decorate(service, [h.paper for h in result.hits], user)
+            context.update(
+                result=result, found=found, pages=page_count(result.total, SEARCH_PER_PAGE)
+            )
+    status = 400 if context["error"] else 200
+    return render(request, "search.html", context, status_code=status)
+
+
+@router.get("/papers/{arxiv_id:path}")
+def paper_page(request: Request, arxiv_id: str) -> Response:
+    service = _service(request)
+    canonical = listing.canonical_id(arxiv_id)
+    if canonical != arxiv_id:
+        return RedirectResponse(f"/papers/{canonical}", 301)
+    paper = service.paper(arxiv_id)
+    if paper is None or paper.deleted:
+        raise HTTPException(404, f"There is no paper {arxiv_id!r} here (yet).")
+    user = _auth(request).current_user(request)
+    found = listing.decorate(service, [paper], user)
+    similar = [h.paper for h in listing.similar(service, paper.arxiv_id)]
+    return render(request, "paper.html", {"paper": paper, "found": found, "similar": similar})
+
+
+@router.post("/vote")
+def vote(
+    request: Request,
+    arxiv_id: Annotated[str, Form(max_length=64)],
+    action: Annotated[str, Form()] = "up",
+    next_path: Annotated[str, Form(alias="next")] = "/",
+    csrf_token: Annotated[str | None, Form(alias=CSRF_FIELD)] = None,
+) -> Response:
+    auth = _auth(request)
+    auth.check_csrf(request, csrf_token)
+    wants_json = "application/json" in request.headers.get("accept", "")
+    user = auth.current_user(request)
+    if user is None:
+        login = with_query("/login", next=safe_next(next_path))
+        if wants_json:
+            return JSONResponse({"error": "sign in to vote", "login": login}, 401)
+        return RedirectResponse(login, 303)
+    done = listing.cast_vote(_service(request), user, arxiv_id, action == "up")
+    if done is None:
+        raise HTTPException(404, f"There is no paper {arxiv_id!r} here.")
+    if wants_json:
+        return JSONResponse(
+            {"arxiv_id": done[0].arxiv_id, "voted": action == "up", "upvotes": done[1]}
+        )
+    return RedirectResponse(safe_next(next_path), 303)
+
+
+# -- sign-in -------------------------------------------------------------------
+
+
+@router.get("/login")
+def login_form(request: Request, next_path: Annotated[str, Query(alias="next")] = "/") -> Response:
+    return render(request, "login.html", {"next": safe_next(next_path), "error": None})
+
+
+@router.post("/login")
+def login_send(
+    request: Request,
+    background: BackgroundTasks,
+    email: Annotated[str, Form(max_length=320)],
+    next_path: Annotated[str, Form(alias="next")] = "/",
+    csrf_token: Annotated[str | None, Form(alias=CSRF_FIELD)] = None,
+) -> Response:
+    auth = _auth(request)
+    auth.check_csrf(request, csrf_token)
+    try:
+        address = normalise_email(email)
+    except ValueError as exc:
+        ctx = {"next": safe_next(next_path), "error": str(exc), "email": email}
+        return render(request, "login.html", ctx, status_code=400)
+    if auth.may_send_link(address):  # the same answer either way: nothing to probe
+        link = auth.issue_login_link(address, next_path)
+        background.add_task(_mail_quietly, request, address, link)
+    return render(request, "login_sent.html", {"email": address})
+
+
+def _mail_quietly(request: Request, email: str, link: str) -> None:
+    """Send in the background; failures are logged without the link."""
+    try:
+        send_login_email(request.app.state.settings, email, link)
+    except (OSError, smtplib.SMTPException) as exc:
+        log.error("could not send a sign-in email: %s", type(exc).__name__)
+
+
+@router.get("/login/verify")
+def login_confirm(
+    request: Request,
+    token: Annotated[str, Query(max_length=2000)] = "",
+    next_path: Annotated[str, Query(alias="next")] = "/",
+) -> Response:
+    try:
+        email, _ = _auth(request).check_login_token(token)
+    except LoginError as exc:
+        return render(request, "login.html", {"next": "/", "error": str(exc)}, status_code=400)
+    return render(
+        request,
+        "login_confirm.html",
+        {"email": email, "token": token, "next": safe_next(next_path)},
+    )
+
+
+@router.post("/login/verify")
+def login_finish(
+    request: Request,
+    token: Annotated[str, Form(max_length=2000)],
+    next_path: Annotated[str, Form(alias="next")] = "/",
+    csrf_token: Annotated[str | None, Form(alias=CSRF_FIELD)] = None,
+) -> Response:
+    auth = _auth(request)
+    auth.check_csrf(request, csrf_token)
+    try:
+        user = auth.consume_login_token(token)
+    except LoginError as exc:
+        return render(request, "login.html", {"next": "/", "error": str(exc)}, status_code=400)
+    value, max_age = auth.start_session(user)
+    response = RedirectResponse(safe_next(next_path), 303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        value,
+        max_age=max_age,
+        httponly=True,
+        samesite="lax",
+        secure=auth.secure_cookies,
+        path="/",
+    )
+    return response
+
+
+@router.post("/logout")
+def logout(
+    request: Request, csrf_token: Annotated[str | None, Form(alias=CSRF_FIELD)] = None
+) -> Response:
+    auth = _auth(request)
+    auth.check_csrf(request, csrf_token)
+    auth.end_session(request)
+    response = RedirectResponse("/", 303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/docs")
+def api_docs(request: Request) -> Response:
+    """The API reference, rendered from the OpenAPI document (no external assets)."""
+    spec = request.app.openapi()
+    return render(request, "docs.html", {"spec": spec})

@@ -1,0 +1,175 @@
+"""JSON shapes of the API: Hugging Face-compatible ones (camelCase, as huggingface_hub reads
+them) and paperwire's own under /api/v1."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import BaseModel, Field
+
+from paperwire.models import Hit, Paper
+
+
+def hf_datetime(day: date | None) -> str | None:
+    """Dates as HF writes them: 2025-03-18T00:00:00.000Z."""
+    return f"{day.isoformat()}T00:00:00.000Z" if day else None
+
+
+class HfAuthor(BaseModel):
+    name: str
+    hidden: bool = False
+
+
+class HfPaper(BaseModel):
+    """The `paper` object of HF's API (what `HfApi.paper_info` returns)."""
+
+    id: str = Field(description="arXiv id without version")
+    title: str
+    summary: str = Field(description="the abstract")
+    authors: list[HfAuthor]
+    publishedAt: str | None = Field(description="first submission (or listing) date")
+    submittedOnDailyAt: str | None = Field(description="listing date")
+    upvotes: int = Field(description="paperwire upvotes plus Hugging Face upvotes")
+    numComments: int = 0
+    githubRepo: str | None = None
+    discussionId: str | None = None
+    categories: list[str] = Field(default_factory=list, description="paperwire extension")
+    arxivUrl: str = Field(description="paperwire extension")
+
+
+class HfDailyItem(BaseModel):
+    """One entry of /api/daily_papers and /api/papers/search."""
+
+    paper: HfPaper
+    title: str
+    summary: str
+    publishedAt: str | None
+    numComments: int = 0
+    thumbnail: str | None = None
+    isAuthorParticipating: bool = False
+
+
+def hf_paper(paper: Paper, upvotes: int) -> HfPaper:
+    listed = paper.listing_date or paper.hf_date
+    return HfPaper(
+        id=paper.arxiv_id,
+        title=paper.title,
+        summary=paper.abstract,
+        authors=[HfAuthor(name=a.name) for a in paper.authors],
+        publishedAt=hf_datetime(paper.submitted or listed),
+        submittedOnDailyAt=hf_datetime(listed),
+        upvotes=upvotes,
+        numComments=paper.hf_comments or 0,
+        githubRepo=paper.hf_github,
+        categories=paper.categories,
+        arxivUrl=paper.abs_url,
+    )
+
+
+def hf_item(paper: Paper, upvotes: int) -> HfDailyItem:
+    body = hf_paper(paper, upvotes)
+    return HfDailyItem(
+        paper=body,
+        title=paper.title,
+        summary=paper.abstract,
+        publishedAt=body.submittedOnDailyAt,
+        numComments=body.numComments,
+    )
+
+
+# -- /api/v1 -------------------------------------------------------------------
+
+
+class PaperOut(BaseModel):
+    arxiv_id: str
+    title: str
+    abstract: str
+    authors: list[str]
+    categories: list[str]
+    version: int | None
+    submitted: date | None
+    updated: date | None
+    listing_date: date | None
+    comments: str | None
+    journal_ref: str | None
+    doi: str | None
+    upvotes: int = Field(description="paperwire upvotes plus Hugging Face upvotes")
+    hf_comments: int | None
+    github: str | None
+    abs_url: str
+    pdf_url: str
+    url: str = Field(description="paperwire page of the paper")
+
+
+class HitOut(BaseModel):
+    paper: PaperOut
+    score: float
+    highlights: dict[str, str] = Field(
+        default_factory=dict, description="HTML-escaped snippets with matches in <mark>"
+    )
+
+
+class SearchOut(BaseModel):
+    query: str
+    total: int
+    page: int
+    per_page: int
+    pages: int
+    sort: str
+    mode: str
+    semantic_coverage: float
+    notes: list[str]
+    results: list[HitOut]
+
+
+class PaperListOut(BaseModel):
+    start: date
+    end: date
+    total: int
+    page: int
+    per_page: int
+    pages: int
+    sort: str
+    results: list[PaperOut]
+    scores: dict[str, float] = Field(default_factory=dict, description="trending scores")
+
+
+class VoteOut(BaseModel):
+    arxiv_id: str
+    voted: bool
+    upvotes: int
+
+
+class ErrorOut(BaseModel):
+    error: str
+
+
+def paper_out(paper: Paper, upvotes: int) -> PaperOut:
+    return PaperOut(
+        arxiv_id=paper.arxiv_id,
+        title=paper.title,
+        abstract=paper.abstract,
+        authors=[a.name for a in paper.authors],
+        categories=paper.categories,
+        version=paper.version,
+        submitted=paper.submitted,
+        updated=paper.updated,
+        listing_date=paper.listing_date,
+        comments=paper.comments,
+        journal_ref=paper.journal_ref,
+        doi=paper.doi,
+        upvotes=upvotes,
+        hf_comments=paper.hf_comments,
+        github=paper.hf_github,
+        abs_url=paper.abs_url,
+        pdf_url=paper.pdf_url,
+        url=f"/papers/{paper.arxiv_id}",
+    )
+
+
+def hit_out(hit: Hit, upvotes: int) -> HitOut:
+    return HitOut(paper=paper_out(hit.paper, upvotes), score=hit.score, highlights=hit.highlights)
+
+
+def page_count(total: int, per_page: int) -> int:
+    return max(1, -(-total // per_page))

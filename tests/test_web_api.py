@@ -1,0 +1,205 @@
+"""The JSON API through a real running server: the real huggingface_hub client against our
+HF-compatible endpoints, and paperwire's own /api/v1."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from huggingface_hub import HfApi
+from huggingface_hub.errors import HfHubHTTPError
+
+from paperwire.config import Settings
+from paperwire.service import Service
+from webkit import Live, live_server
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory, web_subset: Path) -> Iterator[Live]:
+    data = tmp_path_factory.mktemp("api")
+    settings = Settings(data_dir=data, database_url=f"sqlite:///{data / 'pw.db'}")
+    with Service(settings) as service:
+        service.import_snapshot(web_subset)
+    with live_server(settings) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def records(web_subset: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in web_subset.read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def hf(live: Live) -> HfApi:
+    return HfApi(endpoint=live.url, token=False)
+
+
+def by_day(records: list[dict[str, object]]) -> dict[str, set[str]]:
+    days: dict[str, set[str]] = {}
+    for rec in records:
+        days.setdefault(str(rec["listing_date"]), set()).add(str(rec["id"]))
+    return days
+
+
+def test_hf_list_daily_papers_latest_day_is_default(
+    hf: HfApi, records: list[dict[str, object]]
+) -> None:
+    days = by_day(records)
+    latest = max(days)
+    got = list(hf.list_daily_papers(limit=100))
+    assert got, "no papers for the latest day"
+    assert {p.id for p in got} <= days[latest]
+    assert len(got) == min(100, len(days[latest]))
+    first = got[0]
+    assert first.title and first.summary and first.authors and first.authors[0].name
+    assert first.published_at is not None and first.submitted_at is not None
+    assert first.submitted_at.date().isoformat() == latest
+
+
+def test_hf_list_daily_papers_by_date_week_month_and_paging(
+    hf: HfApi, records: list[dict[str, object]]
+) -> None:
+    days = by_day(records)
+    day = sorted(days)[1]
+    got = {p.id for p in hf.list_daily_papers(date=day, limit=100)}
+    assert got == set(sorted(days[day], reverse=True)[:100])
+    # paging: p=0 and p=1 are disjoint, together the first 2*limit
+    page0 = [p.id for p in hf.list_daily_papers(date=day, limit=7, p=0)]
+    page1 = [p.id for p in hf.list_daily_papers(date=day, limit=7, p=1)]
+    assert len(page0) == 7 and len(page1) == 7 and not set(page0) & set(page1)
+    # week and month windows hold every day inside them
+    d = date.fromisoformat(day)
+    year, week, _ = d.isocalendar()
+    monday = d - timedelta(days=d.weekday())
+    in_week = {
+        i
+        for k, ids in days.items()
+        if monday <= date.fromisoformat(k) < monday + timedelta(7)
+        for i in ids
+    }
+    week_ids = {p.id for p in hf.list_daily_papers(week=f"{year}-W{week:02d}", limit=100)}
+    assert week_ids <= in_week and len(week_ids) == min(100, len(in_week))
+    month_ids = [p.id for p in hf.list_daily_papers(month=day[:7], sort="trending", limit=5)]
+    assert len(month_ids) == 5
+    assert all(i in {x for ids in days.values() for x in ids} for i in month_ids)
+
+
+def test_hf_paper_info_and_search(hf: HfApi, records: list[dict[str, object]]) -> None:
+    rec = records[10]
+    info = hf.paper_info(str(rec["id"]))
+    assert info.id == rec["id"]
+    assert info.title == " ".join(str(rec["title"]).split())
+    assert info.summary == " ".join(str(rec["summary"]).split())
+    assert [a.name for a in info.authors or []] == rec["authors"]
+    title_words = " ".join(str(rec["title"]).split()[:6])
+    found = [p.id for p in hf.list_papers(query=title_words)]
+    assert rec["id"] in found[:5]
+    assert hf.paper_info(f"{rec['id']}v1").id == rec["id"]  # versioned ids resolve
+    with pytest.raises(HfHubHTTPError) as err:
+        hf.paper_info("2101.99999")
+    assert err.value.response.status_code == 404
+
+
+def test_hf_bad_parameters_say_what_is_wrong(live: Live) -> None:
+    for query, needle in [
+        ("date=2025-13-40", "date"),
+        ("week=2025-X9", "week"),
+        ("month=2025-1", "month"),
+        ("limit=0", "limit"),
+        ("sort=random", "sort"),
+    ]:
+        r = httpx.get(f"{live.url}/api/daily_papers?{query}")
+        assert r.status_code == 400, query
+        assert needle in r.json()["error"], (query, r.json())
+
+
+def test_v1_search_with_filters_sort_and_pages(
+    live: Live, records: list[dict[str, object]]
+) -> None:
+    r = httpx.get(f"{live.url}/api/v1/search", params={"q": "language", "per_page": 5})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["total"] >= 5 and len(body["results"]) == 5 and body["pages"] >= 1
+    first = body["results"][0]["paper"]
+    assert {"arxiv_id", "title", "abstract", "authors", "upvotes", "url"} <= first.keys()
+    cat = httpx.get(
+        f"{live.url}/api/v1/search", params={"q": "language", "category": "cs.CV", "per_page": 50}
+    ).json()
+    assert cat["results"] and all("cs.CV" in h["paper"]["categories"] for h in cat["results"])
+    days = sorted(by_day(records))
+    dated = httpx.get(
+        f"{live.url}/api/v1/search",
+        params={"q": "model", "since": days[1], "until": days[1], "sort": "date"},
+    ).json()
+    assert dated["results"]
+    assert {h["paper"]["listing_date"] for h in dated["results"]} == {days[1]}
+    page2 = httpx.get(
+        f"{live.url}/api/v1/search", params={"q": "language", "per_page": 5, "page": 2}
+    ).json()
+    ids1 = {h["paper"]["arxiv_id"] for h in body["results"]}
+    assert ids1.isdisjoint({h["paper"]["arxiv_id"] for h in page2["results"]})
+
+
+def test_v1_errors_are_4xx_with_a_reason(live: Live) -> None:
+    r = httpx.get(f"{live.url}/api/v1/search", params={"q": "  "})
+    assert r.status_code == 400 and "q is empty" in r.json()["error"]
+    r = httpx.get(f"{live.url}/api/v1/search", params={"q": "x", "per_page": 1000})
+    assert r.status_code == 400 and "per_page" in r.json()["error"]
+    r = httpx.get(f"{live.url}/api/v1/search", params={"q": "x", "since": "yesterday"})
+    assert r.status_code == 400 and "since" in r.json()["error"]
+    r = httpx.get(f"{live.url}/api/v1/papers/9999.99999")
+    assert r.status_code == 404 and "9999.99999" in r.json()["error"]
+    r = httpx.put(f"{live.url}/api/v1/votes/2503.00001")
+    assert r.status_code == 401 and "sign in" in r.json()["error"]
+
+
+def test_v1_daily_trending_and_paper(live: Live, records: list[dict[str, object]]) -> None:
+    days = by_day(records)
+    latest = max(days)
+    daily = httpx.get(f"{live.url}/api/v1/daily", params={"per_page": 100}).json()
+    assert daily["start"] == latest and daily["total"] == len(days[latest])
+    assert {p["arxiv_id"] for p in daily["results"]} <= days[latest]
+    trend = httpx.get(f"{live.url}/api/v1/trending", params={"window": "month"}).json()
+    assert trend["sort"] == "trending" and len(trend["results"]) == min(50, trend["total"])
+    scores = [trend["scores"][p["arxiv_id"]] for p in trend["results"]]
+    assert scores == sorted(scores, reverse=True)
+    rec = records[3]
+    one = httpx.get(f"{live.url}/api/v1/papers/{rec['id']}").json()
+    assert one["arxiv_id"] == rec["id"] and one["upvotes"] == 0
+    assert one["pdf_url"].endswith(str(rec["id"]))
+    sim = httpx.get(f"{live.url}/api/v1/papers/{rec['id']}/similar")
+    assert sim.status_code == 200 and isinstance(sim.json(), list)
+
+
+def test_openapi_and_docs_page(live: Live) -> None:
+    spec = httpx.get(f"{live.url}/openapi.json").json()
+    for path in ("/api/daily_papers", "/api/papers/search", "/api/v1/search", "/api/v1/trending"):
+        assert path in spec["paths"]
+    docs = httpx.get(f"{live.url}/docs")
+    assert docs.status_code == 200 and "/api/v1/search" in docs.text
+    assert "cdn" not in docs.text.lower()
+
+
+def test_another_paperwire_harvests_our_daily_papers(
+    live: Live, records: list[dict[str, object]], tmp_path: Path
+) -> None:
+    """Round trip: paperwire's own Hugging Face client (`hf-daily`) reads our
+    /api/daily_papers (paging with limit and p) and gets every paper of the day."""
+    days = by_day(records)
+    day = max(days, key=lambda d: len(days[d]))  # the busiest day: several pages of 100
+    other = Settings(
+        data_dir=tmp_path,
+        database_url=f"sqlite:///{tmp_path / 'b.db'}",
+        hf_base_url=live.url,
+        request_delay=0.0,
+    )
+    with Service(other) as service:
+        report = service.hf_daily(date.fromisoformat(day))
+        got = service.store.papers_listed(date(2000, 1, 1), date(2100, 1, 1))
+    assert report.rejected == 0
+    assert {p.arxiv_id for p in got} == days[day] and len(days[day]) > 100
+    assert all(p.hf_date == date.fromisoformat(day) for p in got)

@@ -1,0 +1,180 @@
+"""HTML pages through a real running server: daily views, navigation, search, paper page,
+first-run page, error pages, and that paper text can never inject markup."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from paperwire.config import Settings
+from paperwire.service import Service
+from webkit import Live, hostile_paper, live_server
+
+HOSTILE_DAY = date(2025, 3, 17)  # the day before the subset's first listing day
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory, web_subset: Path) -> Iterator[Live]:
+    data = tmp_path_factory.mktemp("pages")
+    settings = Settings(data_dir=data, database_url=f"sqlite:///{data / 'pw.db'}")
+    with Service(settings) as service:
+        service.import_snapshot(web_subset)
+        service.store.upsert_papers([hostile_paper("2503.99999", HOSTILE_DAY)])
+    with live_server(settings) as running:
+        yield running
+
+
+def get(live: Live, path: str, status: int = 200) -> str:
+    r = httpx.get(live.url + path)
+    assert r.status_code == status, (path, r.status_code, r.text[:300])
+    assert r.headers["content-type"].startswith("text/html")
+    return r.text
+
+
+def test_home_shows_latest_day_with_cards_banner_and_navigation(live: Live) -> None:
+    latest = live.service.store.latest_listing_date()
+    assert latest is not None
+    html = get(live, "/")
+    assert "Get trending papers in your email inbox once a day" in html
+    assert 'action="/subscribe"' in html
+    assert latest.strftime("%B %-d, %Y") in html
+    count = live.service.accounts.count_listed(latest, latest)
+    assert f"{count} papers" in html
+    assert html.count('class="card"') == min(count, 50)
+    prev = re.search(r'href="(/\?date=[^"]+)" data-nav="prev"', html)
+    assert prev and 'data-nav="next"' not in html  # newest day: nothing after it
+    before = get(live, prev.group(1).replace("&amp;", "&"))
+    assert 'data-nav="next"' in before
+
+
+def test_week_and_month_views_and_trending_order(live: Live) -> None:
+    latest = live.service.store.latest_listing_date()
+    assert latest is not None
+    week = get(live, f"/?date={latest}&view=week")
+    monday = latest - timedelta(days=latest.weekday())
+    total = live.service.accounts.count_listed(monday, monday + timedelta(days=6))
+    assert f"{total} papers" in week and "Week " in week
+    month = get(live, f"/?date={latest}&view=month&sort=trending")
+    assert latest.strftime("%B %Y") in month
+    trending = get(live, "/trending?window=month")
+    assert trending.count('class="card"') == 50
+
+
+def test_pages_out_of_range_and_bad_input_get_friendly_errors(live: Live) -> None:
+    assert "No papers listed" in get(live, "/?date=2020-01-04")
+    bad = get(live, "/?date=not-a-day", 400)
+    assert "date must be a date" in bad and "Traceback" not in bad
+    assert "view must be one of" in get(live, "/?view=year", 400)
+    moved = httpx.get(f"{live.url}/papers/arXiv:2503.99999v2")
+    assert moved.status_code == 301 and moved.headers["location"] == "/papers/2503.99999"
+    missing = get(live, "/papers/0000.00000", 404)
+    assert "no paper" in missing.lower() and "Back to" in missing
+    assert "Not found" in get(live, "/no/such/page", 404)
+
+
+def test_search_page_shows_count_results_and_no_results_help(live: Live) -> None:
+    html = get(live, "/search?q=language+model&category=cs.CL&sort=date")
+    assert re.search(r"[\d,]+ results?", html)
+    assert 'class="card"' in html and "Query language" in html
+    assert 'value="cs.CL"' in html
+    empty = get(live, "/search?q=zzzxqvbnonexistentword")
+    assert "No papers match" in empty and "0 results" in empty
+    assert "since must be a date" in get(live, "/search?q=x&since=2025-99-01", 400)
+    bad = get(live, "/search?q=foo%3Abar", 400)  # the query language's own message, escaped
+    assert "Cannot run this search" in bad and "unknown field &#39;foo:&#39;" in bad
+    api = httpx.get(f"{live.url}/api/v1/search", params={"q": "foo:bar"})
+    assert api.status_code == 400 and "unknown field 'foo:'" in api.json()["error"]
+
+
+def test_paper_page_has_everything(live: Live) -> None:
+    paper = live.service.store.papers_listed(date(2025, 3, 1), date(2026, 12, 31), limit=1)[0]
+    html = get(live, f"/papers/{paper.arxiv_id}")
+    assert paper.authors[0].name.replace("'", "&#39;") in html
+    assert f"https://arxiv.org/pdf/{paper.arxiv_id}" in html
+    assert f"https://arxiv.org/abs/{paper.arxiv_id}" in html
+    assert "@misc{" in html and "Copy BibTeX" in html
+    assert "/static/katex/katex.min.js" in html and "/static/katex/auto-render.min.js" in html
+    for asset in ("katex/katex.min.js", "katex/katex.min.css", "paperwire.css", "app.js"):
+        assert httpx.get(f"{live.url}/static/{asset}").status_code == 200
+
+
+def test_hostile_text_renders_as_text_everywhere(live: Live) -> None:
+    pages = [
+        "/papers/2503.99999",
+        f"/?date={HOSTILE_DAY}",
+        "/search?q=Jerry",
+        "/search?q=%3Cscript%3E",
+    ]
+    for path in pages:
+        html = get(live, path)
+        assert "<script>alert" not in html and "<img src=x" not in html, path
+        assert "<b>bold</b>" not in html and "<i>Evil</i>" not in html, path
+    assert "/papers/2503.99999" in get(live, "/search?q=Jerry")  # found, shown escaped
+    page = get(live, "/papers/2503.99999")
+    assert "&lt;script&gt;alert(&#34;t&#34;)&lt;/script&gt; Tom &amp; Jerry" in page
+    assert "x &lt; y" in page and "$\\alpha &lt; \\beta$" in page
+    assert "Eve &lt;i&gt;Evil&lt;/i&gt; O&#39;Brien" in page
+    api = httpx.get(f"{live.url}/api/papers/2503.99999").json()
+    assert api["title"].startswith("<script>")  # JSON carries the text unchanged
+    csp = httpx.get(f"{live.url}/papers/2503.99999").headers["content-security-policy"]
+    assert (
+        "script-src 'self'" in csp
+        and "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+    )
+
+
+def test_subscribe_form_stores_the_request(live: Live) -> None:
+    with httpx.Client(base_url=live.url) as client:
+        token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', client.get("/").text)
+        assert token
+        r = client.post(
+            "/subscribe", data={"email": "new@example.org", "csrf_token": token.group(1)}
+        )
+        assert r.status_code == 200 and "new@example.org" in r.text
+        bad = client.post("/subscribe", data={"email": "nope", "csrf_token": token.group(1)})
+        assert bad.status_code == 400 and "valid email" in bad.text
+    assert "new@example.org" in live.service.accounts.subscription_requests()
+
+
+def test_first_run_page_on_an_empty_store(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'empty.db'}")
+    with live_server(settings) as live:
+        for path in ("/", "/trending"):
+            html = get(live, path)
+            assert "paperwire import" in html and "no papers yet" in html
+            assert "paperwire harvest --since" in html
+        assert httpx.get(f"{live.url}/api/daily_papers").json() == []
+        assert "0 results" in get(live, "/search?q=anything")
+
+
+def test_responses_are_compressed_and_static_files_cached(live: Live) -> None:
+    page = httpx.get(live.url + "/", headers={"accept-encoding": "gzip"})
+    assert page.headers.get("content-encoding") == "gzip"
+    assert "Daily papers" in page.text
+    css = httpx.get(live.url + "/static/paperwire.css")
+    assert "max-age=86400" in css.headers["cache-control"] and css.headers.get("etag")
+    assert "set-cookie" not in css.headers
+    font = httpx.get(live.url + "/static/katex/fonts/KaTeX_Main-Regular.woff2")
+    assert font.status_code == 200 and len(font.content) > 10_000
+
+
+def test_a_broken_database_gives_a_friendly_500_not_a_traceback(tmp_path: Path) -> None:
+    import sqlite3
+
+    settings = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'x.db'}")
+    with live_server(settings) as live:
+        live.service.store.upsert_papers([hostile_paper("2501.00001", date(2025, 1, 2))])
+        with sqlite3.connect(tmp_path / "x.db") as conn:
+            conn.execute("DROP TABLE votes")
+        page = httpx.get(live.url + "/")
+        assert page.status_code == 500 and "Something went wrong" in page.text
+        assert "Traceback" not in page.text and "votes" not in page.text
+        api = httpx.get(live.url + "/api/v1/papers/2501.00001")
+        assert api.status_code == 500 and api.json() == {
+            "error": "Something went wrong on our side. The error has been logged."
+        }

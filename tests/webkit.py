@@ -1,0 +1,143 @@
+"""Helpers for the website tests: a live uvicorn server in a thread, a loopback SMTP server
+that keeps what it receives, and papers with hostile text."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import lzma
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from aiosmtpd.controller import Controller
+
+from paperwire.config import Settings
+from paperwire.models import Author, Paper
+from paperwire.service import Service
+from paperwire.web.app import create_app
+
+
+def write_subset(source: Path, target: Path, lines: int) -> Path:
+    """The first `lines` records of the shared daily arXiv file, as a plain JSONL file."""
+    with lzma.open(source, "rt", encoding="utf-8") as src, target.open("w") as out:
+        for n, line in enumerate(src):
+            if n >= lines:
+                break
+            out.write(line)
+    return target
+
+
+@dataclass
+class Live:
+    url: str
+    settings: Settings
+    service: Service
+
+
+@contextmanager
+def live_server(settings: Settings, **overrides: Any) -> Iterator[Live]:
+    """Run create_app(settings) under uvicorn on a free loopback port, in a thread."""
+    # IPPROTO_TCP so asyncio sets TCP_NODELAY on accepted connections (else 40 ms ACK delays)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    settings = settings.model_copy(update={"base_url": url, **overrides})
+    service = Service(settings)
+    app = create_app(settings, service)
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_keep_alive=5)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield Live(url, settings, service)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+@dataclass
+class Mailbox:
+    """Messages received by the loopback SMTP server."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    messages: list[EmailMessage] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self.lock:
+            self.messages.append(message)  # type: ignore[arg-type]
+        return "250 OK"
+
+    def wait_for(self, to: str, timeout: float = 10.0) -> EmailMessage:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                for message in reversed(self.messages):
+                    if str(message["To"]).lower() == to.lower():
+                        return message
+            time.sleep(0.05)
+        raise AssertionError(f"no email to {to} within {timeout}s")
+
+    def login_link(self, to: str) -> str:
+        body = self.wait_for(to).get_body(("plain",))
+        assert body is not None
+        match = re.search(r"(http://\S+/login/verify\?\S+)", body.get_content())
+        assert match, "no sign-in link in the email"
+        return match.group(1)
+
+
+@contextmanager
+def smtp_server() -> Iterator[Mailbox]:
+    box = Mailbox()
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    box.port = sock.getsockname()[1]
+    sock.close()
+    controller = Controller(box, hostname="127.0.0.1", port=box.port)
+    controller.start()
+    try:
+        yield box
+    finally:
+        controller.stop()
+
+
+def hostile_paper(arxiv_id: str, day: date) -> Paper:
+    """A paper whose text tries HTML/script injection and contains LaTeX."""
+    return Paper(
+        arxiv_id=arxiv_id,
+        title='<script>alert("t")</script> Tom & Jerry <b>bold</b> x < y',
+        abstract=(
+            "We prove $\\alpha < \\beta$ & <img src=x onerror=alert(1)> "
+            "<script>document.title='pwned'</script> and $$\\sum_{i=1}^n i^2$$ holds."
+        ),
+        authors=[Author("Eve <i>Evil</i> O'Brien"), Author("Mallory & Co")],
+        categories=["cs.CL"],
+        version=2,
+        submitted=day,
+        updated=day,
+        listing_date=day,
+        sources=["test"],
+    )
+
+
+__all__ = ["Live", "Mailbox", "hostile_paper", "live_server", "smtp_server"]
