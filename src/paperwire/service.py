@@ -16,6 +16,7 @@ from paperwire.models import Hit, IngestReport, Paper, SearchPage
 from paperwire.search.engine import SearchEngine
 from paperwire.search.highlight import highlight
 from paperwire.search.query import parse_query
+from paperwire.search.semantic import SemanticIndex
 from paperwire.sources.http import PoliteClient
 from paperwire.store import Store, open_store
 from paperwire.store.accounts import AccountStore
@@ -35,6 +36,7 @@ class Service(DigestFacade):
         self.settings = settings
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = store or open_store(settings.resolved_database_url)
+        self._semantic_index: SemanticIndex | None = None
         self._search: SearchEngine | None = None
 
     def close(self) -> None:
@@ -185,14 +187,43 @@ class Service(DigestFacade):
     def stats(self) -> dict[str, Any]:
         return self.store.stats()
 
+    # -- semantic embeddings ---------------------------------------------------
+
+    @property
+    def semantic_index(self) -> SemanticIndex:
+        """Paper embeddings and vector search (built on first use; the model loads lazily)."""
+        if self._semantic_index is None:
+            self._semantic_index = SemanticIndex(self.settings, self.store)
+        return self._semantic_index
+
+    def embed_pending(
+        self, progress: Progress | None = None, limit: int | None = None, batch: int = 64
+    ) -> int:
+        """Embed papers that are new or changed since their last vector; returns how many."""
+        return self.semantic_index.embed_pending(progress=progress, limit=limit, batch=batch)
+
+    def embedding_coverage(self) -> tuple[int, int]:
+        """(papers embedded, live papers)."""
+        return self.semantic_index.coverage()
+
     # -- search (issue 3) ----------------------------------------------------------
 
     @property
     def search_engine(self) -> SearchEngine:
         """Lexical (+ semantic when installed) search; indexes open on first use."""
         if self._search is None:
-            self._search = SearchEngine(self.settings, self.store)
+            self._search = SearchEngine(
+                self.settings, self.store, semantic_loader=self._semantic_for_engine
+            )
         return self._search
+
+    def _semantic_for_engine(
+        self, _settings: Settings, _store: Store
+    ) -> tuple[SemanticIndex | None, str]:
+        """The engine shares this Service's SemanticIndex (one vector index in memory)."""
+        if not SemanticIndex.installed():
+            return None, "semantic search needs the model: pip install 'paperwire[semantic]'"
+        return self.semantic_index, ""
 
     def search(
         self,

@@ -1,0 +1,227 @@
+"""Semantic search: paper embeddings kept in the store, served from an on-disk vector index.
+
+Embedding never blocks anything: papers are searchable lexically as soon as they are stored,
+and :meth:`SemanticIndex.embed_pending` (``paperwire embed``, or a background worker) fills in
+vectors batch by batch, each batch one committed transaction — a run killed at any point
+resumes where it stopped. Search covers what is embedded so far (see :meth:`coverage`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from paperwire.config import Settings
+from paperwire.search.embed import (
+    MODEL_ID,
+    Embedder,
+    ModelUnavailable,
+    Vectors,
+    default_threads,
+    document_text,
+    locate_model,
+    model_installed,
+)
+from paperwire.search.vectors import ANN_THRESHOLD, VectorIndex
+from paperwire.store import Store
+from paperwire.store.embeddings import EmbeddingStore, PendingPaper, StoredVector
+
+EMBED_BATCH = 64  # papers per committed transaction
+REFRESH_SECONDS = 5.0  # how often a reader checks the store for new vectors
+
+__all__ = ["BackgroundEmbedder", "ModelUnavailable", "SemanticIndex", "text_hash"]
+
+
+def text_hash(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+class SemanticIndex:
+    """Embeddings of every live paper and nearest-neighbour search over them."""
+
+    def __init__(
+        self, settings: Settings, store: Store, ann_threshold: int = ANN_THRESHOLD
+    ) -> None:
+        self.settings = settings
+        self.vectors_store = EmbeddingStore(store)
+        self.folder: Path = settings.data_dir / "index" / "vectors"
+        self.model_id = MODEL_ID
+        self.ann_threshold = ann_threshold
+        self._embedder: Embedder | None = None
+        self._index: VectorIndex | None = None
+        self._version: tuple[int, str] | None = None
+        self._checked_at = 0.0
+        self._lock = threading.RLock()  # a web worker may search while a thread embeds
+
+    @staticmethod
+    def installed() -> bool:
+        """True when onnxruntime, tokenizers and the packaged model are importable."""
+        return model_installed()
+
+    @property
+    def embedder(self) -> Embedder:
+        """The model, loaded on first use; ModelUnavailable says what to install."""
+        if self._embedder is None:
+            self._embedder = Embedder(threads=default_threads())
+        return self._embedder
+
+    def coverage(self) -> tuple[int, int]:
+        """(papers embedded, live papers)."""
+        return self.vectors_store.coverage(self.model_id)
+
+    # -- embedding ---------------------------------------------------------------
+
+    def embed_pending(
+        self,
+        progress: Callable[[int], None] | None = None,
+        limit: int | None = None,
+        batch: int = EMBED_BATCH,
+    ) -> int:
+        """Embed live papers that are new or whose title/abstract changed; returns how many.
+
+        Commits every `batch` papers; the vector index is brought up to date at the end.
+        """
+        locate_model()  # raises ModelUnavailable with the install hint before any work
+        done = 0
+        while limit is None or done < limit:
+            want = batch if limit is None else min(batch, limit - done)
+            pending = self.vectors_store.pending(self.model_id, want)
+            if not pending:
+                break
+            done += self._embed_batch(pending, progress)
+        self.refresh(force=True, save=True)
+        return done
+
+    def _embed_batch(
+        self, batch: list[PendingPaper], progress: Callable[[int], None] | None
+    ) -> int:
+        texts = {p.arxiv_id: document_text(p.title, p.abstract) for p in batch}
+        hashes = {i: text_hash(t) for i, t in texts.items()}
+        unchanged = {p.arxiv_id: p.paper_hash for p in batch if p.text_hash == hashes[p.arxiv_id]}
+        self.vectors_store.mark_current(unchanged)
+        todo = [p for p in batch if p.arxiv_id not in unchanged]
+        if todo:
+            vectors = self.embedder.embed([texts[p.arxiv_id] for p in todo])
+            rows = [
+                StoredVector(p.arxiv_id, p.paper_hash, hashes[p.arxiv_id], v.tobytes())
+                for p, v in zip(todo, vectors, strict=True)
+            ]
+            self.vectors_store.save(self.model_id, rows)
+        if progress is not None:
+            progress(len(batch))
+        return len(todo)
+
+    # -- the vector index --------------------------------------------------------
+
+    def refresh(self, force: bool = False, save: bool = False) -> VectorIndex:
+        """The vector index, synced with the store at most every REFRESH_SECONDS.
+
+        Only writers (embedding, rebuild) save the files; readers sync in memory."""
+        with self._lock:
+            return self._refresh(force, save)
+
+    def _refresh(self, force: bool, save: bool) -> VectorIndex:
+        now = time.monotonic()
+        if self._index is not None and not force and now - self._checked_at < REFRESH_SECONDS:
+            return self._index
+        self._checked_at = now
+        version = self.vectors_store.version(self.model_id)
+        if self._index is not None and version == self._version:
+            return self._index
+        if self._index is None:
+            self._index = VectorIndex.load(self.folder, self.model_id, self.ann_threshold)
+        if self._sync(self._index) and save:
+            self._index.save(self.folder)
+        self._version = version
+        return self._index
+
+    def _sync(self, index: VectorIndex) -> bool:
+        """Apply the store's adds, updates and deletes to `index`; True if anything changed."""
+        stored = self.vectors_store.live_hashes(self.model_id)
+        gone = [i for i in index.hashes if i not in stored]
+        changed = [i for i, h in stored.items() if index.hashes.get(i) != h]
+        index.remove(gone)
+        for start in range(0, len(changed), 5000):
+            part = changed[start : start + 5000]
+            items = {
+                row.arxiv_id: (row.text_hash, np.frombuffer(row.vector, dtype=np.float32))
+                for row in self.vectors_store.vectors(self.model_id, part)
+            }
+            index.upsert(items)
+        return bool(gone or changed)
+
+    def rebuild(self) -> int:
+        """Throw the index files away and rebuild them from the store; returns its size."""
+        with self._lock:
+            for path in self.folder.glob("*"):
+                path.unlink()
+            self._index = None
+            return len(self.refresh(force=True, save=True))
+
+    # -- queries -------------------------------------------------------------------
+
+    def query_vector(self, text: str) -> Vectors:
+        return self.embedder.embed_query(text)
+
+    def search(self, text: str, k: int) -> list[tuple[str, float]]:
+        """Papers nearest in meaning to `text`: (arxiv_id, cosine), best first."""
+        if not text.strip() or k <= 0:
+            return []
+        index = self.refresh()
+        if not len(index):
+            return []
+        vector = self.query_vector(text)
+        with self._lock:
+            return index.search(vector, k)
+
+    def neighbours(self, arxiv_id: str, k: int) -> list[tuple[str, float]]:
+        """Papers nearest to a paper's own vector, itself excluded; [] if not embedded yet."""
+        index = self.refresh()
+        with self._lock:
+            vector = index.vector(arxiv_id)
+            if vector is None:
+                return []
+            return index.search(vector, k, exclude=arxiv_id)
+
+
+class BackgroundEmbedder:
+    """A daemon thread that keeps embedding new and changed papers (for `paperwire serve`).
+
+    Each round embeds what is pending, then sleeps `interval` seconds; errors are kept in
+    `last_error` and retried next round, never raised into the web process.
+    """
+
+    def __init__(self, index: SemanticIndex, interval: float = 30.0) -> None:
+        self.index = index
+        self.interval = interval
+        self.embedded = 0
+        self.last_error: str | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="paperwire-embed", daemon=True)
+
+    def start(self) -> BackgroundEmbedder:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Ask the thread to stop after the batch in progress, and wait for it."""
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                while not self._stop.is_set():
+                    count = self.index.embed_pending(limit=EMBED_BATCH)
+                    self.embedded += count
+                    if count == 0:
+                        break
+                self.last_error = None
+            except Exception as exc:  # a bad round must not kill the worker
+                self.last_error = f"{type(exc).__name__}: {exc}"
+            self._stop.wait(self.interval)

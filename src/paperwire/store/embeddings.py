@@ -1,0 +1,159 @@
+"""Storage of paper embeddings. Each public method is one transaction, so an embedding run
+killed at any moment keeps every batch it committed and loses nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+from paperwire.store.base import Store
+from paperwire.store.schema import papers
+from paperwire.store.search_tables import embeddings
+
+
+@dataclass(frozen=True, slots=True)
+class PendingPaper:
+    """A live paper whose vector is missing or may be stale."""
+
+    arxiv_id: str
+    title: str
+    abstract: str
+    paper_hash: str
+    text_hash: str | None  # of the stored vector's text, None when there is none
+
+
+@dataclass(frozen=True, slots=True)
+class StoredVector:
+    arxiv_id: str
+    paper_hash: str
+    text_hash: str
+    vector: bytes
+
+
+def _live_join() -> sa.Join:
+    return papers.join(embeddings, papers.c.arxiv_id == embeddings.c.arxiv_id)
+
+
+class EmbeddingStore:
+    """The `embeddings` table of one Store."""
+
+    def __init__(self, store: Store) -> None:
+        self.engine = store.engine
+
+    def pending(self, model: str, limit: int) -> list[PendingPaper]:
+        """Up to `limit` live papers never embedded with `model`, or changed since."""
+        joined = papers.outerjoin(embeddings, papers.c.arxiv_id == embeddings.c.arxiv_id)
+        query = (
+            sa.select(
+                papers.c.arxiv_id,
+                papers.c.title,
+                papers.c.abstract,
+                papers.c.content_hash,
+                embeddings.c.text_hash,
+                embeddings.c.model,
+            )
+            .select_from(joined)
+            .where(papers.c.deleted.is_(False))
+            .where(
+                sa.or_(
+                    embeddings.c.arxiv_id.is_(None),
+                    embeddings.c.paper_hash != papers.c.content_hash,
+                    embeddings.c.model != model,
+                )
+            )
+            .order_by(papers.c.arxiv_id)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            PendingPaper(
+                arxiv_id=r.arxiv_id,
+                title=r.title,
+                abstract=r.abstract,
+                paper_hash=r.content_hash,
+                text_hash=r.text_hash if r.model == model else None,
+            )
+            for r in rows
+        ]
+
+    def save(self, model: str, rows: Sequence[StoredVector]) -> None:
+        """Insert or replace the vectors of `rows` atomically."""
+        if not rows:
+            return
+        now = datetime.now(UTC)
+        ids = [r.arxiv_id for r in rows]
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(embeddings).where(embeddings.c.arxiv_id.in_(ids)))
+            conn.execute(
+                sa.insert(embeddings),
+                [
+                    {
+                        "arxiv_id": r.arxiv_id,
+                        "model": model,
+                        "paper_hash": r.paper_hash,
+                        "text_hash": r.text_hash,
+                        "vector": r.vector,
+                        "embedded_at": now,
+                    }
+                    for r in rows
+                ],
+            )
+
+    def mark_current(self, paper_hashes: dict[str, str]) -> None:
+        """Record that these papers changed in ways that leave their embedded text alone."""
+        if not paper_hashes:
+            return
+        with self.engine.begin() as conn:
+            for arxiv_id, paper_hash in paper_hashes.items():
+                conn.execute(
+                    sa.update(embeddings)
+                    .where(embeddings.c.arxiv_id == arxiv_id)
+                    .values(paper_hash=paper_hash)
+                )
+
+    def coverage(self, model: str) -> tuple[int, int]:
+        """(live papers with a `model` vector, live papers)."""
+        live = papers.c.deleted.is_(False)
+        with self.engine.connect() as conn:
+            total = conn.execute(sa.select(sa.func.count()).where(live)).scalar_one()
+            done = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(_live_join())
+                .where(live, embeddings.c.model == model)
+            ).scalar_one()
+        return int(done), int(total)
+
+    def version(self, model: str) -> tuple[int, str]:
+        """A cheap fingerprint that changes whenever the set of live vectors changes."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(sa.func.count(), sa.func.max(embeddings.c.embedded_at))
+                .select_from(_live_join())
+                .where(papers.c.deleted.is_(False), embeddings.c.model == model)
+            ).one()
+        return int(row[0]), str(row[1])
+
+    def live_hashes(self, model: str) -> dict[str, str]:
+        """arxiv_id -> text_hash of every live paper's `model` vector."""
+        query = (
+            sa.select(embeddings.c.arxiv_id, embeddings.c.text_hash)
+            .select_from(_live_join())
+            .where(papers.c.deleted.is_(False), embeddings.c.model == model)
+        )
+        with self.engine.connect() as conn:
+            return {r.arxiv_id: r.text_hash for r in conn.execute(query)}
+
+    def vectors(self, model: str, ids: Sequence[str], chunk: int = 500) -> Iterator[StoredVector]:
+        """Stored vectors of `ids` (those that exist)."""
+        for start in range(0, len(ids), chunk):
+            part = list(ids[start : start + chunk])
+            query = sa.select(embeddings).where(
+                embeddings.c.arxiv_id.in_(part), embeddings.c.model == model
+            )
+            with self.engine.connect() as conn:
+                for r in conn.execute(query):
+                    yield StoredVector(r.arxiv_id, r.paper_hash, r.text_hash, bytes(r.vector))
