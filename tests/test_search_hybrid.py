@@ -12,6 +12,7 @@ import lzma
 import math
 from collections import Counter
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -19,8 +20,9 @@ import pytest
 
 from conftest import DAILY_FILE
 from paperwire.config import Settings
-from paperwire.search.fusion import rrf
+from paperwire.search.fusion import fuse, rrf
 from paperwire.search.lexical import text_analyzer
+from paperwire.search.query import parse_query
 from paperwire.service import Service
 
 N_RECORDS = 1000
@@ -100,11 +102,13 @@ def every_page(service: Service, query: str, **kw: Any) -> tuple[list[str], int]
             return ids, result.total
 
 
-def test_hybrid_page_one_is_rrf_of_both_lists(service: Service, vectors: TfidfVectors) -> None:
-    depth = service.search_engine.fusion.depth
-    lexical = every_page(service, "point cloud segmentation", mode="lexical")[0][:depth]
+def test_hybrid_page_one_fuses_both_lists(service: Service, vectors: TfidfVectors) -> None:
+    engine = service.search_engine
+    depth = engine.fusion.depth
+    query = engine.lexical.build_query(parse_query("point cloud segmentation", today=date.today()))
+    lexical = engine.lexical.search(query, limit=depth).ids
     semantic = vectors.search("point cloud segmentation", depth)
-    expected = rrf([[(i, 0.0) for i in lexical], semantic])[:20]
+    expected = fuse(lexical, semantic, engine.fusion)[:20]
     result = service.search("point cloud segmentation", mode="hybrid")
     assert result.mode == "hybrid"
     assert [(h.paper.arxiv_id, h.score) for h in result.hits] == [

@@ -756,7 +756,7 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int | None)
     console.print(f"paperwire serving on http://{settings.host}:{settings.port}/ (Ctrl-C stops)")
     if settings.workers == 1:
         try:
-            app = create_app(settings)
+            app = create_app(settings, background_jobs=True)
         except StoreError as exc:
             raise click.ClickException(str(exc)) from exc
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")

@@ -56,6 +56,11 @@ class Settings(BaseSettings):
         "Retry-After; doubles on each further retry (at most 60 s).",
     )
     batch_size: int = Field(default=5000, ge=1, description="Papers per ingest transaction.")
+    embed_in_background: bool = Field(
+        default=True,
+        description="While `paperwire serve` runs, embed new and changed papers for semantic "
+        "search in a background thread (one per data directory, whatever the worker count).",
+    )
     index_on_ingest: bool = Field(
         default=True,
         description="Index each ingested batch for search at once. Off: faster bulk imports; "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -16,7 +17,7 @@ from paperwire.models import Hit, IngestReport, Paper, SearchPage
 from paperwire.search.engine import SearchEngine
 from paperwire.search.highlight import highlight
 from paperwire.search.query import parse_query
-from paperwire.search.semantic import SemanticIndex
+from paperwire.search.semantic import BackgroundEmbedder, SemanticIndex
 from paperwire.sources.http import PoliteClient
 from paperwire.store import Store, open_store
 from paperwire.store.accounts import AccountStore
@@ -201,6 +202,22 @@ class Service(DigestFacade):
     ) -> int:
         """Embed papers that are new or changed since their last vector; returns how many."""
         return self.semantic_index.embed_pending(progress=progress, limit=limit, batch=batch)
+
+    def start_background_embedding(self) -> BackgroundEmbedder | None:
+        """Start embedding pending papers in a daemon thread, unless another process on
+        this data directory already does (a lock file decides) or the model is not
+        installed. Returns the embedder (stop it with .stop()) or None."""
+        if not self.settings.embed_in_background or not SemanticIndex.installed():
+            return None
+        lock = (self.settings.data_dir / "embedder.lock").open("a")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock.close()
+            return None
+        embedder = BackgroundEmbedder(self.semantic_index)
+        embedder.lock_file = lock  # held (and released on close) as long as it runs
+        return embedder.start()
 
     def embedding_coverage(self) -> tuple[int, int]:
         """(papers embedded, live papers)."""

@@ -31,7 +31,9 @@ class FusionConfig:
     depth: int = 100
 
 
-DEFAULT_FUSION = FusionConfig()
+# Tuned on SciFact train qrels (benchmarks/bench_quality.py): train nDCG@10 0.734; on the
+# test split 0.731, against 0.711 for RRF k=60 1:1 and 0.689 / 0.649 for either list alone.
+DEFAULT_FUSION = FusionConfig(method="zscore", weights=(0.55, 0.45), depth=100)
 
 
 def _sorted(scores: dict[str, float], first_seen: dict[str, int]) -> list[tuple[str, float]]:

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -201,6 +202,7 @@ class BackgroundEmbedder:
         self.interval = interval
         self.embedded = 0
         self.last_error: str | None = None
+        self.lock_file: IO[str] | None = None  # closed (lock released) by stop()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="paperwire-embed", daemon=True)
 
@@ -212,6 +214,9 @@ class BackgroundEmbedder:
         """Ask the thread to stop after the batch in progress, and wait for it."""
         self._stop.set()
         self._thread.join(timeout)
+        if self.lock_file is not None:
+            self.lock_file.close()
+            self.lock_file = None
 
     def _loop(self) -> None:
         while not self._stop.is_set():

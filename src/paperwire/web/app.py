@@ -37,14 +37,24 @@ CSP = (
 )
 
 
-def create_app(settings: Settings | None = None, service: Service | None = None) -> FastAPI:
-    """The paperwire web application for `settings` (default: Settings.load())."""
+def create_app(
+    settings: Settings | None = None,
+    service: Service | None = None,
+    background_jobs: bool = False,
+) -> FastAPI:
+    """The paperwire web application for `settings` (default: Settings.load()).
+
+    `background_jobs` (set by `paperwire serve`) also embeds new papers while serving,
+    when Settings.embed_in_background allows it."""
     settings = settings or Settings.load()
     service = service or Service(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        embedder = service.start_background_embedding() if background_jobs else None
         yield
+        if embedder is not None:
+            embedder.stop(timeout=30)
         service.close()
 
     app = FastAPI(
@@ -97,7 +107,7 @@ def create_app_from_environment() -> FastAPI:
     """Factory for uvicorn worker processes (`paperwire serve --workers N`)."""
     raw = os.environ.get(SERVE_SETTINGS_ENV)
     settings = Settings.model_validate(json.loads(raw)) if raw else Settings.load()
-    return create_app(settings)
+    return create_app(settings, background_jobs=True)
 
 
 def _install_middleware(app: FastAPI, secure: bool) -> None:
