@@ -45,6 +45,7 @@ def test_every_setting_is_described_and_in_readme() -> None:
     assert "paperwire settings" in readme
     for name, field in Settings.model_fields.items():
         assert field.description, f"setting {name} has no description"
+        assert f"| `{name}` |" in readme, f"setting {name} is missing from the README's table"
 
 
 def test_settings_precedence_toml_env_override(
