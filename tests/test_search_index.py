@@ -15,8 +15,8 @@ import tantivy
 
 from conftest import DAILY_FILE
 from paperwire.config import Settings
-from paperwire.ingest import ingest_records
-from paperwire.models import Paper
+from paperwire.harvest import commit_page
+from paperwire.models import IngestReport, Paper
 from paperwire.service import Service
 
 
@@ -63,12 +63,13 @@ def test_index_follows_adds_updates_deletes_and_rebuild(settings: Settings, tmp_
 
         # Deletions arrive through the same ingest path and leave the index.
         gone = [Paper(arxiv_id=r["id"], title="", abstract="", deleted=True) for r in first[:25]]
-        ingest_records(
-            service.store,
-            [(None, p) for p in gone],
-            batch_size=10,
-            on_changed=service._on_changed(),
-        )
+        for start in range(0, len(gone), 10):  # in batches, as a harvest commits pages
+            commit_page(
+                service.store,
+                gone[start : start + 10],
+                IngestReport(),
+                on_changed=service._on_changed(),
+            )
         assert index_ids(service) == live_ids(service) and len(live_ids(service)) == 375
         assert search_ids(service, "zyxwvut") == {r["id"] for r in renamed[25:]}
 
@@ -154,12 +155,7 @@ def test_trending_sort_follows_upvotes_as_they_change(tmp_path: Path) -> None:
         stored = [p for batch in service.store.iter_papers() for p in batch]
         votes = {p.arxiv_id: (i * 37) % 101 for i, p in enumerate(stored[:30])}
         voted = [replace(p, hf_upvotes=votes[p.arxiv_id], sources=["hf"]) for p in stored[:30]]
-        ingest_records(
-            service.store,
-            [(None, p) for p in voted],
-            batch_size=50,
-            on_changed=service._on_changed(),
-        )
+        commit_page(service.store, voted, IngestReport(), on_changed=service._on_changed())
         result = service.search("", sort="trending", per_page=10, mode="lexical")
         top = sorted(votes.values(), reverse=True)[:10]
         assert [h.paper.hf_upvotes for h in result.hits] == top

@@ -12,7 +12,7 @@ import gc
 import multiprocessing as mp
 import os
 import queue
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,48 +23,6 @@ from paperwire.store.codec import EncodedRow, encode_paper
 
 Progress = Callable[[int], None]  # called with the number of records just handled
 OnChanged = Callable[[list[str]], None]  # called with ids whose stored content changed
-
-
-def ingest_records(
-    store: Store,
-    records: Iterable[tuple[Any, Paper | Rejected]],
-    *,
-    batch_size: int,
-    checkpoint_name: str | None = None,
-    progress: Progress | None = None,
-    on_changed: OnChanged | None = None,
-) -> IngestReport:
-    """Store `records` (position, Paper-or-Rejected) in batches.
-
-    After each batch the checkpoint `checkpoint_name` is set to the last position, in the
-    same transaction as the batch.
-    """
-    total = IngestReport()
-    papers: list[Paper] = []
-    rejected: list[Rejected] = []
-    position: Any = None
-
-    def flush() -> None:
-        checkpoint = (checkpoint_name, position) if checkpoint_name and position else None
-        report, changed = store.upsert_papers(papers, rejected, checkpoint)
-        total.add(report)
-        if progress:
-            progress(len(papers) + len(rejected))
-        if on_changed and changed:
-            on_changed(changed)
-        papers.clear()
-        rejected.clear()
-
-    for position, item in records:  # noqa: B007 - flush() reads position
-        if isinstance(item, Paper):
-            papers.append(item)
-        else:
-            rejected.append(item)
-        if len(papers) + len(rejected) >= batch_size:
-            flush()
-    if papers or rejected or checkpoint_name:
-        flush()
-    return total
 
 
 PARALLEL_MIN_BYTES = 4 << 20  # below this, a parser process costs more than it saves

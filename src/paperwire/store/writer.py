@@ -7,7 +7,7 @@ snapshot import). Reads stay on SQLAlchemy Core, which decodes what is written h
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -55,11 +55,26 @@ def _update(conn: Connection, rows: list[EncodedRow], now: datetime) -> None:
     conn.exec_driver_sql(sql, [(*row[1:], stamp, row[0]) for row in rows])
 
 
+def _id_chunks(ids: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
+    """Ids in chunks small enough for one IN (...) list on every backend."""
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def load_papers(conn: Connection, ids: Sequence[str]) -> dict[str, Paper]:
+    """Stored papers by id (ids not stored are absent)."""
+    found: dict[str, Paper] = {}
+    for chunk in _id_chunks(ids):
+        query = sa.select(papers).where(papers.c.arxiv_id.in_(chunk))
+        found.update((r.arxiv_id, row_to_paper(r)) for r in conn.execute(query))
+    return found
+
+
 def _stored_hashes(conn: Connection, ids: list[str]) -> dict[str, str]:
     found: dict[str, str] = {}
-    for start in range(0, len(ids), 500):
+    for chunk in _id_chunks(ids):
         query = sa.select(papers.c.arxiv_id, papers.c.content_hash).where(
-            papers.c.arxiv_id.in_(ids[start : start + 500])
+            papers.c.arxiv_id.in_(chunk)
         )
         found.update((r.arxiv_id, r.content_hash) for r in conn.execute(query))
     return found
@@ -118,11 +133,7 @@ def _merge_known(
 ) -> list[EncodedRow]:
     if not rows:
         return []
-    ids = [r[0] for r in rows]
-    stored: dict[str, Paper] = {}
-    for start in range(0, len(ids), 500):
-        query = sa.select(papers).where(papers.c.arxiv_id.in_(ids[start : start + 500]))
-        stored.update((r.arxiv_id, row_to_paper(r)) for r in conn.execute(query))
+    stored = load_papers(conn, [r[0] for r in rows])
     updates: list[EncodedRow] = []
     for row in rows:
         old = stored[row[0]]
