@@ -160,3 +160,86 @@ def test_trending_sort_follows_upvotes_as_they_change(tmp_path: Path) -> None:
         top = sorted(votes.values(), reverse=True)[:10]
         assert [h.paper.hf_upvotes for h in result.hits] == top
         assert result.sort == "trending" and result.total == 60
+
+
+# -- catch-up re-indexes only papers whose documents are not current ---------------------
+
+
+def test_opening_after_an_import_reindexes_nothing(settings: Settings, tmp_path: Path) -> None:
+    """Every paper of a fresh import was changed within the sync margin; a process that
+    opens the index afterwards compares them and finds each document current."""
+    with Service(settings) as service:
+        service.import_snapshot(write(tmp_path / "a.jsonl", read_records(0, 400)))
+    with Service(settings) as service:
+        engine = service.search_engine
+        lexical = engine.lexical
+        assert engine.opening_catch_up == 0
+        assert engine.catch_up() == 0
+        assert lexical.segment_counts() == (400, 0)  # no document was replaced
+        assert lexical.num_docs == 400 and index_ids(service) == live_ids(service)
+
+
+def test_catch_up_reindexes_exactly_the_papers_changed_behind_its_back(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    with Service(settings) as service:
+        service.import_snapshot(write(tmp_path / "a.jsonl", read_records(0, 300)))
+        stored = [p for batch in service.store.iter_papers() for p in batch]
+    renamed = replace(stored[10], title=f"Qwxyzzy estimation of {stored[10].title}")
+    gone = replace(stored[20], deleted=True)
+    added = read_records(300, 301)[0]
+    with Service(settings) as crashed:  # commits without the indexing hook
+        from paperwire.sources.snapshot import parse_daily_listing
+
+        crashed.store.upsert_papers([renamed, gone, parse_daily_listing(added)])
+    with Service(settings) as service:
+        engine = service.search_engine
+        assert engine.lexical.num_docs == 300  # opening the index caught it up
+        assert engine.opening_catch_up == 3
+        assert search_ids(service, "qwxyzzy") == {renamed.arxiv_id}
+        assert index_ids(service) == live_ids(service) and len(live_ids(service)) == 300
+        assert added["id"] in index_ids(service) and gone.arxiv_id not in index_ids(service)
+        assert engine.lexical.segment_counts()[1] <= 2  # only the renamed and deleted papers
+        assert engine.catch_up() == 0
+
+
+def test_an_index_of_an_older_version_is_cleared_and_asks_for_a_rebuild(
+    tmp_path: Path,
+) -> None:
+    """An index written by paperwire before documents carried digests (schema 1)."""
+    settings = Settings(data_dir=tmp_path / "data")
+    with Service(settings) as service:
+        service.import_snapshot(write(tmp_path / "a.jsonl", read_records(0, 50)))
+        paper = service.store.get_paper(read_records(0, 1)[0]["id"])
+    path = settings.data_dir / "index" / "lexical"
+    shutil.rmtree(path)
+    path.mkdir(parents=True)
+    old = tantivy.SchemaBuilder()
+    old.add_text_field("arxiv_id", stored=True, tokenizer_name="raw")
+    for name in ("title", "abstract", "authors"):
+        old.add_text_field(name)
+    old.add_text_field("category", tokenizer_name="raw", index_option="basic")
+    old.add_integer_field("day", fast=True, indexed=True)
+    old.add_integer_field("upvotes", fast=True)
+    index = tantivy.Index(old.build(), path=str(path))
+    writer = index.writer(heap_size=15_000_000, num_threads=1)
+    assert paper is not None
+    writer.add_document(tantivy.Document(arxiv_id=paper.arxiv_id, title=paper.title))
+    writer.commit()
+    writer.wait_merging_threads()
+    (path / "paperwire.json").write_text(
+        json.dumps({"schema_version": 1, "synced_until": "2026-01-01T00:00:00+00:00"})
+    )
+    with Service(settings) as service:
+        result = service.search("", mode="lexical")
+        assert result.total == 0
+        assert any("older version" in n and "index rebuild" in n for n in result.notes)
+    with Service(settings) as service:  # still said by the next process, until rebuilt
+        assert any("older version" in n for n in service.search("", mode="lexical").notes)
+        assert service.rebuild_index() == 50
+    with Service(settings) as service:
+        result = service.search("", mode="lexical")
+        assert result.total == 50 and not any("rebuild" in n for n in result.notes)
+        assert service.search_engine.opening_catch_up == 0  # set when search opened it

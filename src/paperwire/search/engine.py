@@ -84,19 +84,24 @@ class SearchEngine:
         self._semantic_loader = semantic_loader
         self._semantic: tuple[SemanticSearcher | None, str] | None = None
         self.needs_rebuild = False
+        self.opening_catch_up = 0  # papers re-indexed when the lexical index was opened
         self._stems: dict[str, list[str]] = {}
 
     @property
     def lexical(self) -> LexicalIndex:
         if self._lexical is None:
             self._lexical = LexicalIndex(self.settings.data_dir / "index" / "lexical")
-            self.catch_up()
+            self.opening_catch_up = self.catch_up()
         return self._lexical
 
     def catch_up(self) -> int:
-        """Index papers the store changed since the index was last known in sync (a
-        process killed between committing a batch and indexing it leaves such papers).
-        An index that was never in sync with a non-empty store is left for `rebuild`."""
+        """Re-index the papers the store changed since the index was last known in sync
+        whose documents are not current (a process killed between committing a batch and
+        indexing it leaves such papers); returns how many. Papers changed within
+        SYNC_MARGIN of that time are compared too (a writer's commit may land late), but
+        those already indexed as stored are left alone. An index that was never in sync
+        with a non-empty store (new, or cleared for being of an older version) is left
+        for `rebuild`."""
         lexical = self.lexical
         started = datetime.now(UTC)
         since = lexical.synced_until
@@ -107,8 +112,10 @@ class SearchEngine:
                 return 0
         else:
             for batch in self.store.iter_papers(modified_since=since):
-                lexical.upsert(batch)
-                count += len(batch)
+                stale = lexical.stale(batch)
+                if stale:
+                    lexical.upsert(stale)
+                    count += len(stale)
         lexical.synced_until = started - SYNC_MARGIN
         return count
 
@@ -161,7 +168,7 @@ class SearchEngine:
             raise QueryError(f"results go no deeper than {MAX_RESULTS:,}; refine the query")
         result = EngineResult(ids=[], total=0, mode=mode, terms=self._highlight_terms(parsed))
         if self.lexical and self.needs_rebuild:
-            result.notes.append("the search index is empty; run `paperwire index rebuild`")
+            result.notes.append(self._rebuild_note())
         if not parsed.has_text and sort == "relevance":
             sort = "date"
             result.notes.append("no search words given: showing newest first")
@@ -173,6 +180,14 @@ class SearchEngine:
         if result.mode == "semantic":
             return self._semantic_page(semantic, parsed, sort, offset, per_page, result)
         return self._hybrid_page(semantic, parsed, sort, offset, per_page, result)
+
+    def _rebuild_note(self) -> str:
+        if self.lexical.outdated:
+            return (
+                "the search index was made by an older version of paperwire and has been "
+                "cleared; run `paperwire index rebuild`"
+            )
+        return "the search index is empty; run `paperwire index rebuild`"
 
     def _semantic_for(self, parsed: ParsedQuery, result: EngineResult) -> SemanticSearcher | None:
         index, reason = self.semantic()

@@ -7,6 +7,7 @@ query text is tokenised by the same analyzers the index uses, so stemming matche
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import shutil
@@ -17,12 +18,15 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
+import orjson
 import tantivy
 
 from paperwire.models import Paper
 from paperwire.search.query import Clause, ParsedQuery, QueryError
 
-SCHEMA_VERSION = 1
+# 2: documents carry `digest` (what they were built from), so catch-up skips current ones.
+# An index of another version is cleared on open and must be rebuilt (`index rebuild`).
+SCHEMA_VERSION = 2
 # Weight of title-field BM25 against abstract-field BM25 (benchmarks/tune_lexical.py).
 # Title matches already score high (short field); boosts above 1 hurt everything measured.
 # SciFact train nDCG@10: 0.25 -> .698, 0.5 -> .692, 1 -> .676, 2 -> .626; arXiv known-item
@@ -82,12 +86,19 @@ def build_schema() -> tantivy.Schema:
     builder.add_text_field("category", tokenizer_name="raw", index_option="basic")
     builder.add_integer_field("day", fast=True, indexed=True)
     builder.add_integer_field("upvotes", fast=True)
+    builder.add_integer_field("digest", fast=True, indexed=False)
     return builder.build()
 
 
 def paper_day(paper: Paper) -> date | None:
     """The date that filters and date sorting use: listing date, else HF date, else v1."""
     return paper.listing_date or paper.hf_date or paper.submitted
+
+
+def document_digest(values: Sequence[object]) -> int:
+    """A signed 64-bit digest of the values a document is built from."""
+    digest = hashlib.blake2b(orjson.dumps(values), digest_size=8).digest()
+    return int.from_bytes(digest, "little", signed=True)
 
 
 def day_number(day: date) -> int:
@@ -119,6 +130,7 @@ class LexicalIndex:
         self.text = text_analyzer()
         self.names = name_analyzer()
         self.title_boost = TITLE_BOOST
+        self.replaced_version: int | None = None  # schema version of a cleared old index
         self.created = self._open_or_create()
         self._last_reload = time.monotonic()
 
@@ -136,6 +148,8 @@ class LexicalIndex:
         except (OSError, ValueError):
             meta = {}
         if meta.get("schema_version") != SCHEMA_VERSION:
+            old = meta.get("schema_version", meta.get("replaced_version"))
+            self.replaced_version = old if isinstance(old, int) else None
             if self.path.exists():
                 shutil.rmtree(self.path)
             self.path.mkdir(parents=True)
@@ -145,7 +159,8 @@ class LexicalIndex:
         self.index.register_tokenizer("pw_name", self.names)
         if created:
             self._commit(lambda writer: None)
-            self._meta_path().write_text(json.dumps({"schema_version": SCHEMA_VERSION}))
+            meta = {"schema_version": SCHEMA_VERSION, "replaced_version": self.replaced_version}
+            self._meta_path().write_text(json.dumps(meta))
         return created
 
     @property
@@ -165,6 +180,16 @@ class LexicalIndex:
         temporary.write_text(json.dumps(meta))
         temporary.replace(self._meta_path())
 
+    @property
+    def outdated(self) -> bool:
+        """True while this is an empty index that replaced one of an older schema version
+        (it stays so until the first sync or rebuild)."""
+        try:
+            meta = json.loads(self._meta_path().read_text())
+        except (OSError, ValueError):
+            return False
+        return meta.get("replaced_version") is not None and not meta.get("synced_until")
+
     def searcher(self) -> tantivy.Searcher:
         """A searcher over the latest commit (other processes' commits are picked up
         within a second)."""
@@ -177,6 +202,16 @@ class LexicalIndex:
     @property
     def num_docs(self) -> int:
         return int(self.searcher().num_docs)
+
+    def segment_counts(self) -> tuple[int, int]:
+        """(documents stored, of which deleted) over the committed segments, as tantivy's
+        meta.json records them (deleted documents linger until their segment is merged)."""
+        meta = json.loads((self.path / "meta.json").read_text())
+        stored = deleted = 0
+        for segment in meta["segments"]:
+            stored += int(segment["max_doc"])
+            deleted += int((segment.get("deletes") or {}).get("num_deleted_docs", 0))
+        return stored, deleted
 
     def size_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
@@ -211,18 +246,54 @@ class LexicalIndex:
         self.index.reload()
         self._last_reload = time.monotonic()
 
-    def _document(self, paper: Paper) -> tantivy.Document:
-        doc = tantivy.Document(
-            arxiv_id=paper.arxiv_id,
-            title=paper.title,
-            abstract=paper.abstract,
-            authors=[a.name for a in paper.authors] or [""],
-            category=category_terms(paper.categories) or [""],
-        )
+    @staticmethod
+    def _fields(paper: Paper) -> tuple[str, str, str, list[str], list[str], int, int]:
+        """What a paper's document holds (its digest covers exactly this)."""
         day = paper_day(paper)
-        doc.add_integer("day", day_number(day) if day else NO_DAY)
-        doc.add_integer("upvotes", paper.hf_upvotes or 0)
+        return (
+            paper.arxiv_id,
+            paper.title,
+            paper.abstract,
+            [a.name for a in paper.authors] or [""],
+            category_terms(paper.categories) or [""],
+            day_number(day) if day else NO_DAY,
+            paper.hf_upvotes or 0,
+        )
+
+    def _document(self, paper: Paper) -> tantivy.Document:
+        fields = self._fields(paper)
+        arxiv_id, title, abstract, authors, category, day, upvotes = fields
+        doc = tantivy.Document(
+            arxiv_id=arxiv_id, title=title, abstract=abstract, authors=authors, category=category
+        )
+        doc.add_integer("day", day)
+        doc.add_integer("upvotes", upvotes)
+        doc.add_integer("digest", document_digest(fields))
         return doc
+
+    def stale(self, papers: Sequence[Paper]) -> list[Paper]:
+        """Those of `papers` whose document is not current: live papers missing from the
+        index or indexed from other content, and deleted papers still in it."""
+        if not papers:
+            return []
+        self.index.reload()  # compare with the latest commit of any process
+        self._last_reload = time.monotonic()
+        searcher = self.index.searcher()
+        ids = list({p.arxiv_id for p in papers})
+        members = tantivy.Query.term_set_query(self.schema, "arxiv_id", ids)
+        hits = searcher.search(members, 2 * len(ids), count=False).hits
+        addresses = [address for _score, address in hits]
+        digests = searcher.fast_field_values("digest", addresses)
+        indexed: dict[str, list[object]] = {}
+        for address, digest in zip(addresses, digests, strict=True):
+            indexed.setdefault(self._id(searcher, address), []).append(digest)
+        out = []
+        for paper in papers:
+            found = indexed.get(paper.arxiv_id, [])
+            wanted = [] if paper.deleted else [document_digest(self._fields(paper))]
+            if found != wanted:
+                out.append(paper)
+        return out
 
     def _put(self, writer: tantivy.IndexWriter, papers: Iterable[Paper]) -> int:
         """Replace each paper's document; returns how many papers were handled."""
