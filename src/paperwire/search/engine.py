@@ -111,10 +111,10 @@ class SearchEngine:
             if self.needs_rebuild:
                 return 0
         else:
-            for batch in self.store.iter_papers(modified_since=since):
-                stale = lexical.stale(batch)
+            for states in self.store.iter_content_hashes(modified_since=since):
+                stale = lexical.stale(states)
                 if stale:
-                    lexical.upsert(stale)
+                    self._reindex(stale)
                     count += len(stale)
         lexical.synced_until = started - SYNC_MARGIN
         return count
@@ -136,14 +136,18 @@ class SearchEngine:
         changed them committed; then every change up to now (less a margin) is indexed."""
         started = datetime.now(UTC)
         lexical = self.lexical
-        papers = self.store.get_papers(ids)
-        lexical.upsert(list(papers.values()))
-        missing = [i for i in ids if i not in papers]
-        if missing:
-            lexical.delete(missing)
+        self._reindex(ids)
         synced = lexical.synced_until
         if synced is not None and synced < started - SYNC_MARGIN:
             lexical.synced_until = started - SYNC_MARGIN
+
+    def _reindex(self, ids: Sequence[str]) -> None:
+        """Replace the documents of `ids` with the store's papers (or drop them)."""
+        papers = self.store.get_papers(ids)
+        self.lexical.upsert(list(papers.values()))
+        missing = [i for i in ids if i not in papers]
+        if missing:
+            self.lexical.delete(missing)
 
     def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
         started = datetime.now(UTC)

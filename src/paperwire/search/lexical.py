@@ -7,7 +7,6 @@ query text is tokenised by the same analyzers the index uses, so stemming matche
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import shutil
@@ -18,13 +17,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-import orjson
 import tantivy
 
 from paperwire.models import Paper
 from paperwire.search.query import Clause, ParsedQuery, QueryError
+from paperwire.store.codec import content_hash
 
-# 2: documents carry `digest` (what they were built from), so catch-up skips current ones.
+# 2: documents carry `digest` (the paper's content hash in the store when indexed), so
+# catch-up skips papers whose documents are current.
 # An index of another version is cleared on open and must be rebuilt (`index rebuild`).
 SCHEMA_VERSION = 2
 # Weight of title-field BM25 against abstract-field BM25 (benchmarks/tune_lexical.py).
@@ -95,10 +95,10 @@ def paper_day(paper: Paper) -> date | None:
     return paper.listing_date or paper.hf_date or paper.submitted
 
 
-def document_digest(values: Sequence[object]) -> int:
-    """A signed 64-bit digest of the values a document is built from."""
-    digest = hashlib.blake2b(orjson.dumps(values), digest_size=8).digest()
-    return int.from_bytes(digest, "little", signed=True)
+def hash_key(stored_hash: str) -> int:
+    """The store's content hash of a paper (hex) cut to the signed 64 bits a document
+    keeps in its `digest` field."""
+    return int.from_bytes(bytes.fromhex(stored_hash[:16]), "big", signed=True)
 
 
 def day_number(day: date) -> int:
@@ -246,40 +246,30 @@ class LexicalIndex:
         self.index.reload()
         self._last_reload = time.monotonic()
 
-    @staticmethod
-    def _fields(paper: Paper) -> tuple[str, str, str, list[str], list[str], int, int]:
-        """What a paper's document holds (its digest covers exactly this)."""
-        day = paper_day(paper)
-        return (
-            paper.arxiv_id,
-            paper.title,
-            paper.abstract,
-            [a.name for a in paper.authors] or [""],
-            category_terms(paper.categories) or [""],
-            day_number(day) if day else NO_DAY,
-            paper.hf_upvotes or 0,
-        )
-
     def _document(self, paper: Paper) -> tantivy.Document:
-        fields = self._fields(paper)
-        arxiv_id, title, abstract, authors, category, day, upvotes = fields
         doc = tantivy.Document(
-            arxiv_id=arxiv_id, title=title, abstract=abstract, authors=authors, category=category
+            arxiv_id=paper.arxiv_id,
+            title=paper.title,
+            abstract=paper.abstract,
+            authors=[a.name for a in paper.authors] or [""],
+            category=category_terms(paper.categories) or [""],
         )
-        doc.add_integer("day", day)
-        doc.add_integer("upvotes", upvotes)
-        doc.add_integer("digest", document_digest(fields))
+        day = paper_day(paper)
+        doc.add_integer("day", day_number(day) if day else NO_DAY)
+        doc.add_integer("upvotes", paper.hf_upvotes or 0)
+        doc.add_integer("digest", hash_key(content_hash(paper)))
         return doc
 
-    def stale(self, papers: Sequence[Paper]) -> list[Paper]:
-        """Those of `papers` whose document is not current: live papers missing from the
-        index or indexed from other content, and deleted papers still in it."""
-        if not papers:
+    def stale(self, states: Sequence[tuple[str, str, bool]]) -> list[str]:
+        """Ids, of (arxiv_id, store content hash, deleted) `states`, whose documents are not
+        current: live papers missing from the index or indexed from other content, and
+        deleted papers still in it."""
+        if not states:
             return []
         self.index.reload()  # compare with the latest commit of any process
         self._last_reload = time.monotonic()
         searcher = self.index.searcher()
-        ids = list({p.arxiv_id for p in papers})
+        ids = [arxiv_id for arxiv_id, _hash, _deleted in states]
         members = tantivy.Query.term_set_query(self.schema, "arxiv_id", ids)
         hits = searcher.search(members, 2 * len(ids), count=False).hits
         addresses = [address for _score, address in hits]
@@ -287,13 +277,11 @@ class LexicalIndex:
         indexed: dict[str, list[object]] = {}
         for address, digest in zip(addresses, digests, strict=True):
             indexed.setdefault(self._id(searcher, address), []).append(digest)
-        out = []
-        for paper in papers:
-            found = indexed.get(paper.arxiv_id, [])
-            wanted = [] if paper.deleted else [document_digest(self._fields(paper))]
-            if found != wanted:
-                out.append(paper)
-        return out
+        return [
+            arxiv_id
+            for arxiv_id, stored_hash, deleted in states
+            if indexed.get(arxiv_id, []) != ([] if deleted else [hash_key(stored_hash)])
+        ]
 
     def _put(self, writer: tantivy.IndexWriter, papers: Iterable[Paper]) -> int:
         """Replace each paper's document; returns how many papers were handled."""

@@ -150,6 +150,27 @@ class Store:
             yield [row_to_paper(r) for r in rows]
             last = rows[-1].arxiv_id
 
+    def iter_content_hashes(
+        self, modified_since: datetime, batch_size: int = 5000
+    ) -> Iterator[list[tuple[str, str, bool]]]:
+        """(arxiv_id, content_hash, deleted) of the papers modified after `modified_since`,
+        in batches by id: enough to tell whether a copy elsewhere is current."""
+        columns = (papers.c.arxiv_id, papers.c.content_hash, papers.c.deleted)
+        last = ""
+        while True:
+            query = (
+                sa.select(*columns)
+                .where(papers.c.arxiv_id > last, papers.c.modified_at > modified_since)
+                .order_by(papers.c.arxiv_id)
+                .limit(batch_size)
+            )
+            with self.engine.connect() as conn:
+                rows = [(r.arxiv_id, r.content_hash, bool(r.deleted)) for r in conn.execute(query)]
+            if not rows:
+                return
+            yield rows
+            last = rows[-1][0]
+
     def papers_listed(
         self, start: date, end: date, limit: int | None = None, offset: int = 0
     ) -> list[Paper]:

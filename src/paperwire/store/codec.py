@@ -109,6 +109,12 @@ def encode_paper(paper: Paper) -> EncodedRow:
     return (*values, digest)
 
 
+def content_hash(paper: Paper) -> str:
+    """The digest the store keeps for `paper` (papers.content_hash): equal for a paper
+    read back from the store and the row it came from."""
+    return str(encode_paper(paper)[-1])
+
+
 def decode_paper(row: EncodedRow) -> Paper:
     """Inverse of encode_paper."""
     (arxiv_id, version, title, abstract, authors, categories, _primary, submitted, updated,
