@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import lzma
+import os
 import random
 import re
 import resource
@@ -303,9 +304,12 @@ def main() -> None:
     )
     if "import_with_indexing_s" in info:
         print(f"first import incl. incremental indexing: {info['import_with_indexing_s']:.1f} s")
+    stored, deleted = service.search_engine.lexical.segment_counts()
     print(
         f"paperwire lexical index on disk: {stats['size_bytes'] / 1e6:.1f} MB "
-        f"({stats['documents']:,} docs)"
+        f"({stats['documents']:,} docs; {service.search_engine.lexical.searcher().num_segments} "
+        f"segments holding {deleted:,} deleted docs of {stored:,}); re-indexed on opening: "
+        f"{service.search_engine.opening_catch_up:,}"
     )
     for key, value in extra.items():
         print(f"{key}: {value:.1f}")
@@ -313,6 +317,7 @@ def main() -> None:
         f"peak RSS: {paperwire_peak:.0f} MB after paperwire runs (incl. the corpus in "
         f"memory for sampling); {peak_mb():.0f} MB after baselines"
     )
+    print("load average (1, 5, 15 min) at the end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     service.close()
 
 

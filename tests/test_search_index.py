@@ -239,6 +239,7 @@ def test_an_index_of_an_older_version_is_cleared_and_asks_for_a_rebuild(
     with Service(settings) as service:  # still said by the next process, until rebuilt
         assert any("older version" in n for n in service.search("", mode="lexical").notes)
         assert service.rebuild_index() == 50
+        assert service.search_engine.lexical.searcher().num_segments == 1  # fastest to search
     with Service(settings) as service:
         result = service.search("", mode="lexical")
         assert result.total == 50 and not any("rebuild" in n for n in result.notes)
