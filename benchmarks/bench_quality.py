@@ -32,7 +32,7 @@ from ir_measures import RR, R, nDCG
 from paperwire.config import Settings
 from paperwire.models import Paper
 from paperwire.search.embed import MODEL_ID, Embedder, document_text
-from paperwire.search.fusion import FusionConfig, fuse
+from paperwire.search.fusion import DEFAULT_FUSION, FusionConfig, fuse
 from paperwire.search.lexical import LexicalIndex
 from paperwire.search.semantic import SemanticIndex, text_hash
 from paperwire.search.vectors import VectorIndex
@@ -191,6 +191,15 @@ def scifact(work: Path) -> tuple[list[tuple[str, dict[str, float]]], FusionConfi
         label = f"hybrid {config.method} {knob} w={config.weights[0]:.2f}/{config.weights[1]:.2f}"
         result = measure(test, as_run(fused(split["lex_te"], split["sem_te"], config)))
         rows.append((f"{label} (train {train_score:.3f})", result))
+    shipped = DEFAULT_FUSION
+    label = f"{shipped.method} depth={shipped.depth} w={shipped.weights[0]:.2f}/{shipped.weights[1]:.2f}"
+    train_score = measure(train, as_run(fused(split["lex_tr"], split["sem_tr"], shipped)))
+    rows.append(
+        (
+            f"paperwire default: {label} (train {train_score['nDCG@10']:.3f})",
+            measure(test, as_run(fused(split["lex_te"], split["sem_te"], shipped))),
+        )
+    )
     store.close()
     return rows, best["norm"][1]
 
@@ -363,7 +372,7 @@ def print_table(title: str, rows: list[tuple[str, dict[str, float]]]) -> None:
     width = max(len(n) for n, _ in rows) + 2
     print(f"\n{title}\n" + "system".ljust(width) + "".join(c.rjust(10) for c in columns))
     for name, result in rows:
-        cells = (f"{result[c]:10.3f}" if c in result else "-".rjust(10) for c in columns)
+        cells = (f"{result[c]:10.4f}" if c in result else "-".rjust(10) for c in columns)
         print(name.ljust(width) + "".join(cells))
 
 
