@@ -26,13 +26,13 @@ from pathlib import Path
 
 import ir_measures
 import numpy as np
-from cache_vectors import CACHE, DATA, arxiv_docs, build, load_cached, scifact_docs
+from cache_vectors import CACHE, DATA, MODELS, arxiv_docs, build, load_cached, scifact_docs
 from ir_measures import RR, R, nDCG
 
 from paperwire.config import Settings
 from paperwire.models import Paper
 from paperwire.search.embed import MODEL_ID, Embedder, document_text
-from paperwire.search.fusion import FusionConfig, fuse
+from paperwire.search.fusion import DEFAULT_FUSION, FusionConfig, fuse
 from paperwire.search.lexical import LexicalIndex
 from paperwire.search.semantic import SemanticIndex, text_hash
 from paperwire.search.vectors import VectorIndex
@@ -69,7 +69,9 @@ def load_jsonl(path: Path) -> list[dict[str, object]]:
 def seeded_store(folder: Path, papers: list[Paper], name: str) -> tuple[Settings, Store]:
     """A SQLite store holding `papers` and their cached vectors (checked against the text)."""
     folder.mkdir(parents=True, exist_ok=True)
-    settings = Settings(data_dir=folder, database_url=f"sqlite:///{folder / 'bench.db'}")
+    settings = Settings(
+        data_dir=folder, database_url=f"sqlite:///{folder / 'bench.db'}", model_dir=MODELS
+    )
     store = open_store(settings.resolved_database_url)
     store.upsert_papers(papers)
     ids, vectors = load_cached(name)
@@ -189,6 +191,15 @@ def scifact(work: Path) -> tuple[list[tuple[str, dict[str, float]]], FusionConfi
         label = f"hybrid {config.method} {knob} w={config.weights[0]:.2f}/{config.weights[1]:.2f}"
         result = measure(test, as_run(fused(split["lex_te"], split["sem_te"], config)))
         rows.append((f"{label} (train {train_score:.3f})", result))
+    shipped = DEFAULT_FUSION
+    label = f"{shipped.method} depth={shipped.depth} w={shipped.weights[0]:.2f}/{shipped.weights[1]:.2f}"
+    train_score = measure(train, as_run(fused(split["lex_tr"], split["sem_tr"], shipped)))
+    rows.append(
+        (
+            f"paperwire default: {label} (train {train_score['nDCG@10']:.3f})",
+            measure(test, as_run(fused(split["lex_te"], split["sem_te"], shipped))),
+        )
+    )
     store.close()
     return rows, best["norm"][1]
 
@@ -282,23 +293,24 @@ def timed(fn: Callable[[], object], repeat: int) -> list[float]:
 def speed(work: Path) -> list[tuple[str, str]]:
     """Wall-clock rates, and CPU-time rates (what an idle 2-core host would approach)."""
     docs = [text for _, text in arxiv_docs()[-128:]]  # the end of the shuffle: not cached
-    embedder = Embedder(batch_size=16)
-    embedder.embed(docs[:16])
     rows = []
-    for label, sort in (("sorted by length", True), ("unsorted", False)):
+    for batch in (1, 16):  # 1 is what paperwire uses (see Embedder)
+        embedder = Embedder(cache_dir=MODELS, batch_size=batch)
+        embedder.embed(docs[:16])
         wall, cpu = time.perf_counter(), time.process_time()
-        embedder.embed(docs, sort_by_length=sort)
+        embedder.embed(docs)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         rows.append(
             (
-                f"embed docs/s, batch 16, {label}: wall / per 2 CPU-s",
+                f"embed docs/s, batch {batch}: wall / per 2 CPU-s",
                 f"{len(docs) / wall:.1f} / {2 * len(docs) / cpu:.1f}",
             )
         )
+    embedder = Embedder(cache_dir=MODELS)
     queries = [d.split(". ")[0] for d in docs[:200]]
     lat = [timed(lambda q=q: embedder.embed_query(q), 1)[0] for q in queries]
     rows.append(("query embedding wall p50 / p95 ms", f"{_p(lat, 50):.2f} / {_p(lat, 95):.2f}"))
-    single = Embedder(threads=1)
+    single = Embedder(threads=1, cache_dir=MODELS)
     single.embed_query("warm up")
     cpu = time.process_time()
     for q in queries:
@@ -360,7 +372,7 @@ def print_table(title: str, rows: list[tuple[str, dict[str, float]]]) -> None:
     width = max(len(n) for n, _ in rows) + 2
     print(f"\n{title}\n" + "system".ljust(width) + "".join(c.rjust(10) for c in columns))
     for name, result in rows:
-        cells = (f"{result[c]:10.3f}" if c in result else "-".rjust(10) for c in columns)
+        cells = (f"{result[c]:10.4f}" if c in result else "-".rjust(10) for c in columns)
         print(name.ljust(width) + "".join(cells))
 
 

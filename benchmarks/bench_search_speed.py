@@ -130,6 +130,35 @@ def prepare_service(data_dir: Path, rebuild: bool) -> tuple[Service, dict[str, A
     return service, info
 
 
+def load_cached_vectors(service: Service, records: list[dict[str, Any]]) -> str:
+    """Copy vectors that benchmarks/cache_vectors.py computed (same Embedder, same
+    document_text) into the store, for papers whose stored text is the text embedded."""
+    from cache_vectors import load_cached
+
+    from paperwire.search.embed import MODEL_ID, document_text
+    from paperwire.search.semantic import text_hash
+    from paperwire.store.embeddings import EmbeddingStore, StoredVector
+
+    ids, vectors = load_cached("arxiv")
+    row_of = {doc_id: n for n, doc_id in enumerate(ids)}
+    raw = {r["id"]: document_text(r["title"], r["summary"]) for r in records}
+    vectors_store = EmbeddingStore(service.store)
+    rows, differ = [], 0
+    for paper in vectors_store.pending(MODEL_ID, 1_000_000):
+        if paper.arxiv_id not in row_of:
+            continue
+        text = document_text(paper.title, paper.abstract)
+        if text != raw.get(paper.arxiv_id):
+            differ += 1
+            continue
+        vector = vectors[row_of[paper.arxiv_id]].tobytes()
+        rows.append(StoredVector(paper.arxiv_id, paper.paper_hash, text_hash(text), vector))
+    for start in range(0, len(rows), 5000):
+        vectors_store.save(MODEL_ID, rows[start : start + 5000])
+    service.semantic_index.refresh(force=True, save=True)
+    return f"loaded {len(rows):,} cached vectors ({len(ids):,} cached, {differ} texts differ)"
+
+
 def paperwire_rows(
     service: Service, queries: list[str], ids: list[str], semantic: bool
 ) -> list[tuple[str, list[float], str]]:
@@ -266,6 +295,11 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--semantic", action="store_true", help="also semantic and hybrid")
+    parser.add_argument(
+        "--cached-vectors",
+        action="store_true",
+        help="first load vectors from benchmarks/cache_vectors.py arxiv into the store",
+    )
     parser.add_argument("--rebuild", action="store_true", help="re-time the index build")
     parser.add_argument("--rank-bm25-docs", type=int, default=10_000)
     parser.add_argument("--no-baselines", action="store_true")
@@ -280,6 +314,11 @@ def main() -> None:
 
     service, info = prepare_service(args.data_dir, args.rebuild)
     records = load_records(CORPUS)
+    if args.cached_vectors:
+        print(load_cached_vectors(service, records))
+    if args.semantic:
+        done, total = service.semantic_index.coverage()
+        print(f"semantic coverage: {done:,} of {total:,} papers embedded")
     queries = sample_queries(records, args.queries, args.seed)
     similar_ids = [r["id"] for r in random.Random(args.seed + 1).sample(records, 100)]
     rows = paperwire_rows(service, queries, similar_ids, args.semantic)

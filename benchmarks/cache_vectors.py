@@ -3,6 +3,8 @@
     python benchmarks/cache_vectors.py arxiv  # 74,728 arXiv abstracts, shuffled order (seed 0)
     python benchmarks/cache_vectors.py scifact
 
+Vectors live under $PAPERWIRE_BENCH_DATA/semantic/<model id>/ (default /work/bench-data).
+
 Each chunk is written atomically, so a killed run resumes at the next missing chunk; because
 the order is a fixed shuffle, any finished prefix is a uniform random sample of the corpus.
 """
@@ -19,11 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from paperwire.search.embed import Embedder, document_text
+from paperwire.search.embed import MODEL_ID, Embedder, document_text
 
 SHARED = Path(os.environ.get("PAPERWIRE_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 DATA = SHARED / "data"
-CACHE = Path(os.environ.get("PAPERWIRE_BENCH_DATA", "/work/bench-data")) / "semantic"
+BENCH_DATA = Path(os.environ.get("PAPERWIRE_BENCH_DATA", "/work/bench-data"))
+CACHE = BENCH_DATA / "semantic" / MODEL_ID  # vectors of one model never mix with another's
+MODELS = BENCH_DATA / "models"  # the prepared ONNX model
 ARXIV = DATA / "arxiv_metadata" / "arxiv_daily_cs_2025-03-18_2026-07-01.jsonl.xz"
 SCIFACT = DATA / "beir_scifact" / "corpus.jsonl"
 CHUNK = 512
@@ -63,7 +67,7 @@ def load_cached(name: str) -> tuple[list[str], np.ndarray]:
 def build(name: str, docs: list[tuple[str, str]]) -> None:
     folder = cache_dir(name)
     folder.mkdir(parents=True, exist_ok=True)
-    embedder = Embedder(batch_size=16)
+    embedder = Embedder(cache_dir=MODELS)
     done = 0
     started = time.perf_counter()
     for start in range(0, len(docs), CHUNK):

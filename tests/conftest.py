@@ -96,6 +96,20 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
     return Settings(data_dir=tmp_path / "data", database_url=db_url, request_delay=0.0)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One prepared embedding model for the whole run (building it takes seconds): every
+    Settings, also in subprocesses, finds it through PAPERWIRE_MODEL_DIR."""
+    folder = tmp_path_factory.mktemp("models")
+    previous = os.environ.get("PAPERWIRE_MODEL_DIR")
+    os.environ["PAPERWIRE_MODEL_DIR"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("PAPERWIRE_MODEL_DIR", None)
+    else:
+        os.environ["PAPERWIRE_MODEL_DIR"] = previous
+
+
 # -- website fixtures (web issue) ------------------------------------------------
 
 

