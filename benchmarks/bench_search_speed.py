@@ -84,15 +84,21 @@ def clean(text: str) -> str:
     return " ".join(WORD.findall(text))
 
 
+REPEATS = 1  # --repeat: passes over the queries; each query's median pass is kept
+
+
 def timed(run: Callable[[str], object], queries: Sequence[str]) -> list[float]:
     for q in queries[:20]:
         run(q)  # warm caches
-    out = []
-    for q in queries:
-        start = time.perf_counter()
-        run(q)
-        out.append((time.perf_counter() - start) * 1000)
-    return out
+    passes = []
+    for _ in range(REPEATS):
+        ms = []
+        for q in queries:
+            start = time.perf_counter()
+            run(q)
+            ms.append((time.perf_counter() - start) * 1000)
+        passes.append(ms)
+    return [statistics.median(times) for times in zip(*passes, strict=True)]
 
 
 def percentiles(ms: list[float]) -> tuple[float, float]:
@@ -304,9 +310,17 @@ def main() -> None:
     parser.add_argument("--rank-bm25-docs", type=int, default=10_000)
     parser.add_argument("--no-baselines", action="store_true")
     parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="time every query this many times and keep its median (steadier on busy cores)",
+    )
+    parser.add_argument(
         "--import-overhead", action="store_true", help="only time import with/without indexing"
     )
     args = parser.parse_args()
+    global REPEATS
+    REPEATS = max(1, args.repeat)
     if args.import_overhead:
         import_overhead()
         return
@@ -332,7 +346,7 @@ def main() -> None:
     print(
         f"corpus: {service.store.count_papers():,} papers; {len(queries)} queries "
         f"({args.queries} sampled titles/abstract phrases, seed {args.seed}, "
-        f"+ {len(TOPICS)} topics)"
+        f"+ {len(TOPICS)} topics); each timed {REPEATS}x, median kept"
     )
     print_table(rows)
     stats = service.index_stats()
