@@ -42,6 +42,8 @@ class Service(DigestFacade):
         self._search: SearchEngine | None = None
 
     def close(self) -> None:
+        if self._search is not None:
+            self._search.close()
         self.store.close()
 
     def __enter__(self) -> Service:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -87,6 +88,20 @@ class SearchEngine:
         self.needs_rebuild = False
         self.opening_catch_up = 0  # papers re-indexed when the lexical index was opened
         self._stems: dict[str, list[str]] = {}
+        self._pool: ThreadPoolExecutor | None = None
+
+    def _in_background(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        """Run `fn` on a helper thread while the caller does the lexical half of a query:
+        embedding a query (onnxruntime), HNSW search and tantivy all release the GIL, so
+        the two halves overlap on a second core."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="paperwire-search")
+        return self._pool.submit(fn, *args)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     @property
     def lexical(self) -> LexicalIndex:
@@ -270,11 +285,12 @@ class SearchEngine:
     ) -> EngineResult:
         depth = self.fusion.depth
         query = self.lexical.build_query(parsed)
-        semantic = self._semantic_ids(index, parsed, depth, result)
+        pending = self._in_background(self._semantic_ids, index, parsed, depth, result)
         if sort != "relevance":
-            members = [i for i, _ in semantic]
+            members = [i for i, _ in pending.result()]
             return self._sorted_page(query, members, sort, offset, limit, result)
         lexical = self.lexical.search(query, limit=depth)
+        semantic: list[tuple[str, float]] = pending.result()
         fused = fuse(lexical.ids, semantic, self.fusion)
         result.total = self._union_count(query, [i for i, _ in semantic], lexical.total)
         end = offset + limit
@@ -343,9 +359,10 @@ class SearchEngine:
         """Vector neighbours fused (rrf) with lexical "more like this"; lexical alone
         when the paper has no vector."""
         depth = max(SIMILAR_DEPTH, k)
-        lexical = self.lexical.more_like_this(paper, depth)
         index, _reason = self.semantic()
-        vectors = index.neighbours(paper.arxiv_id, depth) if index is not None else []
+        pending = self._in_background(index.neighbours, paper.arxiv_id, depth) if index else None
+        lexical = self.lexical.more_like_this(paper, depth)
+        vectors: list[tuple[str, float]] = pending.result() if pending is not None else []
         vectors = [(i, s) for i, s in vectors if i != paper.arxiv_id]
         if not vectors:
             return lexical[:k]
