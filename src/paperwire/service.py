@@ -282,7 +282,7 @@ class Service(DigestFacade):
         return SearchPage(
             query=query,
             hits=hits,
-            total=result.total,
+            total=result.final_total(),
             page=page,
             per_page=per_page,
             sort=result.sort,

@@ -52,6 +52,15 @@ class EngineResult:
     notes: list[str] = field(default_factory=list)
     terms: set[str] = field(default_factory=set)  # analysed words to highlight
     sort: str = "relevance"  # the order actually used
+    # Hybrid pages count their union on a helper thread while the caller loads and
+    # highlights the page's papers; final_total() waits for it.
+    pending_total: Future[int] | None = None
+
+    def final_total(self) -> int:
+        if self.pending_total is not None:
+            self.total = self.pending_total.result()
+            self.pending_total = None
+        return self.total
 
 
 def load_semantic(settings: Settings, store: Store) -> tuple[SemanticSearcher | None, str]:
@@ -292,7 +301,8 @@ class SearchEngine:
         lexical = self.lexical.search(query, limit=depth)
         semantic: list[tuple[str, float]] = pending.result()
         fused = fuse(lexical.ids, semantic, self.fusion)
-        result.total = self._union_count(query, [i for i, _ in semantic], lexical.total)
+        members = [i for i, _ in semantic]
+        result.pending_total = self._in_background(self._union_count, query, members, lexical.total)
         end = offset + limit
         if end <= len(fused):
             result.ids = fused[offset:end]
