@@ -18,6 +18,7 @@ import pytest
 
 from paperwire.config import Settings
 from paperwire.models import Paper
+from paperwire.search import semantic as semantic_module
 from paperwire.search.embed import MODEL_ID, Embedder
 from paperwire.search.semantic import BackgroundEmbedder, SemanticIndex
 from paperwire.search.vectors import VectorIndex
@@ -258,3 +259,33 @@ def test_service_hybrid_search_and_similar_use_the_real_vectors(tmp_path: Path) 
         assert page.semantic_coverage == 1.0
         similar = service.similar(target.arxiv_id, k=5)
         assert similar and target.arxiv_id not in [h.paper.arxiv_id for h in similar]
+
+
+def test_queries_never_wait_for_the_vector_check_and_see_new_vectors_soon(
+    settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    papers = daily_papers(8)
+    store.upsert_papers(papers[:6])
+    writer = SemanticIndex(settings, store)  # another process, in effect
+    writer.embed_pending()
+    reader = SemanticIndex(settings, store)
+    assert len(reader.refresh()) == 6
+    reader.search("warm up the model", 1)
+    store.upsert_papers(papers[6:])
+    writer.embed_pending()
+    slow_version = reader.vectors_store.version
+
+    def version(model: str) -> tuple[int, str]:
+        time.sleep(2.0)  # a check that takes long must not hold up queries
+        return slow_version(model)
+
+    monkeypatch.setattr(reader.vectors_store, "version", version)
+    monkeypatch.setattr(semantic_module, "REFRESH_SECONDS", 0.0)
+    started = time.monotonic()
+    first = reader.search(papers[7].title, 1)
+    assert time.monotonic() - started < 1.5  # answered from the index it had
+    assert first and first[0][0] != papers[7].arxiv_id  # not yet synced
+    deadline = time.monotonic() + 30
+    while reader.search(papers[7].title, 1)[0][0] != papers[7].arxiv_id:
+        assert time.monotonic() < deadline, "new vectors never reached the reader"
+        time.sleep(0.2)

@@ -9,6 +9,7 @@ resumes where it stopped. Search covers what is embedded so far (see :meth:`cove
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +33,7 @@ from paperwire.search.vectors import ANN_THRESHOLD, VectorIndex
 from paperwire.store import Store
 from paperwire.store.embeddings import EmbeddingStore, PendingPaper, StoredVector
 
+LOG = logging.getLogger(__name__)
 EMBED_BATCH = 64  # papers per committed transaction
 REFRESH_SECONDS = 5.0  # how often a reader checks the store for new vectors
 COVERAGE_TTL = 10.0  # seconds a coverage count is reused (see SemanticIndex.coverage)
@@ -134,24 +136,42 @@ class SemanticIndex:
     def refresh(self, force: bool = False, save: bool = False) -> VectorIndex:
         """The vector index, synced with the store at most every REFRESH_SECONDS.
 
-        Only writers (embedding, rebuild) save the files; readers sync in memory."""
-        with self._lock:
-            return self._refresh(force, save)
-
-    def _refresh(self, force: bool, save: bool) -> VectorIndex:
-        now = time.monotonic()
-        if self._index is not None and not force and now - self._checked_at < REFRESH_SECONDS:
+        Only writers (embedding, rebuild) save the files; readers sync in memory. The
+        store's fingerprint is read outside the lock (it counts every live vector: ~190 ms
+        on 74,728 papers, measured), so searches only ever wait for a real sync."""
+        recent = time.monotonic() - self._checked_at < REFRESH_SECONDS
+        if self._index is not None and not force and recent:
             return self._index
-        self._checked_at = now
         version = self.vectors_store.version(self.model_id)
-        if self._index is not None and version == self._version:
+        with self._lock:
+            self._checked_at = time.monotonic()
+            if self._index is not None and version == self._version:
+                return self._index
+            if self._index is None:
+                self._index = VectorIndex.load(self.folder, self.model_id, self.ann_threshold)
+            if self._sync(self._index) and save:
+                self._index.save(self.folder)
+            # Read before the sync: a change racing it only causes one more sync later.
+            self._version = version
             return self._index
+
+    def _for_query(self) -> VectorIndex:
+        """The index as it is now; when a check is due it runs on a short-lived thread,
+        so no query waits for the store's fingerprint."""
         if self._index is None:
-            self._index = VectorIndex.load(self.folder, self.model_id, self.ann_threshold)
-        if self._sync(self._index) and save:
-            self._index.save(self.folder)
-        self._version = version
+            return self.refresh()
+        if time.monotonic() - self._checked_at >= REFRESH_SECONDS:
+            self._checked_at = time.monotonic()  # one check at a time
+            threading.Thread(
+                target=self._refresh_quietly, name="paperwire-vectors-check", daemon=True
+            ).start()
         return self._index
+
+    def _refresh_quietly(self) -> None:
+        try:
+            self.refresh(force=True)
+        except Exception:  # the next due check retries; queries keep the current index
+            LOG.exception("could not check the store for new vectors")
 
     def _sync(self, index: VectorIndex) -> bool:
         """Apply the store's adds, updates and deletes to `index`; True if anything changed."""
@@ -186,7 +206,7 @@ class SemanticIndex:
         """Papers nearest in meaning to `text`: (arxiv_id, cosine), best first."""
         if not text.strip() or k <= 0:
             return []
-        index = self.refresh()
+        index = self._for_query()
         if not len(index):
             return []
         vector = self.query_vector(text)
@@ -195,7 +215,7 @@ class SemanticIndex:
 
     def neighbours(self, arxiv_id: str, k: int) -> list[tuple[str, float]]:
         """Papers nearest to a paper's own vector, itself excluded; [] if not embedded yet."""
-        index = self.refresh()
+        index = self._for_query()
         with self._lock:
             vector = index.vector(arxiv_id)
             if vector is None:
