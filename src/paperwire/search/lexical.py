@@ -194,11 +194,11 @@ class LexicalIndex:
             return False
         return meta.get("replaced_version") is not None and not meta.get("synced_until")
 
-    def searcher(self) -> tantivy.Searcher:
+    def searcher(self, fresh: bool = False) -> tantivy.Searcher:
         """A searcher over the latest commit (other processes' commits are picked up
-        within a second)."""
+        within a second; at once when `fresh`)."""
         now = time.monotonic()
-        if now - self._last_reload > 1.0:
+        if fresh or now - self._last_reload > 1.0:
             self.index.reload()
             self._last_reload = now
         return self.index.searcher()
@@ -270,9 +270,7 @@ class LexicalIndex:
         deleted papers still in it."""
         if not states:
             return []
-        self.index.reload()  # compare with the latest commit of any process
-        self._last_reload = time.monotonic()
-        searcher = self.index.searcher()
+        searcher = self.searcher(fresh=True)  # compare with the latest commit of any process
         ids = [arxiv_id for arxiv_id, _hash, _deleted in states]
         members = tantivy.Query.term_set_query(self.schema, "arxiv_id", ids)
         hits = searcher.search(members, 2 * len(ids), count=False).hits

@@ -137,9 +137,26 @@ class Store:
         self, modified_since: datetime | None = None, batch_size: int = 2000
     ) -> Iterator[list[Paper]]:
         """All papers (or those modified after `modified_since`) in batches, by id."""
+        for rows in self._paper_rows(list(papers.c), modified_since, batch_size):
+            yield [row_to_paper(r) for r in rows]
+
+    def iter_content_hashes(
+        self, modified_since: datetime, batch_size: int = 5000
+    ) -> Iterator[list[tuple[str, str, bool]]]:
+        """(arxiv_id, content_hash, deleted) of the papers modified after `modified_since`,
+        in batches by id: enough to tell whether a copy elsewhere is current."""
+        columns = [papers.c.arxiv_id, papers.c.content_hash, papers.c.deleted]
+        for rows in self._paper_rows(columns, modified_since, batch_size):
+            yield [(r.arxiv_id, r.content_hash, bool(r.deleted)) for r in rows]
+
+    def _paper_rows(
+        self, columns: list[Any], modified_since: datetime | None, batch_size: int
+    ) -> Iterator[Sequence[sa.Row[Any]]]:
+        """`columns` of papers (all, or modified after `modified_since`) in id order, a
+        batch per connection (keyset paging: no transaction is held between batches)."""
         last = ""
         while True:
-            query = sa.select(papers).where(papers.c.arxiv_id > last)
+            query = sa.select(*columns).where(papers.c.arxiv_id > last)
             if modified_since is not None:
                 query = query.where(papers.c.modified_at > modified_since)
             query = query.order_by(papers.c.arxiv_id).limit(batch_size)
@@ -147,29 +164,8 @@ class Store:
                 rows = conn.execute(query).all()
             if not rows:
                 return
-            yield [row_to_paper(r) for r in rows]
-            last = rows[-1].arxiv_id
-
-    def iter_content_hashes(
-        self, modified_since: datetime, batch_size: int = 5000
-    ) -> Iterator[list[tuple[str, str, bool]]]:
-        """(arxiv_id, content_hash, deleted) of the papers modified after `modified_since`,
-        in batches by id: enough to tell whether a copy elsewhere is current."""
-        columns = (papers.c.arxiv_id, papers.c.content_hash, papers.c.deleted)
-        last = ""
-        while True:
-            query = (
-                sa.select(*columns)
-                .where(papers.c.arxiv_id > last, papers.c.modified_at > modified_since)
-                .order_by(papers.c.arxiv_id)
-                .limit(batch_size)
-            )
-            with self.engine.connect() as conn:
-                rows = [(r.arxiv_id, r.content_hash, bool(r.deleted)) for r in conn.execute(query)]
-            if not rows:
-                return
             yield rows
-            last = rows[-1][0]
+            last = rows[-1].arxiv_id
 
     def papers_listed(
         self, start: date, end: date, limit: int | None = None, offset: int = 0
