@@ -115,13 +115,15 @@ def score_combination(
     for ranked in ranked_lists:
         for doc_id, _ in ranked:
             first_seen.setdefault(doc_id, len(first_seen))
+    # Every id starts from each list's floor; a list it is in adds what it scored above
+    # that floor. (One pass per list, not a lookup per list per id: hybrid search runs
+    # this on every query.)
     floors = [min(table.values()) if table else 0.0 for table in normalised]
-    scores: dict[str, float] = {}
-    for doc_id in first_seen:
-        scores[doc_id] = sum(
-            weight * table.get(doc_id, floor)
-            for table, weight, floor in zip(normalised, weights, floors, strict=True)
-        )
+    base = sum(weight * floor for weight, floor in zip(weights, floors, strict=True))
+    scores = dict.fromkeys(first_seen, base)
+    for table, weight, floor in zip(normalised, weights, floors, strict=True):
+        for doc_id, value in table.items():
+            scores[doc_id] += weight * (value - floor)
     return _sorted(scores, first_seen)
 
 
