@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -289,3 +290,8 @@ def test_queries_never_wait_for_the_vector_check_and_see_new_vectors_soon(
     while reader.search(papers[7].title, 1)[0][0] != papers[7].arxiv_id:
         assert time.monotonic() < deadline, "new vectors never reached the reader"
         time.sleep(0.2)
+    # Checks started by the last searches would otherwise outlive the store (and log that
+    # its database went away).
+    for thread in threading.enumerate():
+        if thread.name == "paperwire-vectors-check":
+            thread.join()
