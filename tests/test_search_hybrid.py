@@ -116,12 +116,55 @@ def test_hybrid_page_one_fuses_both_lists(service: Service, vectors: TfidfVector
     ]
 
 
+def test_hybrid_loads_the_word_matches_head_while_the_query_is_embedded(
+    service: Service,
+) -> None:
+    engine = service.search_engine
+    parsed = parse_query("point cloud segmentation", today=date.today())
+    head = engine.lexical.search(engine.lexical.build_query(parsed), limit=30).ids
+    calls: list[tuple[list[str], set[str]]] = []
+    result = engine.search(
+        parsed,
+        sort="relevance",
+        page=2,
+        per_page=10,
+        mode="hybrid",
+        while_waiting=lambda ids, terms: calls.append((ids, terms)),
+    )
+    assert calls == [([i for i, _ in head[10:20]], result.terms)]
+    assert {"point", "cloud", "segment"} <= result.terms
+    # Through the service, papers loaded early and late look alike: highlighted, scored.
+    page = service.search("point cloud segmentation", mode="hybrid", per_page=10, page=2)
+    assert [h.paper.arxiv_id for h in page.hits] == [i for i, _ in result.ids]
+    assert [h.score for h in page.hits] == [pytest.approx(s) for _, s in result.ids]
+    assert all("<mark>" in h.highlights["title"] + h.highlights["abstract"] for h in page.hits)
+    # Sorted by date, or past the fused head, nothing is loaded early.
+    for sort, page_no in (("date", 1), ("relevance", 11)):
+        calls.clear()
+        engine.search(
+            parsed,
+            sort=sort,
+            page=page_no,
+            per_page=10,
+            mode="hybrid",
+            while_waiting=lambda i, t: calls.append((i, t)),
+        )
+        assert calls == []
+
+
 def test_hybrid_pages_cover_the_union_once(service: Service, vectors: TfidfVectors) -> None:
     depth = service.search_engine.fusion.depth
     lexical = set(every_page(service, "segmentation", mode="lexical")[0])
     semantic = {i for i, _ in vectors.search("segmentation", depth)}
     ids, total = every_page(service, "segmentation", mode="hybrid")
     assert len(lexical) > depth  # so pages run past the fused head into the BM25 tail
+    # The total counts semantic papers outside the BM25 head that match the words anyway
+    # once, and those that do not match as extra: both kinds occur here.
+    query = service.search_engine.lexical.build_query(
+        parse_query("segmentation", today=date.today())
+    )
+    head = {i for i, _ in service.search_engine.lexical.search(query, limit=depth).ids}
+    assert semantic & (lexical - head) and semantic - lexical
     assert len(ids) == len(set(ids)) == total == len(lexical | semantic)
     assert set(ids) == lexical | semantic
 

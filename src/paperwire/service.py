@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from time import monotonic
@@ -259,26 +260,23 @@ class Service(DigestFacade):
         Raises QueryError (a ValueError) with a readable message for malformed queries."""
         parsed = parse_query(query, today=datetime.now(UTC).date())
         engine = self.search_engine
-        result = engine.search(parsed, sort=sort, page=page, per_page=per_page, mode=mode)
-        papers = self.store.get_papers([i for i, _ in result.ids])
-        analyze = engine.analyze_word
-        hits = []
-        for arxiv_id, score in result.ids:
-            paper = papers.get(arxiv_id)
-            if paper is None or paper.deleted:
-                continue
-            hits.append(
-                Hit(
-                    paper=paper,
-                    score=score if result.sort == "relevance" else 0.0,
-                    highlights={
-                        "title": highlight(paper.title, result.terms, analyze),
-                        "abstract": highlight(
-                            paper.abstract, result.terms, analyze, ABSTRACT_SNIPPET_CHARS
-                        ),
-                    },
-                )
-            )
+        ready: dict[str, Hit] = {}
+
+        def prepare(ids: list[str], terms: set[str]) -> None:
+            ready.update(self._hits(ids, terms))
+
+        # Hybrid search calls `prepare` with the head of the word matches while the query
+        # is still being embedded, so most of the page is loaded by the time it is fused.
+        result = engine.search(
+            parsed, sort=sort, page=page, per_page=per_page, mode=mode, while_waiting=prepare
+        )
+        prepare([i for i, _ in result.ids if i not in ready], result.terms)
+        relevance = result.sort == "relevance"
+        hits = [
+            replace(ready[i], score=score if relevance else 0.0)
+            for i, score in result.ids
+            if i in ready
+        ]
         return SearchPage(
             query=query,
             hits=hits,
@@ -290,6 +288,23 @@ class Service(DigestFacade):
             semantic_coverage=result.semantic_coverage,
             notes=result.notes,
         )
+
+    def _hits(self, ids: list[str], terms: set[str]) -> dict[str, Hit]:
+        """The live papers among `ids`, with `terms` highlighted (scores left at 0)."""
+        papers = self.store.get_papers(ids)
+        analyze = self.search_engine.analyze_word
+        return {
+            arxiv_id: Hit(
+                paper=paper,
+                score=0.0,
+                highlights={
+                    "title": highlight(paper.title, terms, analyze),
+                    "abstract": highlight(paper.abstract, terms, analyze, ABSTRACT_SNIPPET_CHARS),
+                },
+            )
+            for arxiv_id, paper in papers.items()
+            if not paper.deleted
+        }
 
     def similar(self, arxiv_id: str, k: int = 10) -> list[Hit]:
         """Papers like `arxiv_id` (vector neighbours blended with shared distinctive words)."""

@@ -20,7 +20,7 @@ from paperwire.config import Settings
 from paperwire.models import Paper
 from paperwire.search.embed import INSTALL_HINT
 from paperwire.search.fusion import DEFAULT_FUSION, FusionConfig, fuse, rrf
-from paperwire.search.lexical import MAX_QUERY_TERMS, STOPWORDS, LexicalIndex
+from paperwire.search.lexical import MAX_QUERY_TERMS, STOPWORDS, LexicalIndex, LexicalResult
 from paperwire.search.query import ParsedQuery, QueryError
 from paperwire.store import Store
 
@@ -33,6 +33,12 @@ SEMANTIC_MAX_RESULTS = 200  # semantic mode lists at most this many nearest pape
 FILTER_OVERFETCH = 4  # semantic candidates fetched per wanted result when filters apply
 # Changes committed this long before an indexing pass are assumed visible to it.
 SYNC_MARGIN = timedelta(seconds=60)
+
+
+# Called by hybrid search, on the caller's thread, with the ids that head the page's word
+# matches and the words to highlight, while the semantic half still runs on a helper
+# thread: the caller can load (and highlight) papers that are likely to be on the page.
+WhileWaiting = Callable[[list[str], set[str]], None]
 
 
 class SemanticSearcher(Protocol):
@@ -184,7 +190,14 @@ class SearchEngine:
     # -- searching -------------------------------------------------------------------
 
     def search(
-        self, parsed: ParsedQuery, *, sort: str, page: int, per_page: int, mode: str
+        self,
+        parsed: ParsedQuery,
+        *,
+        sort: str,
+        page: int,
+        per_page: int,
+        mode: str,
+        while_waiting: WhileWaiting | None = None,
     ) -> EngineResult:
         if mode not in MODES:
             raise QueryError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
@@ -208,7 +221,7 @@ class SearchEngine:
             return self._lexical_page(parsed, sort, offset, per_page, result)
         if result.mode == "semantic":
             return self._semantic_page(semantic, parsed, sort, offset, per_page, result)
-        return self._hybrid_page(semantic, parsed, sort, offset, per_page, result)
+        return self._hybrid_page(semantic, parsed, sort, offset, per_page, result, while_waiting)
 
     def _rebuild_note(self) -> str:
         if self.lexical.outdated:
@@ -291,19 +304,40 @@ class SearchEngine:
         offset: int,
         limit: int,
         result: EngineResult,
+        while_waiting: WhileWaiting | None = None,
     ) -> EngineResult:
         depth = self.fusion.depth
         query = self.lexical.build_query(parsed)
-        pending = self._in_background(self._semantic_ids, index, parsed, depth, result)
         if sort != "relevance":
-            members = [i for i, _ in pending.result()]
+            members = [i for i, _ in self._semantic_ids(index, parsed, depth, result)]
             return self._sorted_page(query, members, sort, offset, limit, result)
-        lexical = self.lexical.search(query, limit=depth)
-        semantic: list[tuple[str, float]] = pending.result()
-        fused = fuse(lexical.ids, semantic, self.fusion)
-        members = [i for i, _ in semantic]
-        result.pending_total = self._in_background(self._union_count, query, members, lexical.total)
+        lexical_ready: Future[LexicalResult] = Future()
+        semantic_ready: Future[list[tuple[str, float]]] = Future()
+
+        def semantic_then_count() -> int:
+            """The semantic half, then at once (on the same thread, while the caller fuses
+            and loads the page) the size of the union of both halves."""
+            try:
+                semantic = self._semantic_ids(index, parsed, depth, result)
+            except BaseException as exc:
+                semantic_ready.set_exception(exc)
+                raise
+            semantic_ready.set_result(semantic)
+            members = [i for i, _ in semantic]
+            return self._union_count(query, members, lexical_ready.result())
+
+        result.pending_total = self._in_background(semantic_then_count)
+        try:
+            lexical = self.lexical.search(query, limit=depth)
+        except BaseException as exc:
+            lexical_ready.set_exception(exc)
+            raise
+        lexical_ready.set_result(lexical)
         end = offset + limit
+        if while_waiting is not None and end <= depth:
+            while_waiting([i for i, _ in lexical.ids[offset:end]], result.terms)
+        semantic = semantic_ready.result()
+        fused = fuse(lexical.ids, semantic, self.fusion)
         if end <= len(fused):
             result.ids = fused[offset:end]
             return result
@@ -317,14 +351,19 @@ class SearchEngine:
     def _member_query(self, ids: Sequence[str]) -> tantivy.Query:
         return tantivy.Query.term_set_query(self.lexical.schema, "arxiv_id", list(ids))
 
-    def _union_count(self, query: tantivy.Query, ids: Sequence[str], lexical_total: int) -> int:
-        if not ids:
-            return lexical_total
+    def _union_count(self, query: tantivy.Query, ids: Sequence[str], lexical: LexicalResult) -> int:
+        """How many papers match `query` or are among `ids` (the semantic list), given
+        `lexical`, the head of the word matches with their total: only the ids outside
+        that head need asking whether they match."""
+        head = {i for i, _ in lexical.ids}
+        rest = list({i for i in ids if i not in head})
+        if not rest:
+            return lexical.total
         both = tantivy.Query.boolean_query(
-            [(tantivy.Occur.Must, query), (tantivy.Occur.Must, self._member_query(ids))]
+            [(tantivy.Occur.Must, query), (tantivy.Occur.Must, self._member_query(rest))]
         )
         overlap = self.lexical.search(both, limit=1).total
-        return lexical_total + len(set(ids)) - overlap
+        return lexical.total + len(rest) - overlap
 
     def _sorted_page(
         self,
