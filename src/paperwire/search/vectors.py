@@ -157,7 +157,8 @@ class VectorIndex:
         k = min(k, len(self))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top])]
-        return [(self.ids[t], float(scores[t])) for t in top]
+        ids = self.ids
+        return [(ids[t], s) for t, s in zip(top.tolist(), scores[top].tolist(), strict=True)]
 
     def _search_ann(self, query: Vectors, k: int) -> list[tuple[str, float]]:
         if self._hnsw is None:
@@ -168,10 +169,10 @@ class VectorIndex:
             labels, distances = self._hnsw.knn_query(query.reshape(1, -1), k=k)
         except RuntimeError:  # fewer than k reachable (many deletions): answer exactly
             return self._search_exact(query, k)
-        return [
-            (self.ids[int(lab)], float(1.0 - d))
-            for lab, d in zip(labels[0], distances[0], strict=True)
-        ]
+        # Python lists first: per-element numpy scalars cost ~0.4 ms per 100 results.
+        ids = self.ids
+        similarity: list[float] = (1.0 - distances[0]).tolist()
+        return [(ids[lab], sim) for lab, sim in zip(labels[0].tolist(), similarity, strict=True)]
 
     # -- files -----------------------------------------------------------------
 
