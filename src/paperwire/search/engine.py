@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import tantivy
 
@@ -33,12 +33,24 @@ SEMANTIC_MAX_RESULTS = 200  # semantic mode lists at most this many nearest pape
 FILTER_OVERFETCH = 4  # semantic candidates fetched per wanted result when filters apply
 # Changes committed this long before an indexing pass are assumed visible to it.
 SYNC_MARGIN = timedelta(seconds=60)
+T = TypeVar("T")
 
 
 # Called by hybrid search, on the caller's thread, with the ids that head the page's word
 # matches and the words to highlight, while the semantic half still runs on a helper
 # thread: the caller can load (and highlight) papers that are likely to be on the page.
 WhileWaiting = Callable[[list[str], set[str]], None]
+
+
+def _settle(future: Future[T], compute: Callable[[], T]) -> T:
+    """compute(), whose value (or exception) also goes to whoever waits on `future`."""
+    try:
+        value = compute()
+    except BaseException as exc:
+        future.set_exception(exc)
+        raise
+    future.set_result(value)
+    return value
 
 
 class SemanticSearcher(Protocol):
@@ -317,22 +329,14 @@ class SearchEngine:
         def semantic_then_count() -> int:
             """The semantic half, then at once (on the same thread, while the caller fuses
             and loads the page) the size of the union of both halves."""
-            try:
-                semantic = self._semantic_ids(index, parsed, depth, result)
-            except BaseException as exc:
-                semantic_ready.set_exception(exc)
-                raise
-            semantic_ready.set_result(semantic)
+            semantic = _settle(
+                semantic_ready, lambda: self._semantic_ids(index, parsed, depth, result)
+            )
             members = [i for i, _ in semantic]
             return self._union_count(query, members, lexical_ready.result())
 
         result.pending_total = self._in_background(semantic_then_count)
-        try:
-            lexical = self.lexical.search(query, limit=depth)
-        except BaseException as exc:
-            lexical_ready.set_exception(exc)
-            raise
-        lexical_ready.set_result(lexical)
+        lexical = _settle(lexical_ready, lambda: self.lexical.search(query, limit=depth))
         end = offset + limit
         if while_waiting is not None and end <= depth:
             while_waiting([i for i, _ in lexical.ids[offset:end]], result.terms)
