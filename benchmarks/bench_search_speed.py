@@ -112,8 +112,7 @@ def timed(systems: Sequence[System]) -> list[tuple[str, list[float], str]]:
     ratios stay fair, while each system still runs back to back as a busy server would (a
     query-by-query interleave measured every system ~2x slower: each evicts the others'
     working sets from the 1 MB L2). Each pass goes over all queries; each query keeps its
-    median pass."""
-    warm(systems)
+    median pass. The systems must be warmed first (see warm)."""
     passes: list[list[list[float]]] = [[] for _ in systems]
     for _ in range(REPEATS):
         ms: list[list[float]] = [[] for _ in systems]
@@ -384,12 +383,14 @@ def main() -> None:
         # are 50-130x slower, so they run alone (their scans would only evict the others'
         # caches between queries).
         bm25s, extra = bm25s_system(records, queries)
+        warm([bm25s])
         together = timed([*systems, bm25s])
         fts, fts_info = fts5_system(records, queries, args.data_dir)
         extra.update(fts_info)
-        slow = timed([fts]) + timed(
-            [rank_bm25_system(records, queries, args.rank_bm25_docs, args.seed)]
-        )
+        slow: list[tuple[str, list[float], str]] = []
+        for alone in (fts, rank_bm25_system(records, queries, args.rank_bm25_docs, args.seed)):
+            warm([alone])
+            slow += timed([alone])
         rows = together[:-1] + slow[:1] + together[-1:] + slow[1:]
     print(
         f"corpus: {service.store.count_papers():,} papers; {len(queries)} queries "
