@@ -48,3 +48,32 @@ def test_short_text_is_not_cut() -> None:
 def test_unicode_and_latex() -> None:
     html = highlight("Schrödinger $\\alpha$-divergence für Graphen", {"alpha", "für"}, ANALYZE)
     assert html == "Schrödinger $\\<mark>alpha</mark>$-divergence <mark>für</mark> Graphen"
+
+
+def test_text_holding_the_tag_placeholders_is_escaped_piece_by_piece() -> None:
+    # The fast path escapes the window once with private-use placeholders for the tags;
+    # a text that already holds those characters must keep them as text, not as tags.
+    text = "graph \ue000 \ue001graph <b> \ue000"
+    html = highlight(text, {"graph"}, ANALYZE)
+    assert html == "<mark>graph</mark> \ue000 \ue001<mark>graph</mark> &lt;b&gt; \ue000"
+    assert highlight("x \ue001", {"graph"}, ANALYZE) == "x \ue001"
+
+
+def test_words_whose_stem_rewrites_their_end_are_marked() -> None:
+    # Candidates are found by the stem less its last letter ("safeti" <- "safety"), and
+    # by first letter + "y" for the "-ying" words whose stem ends "ie" ("lie" <- "lying").
+    text = "Lying and dying: studies of safety while driving, vying for AI"
+    terms = {
+        t for w in ("lying", "dying", "study", "safety", "drive", "vie", "ai") for t in ANALYZE(w)
+    }
+    assert terms == {"lie", "die", "studi", "safeti", "drive", "vie", "ai"}
+    html = highlight(text, terms, ANALYZE)
+    assert re.findall(r"<mark>(\w+)</mark>", html) == [
+        "Lying",
+        "dying",
+        "studies",
+        "safety",
+        "driving",
+        "vying",
+        "AI",
+    ]

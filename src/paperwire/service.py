@@ -17,7 +17,7 @@ from paperwire.ingest import OnChanged, Progress, import_snapshot
 from paperwire.models import Hit, IngestReport, Paper, SearchPage
 from paperwire.search.embed import INSTALL_HINT
 from paperwire.search.engine import SearchEngine
-from paperwire.search.highlight import highlight
+from paperwire.search.highlight import Highlighter
 from paperwire.search.query import parse_query
 from paperwire.search.semantic import BackgroundEmbedder, SemanticIndex
 from paperwire.sources.http import PoliteClient
@@ -292,14 +292,14 @@ class Service(DigestFacade):
     def _hits(self, ids: list[str], terms: set[str]) -> dict[str, Hit]:
         """The live papers among `ids`, with `terms` highlighted (scores left at 0)."""
         papers = self.store.get_papers(ids)
-        analyze = self.search_engine.analyze_word
+        marks = Highlighter(terms, self.search_engine.analyze_word)
         return {
             arxiv_id: Hit(
                 paper=paper,
                 score=0.0,
                 highlights={
-                    "title": highlight(paper.title, terms, analyze),
-                    "abstract": highlight(paper.abstract, terms, analyze, ABSTRACT_SNIPPET_CHARS),
+                    "title": marks.html(paper.title),
+                    "abstract": marks.html(paper.abstract, ABSTRACT_SNIPPET_CHARS),
                 },
             )
             for arxiv_id, paper in papers.items()

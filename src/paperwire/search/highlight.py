@@ -16,6 +16,9 @@ Analyze = Callable[[str], list[str]]
 _WORD = re.compile(r"[^\W_]+")  # alphanumeric runs, like tantivy's simple tokenizer
 ELLIPSIS = "…"
 MANY_HEADS = 24
+# Placeholders for the tags while the text is escaped (private-use characters).
+_OPEN, _CLOSE = "\ue000", "\ue001"
+_MARKS = {_OPEN: "<mark>", _CLOSE: "</mark>"}
 
 
 @lru_cache(maxsize=256)
@@ -25,39 +28,90 @@ def _candidate_pattern(heads: frozenset[str]) -> re.Pattern[str]:
     return re.compile(rf"(?<![^\W_])(?:{alternatives})[^\W_]*", re.IGNORECASE)
 
 
-def _candidates(text: str, heads: frozenset[str]) -> list[tuple[int, int]]:
-    """Spans of the words of `text` that start with one of `heads` (lowercase)."""
-    lowered = text.lower()
-    if len(lowered) != len(text):  # rare case-mappings that change length
-        return [m.span() for m in _candidate_pattern(heads).finditer(text)]
-    if len(heads) > MANY_HEADS:  # one pass over all words beats many find() scans
-        return [
-            m.span()
-            for m in _WORD.finditer(lowered)
-            if m.group()[:2] in heads or m.group()[:1] in heads
-        ]
-    spans = []
-    for head in heads:
-        at = lowered.find(head)
-        while at >= 0:
-            if at == 0 or not (lowered[at - 1].isalnum()):
-                end = _WORD.match(lowered, at)
-                if end is not None:
-                    spans.append(end.span())
-            at = lowered.find(head, at + 1)
-    return sorted(set(spans))
+def _heads(stem: str) -> list[str]:
+    """Lowercase beginnings that every word stemmed to `stem` starts with.
+
+    English stemming only rewrites a word's end: a word starts with its stem less the last
+    letter ("safety" -> "safeti", "driving" -> "drive"), or, for the few "-ying" words, with
+    the stem's first letter and "y" ("lying" -> "lie"). Checked on every word of the
+    74,728-paper corpus: none of its 15M words is missed."""
+    heads = [stem[: max(min(2, len(stem)), len(stem) - 1)]]
+    if len(stem) == 3 and stem.endswith("ie"):
+        heads.append(stem[0] + "y")
+    return heads
 
 
-def _matches(text: str, terms: Collection[str], analyze: Analyze) -> list[tuple[int, int]]:
-    """(start, end) character spans of words whose analysed form is in `terms`.
+class Highlighter:
+    """Marks the words of texts whose analysed form is one of `terms` (one per query:
+    what it learns about a word serves every text it is given)."""
 
-    Only words sharing their first two characters with some term are analysed (stemming
-    keeps a word's head), which keeps this fast on long abstracts."""
-    out = []
-    for start, end in _candidates(text, frozenset(t[:2] for t in terms if t)):
-        if any(stem in terms for stem in analyze(text[start:end])):
-            out.append((start, end))
-    return out
+    def __init__(self, terms: Collection[str], analyze: Analyze) -> None:
+        self._terms = frozenset(t for t in terms if t)
+        self._heads = frozenset(h for t in self._terms for h in _heads(t))
+        self._analyze = analyze
+        self._verdicts: dict[str, bool] = {}
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """(start, end) character spans of the matching words of `text`, in order.
+
+        Only words that begin like some term (see _heads) are analysed, which keeps this
+        fast on long abstracts: few words share a term's first letters but not its stem."""
+        if not self._heads:
+            return []
+        verdicts, terms, analyze = self._verdicts, self._terms, self._analyze
+        out = []
+        for start, end in self._candidates(text):
+            word = text[start:end]
+            verdict = verdicts.get(word)
+            if verdict is None:
+                verdict = verdicts[word] = any(stem in terms for stem in analyze(word))
+            if verdict:
+                out.append((start, end))
+        return out
+
+    def _candidates(self, text: str) -> list[tuple[int, int]]:
+        """Spans of the words of `text` that start with one of the heads."""
+        lowered = text.lower()
+        # One regex pass beats many find() scans when there are many heads; it also
+        # copes with the rare case-mappings that change a text's length.
+        if len(lowered) != len(text) or len(self._heads) > MANY_HEADS:
+            return [m.span() for m in _candidate_pattern(self._heads).finditer(text)]
+        spans = []
+        word_at = _WORD.match
+        for head in self._heads:
+            at = lowered.find(head)
+            while at >= 0:
+                if at == 0 or not lowered[at - 1].isalnum():
+                    found = word_at(lowered, at)
+                    if found is not None:
+                        spans.append(found.span())
+                at = lowered.find(head, at + 1)
+        if len(self._heads) > 1:
+            spans = sorted(set(spans))  # a head may begin another head's words too
+        return spans
+
+    def html(self, text: str, max_chars: int | None = None) -> str:
+        """`text` as HTML: everything escaped, matching words in <mark>…</mark>.
+
+        With `max_chars`, only the best window of about that many characters is kept and
+        cut ends are marked with an ellipsis."""
+        spans = self.spans(text)
+        start, end = (0, len(text)) if max_chars is None else _window(text, spans, max_chars)
+        parts: list[str] = []
+        cursor = start
+        for span_start, span_end in spans:
+            if span_start < start or span_end > end:
+                continue
+            parts += (text[cursor:span_start], _OPEN, text[span_start:span_end], _CLOSE)
+            cursor = span_end
+        parts.append(text[cursor:end])
+        if _OPEN in text or _CLOSE in text:  # never in real text; escape piece by piece
+            marked = "".join(  # parts alternate text, tag, word, tag, ..., text
+                _MARKS[part] if n % 2 else html.escape(part) for n, part in enumerate(parts)
+            )
+        else:  # one escape for the whole window, then the placeholders become tags
+            marked = html.escape("".join(parts)).replace(_OPEN, "<mark>").replace(_CLOSE, "</mark>")
+        return (ELLIPSIS if start > 0 else "") + marked + (ELLIPSIS if end < len(text) else "")
 
 
 def _window(text: str, spans: list[tuple[int, int]], max_chars: int) -> tuple[int, int]:
@@ -87,22 +141,5 @@ def _window(text: str, spans: list[tuple[int, int]], max_chars: int) -> tuple[in
 def highlight(
     text: str, terms: Collection[str], analyze: Analyze, max_chars: int | None = None
 ) -> str:
-    """`text` as HTML: everything escaped, matching words in <mark>…</mark>.
-
-    With `max_chars`, only the best window of about that many characters is kept and
-    cut ends are marked with an ellipsis.
-    """
-    spans = _matches(text, terms, analyze) if terms else []
-    start, end = (0, len(text)) if max_chars is None else _window(text, spans, max_chars)
-    parts: list[str] = [ELLIPSIS] if start > 0 else []
-    cursor = start
-    for span_start, span_end in spans:
-        if span_start < start or span_end > end:
-            continue
-        parts.append(html.escape(text[cursor:span_start]))
-        parts.append(f"<mark>{html.escape(text[span_start:span_end])}</mark>")
-        cursor = span_end
-    parts.append(html.escape(text[cursor:end]))
-    if end < len(text):
-        parts.append(ELLIPSIS)
-    return "".join(parts)
+    """`text` as HTML with the words matching `terms` marked (see Highlighter.html)."""
+    return Highlighter(terms, analyze).html(text, max_chars)
