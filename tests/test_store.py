@@ -34,6 +34,32 @@ def test_insert_then_read_back_every_field(store: Store) -> None:
     assert got == paper
 
 
+def test_papers_by_id_read_back_like_one_by_one(store: Store) -> None:
+    # get_papers reads SQLite rows straight from the driver (search pages' hot path);
+    # it must give what get_paper gives through SQLAlchemy, over several IN chunks.
+    papers = [
+        make_paper(
+            f"2401.{n:05d}",
+            title=f"Title {n} — ünïcode “quotes”",
+            hf_upvotes=n if n % 3 else None,
+            hf_date=date(2024, 2, n % 28 + 1) if n % 2 else None,
+            hf_github="https://github.com/x/y" if n % 5 == 0 else None,
+            comments=None if n % 4 else "4 pages",
+            deleted=n % 7 == 0,
+            authors=[Author(f"Author {n}")] if n % 2 else [Author("A", "Inst"), Author("B")],
+        )
+        for n in range(1, 1101)
+    ]
+    store.upsert_papers(papers)
+    wanted = [p.arxiv_id for p in papers] + ["9999.99999"]
+    got = store.get_papers(wanted)
+    assert len(got) == 1100 and "9999.99999" not in got
+    for n in (1, 2, 5, 7, 500, 501, 1100):
+        arxiv_id = f"2401.{n:05d}"
+        assert got[arxiv_id] == store.get_paper(arxiv_id)
+    assert list(got.values()) == [store.get_paper(i) for i in got]
+
+
 def test_same_record_twice_is_unchanged(store: Store) -> None:
     store.upsert_papers([make_paper()])
     report, changed = store.upsert_papers([make_paper()])

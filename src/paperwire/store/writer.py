@@ -2,7 +2,8 @@
 
 Rows arrive encoded (codec.encode_paper) and go to the database through the driver's
 executemany, bypassing SQLAlchemy's per-row bind processing (measured at ~20% of a
-snapshot import). Reads stay on SQLAlchemy Core, which decodes what is written here.
+snapshot import). Reads stay on SQLAlchemy Core, which decodes what is written here,
+except loading papers by id on SQLite (every search page does): see load_papers.
 """
 
 from __future__ import annotations
@@ -66,9 +67,24 @@ def _id_chunks(ids: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
 _PAPERS_BY_ID = sa.select(papers).where(papers.c.arxiv_id.in_(sa.bindparam("ids", expanding=True)))
 
 
+# SQLite returns the papers table's columns exactly as encode_paper wrote them (JSON text,
+# ISO dates), so decode_paper reads its rows straight from the driver. Search pages load
+# papers this way: 10 papers took 0.45 ms through SQLAlchemy's result rows, 0.22 ms so.
+_SQLITE_BY_ID = f"SELECT {', '.join(ENCODED_COLUMNS)} FROM papers WHERE arxiv_id IN ({{}})"
+
+
 def load_papers(conn: Connection, ids: Sequence[str]) -> dict[str, Paper]:
     """Stored papers by id (ids not stored are absent)."""
     found: dict[str, Paper] = {}
+    if conn.dialect.name == "sqlite":
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            for chunk in _id_chunks(ids):
+                rows = cursor.execute(_SQLITE_BY_ID.format(",".join("?" * len(chunk))), chunk)
+                found.update((row[0], decode_paper(row)) for row in rows)
+        finally:
+            cursor.close()
+        return found
     for chunk in _id_chunks(ids):
         rows = conn.execute(_PAPERS_BY_ID, {"ids": list(chunk)})
         found.update((r.arxiv_id, row_to_paper(r)) for r in rows)
