@@ -155,6 +155,9 @@ def prepare_service(data_dir: Path, rebuild: bool) -> tuple[Service, dict[str, A
         service.import_snapshot(CORPUS)
         info["import_with_indexing_s"] = time.perf_counter() - start
         rebuild = True
+    engine = service.search_engine
+    if engine.lexical and engine.needs_rebuild:  # e.g. cleared for a new schema version
+        rebuild = True
     if rebuild or "index_build_s" not in info:
         start = time.perf_counter()
         info["indexed"] = service.rebuild_index()

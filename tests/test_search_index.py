@@ -17,6 +17,7 @@ from conftest import DAILY_FILE
 from paperwire.config import Settings
 from paperwire.harvest import commit_page
 from paperwire.models import IngestReport, Paper
+from paperwire.search.lexical import id_key, key_id
 from paperwire.service import Service
 
 
@@ -244,3 +245,24 @@ def test_an_index_of_an_older_version_is_cleared_and_asks_for_a_rebuild(
         result = service.search("", mode="lexical")
         assert result.total == 50 and not any("rebuild" in n for n in result.notes)
         assert service.search_engine.opening_catch_up == 0  # set when search opened it
+
+
+def test_result_ids_of_every_arxiv_id_form(settings: Settings) -> None:
+    # Results read modern ids from the `key` fast field and old-style ids (no key) from
+    # the stored document; both must come back exactly, in one result list.
+    ids = ["0704.0001", "1501.00001", "2503.12345", "9912.9999", "hep-th/9901001",
+           "math.GT/0309136", "cs/0112017"]  # fmt: skip
+    for arxiv_id in ids[:4]:
+        assert id_key(arxiv_id) > 0 and key_id(id_key(arxiv_id)) == arxiv_id
+    assert [id_key(i) for i in ids[4:]] == [0, 0, 0]
+    assert id_key("2503.123") == id_key("25031.2345") == id_key("２５０３.１２３４") == 0
+    assert len({id_key(i) for i in ids[:4]}) == 4 and id_key("0704.0001") != id_key("0704.00001")
+    papers = [
+        Paper(arxiv_id=i, title=f"Quokka survey {n}", abstract="Quokkas.", version=1)
+        for n, i in enumerate(ids)
+    ]
+    with Service(settings) as service:
+        _report, changed = service.store.upsert_papers(papers)
+        service.search_engine.index_changed(changed)
+        assert sorted(search_ids(service, "quokka")) == sorted(ids)
+        assert search_ids(service, 'ti:"quokka survey 5"') == {"math.GT/0309136"}

