@@ -363,10 +363,17 @@ class SearchEngine:
         rest = list({i for i in ids if i not in head})
         if not rest:
             return lexical.total
-        both = tantivy.Query.boolean_query(
-            [(tantivy.Occur.Must, query), (tantivy.Occur.Must, self._member_query(rest))]
+        # Unscored, and the ids as one term query each: a term set query over arxiv_id
+        # alone cost 0.69 ms; this whole count costs 0.66 ms instead of 1.18 (median of
+        # the benchmark's queries, 83 ids outside the head).
+        schema = self.lexical.schema
+        members = tantivy.Query.boolean_query(
+            [(tantivy.Occur.Should, tantivy.Query.term_query(schema, "arxiv_id", i)) for i in rest]
         )
-        overlap = self.lexical.search(both, limit=1).total
+        both = tantivy.Query.boolean_query(
+            [(tantivy.Occur.Must, query), (tantivy.Occur.Must, members)]
+        )
+        overlap = self.lexical.search(tantivy.Query.const_score_query(both, 1.0), limit=1).total
         return lexical.total + len(rest) - overlap
 
     def _sorted_page(
