@@ -35,8 +35,9 @@ def test_insert_then_read_back_every_field(store: Store) -> None:
 
 
 def test_papers_by_id_read_back_like_one_by_one(store: Store) -> None:
-    # get_papers reads SQLite rows straight from the driver (search pages' hot path);
-    # it must give what get_paper gives through SQLAlchemy, over several IN chunks.
+    # get_papers (and get_paper) read SQLite rows straight from the driver (search pages'
+    # hot path); they must give what iter_papers gives through SQLAlchemy's typed rows,
+    # over several IN chunks.
     papers = [
         make_paper(
             f"2401.{n:05d}",
@@ -54,10 +55,12 @@ def test_papers_by_id_read_back_like_one_by_one(store: Store) -> None:
     wanted = [p.arxiv_id for p in papers] + ["9999.99999"]
     got = store.get_papers(wanted)
     assert len(got) == 1100 and "9999.99999" not in got
+    typed = {p.arxiv_id: p for batch in store.iter_papers(batch_size=300) for p in batch}
+    assert got == typed
     for n in (1, 2, 5, 7, 500, 501, 1100):
         arxiv_id = f"2401.{n:05d}"
-        assert got[arxiv_id] == store.get_paper(arxiv_id)
-    assert list(got.values()) == [store.get_paper(i) for i in got]
+        assert got[arxiv_id] == store.get_paper(arxiv_id) == typed[arxiv_id]
+    assert store.get_paper("9999.99999") is None
 
 
 def test_same_record_twice_is_unchanged(store: Store) -> None:

@@ -124,9 +124,7 @@ class Store:
         return report, changed
 
     def get_paper(self, arxiv_id: str) -> Paper | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(papers).where(papers.c.arxiv_id == arxiv_id)).first()
-        return row_to_paper(row) if row else None
+        return self.get_papers([arxiv_id]).get(arxiv_id)
 
     def get_papers(self, ids: Sequence[str]) -> dict[str, Paper]:
         """Papers by id (missing ids are absent from the result)."""
