@@ -335,6 +335,30 @@ def print_table(rows: list[tuple[str, list[float], str]]) -> None:
         print(f"{name:44} {len(ms):7d} {p50:8.3f} {p95:8.3f} {p50 / base:8.1f}x  {note}")
 
 
+def query_kind(n: int, sampled: int) -> str:
+    """The kind of the n-th query of sample_queries: they alternate pasted titles and
+    abstract phrases, then come the typed topics."""
+    if n >= sampled:
+        return "typed topics"
+    return "pasted titles" if n % 2 == 0 else "abstract phrases"
+
+
+def print_by_kind(rows: list[tuple[str, list[float], str]], sampled: int, total: int) -> None:
+    """p50 per kind of query, for the systems that ran every query."""
+    kinds = [query_kind(n, sampled) for n in range(total)]
+    names = list(dict.fromkeys(kinds))
+    sizes = [f"{kind} ({kinds.count(kind)})" for kind in names]
+    print(f"{'p50 ms by kind of query':44} " + " ".join(f"{s:>22}" for s in sizes))
+    for name, ms, _note in rows:
+        if len(ms) != total:
+            continue
+        cells = [
+            statistics.median(t for t, k in zip(ms, kinds, strict=True) if k == kind)
+            for kind in names
+        ]
+        print(f"{name:44} " + " ".join(f"{c:22.3f}" for c in cells))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=Path("paperwire-data/bench-speed"))
@@ -402,6 +426,8 @@ def main() -> None:
         f"and bm25s timed in turns of {BLOCK} queries"
     )
     print_table(rows)
+    print()
+    print_by_kind(rows, args.queries, len(queries))
     stats = service.index_stats()
     print()
     print(
