@@ -66,12 +66,20 @@ def load_records(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in handle]
 
 
+def query_kind(n: int, sampled: int) -> str:
+    """The kind of the n-th query of sample_queries, which picks each query by it: pasted
+    titles and abstract phrases alternate, then come the typed topics."""
+    if n >= sampled:
+        return "typed topics"
+    return "pasted titles" if n % 2 == 0 else "abstract phrases"
+
+
 def sample_queries(records: list[dict[str, Any]], n: int, seed: int) -> list[str]:
     rng = random.Random(seed)
     picked = rng.sample(records, n)
     out = []
     for i, record in enumerate(picked):
-        if i % 2 == 0:
+        if query_kind(i, n) == "pasted titles":
             out.append(" ".join(record["title"].split()))
         else:
             words = record["summary"].split()
@@ -333,14 +341,6 @@ def print_table(rows: list[tuple[str, list[float], str]]) -> None:
     for name, ms, note in rows:
         p50, p95 = percentiles(ms)
         print(f"{name:44} {len(ms):7d} {p50:8.3f} {p95:8.3f} {p50 / base:8.1f}x  {note}")
-
-
-def query_kind(n: int, sampled: int) -> str:
-    """The kind of the n-th query of sample_queries: they alternate pasted titles and
-    abstract phrases, then come the typed topics."""
-    if n >= sampled:
-        return "typed topics"
-    return "pasted titles" if n % 2 == 0 else "abstract phrases"
 
 
 def print_by_kind(rows: list[tuple[str, list[float], str]], sampled: int, total: int) -> None:
