@@ -246,3 +246,39 @@ class User:
 
     id: int
     email: str
+
+
+# -- the reader's library and recommendations (issue 13) ------------------------------
+# The library (store/library.py) produces ReaderSignals; the recommender (recommend/)
+# consumes them and returns Recommendations. Neither imports the other.
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryItem:
+    """One positive signal from a reader: a saved, upvoted, thumbed-up or imported paper."""
+
+    arxiv_id: str
+    source: (
+        str  # shown in explanations: a collection name ("Saved"), "upvoted", "liked", "imported"
+    )
+    added_at: datetime
+    weight: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderSignals:
+    """Everything a recommender may know about one reader."""
+
+    user_id: int
+    positives: tuple[LibraryItem, ...] = ()
+    negatives: tuple[str, ...] = ()  # thumbed down ("not interested")
+    followed_authors: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()  # the reader's chosen arXiv classes, may be empty
+    exclude: frozenset[str] = frozenset()  # never recommend: saved, dismissed, already mailed
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    arxiv_id: str
+    score: float
+    reasons: tuple[str, ...]  # plain text, e.g. "close to 'X' in your Saved"
