@@ -1,0 +1,29 @@
+"""Command line: parse arguments, call the Service, print, translate errors.
+
+One module per command group (ingest, search, digest, serve); rendering of tables and
+JSON lives in render.py. Importing this package registers every command on `cli`.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from paperwire.cli import digest, ingest, search, serve
+from paperwire.cli.base import cli
+from paperwire.cli.render import console
+
+__all__ = ["cli", "main"]
+
+_COMMAND_GROUPS = (digest, ingest, search, serve)
+
+
+def main() -> None:
+    try:
+        cli(auto_envvar_prefix=None)
+    except KeyboardInterrupt:
+        console.print("interrupted; committed batches are kept and a re-run resumes")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

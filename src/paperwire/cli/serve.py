@@ -1,0 +1,63 @@
+"""Running the website, and showing the settings it runs with."""
+
+from __future__ import annotations
+
+import click
+
+from paperwire.cli.base import Context, cli, pass_ctx
+from paperwire.cli.render import console, print_settings
+from paperwire.store import StoreError
+
+
+@cli.command()
+@pass_ctx
+def settings(ctx: Context) -> None:
+    """Print every setting with its current value and meaning (secrets hidden)."""
+    print_settings(ctx.settings)
+
+
+@cli.command()
+@click.option("--host", default=None, help="Address to bind. Default: settings.host (127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port to bind. Default: settings.port (8000).")
+@click.option(
+    "--workers", type=int, default=None, help="Worker processes. Default: settings.workers."
+)
+@pass_ctx
+def serve(ctx: Context, host: str | None, port: int | None, workers: int | None) -> None:
+    """Run the website and JSON API (uvicorn). Open http://HOST:PORT/ in a browser.
+
+    With an empty store the home page explains how to import a snapshot.
+    The API reference is at /docs, the OpenAPI document at /openapi.json.
+    """
+    import os
+
+    import uvicorn
+
+    from paperwire.web.app import SERVE_SETTINGS_ENV, create_app
+
+    settings = ctx.settings.model_copy(
+        update={
+            k: v
+            for k, v in {"host": host, "port": port, "workers": workers}.items()
+            if v is not None
+        }
+    )
+    if settings.workers < 1:
+        raise click.ClickException("--workers must be at least 1")
+    console.print(f"paperwire serving on http://{settings.host}:{settings.port}/ (Ctrl-C stops)")
+    if settings.workers == 1:
+        try:
+            app = create_app(settings, background_jobs=True)
+        except StoreError as exc:
+            raise click.ClickException(str(exc)) from exc
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+        return
+    os.environ[SERVE_SETTINGS_ENV] = settings.model_dump_json()
+    uvicorn.run(
+        "paperwire.web.app:create_app_from_environment",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level="info",
+    )
