@@ -145,7 +145,7 @@ def main() -> None:
         service.search("warm up", per_page=1, mode="lexical")
         index_s = time.perf_counter() - start
 
-        runner = service.digest()
+        runner = service.digest
         start = time.perf_counter()
         composed = runner.compose(day=day)
         compose_s = time.perf_counter() - start

@@ -41,7 +41,7 @@ def env(settings: Settings, smtp: SmtpServer, tmp_path: Path) -> dict[str, str]:
     with Service(settings) as service:
         service.import_snapshot(daily_subset(DAILY_FILE, tmp_path / "subset.jsonl", 600))
         for i in range(COUNT):
-            service.add_subscriber(f"reader{i}@example.com", {})
+            service.digest.add_subscriber(f"reader{i}@example.com", {})
     return {
         **os.environ,
         "PAPERWIRE_DATA_DIR": str(settings.data_dir),
@@ -109,7 +109,7 @@ def test_exit_hook_at_most_once_policy_never_duplicates(
     assert len(ids) == COUNT and set(ids.values()) == {1}  # nothing received twice
     assert counts(settings) == {"sent": COUNT - 1, "failed": 1}
     with Service(settings) as service:
-        (failed,) = service.digest().store.messages(("failed",))
+        (failed,) = service.digest.store.messages(("failed",))
     assert "interrupted" in (failed.last_reply or "")
 
 

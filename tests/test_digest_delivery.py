@@ -116,7 +116,7 @@ def test_web_flow_email_headers_parts_and_links(
     )
     assert bad.status_code == 400 and "IANA" in bad.text
 
-    composed, sent = service.digest_run(DAY)
+    composed, sent = service.digest.run(DAY)
     assert (composed.composed, sent.sent) == (1, 1)  # the stranger never confirmed
     digest = smtp.handler.to("reader@example.com")[-1]
     assert digest["From"] == dsettings.mail_from and digest["To"] == "reader@example.com"
@@ -151,11 +151,11 @@ def test_web_flow_email_headers_parts_and_links(
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert one_click.status_code == 200 and "no more digests" in one_click.text
-    assert service.digest().store.get_by_email("reader@example.com").status == "unsubscribed"  # type: ignore[union-attr]
+    assert service.digest.store.get_by_email("reader@example.com").status == "unsubscribed"  # type: ignore[union-attr]
 
     before = len(smtp.handler.received)
-    service.digest_run(DAY + timedelta(days=1))
-    service.digest_run(DAY)
+    service.digest.run(DAY + timedelta(days=1))
+    service.digest.run(DAY)
     assert len(smtp.handler.received) == before  # unsubscribed: nothing more; rerun: no repeat
     assert statuses(service) == {"sent": 1}
 
@@ -168,7 +168,7 @@ def test_web_flow_email_headers_parts_and_links(
 def subscribe_many(service: Service, count: int, **prefs: object) -> list[str]:
     emails = [f"user{i:02d}@example.com" for i in range(count)]
     for address in emails:
-        service.add_subscriber(address, dict(prefs))
+        service.digest.add_subscriber(address, dict(prefs))
     return emails
 
 
@@ -182,14 +182,14 @@ def test_fault_injection_4xx_5xx_and_dropped_connection(
     h.perm_fail = {emails[3], emails[4]}
     h.drop_on_data = {5}  # the 5th message never arrives: connection cut mid-batch
 
-    composed, first = service.digest_run(DAY)
+    composed, first = service.digest.run(DAY)
     assert composed.composed == 12
     assert (first.sent, first.retrying, first.failed) == (6, 4, 2)
-    _, second = service.digest_run(DAY)
+    _, second = service.digest.run(DAY)
     assert (second.sent, second.retrying, second.failed) == (3, 1, 0)
-    _, third = service.digest_run(DAY)
+    _, third = service.digest.run(DAY)
     assert (third.sent, third.retrying, third.failed) == (1, 0, 0)
-    _, fourth = service.digest_run(DAY)
+    _, fourth = service.digest.run(DAY)
     assert (fourth.sent, fourth.retrying, fourth.failed) == (0, 0, 0)
 
     ids = h.message_ids()
@@ -197,11 +197,11 @@ def test_fault_injection_4xx_5xx_and_dropped_connection(
     delivered = {r.rcpt[0] for r in h.received}
     assert delivered == set(emails) - {emails[3], emails[4]}
     assert statuses(service) == {"sent": 10, "failed": 2}
-    status = service.digest_status()
+    status = service.digest.status()
     failed = [p for p in status["problems"] if p["status"] == "failed"]
     assert {p["recipient"] for p in failed} == {emails[3], emails[4]}
     assert all(p["last_reply"].startswith("550") for p in failed)
-    third_try = [m for m in service.digest().store.messages() if m.recipient == emails[2]]
+    third_try = [m for m in service.digest.store.messages() if m.recipient == emails[2]]
     assert third_try[0].attempts == 3 and third_try[0].status == "sent"
 
 
@@ -209,28 +209,26 @@ def test_backoff_is_honoured(service: Service, smtp: SmtpServer, dsettings: Sett
     (address,) = subscribe_many(service, 1)
     smtp.handler.temp_fail = {address: 1}
     slow = Service(dsettings.model_copy(update={"digest_retry_base": 60.0}), store=service.store)
-    _, sent = slow.digest_run(DAY)
+    _, sent = slow.digest.run(DAY)
     assert sent.retrying == 1
-    (msg,) = service.digest().store.messages()
+    (msg,) = service.digest.store.messages()
     assert msg.next_attempt_at is not None
     wait = (msg.next_attempt_at - datetime.now(UTC)).total_seconds()
     assert 50 < wait <= 60
-    _, again = slow.digest_run(DAY)
+    _, again = slow.digest.run(DAY)
     assert again.sent == 0 and smtp.handler.received == []  # not due yet
 
 
 def test_unsubscribe_mid_batch_receives_nothing_more(service: Service, smtp: SmtpServer) -> None:
     emails = subscribe_many(service, 5)
-    leaver = service.digest().store.get_by_email(emails[3])
+    leaver = service.digest.store.get_by_email(emails[3])
     assert leaver is not None
-    smtp.handler.on_data = lambda n: (
-        service.digest().store.unsubscribe(leaver.id) if n == 2 else None
-    )
-    composed, sent = service.digest_run(DAY)
+    smtp.handler.on_data = lambda n: service.digest.store.unsubscribe(leaver.id) if n == 2 else None
+    composed, sent = service.digest.run(DAY)
     assert (composed.composed, sent.sent) == (5, 4)
     assert smtp.handler.to(emails[3]) == []
     assert statuses(service) == {"sent": 4, "cancelled": 1}
-    service.digest_run(DAY + timedelta(days=1))
+    service.digest.run(DAY + timedelta(days=1))
     assert smtp.handler.to(emails[3]) == []
 
 
@@ -238,9 +236,9 @@ def test_two_concurrent_senders_send_each_digest_once(
     service: Service, smtp: SmtpServer, dsettings: Settings
 ) -> None:
     subscribe_many(service, 20)
-    service.digest().compose(day=DAY)
+    service.digest.compose(day=DAY)
     workers = [Service(dsettings) for _ in range(2)]
-    threads = [threading.Thread(target=w.digest().send_due) for w in workers]
+    threads = [threading.Thread(target=w.digest.send_due) for w in workers]
     for t in threads:
         t.start()
     for t in threads:
@@ -256,8 +254,8 @@ def test_papers_never_sent_twice_across_overlapping_periods(
     service: Service, smtp: SmtpServer
 ) -> None:
     (address,) = subscribe_many(service, 1, categories=["cs.CV"], max_papers=30)
-    service.digest_run(DAY)
-    service.digest_run(DAY + timedelta(days=1))  # window overlaps DAY
+    service.digest.run(DAY)
+    service.digest.run(DAY + timedelta(days=1))  # window overlaps DAY
     mails = smtp.handler.to(address)
     assert len(mails) == 2
     first, second = (set(re.findall(r"/papers/([\d.]+)", parts(m)["text/plain"])) for m in mails)
@@ -266,7 +264,7 @@ def test_papers_never_sent_twice_across_overlapping_periods(
 
 def test_empty_digest_is_recorded_not_sent(service: Service, smtp: SmtpServer) -> None:
     subscribe_many(service, 2, categories=["nucl-th"])  # no such papers in the subset
-    composed, sent = service.digest_run(DAY)
+    composed, sent = service.digest.run(DAY)
     assert (composed.composed, composed.empty, sent.sent) == (0, 2, 0)
     assert statuses(service) == {"empty": 2} and smtp.handler.received == []
 
@@ -287,7 +285,9 @@ def test_scheduler_sends_at_local_time(
             )
         ]
     )
-    sub = service.add_subscriber("early@example.com", {"send_time": "00:00", "timezone": "UTC"})
+    sub = service.digest.add_subscriber(
+        "early@example.com", {"send_time": "00:00", "timezone": "UTC"}
+    )
     assert sub.confirmed_at is not None and sub.confirmed_at.date() == today
 
     def app_with(settings: Settings) -> FastAPI:
@@ -317,25 +317,25 @@ def test_unreachable_server_loses_nothing_and_counts_no_attempt(
 ) -> None:
     subscribe_many(service, 4)
     down = Service(dsettings.model_copy(update={"smtp_port": free_port()}), store=service.store)
-    composed, sent = down.digest_run(DAY)
+    composed, sent = down.digest.run(DAY)
     assert (composed.composed, sent.sent, sent.retrying, sent.failed) == (4, 0, 1, 0)
     assert statuses(service) == {"retrying": 1, "composed": 3}  # the round stopped at once
-    assert all(m.attempts == 0 for m in service.digest().store.messages())
-    _, sent = service.digest_run(DAY)
+    assert all(m.attempts == 0 for m in service.digest.store.messages())
+    _, sent = service.digest.run(DAY)
     assert sent.sent == 4 and len(smtp.handler.message_ids()) == 4
 
 
 def test_saved_searches_go_through_the_search_engine(service: Service, smtp: SmtpServer) -> None:
     (address,) = subscribe_many(service, 1, saved_searches=["language model"], max_papers=5)
-    sub = service.digest().store.get_by_email(address)
+    sub = service.digest.store.get_by_email(address)
     assert sub is not None
     # a query stored before validation existed: skipped, the rest of the digest still goes
-    service.digest().store.update_preferences(sub.id, {"saved_searches": ["au:", "language model"]})
+    service.digest.store.update_preferences(sub.id, {"saved_searches": ["au:", "language model"]})
     period_hits = service.search(
         "language model since:2025-03-19 until:2025-03-20", per_page=50, mode="lexical"
     ).hits
     assert period_hits
-    service.digest_run(DAY)
+    service.digest.run(DAY)
     (mail,) = smtp.handler.to(address)
     text = parts(mail)["text/plain"]
     assert "Matches your search 'language model'" in text and "'au:'" not in text
@@ -351,15 +351,15 @@ def test_scheduled_run_uses_each_subscribers_local_day(service: Service) -> None
         ("la@example.com", "America/Los_Angeles", "07:00"),  # today, after 07:00
         ("de@example.com", "Europe/Berlin", "23:30"),  # today's time not reached: yesterday's
     ]:
-        service.add_subscriber(address, {"timezone": tz, "send_time": at})
-    report = service.digest().compose(now=moment)
+        service.digest.add_subscriber(address, {"timezone": tz, "send_time": at})
+    report = service.digest.compose(now=moment)
     assert report.composed + report.empty == 3
-    periods = {m.recipient: m.period for m in service.digest().store.messages()}
+    periods = {m.recipient: m.period for m in service.digest.store.messages()}
     today = moment.date()
     assert periods == {
         "nz@example.com": f"daily:{today + timedelta(days=1)}",
         "la@example.com": f"daily:{today}",
         "de@example.com": f"daily:{today - timedelta(days=1)}",
     }
-    again = service.digest().compose(now=moment + timedelta(minutes=5))
+    again = service.digest.compose(now=moment + timedelta(minutes=5))
     assert again.skipped == 3 and again.composed + again.empty == 0  # idempotent

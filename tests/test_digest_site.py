@@ -62,9 +62,9 @@ def test_subscription_flow_through_the_site(site_settings: Settings, smtp: SmtpS
         assert confirm and client.get(confirm.group(1)).status_code == 200
 
         service = app.state.service
-        sub = service.digest().store.get_by_email("site@example.com")
+        sub = service.digest.store.get_by_email("site@example.com")
         assert sub is not None and sub.status == "active"
-        manage_path = service.digest().links(sub).manage.removeprefix(BASE)
+        manage_path = service.digest.links(sub).manage.removeprefix(BASE)
         page = client.get(manage_path)
         form_token = TOKEN_FIELD.search(page.text)
         assert page.status_code == 200 and form_token
@@ -77,7 +77,7 @@ def test_subscription_flow_through_the_site(site_settings: Settings, smtp: SmtpS
         )
         assert saved.status_code == 200 and "saved" in saved.text
 
-        composed, sent = service.digest_run(date(2025, 3, 18))
+        composed, sent = service.digest.run(date(2025, 3, 18))
         assert (composed.composed, sent.sent) == (1, 1)
         digest = smtp.handler.to("site@example.com")[-1]
         paper_link = re.search(r"http://testserver(/papers/[\d.]+)", parts(digest)["text/plain"])
@@ -90,7 +90,7 @@ def test_subscription_flow_through_the_site(site_settings: Settings, smtp: SmtpS
                 headers={"Content-Type": "application/x-www-form-urlencoded"},
             )
         assert r.status_code == 200
-        assert service.digest().store.get(sub.id).status == "unsubscribed"
+        assert service.digest.store.get(sub.id).status == "unsubscribed"
 
 
 def test_scheduler_runs_inside_the_site_when_enabled(

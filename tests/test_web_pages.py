@@ -43,7 +43,7 @@ def test_home_shows_latest_day_with_cards_banner_and_navigation(live: Live) -> N
     assert "Get trending papers in your email inbox once a day" in html
     assert 'action="/subscribe"' in html
     assert latest.strftime("%B %-d, %Y") in html
-    count = live.service.accounts.count_listed(latest, latest)
+    count = live.service.store.count_listed(latest, latest)
     assert f"{count} papers" in html
     assert html.count('class="card"') == min(count, 50)
     prev = re.search(r'href="(/\?date=[^"]+)" data-nav="prev"', html)
@@ -57,7 +57,7 @@ def test_week_and_month_views_and_trending_order(live: Live) -> None:
     assert latest is not None
     week = get(live, f"/?date={latest}&view=week")
     monday = latest - timedelta(days=latest.weekday())
-    total = live.service.accounts.count_listed(monday, monday + timedelta(days=6))
+    total = live.service.store.count_listed(monday, monday + timedelta(days=6))
     assert f"{total} papers" in week and "Week " in week
     month = get(live, f"/?date={latest}&view=month&sort=trending")
     assert latest.strftime("%B %Y") in month
@@ -135,7 +135,7 @@ def test_subscribe_form_refuses_a_bad_address(live: Live) -> None:
         assert token
         bad = client.post("/subscribe", data={"email": "nope", "csrf_token": token.group(1)})
         assert bad.status_code == 400 and "not an email address" in bad.text
-    assert live.service.list_subscribers() == []
+    assert live.service.digest.list_subscribers() == []
 
 
 def test_first_run_page_on_an_empty_store(tmp_path: Path) -> None:

@@ -6,15 +6,17 @@ import fcntl
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from functools import cached_property
 from pathlib import Path
 from time import monotonic
 from typing import Any
 
-from paperwire import harvest
+from paperwire import harvest, listing
 from paperwire.config import Settings
-from paperwire.digest.facade import DigestFacade
+from paperwire.digest.digests import Digests
 from paperwire.ingest import OnChanged, Progress, import_snapshot
-from paperwire.models import Hit, IngestReport, Paper, SearchPage
+from paperwire.listing import ranked_window
+from paperwire.models import Hit, IngestReport, Paper, Rejected, SearchPage
 from paperwire.search.embed import INSTALL_HINT
 from paperwire.search.engine import SearchEngine
 from paperwire.search.highlight import Highlighter
@@ -23,7 +25,6 @@ from paperwire.search.semantic import BackgroundEmbedder, SemanticIndex
 from paperwire.sources.http import PoliteClient
 from paperwire.store import Store, open_store
 from paperwire.store.accounts import AccountStore
-from paperwire.trending import rank_tallies
 
 ABSTRACT_SNIPPET_CHARS = 320
 
@@ -32,8 +33,8 @@ class PaperNotFound(LookupError):
     """No paper with that id is stored."""
 
 
-class Service(DigestFacade):
-    """Owns the store (and, later, the search indexes) for one Settings."""
+class Service:
+    """Owns the store, the search indexes and the digests for one Settings."""
 
     def __init__(self, settings: Settings, store: Store | None = None) -> None:
         self.settings = settings
@@ -41,6 +42,11 @@ class Service(DigestFacade):
         self.store = store or open_store(settings.resolved_database_url)
         self._semantic_index: SemanticIndex | None = None
         self._search: SearchEngine | None = None
+
+    @cached_property
+    def digest(self) -> Digests:
+        """Subscriptions and delivery, over this Service's store and search."""
+        return Digests(self.settings, self.store, self.search)
 
     def close(self) -> None:
         if self._search is not None:
@@ -192,6 +198,13 @@ class Service(DigestFacade):
     def stats(self) -> dict[str, Any]:
         return self.store.stats()
 
+    def rejects(self, limit: int = 100) -> list[Rejected]:
+        """Rejected source records with their reasons, newest first."""
+        return self.store.list_rejects(limit)
+
+    def paper_count(self, include_deleted: bool = False) -> int:
+        return self.store.count_papers(include_deleted=include_deleted)
+
     # -- semantic embeddings ---------------------------------------------------
 
     @property
@@ -331,11 +344,52 @@ class Service(DigestFacade):
             "size_bytes": lexical.size_bytes(),
         }
 
-    # -- website: daily lists, trending, votes (web issue) ---------------------
+    # -- listings: days, weeks, months; trending, votes ---------------------------
 
     @property
     def accounts(self) -> AccountStore:
         return AccountStore(self.store.engine)
+
+    def latest_day(self) -> date | None:
+        """The newest listing day; None when the store is empty."""
+        return listing.latest_day(self.store)
+
+    def window(self, view: str, anchor: date | None = None) -> listing.Window:
+        """The day/week/month around `anchor` (default: the latest listing day, else
+        today). Raises ListingError for an unknown view."""
+        return listing.make_window(self.store, view, anchor or self.latest_day() or date.today())
+
+    def listed(
+        self,
+        window: listing.Window,
+        sort: str = "date",
+        page: int = 1,
+        per_page: int = 50,
+        user_id: int | None = None,
+    ) -> listing.Listing:
+        """One page of the window's papers, newest first (sort="date") or by trending
+        score, with upvotes and (for `user_id`) the reader's own votes."""
+        offset = (max(1, page) - 1) * per_page
+        if listing.check_sort(sort) == "trending":
+            ranked, total = self.trending(window.start, window.end, limit=per_page, offset=offset)
+            found = self.cards([p for p, _ in ranked], user_id)
+            found.scores = {p.arxiv_id: s for p, s in ranked}
+        else:
+            papers = self.store.papers_listed(window.start, window.end, per_page, offset)
+            found = self.cards(papers, user_id)
+            total = self.store.count_listed(window.start, window.end)
+        found.total = total
+        return found
+
+    def cards(self, papers: list[Paper], user_id: int | None = None) -> listing.Listing:
+        """`papers` with what their cards show: upvotes and the reader's votes."""
+        ids = [p.arxiv_id for p in papers]
+        voted = self.accounts.voted_by(user_id, ids) if user_id is not None else set()
+        return listing.Listing(papers, len(papers), self.upvotes(papers), voted)
+
+    def votes_of(self, user_id: int) -> list[str]:
+        """Papers this reader upvoted, newest vote first."""
+        return self.accounts.votes_of(user_id)
 
     def upvotes(self, papers: list[Paper]) -> dict[str, int]:
         """Upvotes shown for each paper: ours plus Hugging Face's."""
@@ -360,7 +414,7 @@ class Service(DigestFacade):
         hit = cache.get((start, end))
         if hit and monotonic() - hit[0] < TRENDING_TTL and hit[0] >= self._votes_changed_at:
             return hit[1]
-        ranked = rank_tallies(self.accounts.vote_tallies(start, end), start, end)
+        ranked = ranked_window(self.store, start, end)
         if len(cache) > 64:
             cache.clear()
         cache[(start, end)] = (monotonic(), ranked)

@@ -55,7 +55,7 @@ def subscribers_list(ctx: Context, status: str | None, as_json: bool) -> None:
     from dataclasses import asdict
 
     with ctx.service() as service:
-        items = service.list_subscribers(status)
+        items = service.digest.list_subscribers(status)
     if as_json:
         out.print_json(json.dumps([asdict(s) for s in items], default=str))
         return
@@ -68,11 +68,11 @@ def subscribers_list(ctx: Context, status: str | None, as_json: bool) -> None:
 @pass_ctx
 def subscribers_add(ctx: Context, /, email: str, **given: Any) -> None:
     """Add (or update) an ACTIVE subscriber without a confirmation email."""
-    from paperwire.digest.facade import SubscriptionError
+    from paperwire.digest.digests import SubscriptionError
 
     with ctx.service() as service:
         try:
-            sub = service.add_subscriber(email, _preferences(**given))
+            sub = service.digest.add_subscriber(email, _preferences(**given))
         except SubscriptionError as exc:
             raise click.ClickException(str(exc)) from exc
     out.print(f"subscriber {sub.id} {sub.email}: {sub.status}, {sub.frequency}")
@@ -84,7 +84,7 @@ def subscribers_add(ctx: Context, /, email: str, **given: Any) -> None:
 def subscribers_remove(ctx: Context, email: str) -> None:
     """Delete a subscriber and their delivery history."""
     with ctx.service() as service:
-        removed = service.remove_subscriber(email)
+        removed = service.digest.remove_subscriber(email)
     if not removed:
         raise click.ClickException(f"no subscriber {email}")
     out.print(f"removed {email}")
@@ -110,7 +110,7 @@ def digest_run(ctx: Context, day: Any, dry_run: bool) -> None:
     as you like, and concurrently: each digest is composed once per subscriber and period
     and sent once (see `paperwire digest status`)."""
     with ctx.service() as service:
-        composed, sent = service.digest_run(day.date() if day else None, dry_run=dry_run)
+        composed, sent = service.digest.run(day.date() if day else None, dry_run=dry_run)
     print_digest_run(composed, sent, dry_run)
 
 
@@ -121,7 +121,7 @@ def digest_run(ctx: Context, day: Any, dry_run: bool) -> None:
 def digest_status(ctx: Context, limit: int, as_json: bool) -> None:
     """Delivery status: counts by state, and retrying/failed messages with the SMTP reply."""
     with ctx.service() as service:
-        data = service.digest_status(limit)
+        data = service.digest.status(limit)
     if as_json:
         out.print_json(json.dumps(data, default=str))
         return

@@ -64,7 +64,7 @@ def stats(ctx: Context, as_json: bool) -> None:
 def rejects(ctx: Context, limit: int) -> None:
     """List rejected (malformed) records with the reason each was refused."""
     with ctx.service() as service:
-        items = service.store.list_rejects(limit)
+        items = service.rejects(limit)
     print_rejects(items)
 
 
@@ -120,7 +120,7 @@ def index_rebuild(ctx: Context) -> None:
 
     with ctx.service() as service:
         start = time.perf_counter()
-        with progress_bar("index", service.store.count_papers(include_deleted=True)) as advance:
+        with progress_bar("index", service.paper_count(include_deleted=True)) as advance:
             count = service.rebuild_index(progress=advance)
         stats_ = service.index_stats()
     seconds = time.perf_counter() - start

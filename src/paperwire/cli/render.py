@@ -22,7 +22,8 @@ from rich.text import Text
 
 from paperwire.config import Settings
 from paperwire.digest.runner import ComposeReport, SendReport
-from paperwire.models import IngestReport, Rejected, SearchPage, Subscriber
+from paperwire.listing import Listing, Window
+from paperwire.models import IngestReport, Paper, Rejected, SearchPage, Subscriber
 from paperwire.search.lexical import paper_day
 
 console = Console(stderr=True)
@@ -205,15 +206,13 @@ def print_search_page(result: SearchPage) -> None:
     table.add_column("authors", ratio=1)
     table.add_column("score", justify="right", no_wrap=True)
     for rank, hit in enumerate(result.hits, start=first + 1):
-        names = [a.name for a in hit.paper.authors]
-        authors = ", ".join(names[:3]) + (f" +{len(names) - 3}" if len(names) > 3 else "")
         day = paper_day(hit.paper)
         table.add_row(
             str(rank),
             hit.paper.arxiv_id,
             day.isoformat() if day else "",
             Text(hit.paper.title),
-            Text(authors),
+            Text(_short_authors(hit.paper)),
             f"{hit.score:.3f}" if result.sort == "relevance" else "—",
         )
     out.print(table)
@@ -279,3 +278,66 @@ def print_digest_run(composed: ComposeReport, sent: SendReport, dry_run: bool) -
         *(str(n) for n in (sent.sent, sent.retrying, sent.failed)),
     )
     out.print(table)
+
+
+def listing_json(
+    window: Window, found: Listing, sort: str, page: int, per_page: int
+) -> dict[str, Any]:
+    return {
+        "period": window.view,
+        "label": window.label,
+        "start": window.start,
+        "end": window.end,
+        "prev": window.prev,
+        "next": window.next,
+        "sort": sort,
+        "page": page,
+        "per_page": per_page,
+        "total": found.total,
+        "papers": [
+            {
+                "arxiv_id": p.arxiv_id,
+                "title": p.title,
+                "authors": [a.name for a in p.authors],
+                "categories": p.categories,
+                "date": paper_day(p),
+                "upvotes": found.upvotes.get(p.arxiv_id, 0),
+                **({"score": found.scores[p.arxiv_id]} if p.arxiv_id in found.scores else {}),
+            }
+            for p in found.papers
+        ],
+    }
+
+
+def print_listing(window: Window, found: Listing, sort: str, page: int, per_page: int) -> None:
+    first = (page - 1) * per_page
+    table = Table(
+        title=f"{window.label} — {found.total:,} paper(s), page {page}, {sort}", expand=True
+    )
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("id", no_wrap=True)
+    table.add_column("date", no_wrap=True)
+    table.add_column("title", ratio=3)
+    table.add_column("authors", ratio=1)
+    table.add_column("votes", justify="right", no_wrap=True)
+    if sort == "trending":
+        table.add_column("score", justify="right", no_wrap=True)
+    for rank, paper in enumerate(found.papers, start=first + 1):
+        day = paper_day(paper)
+        row: list[str | Text] = [str(rank), paper.arxiv_id, day.isoformat() if day else ""]
+        row += [Text(paper.title), Text(_short_authors(paper)), str(found.upvotes[paper.arxiv_id])]
+        if sort == "trending":
+            row.append(f"{found.scores.get(paper.arxiv_id, 0.0):.3f}")
+        table.add_row(*row)
+    out.print(table)
+    hints = [f"--page {page + 1}"] if found.total > first + len(found.papers) else []
+    hints += [
+        f"{name}: --date {d}" for name, d in (("previous", window.prev), ("next", window.next)) if d
+    ]
+    for hint in hints:
+        out.print(Text(hint, style="dim"))
+
+
+def _short_authors(paper: Paper) -> str:
+    names = [a.name for a in paper.authors]
+    return ", ".join(names[:3]) + (f" +{len(names) - 3}" if len(names) > 3 else "")

@@ -13,22 +13,21 @@ import logging
 import os
 import queue
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from paperwire.config import Settings
 from paperwire.digest.compose import CandidatePool, compose_digest
 from paperwire.digest.mail import DeliveryError, SmtpSender, build_message, mail_domain
 from paperwire.digest.render import Links, render_digest
 from paperwire.digest.schedule import Period, due_period, period_for
 from paperwire.digest.tokens import make_token, secret_key
-from paperwire.models import Subscriber
+from paperwire.listing import ranked_window
+from paperwire.models import SearchPage, Subscriber
+from paperwire.store import Store
 from paperwire.store.digest import ComposedRow, DigestStore
-from paperwire.trending import rank_tallies, trending_item
-
-if TYPE_CHECKING:
-    from paperwire.digest.facade import DigestFacade
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = 6 * 3600.0
@@ -54,6 +53,14 @@ class SendReport:
     replies: list[str] = field(default_factory=list)
 
 
+class SearchFn(Protocol):
+    """The search a saved search runs through (Service.search)."""
+
+    def __call__(
+        self, query: str, *, sort: str, page: int, per_page: int, mode: str
+    ) -> SearchPage: ...
+
+
 def message_id_for(subscriber_id: int, period: str, key: str, domain: str) -> str:
     """Stable Message-ID from the idempotency key: the same on every attempt."""
     digest = hashlib.sha256(f"{key}:{subscriber_id}:{period}".encode()).hexdigest()[:16]
@@ -61,11 +68,15 @@ def message_id_for(subscriber_id: int, period: str, key: str, domain: str) -> st
 
 
 class DigestRunner:
-    def __init__(self, service: DigestFacade) -> None:
-        self.service = service
-        self.settings = service.settings
-        self.store = DigestStore(service.store.engine)
-        self.key = secret_key(self.settings)
+    """Composing and sending, over the papers store and (for saved searches) `search`;
+    without a search callable saved searches use the candidate pool's word matcher."""
+
+    def __init__(self, settings: Settings, papers: Store, search: SearchFn | None) -> None:
+        self.settings = settings
+        self.papers = papers
+        self.search = search
+        self.store = DigestStore(papers.engine)
+        self.key = secret_key(settings)
         self._pools: dict[tuple[date, date], CandidatePool] = {}
         self._render_cache: dict[tuple[str, str], str] = {}
 
@@ -85,44 +96,26 @@ class DigestRunner:
     # -- composing -----------------------------------------------------------------
 
     def pool(self, start: date, end: date) -> CandidatePool:
+        """The papers of [start, end] in trending order (the ranking the web shows)."""
         cached = self._pools.get((start, end))
         if cached is None:
-            papers = self.service.store.papers_listed(start, end)
-            ours = self._our_votes(start, end)
-            tallies = [
-                (
-                    p.arxiv_id,
-                    trending_item(p).published.date(),
-                    p.hf_upvotes or 0,
-                    ours.get(p.arxiv_id, 0),
-                )
-                for p in papers
-            ]
-            ranked = rank_tallies(tallies, start, end)
+            papers = self.papers.papers_listed(start, end)
+            ranked = ranked_window(self.papers, start, end)
             cached = CandidatePool.build(start, end, papers, [i for i, _ in ranked])
             self._pools[(start, end)] = cached
         return cached
-
-    def _our_votes(self, start: date, end: date) -> dict[str, int]:
-        """Our own upvotes (web issue's accounts store) when present."""
-        accounts = getattr(self.service, "accounts", None)
-        if accounts is None or not hasattr(accounts, "vote_tallies"):
-            return {}
-        return {pid: int(n) for pid, _day, _hf, n in accounts.vote_tallies(start, end)}
 
     def search_hits(self, pool: CandidatePool, query: str) -> list[str]:
         """Saved search over the period: the search engine when there is one (with a
         relevance threshold), else the simple word matcher."""
         if query in pool.search_hits:
             return pool.search_hits[query]
-        search: Callable[..., Any] | None = getattr(self.service, "search", None)
+        search = self.search
         ids = pool.match(query) if search is None else self._engine_hits(search, pool, query)
         pool.search_hits[query] = ids
         return ids
 
-    def _engine_hits(
-        self, search: Callable[..., Any], pool: CandidatePool, query: str
-    ) -> list[str]:
+    def _engine_hits(self, search: SearchFn, pool: CandidatePool, query: str) -> list[str]:
         try:
             result = search(
                 f"{query} since:{pool.start.isoformat()} until:{pool.end.isoformat()}",
@@ -150,6 +143,8 @@ class DigestRunner:
         (weekly subscribers only on their weekday); without, each subscriber's own local
         schedule at `now`."""
         now = now or datetime.now(UTC)
+        self._pools.clear()  # each run ranks and renders what the store holds now
+        self._render_cache.clear()
         report = ComposeReport()
         domain = mail_domain(self.settings)
         for batch in self.store.iter_active():

@@ -9,23 +9,25 @@ import threading
 from collections.abc import Callable
 
 from paperwire.config import Settings
+from paperwire.digest.runner import ComposeReport, SendReport
 
 log = logging.getLogger(__name__)
 
 
 class DigestScheduler:
-    def __init__(self, settings: Settings, tick: Callable[[], None] | None = None) -> None:
+    """Calls `run` (the app's Digests.run) every settings.digest_scheduler_interval."""
+
+    def __init__(
+        self, settings: Settings, run: Callable[[], tuple[ComposeReport, SendReport]]
+    ) -> None:
         self.settings = settings
-        self._tick = tick or self._run_once
+        self._run = run
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.ticks = 0
 
     def _run_once(self) -> None:
-        from paperwire.service import Service
-
-        with Service(self.settings) as service:
-            composed, sent = service.digest_run()
+        composed, sent = self._run()
         if composed.composed or sent.sent or sent.failed or sent.retrying:
             log.info(
                 "digest: composed %d, empty %d, sent %d, retrying %d, failed %d",
@@ -39,7 +41,7 @@ class DigestScheduler:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                self._tick()
+                self._run_once()
             except Exception:  # a bad tick must not kill the scheduler
                 log.exception("digest scheduler tick failed")
             self.ticks += 1

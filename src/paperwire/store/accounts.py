@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,7 +11,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from paperwire.models import User
-from paperwire.store.schema import papers
 from paperwire.store.web_tables import (
     login_tokens,
     sessions,
@@ -21,17 +20,6 @@ from paperwire.store.web_tables import (
 )
 
 _CHUNK = 500
-_DAY = sa.func.coalesce(papers.c.listing_date, papers.c.hf_date)
-
-
-def _as_date(value: Any) -> date | None:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):  # SQLite returns aggregate dates as text
-        return date.fromisoformat(value[:10])
-    return None
 
 
 def _now() -> datetime:
@@ -173,42 +161,6 @@ class AccountStore:
         )
         with self.engine.connect() as conn:
             return [str(r[0]) for r in conn.execute(query)]
-
-    def vote_tallies(self, start: date, end: date) -> list[tuple[str, date, int, int]]:
-        """(arxiv_id, day, HF upvotes, our upvotes) for live papers listed in [start, end]."""
-        day = _DAY.label("day")
-        ours = (
-            sa.select(votes.c.arxiv_id, sa.func.count().label("n"))
-            .group_by(votes.c.arxiv_id)
-            .subquery()
-        )
-        query = (
-            sa.select(papers.c.arxiv_id, day, papers.c.hf_upvotes, ours.c.n)
-            .select_from(papers.outerjoin(ours, ours.c.arxiv_id == papers.c.arxiv_id))
-            .where(day >= start, day <= end, papers.c.deleted.is_(False))
-        )
-        with self.engine.connect() as conn:
-            return [
-                (str(r.arxiv_id), _as_date(r.day) or start, int(r.hf_upvotes or 0), int(r.n or 0))
-                for r in conn.execute(query)
-            ]
-
-    # -- listing days ------------------------------------------------------------
-
-    def count_listed(self, start: date, end: date) -> int:
-        """How many live papers Store.papers_listed(start, end) would return."""
-        query = sa.select(sa.func.count()).where(
-            start <= _DAY, end >= _DAY, papers.c.deleted.is_(False)
-        )
-        with self.engine.connect() as conn:
-            return int(conn.execute(query).scalar_one())
-
-    def neighbour_days(self, day: date) -> tuple[date | None, date | None]:
-        """The nearest listing days with papers before and after `day`."""
-        with self.engine.connect() as conn:
-            before = conn.execute(sa.select(sa.func.max(_DAY)).where(day > _DAY)).scalar()
-            after = conn.execute(sa.select(sa.func.min(_DAY)).where(day < _DAY)).scalar()
-        return _as_date(before), _as_date(after)
 
     # -- subscription requests (until the digest flow takes over) -------------
 

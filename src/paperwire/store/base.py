@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection, Engine
 from paperwire.models import IngestReport, Paper, Rejected
 from paperwire.store.codec import EncodedRow, encode_paper, row_to_paper
 from paperwire.store.schema import checkpoints, ingest_runs, papers, rejects
+from paperwire.store.web_tables import votes
 from paperwire.store.writer import load_papers, write_papers
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -25,6 +26,19 @@ RAW_LIMIT = 20_000  # characters of a rejected record kept for inspection
 
 class StoreError(RuntimeError):
     """The database cannot be opened or used; the message says what to do."""
+
+
+_LISTED_DAY = sa.func.coalesce(papers.c.listing_date, papers.c.hf_date)
+
+
+def _as_date(value: Any) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):  # SQLite returns aggregate dates as text
+        return date.fromisoformat(value[:10])
+    return None
 
 
 def _now() -> datetime:
@@ -169,17 +183,51 @@ class Store:
         self, start: date, end: date, limit: int | None = None, offset: int = 0
     ) -> list[Paper]:
         """Live papers whose listing date (or HF date when unlisted) is in [start, end]."""
-        day = sa.func.coalesce(papers.c.listing_date, papers.c.hf_date)
         query = (
             sa.select(papers)
-            .where(day >= start, day <= end, papers.c.deleted.is_(False))
-            .order_by(day.desc(), papers.c.arxiv_id.desc())
+            .where(start <= _LISTED_DAY, end >= _LISTED_DAY, papers.c.deleted.is_(False))
+            .order_by(_LISTED_DAY.desc(), papers.c.arxiv_id.desc())
             .offset(offset)
         )
         if limit is not None:
             query = query.limit(limit)
         with self.engine.connect() as conn:
             return [row_to_paper(r) for r in conn.execute(query)]
+
+    def count_listed(self, start: date, end: date) -> int:
+        """How many live papers papers_listed(start, end) would return."""
+        query = sa.select(sa.func.count()).where(
+            start <= _LISTED_DAY, end >= _LISTED_DAY, papers.c.deleted.is_(False)
+        )
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def neighbour_days(self, day: date) -> tuple[date | None, date | None]:
+        """The nearest listing days with papers before and after `day`."""
+        with self.engine.connect() as conn:
+            before = conn.execute(sa.select(sa.func.max(_LISTED_DAY)).where(day > _LISTED_DAY))
+            after = conn.execute(sa.select(sa.func.min(_LISTED_DAY)).where(day < _LISTED_DAY))
+            return _as_date(before.scalar()), _as_date(after.scalar())
+
+    def vote_tallies(self, start: date, end: date) -> list[tuple[str, date, int, int]]:
+        """(arxiv_id, day, HF upvotes, our upvotes) for live papers listed in [start, end]:
+        what trending ranks (trending.rank_tallies)."""
+        day = _LISTED_DAY.label("day")
+        ours = (
+            sa.select(votes.c.arxiv_id, sa.func.count().label("n"))
+            .group_by(votes.c.arxiv_id)
+            .subquery()
+        )
+        query = (
+            sa.select(papers.c.arxiv_id, day, papers.c.hf_upvotes, ours.c.n)
+            .select_from(papers.outerjoin(ours, ours.c.arxiv_id == papers.c.arxiv_id))
+            .where(day >= start, day <= end, papers.c.deleted.is_(False))
+        )
+        with self.engine.connect() as conn:
+            return [
+                (str(r.arxiv_id), _as_date(r.day) or start, int(r.hf_upvotes or 0), int(r.n or 0))
+                for r in conn.execute(query)
+            ]
 
     def count_papers(self, include_deleted: bool = False) -> int:
         query = sa.select(sa.func.count()).select_from(papers)

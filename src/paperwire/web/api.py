@@ -273,7 +273,7 @@ def my_votes(request: Request) -> list[str]:
     user = auth.current_user(request)
     if user is None:
         raise HTTPException(401, "sign in first (the session cookie is missing or expired)")
-    return _service(request).accounts.votes_of(user.id)
+    return _service(request).votes_of(user.id)
 
 
 CsrfHeader = Annotated[

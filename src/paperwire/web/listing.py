@@ -1,129 +1,46 @@
-"""What the pages and the API list: date windows, daily/trending pages, search with a fallback."""
+"""What the pages and the API list: the core's day/week/month listings (paperwire.listing,
+through the Service) adapted to a signed-in reader, and search with a fallback."""
 
 from __future__ import annotations
 
-import calendar
-import re
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
+from paperwire.listing import (
+    VIEWS,
+    Listing,
+    ListingError,
+    Window,
+    parse_day,
+    parse_month,
+    parse_week,
+)
 from paperwire.models import Hit, InvalidRecord, Paper, SearchPage, User, split_arxiv_id
 from paperwire.service import Service
 
-VIEWS = ("day", "week", "month")
+__all__ = ["VIEWS", "Listing", "Window", "parse_day", "parse_month", "parse_week"]
+
 SORTS = ("relevance", "date", "trending")
-_WEEK = re.compile(r"^(\d{4})-W(\d{1,2})$")
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-
-
-class BadRequest(ValueError):
-    """Input that cannot be served; the message says what is wrong."""
-
-
-@dataclass(slots=True)
-class Window:
-    view: str
-    anchor: date
-    start: date
-    end: date
-    prev: date | None = None
-    next: date | None = None
-
-    @property
-    def label(self) -> str:
-        if self.view == "day":
-            return self.anchor.strftime("%A, %B %-d, %Y")
-        if self.view == "week":
-            year, week, _ = self.anchor.isocalendar()
-            return f"Week {week}, {year} · {self.start:%b %-d} – {self.end:%b %-d}"
-        return self.anchor.strftime("%B %Y")
-
-
-def parse_day(text: str | None, name: str = "date") -> date | None:
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise BadRequest(f"{name} must be a date like 2025-06-30, not {text!r}") from exc
-
-
-def parse_week(text: str) -> date:
-    match = _WEEK.match(text)
-    try:
-        if not match:
-            raise ValueError
-        return date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1)
-    except ValueError as exc:
-        raise BadRequest(f"week must look like 2025-W09, not {text!r}") from exc
-
-
-def parse_month(text: str) -> date:
-    match = _MONTH.match(text)
-    try:
-        if not match:
-            raise ValueError
-        return date(int(match.group(1)), int(match.group(2)), 1)
-    except ValueError as exc:
-        raise BadRequest(f"month must look like 2025-02, not {text!r}") from exc
+BadRequest = ListingError  # input that cannot be served; the message says what is wrong
 
 
 def latest_day(service: Service) -> date | None:
     """The newest listing day in the store; None when the store is empty."""
-    latest = service.store.latest_listing_date()
-    if latest is None and service.store.count_papers() > 0:
-        return date.today()
-    return latest
+    return service.latest_day()
 
 
 def make_window(service: Service, view: str, anchor: date) -> Window:
-    if view not in VIEWS:
-        raise BadRequest(f"view must be one of {', '.join(VIEWS)}, not {view!r}")
-    if view == "day":
-        prev, nxt = service.accounts.neighbour_days(anchor)
-        return Window(view, anchor, anchor, anchor, prev, nxt)
-    if view == "week":
-        start = anchor - timedelta(days=anchor.weekday())
-        end = start + timedelta(days=6)
-        return Window(view, start, start, end, start - timedelta(days=7), end + timedelta(days=1))
-    start = anchor.replace(day=1)
-    end = start.replace(day=calendar.monthrange(start.year, start.month)[1])
-    prev = (start - timedelta(days=1)).replace(day=1)
-    return Window(view, start, start, end, prev, end + timedelta(days=1))
-
-
-@dataclass(slots=True)
-class Listing:
-    """One page of papers with what the cards show."""
-
-    papers: list[Paper]
-    total: int
-    upvotes: dict[str, int] = field(default_factory=dict)
-    voted: set[str] = field(default_factory=set)
-    scores: dict[str, float] = field(default_factory=dict)
+    return service.window(view, anchor)
 
 
 def decorate(service: Service, papers: list[Paper], user: User | None) -> Listing:
-    ids = [p.arxiv_id for p in papers]
-    voted = service.accounts.voted_by(user.id, ids) if user else set()
-    return Listing(papers, len(papers), service.upvotes(papers), voted)
+    return service.cards(papers, user.id if user else None)
 
 
 def daily(
     service: Service, window: Window, sort: str, page: int, per_page: int, user: User | None
 ) -> Listing:
     """Papers of the window, newest first (sort="date") or by trending score."""
-    offset = (page - 1) * per_page
-    if sort == "trending":
-        ranked, total = service.trending(window.start, window.end, limit=per_page, offset=offset)
-        listing = decorate(service, [p for p, _ in ranked], user)
-        listing.scores = {p.arxiv_id: s for p, s in ranked}
-    else:
-        papers = service.store.papers_listed(window.start, window.end, per_page, offset)
-        listing = decorate(service, papers, user)
-        total = service.accounts.count_listed(window.start, window.end)
-    listing.total = total
-    return listing
+    return service.listed(window, sort, page, per_page, user.id if user else None)
 
 
 def build_query(q: str, category: str = "", since: str = "", until: str = "") -> str:

@@ -13,7 +13,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from paperwire.digest.facade import SubscriptionError
+from paperwire.digest.digests import SubscriptionError
 from paperwire.digest.mail import DeliveryError
 from paperwire.digest.scheduler import DigestScheduler
 from paperwire.service import Service
@@ -46,10 +46,14 @@ PREFERENCE_FORM_FIELDS = (
 
 
 def _service(request: Request) -> Service:
-    service = getattr(request.app.state, "service", None)
+    return _app_service(request.app)
+
+
+def _app_service(app: FastAPI) -> Service:
+    service: Service | None = getattr(app.state, "service", None)
     if service is None:
-        service = Service(request.app.state.settings)
-        request.app.state.service = service
+        service = Service(app.state.settings)
+        app.state.service = service
     return service
 
 
@@ -113,7 +117,7 @@ async def subscribe(request: Request) -> HTMLResponse:
     email = str(form.get("email", ""))
     prefs = {k: str(form[k]) for k in ("frequency", "categories", "timezone") if form.get(k)}
     try:
-        _service(request).subscribe(email, prefs)
+        _service(request).digest.subscribe(email, prefs)
     except SubscriptionError as exc:
         return _page(
             request, "subscribe.html", "Subscribe to the digest", 400, error=str(exc), email=email
@@ -132,10 +136,10 @@ async def subscribe(request: Request) -> HTMLResponse:
 def confirm(request: Request, token: str = "") -> HTMLResponse:
     service = _service(request)
     try:
-        sub = service.confirm_subscription(token)
+        sub = service.digest.confirm_subscription(token)
     except SubscriptionError as exc:
         return _message(request, "Link not valid", str(exc), 400)
-    manage = service.digest().links(sub).manage
+    manage = service.digest.links(sub).manage
     return _message(
         request, "Subscribed", f"{sub.email} will receive the paperwire digest.", manage_url=manage
     )
@@ -151,14 +155,14 @@ def _manage_page(
 ) -> HTMLResponse:
     service = _service(request)
     try:
-        sub = service.subscriber_for_token(token, "manage")
+        sub = service.digest.subscriber_for_token(token, "manage")
     except SubscriptionError as exc:
         return _message(request, "Link not valid", str(exc), 400)
     context = {
         "sub": sub,
         "token": token,
         "weekdays": WEEKDAYS,
-        "unsubscribe_url": service.digest().links(sub).unsubscribe,
+        "unsubscribe_url": service.digest.links(sub).unsubscribe,
         "saved": saved,
         "error": error,
     }
@@ -172,7 +176,7 @@ async def manage(request: Request) -> HTMLResponse:
     token = str(form.get("token", ""))
     values = {k: str(form[k]) for k in PREFERENCE_FORM_FIELDS if k in form}
     try:
-        _service(request).update_subscription(token, values)
+        _service(request).digest.update_subscription(token, values)
     except SubscriptionError as exc:
         return _manage_page(request, token, error=str(exc))
     return _manage_page(request, token, saved=True)
@@ -181,7 +185,7 @@ async def manage(request: Request) -> HTMLResponse:
 @router.get("/unsubscribe", response_class=HTMLResponse)
 def unsubscribe_form(request: Request, token: str = "") -> HTMLResponse:
     try:
-        sub = _service(request).subscriber_for_token(token, "unsubscribe")
+        sub = _service(request).digest.subscriber_for_token(token, "unsubscribe")
     except SubscriptionError as exc:
         return _message(request, "Link not valid", str(exc), 400)
     return _page(request, "unsubscribe.html", "Unsubscribe", sub=sub, token=token)
@@ -191,7 +195,7 @@ def unsubscribe_form(request: Request, token: str = "") -> HTMLResponse:
 def unsubscribe(request: Request, token: str = "") -> HTMLResponse:
     """RFC 8058 one-click target (List-Unsubscribe-Post) and the page's button."""
     try:
-        sub = _service(request).unsubscribe(token)
+        sub = _service(request).digest.unsubscribe(token)
     except SubscriptionError as exc:
         return _message(request, "Link not valid", str(exc), 400)
     return _message(request, "Unsubscribed", f"{sub.email} will receive no more digests.")
@@ -208,7 +212,7 @@ def digest_status(request: Request, limit: int = 50) -> Response:
         return JSONResponse({"detail": "admin API disabled: set PAPERWIRE_ADMIN_TOKEN"}, 404)
     if not hmac.compare_digest(given.encode(), expected.encode()):
         return JSONResponse({"detail": "admin token missing or wrong"}, 401)
-    return JSONResponse(service.digest_status(max(1, min(limit, 500))))
+    return JSONResponse(service.digest.status(max(1, min(limit, 500))))
 
 
 def start_scheduler(app: FastAPI) -> None:
@@ -216,7 +220,7 @@ def start_scheduler(app: FastAPI) -> None:
     true (does nothing otherwise); the router's lifespan calls it."""
     settings = app.state.settings
     if settings.digest_scheduler and getattr(app.state, "digest_scheduler", None) is None:
-        scheduler = DigestScheduler(settings)
+        scheduler = DigestScheduler(settings, _app_service(app).digest.run)
         scheduler.start()
         app.state.digest_scheduler = scheduler
 

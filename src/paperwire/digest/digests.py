@@ -1,7 +1,9 @@
-"""The digest part of the Service facade: subscriptions and delivery.
+"""Digests as one object the Service owns: subscriptions (double opt-in, signed links)
+and delivery (compose into the outbox, send over SMTP; see DigestRunner).
 
-Service inherits this mixin, so the CLI and web call ``service.subscribe(...)``,
-``service.digest_run(...)`` etc. like any other Service method.
+Built from the papers store, a search callable and the settings, so it needs nothing
+else of the Service: the CLI and web call ``service.digest.subscribe(...)``,
+``service.digest.run(...)`` and so on.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ from typing import Any
 from paperwire.config import Settings
 from paperwire.digest import preferences as prefs
 from paperwire.digest.mail import SmtpSender, build_message, mail_domain
-from paperwire.digest.render import render_confirmation
-from paperwire.digest.runner import ComposeReport, DigestRunner, SendReport
+from paperwire.digest.render import Links, render_confirmation
+from paperwire.digest.runner import ComposeReport, DigestRunner, SearchFn, SendReport
 from paperwire.digest.tokens import TokenError, make_token, read_token
 from paperwire.models import OutboxMessage, Subscriber
 from paperwire.store import Store
+from paperwire.store.digest import DigestStore
 
 NOTICE_GAP_SECONDS = 600.0
 
@@ -26,12 +29,26 @@ class SubscriptionError(ValueError):
     """A subscription request or link that cannot be honoured; the message says why."""
 
 
-class DigestFacade:
-    settings: Settings
-    store: Store
+class Digests:
+    """Subscriptions and delivery for one Settings and papers store."""
 
-    def digest(self) -> DigestRunner:
-        return DigestRunner(self)
+    def __init__(self, settings: Settings, papers: Store, search: SearchFn | None = None) -> None:
+        self.settings = settings
+        self.runner = DigestRunner(settings, papers, search)
+        self.store: DigestStore = self.runner.store
+        self.key = self.runner.key
+
+    def links(self, subscriber: Subscriber) -> Links:
+        """Where a subscriber's manage and unsubscribe links point."""
+        return self.runner.links(subscriber)
+
+    def compose(
+        self, day: date | None = None, now: datetime | None = None, dry_run: bool = False
+    ) -> ComposeReport:
+        return self.runner.compose(day=day, now=now, dry_run=dry_run)
+
+    def send_due(self, now: datetime | None = None) -> SendReport:
+        return self.runner.send_due(now)
 
     def subscribe(self, email: str, preferences: dict[str, Any] | None = None) -> None:
         """Start double opt-in: always the same outcome for the caller; the address's
@@ -42,15 +59,14 @@ class DigestFacade:
             values.update(prefs.clean_preferences(preferences or {}))
         except prefs.PreferenceError as exc:
             raise SubscriptionError(str(exc)) from None
-        runner = self.digest()
-        sub, _created = runner.store.subscribe(address, values)
-        if not runner.store.claim_notice(sub.id, NOTICE_GAP_SECONDS):
+        sub, _created = self.store.subscribe(address, values)
+        if not self.store.claim_notice(sub.id, NOTICE_GAP_SECONDS):
             return  # one email per address per NOTICE_GAP_SECONDS: no mail-bombing via the form
         base = self.settings.base_url.rstrip("/")
         confirm = (
-            f"{base}/subscribe/confirm?token={make_token(runner.key, 'confirm', sub.id, sub.email)}"
+            f"{base}/subscribe/confirm?token={make_token(self.key, 'confirm', sub.id, sub.email)}"
         )
-        manage = runner.links(sub).manage if sub.status == "active" else None
+        manage = self.links(sub).manage if sub.status == "active" else None
         rendered = render_confirmation(confirm, manage)
         message = build_message(
             settings=self.settings,
@@ -64,19 +80,18 @@ class DigestFacade:
             sender.send(message)
 
     def subscriber_for_token(self, token: str, purpose: str) -> Subscriber:
-        runner = self.digest()
         try:
-            sub_id, email = read_token(runner.key, purpose, token)
+            sub_id, email = read_token(self.key, purpose, token)
         except TokenError as exc:
             raise SubscriptionError(str(exc)) from None
-        sub = runner.store.get(sub_id)
+        sub = self.store.get(sub_id)
         if sub is None or sub.email != email:
             raise SubscriptionError("this link is for a subscription that no longer exists")
         return sub
 
     def confirm_subscription(self, token: str) -> Subscriber:
         sub = self.subscriber_for_token(token, "confirm")
-        confirmed = self.digest().store.confirm(sub.id)
+        confirmed = self.store.confirm(sub.id)
         if confirmed is None:
             raise SubscriptionError("this subscription was cancelled; subscribe again")
         return confirmed
@@ -87,7 +102,7 @@ class DigestFacade:
             cleaned = prefs.clean_preferences(values)
         except prefs.PreferenceError as exc:
             raise SubscriptionError(str(exc)) from None
-        store = self.digest().store
+        store = self.store
         store.update_preferences(sub.id, cleaned)
         updated = store.get(sub.id)
         assert updated is not None
@@ -99,7 +114,7 @@ class DigestFacade:
             sub = self.subscriber_for_token(token, "unsubscribe")
         except SubscriptionError:
             sub = self.subscriber_for_token(token, "manage")
-        self.digest().store.unsubscribe(sub.id)
+        self.store.unsubscribe(sub.id)
         return sub
 
     def add_subscriber(self, email: str, preferences: dict[str, Any] | None = None) -> Subscriber:
@@ -110,7 +125,7 @@ class DigestFacade:
             values.update(prefs.clean_preferences(preferences or {}))
         except prefs.PreferenceError as exc:
             raise SubscriptionError(str(exc)) from None
-        store = self.digest().store
+        store = self.store
         sub, created = store.subscribe(address, values)
         if not created:
             store.update_preferences(sub.id, prefs.clean_preferences(preferences or {}))
@@ -120,23 +135,22 @@ class DigestFacade:
         return fresh
 
     def remove_subscriber(self, email: str) -> bool:
-        return self.digest().store.remove(email)
+        return self.store.remove(email)
 
     def list_subscribers(self, status: str | None = None) -> list[Subscriber]:
-        return self.digest().store.list_subscribers(status)
+        return self.store.list_subscribers(status)
 
-    def digest_run(
+    def run(
         self, day: date | None = None, dry_run: bool = False, now: datetime | None = None
     ) -> tuple[ComposeReport, SendReport]:
         """Compose what is due into the outbox, then send what the outbox holds."""
-        runner = self.digest()
-        composed = runner.compose(day=day, now=now, dry_run=dry_run)
+        composed = self.runner.compose(day=day, now=now, dry_run=dry_run)
         if dry_run:
             return composed, SendReport()
-        return composed, runner.send_due()
+        return composed, self.runner.send_due()
 
-    def digest_status(self, limit: int = 20) -> dict[str, Any]:
-        store = self.digest().store
+    def status(self, limit: int = 20) -> dict[str, Any]:
+        store = self.store
 
         def row(m: OutboxMessage) -> dict[str, Any]:
             return {

@@ -1,0 +1,66 @@
+"""Listing the papers of a day, week or month (the list the home page shows)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import click
+
+from paperwire.cli.base import Context, cli, pass_ctx
+from paperwire.cli.render import listing_json, out, print_listing
+from paperwire.listing import LISTING_SORTS, VIEWS, ListingError
+
+
+@cli.command()
+@click.option(
+    "--date",
+    "day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="A day inside the period (YYYY-MM-DD). Default: the latest listing day.",
+)
+@click.option(
+    "--period",
+    type=click.Choice(VIEWS),
+    default="day",
+    show_default=True,
+    help="List that day, its week (Monday to Sunday) or its month.",
+)
+@click.option(
+    "--sort",
+    type=click.Choice(LISTING_SORTS),
+    default="date",
+    show_default=True,
+    help="date: newest first; trending: upvotes with time decay.",
+)
+@click.option("--page", default=1, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--per-page", default=50, show_default=True, type=click.IntRange(1, 500))
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@pass_ctx
+def daily(
+    ctx: Context,
+    day: datetime | None,
+    period: str,
+    sort: str,
+    page: int,
+    per_page: int,
+    as_json: bool,
+) -> None:
+    """List the papers of a day, week or month, as the website's daily page does.
+
+    Example: paperwire daily --date 2025-03-18 --period week --sort trending
+    """
+    with ctx.service() as service:
+        if service.latest_day() is None:
+            raise click.ClickException(
+                "no papers yet: import a snapshot with paperwire import FILE"
+            )
+        try:
+            window = service.window(period, day.date() if day else None)
+            found = service.listed(window, sort, page, per_page)
+        except ListingError as exc:
+            raise click.ClickException(str(exc)) from exc
+    if as_json:
+        out.print_json(json.dumps(listing_json(window, found, sort, page, per_page), default=str))
+        return
+    print_listing(window, found, sort, page, per_page)

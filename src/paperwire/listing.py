@@ -1,0 +1,124 @@
+"""Listings: the papers of a day, week or month, the neighbouring listing days, paging and
+trending order. One core that the CLI (`paperwire daily`), the API, the pages and the
+digests share through the Service; the shells only parse, call and render.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from paperwire.models import Paper
+from paperwire.store import Store
+from paperwire.trending import rank_tallies
+
+VIEWS = ("day", "week", "month")
+LISTING_SORTS = ("date", "trending")
+_WEEK = re.compile(r"^(\d{4})-W(\d{1,2})$")
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+class ListingError(ValueError):
+    """A window or page that cannot be listed; the message says what is wrong."""
+
+
+@dataclass(slots=True)
+class Window:
+    """The days [start, end] of a day, week or month view, with the anchors of the
+    previous and next windows (for a day: the nearest listing days that have papers)."""
+
+    view: str
+    anchor: date
+    start: date
+    end: date
+    prev: date | None = None
+    next: date | None = None
+
+    @property
+    def label(self) -> str:
+        if self.view == "day":
+            return self.anchor.strftime("%A, %B %-d, %Y")
+        if self.view == "week":
+            year, week, _ = self.anchor.isocalendar()
+            return f"Week {week}, {year} · {self.start:%b %-d} – {self.end:%b %-d}"
+        return self.anchor.strftime("%B %Y")
+
+
+@dataclass(slots=True)
+class Listing:
+    """One page of papers with what a card shows: upvotes (ours + HF), the reader's own
+    votes and, in trending order, the scores."""
+
+    papers: list[Paper]
+    total: int
+    upvotes: dict[str, int] = field(default_factory=dict)
+    voted: set[str] = field(default_factory=set)
+    scores: dict[str, float] = field(default_factory=dict)
+
+
+def parse_day(text: str | None, name: str = "date") -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise ListingError(f"{name} must be a date like 2025-06-30, not {text!r}") from exc
+
+
+def parse_week(text: str) -> date:
+    match = _WEEK.match(text)
+    try:
+        if not match:
+            raise ValueError
+        return date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1)
+    except ValueError as exc:
+        raise ListingError(f"week must look like 2025-W09, not {text!r}") from exc
+
+
+def parse_month(text: str) -> date:
+    match = _MONTH.match(text)
+    try:
+        if not match:
+            raise ValueError
+        return date(int(match.group(1)), int(match.group(2)), 1)
+    except ValueError as exc:
+        raise ListingError(f"month must look like 2025-02, not {text!r}") from exc
+
+
+def latest_day(store: Store) -> date | None:
+    """The newest listing day in the store; None when the store is empty."""
+    latest = store.latest_listing_date()
+    if latest is None and store.count_papers() > 0:
+        return date.today()
+    return latest
+
+
+def make_window(store: Store, view: str, anchor: date) -> Window:
+    """The day, week (Monday to Sunday) or month around `anchor`."""
+    if view not in VIEWS:
+        raise ListingError(f"view must be one of {', '.join(VIEWS)}, not {view!r}")
+    if view == "day":
+        prev, nxt = store.neighbour_days(anchor)
+        return Window(view, anchor, anchor, anchor, prev, nxt)
+    if view == "week":
+        start = anchor - timedelta(days=anchor.weekday())
+        end = start + timedelta(days=6)
+        return Window(view, start, start, end, start - timedelta(days=7), end + timedelta(days=1))
+    start = anchor.replace(day=1)
+    end = start.replace(day=calendar.monthrange(start.year, start.month)[1])
+    prev = (start - timedelta(days=1)).replace(day=1)
+    return Window(view, start, start, end, prev, end + timedelta(days=1))
+
+
+def check_sort(sort: str) -> str:
+    if sort not in LISTING_SORTS:
+        raise ListingError(f"sort must be one of {', '.join(LISTING_SORTS)}, not {sort!r}")
+    return sort
+
+
+def ranked_window(store: Store, start: date, end: date) -> list[tuple[str, float]]:
+    """(arxiv_id, trending score) of the live papers listed in [start, end], best first:
+    the one way tallies are built and ranked, for the web and the digests alike."""
+    return rank_tallies(store.vote_tallies(start, end), start, end)

@@ -1,0 +1,92 @@
+"""`paperwire daily`: the day/week/month lists of the website, from the command line.
+
+The CLI and the JSON API share one listing core (paperwire.listing through the Service):
+the same window, order, paging and totals, checked here against the real server."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import date, timedelta
+
+import httpx
+from click.testing import CliRunner
+
+from paperwire.cli import cli
+from paperwire.config import Settings
+from paperwire.service import Service
+from webkit import hostile_paper, live_server
+
+MONDAY = date(2025, 6, 2)
+DAYS = [MONDAY, MONDAY + timedelta(days=2), MONDAY + timedelta(days=9)]  # Mon, Wed, next Wed
+
+
+def fill(settings: Settings) -> None:
+    with Service(settings) as service:
+        papers = [
+            hostile_paper(f"2506.{10 * n + k:05d}", day)
+            for n, day in enumerate(DAYS)
+            for k in range(1, 4)
+        ]
+        papers[0] = replace(papers[0], hf_upvotes=5)  # the oldest paper, lifted by votes
+        papers[-1] = replace(papers[-1], title="The newest paper")
+        service.store.upsert_papers(papers)
+        reader = service.accounts.get_or_create_user("reader@example.org")
+        service.set_vote(reader.id, "2506.00002", True)
+
+
+def daily(settings: Settings, *args: str) -> dict[str, object]:
+    base = ["--data-dir", str(settings.data_dir), "--database-url", settings.database_url or ""]
+    result = CliRunner().invoke(cli, [*base, "daily", "--json", *args])
+    assert result.exit_code == 0, result.output
+    data: dict[str, object] = json.loads(result.output)
+    return data
+
+
+def ids(data: dict[str, object]) -> list[str]:
+    papers = data["papers"] if "papers" in data else data["results"]
+    assert isinstance(papers, list)
+    return [p["arxiv_id"] for p in papers]
+
+
+def test_daily_lists_the_latest_day_its_neighbours_and_pages(settings: Settings) -> None:
+    fill(settings)
+    latest = daily(settings)
+    assert latest["start"] == latest["end"] == DAYS[2].isoformat()
+    assert ids(latest) == ["2506.00023", "2506.00022", "2506.00021"]  # newest first
+    assert latest["prev"] == DAYS[1].isoformat() and latest["next"] is None
+    monday = daily(settings, "--date", MONDAY.isoformat())
+    assert monday["prev"] is None and monday["next"] == DAYS[1].isoformat()
+    assert monday["total"] == 3
+    upvotes = {p["arxiv_id"]: p["upvotes"] for p in monday["papers"]}  # type: ignore[union-attr]
+    assert upvotes == {"2506.00001": 5, "2506.00002": 1, "2506.00003": 0}
+    week = daily(settings, "--date", DAYS[1].isoformat(), "--period", "week", "--per-page", "4")
+    assert (week["start"], week["end"], week["total"]) == ("2025-06-02", "2025-06-08", 6)
+    second = daily(
+        settings, "--date", "2025-06-05", "--period", "week", "--per-page", "4", "--page", "2"
+    )
+    assert ids(week) + ids(second) == [f"2506.{i:05d}" for i in (13, 12, 11, 3, 2, 1)]
+
+
+def test_daily_trending_matches_the_api_and_bad_input_is_a_clear_error(
+    settings: Settings,
+) -> None:
+    fill(settings)
+    cli_month = daily(settings, "--date", "2025-06-20", "--period", "month", "--sort", "trending")
+    assert cli_month["total"] == 9
+    assert ids(cli_month)[0] == "2506.00001"  # 5 HF upvotes outweigh eight days of age
+    with live_server(settings) as live:
+        api = httpx.get(
+            f"{live.url}/api/v1/daily",
+            params={"date": "2025-06-20", "view": "month", "sort": "trending"},
+        ).json()
+    assert ids(api) == ids(cli_month) and api["total"] == cli_month["total"]
+    scores = {p["arxiv_id"]: p["score"] for p in cli_month["papers"]}  # type: ignore[union-attr]
+    assert scores == api["scores"]
+
+    base = ["--data-dir", str(settings.data_dir), "--database-url", settings.database_url or ""]
+    bad = CliRunner().invoke(cli, [*base, "daily", "--date", "2025-13-01"])
+    assert bad.exit_code == 2 and "2025-13-01" in bad.output
+    empty = Settings(data_dir=settings.data_dir / "empty")
+    none = CliRunner().invoke(cli, ["--data-dir", str(empty.data_dir), "daily"])
+    assert none.exit_code == 1 and "no papers yet" in none.output
