@@ -112,6 +112,12 @@ class Paper:
                 raise InvalidRecord(f"{self.arxiv_id}: empty abstract")
 
 
+def paper_day(paper: Paper) -> date | None:
+    """The day a paper is dated by (search filters, date sorting, trending ages, listings):
+    listing date, else HF date, else v1."""
+    return paper.listing_date or paper.hf_date or paper.submitted
+
+
 @dataclass(frozen=True, slots=True)
 class Rejected:
     """A source record that could not be stored, kept with its reason."""

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from paperwire.models import Paper
+from paperwire.models import Paper, paper_day
 
 HALF_LIFE_HOURS: dict[str, float] = {"day": 12.0, "week": 48.0, "month": 168.0}
 WINDOW_DAYS: dict[str, int] = {"day": 1, "week": 7, "month": 30}
@@ -58,7 +58,7 @@ def day_start(day: date) -> datetime:
 
 def trending_item(paper: Paper, our_votes: int = 0) -> TrendingItem:
     """Votes = our votes + HF upvotes; published = listing date (else HF date, else submitted)."""
-    day = paper.listing_date or paper.hf_date or paper.submitted or date(1970, 1, 1)
+    day = paper_day(paper) or date(1970, 1, 1)
     return TrendingItem(paper.arxiv_id, our_votes + (paper.hf_upvotes or 0), day_start(day))
 
 

@@ -23,8 +23,7 @@ from rich.text import Text
 from paperwire.config import Settings
 from paperwire.digest.runner import ComposeReport, SendReport
 from paperwire.listing import Listing, Window
-from paperwire.models import IngestReport, Paper, Rejected, SearchPage, Subscriber
-from paperwire.search.lexical import paper_day
+from paperwire.models import IngestReport, Paper, Rejected, SearchPage, Subscriber, paper_day
 
 console = Console(stderr=True)
 out = Console()

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import tantivy
 
-from paperwire.models import Paper
+from paperwire.models import Paper, paper_day
 from paperwire.search.query import Clause, ParsedQuery, QueryError
 from paperwire.store.codec import content_hash
 
@@ -96,11 +96,6 @@ def build_schema() -> tantivy.Schema:
     builder.add_integer_field("digest", fast=True, indexed=False)
     builder.add_integer_field("key", fast=True, indexed=False)
     return builder.build()
-
-
-def paper_day(paper: Paper) -> date | None:
-    """The date that filters and date sorting use: listing date, else HF date, else v1."""
-    return paper.listing_date or paper.hf_date or paper.submitted
 
 
 def hash_key(stored_hash: str) -> int:
