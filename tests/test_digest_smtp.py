@@ -15,7 +15,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from digest_support import SteerableHandler, free_port
 from paperwire.config import Settings
-from paperwire.digest.mail import DeliveryError, SmtpSender, build_message
+from paperwire.mail import DeliveryError, SmtpSender, build_message
 
 # implicit TLS is TLS, but aiosmtpd only counts STARTTLS when it warns about AUTH
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")

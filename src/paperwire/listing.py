@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -68,23 +69,25 @@ def parse_day(text: str | None, name: str = "date") -> date | None:
 
 
 def parse_week(text: str) -> date:
-    match = _WEEK.match(text)
-    try:
-        if not match:
-            raise ValueError
-        return date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1)
-    except ValueError as exc:
-        raise ListingError(f"week must look like 2025-W09, not {text!r}") from exc
+    """`2025-W09` -> the Monday of that ISO week."""
+    return _parse(_WEEK, text, lambda y, w: date.fromisocalendar(y, w, 1), "week", "2025-W09")
 
 
 def parse_month(text: str) -> date:
-    match = _MONTH.match(text)
+    """`2025-02` -> the first of that month."""
+    return _parse(_MONTH, text, lambda y, m: date(y, m, 1), "month", "2025-02")
+
+
+def _parse(
+    pattern: re.Pattern[str], text: str, make: Callable[[int, int], date], name: str, like: str
+) -> date:
+    match = pattern.match(text)
     try:
         if not match:
             raise ValueError
-        return date(int(match.group(1)), int(match.group(2)), 1)
+        return make(int(match.group(1)), int(match.group(2)))
     except ValueError as exc:
-        raise ListingError(f"month must look like 2025-02, not {text!r}") from exc
+        raise ListingError(f"{name} must look like {like}, not {text!r}") from exc
 
 
 def latest_day(store: Store) -> date | None:

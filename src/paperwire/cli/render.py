@@ -193,27 +193,14 @@ def search_page_json(result: SearchPage) -> dict[str, Any]:
 
 def print_search_page(result: SearchPage) -> None:
     first = (result.page - 1) * result.per_page
-    table = Table(
-        title=f"{result.total:,} result(s) for {result.query!r} — page {result.page}, "
-        f"{result.sort}, {result.mode}",
-        expand=True,
+    title = (
+        f"{result.total:,} result(s) for {result.query!r} — page {result.page}, "
+        f"{result.sort}, {result.mode}"
     )
-    table.add_column("#", justify="right", no_wrap=True)
-    table.add_column("id", no_wrap=True)
-    table.add_column("date", no_wrap=True)
-    table.add_column("title", ratio=3)
-    table.add_column("authors", ratio=1)
-    table.add_column("score", justify="right", no_wrap=True)
+    table = _papers_table(title, "score")
     for rank, hit in enumerate(result.hits, start=first + 1):
-        day = paper_day(hit.paper)
-        table.add_row(
-            str(rank),
-            hit.paper.arxiv_id,
-            day.isoformat() if day else "",
-            Text(hit.paper.title),
-            Text(_short_authors(hit.paper)),
-            f"{hit.score:.3f}" if result.sort == "relevance" else "—",
-        )
+        score = f"{hit.score:.3f}" if result.sort == "relevance" else "—"
+        table.add_row(*_paper_cells(rank, hit.paper), score)
     out.print(table)
     for note in result.notes:
         out.print(Text(f"note: {note}", style="dim"))
@@ -310,24 +297,13 @@ def listing_json(
 
 def print_listing(window: Window, found: Listing, sort: str, page: int, per_page: int) -> None:
     first = (page - 1) * per_page
-    table = Table(
-        title=f"{window.label} — {found.total:,} paper(s), page {page}, {sort}", expand=True
-    )
-    table.add_column("#", justify="right", no_wrap=True)
-    table.add_column("id", no_wrap=True)
-    table.add_column("date", no_wrap=True)
-    table.add_column("title", ratio=3)
-    table.add_column("authors", ratio=1)
-    table.add_column("votes", justify="right", no_wrap=True)
-    if sort == "trending":
-        table.add_column("score", justify="right", no_wrap=True)
+    extra = ("votes", "score") if sort == "trending" else ("votes",)
+    table = _papers_table(f"{window.label} — {found.total:,} paper(s), page {page}, {sort}", *extra)
     for rank, paper in enumerate(found.papers, start=first + 1):
-        day = paper_day(paper)
-        row: list[str | Text] = [str(rank), paper.arxiv_id, day.isoformat() if day else ""]
-        row += [Text(paper.title), Text(_short_authors(paper)), str(found.upvotes[paper.arxiv_id])]
+        cells = [*_paper_cells(rank, paper), str(found.upvotes[paper.arxiv_id])]
         if sort == "trending":
-            row.append(f"{found.scores.get(paper.arxiv_id, 0.0):.3f}")
-        table.add_row(*row)
+            cells.append(f"{found.scores.get(paper.arxiv_id, 0.0):.3f}")
+        table.add_row(*cells)
     out.print(table)
     hints = [f"--page {page + 1}"] if found.total > first + len(found.papers) else []
     hints += [
@@ -335,6 +311,25 @@ def print_listing(window: Window, found: Listing, sort: str, page: int, per_page
     ]
     for hint in hints:
         out.print(Text(hint, style="dim"))
+
+
+def _papers_table(title: str, *numbers: str) -> Table:
+    """#, id, date, title, authors, then right-aligned number columns."""
+    table = Table(title=title, expand=True)
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("id", no_wrap=True)
+    table.add_column("date", no_wrap=True)
+    table.add_column("title", ratio=3)
+    table.add_column("authors", ratio=1)
+    for name in numbers:
+        table.add_column(name, justify="right", no_wrap=True)
+    return table
+
+
+def _paper_cells(rank: int, paper: Paper) -> list[str | Text]:
+    day = paper_day(paper)
+    date_text = day.isoformat() if day else ""
+    return [str(rank), paper.arxiv_id, date_text, Text(paper.title), Text(_short_authors(paper))]
 
 
 def _short_authors(paper: Paper) -> str:

@@ -1,4 +1,5 @@
-"""Email digests: who gets what (compose), how it looks (render), delivery (mail, runner).
+"""Email digests: who gets what (compose), how it looks (render), delivery (runner, over
+the shared paperwire.mail); subscriptions and delivery together in digests.Digests.
 
 Delivery guarantee, in one place
 --------------------------------

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import secrets
 from datetime import date, datetime
+from email.message import Message
 from typing import Any
 
 from paperwire.config import Settings
 from paperwire.digest import preferences as prefs
-from paperwire.digest.mail import SmtpSender, build_message, mail_domain
 from paperwire.digest.render import Links, render_confirmation
 from paperwire.digest.runner import ComposeReport, DigestRunner, SearchFn, SendReport
 from paperwire.digest.tokens import TokenError, make_token, read_token
+from paperwire.mail import build_message, mail_domain, send_rate_limited
 from paperwire.models import OutboxMessage, Subscriber
 from paperwire.store import Store
 from paperwire.store.digest import DigestStore
@@ -42,6 +43,12 @@ class Digests:
         """Where a subscriber's manage and unsubscribe links point."""
         return self.runner.links(subscriber)
 
+    def manage_url(self, subscriber: Subscriber) -> str:
+        return self.links(subscriber).manage
+
+    def unsubscribe_url(self, subscriber: Subscriber) -> str:
+        return self.links(subscriber).unsubscribe
+
     def compose(
         self, day: date | None = None, now: datetime | None = None, dry_run: bool = False
     ) -> ComposeReport:
@@ -51,24 +58,39 @@ class Digests:
         return self.runner.send_due(now)
 
     def subscribe(self, email: str, preferences: dict[str, Any] | None = None) -> None:
-        """Start double opt-in: always the same outcome for the caller; the address's
-        owner gets a confirmation link (or, if already active, a manage link)."""
+        """Start double opt-in: the same outcome for the caller whatever the address's
+        state; its owner gets a confirmation link (or, if already active, a manage link).
+        Raises DeliveryError when the mail server cannot take mail now (for every
+        address alike); the per-address limit is spent only on a mail that went out."""
+        address, values = self._cleaned(email, preferences)
+        sub, _created = self.store.subscribe(address, values)
+        send_rate_limited(  # one email per address per NOTICE_GAP_SECONDS: no mail-bombing
+            self.settings,
+            claim=lambda: self.store.claim_notice(sub.id, NOTICE_GAP_SECONDS),
+            release=lambda: self.store.release_notice(sub.id),
+            build=lambda: self._confirmation(sub),
+        )
+
+    def _cleaned(
+        self, email: str, preferences: dict[str, Any] | None
+    ) -> tuple[str, dict[str, Any]]:
+        """The address and the defaults overlaid with the given preferences, validated."""
         try:
             address = prefs.clean_email(email)
             values = {**prefs.defaults(self.settings.digest_default_max_papers)}
             values.update(prefs.clean_preferences(preferences or {}))
+            return address, values
         except prefs.PreferenceError as exc:
             raise SubscriptionError(str(exc)) from None
-        sub, _created = self.store.subscribe(address, values)
-        if not self.store.claim_notice(sub.id, NOTICE_GAP_SECONDS):
-            return  # one email per address per NOTICE_GAP_SECONDS: no mail-bombing via the form
+
+    def _confirmation(self, sub: Subscriber) -> Message:
         base = self.settings.base_url.rstrip("/")
         confirm = (
             f"{base}/subscribe/confirm?token={make_token(self.key, 'confirm', sub.id, sub.email)}"
         )
-        manage = self.links(sub).manage if sub.status == "active" else None
+        manage = self.manage_url(sub) if sub.status == "active" else None
         rendered = render_confirmation(confirm, manage)
-        message = build_message(
+        return build_message(
             settings=self.settings,
             recipient=sub.email,
             subject=rendered.subject,
@@ -76,8 +98,6 @@ class Digests:
             html=rendered.html,
             message_id=f"<confirm.{sub.id}.{secrets.token_hex(8)}@{mail_domain(self.settings)}>",
         )
-        with SmtpSender(self.settings) as sender:
-            sender.send(message)
 
     def subscriber_for_token(self, token: str, purpose: str) -> Subscriber:
         try:
@@ -119,12 +139,7 @@ class Digests:
 
     def add_subscriber(self, email: str, preferences: dict[str, Any] | None = None) -> Subscriber:
         """Admin path: an active subscriber without the confirmation email."""
-        try:
-            address = prefs.clean_email(email)
-            values = {**prefs.defaults(self.settings.digest_default_max_papers)}
-            values.update(prefs.clean_preferences(preferences or {}))
-        except prefs.PreferenceError as exc:
-            raise SubscriptionError(str(exc)) from None
+        address, values = self._cleaned(email, preferences)
         store = self.store
         sub, created = store.subscribe(address, values)
         if not created:

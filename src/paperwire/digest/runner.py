@@ -20,11 +20,12 @@ from typing import Any, Protocol
 
 from paperwire.config import Settings
 from paperwire.digest.compose import CandidatePool, compose_digest
-from paperwire.digest.mail import DeliveryError, SmtpSender, build_message, mail_domain
 from paperwire.digest.render import Links, render_digest
 from paperwire.digest.schedule import Period, due_period, period_for
-from paperwire.digest.tokens import make_token, secret_key
+from paperwire.digest.tokens import make_token
+from paperwire.keys import load_secret_key
 from paperwire.listing import ranked_window
+from paperwire.mail import DeliveryError, SmtpSender, build_message, mail_domain
 from paperwire.models import SearchPage, Subscriber
 from paperwire.store import Store
 from paperwire.store.digest import ComposedRow, DigestStore
@@ -76,7 +77,7 @@ class DigestRunner:
         self.papers = papers
         self.search = search
         self.store = DigestStore(papers.engine)
-        self.key = secret_key(settings)
+        self.key = load_secret_key(settings)
         self._pools: dict[tuple[date, date], CandidatePool] = {}
         self._render_cache: dict[tuple[str, str], str] = {}
 

@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import secrets
-from pathlib import Path
-
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-
-from paperwire.config import Settings
 
 PURPOSES = ("confirm", "manage", "unsubscribe")
 CONFIRM_MAX_AGE = 7 * 24 * 3600  # confirmation links expire after a week; others do not
@@ -16,23 +10,6 @@ CONFIRM_MAX_AGE = 7 * 24 * 3600  # confirmation links expire after a week; other
 
 class TokenError(ValueError):
     """A link token that is malformed, tampered with, expired or for another purpose."""
-
-
-def secret_key(settings: Settings) -> str:
-    """Settings.secret_key, else a random key kept in data_dir/secret_key (made once)."""
-    if settings.secret_key:
-        return settings.secret_key
-    path: Path = settings.data_dir / "secret_key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another process made it first
-        else:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_urlsafe(48))
-    return path.read_text().strip()
 
 
 def _serializer(key: str, purpose: str) -> URLSafeTimedSerializer:

@@ -53,6 +53,11 @@ class AccountStore:
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
 
+    def delete_login_token(self, nonce_hash: str) -> None:
+        """Withdraw a link that was never delivered (it no longer counts or works)."""
+        with self.engine.begin() as conn:
+            conn.execute(login_tokens.delete().where(login_tokens.c.nonce_hash == nonce_hash))
+
     def use_login_token(self, nonce_hash: str) -> str | None:
         """Mark the token used and return its email; None if unknown or already used.
 

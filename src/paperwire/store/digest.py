@@ -217,6 +217,16 @@ class DigestStore:
             )
         return done.rowcount == 1
 
+    def release_notice(self, subscriber_id: int) -> None:
+        """Give back a claim_notice whose email could not be sent (a claim only succeeds
+        when the previous notice is older than the gap, so forgetting it is exact)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                subscribers.update()
+                .where(subscribers.c.id == subscriber_id)
+                .values(last_notice_at=None)
+            )
+
     def activate(self, subscriber_id: int) -> None:
         """Admin path (CLI add): active without confirmation."""
         with self.engine.begin() as conn:

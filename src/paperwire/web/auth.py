@@ -13,21 +13,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import os
 import re
 import secrets
-import smtplib
-import ssl
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
-from pathlib import Path
+from email.message import Message
 from urllib.parse import urlencode
 
 from fastapi import HTTPException, Request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from paperwire.config import Settings
+from paperwire.keys import load_secret_key
+from paperwire.mail import build_message, mail_domain, send_rate_limited
 from paperwire.models import User
 from paperwire.store.accounts import AccountStore
 
@@ -43,32 +40,6 @@ _EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
 
 class LoginError(ValueError):
     """A login link that cannot be used; the message is shown to the reader."""
-
-
-def load_secret_key(settings: Settings) -> str:
-    """settings.secret_key, or a random key generated once into data_dir/secret_key."""
-    if settings.secret_key:
-        return settings.secret_key
-    path = Path(settings.data_dir) / "secret_key"
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    # Write a private temp file, then hard-link it into place: the key file appears whole
-    # or not at all, and when several workers race, the first link wins for all of them.
-    temp = path.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(key)
-    try:
-        os.link(temp, path)
-    except FileExistsError:
-        key = path.read_text().strip()
-    finally:
-        temp.unlink()
-    return key
 
 
 def normalise_email(raw: str) -> str:
@@ -101,11 +72,35 @@ class Auth:
         return self.accounts.count_login_tokens(email, since) < LINKS_PER_HOUR
 
     def issue_login_link(self, email: str, next_path: str = "/") -> str:
+        return self._issue(email, next_path)[0]
+
+    def _issue(self, email: str, next_path: str) -> tuple[str, str]:
+        """(link, hash of its nonce); the hash is recorded, which spends the limit."""
         nonce = secrets.token_urlsafe(24)
         self.accounts.add_login_token(_sha256(nonce), email)
         token = self._login.dumps({"e": email, "n": nonce})
         query = urlencode({"token": token, "next": safe_next(next_path)})
-        return f"{self.settings.base_url.rstrip('/')}/login/verify?{query}"
+        return f"{self.settings.base_url.rstrip('/')}/login/verify?{query}", _sha256(nonce)
+
+    def mail_login_link(self, email: str, next_path: str = "/") -> None:
+        """Mail a sign-in link unless LINKS_PER_HOUR went to `email` already. Raises
+        DeliveryError when the mail server cannot take mail now, for every address alike;
+        a link that could not be sent is withdrawn and does not count against the limit."""
+        issued: list[tuple[str, str]] = []
+
+        def claim() -> bool:
+            if not self.may_send_link(email):
+                return False
+            issued.append(self._issue(email, next_path))
+            return True
+
+        if send_rate_limited(
+            self.settings,
+            claim=claim,
+            release=lambda: self.accounts.delete_login_token(issued[0][1]),
+            build=lambda: login_message(self.settings, email, issued[0][0]),
+        ):
+            log.info("sent sign-in link to a reader")
 
     def check_login_token(self, token: str) -> tuple[str, str]:
         """(email, nonce) of a well-signed, unexpired token; LoginError otherwise."""
@@ -177,30 +172,18 @@ def safe_next(path: str | None) -> str:
     return path
 
 
-def send_login_email(settings: Settings, email: str, link: str) -> None:
-    """Mail the sign-in link over SMTP (settings.smtp_*). The link is never logged."""
-    msg = EmailMessage()
-    msg["Subject"] = "Your paperwire sign-in link"
-    msg["From"] = settings.mail_from
-    msg["To"] = email
-    msg["Date"] = formatdate(localtime=False, usegmt=True)
-    msg["Message-ID"] = make_msgid(domain="paperwire")
+def login_message(settings: Settings, email: str, link: str) -> Message:
+    """The sign-in email (plain text). The link is never logged."""
     minutes = max(1, settings.login_link_max_age // 60)
-    msg.set_content(
-        "Someone (hopefully you) asked to sign in to paperwire with this address.\n\n"
-        f"Open this link to sign in (valid for {minutes} minutes, works once):\n{link}\n\n"
-        "If you did not ask for it, ignore this email.\n"
+    return build_message(
+        settings=settings,
+        recipient=email,
+        subject="Your paperwire sign-in link",
+        text=(
+            "Someone (hopefully you) asked to sign in to paperwire with this address.\n\n"
+            f"Open this link to sign in (valid for {minutes} minutes, works once):\n{link}\n\n"
+            "If you did not ask for it, ignore this email.\n"
+        ),
+        html=None,
+        message_id=f"<login.{secrets.token_hex(12)}@{mail_domain(settings)}>",
     )
-    context = ssl.create_default_context()
-    smtp: smtplib.SMTP
-    if settings.smtp_security == "ssl":
-        smtp = smtplib.SMTP_SSL(settings.smtp_host, settings.smtp_port, context=context, timeout=30)
-    else:
-        smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=30)
-    with smtp:
-        if settings.smtp_security == "starttls":
-            smtp.starttls(context=context)
-        if settings.smtp_user:
-            smtp.login(settings.smtp_user, settings.smtp_password or "")
-        smtp.send_message(msg)
-    log.info("sent sign-in link to a reader")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import smtplib
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from paperwire.mail import MAIL_DOWN, DeliveryError
 from paperwire.service import Service
 from paperwire.web import listing
 from paperwire.web.auth import (
@@ -19,7 +19,6 @@ from paperwire.web.auth import (
     LoginError,
     normalise_email,
     safe_next,
-    send_login_email,
 )
 from paperwire.web.render import render, with_query
 from paperwire.web.schemas import page_count
@@ -207,7 +206,6 @@ def login_form(request: Request, next_path: Annotated[str, Query(alias="next")] 
 @router.post("/login")
 def login_send(
     request: Request,
-    background: BackgroundTasks,
     email: Annotated[str, Form(max_length=320)],
     next_path: Annotated[str, Form(alias="next")] = "/",
     csrf_token: Annotated[str | None, Form(alias=CSRF_FIELD)] = None,
@@ -219,18 +217,13 @@ def login_send(
     except ValueError as exc:
         ctx = {"next": safe_next(next_path), "error": str(exc), "email": email}
         return render(request, "login.html", ctx, status_code=400)
-    if auth.may_send_link(address):  # the same answer either way: nothing to probe
-        link = auth.issue_login_link(address, next_path)
-        background.add_task(_mail_quietly, request, address, link)
+    try:  # the same answer for every address: sent (or limited), or mail is down
+        auth.mail_login_link(address, next_path)
+    except DeliveryError as exc:
+        log.error("could not send a sign-in email: %s", exc.reply)
+        ctx = {"next": safe_next(next_path), "error": MAIL_DOWN, "email": address}
+        return render(request, "login.html", ctx, status_code=503)
     return render(request, "login_sent.html", {"email": address})
-
-
-def _mail_quietly(request: Request, email: str, link: str) -> None:
-    """Send in the background; failures are logged without the link."""
-    try:
-        send_login_email(request.app.state.settings, email, link)
-    except (OSError, smtplib.SMTPException) as exc:
-        log.error("could not send a sign-in email: %s", type(exc).__name__)
 
 
 @router.get("/login/verify")

@@ -14,8 +14,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from paperwire.digest.digests import SubscriptionError
-from paperwire.digest.mail import DeliveryError
 from paperwire.digest.scheduler import DigestScheduler
+from paperwire.mail import MAIL_DOWN, DeliveryError
 from paperwire.service import Service
 
 
@@ -122,13 +122,8 @@ async def subscribe(request: Request) -> HTMLResponse:
         return _page(
             request, "subscribe.html", "Subscribe to the digest", 400, error=str(exc), email=email
         )
-    except DeliveryError:
-        return _message(
-            request,
-            "Try again later",
-            "We could not send email just now; please try again later.",
-            503,
-        )
+    except DeliveryError:  # the same for every address (see mail.send_rate_limited)
+        return _message(request, "Try again later", MAIL_DOWN, 503)
     return _page(request, "subscribe.html", "Check your inbox", done=True)
 
 
@@ -139,7 +134,7 @@ def confirm(request: Request, token: str = "") -> HTMLResponse:
         sub = service.digest.confirm_subscription(token)
     except SubscriptionError as exc:
         return _message(request, "Link not valid", str(exc), 400)
-    manage = service.digest.links(sub).manage
+    manage = service.digest.manage_url(sub)
     return _message(
         request, "Subscribed", f"{sub.email} will receive the paperwire digest.", manage_url=manage
     )
@@ -162,7 +157,7 @@ def _manage_page(
         "sub": sub,
         "token": token,
         "weekdays": WEEKDAYS,
-        "unsubscribe_url": service.digest.links(sub).unsubscribe,
+        "unsubscribe_url": service.digest.unsubscribe_url(sub),
         "saved": saved,
         "error": error,
     }

@@ -1,5 +1,7 @@
-"""SMTP delivery: one reusable connection, STARTTLS/SSL/auth from Settings, and a clear
-split between temporary (4xx, connection) and permanent (5xx) failures."""
+"""Mail for all of paperwire (digests, subscription confirmations, sign-in links): building
+messages, and SMTP delivery over one reusable connection with STARTTLS/SSL/auth from
+Settings and a clear split between temporary (4xx, connection) and permanent (5xx)
+failures."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from types import TracebackType
 
 from paperwire.config import Settings
 
+MAIL_DOWN = "We could not send email just now, so nothing was sent; please try again later."
 SMTP_COMPAT = compat32.clone(linesep="\r\n", max_line_length=998)  # no header folding
 _UTF8_QP = Charset("utf-8")
 _UTF8_QP.body_encoding = QP
@@ -55,15 +58,19 @@ def build_message(
     recipient: str,
     subject: str,
     text: str,
-    html: str,
+    html: str | None,
     message_id: str,
     unsubscribe_url: str | None = None,
     date: datetime | None = None,
 ) -> Message:
-    """multipart/alternative (text first, HTML preferred) with Date, Message-ID, From and,
-    for digests, List-Unsubscribe + List-Unsubscribe-Post (RFC 8058 one-click).
-    Built with the compat32 classes: several times faster than EmailMessage."""
-    msg = MIMEMultipart("alternative")
+    """multipart/alternative (text first, HTML preferred; text only when `html` is None)
+    with Date, Message-ID, From and, for digests, List-Unsubscribe + List-Unsubscribe-Post
+    (RFC 8058 one-click). Built with the compat32 classes: several times faster than
+    EmailMessage."""
+    msg: Message = MIMEText(text, "plain", _UTF8_QP)  # type: ignore[arg-type]
+    if html is not None:
+        rich = MIMEText(html, "html", _UTF8_QP)  # type: ignore[arg-type]
+        msg = MIMEMultipart("alternative", _subparts=[msg, rich])
     msg["From"] = settings.mail_from
     msg["To"] = recipient
     msg["Subject"] = subject if subject.isascii() else Header(subject, "utf-8").encode()
@@ -72,8 +79,6 @@ def build_message(
     if unsubscribe_url:
         msg["List-Unsubscribe"] = f"<{unsubscribe_url}>"
         msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    msg.attach(MIMEText(text, "plain", _UTF8_QP))  # type: ignore[arg-type]
-    msg.attach(MIMEText(html, "html", _UTF8_QP))  # type: ignore[arg-type]
     return msg
 
 
@@ -146,6 +151,21 @@ class SmtpSender:
             raise DeliveryError(reply, True, True, at_connect=True) from exc
         return smtp
 
+    def check(self) -> None:
+        """Connect (TLS, login) as a send would, without sending: DeliveryError when the
+        server cannot take mail now. Lets a caller that sends nothing this time answer as
+        truthfully as one that sends."""
+        if self._smtp is None:
+            self._smtp = self._connect()
+        try:
+            code, text = self._smtp.noop()
+        except (OSError, smtplib.SMTPException) as exc:
+            self._drop()
+            raise DeliveryError(f"connection lost: {exc}", True, True, at_connect=True) from exc
+        if code != 250:
+            self._drop()
+            raise DeliveryError(_reply(code, text), code < 500, True, at_connect=True)
+
     def close(self) -> None:
         if self._smtp is not None:
             try:
@@ -211,3 +231,27 @@ class SmtpSender:
             self._smtp.rset()
         except (OSError, smtplib.SMTPException):
             self._drop()
+
+
+def send_rate_limited(
+    settings: Settings,
+    claim: Callable[[], bool],
+    release: Callable[[], None],
+    build: Callable[[], Message],
+) -> bool:
+    """Send the one mail a form asks for (a confirmation, a sign-in link) when `claim()`
+    grants it under the per-address limit. The limit is spent only on a mail the server
+    took: on DeliveryError `release()` gives the claim back and the error propagates. When
+    the limit says no, the server is still checked, so the caller answers the same
+    ("sent" or DeliveryError) for an address just submitted as for any other: nothing to
+    probe. Returns whether a mail went out."""
+    with SmtpSender(settings) as smtp:
+        if not claim():
+            smtp.check()
+            return False
+        try:
+            smtp.send(build())
+        except DeliveryError:
+            release()
+            raise
+    return True
