@@ -11,6 +11,9 @@ from paperwire.cli.base import Context, cli, pass_ctx
 from paperwire.cli.render import listing_json, out, print_listing
 from paperwire.listing import LISTING_SORTS, VIEWS, ListingError
 
+PERIOD_HELP = "That day (default), its week (Monday to Sunday) or its month."
+SORT_HELP = "date (default): newest first; trending: upvotes with time decay."
+
 
 @cli.command()
 @click.option(
@@ -19,20 +22,8 @@ from paperwire.listing import LISTING_SORTS, VIEWS, ListingError
     type=click.DateTime(formats=["%Y-%m-%d"]),
     help="A day inside the period (YYYY-MM-DD). Default: the latest listing day.",
 )
-@click.option(
-    "--period",
-    type=click.Choice(VIEWS),
-    default="day",
-    show_default=True,
-    help="List that day, its week (Monday to Sunday) or its month.",
-)
-@click.option(
-    "--sort",
-    type=click.Choice(LISTING_SORTS),
-    default="date",
-    show_default=True,
-    help="date: newest first; trending: upvotes with time decay.",
-)
+@click.option("--period", type=click.Choice(VIEWS), default="day", help=PERIOD_HELP)
+@click.option("--sort", type=click.Choice(LISTING_SORTS), default="date", help=SORT_HELP)
 @click.option("--page", default=1, show_default=True, type=click.IntRange(1, 10_000))
 @click.option("--per-page", default=50, show_default=True, type=click.IntRange(1, 500))
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
