@@ -1,0 +1,123 @@
+"""Finding papers by what a reference says: arXiv id, DOI, normalised title.
+
+The normalised title and DOI of each paper live in `paper_keys` (indexed), made by the
+caller's key functions and kept current by `refresh()`: a paper whose content hash
+differs from the one its keys were made from (or that has none yet) is keyed again."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from paperwire.store.bibliography_tables import TITLE_KEY_CHARS, paper_keys
+from paperwire.store.schema import papers
+
+KeyFunction = Callable[[str], str | None]
+_CHUNK = 500  # values per IN (...) list
+_WRITE_BATCH = 5000
+REFRESH_MARGIN = timedelta(minutes=2)  # longer than any ingest transaction
+
+
+def _chunks(values: Sequence[str]) -> Iterable[list[str]]:
+    unique = sorted(set(values))
+    for start in range(0, len(unique), _CHUNK):
+        yield unique[start : start + _CHUNK]
+
+
+class PaperKeys:
+    """Lookups of live (not deleted) papers. Each public method is one transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def refresh(self, title_key: KeyFunction, doi_key: KeyFunction) -> int:
+        """Key the papers that are new or changed since they were keyed; returns how many.
+
+        Only papers modified after the newest keyed one (less REFRESH_MARGIN, for
+        transactions that committed out of order) are compared, so a refresh with
+        nothing new costs two index lookups."""
+        stale = (
+            sa.select(
+                papers.c.arxiv_id,
+                papers.c.title,
+                papers.c.doi,
+                papers.c.content_hash,
+                papers.c.modified_at,
+                paper_keys.c.arxiv_id.label("keyed"),
+            )
+            .select_from(papers.outerjoin(paper_keys, paper_keys.c.arxiv_id == papers.c.arxiv_id))
+            .where(
+                sa.or_(
+                    paper_keys.c.arxiv_id.is_(None),
+                    paper_keys.c.paper_hash != papers.c.content_hash,
+                )
+            )
+        )
+        with self.engine.connect() as conn:
+            newest = conn.execute(sa.select(sa.func.max(paper_keys.c.modified_at))).scalar()
+            if newest is not None:
+                stale = stale.where(papers.c.modified_at > newest - REFRESH_MARGIN)
+            rows = conn.execute(stale).all()
+        if not rows:
+            return 0
+        rekeyed = [r.arxiv_id for r in rows if r.keyed is not None]
+        keyed = [
+            {
+                "arxiv_id": r.arxiv_id,
+                "paper_hash": r.content_hash,
+                "title_key": (title_key(r.title) or "")[:TITLE_KEY_CHARS],
+                "doi_key": doi_key(r.doi) if r.doi else None,
+                "modified_at": r.modified_at,
+            }
+            for r in rows
+        ]
+        try:
+            self._write(keyed, rekeyed)
+        except sa.exc.IntegrityError:  # another process keyed some of them meanwhile
+            self._write(keyed, [str(k["arxiv_id"]) for k in keyed])
+        return len(keyed)
+
+    def _write(self, keyed: list[dict[str, Any]], replaced: list[str]) -> None:
+        with self.engine.begin() as conn:
+            for chunk in _chunks(replaced):
+                conn.execute(paper_keys.delete().where(paper_keys.c.arxiv_id.in_(chunk)))
+            for start in range(0, len(keyed), _WRITE_BATCH):
+                conn.execute(paper_keys.insert(), keyed[start : start + _WRITE_BATCH])
+
+    def live_ids(self, ids: Sequence[str]) -> set[str]:
+        """Which of `ids` are stored and not deleted."""
+        found: set[str] = set()
+        with self.engine.connect() as conn:
+            for chunk in _chunks(ids):
+                query = sa.select(papers.c.arxiv_id).where(
+                    papers.c.arxiv_id.in_(chunk), papers.c.deleted.is_(False)
+                )
+                found.update(conn.execute(query).scalars())
+        return found
+
+    def ids_by_doi(self, dois: Sequence[str]) -> dict[str, list[str]]:
+        """Normalised DOI -> ids of the live papers with that DOI (sorted)."""
+        return self._by(paper_keys.c.doi_key, dois)
+
+    def ids_by_title_key(self, keys: Sequence[str]) -> dict[str, list[str]]:
+        """Title key -> ids of the live papers whose title has that key (sorted)."""
+        return self._by(paper_keys.c.title_key, [k[:TITLE_KEY_CHARS] for k in keys if k])
+
+    def _by(self, column: sa.Column[str], values: Sequence[str]) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        join = paper_keys.join(papers, papers.c.arxiv_id == paper_keys.c.arxiv_id)
+        with self.engine.connect() as conn:
+            for chunk in _chunks(values):
+                query = (
+                    sa.select(column, paper_keys.c.arxiv_id)
+                    .select_from(join)
+                    .where(column.in_(chunk), papers.c.deleted.is_(False))
+                    .order_by(paper_keys.c.arxiv_id)
+                )
+                for value, arxiv_id in conn.execute(query):
+                    found.setdefault(value, []).append(arxiv_id)
+        return found
