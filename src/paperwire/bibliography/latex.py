@@ -63,7 +63,7 @@ _SYMBOLS = {
     "cdot": "·", "cdots": "⋯", "ldots": "…", "dots": "…", "sim": "∼", "approx": "≈",
     "in": "∈", "partial": "∂", "nabla": "∇", "sum": "∑", "prod": "∏", "sqrt": "√",
     "star": "⋆", "ast": "∗", "emptyset": "∅", "forall": "∀", "exists": "∃",
-    "mid": "|", "vert": "|", "%": "%", "&": "&", "$": "$", "#": "#", "_": "_",
+    "mid": "|", "vert": "|", "^": "^", "~": "~", "%": "%", "&": "&", "$": "$", "#": "#", "_": "_",
     "{": "{", "}": "}", "textbackslash": "\\", "textasciitilde": "~",
     "textasciicircum": "^", "textendash": "–", "textemdash": "—", "S": "§", "P": "¶",
     "copyright": "©", "textregistered": "®", "texttrademark": "™", "euro": "€",
@@ -76,7 +76,11 @@ _ACCENT_CMD = re.compile(
     r"\\([`'^\"~=.])\s*(?:\{\s*(\\?[A-Za-z])\s*\}|(\\?[A-Za-z]))"
     r"|\\([uvHckrdb])(?:\s*\{\s*(\\?[A-Za-z])\s*\}|\s+([A-Za-z]))"
 )
-_COMMAND = re.compile(r"\\([A-Za-z]+)\s?|\\([^A-Za-z\s])")
+# one pass, so what a command renders to is never read again as LaTeX
+_TOKEN = re.compile(r"\\([A-Za-z]+)\s?|\\([^A-Za-z\s])|([{}$~^])")
+_MATH_SPAN = re.compile(r"(?<!\\)\$[^$]*(?<!\\)\$")
+_SUBSCRIPT = re.compile(r"(?<!\\)_")
+_RAW = {"{": "", "}": "", "$": "", "^": "", "~": " "}
 _LATEXY = re.compile(r"[\\${}~^]|--|``|''")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -89,8 +93,12 @@ def _accent(match: re.Match[str]) -> str:
     return unicodedata.normalize("NFC", base + _ACCENTS[cmd])
 
 
-def _command(match: re.Match[str]) -> str:
+def _token(match: re.Match[str]) -> str:
+    if match.group(3):
+        return _RAW[match.group(3)]
     name = match.group(1) or match.group(2)
+    if name == "\\":
+        return " "
     if name in _LETTERS:
         return _LETTERS[name]
     if name in _SYMBOLS:
@@ -107,9 +115,8 @@ def latex_to_text(text: str) -> str:
         return " ".join(text.split())
     out = _ACCENT_CMD.sub(_accent, text)
     out = out.replace("---", "—").replace("--", "–").replace("``", "“").replace("''", "”")
-    out = _COMMAND.sub(_command, out.replace("\\\\", " "))
-    out = out.replace("$", "").replace("{", "").replace("}", "").replace("~", " ")
-    out = re.sub(r"(?<=\S)\^", "", out)  # X^2 -> X2 (the braces already went)
+    out = _MATH_SPAN.sub(lambda m: _SUBSCRIPT.sub("", m.group(0)), out)  # $x_1$ -> x1
+    out = _TOKEN.sub(_token, out)
     return " ".join(out.split())
 
 
@@ -128,7 +135,7 @@ def title_key(text: str) -> str:
 # -- Unicode/arXiv text -> BibTeX ----------------------------------------------------
 
 _MATH = re.compile(r"(?<!\\)\$(?:\\.|[^$\\])+?(?<!\\)\$")
-_KNOWN_COMMAND = re.compile(r"\\(?:[A-Za-z]+|[`'^\"~=.&%$#_{} ])")
+_KNOWN_COMMAND = re.compile(r"\\(?:[A-Za-z]+|[`'^\"~=.&%$#_{} \\])")
 
 
 def _balanced(text: str) -> bool:
