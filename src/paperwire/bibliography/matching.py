@@ -5,8 +5,8 @@ how). Pure over a Lookup, so the store and the network stay outside."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
 
 from paperwire.bibliography.entries import LibraryEntry, Malformed, ParsedLibrary
 from paperwire.bibliography.latex import title_key
@@ -38,6 +38,19 @@ class LibraryMatch:
     how: dict[str, str] = field(default_factory=dict)
     duplicates: int = 0  # entries naming a paper an earlier entry already matched
     fetch_error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready form (for the CLI's --json and the API)."""
+        return {
+            "format": self.format,
+            "entries": self.entries,
+            "matched": [{"arxiv_id": i, "by": self.how[i]} for i in self.matched],
+            "fetched": list(self.fetched),
+            "duplicates": self.duplicates,
+            "unmatched": [asdict(e) for e in self.unmatched],
+            "malformed": [asdict(m) for m in self.malformed],
+            "fetch_error": self.fetch_error,
+        }
 
 
 def _pick(candidates: list[str], entry: LibraryEntry) -> str:
