@@ -7,6 +7,7 @@ FeedInfo."""
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -34,6 +35,11 @@ class FeedInfo:
 
 def _clean(text: str | None) -> str:
     return _NOT_XML.sub("", text or "")
+
+
+def _plain(text: str) -> str:
+    """Readable text of LaTeX-ish `text`, without characters XML cannot carry."""
+    return latex_to_text(_clean(text))
 
 
 def paper_day(paper: Paper) -> date | None:
@@ -81,13 +87,14 @@ def rss(info: FeedInfo, papers: list[Paper], now: datetime) -> bytes:
     for paper in papers:
         item = etree.SubElement(channel, "item")
         url = _paper_url(info, paper)
-        _text(item, "title", latex_to_text(paper.title))
+        _text(item, "title", _plain(paper.title))
         _text(item, "link", url)
         _text(item, "guid", url, isPermaLink="true")
-        _text(item, "description", latex_to_text(paper.abstract))
+        # RSS descriptions are HTML: escape the text once more so it shows as text
+        _text(item, "description", html.escape(_plain(paper.abstract), quote=False))
         _text(item, "pubDate", format_datetime(_moment(paper_day(paper), now)))
         for author in paper.authors:
-            _text(item, f"{{{DC}}}creator", latex_to_text(author.name))
+            _text(item, f"{{{DC}}}creator", _plain(author.name))
         for category in paper.categories:
             _text(item, "category", category)
     return _serialise(root)
@@ -110,7 +117,7 @@ def atom(info: FeedInfo, papers: list[Paper], now: datetime) -> bytes:
     for paper in papers:
         entry = add(root, "entry")
         url = _paper_url(info, paper)
-        add(entry, "title", latex_to_text(paper.title), type="text")
+        add(entry, "title", _plain(paper.title), type="text")
         add(entry, "id", url)
         add(entry, "link", href=url, rel="alternate", type="text/html")
         add(entry, "link", href=paper.abs_url, rel="related", title="arXiv")
@@ -119,10 +126,10 @@ def atom(info: FeedInfo, papers: list[Paper], now: datetime) -> bytes:
         add(entry, "published", published.isoformat())
         add(entry, "updated", max(published, _moment(paper_day(paper), now)).isoformat())
         for person in paper.authors or []:
-            add(add(entry, "author"), "name", latex_to_text(person.name))
+            add(add(entry, "author"), "name", _plain(person.name))
         if not paper.authors:
             add(add(entry, "author"), "name", "unknown")
         for category in paper.categories:
             add(entry, "category", term=category)
-        add(entry, "summary", latex_to_text(paper.abstract), type="text")
+        add(entry, "summary", _plain(paper.abstract), type="text")
     return _serialise(root)

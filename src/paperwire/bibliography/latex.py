@@ -78,7 +78,7 @@ _ACCENT_CMD = re.compile(
 )
 # one pass, so what a command renders to is never read again as LaTeX
 _TOKEN = re.compile(r"\\([A-Za-z]+)\s?|\\([^A-Za-z\s])|([{}$~^])")
-_MATH_SPAN = re.compile(r"(?<!\\)\$[^$]*(?<!\\)\$")
+_MATH_SPAN = re.compile(r"(?<!\\)\$\$[^$]*\$\$|(?<!\\)\$[^$]*(?<!\\)\$")
 _SUBSCRIPT = re.compile(r"(?<!\\)_")
 _RAW = {"{": "", "}": "", "$": "", "^": "", "~": " "}
 _LATEXY = re.compile(r"[\\${}~^]|--|``|''")
