@@ -16,6 +16,4 @@ paper_keys = sa.Table(
     sa.Column("paper_hash", sa.String(32), nullable=False),
     sa.Column("title_key", sa.String(TITLE_KEY_CHARS), nullable=False, index=True),
     sa.Column("doi_key", sa.String(256), index=True),
-    # papers.modified_at when keyed: refresh() looks only at papers modified since the last
-    sa.Column("modified_at", sa.DateTime(timezone=True), nullable=False, index=True),
 )

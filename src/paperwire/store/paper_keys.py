@@ -2,24 +2,26 @@
 
 The normalised title and DOI of each paper live in `paper_keys` (indexed), made by the
 caller's key functions and kept current by `refresh()`: a paper whose content hash
-differs from the one its keys were made from (or that has none yet) is keyed again."""
+differs from the one its keys were made from (or that has none yet) is keyed again.
+A paper deleted later keeps its keys; lookups skip deleted papers."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from paperwire.store.bibliography_tables import TITLE_KEY_CHARS, paper_keys
-from paperwire.store.schema import papers
+from paperwire.store.schema import checkpoints, papers
 
 KeyFunction = Callable[[str], str | None]
 _CHUNK = 500  # values per IN (...) list
 _WRITE_BATCH = 5000
 REFRESH_MARGIN = timedelta(minutes=2)  # longer than any ingest transaction
+CHECKPOINT = "paper_keys:refreshed_at"  # when the last refresh began (ISO, UTC)
 
 
 def _chunks(values: Sequence[str]) -> Iterable[list[str]]:
@@ -37,16 +39,15 @@ class PaperKeys:
     def refresh(self, title_key: KeyFunction, doi_key: KeyFunction) -> int:
         """Key the papers that are new or changed since they were keyed; returns how many.
 
-        Only papers modified after the newest keyed one (less REFRESH_MARGIN, for
-        transactions that committed out of order) are compared, so a refresh with
-        nothing new costs two index lookups."""
+        Only papers modified since the last refresh began (less REFRESH_MARGIN, for
+        transactions still open then) are compared; the first refresh compares all."""
+        started = datetime.now(UTC)
         stale = (
             sa.select(
                 papers.c.arxiv_id,
                 papers.c.title,
                 papers.c.doi,
                 papers.c.content_hash,
-                papers.c.modified_at,
                 paper_keys.c.arxiv_id.label("keyed"),
             )
             .select_from(papers.outerjoin(paper_keys, paper_keys.c.arxiv_id == papers.c.arxiv_id))
@@ -58,12 +59,13 @@ class PaperKeys:
             )
         )
         with self.engine.connect() as conn:
-            newest = conn.execute(sa.select(sa.func.max(paper_keys.c.modified_at))).scalar()
-            if newest is not None:
-                stale = stale.where(papers.c.modified_at > newest - REFRESH_MARGIN)
+            raw = conn.execute(
+                sa.select(checkpoints.c.value).where(checkpoints.c.name == CHECKPOINT)
+            ).scalar()
+            last = datetime.fromisoformat(raw) if isinstance(raw, str) else None
+            if last is not None:
+                stale = stale.where(papers.c.modified_at > last - REFRESH_MARGIN)
             rows = conn.execute(stale).all()
-        if not rows:
-            return 0
         rekeyed = [r.arxiv_id for r in rows if r.keyed is not None]
         keyed = [
             {
@@ -71,22 +73,28 @@ class PaperKeys:
                 "paper_hash": r.content_hash,
                 "title_key": (title_key(r.title) or "")[:TITLE_KEY_CHARS],
                 "doi_key": doi_key(r.doi) if r.doi else None,
-                "modified_at": r.modified_at,
             }
             for r in rows
         ]
-        try:
-            self._write(keyed, rekeyed)
-        except sa.exc.IntegrityError:  # another process keyed some of them meanwhile
-            self._write(keyed, [str(k["arxiv_id"]) for k in keyed])
+        if keyed or last is None or started - last > REFRESH_MARGIN:
+            try:
+                self._write(keyed, rekeyed, started)
+            except sa.exc.IntegrityError:  # another process keyed some of them meanwhile
+                self._write(keyed, [str(k["arxiv_id"]) for k in keyed], started)
         return len(keyed)
 
-    def _write(self, keyed: list[dict[str, Any]], replaced: list[str]) -> None:
+    def _write(self, keyed: list[dict[str, Any]], replaced: list[str], started: datetime) -> None:
         with self.engine.begin() as conn:
             for chunk in _chunks(replaced):
                 conn.execute(paper_keys.delete().where(paper_keys.c.arxiv_id.in_(chunk)))
             for start in range(0, len(keyed), _WRITE_BATCH):
                 conn.execute(paper_keys.insert(), keyed[start : start + _WRITE_BATCH])
+            value = {"value": started.isoformat(), "updated_at": started}
+            done = conn.execute(
+                checkpoints.update().where(checkpoints.c.name == CHECKPOINT).values(**value)
+            )
+            if done.rowcount == 0:
+                conn.execute(checkpoints.insert().values(name=CHECKPOINT, **value))
 
     def live_ids(self, ids: Sequence[str]) -> set[str]:
         """Which of `ids` are stored and not deleted."""

@@ -22,11 +22,9 @@ def upgrade() -> None:
         sa.Column("paper_hash", sa.String(32), nullable=False),
         sa.Column("title_key", sa.String(512), nullable=False),
         sa.Column("doi_key", sa.String(256)),
-        sa.Column("modified_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_paper_keys_title_key", "paper_keys", ["title_key"])
     op.create_index("ix_paper_keys_doi_key", "paper_keys", ["doi_key"])
-    op.create_index("ix_paper_keys_modified_at", "paper_keys", ["modified_at"])
 
 
 def downgrade() -> None:
