@@ -259,3 +259,21 @@ def test_csl_json_export_renders_titles_and_names() -> None:
     assert items[0]["DOI"] == "10.48550/arXiv.2503.00001"
     assert items[0]["number"] == "arXiv:2503.00001" and items[0]["publisher"] == "arXiv"
     assert split_name("Plato") == ("", "Plato")
+
+
+def test_xml_uploads_are_never_parsed_as_xml() -> None:
+    """An EndNote/MODS-style XML file with an entity bomb: no reader expands entities; it
+    is read as a list of lines, each reported, in no time."""
+    bomb = (
+        '<?xml version="1.0"?>\n<!DOCTYPE lolz [\n<!ENTITY lol "lol">\n'
+        + "".join(
+            f'<!ENTITY lol{n} "{("&lol" + str(n - 1) + ";") * 10 if n > 1 else "&lol;" * 10}">\n'
+            for n in range(1, 10)
+        )
+        + "]>\n<records><record><title>&lol9;</title>"
+        "<url>https://arxiv.org/abs/1706.03762</url></record></records>\n"
+    ).encode()
+    parsed = parse_library(bomb, "library.xml")
+    assert parsed.format == "idlist"
+    assert len(parsed.malformed) == 14 and all(len(m.reason) < 200 for m in parsed.malformed)
+    assert parsed.entries == []  # the URL sits inside markup on a line of its own making
