@@ -63,6 +63,8 @@ class PaperKeys:
                 sa.select(checkpoints.c.value).where(checkpoints.c.name == CHECKPOINT)
             ).scalar()
             last = datetime.fromisoformat(raw) if isinstance(raw, str) else None
+            if conn.execute(sa.select(paper_keys.c.arxiv_id).limit(1)).first() is None:
+                last = None  # no keys at all (a new or emptied table): key every paper
             if last is not None:
                 stale = stale.where(papers.c.modified_at > last - REFRESH_MARGIN)
             rows = conn.execute(stale).all()
@@ -113,7 +115,9 @@ class PaperKeys:
 
     def ids_by_title_key(self, keys: Sequence[str]) -> dict[str, list[str]]:
         """Title key -> ids of the live papers whose title has that key (sorted)."""
-        return self._by(paper_keys.c.title_key, [k[:TITLE_KEY_CHARS] for k in keys if k])
+        stored = {k: k[:TITLE_KEY_CHARS] for k in keys if k}  # long keys are kept cut
+        found = self._by(paper_keys.c.title_key, list(stored.values()))
+        return {k: found[cut] for k, cut in stored.items() if cut in found}
 
     def _by(self, column: sa.Column[str], values: Sequence[str]) -> dict[str, list[str]]:
         found: dict[str, list[str]] = {}

@@ -29,3 +29,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("paper_keys")
+    op.execute(sa.text("DELETE FROM checkpoints WHERE name = 'paper_keys:refreshed_at'"))
