@@ -22,7 +22,7 @@ from paperwire.web.render import with_query
 
 router = APIRouter(include_in_schema=False)
 FEED_ITEMS = 100  # papers per feed
-DAILY_ITEMS = 1000  # papers of one day read before the category filter
+DAILY_ITEMS = 5000  # at most this many papers of one day are read before the category filter
 EXPORT_TYPES = {
     "bibtex": ("application/x-bibtex; charset=utf-8", "bib"),
     "csljson": ("application/vnd.citationstyles.csl+json; charset=utf-8", "json"),
