@@ -109,7 +109,7 @@ def test_bibtex_good_duplicate_and_broken_entries() -> None:
         ("vaswani2017 (line 16)", "hep-th/9901001", None, "Attention is all you need"),
         ("third (line 21)", None, None, "Third"),
     ]
-    assert parsed.entries[0].authors == ("Vaswani, Ashish", "Shazeer, Noam")
+    assert parsed.entries[0].authors == ("Ashish Vaswani", "Noam Shazeer")
     assert parsed.entries[0].year == 2017
     reasons = {m.key: m.reason for m in parsed.malformed}
     assert set(reasons) == {"broken (line 7)", "nothing (line 19)", "nocomma (line 20)"}
@@ -123,7 +123,7 @@ def test_csl_json_items_and_bad_items() -> None:
         {
             "id": "vaswani",
             "type": "article",
-            "title": "Attention Is All You Need",
+            "title": 'Attention Is <i>All</i> You <span class="nocase">Need</span>',
             "author": [{"family": "Vaswani", "given": "Ashish"}, {"literal": "OpenAI"}],
             "issued": {"date-parts": [[2017, 6, 12]]},
             "number": "arXiv:1706.03762",
@@ -141,6 +141,7 @@ def test_csl_json_items_and_bad_items() -> None:
         ("2401.00001", None, None),
     ]
     assert parsed.entries[0].authors == ("Ashish Vaswani", "OpenAI")
+    assert parsed.entries[0].title == "Attention Is All You Need"
     assert [(m.key, m.reason) for m in parsed.malformed] == [
         ("item 2", "not a JSON object"),
         ("empty (item 3)", "no title, arXiv id or DOI"),
@@ -243,6 +244,9 @@ def test_bibtex_export_is_valid_and_carries_arxiv_fields() -> None:
     assert first["author"] == r"Zo{\"e} M{\"u}ller and Bo Li"
     third = {f.key: f.value for f in entries[2].fields}
     assert third["author"] == "Ludwig van Beethoven and {Mallory and Co}"
+    ours = parse_library(text.encode(), "x.bib").entries
+    assert ours[2].authors == ("Ludwig van Beethoven", "Mallory and Co")
+    assert ours[0].authors == ("Zoë Müller", "Bo Li")
     assert citation_keys(PAPERS) == [e.key for e in entries]  # stable: same again
 
 

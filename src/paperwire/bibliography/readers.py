@@ -40,6 +40,7 @@ _EXTENSIONS = {
 _BIBTEX_START = re.compile(r"^\s*@\s*[A-Za-z]+\s*[{(]", re.MULTILINE)
 _RIS_TAG = re.compile(r"^([A-Z][A-Z0-9])  -(?: (.*))?$")
 _NO_ID = "no title, arXiv id or DOI"
+_CSL_MARKUP = re.compile(r"</?(?:i|b|sup|sub|span)(?:\s[^<>]*)?>")  # CSL rich text in titles
 _ENTRY_LINE = re.compile(r"^\s*@", re.MULTILINE)
 # bibtexparser logs each broken block; we report them as Malformed instead
 logging.getLogger("bibtexparser").addHandler(logging.NullHandler())
@@ -127,13 +128,35 @@ def _bibtex_value(value: Any) -> str:
     return text
 
 
+def _split_names(text: str) -> list[str]:
+    """BibTeX author lists split on ' and ' outside braces ('{Mallory and Co}' is one)."""
+    names, depth, start = [], 0, 0
+    for match in re.finditer(r"[{}]|\s+and\s+", text):
+        token = match.group(0)
+        if token in "{}":
+            depth += 1 if token == "{" else -1
+        elif depth == 0:
+            names.append(text[start : match.start()])
+            start = match.end()
+    names.append(text[start:])
+    return [n.strip() for n in names if n.strip()]
+
+
+def _first_last(name: str) -> str:
+    """'Vaswani, Ashish' -> 'Ashish Vaswani' (a braced name stays as it is)."""
+    if name.startswith("{") or "," not in name:
+        return name
+    last, first = name.split(",", 1)
+    return f"{first.strip()} {last.strip()}".strip()
+
+
 def _from_bibtex_entry(entry: Entry) -> LibraryEntry:
     fields = {f.key.lower(): _bibtex_value(f.value) for f in entry.fields}
     eprint = fields.get("eprint")
     prefix = (fields.get("archiveprefix") or fields.get("eprinttype") or "arxiv").lower()
     ids = [eprint if prefix == "arxiv" else None, fields.get("arxivid"), fields.get("arxiv")]
     ids.append(fields.get("url"))
-    authors = re.split(r"\s+and\s+", fields.get("author", "")) if fields.get("author") else []
+    authors = [_first_last(n) for n in _split_names(fields.get("author", ""))]
     return _make_entry(
         f"{entry.key} (line {(entry.start_line or 0) + 1})",
         ids,
@@ -227,7 +250,7 @@ def _from_csl_item(item: dict[str, Any], number: int) -> LibraryEntry:
         f"{item.get('id', '(no id)')} (item {number})",
         [item.get("arxiv"), item.get("URL"), str(item.get("id", ""))],
         item.get("DOI") if isinstance(item.get("DOI"), str) else None,
-        item.get("title") if isinstance(item.get("title"), str) else None,
+        _CSL_MARKUP.sub("", item["title"]) if isinstance(item.get("title"), str) else None,
         [_csl_name(a) for a in authors or []],
         _csl_year(item.get("issued")),
         (str(item[f]) for f in text_fields if item.get(f)),
