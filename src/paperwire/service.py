@@ -8,12 +8,9 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from time import monotonic
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from paperwire import harvest
-from paperwire.bibliography import LibraryMatch, match_library, parse_library
-from paperwire.bibliography.entries import normalise_doi
-from paperwire.bibliography.latex import title_key
 from paperwire.config import Settings
 from paperwire.digest.facade import DigestFacade
 from paperwire.ingest import OnChanged, Progress, import_snapshot
@@ -28,6 +25,9 @@ from paperwire.store import Store, open_store
 from paperwire.store.accounts import AccountStore
 from paperwire.store.paper_keys import PaperKeys
 from paperwire.trending import rank_tallies
+
+if TYPE_CHECKING:
+    from paperwire.bibliography import LibraryMatch
 
 ABSTRACT_SNIPPET_CHARS = 320
 
@@ -382,6 +382,10 @@ class Service(DigestFacade):
         """Match a BibTeX / CSL-JSON / RIS / id-list file to papers (by arXiv id, DOI,
         normalised title); with `fetch`, papers known by id but not stored are fetched
         from the arXiv API. Raises LibraryFileError when the file as a whole is unusable."""
+        from paperwire.bibliography import match_library, parse_library  # BibTeX parser: lazily
+        from paperwire.bibliography.entries import normalise_doi
+        from paperwire.bibliography.latex import title_key
+
         parsed = parse_library(data, filename, self.settings.library_max_bytes)
         keys = PaperKeys(self.store.engine)
         keys.refresh(title_key, normalise_doi)
