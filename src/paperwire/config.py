@@ -156,6 +156,12 @@ class Settings(BaseSettings):
         default=900, ge=1, description="Seconds an emailed login link stays valid (single use)."
     )
     session_days: int = Field(default=30, ge=1, description="Days a website login lasts.")
+    library_max_bytes: int = Field(
+        default=5_000_000,
+        ge=1,
+        description="Largest library file (BibTeX, CSL-JSON, RIS, list of ids) accepted "
+        "for matching, in bytes.",
+    )
 
     @field_validator("smtp_security")
     @classmethod

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from functools import cached_property
 from pathlib import Path
 from time import monotonic
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from paperwire import harvest, listing
 from paperwire.config import Settings
@@ -22,9 +22,13 @@ from paperwire.search.engine import SearchEngine
 from paperwire.search.highlight import Highlighter
 from paperwire.search.query import parse_query
 from paperwire.search.semantic import BackgroundEmbedder, SemanticIndex
-from paperwire.sources.http import PoliteClient
+from paperwire.sources.http import PoliteClient, SourceError
 from paperwire.store import Store, open_store
 from paperwire.store.accounts import AccountStore
+from paperwire.store.paper_keys import PaperKeys
+
+if TYPE_CHECKING:
+    from paperwire.bibliography import LibraryMatch
 
 ABSTRACT_SNIPPET_CHARS = 320
 
@@ -425,6 +429,29 @@ class Service:
     def set_vote(self, user_id: int, arxiv_id: str, up: bool) -> None:
         self.accounts.set_vote(user_id, arxiv_id, up)
         self._votes_changed_at = monotonic()
+
+    # -- a reader's library file (issue 13) ----------------------------------------
+
+    def match_library(self, data: bytes, filename: str = "", fetch: bool = False) -> LibraryMatch:
+        """Match a BibTeX / CSL-JSON / RIS / id-list file to papers (by arXiv id, DOI,
+        normalised title); with `fetch`, papers known by id but not stored are fetched
+        from the arXiv API. Raises LibraryFileError when the file as a whole is unusable."""
+        from paperwire.bibliography import match_library, parse_library  # BibTeX parser: lazily
+        from paperwire.bibliography.entries import normalise_doi
+        from paperwire.bibliography.latex import title_key
+
+        parsed = parse_library(data, filename, self.settings.library_max_bytes)
+        keys = PaperKeys(self.store.engine)
+        keys.refresh(title_key, normalise_doi)
+        return match_library(parsed, keys, self._fetch_for_library if fetch else None)
+
+    def _fetch_for_library(self, ids: list[str]) -> tuple[set[str], str | None]:
+        error = None
+        try:
+            self.fetch_ids(ids)
+        except SourceError as exc:  # offline, or arXiv refused: report, match the rest
+            error = f"could not fetch from arXiv: {exc}"
+        return PaperKeys(self.store.engine).live_ids(ids), error
 
 
 TRENDING_TTL = 30.0  # seconds a trending ranking is reused by one process

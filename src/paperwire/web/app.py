@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from paperwire import __version__
 from paperwire.config import Settings
 from paperwire.service import Service
-from paperwire.web import api, pages
+from paperwire.web import api, feeds, pages
 from paperwire.web.auth import CSRF_COOKIE, Auth
 from paperwire.web.render import render, template_filters
 
@@ -74,6 +74,7 @@ def create_app(
     app.state.templates = templates
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(api.router)
+    app.include_router(feeds.router)  # before pages: /papers/{id}.bib is not a paper page
     app.include_router(pages.router)
     if importlib.util.find_spec("paperwire.web.subscriptions") is not None:
         from paperwire.web import subscriptions

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from fastapi import Request
 from starlette.responses import HTMLResponse
 
+from paperwire.bibliography.export import bibtex_entry, citation_key
 from paperwire.models import Paper
 
 
@@ -58,24 +59,8 @@ def human_date(value: date | None) -> str:
 
 
 def bibtex(paper: Paper) -> str:
-    """A BibTeX @misc entry in arXiv's own style."""
-    year = (paper.submitted or paper.listing_date or paper.hf_date or date.today()).year
-    first = paper.authors[0].name.split()[-1] if paper.authors else "anon"
-    key = "".join(ch for ch in first.lower() if ch.isalnum()) + str(year)
-    key += "".join(w[0] for w in paper.title.lower().split()[:3] if w[:1].isalnum())
-    lines = [
-        f"@misc{{{key},",
-        f"  title = {{{paper.title}}},",
-        f"  author = {{{' and '.join(a.name for a in paper.authors)}}},",
-        f"  year = {{{year}}},",
-        f"  eprint = {{{paper.arxiv_id}}},",
-        "  archivePrefix = {arXiv},",
-    ]
-    if paper.primary_category:
-        lines.append(f"  primaryClass = {{{paper.primary_category}}},")
-    lines.append(f"  url = {{{paper.abs_url}}}")
-    lines.append("}")
-    return "\n".join(lines)
+    """The paper's BibTeX entry (LaTeX specials and accents escaped; arXiv eprint fields)."""
+    return bibtex_entry(paper, citation_key(paper)).rstrip()
 
 
 def with_query(path: str, **params: Any) -> str:

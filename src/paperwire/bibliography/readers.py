@@ -1,0 +1,371 @@
+"""Reading a reader's library file: BibTeX, CSL-JSON (Zotero), RIS, or a plain list of
+arXiv ids/URLs/DOIs. Pure: bytes in, ParsedLibrary out. One bad entry is reported as
+Malformed and never stops the rest. No XML is read anywhere here."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import re
+from collections.abc import Callable, Iterable
+from pathlib import PurePath
+from typing import Any
+
+from bibtexparser.entrypoint import parse_string
+from bibtexparser.model import DuplicateBlockKeyBlock, Entry, ParsingFailedBlock
+
+from paperwire.bibliography.entries import (
+    LibraryEntry,
+    LibraryFileError,
+    Malformed,
+    ParsedLibrary,
+    arxiv_id,
+    arxiv_id_from_doi,
+    arxiv_id_in_text,
+    normalise_doi,
+    year_of,
+)
+from paperwire.bibliography.latex import latex_to_text
+
+FORMATS = ("bibtex", "csljson", "ris", "idlist")
+_EXTENSIONS = {
+    ".bib": "bibtex",
+    ".bibtex": "bibtex",
+    ".json": "csljson",
+    ".csljson": "csljson",
+    ".ris": "ris",
+    ".txt": "idlist",
+}
+_BIBTEX_START = re.compile(r"^\s*@\s*[A-Za-z]+\s*[{(]", re.MULTILINE)
+_RIS_TAG = re.compile(r"^([A-Z][A-Z0-9])  -(?: (.*))?$")
+_NO_ID = "no title, arXiv id or DOI"
+_CSL_MARKUP = re.compile(r"</?(?:i|b|sup|sub|span)(?:\s[^<>]*)?>")  # CSL rich text in titles
+_ENTRY_LINE = re.compile(r"^\s*@", re.MULTILINE)
+# bibtexparser logs each broken block; we report them as Malformed instead
+logging.getLogger("bibtexparser").addHandler(logging.NullHandler())
+
+
+def decode(data: bytes, max_bytes: int) -> str:
+    """The file as text; LibraryFileError if it is too big or binary."""
+    if len(data) > max_bytes:
+        raise LibraryFileError(f"the file is {len(data):,} bytes; the limit is {max_bytes:,} bytes")
+    if b"\x00" in data:
+        raise LibraryFileError("this is not a text file (it contains NUL bytes)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
+def sniff_format(text: str, filename: str = "") -> str:
+    """bibtex | csljson | ris | idlist, from the content first, then the file name."""
+    head = text.lstrip()[:1]
+    if head in ("[", "{"):
+        return "csljson"
+    if _BIBTEX_START.search(text[:200_000]):
+        return "bibtex"
+    if re.search(r"^TY  - ", text[:200_000], re.MULTILINE):
+        return "ris"
+    return _EXTENSIONS.get(PurePath(filename).suffix.lower(), "idlist")
+
+
+def parse_library(data: bytes, filename: str = "", max_bytes: int = 5_000_000) -> ParsedLibrary:
+    """Parse an uploaded library file of any supported format (sniffed)."""
+    text = decode(data, max_bytes)
+    fmt = sniff_format(text, filename)
+    return READERS[fmt](text)
+
+
+def _entry_or_malformed(
+    parsed: ParsedLibrary, key: str, entry: LibraryEntry | None, reason: str = _NO_ID
+) -> None:
+    if entry is None or not (entry.arxiv_id or entry.doi or entry.title):
+        parsed.malformed.append(Malformed(key, reason))
+    else:
+        parsed.entries.append(entry)
+
+
+def _make_entry(
+    key: str,
+    ids: Iterable[str | None],
+    doi: str | None,
+    title: str | None,
+    authors: Iterable[str],
+    year: int | None,
+    texts: Iterable[str | None] = (),
+) -> LibraryEntry:
+    """An entry from its fields: the first arXiv id found among `ids` (ids or URLs), the
+    DOI (an arXiv DOI also gives the id), then arXiv ids mentioned in `texts`."""
+    doi = normalise_doi(doi)
+    found = next((i for i in map(arxiv_id, ids) if i), None) or arxiv_id_from_doi(doi)
+    found = found or next((i for i in map(arxiv_id_in_text, texts) if i), None)
+    clean_title = " ".join(latex_to_text(title).split()) if title else None
+    return LibraryEntry(
+        key=key,
+        arxiv_id=found,
+        doi=doi,
+        title=clean_title or None,
+        authors=tuple(a for a in (" ".join(latex_to_text(n).split()) for n in authors) if a),
+        year=year,
+    )
+
+
+# -- BibTeX ----------------------------------------------------------------------------
+
+
+def _bibtex_value(value: Any) -> str:
+    """A field value without its delimiters (values of duplicate-key blocks keep them)."""
+    text = str(value).strip()
+    if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
+        return text[1:-1]
+    if len(text) >= 2 and text[0] == "{" and text[-1] == "}":
+        depth = 0
+        for pos, ch in enumerate(text):
+            depth += (ch == "{") - (ch == "}")
+            if depth == 0:
+                return text[1:-1] if pos == len(text) - 1 else text
+    return text
+
+
+def _split_names(text: str) -> list[str]:
+    """BibTeX author lists split on ' and ' outside braces ('{Mallory and Co}' is one)."""
+    names, depth, start = [], 0, 0
+    for match in re.finditer(r"[{}]|\s+and\s+", text):
+        token = match.group(0)
+        if token in "{}":
+            depth += 1 if token == "{" else -1
+        elif depth == 0:
+            names.append(text[start : match.start()])
+            start = match.end()
+    names.append(text[start:])
+    return [n.strip() for n in names if n.strip()]
+
+
+def _first_last(name: str) -> str:
+    """'Vaswani, Ashish' -> 'Ashish Vaswani' (a braced name stays as it is)."""
+    if name.startswith("{") or "," not in name:
+        return name
+    last, first = name.split(",", 1)
+    return f"{first.strip()} {last.strip()}".strip()
+
+
+def _from_bibtex_entry(entry: Entry) -> LibraryEntry:
+    fields = {f.key.lower(): _bibtex_value(f.value) for f in entry.fields}
+    eprint = fields.get("eprint")
+    prefix = (fields.get("archiveprefix") or fields.get("eprinttype") or "arxiv").lower()
+    ids = [eprint if prefix == "arxiv" else None, fields.get("arxivid"), fields.get("arxiv")]
+    ids.append(fields.get("url"))
+    authors = [_first_last(n) for n in _split_names(fields.get("author", ""))]
+    return _make_entry(
+        f"{entry.key} (line {(entry.start_line or 0) + 1})",
+        ids,
+        fields.get("doi"),
+        fields.get("title"),
+        authors,
+        year_of(fields.get("year") or fields.get("date")),
+        (fields.get(f) for f in ("journal", "note", "howpublished", "pages", "number")),
+    )
+
+
+def _failed_key(block: ParsingFailedBlock) -> str:
+    head = re.match(r"\s*@\s*\w+\s*[{(]\s*([^,\s]*)", block.raw or "")
+    name = head.group(1) if head and head.group(1) else "(no key)"
+    return f"{name} (line {(block.start_line or 0) + 1})"
+
+
+def _bibtex_blocks(text: str) -> tuple[list[Entry], list[ParsingFailedBlock]]:
+    """Entries and failed blocks. Should the parser give up on the whole text (it raises
+    on states it calls its own bugs), each @-block is parsed alone, so the rest survive."""
+    try:
+        library = parse_string(text)
+        return list(library.entries), list(library.failed_blocks)
+    except Exception:
+        starts = [m.start() for m in _ENTRY_LINE.finditer(text)] + [len(text)]
+        entries: list[Entry] = []
+        failed: list[ParsingFailedBlock] = []
+        for begin, end in itertools.pairwise(starts):
+            line = text.count("\n", 0, begin)
+            try:
+                part = parse_string("\n" * line + text[begin:end])
+            except Exception as exc:
+                failed.append(ParsingFailedBlock(exc, line, text[begin:end]))
+                continue
+            entries.extend(part.entries)
+            failed.extend(part.failed_blocks)
+        return entries, failed
+
+
+def _failure_reason(block: ParsingFailedBlock) -> str:
+    error = block.error
+    reason = getattr(error, "abort_reason", None) or str(error or "") or type(error).__name__
+    return " ".join(str(reason).split())[:300] or "cannot parse this entry"
+
+
+def read_bibtex(text: str) -> ParsedLibrary:
+    parsed = ParsedLibrary("bibtex")
+    entries, failed = _bibtex_blocks(text)
+    found: list[tuple[int, str, LibraryEntry | None, str]] = []
+    for entry in entries:
+        item = _from_bibtex_entry(entry)
+        found.append((entry.start_line or 0, item.key, item, _NO_ID))
+    for block in failed:
+        line = block.start_line or 0
+        if isinstance(block, DuplicateBlockKeyBlock) and isinstance(
+            block.ignore_error_block, Entry
+        ):  # a repeated key is still a reference: keep it
+            item = _from_bibtex_entry(block.ignore_error_block)
+            found.append((line, item.key, item, _NO_ID))
+        else:
+            found.append((line, _failed_key(block), None, _failure_reason(block)))
+    for _line, key, result, reason in sorted(found, key=lambda f: f[0]):
+        _entry_or_malformed(parsed, key, result, reason)
+    return parsed
+
+
+# -- CSL-JSON (Zotero "Better CSL JSON" / CSL JSON export) -----------------------------
+
+
+def _csl_name(person: Any) -> str:
+    if not isinstance(person, dict):
+        return str(person)
+    if person.get("literal"):
+        return str(person["literal"])
+    return " ".join(str(person[k]) for k in ("given", "family") if person.get(k))
+
+
+def _csl_year(issued: Any) -> int | None:
+    if isinstance(issued, dict):
+        parts = issued.get("date-parts")
+        if isinstance(parts, list) and parts and isinstance(parts[0], list) and parts[0]:
+            return year_of(parts[0][0])
+        return year_of(issued.get("raw") or issued.get("literal"))
+    return year_of(issued)
+
+
+def _from_csl_item(item: dict[str, Any], number: int) -> LibraryEntry:
+    authors = item.get("author") if isinstance(item.get("author"), list) else []
+    text_fields = ("number", "note", "container-title", "archive_location", "source", "extra")
+    return _make_entry(
+        f"{item.get('id', '(no id)')} (item {number})",
+        [item.get("arxiv"), item.get("URL"), str(item.get("id", ""))],
+        item.get("DOI") if isinstance(item.get("DOI"), str) else None,
+        _CSL_MARKUP.sub("", item["title"]) if isinstance(item.get("title"), str) else None,
+        [_csl_name(a) for a in authors or []],
+        _csl_year(item.get("issued")),
+        (str(item[f]) for f in text_fields if item.get(f)),
+    )
+
+
+def read_csljson(text: str) -> ParsedLibrary:
+    parsed = ParsedLibrary("csljson")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise LibraryFileError(f"not valid JSON: {exc}") from exc
+    if isinstance(data, dict):
+        data = data.get("items", [data])
+    if not isinstance(data, list):
+        raise LibraryFileError("CSL-JSON must be a list of items")
+    for number, item in enumerate(data, 1):
+        if not isinstance(item, dict):
+            parsed.malformed.append(Malformed(f"item {number}", "not a JSON object"))
+            continue
+        entry = _from_csl_item(item, number)
+        _entry_or_malformed(parsed, entry.key, entry)
+    return parsed
+
+
+# -- RIS -------------------------------------------------------------------------------
+
+
+def _ris_records(text: str) -> Iterable[tuple[int, list[tuple[str, str]], str]]:
+    """(line, tags, problem) per record; a record starts at TY and ends at ER or at the
+    next TY (then the problem says so); stray lines between records are skipped."""
+    tags: list[tuple[str, str]] = []
+    start = 0
+    for number, line in enumerate(text.splitlines(), 1):
+        match = _RIS_TAG.match(line.rstrip())
+        if match is None:
+            if tags and line.strip():  # a continuation of the previous value
+                tags[-1] = (tags[-1][0], f"{tags[-1][1]} {line.strip()}")
+            continue
+        tag, value = match.group(1), (match.group(2) or "").strip()
+        if tag == "TY":
+            if tags:
+                yield start, tags, "record has no ER line"
+            tags, start = [("TY", value)], number
+        elif tag == "ER":
+            if tags:
+                yield start, tags, ""
+            tags = []
+        elif tags:
+            tags.append((tag, value))
+    if tags:
+        yield start, tags, "record has no ER line"
+
+
+def _from_ris(tags: list[tuple[str, str]], key: str) -> LibraryEntry:
+    def first(*names: str) -> str | None:
+        return next((v for t, v in tags if t in names and v), None)
+
+    def every(*names: str) -> list[str]:
+        return [v for t, v in tags if t in names and v]
+
+    names = [" ".join(reversed([p.strip() for p in a.split(",", 1)])) for a in every("AU", "A1")]
+    return _make_entry(
+        key,
+        every("UR", "L1", "L2", "LK"),
+        first("DO", "DI"),
+        first("TI", "T1", "CT", "BT"),
+        names,
+        year_of(first("PY", "Y1", "DA")),
+        every("N1", "JO", "JF", "T2", "M1", "VL", "SN", "AN", "ID"),
+    )
+
+
+def read_ris(text: str) -> ParsedLibrary:
+    parsed = ParsedLibrary("ris")
+    for line, tags, problem in _ris_records(text):
+        key = f"record at line {line}"
+        entry = _from_ris(tags, key)
+        if problem and not (entry.title or entry.arxiv_id or entry.doi):
+            parsed.malformed.append(Malformed(key, problem))
+        else:
+            _entry_or_malformed(parsed, key, entry)
+    return parsed
+
+
+# -- a plain list of ids, URLs and DOIs -------------------------------------------------
+
+
+def _from_line(line: str, key: str) -> LibraryEntry | None:
+    for token in re.split(r"[\s,;]+", line):
+        token = token.strip("<>()[]\"'")
+        found = arxiv_id(token)
+        if found:
+            return LibraryEntry(key, arxiv_id=found)
+        doi = normalise_doi(token) if "10." in token else None
+        if doi:
+            return LibraryEntry(key, arxiv_id=arxiv_id_from_doi(doi), doi=doi)
+    return None
+
+
+def read_idlist(text: str) -> ParsedLibrary:
+    parsed = ParsedLibrary("idlist")
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith(("#", "%", "//")):
+            continue
+        key = f"line {number}"
+        reason = f"not an arXiv id, arXiv URL or DOI: {line[:80]!r}"
+        _entry_or_malformed(parsed, key, _from_line(line, key), reason)
+    return parsed
+
+
+READERS: dict[str, Callable[[str], ParsedLibrary]] = {
+    "bibtex": read_bibtex,
+    "csljson": read_csljson,
+    "ris": read_ris,
+    "idlist": read_idlist,
+}

@@ -1,0 +1,283 @@
+"""Library files, pure: LaTeX both ways, the four readers (with broken input), sniffing,
+limits, and BibTeX/CSL-JSON export read back by bibtexparser and our own readers."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import bibtexparser
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from paperwire.bibliography import (
+    LibraryFileError,
+    parse_library,
+    sniff_format,
+    to_bibtex,
+    to_csl_json,
+)
+from paperwire.bibliography.entries import arxiv_id, normalise_doi
+from paperwire.bibliography.export import citation_keys, split_name
+from paperwire.bibliography.latex import latex_to_text, text_to_bibtex, title_key
+from paperwire.models import Author, Paper
+
+BIBTEX = rb"""% a Zotero/Google Scholar style file with good, duplicate and broken entries
+@article{vaswani2017,
+  title = {Attention {Is} All You Need},
+  author = {Vaswani, Ashish and Shazeer, Noam},
+  year = 2017, eprint = {1706.03762v5}, archivePrefix = {arXiv}
+}
+@misc{broken,
+  title = {Unbalanced {brace,
+  year = 2020
+}
+@inproceedings{muller,
+  title = "M{\"u}ller's {\'E}tude of {LaTeX}",
+  doi = {https://doi.org/10.1000/XYZ.123},
+  journal = {arXiv preprint arXiv:2401.00001},
+}
+@article{vaswani2017,
+  title = {Attention is all you need}, url = {https://arxiv.org/abs/hep-th/9901001v2}
+}
+@misc{nothing, year = {2020}}
+@misc{nocomma title = {x}}
+@book{third, title = {Third}, year = {2021}}
+"""
+
+
+def test_latex_to_text_renders_accents_commands_math_and_specials() -> None:
+    assert latex_to_text(r"M{\"u}ller {\'E}tude \c{c}a \v{s} {\ss} \o{} \aa") == (
+        "Müller Étude ça š ß ø å"
+    )
+    assert latex_to_text(r"Di$\mathtt{[M]}$O: $\mathcal{O}(T)$ and H$^{\mathbf{3}}$DP") == (
+        "Di[M]O: O(T) and H3DP"
+    )
+    assert latex_to_text(r"Q\&A --- 50\% \$5 \{x\} \textit{New} \"{\i}") == (
+        "Q&A — 50% $5 {x} New ï"
+    )
+    assert latex_to_text(r"$\alpha$-divergence $\times$4") == "α-divergence ×4"
+    assert latex_to_text("plain  title\n  broken") == "plain title broken"
+
+
+def test_title_key_folds_case_accents_latex_and_punctuation() -> None:
+    variants = [
+        r"M{\"u}ller's {\'E}tude: a {LaTeX} Study",
+        "Müller’s Étude — A LaTeX study",
+        "MULLER'S ETUDE a latex-study.",
+    ]
+    assert {title_key(v) for v in variants} == {"muller s etude a latex study"}
+    assert title_key("Attention Is All You Need") != title_key("Attention Is Not All You Need")
+
+
+def test_text_to_bibtex_escapes_specials_and_keeps_math() -> None:
+    assert text_to_bibtex("Tom & Jerry 50% #1 a_b") == r"Tom \& Jerry 50\% \#1 a\_b"
+    assert text_to_bibtex(r"$\alpha_1 < \beta$ & x") == r"$\alpha_1 < \beta$ \& x"
+    assert text_to_bibtex("naïve Łódź Ærø") == r"na{\"\i}ve {\L}{\'o}d{\'z} {\AE}r{\o}"
+    assert text_to_bibtex("{unbalanced") == r"\{unbalanced"
+    assert text_to_bibtex("1\\2 costs $5") == r"1\textbackslash{}2 costs \$5"
+    assert text_to_bibtex(r"already {\"o} \& fine") == r"already {\"o} \& fine"
+
+
+_PLAIN = st.text(
+    alphabet=st.sampled_from(list("abcXYZ019 .,:;&%#_~^éüçøßÅŁ中文αβ!?()[]")), max_size=60
+)
+
+
+@given(_PLAIN)
+def test_bibtex_escaping_renders_back_to_the_same_text(text: str) -> None:
+    assert latex_to_text(text_to_bibtex(text)) == " ".join(text.split())
+
+
+def test_identifiers_from_ids_urls_and_dois() -> None:
+    assert arxiv_id("arXiv:1706.03762v5") == "1706.03762"
+    assert arxiv_id("https://arxiv.org/pdf/2401.00001v2.pdf") == "2401.00001"
+    assert arxiv_id("http://export.arxiv.org/abs/hep-th/9901001") == "hep-th/9901001"
+    assert arxiv_id("10.48550/arXiv.2312.00752") == "2312.00752"
+    assert arxiv_id("https://doi.org/10.48550/ARXIV.2312.00752") == "2312.00752"
+    assert arxiv_id("not an id") is None and arxiv_id("10.1145/3366423.3380130") is None
+    assert normalise_doi("https://doi.org/10.1000/XYZ.123.") == "10.1000/xyz.123"
+
+
+def test_bibtex_good_duplicate_and_broken_entries() -> None:
+    parsed = parse_library(BIBTEX, "library.bib")
+    assert parsed.format == "bibtex"
+    assert [(e.key, e.arxiv_id, e.doi, e.title) for e in parsed.entries] == [
+        ("vaswani2017 (line 2)", "1706.03762", None, "Attention Is All You Need"),
+        ("muller (line 11)", "2401.00001", "10.1000/xyz.123", "Müller's Étude of LaTeX"),
+        ("vaswani2017 (line 16)", "hep-th/9901001", None, "Attention is all you need"),
+        ("third (line 21)", None, None, "Third"),
+    ]
+    assert parsed.entries[0].authors == ("Ashish Vaswani", "Noam Shazeer")
+    assert parsed.entries[0].year == 2017
+    reasons = {m.key: m.reason for m in parsed.malformed}
+    assert set(reasons) == {"broken (line 7)", "nothing (line 19)", "nocomma (line 20)"}
+    assert "closing `}`" in reasons["broken (line 7)"]
+    assert reasons["nothing (line 19)"] == "no title, arXiv id or DOI"
+    assert "comma" in reasons["nocomma (line 20)"]
+
+
+def test_csl_json_items_and_bad_items() -> None:
+    items = [
+        {
+            "id": "vaswani",
+            "type": "article",
+            "title": 'Attention Is <i>All</i> You <span class="nocase">Need</span>',
+            "author": [{"family": "Vaswani", "given": "Ashish"}, {"literal": "OpenAI"}],
+            "issued": {"date-parts": [[2017, 6, 12]]},
+            "number": "arXiv:1706.03762",
+        },
+        5,
+        {"id": "empty"},
+        {"id": "doi", "title": "Journal paper", "DOI": "10.1000/ABC", "issued": {"raw": "2020"}},
+        {"id": "url", "URL": "https://arxiv.org/abs/2401.00001v3"},
+    ]
+    parsed = parse_library(json.dumps(items).encode(), "My Library.json")
+    assert parsed.format == "csljson"
+    assert [(e.arxiv_id, e.doi, e.year) for e in parsed.entries] == [
+        ("1706.03762", None, 2017),
+        (None, "10.1000/abc", 2020),
+        ("2401.00001", None, None),
+    ]
+    assert parsed.entries[0].authors == ("Ashish Vaswani", "OpenAI")
+    assert parsed.entries[0].title == "Attention Is All You Need"
+    assert [(m.key, m.reason) for m in parsed.malformed] == [
+        ("item 2", "not a JSON object"),
+        ("empty (item 3)", "no title, arXiv id or DOI"),
+    ]
+    with pytest.raises(LibraryFileError, match="not valid JSON"):
+        parse_library(b'[{"id": 1,', "broken.json")
+
+
+def test_ris_records_with_missing_end_and_junk_between() -> None:
+    ris = (
+        b"TY  - JOUR\nTI  - Attention is all you need\nAU  - Vaswani, Ashish\nPY  - 2017\n"
+        b"DO  - 10.48550/arXiv.1706.03762\nER  - \n\njunk line between records\n"
+        b"TY  - CONF\nT1  - A conference paper\n  continued title\nAU  - Smith, J.\n"
+        b"Y1  - 2020///\nTY  - JOUR\nUR  - https://arxiv.org/abs/2401.00001\nER  -\n"
+        b"TY  - JOUR\nPY  - 1999\n"
+    )
+    parsed = parse_library(ris, "export.ris")
+    assert parsed.format == "ris"
+    assert [(e.key, e.arxiv_id, e.title, e.year) for e in parsed.entries] == [
+        ("record at line 1", "1706.03762", "Attention is all you need", 2017),
+        ("record at line 9", None, "A conference paper continued title", 2020),
+        ("record at line 14", "2401.00001", None, None),
+    ]
+    assert parsed.entries[0].authors == ("Ashish Vaswani",)
+    assert [(m.key, m.reason) for m in parsed.malformed] == [
+        ("record at line 17", "record has no ER line")
+    ]
+
+
+def test_id_list_with_prefixes_urls_versions_dois_and_junk() -> None:
+    text = (
+        "arXiv:1706.03762v5\n  https://arxiv.org/pdf/2401.00001v2.pdf  \n# a comment\n\n"
+        "10.48550/arXiv.2312.00752\nhttps://doi.org/10.1145/3366423.3380130\n"
+        "no id on this line\nhep-th/9901001 a trailing note\n"
+    )
+    parsed = parse_library(text.encode(), "ids.txt")
+    assert parsed.format == "idlist"
+    assert [(e.key, e.arxiv_id, e.doi) for e in parsed.entries] == [
+        ("line 1", "1706.03762", None),
+        ("line 2", "2401.00001", None),
+        ("line 5", "2312.00752", None),  # arXiv's own DOI: the id says it all
+        ("line 6", None, "10.1145/3366423.3380130"),
+        ("line 8", "hep-th/9901001", None),
+    ]
+    assert [m.key for m in parsed.malformed] == ["line 7"]
+
+
+def test_sniffing_prefers_content_over_the_file_name() -> None:
+    assert sniff_format("@article{x, title={y}}", "refs.txt") == "bibtex"
+    assert sniff_format('  [{"id": "x"}]', "refs.bib") == "csljson"
+    assert sniff_format("TY  - JOUR\nER  - \n", "") == "ris"
+    assert sniff_format("2401.00001\n", "x.bib") == "bibtex"  # no marker: the extension
+    assert sniff_format("2401.00001\n", "") == "idlist"
+
+
+def test_size_limit_and_binary_files_are_refused() -> None:
+    with pytest.raises(LibraryFileError, match="limit is 100 bytes"):
+        parse_library(b"2401.00001\n" * 20, "ids.txt", max_bytes=100)
+    with pytest.raises(LibraryFileError, match="not a text file"):
+        parse_library(b"\x89PNG\r\n\x1a\n\x00\x00", "x.bib")
+    latin1 = "@misc{x, title = {Caf\xe9 society}}".encode("latin-1")
+    assert parse_library(latin1, "x.bib").entries[0].title == "Café society"
+
+
+def _paper(arxiv_id: str, title: str, authors: list[str], day: date | None = None) -> Paper:
+    return Paper(
+        arxiv_id=arxiv_id,
+        title=title,
+        abstract="We show $x^2$ & more.",
+        authors=[Author(a) for a in authors],
+        categories=["cs.CL", "cs.LG"],
+        submitted=day,
+        listing_date=date(2025, 3, 18),
+    )
+
+
+PAPERS = [
+    _paper("2503.00001", "Tom & Jerry: 50% of $\\alpha_1$ {GPU}s", ["Zoë Müller", "Bo Li"]),
+    _paper("2503.00002", "Tom & Jerry again", ["Zoë Müller"], date(2025, 3, 1)),
+    _paper("hep-th/9901001", 'Old \\"o style', ["Ludwig van Beethoven", "Mallory and Co"]),
+    _paper("2503.00003", "{unbalanced brace", []),
+]
+
+
+def test_bibtex_export_is_valid_and_carries_arxiv_fields() -> None:
+    text = to_bibtex(PAPERS)
+    library = bibtexparser.parse_string(text)
+    assert not library.failed_blocks
+    entries = library.entries
+    assert [e.key for e in entries] == [
+        "muller2025tom",
+        "muller2025tom_2503_00002",
+        "beethoven1999old",
+        "anon2025unbalanced",
+    ]
+    first = {f.key: f.value for f in entries[0].fields}
+    assert first["eprint"] == "2503.00001" and first["archivePrefix"] == "arXiv"
+    assert first["primaryClass"] == "cs.CL" and first["year"] == "2025"
+    assert first["title"] == r"{Tom \& Jerry: 50\% of $\alpha_1$ {GPU}s}"
+    assert first["author"] == r"Zo{\"e} M{\"u}ller and Bo Li"
+    third = {f.key: f.value for f in entries[2].fields}
+    assert third["author"] == "Ludwig van Beethoven and {Mallory and Co}"
+    ours = parse_library(text.encode(), "x.bib").entries
+    assert ours[2].authors == ("Ludwig van Beethoven", "Mallory and Co")
+    assert ours[0].authors == ("Zoë Müller", "Bo Li")
+    assert citation_keys(PAPERS) == [e.key for e in entries]  # stable: same again
+
+
+def test_csl_json_export_renders_titles_and_names() -> None:
+    items = json.loads(to_csl_json(PAPERS))
+    assert items[0]["title"] == "Tom & Jerry: 50% of α1 GPUs"
+    assert items[0]["author"] == [
+        {"family": "Müller", "given": "Zoë"},
+        {"family": "Li", "given": "Bo"},
+    ]
+    assert items[1]["issued"] == {"date-parts": [[2025, 3, 1]]}
+    assert items[2]["issued"] == {"date-parts": [[1999]]}
+    assert items[2]["author"][0] == {"family": "van Beethoven", "given": "Ludwig"}
+    assert items[0]["DOI"] == "10.48550/arXiv.2503.00001"
+    assert items[0]["number"] == "arXiv:2503.00001" and items[0]["publisher"] == "arXiv"
+    assert split_name("Plato") == ("", "Plato")
+
+
+def test_xml_uploads_are_never_parsed_as_xml() -> None:
+    """An EndNote/MODS-style XML file with an entity bomb: no reader expands entities; it
+    is read as a list of lines, each reported, in no time."""
+    bomb = (
+        '<?xml version="1.0"?>\n<!DOCTYPE lolz [\n<!ENTITY lol "lol">\n'
+        + "".join(
+            f'<!ENTITY lol{n} "{("&lol" + str(n - 1) + ";") * 10 if n > 1 else "&lol;" * 10}">\n'
+            for n in range(1, 10)
+        )
+        + "]>\n<records><record><title>&lol9;</title>"
+        "<url>https://arxiv.org/abs/1706.03762</url></record></records>\n"
+    ).encode()
+    parsed = parse_library(bomb, "library.xml")
+    assert parsed.format == "idlist"
+    assert len(parsed.malformed) == 14 and all(len(m.reason) < 200 for m in parsed.malformed)
+    assert parsed.entries == []  # the URL sits inside markup on a line of its own making
