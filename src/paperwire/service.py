@@ -14,7 +14,8 @@ from paperwire import harvest
 from paperwire.config import Settings
 from paperwire.digest.facade import DigestFacade
 from paperwire.ingest import OnChanged, Progress, import_snapshot
-from paperwire.models import Hit, IngestReport, Paper, SearchPage
+from paperwire.library import AddReport, Library
+from paperwire.models import Hit, IngestReport, Paper, ReaderSignals, SearchPage
 from paperwire.search.embed import INSTALL_HINT
 from paperwire.search.engine import SearchEngine
 from paperwire.search.highlight import Highlighter
@@ -371,6 +372,27 @@ class Service(DigestFacade):
     def set_vote(self, user_id: int, arxiv_id: str, up: bool) -> None:
         self.accounts.set_vote(user_id, arxiv_id, up)
         self._votes_changed_at = monotonic()
+
+    # -- the reader's library (issue 13): see paperwire/library.py ------------------
+
+    @property
+    def library(self) -> Library:
+        """Collections, thumbs up/down, followed authors, API tokens, digest links."""
+        found: Library | None = self.__dict__.get("_library")
+        if found is None:
+            found = self.__dict__["_library"] = Library(self)
+        return found
+
+    def reader_signals(self, user_id: int) -> ReaderSignals:
+        """What the recommender may know about a reader (saved, upvoted, liked, ...)."""
+        return self.library.reader_signals(user_id)
+
+    def add_to_collection(
+        self, user_id: int, collection: str | int, arxiv_ids: Sequence[str]
+    ) -> AddReport:
+        """Add stored papers to a collection (by id, or by name: made if missing);
+        counts of added / already there and the ids not stored here."""
+        return self.library.add_to_collection(user_id, collection, arxiv_ids)
 
 
 TRENDING_TTL = 30.0  # seconds a trending ranking is reused by one process
