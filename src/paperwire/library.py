@@ -121,7 +121,8 @@ class Library:
 
     # -- papers --------------------------------------------------------------------
 
-    def _paper(self, arxiv_id: str) -> Paper:
+    def paper(self, arxiv_id: str) -> Paper:
+        """The stored, live paper with this id (any arXiv id form); NotFound otherwise."""
         paper = self.service.store.get_paper(canonical(arxiv_id))
         if paper is None or paper.deleted:
             raise NotFound(f"there is no paper {arxiv_id!r} here")
@@ -200,7 +201,7 @@ class Library:
     ) -> tuple[Collection, Paper]:
         """Save a paper: into a new collection when `new_collection` is given, else into
         `collection_id`, else into "Saved"."""
-        paper = self._paper(arxiv_id)
+        paper = self.paper(arxiv_id)
         if new_collection.strip():
             name = clean_name(new_collection)
             target = self.store.find_collection(user_id, name) or self.create_collection(
@@ -239,7 +240,7 @@ class Library:
         "none" (take it back)."""
         if rating not in RATINGS:
             raise LibraryError("rating must be up, down or none")
-        paper = self._paper(arxiv_id)
+        paper = self.paper(arxiv_id)
         self.store.set_rating(user_id, paper.arxiv_id, RATINGS[rating])
         return paper
 
@@ -344,7 +345,7 @@ class Library:
             email = check_paper_action(digest.key, token, arxiv_id, action, digest.store.get)
         except TokenError as exc:
             raise LibraryError(str(exc)) from None
-        return email, self._paper(arxiv_id)
+        return email, self.paper(arxiv_id)
 
     def apply_email_action(self, arxiv_id: str, action: str, token: str) -> tuple[str, Paper]:
         """Do what a digest link says, for the account with the subscriber's address

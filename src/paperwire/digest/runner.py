@@ -16,15 +16,18 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
-from paperwire.digest.compose import CandidatePool, compose_digest
+from paperwire.digest.compose import CandidatePool, compose_digest, normalize_name
 from paperwire.digest.mail import DeliveryError, SmtpSender, build_message, mail_domain
 from paperwire.digest.render import Links, render_digest
 from paperwire.digest.schedule import Period, due_period, period_for
-from paperwire.digest.tokens import make_token, secret_key
+from paperwire.digest.tokens import make_paper_action, make_token, secret_key
 from paperwire.models import Subscriber
 from paperwire.store.digest import ComposedRow, DigestStore
+from paperwire.store.library import LibraryStore
 from paperwire.trending import rank_tallies, trending_item
 
 if TYPE_CHECKING:
@@ -80,7 +83,28 @@ class DigestRunner:
             f"{base}/subscribe/manage?token={manage}",
             f"{base}/unsubscribe?token={unsub}",
             self._render_cache,
+            partial(self.paper_action_link, subscriber),
         )
+
+    def paper_action_link(self, subscriber: Subscriber, arxiv_id: str, action: str) -> str:
+        """A signed link (valid PAPER_ACTION_DAYS) that likes, dismisses or saves a paper
+        for this subscriber without signing in (issue 13; web/library_pages.py)."""
+        token = make_paper_action(
+            self.key, subscriber.id, subscriber.email, arxiv_id, action, datetime.now(UTC).date()
+        )
+        query = urlencode({"paper": arxiv_id, "action": action, "token": token})
+        return f"{self.settings.base_url.rstrip('/')}/email-action?{query}"
+
+    def _with_account_follows(self, todo: Sequence[tuple[Subscriber, Period]]) -> None:
+        """Add the follows made on the website by the account with each subscriber's
+        address (one list per address; see store/library.py)."""
+        extra = LibraryStore(self.service.store.engine).follows_by_email([s.email for s, _ in todo])
+        for sub, _ in todo:
+            known = {normalize_name(n) for n in sub.followed_authors}
+            for name in extra.get(sub.email, []):
+                if normalize_name(name) not in known:
+                    known.add(normalize_name(name))
+                    sub.followed_authors.append(name)
 
     # -- composing -----------------------------------------------------------------
 
@@ -188,6 +212,7 @@ class DigestRunner:
         if not todo:
             return []
         earliest = min(p.start for _, p in todo)
+        self._with_account_follows(todo)
         sent = self.store.sent_papers([s.id for s, _ in todo], earliest)
         rows: list[ComposedRow] = []
         for sub, period in todo:

@@ -173,11 +173,11 @@ class LibraryStore:
         if sort not in ITEM_SORTS:
             raise ValueError(f"sort must be one of {', '.join(ITEM_SORTS)}")
         day = sa.func.coalesce(papers.c.listing_date, papers.c.hf_date, papers.c.submitted)
-        order: list[Any] = {
-            "added": [collection_items.c.added_at.desc()],
-            "date": [day.desc().nulls_last()],
-            "title": [sa.func.lower(papers.c.title)],
-        }[sort]
+        orders: dict[str, Any] = {
+            "added": collection_items.c.added_at.desc(),
+            "date": day.desc().nulls_last(),
+            "title": sa.func.lower(papers.c.title),
+        }
         query = (
             sa.select(
                 collection_items.c.arxiv_id, collection_items.c.added_at, collection_items.c.note
@@ -188,7 +188,7 @@ class LibraryStore:
                 ).outerjoin(papers, papers.c.arxiv_id == collection_items.c.arxiv_id)
             )
             .where(collections.c.id == collection_id, collections.c.user_id == user_id)
-            .order_by(*order, collection_items.c.arxiv_id)
+            .order_by(orders[sort], collection_items.c.arxiv_id)
         )
         with self.engine.connect() as conn:
             return [

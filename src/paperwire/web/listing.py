@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from paperwire.library import LibraryMarks
 from paperwire.models import Hit, InvalidRecord, Paper, SearchPage, User, split_arxiv_id
 from paperwire.service import Service
 
@@ -101,12 +102,23 @@ class Listing:
     upvotes: dict[str, int] = field(default_factory=dict)
     voted: set[str] = field(default_factory=set)
     scores: dict[str, float] = field(default_factory=dict)
+    marks: LibraryMarks = field(default_factory=LibraryMarks)  # saved / rated / followed
+    hidden: int = 0  # papers of this page the reader marked "not interested"
 
 
-def decorate(service: Service, papers: list[Paper], user: User | None) -> Listing:
+def decorate(
+    service: Service, papers: list[Paper], user: User | None, hide_dismissed: bool = True
+) -> Listing:
+    """What the cards show for `papers`; without those the reader marked "not interested"
+    unless `hide_dismissed` is off (a paper's own page)."""
+    hidden = 0
+    if hide_dismissed:
+        papers, hidden = service.library.visible(user, papers)
     ids = [p.arxiv_id for p in papers]
     voted = service.accounts.voted_by(user.id, ids) if user else set()
-    return Listing(papers, len(papers), service.upvotes(papers), voted)
+    found = Listing(papers, len(papers), service.upvotes(papers), voted)
+    found.marks, found.hidden = service.library.marks(user, papers), hidden
+    return found
 
 
 def daily(
@@ -122,7 +134,7 @@ def daily(
         papers = service.store.papers_listed(window.start, window.end, per_page, offset)
         listing = decorate(service, papers, user)
         total = service.accounts.count_listed(window.start, window.end)
-    listing.total = total
+    listing.total = total - listing.hidden
     return listing
 
 
