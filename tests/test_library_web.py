@@ -331,7 +331,7 @@ def test_api_tokens_and_the_library_api(live: Live) -> None:
 
 
 def test_every_library_form_refuses_posts_without_a_valid_csrf_token(live: Live) -> None:
-    client, token = reader(live, "csrf@example.org")
+    client, _ = reader(live, "csrf@example.org")
     cid = collection_id(client, "Saved")
     forms = {
         "/library/act": {"arxiv_id": "2506.00001", "do": "save"},
@@ -361,11 +361,16 @@ def test_digest_links_like_dismiss_and_save_without_signing_in(
     live: Live, mailbox: Mailbox
 ) -> None:
     service = live.service
+    # followed on the site before subscribing: the digest follows the same list
+    account = service.accounts.get_or_create_user("reader@example.org")
+    service.library.follow(account.id, "Bob Stone")
     sub = service.add_subscriber("reader@example.org", {"followed_authors": "José García"})
     composed, sent = service.digest_run(day=DAY)
     assert composed.composed == 1 and sent.sent == 1
     message = mailbox.wait_for("reader@example.org")
     text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "New from followed author José García" in text
+    assert "New from followed author Bob Stone" in text
     html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
     links = dict(re.findall(r"  (More like this|Not interested|Save): (http://\S+)", text))
     assert len(links) == 3 and "email-action?" in html and "Not interested</a>" in html

@@ -26,6 +26,7 @@ from paperwire.models import (
     User,
     split_arxiv_id,
 )
+from paperwire.store.api_tokens import ApiTokenStore
 from paperwire.store.library import ITEM_SORTS, LibraryConflict, LibraryStore
 
 if TYPE_CHECKING:
@@ -118,6 +119,7 @@ class Library:
     def __init__(self, service: Service) -> None:
         self.service = service
         self.store = LibraryStore(service.store.engine)
+        self.api_tokens = ApiTokenStore(service.store.engine)
 
     # -- papers --------------------------------------------------------------------
 
@@ -311,24 +313,24 @@ class Library:
     def create_token(self, user_id: int, name: str) -> tuple[ApiToken, str]:
         """A new API token: (its listing, the secret, shown to the reader once)."""
         label = clean_name(name or "API token", "token name")
-        if len(self.store.tokens(user_id)) >= MAX_TOKENS:
+        if len(self.api_tokens.tokens(user_id)) >= MAX_TOKENS:
             raise LibraryError(f"at most {MAX_TOKENS} API tokens; revoke one first")
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        token = self.store.add_token(user_id, label, secret[:10], _token_hash(secret))
+        token = self.api_tokens.add_token(user_id, label, secret[:10], _token_hash(secret))
         return token, secret
 
     def tokens(self, user_id: int) -> list[ApiToken]:
-        return self.store.tokens(user_id)
+        return self.api_tokens.tokens(user_id)
 
     def revoke_token(self, user_id: int, token_id: int) -> None:
-        if not self.store.revoke_token(user_id, token_id):
+        if not self.api_tokens.revoke_token(user_id, token_id):
             raise NotFound("you have no live API token with that id")
 
     def token_user(self, secret: str) -> User | None:
         """The reader an API token belongs to; None if unknown or revoked."""
         if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
             return None
-        return self.store.token_user(_token_hash(secret))
+        return self.api_tokens.token_user(_token_hash(secret))
 
     # -- signals and email links ------------------------------------------------------------
 

@@ -111,13 +111,15 @@ def decorate(
 ) -> Listing:
     """What the cards show for `papers`; without those the reader marked "not interested"
     unless `hide_dismissed` is off (a paper's own page)."""
+    marks = service.library.marks(user, papers)
     hidden = 0
     if hide_dismissed:
-        papers, hidden = service.library.visible(user, papers)
+        kept = [p for p in papers if marks.ratings.get(p.arxiv_id, 0) >= 0]
+        papers, hidden = kept, len(papers) - len(kept)
     ids = [p.arxiv_id for p in papers]
     voted = service.accounts.voted_by(user.id, ids) if user else set()
     found = Listing(papers, len(papers), service.upvotes(papers), voted)
-    found.marks, found.hidden = service.library.marks(user, papers), hidden
+    found.marks, found.hidden = marks, hidden
     return found
 
 
