@@ -364,6 +364,7 @@ def test_digest_links_like_dismiss_and_save_without_signing_in(
     # followed on the site before subscribing: the digest follows the same list
     account = service.accounts.get_or_create_user("reader@example.org")
     service.library.follow(account.id, "Bob Stone")
+    service.library.rate(account.id, "2506.00004", "down")  # never mailed
     sub = service.add_subscriber("reader@example.org", {"followed_authors": "José García"})
     composed, sent = service.digest_run(day=DAY)
     assert composed.composed == 1 and sent.sent == 1
@@ -371,6 +372,10 @@ def test_digest_links_like_dismiss_and_save_without_signing_in(
     text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "New from followed author José García" in text
     assert "New from followed author Bob Stone" in text
+    # every other paper of the day is in (five papers, ten allowed), the dismissed one not
+    assert "Language models and logic" in text and "Tom & Jerry" in text
+    assert "Quantum sorting" not in text
+    service.library.rate(account.id, "2506.00004", "none")
     html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
     links = dict(re.findall(r"  (More like this|Not interested|Save): (http://\S+)", text))
     assert len(links) == 3 and "email-action?" in html and "Not interested</a>" in html

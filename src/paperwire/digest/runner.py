@@ -95,16 +95,22 @@ class DigestRunner:
         query = urlencode({"paper": arxiv_id, "action": action, "token": token})
         return f"{self.settings.base_url.rstrip('/')}/email-action?{query}"
 
-    def _with_account_follows(self, todo: Sequence[tuple[Subscriber, Period]]) -> None:
+    def _with_account_follows(
+        self, todo: Sequence[tuple[Subscriber, Period]]
+    ) -> dict[str, set[str]]:
         """Add the follows made on the website by the account with each subscriber's
-        address (one list per address; see store/library.py)."""
-        extra = LibraryStore(self.service.store.engine).follows_by_email([s.email for s, _ in todo])
+        address (one list per address; see store/library.py). Returns, per address, the
+        papers its account marked "not interested": never mailed."""
+        library = LibraryStore(self.service.store.engine)
+        emails = [s.email for s, _ in todo]
+        extra = library.follows_by_email(emails)
         for sub, _ in todo:
             known = {normalize_name(n) for n in sub.followed_authors}
             for name in extra.get(sub.email, []):
                 if normalize_name(name) not in known:
                     known.add(normalize_name(name))
                     sub.followed_authors.append(name)
+        return library.dismissed_by_email(emails)
 
     # -- composing -----------------------------------------------------------------
 
@@ -212,14 +218,15 @@ class DigestRunner:
         if not todo:
             return []
         earliest = min(p.start for _, p in todo)
-        self._with_account_follows(todo)
+        dismissed = self._with_account_follows(todo)
         sent = self.store.sent_papers([s.id for s, _ in todo], earliest)
         rows: list[ComposedRow] = []
         for sub, period in todo:
             pool = self.pool(period.start, period.end)
             for query in sub.saved_searches:
                 self.search_hits(pool, query)
-            digest = compose_digest(sub, period, pool, sent.get(sub.id, set()))
+            skip = sent.get(sub.id, set()) | dismissed.get(sub.email, set())
+            digest = compose_digest(sub, period, pool, skip)
             row = ComposedRow(sub.id, period.key, period.end, sub.email, "empty")
             if not digest.empty:
                 rendered = render_digest(digest, self.links(sub))

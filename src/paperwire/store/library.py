@@ -419,6 +419,20 @@ class LibraryStore:
                     out.setdefault(str(email), []).append(str(name))
         return out
 
+    def dismissed_by_email(self, emails: Sequence[str]) -> dict[str, set[str]]:
+        """Papers marked "not interested" by the accounts with these emails."""
+        out: dict[str, set[str]] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(emails)):
+                query = (
+                    sa.select(users.c.email, ratings.c.arxiv_id)
+                    .join(ratings, ratings.c.user_id == users.c.id)
+                    .where(users.c.email.in_(chunk), ratings.c.rating < 0)
+                )
+                for email, arxiv_id in conn.execute(query):
+                    out.setdefault(str(email), set()).add(str(arxiv_id))
+        return out
+
     # -- what a recommender may know -------------------------------------------------
 
     def reader_signals(self, user_id: int) -> ReaderSignals:
