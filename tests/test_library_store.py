@@ -75,6 +75,8 @@ def test_collections_items_sorts_notes_and_isolation(service: Service) -> None:
     assert titles["date"] == ["Beta study", "Gamma notes", "alpha survey"]
     assert titles["title"] == ["alpha survey", "Beta study", "Gamma notes"]
     assert sorted(titles["added"]) == sorted(titles["title"])
+    window = lib.collection_papers(ann.id, group.id, "title", limit=2, offset=1)
+    assert [p.title for _, p in window if p] == ["Beta study", "Gamma notes"]
     lib.set_note(ann.id, group.id, "2506.00003", "read §3\r\nagain")
     notes = {e.arxiv_id: e.note for e, _ in lib.collection_papers(ann.id, group.id)}
     assert notes["2506.00003"] == "read §3\nagain" and notes["2506.00001"] == ""

@@ -288,6 +288,10 @@ def test_api_tokens_and_the_library_api(live: Live) -> None:
     assert item["note"] == "first" and item["paper"]["title"].startswith("Diffusion")
     listed = api.get(f"/api/v1/collections/{cid}", params={"sort": "title"}).json()
     assert [i["arxiv_id"] for i in listed["items"]] == ["2506.00001", "2506.00002", "2506.00004"]
+    second = api.get(
+        f"/api/v1/collections/{cid}", params={"sort": "title", "per_page": 2, "page": 2}
+    )
+    assert [i["arxiv_id"] for i in second.json()["items"]] == ["2506.00004"]
     assert api.delete(f"/api/v1/collections/{cid}/items/2506.00004").status_code == 204
     assert api.delete(f"/api/v1/collections/{cid}/items/2506.00004").status_code == 404
     assert api.patch(f"/api/v1/collections/{cid}", json={"name": "Saved"}).status_code in (200, 409)

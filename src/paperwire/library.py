@@ -162,14 +162,20 @@ class Library:
             raise NotFound("you have no collection with that id")
 
     def collection_papers(
-        self, user_id: int, collection_id: int, sort: str = "added"
+        self,
+        user_id: int,
+        collection_id: int,
+        sort: str = "added",
+        limit: int | None = None,
+        offset: int = 0,
     ) -> list[tuple[CollectionEntry, Paper | None]]:
         """The collection's entries in `sort` order (added | date | title), each with its
-        paper (None if the paper has since been withdrawn from the store)."""
+        paper (None if the paper has since been withdrawn from the store); `limit` of
+        them from `offset` (all by default)."""
         if sort not in ITEM_SORTS:
             raise LibraryError(f"sort must be one of {', '.join(ITEM_SORTS)}")
         self.collection(user_id, collection_id)
-        entries = self.store.items(user_id, collection_id, sort)
+        entries = self.store.items(user_id, collection_id, sort, limit, offset)
         found = self.service.store.get_papers([e.arxiv_id for e in entries])
         return [(e, found.get(e.arxiv_id)) for e in entries]
 

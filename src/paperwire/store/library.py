@@ -163,9 +163,16 @@ class LibraryStore:
 
     # -- collection items --------------------------------------------------------
 
-    def items(self, user_id: int, collection_id: int, sort: str = "added") -> list[CollectionEntry]:
+    def items(
+        self,
+        user_id: int,
+        collection_id: int,
+        sort: str = "added",
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[CollectionEntry]:
         """The collection's papers: newest added first, by paper date (newest first) or
-        by title. Empty when the collection is not the reader's."""
+        by title; `limit` from `offset`. Empty when the collection is not the reader's."""
         if sort not in ITEM_SORTS:
             raise ValueError(f"sort must be one of {', '.join(ITEM_SORTS)}")
         day = sa.func.coalesce(papers.c.listing_date, papers.c.hf_date, papers.c.submitted)
@@ -174,18 +181,22 @@ class LibraryStore:
             "date": day.desc().nulls_last(),
             "title": sa.func.lower(papers.c.title),
         }
+        joined = collection_items.join(
+            collections, collections.c.id == collection_items.c.collection_id
+        )
+        if sort != "added":  # the paper's date or title decides the order
+            joined = joined.outerjoin(papers, papers.c.arxiv_id == collection_items.c.arxiv_id)
         query = (
             sa.select(
                 collection_items.c.arxiv_id, collection_items.c.added_at, collection_items.c.note
             )
-            .select_from(
-                collection_items.join(
-                    collections, collections.c.id == collection_items.c.collection_id
-                ).outerjoin(papers, papers.c.arxiv_id == collection_items.c.arxiv_id)
-            )
+            .select_from(joined)
             .where(collections.c.id == collection_id, collections.c.user_id == user_id)
             .order_by(orders[sort], collection_items.c.arxiv_id)
+            .offset(offset)
         )
+        if limit is not None:
+            query = query.limit(limit)
         with self.engine.connect() as conn:
             return [
                 CollectionEntry(str(r.arxiv_id), _aware(r.added_at), str(r.note or ""))

@@ -54,6 +54,7 @@ class ItemOut(BaseModel):
 class CollectionItemsOut(BaseModel):
     collection: CollectionOut
     sort: str
+    page: int
     items: list[ItemOut]
 
 
@@ -168,14 +169,18 @@ def collection_items(
     request: Request,
     collection_id: CollectionId,
     sort: Literal["added", "date", "title"] = "added",
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=1000)] = 100,
     authorization: Authorization = None,
 ) -> CollectionItemsOut:
-    """Your collection with its papers: newest added first, by paper date, or by title."""
+    """Your collection with its papers: newest added first, by paper date, or by title;
+    `per_page` of them (pages: `collection.size` / `per_page`)."""
     user = reader(request, authorization, None, False)
     library = _library(request)
     try:
         collection = library.collection(user.id, collection_id)
-        entries = library.collection_papers(user.id, collection_id, sort)
+        offset = (page - 1) * per_page
+        entries = library.collection_papers(user.id, collection_id, sort, per_page, offset)
     except (LibraryError, NotFound) as exc:
         raise _fail(exc) from exc
     service: Service = request.app.state.service
@@ -189,7 +194,9 @@ def collection_items(
         )
         for e, p in entries
     ]
-    return CollectionItemsOut(collection=_collection_out(collection), sort=sort, items=items)
+    return CollectionItemsOut(
+        collection=_collection_out(collection), sort=sort, page=page, items=items
+    )
 
 
 @router.patch(

@@ -26,8 +26,10 @@ from paperwire.service import Service
 from paperwire.web import listing
 from paperwire.web.auth import CSRF_FIELD, Auth, safe_next
 from paperwire.web.render import render, with_query
+from paperwire.web.schemas import page_count
 
 router = APIRouter(include_in_schema=False)
+PER_PAGE = 50  # papers per collection page (each carries its note form)
 Csrf = Annotated[str | None, Form(alias=CSRF_FIELD)]
 Next = Annotated[str, Form(alias="next")]
 PaperField = Annotated[str, Form(max_length=64)]
@@ -214,7 +216,10 @@ def create_collection(
 
 @router.get("/library/{collection_id}")
 def collection_page(
-    request: Request, collection_id: int, sort: Annotated[str, Query(max_length=16)] = "added"
+    request: Request,
+    collection_id: int,
+    sort: Annotated[str, Query(max_length=16)] = "added",
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Response:
     path = f"/library/{collection_id}"
     try:
@@ -226,7 +231,8 @@ def collection_page(
     library = _library(request)
     try:
         collection = library.collection(user.id, collection_id)
-        entries = library.collection_papers(user.id, collection_id, sort)
+        offset = (page - 1) * PER_PAGE
+        entries = library.collection_papers(user.id, collection_id, sort, PER_PAGE, offset)
     except NotFound as exc:
         raise _problem(exc) from exc
     papers = [p for _, p in entries if p is not None]
@@ -237,6 +243,8 @@ def collection_page(
         "found": found,
         "sort": sort,
         "sorts": ITEM_SORTS,
+        "page": page,
+        "pages": page_count(collection.size, PER_PAGE),
     }
     return render(request, "library/collection.html", context)
 
