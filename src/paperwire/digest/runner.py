@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from urllib.parse import quote
 
 from paperwire.digest.compose import CandidatePool, compose_digest, normalize_name
 from paperwire.digest.mail import DeliveryError, SmtpSender, build_message, mail_domain
@@ -71,6 +71,8 @@ class DigestRunner:
         self.key = secret_key(self.settings)
         self._pools: dict[tuple[date, date], CandidatePool] = {}
         self._render_cache: dict[tuple[str, str], str] = {}
+        self._today = datetime.now(UTC).date()  # action links expire counted from here
+        self._base = self.settings.base_url.rstrip("/")
 
     # -- links ---------------------------------------------------------------------
 
@@ -90,10 +92,11 @@ class DigestRunner:
         """A signed link (valid PAPER_ACTION_DAYS) that likes, dismisses or saves a paper
         for this subscriber without signing in (issue 13; web/library_pages.py)."""
         token = make_paper_action(
-            self.key, subscriber.id, subscriber.email, arxiv_id, action, datetime.now(UTC).date()
+            self.key, subscriber.id, subscriber.email, arxiv_id, action, self._today
         )
-        query = urlencode({"paper": arxiv_id, "action": action, "token": token})
-        return f"{self.settings.base_url.rstrip('/')}/email-action?{query}"
+        # ids, actions and tokens are URL-safe but for "/" in old-style ids
+        paper = quote(arxiv_id, safe=".")
+        return f"{self._base}/email-action?paper={paper}&action={action}&token={token}"
 
     def _with_account_follows(
         self, todo: Sequence[tuple[Subscriber, Period]]

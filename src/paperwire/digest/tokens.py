@@ -9,7 +9,9 @@ import os
 import secrets
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
@@ -76,12 +78,17 @@ PAPER_ACTION_DAYS = 30  # a digest's action links work this many days
 _EPOCH = date(1970, 1, 1)
 
 
+@lru_cache(maxsize=8)
+def _mac_base(key: str) -> Any:
+    return hmac.new(key.encode(), digestmod=hashlib.sha256)
+
+
 def _paper_action_mac(
     key: str, subscriber_id: int, email: str, arxiv_id: str, action: str, expires: int
 ) -> str:
-    message = f"paper|{subscriber_id}|{email.lower()}|{arxiv_id}|{action}|{expires}".encode()
-    mac = hmac.new(key.encode(), message, hashlib.sha256).digest()[:18]
-    return base64.urlsafe_b64encode(mac).decode()
+    mac = _mac_base(key).copy()
+    mac.update(f"paper|{subscriber_id}|{email.lower()}|{arxiv_id}|{action}|{expires}".encode())
+    return base64.urlsafe_b64encode(mac.digest()[:18]).decode()
 
 
 def make_paper_action(
