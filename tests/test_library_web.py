@@ -347,7 +347,7 @@ def test_every_library_form_refuses_posts_without_a_valid_csrf_token(live: Live)
         f"/library/{cid}/remove": {"arxiv_id": "2506.00001"},
         "/account/tokens": {"name": "t"},
         "/account/tokens/revoke": {"token_id": "1"},
-        "/email-action": {"paper": "2506.00001", "action": "save", "token": "1.1.x"},
+        "/email-action": {"token": "1.1.s.x.2506.00001"},
     }
     for path, data in forms.items():
         assert client.post(path, data=data).status_code == 403, path
@@ -381,52 +381,60 @@ def test_digest_links_like_dismiss_and_save_without_signing_in(
     assert "Quantum sorting" not in text
     service.library.rate(account.id, "2506.00004", "none")
     html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
-    links = dict(re.findall(r"  (More like this|Not interested|Save): (http://\S+)", text))
-    assert len(links) == 3 and "email-action?" in html and "Not interested</a>" in html
-    dismiss = [u for u in re.findall(r"(http://\S+email-action\S+)", text) if "action=dismiss" in u]
-    assert len(dismiss) >= 2  # one per paper
+    found = re.findall(
+        r"  \[(Like|Not interested|Save)\] (http://\S+/email-action\?token=(\S+))", text
+    )
+    assert len(found) == 3 * text.count(f"{live.url}/papers/")  # three per paper
+    assert "email-action?token=" in html and "Not interested</a>" in html
+    dismiss = [url for label, url, _ in found if label == "Not interested"]
+    saves = [(url, token) for label, url, token in found if label == "Save"]
     with httpx.Client() as browser:  # not signed in
         confirm = browser.get(dismiss[0])
         assert confirm.status_code == 200 and "reader@example.org" in confirm.text
-        assert not service.library.ratings(
-            service.accounts.get_or_create_user("reader@example.org").id
-        )
-        form = dict(
-            re.findall(r'name="(csrf_token|paper|action|token)" value="([^"]+)"', confirm.text)
-        )
+        assert not service.library.ratings(account.id)  # opening the link changed nothing
+        form = dict(re.findall(r'name="(csrf_token|token)" value="([^"]+)"', confirm.text))
         done = browser.post(f"{live.url}/email-action", data=form)
         assert done.status_code == 200 and "marked not interested" in done.text
-        save_url = links["Save"]
+        dismissed = form["token"].split(".", 4)[4]
+        save_url, save_token = saves[-1]
+        saved = save_token.split(".", 4)[4]
         save_form = dict(
-            re.findall(
-                r'name="(csrf_token|paper|action|token)" value="([^"]+)"',
-                browser.get(save_url).text,
-            )
+            re.findall(r'name="(csrf_token|token)" value="([^"]+)"', browser.get(save_url).text)
         )
         assert browser.post(f"{live.url}/email-action", data=save_form).status_code == 200
-        # an altered link, or one link used for another paper or action, is refused
-        tampered = save_url[:-3] + ("AAA" if not save_url.endswith("AAA") else "BBB")
-        assert browser.get(tampered).status_code == 400
-        other = save_url.replace(f"paper={form['paper']}", "paper=2506.00002")
-        if other != save_url:
-            assert browser.get(other).status_code == 400
-        assert browser.get(save_url.replace("action=save", "action=like")).status_code == 400
-    user = service.accounts.get_or_create_user("reader@example.org")
-    assert service.library.ratings(user.id) == {form["paper"]: -1}
-    assert service.reader_signals(user.id).exclude >= {form["paper"], save_form["paper"]}
+        # an altered link, or a link turned to another paper or action, is refused
+        sub_id, expires, letter, mac, paper = save_token.split(".", 4)
+        for bad in (
+            f"{sub_id}.{expires}.{letter}.{'A' * len(mac)}.{paper}",
+            f"{sub_id}.{expires}.{letter}.{mac}.2506.00002" if paper != "2506.00002" else "x",
+            f"{sub_id}.{expires}.l.{mac}.{paper}",
+            f"{sub_id}.{int(expires) + 365}.{letter}.{mac}.{paper}",
+            f"{int(sub_id) + 1}.{expires}.{letter}.{mac}.{paper}",
+            "garbage",
+        ):
+            assert browser.get(f"{live.url}/email-action", params={"token": bad}).status_code == 400
+            r = browser.post(f"{live.url}/email-action", data={**save_form, "token": bad})
+            assert r.status_code == 400, bad
+    assert service.library.ratings(account.id) == {dismissed: -1}
+    assert service.reader_signals(account.id).exclude >= {dismissed, saved}
+    assert saved in {
+        e.arxiv_id
+        for e, _ in service.library.collection_papers(
+            account.id, collection_of(service, account.id)
+        )
+    }
     # links expire; a removed subscription's links die
     key = service.digest().key
-    token = save_form["token"]
     with pytest.raises(TokenError, match="expired"):
         check_paper_action(
-            key,
-            token,
-            save_form["paper"],
-            "save",
-            service.digest().store.get,
-            date.today() + timedelta(31),
+            key, save_token, service.digest().store.get, date.today() + timedelta(31)
         )
+    assert check_paper_action(key, save_token, service.digest().store.get).arxiv_id == saved
     service.remove_subscriber("reader@example.org")
     with pytest.raises(TokenError):
-        check_paper_action(key, token, save_form["paper"], "save", service.digest().store.get)
+        check_paper_action(key, save_token, service.digest().store.get)
     assert sub.id
+
+
+def collection_of(service: Service, user_id: int, name: str = "Saved") -> int:
+    return next(c.id for c in service.library.collections(user_id) if c.name == name)

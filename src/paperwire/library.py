@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from paperwire.digest.compose import normalize_name
-from paperwire.digest.tokens import TokenError, check_paper_action
+from paperwire.digest.tokens import PaperAction, TokenError, check_paper_action
 from paperwire.models import (
     ApiToken,
     Collection,
@@ -41,7 +41,6 @@ MAX_TOKENS = 20
 TOKEN_PREFIX = "pw_"
 FOLLOWED_DAYS = (7, 30, 90, 365)
 RATINGS = {"up": 1, "down": -1, "none": 0}
-EMAIL_ACTIONS = ("like", "dismiss", "save")
 
 __all__ = [
     "DEFAULT_COLLECTION",
@@ -343,25 +342,23 @@ class Library:
     def reader_signals(self, user_id: int) -> ReaderSignals:
         return self.store.reader_signals(user_id)
 
-    def email_action_owner(self, arxiv_id: str, action: str, token: str) -> tuple[str, Paper]:
-        """(email, paper) of a valid digest link; LibraryError (expired, altered, or for
-        a subscription that is gone) or NotFound (no such paper) otherwise."""
-        if action not in EMAIL_ACTIONS:
-            raise LibraryError(f"unknown action {action!r}")
+    def email_action_owner(self, token: str) -> tuple[PaperAction, Paper]:
+        """What a digest link asks for, and its paper; LibraryError (expired, altered, or
+        for a subscription that is gone) or NotFound (no such paper) otherwise."""
         digest = self.service.digest()
         try:
-            email = check_paper_action(digest.key, token, arxiv_id, action, digest.store.get)
+            wanted = check_paper_action(digest.key, token, digest.store.get)
         except TokenError as exc:
             raise LibraryError(str(exc)) from None
-        return email, self.paper(arxiv_id)
+        return wanted, self.paper(wanted.arxiv_id)
 
-    def apply_email_action(self, arxiv_id: str, action: str, token: str) -> tuple[str, Paper]:
+    def apply_email_action(self, token: str) -> tuple[PaperAction, Paper]:
         """Do what a digest link says, for the account with the subscriber's address
         (made if it has none: the subscriber has shown they own the address)."""
-        email, paper = self.email_action_owner(arxiv_id, action, token)
-        user = self.service.accounts.get_or_create_user(email)
-        if action == "save":
+        wanted, paper = self.email_action_owner(token)
+        user = self.service.accounts.get_or_create_user(wanted.email)
+        if wanted.action == "save":
             self.save(user.id, paper.arxiv_id)
         else:
-            self.store.set_rating(user.id, paper.arxiv_id, 1 if action == "like" else -1)
-        return email, paper
+            self.store.set_rating(user.id, paper.arxiv_id, 1 if wanted.action == "like" else -1)
+        return wanted, paper

@@ -28,11 +28,7 @@ class Links:
         return f"{self.base_url.rstrip('/')}/papers/{arxiv_id}"
 
 
-ACTION_LABELS = (
-    ("like", "👍 More like this"),
-    ("dismiss", "👎 Not interested"),
-    ("save", "☆ Save"),
-)
+ACTION_LABELS = (("like", "Like"), ("dismiss", "Not interested"), ("save", "Save"))
 
 
 def _actions_text(paper: Paper, links: Links) -> str:
@@ -40,7 +36,7 @@ def _actions_text(paper: Paper, links: Links) -> str:
     if links.paper_action is None:
         return ""
     return "".join(
-        f"  {label.split(' ', 1)[1]}: {links.paper_action(paper.arxiv_id, action)}\n"
+        f"  [{label}] {links.paper_action(paper.arxiv_id, action)}\n"
         for action, label in ACTION_LABELS
     )
 
@@ -49,8 +45,7 @@ def _actions_html(paper: Paper, links: Links) -> str:
     if links.paper_action is None:
         return ""
     anchors = " · ".join(
-        f'<a href="{escape(links.paper_action(paper.arxiv_id, action), quote=True)}" '
-        f'style="color:#555555;text-decoration:none">{label}</a>'
+        f'<a href="{escape(links.paper_action(paper.arxiv_id, action))}">{label}</a>'
         for action, label in ACTION_LABELS
     )
     return f'<div style="font-size:12px;margin-top:4px">{anchors}</div>'

@@ -16,9 +16,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from functools import partial
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from paperwire.digest.compose import CandidatePool, compose_digest, normalize_name
 from paperwire.digest.mail import DeliveryError, SmtpSender, build_message, mail_domain
@@ -85,8 +83,22 @@ class DigestRunner:
             f"{base}/subscribe/manage?token={manage}",
             f"{base}/unsubscribe?token={unsub}",
             self._render_cache,
-            partial(self.paper_action_link, subscriber),
+            self._action_links(subscriber),
         )
+
+    def _action_links(self, subscriber: Subscriber) -> Callable[[str, str], str]:
+        """paper_action_link for one subscriber, each link made once (text and HTML)."""
+        made: dict[tuple[str, str], str] = {}
+
+        def link(arxiv_id: str, action: str) -> str:
+            url = made.get((arxiv_id, action))
+            if url is None:
+                url = made[(arxiv_id, action)] = self.paper_action_link(
+                    subscriber, arxiv_id, action
+                )
+            return url
+
+        return link
 
     def paper_action_link(self, subscriber: Subscriber, arxiv_id: str, action: str) -> str:
         """A signed link (valid PAPER_ACTION_DAYS) that likes, dismisses or saves a paper
@@ -94,9 +106,7 @@ class DigestRunner:
         token = make_paper_action(
             self.key, subscriber.id, subscriber.email, arxiv_id, action, self._today
         )
-        # ids, actions and tokens are URL-safe but for "/" in old-style ids
-        paper = quote(arxiv_id, safe=".")
-        return f"{self._base}/email-action?paper={paper}&action={action}&token={token}"
+        return f"{self._base}/email-action?token={token}"  # all URL-safe ("/" is, in a query)
 
     def _with_account_follows(
         self, todo: Sequence[tuple[Subscriber, Period]]

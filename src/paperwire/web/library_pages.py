@@ -404,35 +404,30 @@ def revoke_token(
 
 @router.get("/email-action")
 def email_action_form(
-    request: Request,
-    paper: Annotated[str, Query(max_length=64)] = "",
-    action: Annotated[str, Query(max_length=16)] = "",
-    token: Annotated[str, Query(max_length=200)] = "",
+    request: Request, token: Annotated[str, Query(max_length=200)] = ""
 ) -> Response:
     """Show what the link will do, with one button: mail scanners that open every link
     in an email must not thumb down or save anything by themselves."""
     try:
-        email, found = _library(request).email_action_owner(paper, action, token)
+        wanted, found = _library(request).email_action_owner(token)
     except (LibraryError, NotFound) as exc:
         context = {"status": 400, "message": str(exc)}
         return render(request, "error.html", context, status_code=400)
-    context = {"email": email, "paper": found, "action": action, "token": token, "done": False}
+    context = {"wanted": wanted, "paper": found, "token": token, "done": False}
     return render(request, "email_action.html", context)
 
 
 @router.post("/email-action")
 def email_action(
     request: Request,
-    paper: Annotated[str, Form(max_length=64)],
-    action: Annotated[str, Form(max_length=16)],
     token: Annotated[str, Form(max_length=200)],
     csrf_token: Csrf = None,
 ) -> Response:
     _auth(request).check_csrf(request, csrf_token)
     try:
-        email, found = _library(request).apply_email_action(paper, action, token)
+        wanted, found = _library(request).apply_email_action(token)
     except (LibraryError, NotFound) as exc:
         context = {"status": 400, "message": str(exc)}
         return render(request, "error.html", context, status_code=400)
-    context = {"email": email, "paper": found, "action": action, "token": token, "done": True}
+    context = {"wanted": wanted, "paper": found, "token": token, "done": True}
     return render(request, "email_action.html", context)
