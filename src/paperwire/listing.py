@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from paperwire.library import LibraryMarks
 from paperwire.models import Paper
 from paperwire.store import Store
 from paperwire.trending import rank_tallies
@@ -50,13 +51,15 @@ class Window:
 @dataclass(slots=True)
 class Listing:
     """One page of papers with what a card shows: upvotes (ours + HF), the reader's own
-    votes and, in trending order, the scores."""
+    votes and library marks and, in trending order, the scores."""
 
     papers: list[Paper]
     total: int
     upvotes: dict[str, int] = field(default_factory=dict)
     voted: set[str] = field(default_factory=set)
     scores: dict[str, float] = field(default_factory=dict)
+    marks: LibraryMarks = field(default_factory=LibraryMarks)  # saved / rated / followed
+    hidden: int = 0  # papers of this page the reader marked "not interested"
 
 
 def parse_day(text: str | None, name: str = "date") -> date | None:

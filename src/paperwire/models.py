@@ -288,3 +288,35 @@ class Recommendation:
     arxiv_id: str
     score: float
     reasons: tuple[str, ...]  # plain text, e.g. "close to 'X' in your Saved"
+
+
+@dataclass(frozen=True, slots=True)
+class Collection:
+    """A reader's named collection of saved papers ("Saved" is made on first use)."""
+
+    id: int
+    user_id: int
+    name: str
+    created_at: datetime
+    size: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionEntry:
+    """One paper in a collection, with when it was added and the reader's note."""
+
+    arxiv_id: str
+    added_at: datetime
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    """A reader's API token as listed on the account page (the secret itself is never
+    stored: only its hash)."""
+
+    id: int
+    name: str
+    prefix: str  # the first characters, so the reader can tell tokens apart
+    created_at: datetime
+    last_used_at: datetime | None = None

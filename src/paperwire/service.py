@@ -15,8 +15,9 @@ from paperwire import harvest, listing
 from paperwire.config import Settings
 from paperwire.digest.digests import Digests
 from paperwire.ingest import OnChanged, Progress, import_snapshot
+from paperwire.library import AddReport, Library
 from paperwire.listing import ranked_window
-from paperwire.models import Hit, IngestReport, Paper, Rejected, SearchPage
+from paperwire.models import Hit, IngestReport, Paper, ReaderSignals, Rejected, SearchPage
 from paperwire.search.embed import INSTALL_HINT
 from paperwire.search.engine import SearchEngine
 from paperwire.search.highlight import Highlighter
@@ -382,14 +383,25 @@ class Service:
             papers = self.store.papers_listed(window.start, window.end, per_page, offset)
             found = self.cards(papers, user_id)
             total = self.store.count_listed(window.start, window.end)
-        found.total = total
+        found.total = total - found.hidden
         return found
 
-    def cards(self, papers: list[Paper], user_id: int | None = None) -> listing.Listing:
-        """`papers` with what their cards show: upvotes and the reader's votes."""
+    def cards(
+        self, papers: list[Paper], user_id: int | None = None, hide_dismissed: bool = True
+    ) -> listing.Listing:
+        """`papers` with what their cards show: upvotes, the reader's votes and library
+        marks; without those the reader marked "not interested" unless `hide_dismissed`
+        is off (a paper's own page)."""
+        marks = self.library.marks(user_id, papers)
+        hidden = 0
+        if hide_dismissed:
+            kept = [p for p in papers if marks.ratings.get(p.arxiv_id, 0) >= 0]
+            papers, hidden = kept, len(papers) - len(kept)
         ids = [p.arxiv_id for p in papers]
         voted = self.accounts.voted_by(user_id, ids) if user_id is not None else set()
-        return listing.Listing(papers, len(papers), self.upvotes(papers), voted)
+        found = listing.Listing(papers, len(papers), self.upvotes(papers), voted)
+        found.marks, found.hidden = marks, hidden
+        return found
 
     def votes_of(self, user_id: int) -> list[str]:
         """Papers this reader upvoted, newest vote first."""
@@ -452,6 +464,24 @@ class Service:
         except SourceError as exc:  # offline, or arXiv refused: report, match the rest
             error = f"could not fetch from arXiv: {exc}"
         return PaperKeys(self.store.engine).live_ids(ids), error
+
+    # -- the reader's library (issue 13): see paperwire/library.py ------------------
+
+    @cached_property
+    def library(self) -> Library:
+        """Collections, thumbs up/down, followed authors, API tokens, digest links."""
+        return Library(self.store, self.accounts, self.search, self.digest)
+
+    def reader_signals(self, user_id: int) -> ReaderSignals:
+        """What the recommender may know about a reader (saved, upvoted, liked, ...)."""
+        return self.library.reader_signals(user_id)
+
+    def add_to_collection(
+        self, user_id: int, collection: str | int, arxiv_ids: Sequence[str]
+    ) -> AddReport:
+        """Add stored papers to a collection (by id, or by name: made if missing);
+        counts of added / already there and the ids not stored here."""
+        return self.library.add_to_collection(user_id, collection, arxiv_ids)
 
 
 TRENDING_TTL = 30.0  # seconds a trending ranking is reused by one process

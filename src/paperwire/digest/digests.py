@@ -15,6 +15,7 @@ from typing import Any
 
 from paperwire.config import Settings
 from paperwire.digest import preferences as prefs
+from paperwire.digest.compose import normalize_name
 from paperwire.digest.render import Links, render_confirmation
 from paperwire.digest.runner import ComposeReport, DigestRunner, SearchFn, SendReport
 from paperwire.digest.tokens import TokenError, make_token, read_token
@@ -22,6 +23,7 @@ from paperwire.mail import build_message, mail_domain, send_rate_limited
 from paperwire.models import OutboxMessage, Subscriber
 from paperwire.store import Store
 from paperwire.store.digest import DigestStore
+from paperwire.store.library import LibraryStore
 
 NOTICE_GAP_SECONDS = 600.0
 
@@ -107,6 +109,12 @@ class Digests:
         sub = self.store.get(sub_id)
         if sub is None or sub.email != email:
             raise SubscriptionError("this link is for a subscription that no longer exists")
+        if purpose == "manage":  # show follows made on the website by the same address
+            known = {normalize_name(n) for n in sub.followed_authors}
+            website = LibraryStore(self.store.engine).follows_by_email([sub.email])
+            sub.followed_authors += [
+                n for n in website.get(sub.email, []) if normalize_name(n) not in known
+            ]
         return sub
 
     def confirm_subscription(self, token: str) -> Subscriber:
@@ -124,6 +132,10 @@ class Digests:
             raise SubscriptionError(str(exc)) from None
         store = self.store
         store.update_preferences(sub.id, cleaned)
+        if "followed_authors" in cleaned:  # one list per address (issue 13)
+            LibraryStore(self.store.engine).set_follows_for_email(
+                sub.email, cleaned["followed_authors"]
+            )
         updated = store.get(sub.id)
         assert updated is not None
         return updated

@@ -21,9 +21,40 @@ class Links:
     manage: str
     unsubscribe: str
     cache: dict[tuple[str, str], str] | None = field(default=None, compare=False)
+    # (arxiv_id, action) -> this subscriber's signed link doing like | dismiss | save
+    paper_action: Callable[[str, str], str] | None = field(default=None, compare=False)
 
     def paper(self, arxiv_id: str) -> str:
         return f"{self.base_url.rstrip('/')}/papers/{arxiv_id}"
+
+
+ACTION_LABELS = (("like", "Like"), ("dismiss", "Not interested"), ("save", "Save"))
+
+
+def _actions_text(paper: Paper, links: Links) -> str:
+    """Per-subscriber lines under a (shared, cached) paper block; none without links."""
+    if links.paper_action is None:
+        return ""
+    return "".join(
+        f"  [{label}] {links.paper_action(paper.arxiv_id, action)}\n"
+        for action, label in ACTION_LABELS
+    )
+
+
+def _actions_html(paper: Paper, links: Links) -> str:
+    if links.paper_action is None:
+        return ""
+    anchors = " · ".join(
+        f'<a href="{escape(links.paper_action(paper.arxiv_id, action))}">{label}</a>'
+        for action, label in ACTION_LABELS
+    )
+    return f'<div style="font-size:12px;margin-top:4px">{anchors}</div>'
+
+
+def _with_actions_html(block: str, paper: Paper, links: Links) -> str:
+    actions = _actions_html(paper, links)
+    end = "</td></tr>"
+    return block[: -len(end)] + actions + end if actions and block.endswith(end) else block
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +87,10 @@ def render_text(digest: Digest, links: Links) -> str:
     lines = [subject_for(digest), ""]
     for section in digest.sections:
         lines += [section.reason[0].upper() + section.reason[1:], "-" * 60]
-        lines += [_cached(links, "text", paper, _paper_text) for paper in section.papers]
+        lines += [
+            _cached(links, "text", paper, _paper_text) + _actions_text(paper, links)
+            for paper in section.papers
+        ]
     lines += [
         "--",
         f"Change what you receive: {links.manage}",
@@ -112,7 +146,10 @@ def render_html(digest: Digest, links: Links) -> str:
             '<tr><td><h2 style="font-size:15px;color:#b8400b;margin:18px 0 4px 0">'
             f"{escape(reason)}</h2></td></tr>"
         )
-        parts += [_cached(links, "html", p, _paper_html) for p in section.papers]
+        parts += [
+            _with_actions_html(_cached(links, "html", p, _paper_html), p, links)
+            for p in section.papers
+        ]
     parts.append(
         '<tr><td style="padding-top:18px;font-size:12px;color:#777777">'
         f'<a href="{escape(links.manage, quote=True)}" style="color:#777777">'

@@ -13,22 +13,23 @@ import logging
 import os
 import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 from paperwire.config import Settings
-from paperwire.digest.compose import CandidatePool, compose_digest
+from paperwire.digest.compose import CandidatePool, compose_digest, normalize_name
 from paperwire.digest.render import Links, render_digest
 from paperwire.digest.schedule import Period, due_period, period_for
-from paperwire.digest.tokens import make_token
+from paperwire.digest.tokens import make_paper_action, make_token
 from paperwire.keys import load_secret_key
 from paperwire.listing import ranked_window
 from paperwire.mail import DeliveryError, SmtpSender, build_message, mail_domain
 from paperwire.models import SearchPage, Subscriber
 from paperwire.store import Store
 from paperwire.store.digest import ComposedRow, DigestStore
+from paperwire.store.library import LibraryStore
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = 6 * 3600.0
@@ -80,6 +81,8 @@ class DigestRunner:
         self.key = load_secret_key(settings)
         self._pools: dict[tuple[date, date], CandidatePool] = {}
         self._render_cache: dict[tuple[str, str], str] = {}
+        self._today = datetime.now(UTC).date()  # action links expire counted from here
+        self._base = self.settings.base_url.rstrip("/")
 
     # -- links ---------------------------------------------------------------------
 
@@ -92,7 +95,47 @@ class DigestRunner:
             f"{base}/subscribe/manage?token={manage}",
             f"{base}/unsubscribe?token={unsub}",
             self._render_cache,
+            self._action_links(subscriber),
         )
+
+    def _action_links(self, subscriber: Subscriber) -> Callable[[str, str], str]:
+        """paper_action_link for one subscriber, each link made once (text and HTML)."""
+        made: dict[tuple[str, str], str] = {}
+
+        def link(arxiv_id: str, action: str) -> str:
+            url = made.get((arxiv_id, action))
+            if url is None:
+                url = made[(arxiv_id, action)] = self.paper_action_link(
+                    subscriber, arxiv_id, action
+                )
+            return url
+
+        return link
+
+    def paper_action_link(self, subscriber: Subscriber, arxiv_id: str, action: str) -> str:
+        """A signed link (valid PAPER_ACTION_DAYS) that likes, dismisses or saves a paper
+        for this subscriber without signing in (issue 13; web/library_pages.py)."""
+        token = make_paper_action(
+            self.key, subscriber.id, subscriber.email, arxiv_id, action, self._today
+        )
+        return f"{self._base}/email-action?token={token}"  # all URL-safe ("/" is, in a query)
+
+    def _with_account_follows(
+        self, todo: Sequence[tuple[Subscriber, Period]]
+    ) -> dict[str, set[str]]:
+        """Add the follows made on the website by the account with each subscriber's
+        address (one list per address; see store/library.py). Returns, per address, the
+        papers its account marked "not interested": never mailed."""
+        library = LibraryStore(self.papers.engine)
+        emails = [s.email for s, _ in todo]
+        extra = library.follows_by_email(emails)
+        for sub, _ in todo:
+            known = {normalize_name(n) for n in sub.followed_authors}
+            for name in extra.get(sub.email, []):
+                if normalize_name(name) not in known:
+                    known.add(normalize_name(name))
+                    sub.followed_authors.append(name)
+        return library.dismissed_by_email(emails)
 
     # -- composing -----------------------------------------------------------------
 
@@ -184,13 +227,15 @@ class DigestRunner:
         if not todo:
             return []
         earliest = min(p.start for _, p in todo)
+        dismissed = self._with_account_follows(todo)
         sent = self.store.sent_papers([s.id for s, _ in todo], earliest)
         rows: list[ComposedRow] = []
         for sub, period in todo:
             pool = self.pool(period.start, period.end)
             for query in sub.saved_searches:
                 self.search_hits(pool, query)
-            digest = compose_digest(sub, period, pool, sent.get(sub.id, set()))
+            skip = sent.get(sub.id, set()) | dismissed.get(sub.email, set())
+            digest = compose_digest(sub, period, pool, skip)
             row = ComposedRow(sub.id, period.key, period.end, sub.email, "empty")
             if not digest.empty:
                 rendered = render_digest(digest, self.links(sub))

@@ -32,8 +32,12 @@ def make_window(service: Service, view: str, anchor: date) -> Window:
     return service.window(view, anchor)
 
 
-def decorate(service: Service, papers: list[Paper], user: User | None) -> Listing:
-    return service.cards(papers, user.id if user else None)
+def decorate(
+    service: Service, papers: list[Paper], user: User | None, hide_dismissed: bool = True
+) -> Listing:
+    """What the cards show for `papers`; without those the reader marked "not interested"
+    unless `hide_dismissed` is off (a paper's own page)."""
+    return service.cards(papers, user.id if user else None, hide_dismissed=hide_dismissed)
 
 
 def daily(

@@ -146,6 +146,8 @@ def search_page(
         else:
             user = _auth(request).current_user(request)
             found = listing.decorate(service, [h.paper for h in result.hits], user)
+            shown = {p.arxiv_id for p in found.papers}
+            result.hits = [h for h in result.hits if h.paper.arxiv_id in shown]
             context.update(
                 result=result, found=found, pages=page_count(result.total, SEARCH_PER_PAGE)
             )
@@ -163,9 +165,16 @@ def paper_page(request: Request, arxiv_id: str) -> Response:
     if paper is None or paper.deleted:
         raise HTTPException(404, f"There is no paper {arxiv_id!r} here (yet).")
     user = _auth(request).current_user(request)
-    found = listing.decorate(service, [paper], user)
-    similar = [h.paper for h in listing.similar(service, paper.arxiv_id)]
-    return render(request, "paper.html", {"paper": paper, "found": found, "similar": similar})
+    found = listing.decorate(service, [paper], user, hide_dismissed=False)
+    similar, _ = service.library.visible(
+        user, [h.paper for h in listing.similar(service, paper.arxiv_id)]
+    )
+    collections = service.library.collections(user.id) if user else []
+    return render(
+        request,
+        "paper.html",
+        {"paper": paper, "found": found, "similar": similar, "collections": collections},
+    )
 
 
 @router.post("/vote")

@@ -70,6 +70,104 @@ function selectText(id) {
   selection.addRange(range);
 }
 
+// The reader's library: save / thumbs buttons (form[data-library]) and author follow
+// buttons (form[data-follow]) post with fetch and update in place; a thumbs-down on a list
+// removes the paper's card. Without JavaScript the same forms post and redirect back.
+function submitNatively(form, submitter) {
+  // what the button would have sent, then a plain post: the server's page explains errors
+  if (submitter && submitter.name) {
+    const field = document.createElement("input");
+    field.type = "hidden";
+    field.name = submitter.name;
+    field.value = submitter.value;
+    form.append(field);
+  }
+  form.submit();
+}
+
+async function postForm(form, data, submitter) {
+  const response = await fetch(form.getAttribute("action"), {
+    method: "POST",
+    body: data,
+    headers: { Accept: "application/json" },
+    credentials: "same-origin",
+  });
+  if (response.status === 401) {
+    window.location.href = (await response.json()).login;
+    return null;
+  }
+  if (!response.ok) { submitNatively(form, submitter); return null; }
+  return response.json();
+}
+
+function setPressed(button, pressed, value, text) {
+  button.setAttribute("aria-pressed", pressed ? "true" : "false");
+  button.value = value;
+  if (text !== undefined) button.textContent = text;
+}
+
+async function submitLibrary(event) {
+  const form = event.target.closest("form[data-library]");
+  if (!form || !event.submitter) return;
+  event.preventDefault();
+  const submitter = event.submitter;
+  const data = new FormData(form, submitter);  // before disabling: disabled buttons send nothing
+  submitter.disabled = true;
+  try {
+    const body = await postForm(form, data, submitter);
+    if (!body) return;
+    if (form.hasAttribute("data-in-list") && body.rating === -1) {
+      const card = form.closest("[data-paper]");
+      if (card) { card.remove(); return; }
+    }
+    document.querySelectorAll("form.lib").forEach((bar) => {
+      if (bar.querySelector("input[name=arxiv_id]").value !== body.arxiv_id) return;
+      setPressed(bar.querySelector(".save"), body.saved, body.saved ? "unsave" : "save", body.saved ? "★ Saved" : "☆ Save");
+      setPressed(bar.querySelector(".like"), body.rating === 1, body.rating === 1 ? "unlike" : "like");
+      setPressed(bar.querySelector(".dismiss"), body.rating === -1, body.rating === -1 ? "undismiss" : "dismiss");
+    });
+    if (body.collection) {
+      let status = form.parentElement.querySelector(".lib-status");
+      if (!status) {
+        status = document.createElement("p");
+        status.className = "lib-status muted small";
+        status.setAttribute("role", "status");
+        form.after(status);
+      }
+      status.textContent = "Saved to ";
+      const link = document.createElement("a");
+      link.href = body.collection.url;
+      link.textContent = body.collection.name;
+      status.append(link);
+    }
+  } finally {
+    submitter.disabled = false;
+  }
+}
+
+async function submitFollow(event) {
+  const form = event.target.closest("form[data-follow]");
+  if (!form || !event.submitter) return;
+  event.preventDefault();
+  const submitter = event.submitter;
+  const data = new FormData(form, submitter);  // before disabling: disabled buttons send nothing
+  submitter.disabled = true;
+  try {
+    const body = await postForm(form, data, submitter);
+    if (!body) return;
+    document.querySelectorAll("button.follow").forEach((button) => {
+      if (button.value !== submitter.value) return;
+      button.name = body.following ? "unfollow" : "follow";
+      setPressed(button, body.following, button.value, body.following ? "✓" : "+");
+      button.setAttribute("aria-label", (body.following ? "Unfollow " : "Follow ") + button.value);
+    });
+  } finally {
+    submitter.disabled = false;
+  }
+}
+
 document.addEventListener("submit", submitVote);
+document.addEventListener("submit", submitLibrary);
+document.addEventListener("submit", submitFollow);
 document.addEventListener("click", copyBibtex);
 document.addEventListener("DOMContentLoaded", renderMath);

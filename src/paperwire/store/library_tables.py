@@ -1,0 +1,91 @@
+"""Tables of the reader's library: collections and their papers, thumbs up/down, followed
+authors, API tokens.
+
+Created by migration 0005_library; queried only by store/library.py.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from paperwire.store.schema import metadata
+
+TZ = sa.DateTime(timezone=True)
+
+
+def _user() -> sa.Column[int]:
+    return sa.Column(
+        "user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+
+
+# `name_key` is the case-folded name: one reader cannot have "Saved" and "saved".
+collections = sa.Table(
+    "collections",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _user(),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("name_key", sa.String(100), nullable=False),
+    sa.Column("created_at", TZ, nullable=False),
+    sa.UniqueConstraint("user_id", "name_key", name="uq_collections_user_name"),
+)
+
+collection_items = sa.Table(
+    "collection_items",
+    metadata,
+    sa.Column(
+        "collection_id",
+        sa.Integer,
+        sa.ForeignKey("collections.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("arxiv_id", sa.String(64), primary_key=True),
+    sa.Column("added_at", TZ, nullable=False),
+    sa.Column("note", sa.Text, nullable=False),
+)
+
+# +1 thumbs up ("liked"), -1 thumbs down ("not interested"); no row: no opinion.
+ratings = sa.Table(
+    "paper_ratings",
+    metadata,
+    sa.Column(
+        "user_id",
+        sa.Integer,
+        sa.ForeignKey("users.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("arxiv_id", sa.String(64), primary_key=True),
+    sa.Column("rating", sa.SmallInteger, nullable=False),
+    sa.Column("rated_at", TZ, nullable=False),
+)
+
+# `name_key` is digest.compose.normalize_name(name): the one rule for "same author".
+author_follows = sa.Table(
+    "author_follows",
+    metadata,
+    sa.Column(
+        "user_id",
+        sa.Integer,
+        sa.ForeignKey("users.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("name_key", sa.String(200), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("followed_at", TZ, nullable=False),
+)
+
+# Only sha256 of the token is kept; `prefix` (first 8 characters) labels it on the page.
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _user(),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("prefix", sa.String(16), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", TZ, nullable=False),
+    sa.Column("last_used_at", TZ),
+    sa.Column("revoked_at", TZ),
+    sa.Index("ix_api_tokens_user_id", "user_id"),
+)

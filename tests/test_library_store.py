@@ -1,0 +1,198 @@
+"""The reader's library in the store, on SQLite and PostgreSQL: collections and items,
+ratings, followed authors shared with the digest subscription, API tokens, and the
+signals handed to the recommender."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+
+import pytest
+
+from paperwire.config import Settings
+from paperwire.library import LibraryConflict, LibraryError, NotFound
+from paperwire.models import Author, Paper
+from paperwire.service import Service
+
+DAY = date(2025, 6, 2)
+
+
+def paper(
+    n: int, title: str, day: date = DAY, authors: tuple[str, ...] = ("Ada Lovelace",)
+) -> Paper:
+    return Paper(
+        arxiv_id=f"2506.{n:05d}",
+        title=title,
+        abstract=f"Abstract of {title}.",
+        authors=[Author(a) for a in authors],
+        categories=["cs.CL"],
+        listing_date=day,
+        sources=["test"],
+    )
+
+
+@pytest.fixture
+def service(settings: Settings) -> Service:
+    svc = Service(settings)
+    svc.store.upsert_papers(
+        [
+            paper(1, "Beta study", date(2025, 6, 3)),
+            paper(2, "alpha survey", date(2025, 6, 1)),
+            paper(3, "Gamma notes", date(2025, 6, 2)),
+        ]
+    )
+    yield svc  # type: ignore[misc]
+    svc.close()
+
+
+def test_collections_items_sorts_notes_and_isolation(service: Service) -> None:
+    lib = service.library
+    ann = service.accounts.get_or_create_user("ann@example.org")
+    bob = service.accounts.get_or_create_user("bob@example.org")
+    assert [c.name for c in lib.collections(ann.id)] == ["Saved"]
+    saved, _ = lib.save(ann.id, "2506.00001v2")
+    assert saved.name == "Saved" and saved.size == 1
+    group = lib.create_collection(ann.id, "  Reading   group ")
+    assert group.name == "Reading group"
+    with pytest.raises(LibraryConflict):
+        lib.create_collection(ann.id, "reading GROUP")
+    report = lib.add_to_collection(
+        ann.id,
+        group.id,
+        ["2506.00001", "2506.00002", "arXiv:2506.00003", "2999.99999", "2506.00002"],
+    )
+    assert (report.added, report.already, report.missing) == (3, 0, ["2999.99999"])
+    again = lib.add_to_collection(ann.id, "Reading group", ["2506.00003"])
+    assert (again.added, again.already, again.collection.size) == (0, 1, 3)
+    by_name = lib.add_to_collection(ann.id, "Imported", ["2506.00002"])
+    assert by_name.collection.name == "Imported" and by_name.added == 1
+    time.sleep(0.01)
+    lib.add_to_collection(ann.id, group.id, ["2506.00002"])  # already there: added_at kept
+    titles = {
+        sort: [p.title for _, p in lib.collection_papers(ann.id, group.id, sort) if p]
+        for sort in ("added", "date", "title")
+    }
+    assert titles["date"] == ["Beta study", "Gamma notes", "alpha survey"]
+    assert titles["title"] == ["alpha survey", "Beta study", "Gamma notes"]
+    assert sorted(titles["added"]) == sorted(titles["title"])
+    window = lib.collection_papers(ann.id, group.id, "title", limit=2, offset=1)
+    assert [p.title for _, p in window if p] == ["Beta study", "Gamma notes"]
+    lib.set_note(ann.id, group.id, "2506.00003", "read §3\r\nagain")
+    notes = {e.arxiv_id: e.note for e, _ in lib.collection_papers(ann.id, group.id)}
+    assert notes["2506.00003"] == "read §3\nagain" and notes["2506.00001"] == ""
+    lib.rename_collection(ann.id, group.id, "Journal club")
+    assert [c.name for c in lib.collections(ann.id)] == ["Saved", "Journal club", "Imported"]
+
+    # another reader sees none of it and can change none of it
+    assert [c.name for c in lib.collections(bob.id)] == ["Saved"]
+    for attempt in (
+        lambda: lib.collection(bob.id, group.id),
+        lambda: lib.collection_papers(bob.id, group.id),
+        lambda: lib.rename_collection(bob.id, group.id, "mine"),
+        lambda: lib.delete_collection(bob.id, group.id),
+        lambda: lib.set_note(bob.id, group.id, "2506.00003", "x"),
+        lambda: lib.remove_item(bob.id, group.id, "2506.00003"),
+        lambda: lib.add_to_collection(bob.id, group.id, ["2506.00001"]),
+        lambda: lib.save(bob.id, "2506.00001", collection_id=group.id),
+    ):
+        with pytest.raises(NotFound):
+            attempt()
+    assert lib.store.items(bob.id, group.id) == []
+    assert lib.collection(ann.id, group.id).size == 3
+
+    assert lib.unsave(ann.id, "2506.00002") == 2  # from Journal club and Imported
+    lib.remove_item(ann.id, group.id, "2506.00003")
+    with pytest.raises(NotFound):
+        lib.remove_item(ann.id, group.id, "2506.00003")
+    lib.delete_collection(ann.id, group.id)
+    assert [c.name for c in lib.collections(ann.id)] == ["Saved", "Imported"]
+    with pytest.raises(LibraryError):
+        lib.create_collection(ann.id, "   ")
+    with pytest.raises(LibraryError):
+        lib.create_collection(ann.id, "x" * 101)
+
+
+def test_ratings_hide_papers_and_signals(service: Service) -> None:
+    lib = service.library
+    ann = service.accounts.get_or_create_user("ann@example.org")
+    lib.save(ann.id, "2506.00001", new_collection="Diffusion")
+    lib.rate(ann.id, "2506.00002", "up")
+    lib.rate(ann.id, "2506.00003", "down")
+    service.set_vote(ann.id, "2506.00001", True)
+    papers = list(service.store.get_papers(["2506.00001", "2506.00002", "2506.00003"]).values())
+    kept, hidden = lib.visible(ann, papers)
+    assert {p.arxiv_id for p in kept} == {"2506.00001", "2506.00002"} and hidden == 1
+    assert lib.visible(None, papers) == (papers, 0)
+    service.digest.add_subscriber("ann@example.org", {"categories": "cs.CL cs.LG"})
+    lib.follow(ann.id, "Ada Lovelace")
+
+    signals = service.reader_signals(ann.id)
+    sources = sorted((i.arxiv_id, i.source) for i in signals.positives)
+    assert sources == [
+        ("2506.00001", "Diffusion"),
+        ("2506.00001", "upvoted"),
+        ("2506.00002", "liked"),
+    ]
+    assert signals.negatives == ("2506.00003",)
+    assert signals.exclude == {"2506.00001", "2506.00003"}
+    assert signals.followed_authors == ("Ada Lovelace",)
+    assert signals.categories == ("cs.CL", "cs.LG")
+    assert all(i.added_at.tzinfo is not None for i in signals.positives)
+
+    lib.rate(ann.id, "2506.00003", "none")
+    lib.rate(ann.id, "2506.00002", "down")  # changes its mind: liked -> not interested
+    again = service.reader_signals(ann.id)
+    assert again.negatives == ("2506.00002",)
+    assert ("2506.00002", "liked") not in {(i.arxiv_id, i.source) for i in again.positives}
+    with pytest.raises(NotFound):
+        lib.rate(ann.id, "2999.00001", "up")
+    with pytest.raises(LibraryError):
+        lib.rate(ann.id, "2506.00001", "sideways")
+    other = service.accounts.get_or_create_user("other@example.org")
+    assert service.reader_signals(other.id).positives == ()
+
+
+def test_follows_agree_with_the_digest_subscription(service: Service) -> None:
+    lib = service.library
+    ann = service.accounts.get_or_create_user("ann@example.org")
+    assert lib.follow(ann.id, "José García")
+    assert not lib.follow(ann.id, "jose  GARCIA")  # the same name, normalised
+    sub = service.digest.add_subscriber("ann@example.org", {"followed_authors": "Yann LeCun"})
+    # reading takes both lists; following from the site writes to the subscription too
+    assert lib.follows(ann.id) == ["José García", "Yann LeCun"]
+    lib.follow(ann.id, "Ada Lovelace")
+    stored = service.digest.store.get(sub.id)
+    assert stored is not None and stored.followed_authors == ["Yann LeCun", "Ada Lovelace"]
+    assert lib.unfollow(ann.id, "yann lecun")
+    stored = service.digest.store.get(sub.id)
+    assert stored is not None and stored.followed_authors == ["Ada Lovelace"]
+    assert lib.follows(ann.id) == ["José García", "Ada Lovelace"]
+    # the digest's manage page sets the list for the address: the account follows it
+    lib.store.set_follows_for_email("ann@example.org", ["Grace Hopper", "grace hopper"])
+    service.digest.store.update_preferences(sub.id, {"followed_authors": ["Grace Hopper"]})
+    assert lib.follows(ann.id) == ["Grace Hopper"]
+    assert lib.store.follows_by_email(["ann@example.org", "x@example.org"]) == {
+        "ann@example.org": ["Grace Hopper"]
+    }
+    bob = service.accounts.get_or_create_user("bob@example.org")
+    assert lib.follows(bob.id) == []
+
+
+def test_api_tokens_store_only_a_hash_and_revoke(service: Service) -> None:
+    lib = service.library
+    ann = service.accounts.get_or_create_user("ann@example.org")
+    bob = service.accounts.get_or_create_user("bob@example.org")
+    token, secret = lib.create_token(ann.id, "laptop")
+    assert secret.startswith("pw_") and len(secret) > 40 and token.prefix == secret[:10]
+    with service.store.engine.connect() as conn:
+        dump = " ".join(str(r) for r in conn.exec_driver_sql("SELECT * FROM api_tokens"))
+    assert secret not in dump and secret[10:] not in dump
+    user = lib.token_user(secret)
+    assert user is not None and user.id == ann.id
+    assert lib.tokens(ann.id)[0].last_used_at is not None
+    assert lib.token_user(secret + "x") is None and lib.token_user("nope") is None
+    with pytest.raises(NotFound):
+        lib.revoke_token(bob.id, token.id)  # not bob's
+    assert lib.token_user(secret) is not None
+    lib.revoke_token(ann.id, token.id)
+    assert lib.token_user(secret) is None and lib.tokens(ann.id) == []

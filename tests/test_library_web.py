@@ -1,0 +1,440 @@
+"""The reader's library through a real running server, on SQLite and PostgreSQL: the save /
+thumbs / follow buttons as plain form posts and as fetch (JSON) calls, collection pages,
+the followed-authors page, API tokens and /api/v1, one reader against another's ids, CSRF
+on every new form, and the signed per-paper links of a digest sent over real SMTP."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import date, timedelta
+
+import httpx
+import pytest
+
+from paperwire.config import Settings
+from paperwire.digest.tokens import TokenError, check_paper_action
+from paperwire.models import Author, Paper
+from paperwire.service import Service
+from paperwire.web.auth import Auth
+from webkit import Live, Mailbox, hostile_paper, live_server, smtp_server
+
+DAY = date(2025, 6, 2)
+CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
+JSON = {"accept": "application/json"}
+
+
+def _paper(n: int, title: str, authors: list[str], day: date = DAY) -> Paper:
+    return Paper(
+        arxiv_id=f"2506.{n:05d}",
+        title=title,
+        abstract=f"We study {title.lower()} in depth.",
+        authors=[Author(a) for a in authors],
+        categories=["cs.LG"],
+        listing_date=day,
+        submitted=day,
+        sources=["test"],
+    )
+
+
+PAPERS = [
+    _paper(1, "Diffusion policies for robots", ["José García", "Ann Lee"]),
+    _paper(2, "Language models and logic", ["Bob Stone"]),
+    _paper(3, "Vision transformers at scale", ["Jose  GARCIA", "Carl Diaz"], DAY - timedelta(1)),
+    _paper(4, "Quantum sorting networks", ["J. Garcia"]),
+    hostile_paper("2506.00005", DAY),
+]
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    with smtp_server() as box:
+        yield box
+
+
+@pytest.fixture
+def live(settings: Settings, mailbox: Mailbox) -> Iterator[Live]:
+    with Service(settings) as service:
+        service.store.upsert_papers(PAPERS)
+        service.rebuild_index()  # the followed-authors page and search read the index
+    with live_server(settings, smtp_host=mailbox.host, smtp_port=mailbox.port) as running:
+        yield running
+
+
+def reader(live: Live, email: str) -> tuple[httpx.Client, str]:
+    """A signed-in client (a real session cookie) and its CSRF token."""
+    auth = Auth(live.settings, live.service.accounts)
+    value, _ = auth.start_session(live.service.accounts.get_or_create_user(email))
+    client = httpx.Client(base_url=live.url, cookies={"pw_session": value}, timeout=30)
+    match = CSRF.search(client.get("/").text)
+    assert match
+    return client, match.group(1)
+
+
+def collection_id(client: httpx.Client, name: str) -> int:
+    for item in client.get("/api/v1/collections").json():
+        if item["name"] == name:
+            return int(item["id"])
+    raise AssertionError(f"no collection {name!r}")
+
+
+def test_buttons_pages_and_hiding_as_forms_and_fetch(live: Live) -> None:
+    client, token = reader(live, "ann@example.org")
+    ids = [p.arxiv_id for p in PAPERS]
+    form = {"csrf_token": token, "next": "/?date=2025-06-02"}
+    # every list shows the buttons: save, thumbs, follow by each author name
+    home = client.get("/?date=2025-06-02").text
+    assert home.count('action="/library/act"') == 4 and 'name="follow" value="José García"' in home
+    search = client.get("/search", params={"q": "robots"}).text
+    assert 'value="save"' in search and 'name="follow" value="Ann Lee"' in search
+    assert 'value="save"' in client.get("/trending?window=month").text
+
+    # without JavaScript: post and come back
+    saved = client.post("/library/act", data={**form, "arxiv_id": ids[0], "do": "save"})
+    assert saved.status_code == 303 and saved.headers["location"] == "/?date=2025-06-02"
+    assert 'value="unsave"' in client.get(f"/papers/{ids[0]}").text
+    # with fetch: the same form answers JSON
+    made = client.post(
+        "/library/act",
+        data={**form, "arxiv_id": ids[1] + "v2", "do": "save", "new_collection": "Reading group"},
+        headers=JSON,
+    ).json()
+    assert made["saved"] is True and made["collection"]["name"] == "Reading group"
+    group = made["collection"]["id"]
+    client.post(
+        "/library/act",
+        data={**form, "arxiv_id": ids[2], "do": "save", "collection_id": str(group)},
+    )
+    client.post(
+        "/library/act", data={**form, "arxiv_id": ids[4], "do": "save", "collection_id": str(group)}
+    )
+
+    library = client.get("/library").text
+    assert "Saved</a>" in library and "Reading group</a>" in library and "3 papers" in library
+    page = client.get(f"/library/{group}?sort=title").text
+    # by title ("<script>…" sorts first); the hostile title stays escaped
+    order = [page.index(t) for t in ("Tom &amp; Jerry", "Language models", "Vision transformers")]
+    assert order == sorted(order)
+    assert "<script>alert" not in page
+    by_date = client.get(f"/library/{group}?sort=date").text
+    assert by_date.index("Vision transformers") > by_date.index("Language models")
+    assert client.get(f"/library/{group}?sort=bogus").status_code == 400
+
+    note = client.post(
+        f"/library/{group}/note",
+        data={"csrf_token": token, "arxiv_id": ids[1], "note": "discuss <b>§2</b>"},
+    )
+    assert note.status_code == 303
+    assert "discuss &lt;b&gt;§2&lt;/b&gt;</textarea>" in client.get(f"/library/{group}").text
+
+    # thumbs down: gone from this reader's lists (not from others'), back after undo
+    down = client.post(
+        "/library/act", data={**form, "arxiv_id": ids[3], "do": "dismiss"}, headers=JSON
+    )
+    assert down.json()["rating"] == -1
+    home = client.get("/?date=2025-06-02").text
+    assert "Quantum sorting" not in home and "you marked “not interested”" in home
+    assert "Quantum sorting" not in client.get("/search", params={"q": "quantum sorting"}).text
+    assert "Quantum sorting" in httpx.get(f"{live.url}/?date=2025-06-02").text
+    assert 'value="undismiss"' in client.get(f"/papers/{ids[3]}").text  # its own page stays
+    client.post("/library/act", data={**form, "arxiv_id": ids[3], "do": "undismiss"})
+    assert "Quantum sorting" in client.get("/?date=2025-06-02").text
+    liked = client.post(
+        "/library/act", data={**form, "arxiv_id": ids[2], "do": "like"}, headers=JSON
+    )
+    assert liked.json()["rating"] == 1
+
+    # rename, remove an item, delete the collection
+    client.post(f"/library/{group}/rename", data={"csrf_token": token, "name": "Journal club"})
+    client.post(f"/library/{group}/remove", data={"csrf_token": token, "arxiv_id": ids[4]})
+    page = client.get(f"/library/{group}").text
+    assert "<h1>Journal club</h1>" in page and "Tom &amp; Jerry" not in page
+    clash = client.post("/library/new", data={"csrf_token": token, "name": "journal CLUB"})
+    assert clash.status_code == 400 and "already have" in clash.text
+    gone = client.post(f"/library/{group}/delete", data={"csrf_token": token})
+    assert gone.status_code == 303 and client.get(f"/library/{group}").status_code == 404
+    signals = live.service.reader_signals(
+        live.service.accounts.get_or_create_user("ann@example.org").id
+    )
+    assert {(i.arxiv_id, i.source) for i in signals.positives} == {
+        (ids[0], "Saved"),
+        (ids[2], "liked"),
+    }
+    client.close()
+
+
+def test_follow_authors_and_the_followed_papers_page(live: Live, mailbox: Mailbox) -> None:
+    client, token = reader(live, "fan@example.org")
+    done = client.post(
+        "/follow", data={"csrf_token": token, "follow": "José García", "next": "/following"}
+    )
+    assert done.status_code == 303 and done.headers["location"] == "/following"
+    page = client.get("/following").text
+    assert "exactly the name you follow" in page
+    section = page.split('<section class="followed"', 1)[1]
+    assert "Diffusion policies" in section and "Vision transformers" in section  # accents, case
+    assert "Quantum sorting" not in page  # "J. Garcia" is another spelling: not matched
+    assert 'name="unfollow" value="José García"' in client.get(f"/papers/{PAPERS[0].arxiv_id}").text
+    api = client.get("/api/v1/follows/papers", params={"days": 7}).json()
+    assert [p["arxiv_id"] for p in api[0]["papers"]] == ["2506.00001", "2506.00003"]
+    # the digest's manage page shows and edits the same list
+    sub = live.service.digest.add_subscriber("fan@example.org", {"followed_authors": "Bob Stone"})
+    links = live.service.digest.links(sub)
+    manage = client.get(links.manage).text
+    assert "Bob Stone\nJosé García</textarea>" in manage
+    assert client.get("/api/v1/follows").json() == ["José García", "Bob Stone"]
+    json = client.post(
+        "/follow", data={"csrf_token": token, "unfollow": "jose garcia"}, headers=JSON
+    )
+    assert json.json() == {"name": "jose garcia", "following": False}
+    assert client.get("/api/v1/follows").json() == ["Bob Stone"]
+    client.close()
+
+
+def test_another_reader_cannot_read_or_change_a_collection(live: Live) -> None:
+    ann, ann_token = reader(live, "ann@example.org")
+    eve, eve_token = reader(live, "eve@example.org")
+    made = ann.post("/library/new", data={"csrf_token": ann_token, "name": "Private <notes>"})
+    group = int(made.headers["location"].rsplit("/", 1)[1])
+    ann.post(
+        "/library/act",
+        data={
+            "csrf_token": ann_token,
+            "arxiv_id": "2506.00001",
+            "do": "save",
+            "collection_id": str(group),
+        },
+    )
+    ann.post(
+        f"/library/{group}/note",
+        data={"csrf_token": ann_token, "arxiv_id": "2506.00001", "note": "secret"},
+    )
+    ann.post("/library/act", data={"csrf_token": ann_token, "arxiv_id": "2506.00002", "do": "save"})
+    saved = collection_id(ann, "Saved")  # made by the first save into no named collection
+
+    for cid in (group, saved, 999_999):
+        assert eve.get(f"/library/{cid}").status_code == 404
+        for path, data in (
+            (f"/library/{cid}/rename", {"name": "mine"}),
+            (f"/library/{cid}/delete", {}),
+            (f"/library/{cid}/note", {"arxiv_id": "2506.00001", "note": "x"}),
+            (f"/library/{cid}/remove", {"arxiv_id": "2506.00001"}),
+            ("/library/act", {"arxiv_id": "2506.00002", "do": "save", "collection_id": str(cid)}),
+        ):
+            r = eve.post(path, data={**data, "csrf_token": eve_token})
+            assert r.status_code == 404, (path, r.status_code)
+        headers = {"x-csrf-token": eve_token}
+        assert eve.get(f"/api/v1/collections/{cid}").status_code == 404
+        assert (
+            eve.patch(f"/api/v1/collections/{cid}", json={"name": "x"}, headers=headers).status_code
+            == 404
+        )
+        assert eve.delete(f"/api/v1/collections/{cid}", headers=headers).status_code == 404
+        assert (
+            eve.put(f"/api/v1/collections/{cid}/items/2506.00002", headers=headers).status_code
+            == 404
+        )
+        assert (
+            eve.delete(f"/api/v1/collections/{cid}/items/2506.00001", headers=headers).status_code
+            == 404
+        )
+        assert (
+            eve.post(
+                f"/api/v1/collections/{cid}/items",
+                json={"arxiv_ids": ["2506.00002"]},
+                headers=headers,
+            ).status_code
+            == 404
+        )
+    # and with an API token of her own
+    page = eve.post("/account/tokens", data={"csrf_token": eve_token, "name": "script"}).text
+    secret = re.search(r'<pre id="new-token" tabindex="0">(pw_[^<]+)</pre>', page)
+    assert secret
+    bearer = {"authorization": f"Bearer {secret.group(1)}"}
+    assert httpx.get(f"{live.url}/api/v1/collections/{group}", headers=bearer).status_code == 404
+    assert httpx.delete(f"{live.url}/api/v1/collections/{group}", headers=bearer).status_code == 404
+    assert [
+        c["name"] for c in httpx.get(f"{live.url}/api/v1/collections", headers=bearer).json()
+    ] == ["Saved"]
+
+    mine = ann.get(f"/api/v1/collections/{group}").json()
+    assert mine["collection"]["name"] == "Private <notes>" and mine["items"][0]["note"] == "secret"
+    assert "Private &lt;notes&gt;" in ann.get("/library").text
+    # signed out: a sign-in page, or 401 from the API
+    anon = httpx.Client(base_url=live.url)
+    r = anon.get(f"/library/{group}")
+    assert r.status_code == 303 and r.headers["location"].startswith("/login?next=")
+    assert anon.get(f"/api/v1/collections/{group}").status_code == 401
+    ann.close(), eve.close(), anon.close()
+
+
+def test_api_tokens_and_the_library_api(live: Live) -> None:
+    client, token = reader(live, "api@example.org")
+    page = client.post("/account/tokens", data={"csrf_token": token, "name": "laptop"})
+    assert page.headers["cache-control"] == "no-store"
+    secret = re.search(r">(pw_[A-Za-z0-9_-]+)</pre>", page.text)
+    assert secret and "laptop" in page.text
+    assert secret.group(1) not in client.get("/account").text  # shown once
+    api = httpx.Client(base_url=live.url, headers={"authorization": f"Bearer {secret.group(1)}"})
+    made = api.post("/api/v1/collections", json={"name": "To read"})
+    assert made.status_code == 201
+    cid = made.json()["id"]
+    added = api.post(
+        f"/api/v1/collections/{cid}/items",
+        json={"arxiv_ids": ["2506.00002v1", "arXiv:2506.00004", "2999.00001"]},
+    ).json()
+    assert (added["added"], added["already"], added["missing"]) == (2, 0, ["2999.00001"])
+    item = api.put(f"/api/v1/collections/{cid}/items/2506.00001", json={"note": "first"}).json()
+    assert item["note"] == "first" and item["paper"]["title"].startswith("Diffusion")
+    listed = api.get(f"/api/v1/collections/{cid}", params={"sort": "title"}).json()
+    assert [i["arxiv_id"] for i in listed["items"]] == ["2506.00001", "2506.00002", "2506.00004"]
+    second = api.get(
+        f"/api/v1/collections/{cid}", params={"sort": "title", "per_page": 2, "page": 2}
+    )
+    assert [i["arxiv_id"] for i in second.json()["items"]] == ["2506.00004"]
+    assert api.delete(f"/api/v1/collections/{cid}/items/2506.00004").status_code == 204
+    assert api.delete(f"/api/v1/collections/{cid}/items/2506.00004").status_code == 404
+    assert api.patch(f"/api/v1/collections/{cid}", json={"name": "Saved"}).status_code in (200, 409)
+    assert api.put("/api/v1/ratings/2506.00003", json={"rating": "down"}).json() == {
+        "arxiv_id": "2506.00003",
+        "rating": -1,
+    }
+    assert api.get("/api/v1/ratings").json() == [{"arxiv_id": "2506.00003", "rating": -1}]
+    assert api.put("/api/v1/ratings/2999.00001", json={"rating": "up"}).status_code == 404
+    assert api.post("/api/v1/follows", json={"name": "Bob Stone"}).json() == ["Bob Stone"]
+    assert api.delete("/api/v1/follows", params={"name": "bob stone"}).json() == []
+    # the session works too, but changes need the CSRF header
+    assert client.post("/api/v1/collections", json={"name": "x"}).status_code == 403
+    assert (
+        client.post(
+            "/api/v1/collections", json={"name": "x"}, headers={"x-csrf-token": token}
+        ).status_code
+        == 201
+    )
+    # revoke on the account page: the token stops working
+    token_id = re.search(r'name="token_id" value="(\d+)"', client.get("/account").text)
+    assert token_id
+    client.post("/account/tokens/revoke", data={"csrf_token": token, "token_id": token_id.group(1)})
+    assert api.get("/api/v1/collections").status_code == 401
+    assert (
+        httpx.get(
+            f"{live.url}/api/v1/collections", headers={"authorization": "Bearer pw_nope"}
+        ).status_code
+        == 401
+    )
+    spec = httpx.get(f"{live.url}/openapi.json").json()
+    for path in (
+        "/api/v1/collections",
+        "/api/v1/collections/{collection_id}/items/{arxiv_id}",
+        "/api/v1/ratings/{arxiv_id}",
+        "/api/v1/follows",
+        "/api/v1/follows/papers",
+    ):
+        assert path in spec["paths"], path
+    api.close(), client.close()
+
+
+def test_every_library_form_refuses_posts_without_a_valid_csrf_token(live: Live) -> None:
+    client, _ = reader(live, "csrf@example.org")
+    cid = collection_id(client, "Saved")
+    forms = {
+        "/library/act": {"arxiv_id": "2506.00001", "do": "save"},
+        "/follow": {"follow": "Ann Lee"},
+        "/library/new": {"name": "x"},
+        f"/library/{cid}/rename": {"name": "y"},
+        f"/library/{cid}/delete": {},
+        f"/library/{cid}/note": {"arxiv_id": "2506.00001", "note": "n"},
+        f"/library/{cid}/remove": {"arxiv_id": "2506.00001"},
+        "/account/tokens": {"name": "t"},
+        "/account/tokens/revoke": {"token_id": "1"},
+        "/email-action": {"token": "1.1.s.x.2506.00001"},
+    }
+    for path, data in forms.items():
+        assert client.post(path, data=data).status_code == 403, path
+        assert client.post(path, data={**data, "csrf_token": "0" * 64}).status_code == 403, path
+    assert (
+        live.service.library.collections(
+            live.service.accounts.get_or_create_user("csrf@example.org").id
+        )[0].size
+        == 0
+    )
+    client.close()
+
+
+def test_digest_links_like_dismiss_and_save_without_signing_in(
+    live: Live, mailbox: Mailbox
+) -> None:
+    service = live.service
+    # followed on the site before subscribing: the digest follows the same list
+    account = service.accounts.get_or_create_user("reader@example.org")
+    service.library.follow(account.id, "Bob Stone")
+    service.library.rate(account.id, "2506.00004", "down")  # never mailed
+    sub = service.digest.add_subscriber("reader@example.org", {"followed_authors": "José García"})
+    composed, sent = service.digest.run(day=DAY)
+    assert composed.composed == 1 and sent.sent == 1
+    message = mailbox.wait_for("reader@example.org")
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "New from followed author José García" in text
+    assert "New from followed author Bob Stone" in text
+    # every other paper of the day is in (five papers, ten allowed), the dismissed one not
+    assert "Language models and logic" in text and "Tom & Jerry" in text
+    assert "Quantum sorting" not in text
+    service.library.rate(account.id, "2506.00004", "none")
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    found = re.findall(
+        r"  \[(Like|Not interested|Save)\] (http://\S+/email-action\?token=(\S+))", text
+    )
+    assert len(found) == 3 * text.count(f"{live.url}/papers/")  # three per paper
+    assert "email-action?token=" in html and "Not interested</a>" in html
+    dismiss = [url for label, url, _ in found if label == "Not interested"]
+    saves = [(url, token) for label, url, token in found if label == "Save"]
+    with httpx.Client() as browser:  # not signed in
+        confirm = browser.get(dismiss[0])
+        assert confirm.status_code == 200 and "reader@example.org" in confirm.text
+        assert not service.library.ratings(account.id)  # opening the link changed nothing
+        form = dict(re.findall(r'name="(csrf_token|token)" value="([^"]+)"', confirm.text))
+        done = browser.post(f"{live.url}/email-action", data=form)
+        assert done.status_code == 200 and "marked not interested" in done.text
+        dismissed = form["token"].split(".", 4)[4]
+        save_url, save_token = saves[-1]
+        saved = save_token.split(".", 4)[4]
+        save_form = dict(
+            re.findall(r'name="(csrf_token|token)" value="([^"]+)"', browser.get(save_url).text)
+        )
+        assert browser.post(f"{live.url}/email-action", data=save_form).status_code == 200
+        # an altered link, or a link turned to another paper or action, is refused
+        sub_id, expires, letter, mac, paper = save_token.split(".", 4)
+        for bad in (
+            f"{sub_id}.{expires}.{letter}.{'A' * len(mac)}.{paper}",
+            f"{sub_id}.{expires}.{letter}.{mac}.2506.00002" if paper != "2506.00002" else "x",
+            f"{sub_id}.{expires}.l.{mac}.{paper}",
+            f"{sub_id}.{int(expires) + 365}.{letter}.{mac}.{paper}",
+            f"{int(sub_id) + 1}.{expires}.{letter}.{mac}.{paper}",
+            "garbage",
+        ):
+            assert browser.get(f"{live.url}/email-action", params={"token": bad}).status_code == 400
+            r = browser.post(f"{live.url}/email-action", data={**save_form, "token": bad})
+            assert r.status_code == 400, bad
+    assert service.library.ratings(account.id) == {dismissed: -1}
+    assert service.reader_signals(account.id).exclude >= {dismissed, saved}
+    assert saved in {
+        e.arxiv_id
+        for e, _ in service.library.collection_papers(
+            account.id, collection_of(service, account.id)
+        )
+    }
+    # links expire; a removed subscription's links die
+    key = service.digest.key
+    with pytest.raises(TokenError, match="expired"):
+        check_paper_action(
+            key, save_token, service.digest.store.get, date.today() + timedelta(31)
+        )
+    assert check_paper_action(key, save_token, service.digest.store.get).arxiv_id == saved
+    service.digest.remove_subscriber("reader@example.org")
+    with pytest.raises(TokenError):
+        check_paper_action(key, save_token, service.digest.store.get)
+    assert sub.id
+
+
+def collection_of(service: Service, user_id: int, name: str = "Saved") -> int:
+    return next(c.id for c in service.library.collections(user_id) if c.name == name)
