@@ -390,15 +390,17 @@ def print_search_page(result: SearchPage) -> None:
     table.add_column("title", ratio=3)
     table.add_column("authors", ratio=1)
     table.add_column("score", justify="right", no_wrap=True)
+    from paperwire.latex import latex_to_text
+
     for rank, hit in enumerate(result.hits, start=first + 1):
-        names = [a.name for a in hit.paper.authors]
+        names = [latex_to_text(a.name) for a in hit.paper.authors]
         authors = ", ".join(names[:3]) + (f" +{len(names) - 3}" if len(names) > 3 else "")
         day = paper_day(hit.paper)
         table.add_row(
             str(rank),
             hit.paper.arxiv_id,
             day.isoformat() if day else "",
-            Text(hit.paper.title),
+            Text(latex_to_text(hit.paper.title)),
             Text(authors),
             f"{hit.score:.3f}" if result.sort == "relevance" else "—",
         )
