@@ -125,7 +125,9 @@ class DigestRunner:
     ) -> list[str]:
         try:
             result = search(
-                f"{query} since:{pool.start.isoformat()} until:{pool.end.isoformat()}",
+                query,
+                since=pool.start,  # structured: the saved text may have its own since:
+                until=pool.end,
                 sort="relevance",
                 page=1,
                 per_page=SEARCH_PER_QUERY,

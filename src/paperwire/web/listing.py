@@ -6,6 +6,7 @@ import calendar
 import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 from paperwire.models import Hit, InvalidRecord, Paper, SearchPage, User, split_arxiv_id
 from paperwire.service import Service
@@ -39,13 +40,21 @@ class Window:
         return self.anchor.strftime("%B %Y")
 
 
+# Days a route accepts: every window around them (a month, a week on) is a real date.
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
+
+
 def parse_day(text: str | None, name: str = "date") -> date | None:
+    """The one date check of every route's date parameters (pages and API alike)."""
     if not text:
         return None
     try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise BadRequest(f"{name} must be a date like 2025-06-30, not {text!r}") from exc
+        day = date.fromisoformat(text) if len(text) == 10 else None
+    except ValueError:
+        day = None
+    if day is None or not FIRST_DAY <= day <= LAST_DAY:
+        raise BadRequest(f"{name} must be a date like 2025-06-30, not {text!r}")
+    return day
 
 
 def parse_week(text: str) -> date:
@@ -53,7 +62,10 @@ def parse_week(text: str) -> date:
     try:
         if not match:
             raise ValueError
-        return date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1)
+        monday = date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1)
+        if not FIRST_DAY <= monday <= LAST_DAY:
+            raise ValueError
+        return monday
     except ValueError as exc:
         raise BadRequest(f"week must look like 2025-W09, not {text!r}") from exc
 
@@ -63,7 +75,10 @@ def parse_month(text: str) -> date:
     try:
         if not match:
             raise ValueError
-        return date(int(match.group(1)), int(match.group(2)), 1)
+        first = date(int(match.group(1)), int(match.group(2)), 1)
+        if not FIRST_DAY <= first <= LAST_DAY:
+            raise ValueError
+        return first
     except ValueError as exc:
         raise BadRequest(f"month must look like 2025-02, not {text!r}") from exc
 
@@ -126,24 +141,19 @@ def daily(
     return listing
 
 
-def build_query(q: str, category: str = "", since: str = "", until: str = "") -> str:
-    """The search box text plus the form's filters, in the query language."""
-    parts = [q.strip()]
-    if category.strip():
-        parts.append(f"cat:{category.strip()}")
-    if since:
-        parts.append(f"since:{since}")
-    if until:
-        parts.append(f"until:{until}")
-    return " ".join(p for p in parts if p)
-
-
 def search(
-    service: Service, query: str, sort: str, page: int, per_page: int, mode: str = "hybrid"
+    service: Service,
+    query: str,
+    sort: str,
+    page: int,
+    per_page: int,
+    mode: str = "hybrid",
+    **filters: Any,
 ) -> SearchPage:
-    """One page of search results. Raises ValueError (QueryError) with a readable message
+    """One page of search results, narrowed by structured `filters` (category, since,
+    until: see Service.search). Raises ValueError (QueryError) with a readable message
     on malformed queries."""
-    return service.search(query, sort=sort, page=page, per_page=per_page, mode=mode)
+    return service.search(query, sort=sort, page=page, per_page=per_page, mode=mode, **filters)
 
 
 def similar(service: Service, arxiv_id: str, k: int = 6) -> list[Hit]:

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from fastapi import Request
 from starlette.responses import HTMLResponse
 
+from paperwire.latex import latex_to_text
 from paperwire.models import Paper
 
 
@@ -39,7 +40,7 @@ def render(
 
 
 def author_line(paper: Paper, limit: int = 6) -> str:
-    names = [a.name for a in paper.authors]
+    names = [latex_to_text(a.name) for a in paper.authors]
     if len(names) > limit:
         return ", ".join(names[:limit]) + f" + {len(names) - limit} more"
     return ", ".join(names)
@@ -87,6 +88,7 @@ def with_query(path: str, **params: Any) -> str:
 def template_filters() -> dict[str, Callable[..., Any]]:
     return {
         "author_line": author_line,
+        "latex": latex_to_text,
         "preview": preview,
         "human_date": human_date,
         "bibtex": bibtex,
