@@ -161,7 +161,7 @@ def test_prose_with_syntax_errors_is_searched_with_a_note(
 
 def test_dashes_and_punctuation_are_not_operators() -> None:
     q = parse('Scaling laws -- revisited - again -. "..." -"--"')
-    assert q.free_words == ("Scaling", "laws", "–", "revisited", "-", "again", "-.", "...", "–")
+    assert q.free_words == ("Scaling", "laws", "–", "revisited", "-", "again", ".", "...", "–")
     assert q.excluded == () and q.required == () and q.notes == ()
     assert parse("-- x").free_words == ("–", "x")
 

@@ -92,9 +92,12 @@ SWITCHES = [
 ESCAPES = {"%": "%", "&": "&", "_": "_", "#": "#", "$": "$", "{": "{", "}": "}"}
 SPACES = {",": " ", " ": " ", ";": " ", ":": " ", "!": "", "-": "", "/": "", "@": ""}
 LIGATURES = {"---": "—", "--": "–", "``": "“", "''": "”"}
-MAX_PASSES = 4  # nested commands (\underline{\textbf{x}}) unwrap one level per pass
+MAX_PASSES = 16  # nested commands (\underline{\textbf{x}}, \u \c x) unwrap one level per pass
 
-_MATH = re.compile(r"\$\$.+?\$\$|(?<!\\)\$(?:[^$\\]|\\.)+?\$|\\\(.+?\\\)|\\\[.+?\\\]", re.S)
+# Math, after the escapes that are not math: \\\\ (a line break) and \\$ (a dollar).
+_MATH = re.compile(
+    r"\\\\|\\\$|(?P<math>\$\$.+?\$\$|\$(?:[^$\\]|\\.)+?\$|\\\(.+?\\\)|\\\[.+?\\\])", re.S
+)
 _BASE = r"(?:\{(?P<NAME>\\[ij]|[^\W\d_])\}|(?P<NAME2>\\[ij](?![A-Za-z])|[^\W\d_]))"
 _SYMBOL_KEYS = "".join(re.escape(k) for k in SYMBOL_ACCENTS)
 _WORD_KEYS = "".join(WORD_ACCENTS)
@@ -159,17 +162,34 @@ def _convert(text: str) -> str:
     return text
 
 
+def math_spans(text: str) -> list[re.Match[str]]:
+    """The math segments of `text`, which latex_to_text leaves as written."""
+    if "$" not in text and "\\" not in text:
+        return []
+    return [m for m in _MATH.finditer(text) if m.group("math")]
+
+
 def latex_to_text(text: str) -> str:
     """`text` with its LaTeX accents, letters, symbols and text commands as Unicode,
     math and unknown commands untouched. ``latex_to_text(latex_to_text(t))`` equals
     ``latex_to_text(t)``."""
+    return read_latex(text)[0]
+
+
+def read_latex(text: str) -> tuple[str, list[tuple[int, int]]]:
+    """latex_to_text(text) and the (start, end) spans of the math in it (math found in
+    `text`; a $ that was written \\$ is text, not math)."""
     if not _QUICK.search(text):
-        return text
+        return text, [m.span() for m in math_spans(text)]
     out: list[str] = []
-    at = 0
-    for math in _MATH.finditer(text):
+    spans: list[tuple[int, int]] = []
+    at = length = 0
+    for math in math_spans(text):
         out.append(_convert(text[at : math.start()]))
+        length += len(out[-1])
+        spans.append((length, length + len(math.group(0))))
         out.append(math.group(0))
+        length += len(math.group(0))
         at = math.end()
     out.append(_convert(text[at:]))
-    return "".join(out)
+    return "".join(out), spans
