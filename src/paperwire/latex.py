@@ -49,7 +49,7 @@ SYMBOLS = {
     "textpertenthousand": "‱", "pounds": "£", "euro": "€", "texteuro": "€", "S": "§",
     "P": "¶", "dag": "†", "ddag": "‡", "textbullet": "•", "LaTeX": "LaTeX", "TeX": "TeX",
     "textquoteleft": "‘", "textquoteright": "’", "textquotedblleft": "“",
-    "textquotedblright": "”", "textbackslash": "\\", "textasciitilde": "~",
+    "textquotedblright": "”", "textasciitilde": "~",
 }  # fmt: skip
 # Commands whose one braced argument is their text: \textbf{x} -> x.
 TEXT_COMMANDS = [
@@ -172,7 +172,8 @@ def math_spans(text: str) -> list[re.Match[str]]:
 def latex_to_text(text: str) -> str:
     """`text` with its LaTeX accents, letters, symbols and text commands as Unicode,
     math and unknown commands untouched. ``latex_to_text(latex_to_text(t))`` equals
-    ``latex_to_text(t)``."""
+    ``latex_to_text(t)`` for text without ``\\$`` (a written dollar sign may pair with
+    another $ into math the second time; pages show "$100" rather than "\\$100")."""
     return read_latex(text)[0]
 
 

@@ -38,7 +38,7 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
-from paperwire.latex import latex_to_text, math_spans, read_latex
+from paperwire.latex import latex_to_text
 
 # Longer input is refused, on every path (the HF-compatible API's own limit; a pasted
 # arXiv abstract, at most 1,920 characters, fits).
@@ -68,7 +68,10 @@ _DANGLING_LATEX = re.compile(r"(?:\\(?:[A-Za-z]{1,2}|[^A-Za-z])?)+$")
 # A command whose braced argument the item does not close (\\textbf{x, {\\em x): its
 # backslash goes, or written back before "… y}" it would swallow the next items.
 _OPEN_COMMAND = re.compile(r"\\([A-Za-z]+(?:\{[^{}]*\})*\{[^{}]*)$|(\{)\\(?=[A-Za-z]+[^{}]*$)")
-_LONE_MATH = re.compile(r"\\([()\[\]])")
+# Math delimiters mean nothing to a search (the index drops them) but would pair up
+# differently when a query is written back in another order: a query has no math.
+_MATH_DELIMITER = re.compile(r"\\?\$|\\(?=[()\[\]])")
+NOT_MATH = "·"
 _CATEGORY = re.compile(r"^[a-z-]+(\.[a-z-]+)?$")
 
 
@@ -149,19 +152,12 @@ Item = tuple[bool, str | None, str, bool]  # negated, field or None, value, quot
 
 
 def _self_contained(value: str) -> str:
-    """`value` less what would make it change meaning next to other items when a query
-    is written back (format_query) in another order: a LaTeX command at its end that lost
-    what it applied to (\\u"A -> \\u, which before " A" would read as Ă), and the
-    backslash of math delimiters without their partner in the item (\\( -> (); a lone $
-    is escaped by format_query instead. Stable under latex_to_text."""
-    for _ in range(4):
-        parts, at = [], 0
-        for math in math_spans(value):
-            parts += [_LONE_MATH.sub(r"\1", value[at : math.start()]), math.group(0)]
-            at = math.end()
-        tail = _DANGLING_LATEX.sub("", _LONE_MATH.sub(r"\1", value[at:]))
-        parts.append(_OPEN_COMMAND.sub(lambda m: m.group(1) or m.group(2), tail))
-        cleaned = latex_to_text("".join(parts))
+    """`value` less a LaTeX command at its end that lost what it applied to (\\u"A ->
+    \\u, which written back before " A" by format_query would read as Ă) and the
+    backslash of a command whose braced argument it does not close (\\textbf{x)."""
+    for _ in range(value.count("\\") + 1):  # each round that changes it drops a backslash
+        tail = _DANGLING_LATEX.sub("", value)
+        cleaned = latex_to_text(_OPEN_COMMAND.sub(lambda m: m.group(1) or m.group(2), tail))
         if cleaned == value:
             break
         value = cleaned
@@ -173,8 +169,7 @@ class _Reader:
     module docstring); `notes` says what was repaired."""
 
     def __init__(self, typed: str) -> None:
-        self.text, math = read_latex(typed)
-        self._math_end = dict(math)
+        self.text = latex_to_text(_MATH_DELIMITER.sub(NOT_MATH, typed))
         self.items: list[Item] = []
         self.notes: list[str] = []
 
@@ -199,7 +194,7 @@ class _Reader:
         name, i = self._field(i)
         quoted = i < n and text[i] == '"'
         if quoted:
-            end = self._closing_quote(i + 1)
+            end = text.find('"', i + 1)
             if end >= 0:
                 self._add(negated, name, text[i + 1 : end], True)
                 return end + 1
@@ -209,21 +204,9 @@ class _Reader:
             i += 1
         end = i
         while end < n and not text[end].isspace() and text[end] != '"':
-            end = self._math_end.get(end, end + 1)  # math ($x + y$) stays one item
+            end += 1
         self._add(negated, name, text[i:end], False)
         return end
-
-    def _closing_quote(self, i: int) -> int:
-        """Where the phrase starting at `i` ends (-1: nowhere); quotes inside math are
-        part of the math."""
-        while i < len(self.text):
-            if i in self._math_end:
-                i = self._math_end[i]
-            elif self.text[i] == '"':
-                return i
-            else:
-                i += 1
-        return -1
 
     def _field(self, i: int) -> tuple[str | None, int]:
         """The field name of an item starting at `i` (None for text) and where its value
@@ -253,7 +236,8 @@ class _Reader:
         value = _self_contained(value)
         if name is None and (quoted or negated) and not has_word(value):
             # punctuation, not a phrase or an exclusion (" -. ", '"..."')
-            self.items += [(False, None, word, False) for word in value.split()]
+            for word in value.split():  # each written back alone: "-·" is no -·
+                self._add(False, None, word.lstrip("-") or word, False)
             return
         self.items.append((negated, name, value, quoted))
 
@@ -409,17 +393,4 @@ def format_query(parsed: ParsedQuery) -> str:
         parts.append(f"since:{parsed.since.isoformat()}")
     if parsed.until:
         parts.append(f"until:{parsed.until.isoformat()}")
-    return " ".join(_escape_lone_dollars(part) for part in parts)
-
-
-def _escape_lone_dollars(piece: str) -> str:
-    """`piece` with each $ outside its own math written \\$, so that pieces written in
-    another order than typed cannot pair their $ into new math."""
-    if "$" not in piece:
-        return piece
-    out, at = [], 0
-    for math in math_spans(piece):
-        out += [piece[at : math.start()].replace("$", "\\$"), math.group(0)]
-        at = math.end()
-    out.append(piece[at:].replace("$", "\\$"))
-    return "".join(out)
+    return " ".join(parts)
