@@ -177,6 +177,7 @@ def run_random(service: Service, papers: list[Paper], seconds: float, seed: int)
         kind = rng.choice(list(makers))
         text, source = makers[kind]()
         tried[kind] += 1
+        tried["(of which must find their paper)"] += source is not None
         for name, detail in check(service, text, source):
             failures[name].append({"input": text, "detail": detail, "generator": kind})
     elapsed = time.monotonic() - started
@@ -187,11 +188,11 @@ def run_random(service: Service, papers: list[Paper], seconds: float, seed: int)
 def print_report(
     tried: Counter[str], failures: dict[str, list[dict[str, str]]], elapsed: float
 ) -> None:
-    total = sum(tried.values())
+    total = sum(n for kind, n in tried.items() if not kind.startswith("("))
     print(f"\n{total:,} inputs in {elapsed:.1f} s ({total / elapsed:,.0f}/s)")
-    print(f"{'generator':<10} {'inputs':>8}")
-    for kind, count in sorted(tried.items()):
-        print(f"{kind:<10} {count:>8,}")
+    print(f"{'generator':<34} {'inputs':>8}")
+    for kind, count in sorted(tried.items(), key=lambda item: item[0].startswith("(")):
+        print(f"{kind:<34} {count:>8,}")
     print(f"\n{'check':<8} {'failures':>8}")
     for name in CHECKS:
         print(f"{name:<8} {len(failures[name]):>8,}")
