@@ -120,7 +120,7 @@ _PATTERN = "|".join(
         r"(?P<ligature>---|--|``|'')",
     ]
 )
-_TOKEN = re.compile(_PATTERN)
+_TOKEN = re.compile(r"(?=[\\{`'-])(?:" + _PATTERN + ")")  # the lookahead skips plain text fast
 _QUICK = re.compile(r"\\|--|``|''")
 
 

@@ -29,7 +29,7 @@ from paperwire.store.codec import content_hash
 # catch-up skips papers whose documents are current.
 # 3: documents carry `key` (the arXiv id as a number, see id_key), so results read their
 # ids from a fast field instead of loading stored documents.
-# 4: title, abstract and authors are indexed as latex_to_text reads them (T\\"ornberg as
+# 4: title, abstract and authors are indexed as latex_to_text reads them (T\"ornberg as
 # Törnberg), and title/abstract words are accent-folded (Törnberg finds Tornberg).
 # An index of another version is cleared on open and must be rebuilt (`index rebuild`).
 SCHEMA_VERSION = 4
