@@ -172,7 +172,7 @@ def test_preferences_are_checked_with_clear_messages() -> None:
         ({"categories": "not a category!"}, "arXiv classes"),
         ({"max_papers": "0"}, "between 1 and"),
         ({"weekday": "9"}, "weekday"),
-        ({"saved_searches": 'ok words\n"unclosed phrase'}, "saved search '\"unclosed phrase'"),
+        ({"saved_searches": "ok words\ngraph au:"}, "saved search 'graph au:'"),
     ]:
         with pytest.raises(PreferenceError, match=message):
             clean_preferences(bad)

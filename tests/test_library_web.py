@@ -426,9 +426,7 @@ def test_digest_links_like_dismiss_and_save_without_signing_in(
     # links expire; a removed subscription's links die
     key = service.digest.key
     with pytest.raises(TokenError, match="expired"):
-        check_paper_action(
-            key, save_token, service.digest.store.get, date.today() + timedelta(31)
-        )
+        check_paper_action(key, save_token, service.digest.store.get, date.today() + timedelta(31))
     assert check_paper_action(key, save_token, service.digest.store.get).arxiv_id == saved
     service.digest.remove_subscriber("reader@example.org")
     with pytest.raises(TokenError):

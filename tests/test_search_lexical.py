@@ -250,10 +250,12 @@ def test_odd_input_gives_results_or_a_clear_error(service: Service, query: str, 
     assert result.total >= len(result.hits)
 
 
-def test_ten_kilobyte_query(service: Service) -> None:
-    text = " ".join(r for r in ["graph neural network segmentation"] * 300)[:10_240]
+def test_query_at_the_length_cap(service: Service) -> None:
+    text = " ".join(r for r in ["graph neural network segmentation"] * 300)[:2_000]
     result = service.search(text, mode="lexical")
-    assert len(text) > 10_000 and result.total > 0
+    assert len(text) == 2_000 and result.total > 0
+    with pytest.raises(QueryError, match="too long: 2,001 characters, at most 2,000"):
+        service.search(text + "s", mode="lexical")
 
 
 def test_nothing_matches(service: Service) -> None:
@@ -307,5 +309,7 @@ def test_cli_search_table_and_json(service: Service, tmp_path: Path) -> None:
     )
     data = json.loads(as_json.stdout)
     assert data["sort"] == "date" and data["hits"]
-    bad = subprocess.run([*run, 'ti:"open'], env=env, capture_output=True, text=True)
-    assert bad.returncode == 1 and "unbalanced quote" in bad.stderr
+    repaired = subprocess.run([*run, 'ti:"open'], env=env, capture_output=True, text=True)
+    assert repaired.returncode == 0 and "without its closing partner" in repaired.stdout
+    bad = subprocess.run([*run, "graph au:"], env=env, capture_output=True, text=True)
+    assert bad.returncode == 1 and "au: needs a value" in bad.stderr

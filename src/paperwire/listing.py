@@ -62,13 +62,21 @@ class Listing:
     hidden: int = 0  # papers of this page the reader marked "not interested"
 
 
+# Days a route accepts: every window around them (a month, a week on) is a real date.
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
+
+
 def parse_day(text: str | None, name: str = "date") -> date | None:
+    """The one date check of every route's date parameters (pages, API and CLI alike)."""
     if not text:
         return None
     try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise ListingError(f"{name} must be a date like 2025-06-30, not {text!r}") from exc
+        day = date.fromisoformat(text) if len(text) == 10 else None
+    except ValueError:
+        day = None
+    if day is None or not FIRST_DAY <= day <= LAST_DAY:
+        raise ListingError(f"{name} must be a date like 2025-06-30, not {text!r}")
+    return day
 
 
 def parse_week(text: str) -> date:
@@ -88,7 +96,10 @@ def _parse(
     try:
         if not match:
             raise ValueError
-        return make(int(match.group(1)), int(match.group(2)))
+        made = make(int(match.group(1)), int(match.group(2)))
+        if not FIRST_DAY <= made <= LAST_DAY:
+            raise ValueError
+        return made
     except ValueError as exc:
         raise ListingError(f"{name} must look like {like}, not {text!r}") from exc
 

@@ -15,13 +15,14 @@ from paperwire import harvest, listing
 from paperwire.config import Settings
 from paperwire.digest.digests import Digests
 from paperwire.ingest import OnChanged, Progress, import_snapshot
+from paperwire.latex import latex_to_text
 from paperwire.library import AddReport, Library
 from paperwire.listing import ranked_window
 from paperwire.models import Hit, IngestReport, Paper, ReaderSignals, Rejected, SearchPage
 from paperwire.search.embed import INSTALL_HINT
 from paperwire.search.engine import SearchEngine
 from paperwire.search.highlight import Highlighter
-from paperwire.search.query import parse_query
+from paperwire.search.query import parse_query, with_filters
 from paperwire.search.semantic import BackgroundEmbedder, SemanticIndex
 from paperwire.sources.http import PoliteClient, SourceError
 from paperwire.store import Store, open_store
@@ -272,11 +273,18 @@ class Service:
         page: int = 1,
         per_page: int = 20,
         mode: str = "hybrid",
+        category: str = "",
+        since: date | None = None,
+        until: date | None = None,
     ) -> SearchPage:
-        """One page of results for `query` (see search/query.py for the syntax).
+        """One page of results for `query` (see search/query.py for the syntax), narrowed
+        by the structured filters `category` (cs.CL, or several comma-separated),
+        `since` and `until` (never pasted into the query text).
 
-        Raises QueryError (a ValueError) with a readable message for malformed queries."""
+        Raises QueryError (a ValueError) with a readable message for malformed queries;
+        prose the parser had to repair is searched, with a note saying so."""
         parsed = parse_query(query, today=datetime.now(UTC).date())
+        parsed = with_filters(parsed, category=category, since=since, until=until)
         engine = self.search_engine
         ready: dict[str, Hit] = {}
 
@@ -304,7 +312,7 @@ class Service:
             sort=result.sort,
             mode=result.mode,
             semantic_coverage=result.semantic_coverage,
-            notes=result.notes,
+            notes=[*parsed.notes, *result.notes],
         )
 
     def _hits(self, ids: list[str], terms: set[str]) -> dict[str, Hit]:
@@ -316,8 +324,8 @@ class Service:
                 paper=paper,
                 score=0.0,
                 highlights={
-                    "title": marks.html(paper.title),
-                    "abstract": marks.html(paper.abstract, ABSTRACT_SNIPPET_CHARS),
+                    "title": marks.html(latex_to_text(paper.title)),
+                    "abstract": marks.html(latex_to_text(paper.abstract), ABSTRACT_SNIPPET_CHARS),
                 },
             )
             for arxiv_id, paper in papers.items()

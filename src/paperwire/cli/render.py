@@ -22,6 +22,7 @@ from rich.text import Text
 
 from paperwire.config import Settings
 from paperwire.digest.runner import ComposeReport, SendReport
+from paperwire.latex import latex_to_text
 from paperwire.listing import Listing, Window
 from paperwire.models import IngestReport, Paper, Rejected, SearchPage, Subscriber, paper_day
 
@@ -329,9 +330,10 @@ def _papers_table(title: str, *numbers: str) -> Table:
 def _paper_cells(rank: int, paper: Paper) -> list[str | Text]:
     day = paper_day(paper)
     date_text = day.isoformat() if day else ""
-    return [str(rank), paper.arxiv_id, date_text, Text(paper.title), Text(_short_authors(paper))]
+    title = Text(latex_to_text(paper.title))
+    return [str(rank), paper.arxiv_id, date_text, title, Text(_short_authors(paper))]
 
 
 def _short_authors(paper: Paper) -> str:
-    names = [a.name for a in paper.authors]
+    names = [latex_to_text(a.name) for a in paper.authors]
     return ", ".join(names[:3]) + (f" +{len(names) - 3}" if len(names) > 3 else "")

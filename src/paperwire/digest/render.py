@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from html import escape
 
+from paperwire.latex import latex_to_text
 from paperwire.models import Digest, Paper
 
 ABSTRACT_CHARS = 280
@@ -78,7 +79,7 @@ def _short(text: str, limit: int = ABSTRACT_CHARS) -> str:
 
 
 def _authors(paper: Paper, limit: int = 4) -> str:
-    names = [a.name for a in paper.authors]
+    names = [latex_to_text(a.name) for a in paper.authors]
     more = f" and {len(names) - limit} more" if len(names) > limit else ""
     return ", ".join(names[:limit]) + more
 
@@ -111,7 +112,8 @@ def _cached(links: Links, kind: str, paper: Paper, make: Callable[[Paper, Links]
 
 def _paper_text(paper: Paper, links: Links) -> str:
     return (
-        f"* {paper.title}\n  {_authors(paper)}\n  {_short(paper.abstract)}\n"
+        f"* {latex_to_text(paper.title)}\n  {_authors(paper)}\n"
+        f"  {_short(latex_to_text(paper.abstract))}\n"
         f"  {links.paper(paper.arxiv_id)}\n"
     )
 
@@ -122,11 +124,11 @@ def _paper_html(paper: Paper, links: Links) -> str:
     return (
         '<tr><td style="padding:10px 0;border-bottom:1px solid #eeeeee">'
         f'<a href="{url}" style="color:#1a0dab;font-size:16px;font-weight:600;'
-        f'text-decoration:none">{escape(paper.title)}</a>'
+        f'text-decoration:none">{escape(latex_to_text(paper.title))}</a>'
         f'<div style="color:#555555;font-size:13px;margin:2px 0">{escape(_authors(paper))}'
         f" · {cats}</div>"
         f'<div style="color:#222222;font-size:14px;line-height:1.4">'
-        f"{escape(_short(paper.abstract))}</div></td></tr>"
+        f"{escape(_short(latex_to_text(paper.abstract)))}</div></td></tr>"
     )
 
 

@@ -59,7 +59,15 @@ class SearchFn(Protocol):
     """The search a saved search runs through (Service.search)."""
 
     def __call__(
-        self, query: str, *, sort: str, page: int, per_page: int, mode: str
+        self,
+        query: str,
+        *,
+        sort: str,
+        page: int,
+        per_page: int,
+        mode: str,
+        since: date | None = None,
+        until: date | None = None,
     ) -> SearchPage: ...
 
 
@@ -162,7 +170,9 @@ class DigestRunner:
     def _engine_hits(self, search: SearchFn, pool: CandidatePool, query: str) -> list[str]:
         try:
             result = search(
-                f"{query} since:{pool.start.isoformat()} until:{pool.end.isoformat()}",
+                query,
+                since=pool.start,  # structured: the saved text may have its own since:
+                until=pool.end,
                 sort="relevance",
                 page=1,
                 per_page=SEARCH_PER_QUERY,

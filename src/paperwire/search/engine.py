@@ -8,9 +8,10 @@ mode honours the query's filters. Hybrid covers only the papers embedded so far 
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
@@ -20,8 +21,14 @@ from paperwire.config import Settings
 from paperwire.models import Paper
 from paperwire.search.embed import INSTALL_HINT
 from paperwire.search.fusion import DEFAULT_FUSION, FusionConfig, fuse, rrf
-from paperwire.search.lexical import MAX_QUERY_TERMS, STOPWORDS, LexicalIndex, LexicalResult
-from paperwire.search.query import ParsedQuery, QueryError
+from paperwire.search.lexical import (
+    MAX_QUERY_TERMS,
+    MAX_TOKEN_CHARS,
+    STOPWORDS,
+    LexicalIndex,
+    LexicalResult,
+)
+from paperwire.search.query import Clause, ParsedQuery, QueryError
 from paperwire.store import Store
 
 MODES = ("hybrid", "lexical", "semantic")
@@ -79,6 +86,18 @@ class EngineResult:
             self.total = self.pending_total.result()
             self.pending_total = None
         return self.total
+
+
+def _unsearchable(words: Sequence[str]) -> str:
+    """Why `words` give the index nothing to look up."""
+    shown = ", ".join(repr(w if len(w) <= 50 else w[:47] + "…") for w in words[:3])
+    runs = [run for w in words for run in re.findall(r"[^\W_]+", w)]
+    if runs and all(len(run) > MAX_TOKEN_CHARS for run in runs):
+        return (
+            f"{shown} has no searchable words: words longer than {MAX_TOKEN_CHARS} "
+            "characters are not indexed"
+        )
+    return f"{shown} has no searchable words (letters or digits)"
 
 
 def load_semantic(settings: Settings, store: Store) -> tuple[SemanticSearcher | None, str]:
@@ -220,9 +239,13 @@ class SearchEngine:
         offset = (page - 1) * per_page
         if offset + per_page > MAX_RESULTS:
             raise QueryError(f"results go no deeper than {MAX_RESULTS:,}; refine the query")
-        result = EngineResult(ids=[], total=0, mode=mode, terms=self._highlight_terms(parsed))
+        result = EngineResult(ids=[], total=0, mode=mode, terms=set())
         if self.lexical and self.needs_rebuild:
             result.notes.append(self._rebuild_note())
+        parsed, nothing = self._searchable(parsed, result.notes)
+        if nothing:
+            return result  # the words it asked for cannot be in any paper: no match
+        result.terms = self._highlight_terms(parsed)
         if not parsed.has_text and sort == "relevance":
             sort = "date"
             result.notes.append("no search words given: showing newest first")
@@ -234,6 +257,28 @@ class SearchEngine:
         if result.mode == "semantic":
             return self._semantic_page(semantic, parsed, sort, offset, per_page, result)
         return self._hybrid_page(semantic, parsed, sort, offset, per_page, result, while_waiting)
+
+    def _searchable(self, parsed: ParsedQuery, notes: list[str]) -> tuple[ParsedQuery, bool]:
+        """Check the query's words against the index's analysis: True (with a note) when
+        they all vanish (a word of over 40 letters, only punctuation), since such a query
+        would otherwise match every paper; exclusions that vanish are dropped."""
+        if parsed.free_words and not any(self.analyze_word(w) for w in parsed.free_words):
+            notes.append(f"nothing matches: {_unsearchable(parsed.free_words)}")
+            return parsed, True
+        for clause in parsed.required:
+            if not self._clause_terms(clause):
+                notes.append(f"nothing matches: {_unsearchable([clause.text])}")
+                return parsed, True
+        kept = tuple(c for c in parsed.excluded if self._clause_terms(c))
+        if len(kept) < len(parsed.excluded):
+            gone = [c.text for c in parsed.excluded if c not in kept]
+            notes.append(f"an exclusion was ignored: {_unsearchable(gone)}")
+            parsed = replace(parsed, excluded=kept)
+        return parsed, False
+
+    def _clause_terms(self, clause: Clause) -> list[str]:
+        analyzer = self.lexical.names if clause.field == "authors" else self.lexical.text
+        return list(analyzer.analyze(clause.text))
 
     def _rebuild_note(self) -> str:
         if self.lexical.outdated:

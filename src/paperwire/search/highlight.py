@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from collections.abc import Callable, Collection
 from functools import lru_cache
 
@@ -19,6 +20,22 @@ MANY_HEADS = 24
 # Placeholders for the tags while the text is escaped (private-use characters).
 _OPEN, _CLOSE = "\ue000", "\ue001"
 _MARKS = {_OPEN: "<mark>", _CLOSE: "</mark>"}
+
+
+class _BaseLetters(dict[int, str]):
+    """ö -> o, é -> e (a character's first letter after Unicode decomposition; one
+    character for one, so positions in a folded text are those of the original)."""
+
+    def __missing__(self, code: int) -> str:
+        base = self[code] = unicodedata.normalize("NFD", chr(code))[0]
+        return base
+
+
+_BASE_LETTERS = _BaseLetters()
+
+
+def _fold(text: str) -> str:
+    return text if text.isascii() else text.translate(_BASE_LETTERS)
 
 
 @lru_cache(maxsize=256)
@@ -71,11 +88,12 @@ class Highlighter:
 
     def _candidates(self, text: str) -> list[tuple[int, int]]:
         """Spans of the words of `text` that start with one of the heads."""
-        lowered = text.lower()
+        lowered = _fold(text.lower())  # the index folds accents: ö begins like o
         # One regex pass beats many find() scans when there are many heads; it also
         # copes with the rare case-mappings that change a text's length.
         if len(lowered) != len(text) or len(self._heads) > MANY_HEADS:
-            return [m.span() for m in _candidate_pattern(self._heads).finditer(text)]
+            same = lowered if len(lowered) == len(text) else text
+            return [m.span() for m in _candidate_pattern(self._heads).finditer(same)]
         spans = []
         word_at = _WORD.match
         for head in self._heads:

@@ -20,17 +20,30 @@ Syntax (whitespace separates items; everything is case-insensitive except phrase
 Free words are OR'd and ranked (long natural-language queries still work); phrases and
 field items are required. Field items AND with each other. A word with a colon whose
 prefix is not a known field (``foo:bar``) is an error, unless quoted; ``3:1`` (prefix
-not a letter), URLs (``https://…``) and ``arXiv:…``/``doi:…`` identifiers are plain text. Malformed input raises :class:`QueryError` with a message
-meant for the person who typed it.
+not a letter), URLs (``https://…``) and ``arXiv:…``/``doi:…`` identifiers are plain text.
+LaTeX in the query is read as the characters it stands for (``T\\"ornberg`` is Törnberg).
+
+Pasted prose is searched, not refused: a quote without its partner (LaTeX's
+````like this"``) is dropped, a ``-`` before punctuation (`` -- ``) or a quoted phrase
+without letters or digits is punctuation, and in a query of PROSE_WORDS words or more
+an unknown ``word:`` or a known field followed by a space is text; each such repair
+adds a note (ParsedQuery.notes) for the results. Misuse of an operator stays an error
+(``au:`` with nothing after it, a bad date or category, ``-since:``): QueryError, with a
+message meant for the person who typed it.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
-MAX_QUERY_CHARS = 20_000  # longer input is refused (10 KB queries are fine)
+from paperwire.latex import latex_to_text
+
+# Longer input is refused, on every path (the HF-compatible API's own limit; a pasted
+# arXiv abstract, at most 1,920 characters, fits).
+MAX_QUERY_CHARS = 2_000
+PROSE_WORDS = 5  # from this many words on, a query that trips over syntax is prose
 
 TEXT_FIELDS = {
     "ti": "title",
@@ -43,11 +56,22 @@ TEXT_FIELDS = {
 }
 CATEGORY_FIELDS = {"cat", "category"}
 DATE_FIELDS = {"since", "until"}
+# Operators written short: with nothing after the colon they are a mistake, while the
+# long forms (title:, author:, since: …) followed by a space are prose and searched.
+SHORT_FIELDS = {"ti", "abs", "au", "cat"}
 KNOWN_FIELDS = sorted({*TEXT_FIELDS, *CATEGORY_FIELDS, *DATE_FIELDS})
 LITERAL_PREFIXES = {"http", "https", "ftp", "arxiv", "doi", "mailto"}
 
 _FIELD_PREFIX = re.compile(r"([A-Za-z]+):")
 _RELATIVE = re.compile(r"^(\d{1,5})([dwmy])$")
+_DANGLING_LATEX = re.compile(r"(?:\\(?:[A-Za-z]{1,2}|[^A-Za-z])?)+$")
+# A command whose braced argument the item does not close (\\textbf{x, {\\em x): its
+# backslash goes, or written back before "… y}" it would swallow the next items.
+_OPEN_COMMAND = re.compile(r"\\([A-Za-z]+(?:\{[^{}]*\})*\{[^{}]*)$|(\{)\\(?=[A-Za-z]+[^{}]*$)")
+# Math delimiters mean nothing to a search (the index drops them) but would pair up
+# differently when a query is written back in another order: a query has no math.
+_MATH_DELIMITER = re.compile(r"\\?\$|\\(?=[()\[\]])")
+NOT_MATH = "·"
 _CATEGORY = re.compile(r"^[a-z-]+(\.[a-z-]+)?$")
 
 
@@ -78,7 +102,11 @@ class ParsedQuery:
     excluded_categories: tuple[str, ...] = ()
     since: date | None = None
     until: date | None = None
+    # A structured filter from outside the query text (the API's `category`), ANDed with
+    # `categories`: a paper must be in one of these as well.
+    category_filter: tuple[str, ...] = ()
     raw: str = field(default="", compare=False)
+    notes: tuple[str, ...] = field(default=(), compare=False)  # repairs made to the text
 
     @property
     def has_text(self) -> bool:
@@ -91,6 +119,7 @@ class ParsedQuery:
             self.required
             or self.excluded
             or self.categories
+            or self.category_filter
             or self.excluded_categories
             or self.since
             or self.until
@@ -114,41 +143,103 @@ def _is_literal(name: str, following: str) -> bool:
     return following == "//" or name.lower() in LITERAL_PREFIXES
 
 
-def _split_items(text: str) -> list[tuple[bool, str | None, str, bool]]:
-    """Split into (negated, field or None, value, quoted) items; raise on a lone quote."""
-    items: list[tuple[bool, str | None, str, bool]] = []
-    i, n = 0, len(text)
-    while i < n:
-        if text[i].isspace():
-            i += 1
-            continue
-        negated = text[i] == "-" and i + 1 < n and not text[i + 1].isspace()
+def has_word(text: str) -> bool:
+    """True when `text` has a letter or digit (something the index could hold)."""
+    return any(ch.isalnum() for ch in text)
+
+
+Item = tuple[bool, str | None, str, bool]  # negated, field or None, value, quoted
+
+
+def _self_contained(value: str) -> str:
+    """`value` less a LaTeX command at its end that lost what it applied to (\\u"A ->
+    \\u, which written back before " A" by format_query would read as Ă) and the
+    backslash of a command whose braced argument it does not close (\\textbf{x)."""
+    for _ in range(value.count("\\") + 1):  # each round that changes it drops a backslash
+        tail = _DANGLING_LATEX.sub("", value)
+        cleaned = latex_to_text(_OPEN_COMMAND.sub(lambda m: m.group(1) or m.group(2), tail))
+        if cleaned == value:
+            break
+        value = cleaned
+    return value
+
+
+class _Reader:
+    """Splits query text into items, repairing what pasted prose gets wrong (see the
+    module docstring); `notes` says what was repaired."""
+
+    def __init__(self, typed: str) -> None:
+        self.text = latex_to_text(_MATH_DELIMITER.sub(NOT_MATH, typed))
+        self.items: list[Item] = []
+        self.notes: list[str] = []
+
+    def read(self) -> list[Item]:
+        i, n = 0, len(self.text)
+        while i < n:
+            if self.text[i].isspace():
+                i += 1
+                continue
+            i = self._item(i)
+        return self.items
+
+    def _note(self, message: str) -> None:
+        if message not in self.notes:
+            self.notes.append(message)
+
+    def _item(self, i: int) -> int:
+        text, n = self.text, len(self.text)
+        negated = text[i] == "-" and i + 1 < n and not text[i + 1].isspace() and text[i + 1] != "-"
         if negated:
             i += 1
-        name: str | None = None
-        match = _FIELD_PREFIX.match(text, i)
-        if match and not _is_literal(match.group(1), text[match.end() : match.end() + 2]):
-            dangling = match.end() >= n or text[match.end()].isspace()
-            if not dangling:
-                name = match.group(1).lower()
-                i = match.end()
-            elif match.group(1).lower() in KNOWN_FIELDS:
-                raise QueryError(f"{match.group(0)} needs a value right after the colon")
-        if text[i] == '"':
+        name, i = self._field(i)
+        quoted = i < n and text[i] == '"'
+        if quoted:
             end = text.find('"', i + 1)
-            if end < 0:
-                raise QueryError(
-                    f'unbalanced quote at character {i + 1}: close the phrase with another "'
-                )
-            items.append((negated, name, text[i + 1 : end], True))
-            i = end + 1
-            continue
+            if end >= 0:
+                self._add(negated, name, text[i + 1 : end], True)
+                return end + 1
+            self._note('a quote (") without its closing partner was left out')
+            if name is None and not negated:
+                return i + 1  # read as a space
+            i += 1
         end = i
         while end < n and not text[end].isspace() and text[end] != '"':
             end += 1
-        items.append((negated, name, text[i:end], False))
-        i = end
-    return items
+        self._add(negated, name, text[i:end], False)
+        return end
+
+    def _field(self, i: int) -> tuple[str | None, int]:
+        """The field name of an item starting at `i` (None for text) and where its value
+        starts; raises QueryError for a short operator with nothing after its colon."""
+        match = _FIELD_PREFIX.match(self.text, i)
+        if not match or _is_literal(match.group(1), self.text[match.end() : match.end() + 2]):
+            return None, i
+        name, end = match.group(1).lower(), match.end()
+        if name not in KNOWN_FIELDS:
+            if end < len(self.text) and not self.text[end].isspace():
+                self._note(
+                    f"{name + ':'!r} is not a field, so it was searched as a word "
+                    "(fields: " + " ".join(f + ":" for f in KNOWN_FIELDS) + ")"
+                )
+            return None, i
+        if end < len(self.text) and not self.text[end].isspace():
+            return name, end
+        if name in SHORT_FIELDS:
+            raise QueryError(f"{match.group(0)} needs a value right after the colon")
+        self._note(
+            f"{match.group(0)} is followed by a space, so it was searched as a word; "
+            f"write {name}:word to use it as a field"
+        )
+        return None, i
+
+    def _add(self, negated: bool, name: str | None, value: str, quoted: bool) -> None:
+        value = _self_contained(value)
+        if name is None and (quoted or negated) and not has_word(value):
+            # punctuation, not a phrase or an exclusion (" -. ", '"..."')
+            for word in value.split():  # each written back alone: "-·" is no -·
+                self._add(False, None, word.lstrip("-") or word, False)
+            return
+        self.items.append((negated, name, value, quoted))
 
 
 def parse_date_bound(value: str, *, today: date, upper: bool) -> date:
@@ -182,17 +273,19 @@ def parse_date_bound(value: str, *, today: date, upper: bool) -> date:
     )
 
 
-def _categories(value: str) -> list[str]:
+def _categories(value: str, name: str = "cat:") -> list[str]:
     out = []
     for part in value.split(","):
         cat = part.strip().lower()
         if not cat:
             continue
         if not _CATEGORY.match(cat):
-            raise QueryError(f"{part!r} is not an arXiv category (like cs.CL, math.GT, hep-th)")
+            raise QueryError(
+                f"{name} {part!r} is not an arXiv category (like cs.CL, math.GT, hep-th)"
+            )
         out.append(cat)
     if not out:
-        raise QueryError("cat: needs a category, like cat:cs.CL")
+        raise QueryError(f"{name} needs a category, like cs.CL")
     return out
 
 
@@ -200,44 +293,28 @@ def parse_query(text: str, *, today: date) -> ParsedQuery:
     """Parse `text` (see the module docstring). `today` anchors since:7d and friends."""
     if len(text) > MAX_QUERY_CHARS:
         raise QueryError(
-            f"query is too long ({len(text):,} characters; at most {MAX_QUERY_CHARS:,})"
+            f"the query is too long: {len(text):,} characters, at most {MAX_QUERY_CHARS:,}; "
+            "shorten it (a title or a sentence or two finds a paper)"
         )
+    reader = _Reader(text)
     free: list[str] = []
     required: list[Clause] = []
     excluded: list[Clause] = []
     cats: list[str] = []
     not_cats: list[str] = []
     bounds: dict[str, date] = {}
-    for negated, name, value, quoted in _split_items(text):
-        if name is None:
-            if not value.strip():
-                continue
-            if quoted or negated:
-                target = excluded if negated else required
-                target.append(Clause("any", value, phrase=True))
-            else:
-                free.append(value)
-        elif name in TEXT_FIELDS:
-            if not value.strip():
-                raise QueryError(f"{name}: needs a word or a quoted phrase after it")
-            clause = Clause(TEXT_FIELDS[name], value, phrase=quoted)
-            (excluded if negated else required).append(clause)
+    for negated, name, value, quoted in reader.read():
+        if name is None or name in TEXT_FIELDS:
+            _text_item(negated, name, value, quoted, free, excluded if negated else required)
         elif name in CATEGORY_FIELDS:
             (not_cats if negated else cats).extend(_categories(value))
-        elif name in DATE_FIELDS:
+        else:
             if negated:
-                raise QueryError(
-                    f"-{name}: cannot be negated; use {'until' if name == 'since' else 'since'}: instead"
-                )
+                other = "until" if name == "since" else "since"
+                raise QueryError(f"-{name}: cannot be negated; use {other}: instead")
             if name in bounds:
                 raise QueryError(f"{name}: is given twice")
             bounds[name] = parse_date_bound(value, today=today, upper=name == "until")
-        else:
-            raise QueryError(
-                f"unknown field {name + ':'!r}; known fields: "
-                + ", ".join(f + ":" for f in KNOWN_FIELDS)
-                + f'. To search for the text itself, put it in quotes: "{name}:{value}"'
-            )
     since, until = bounds.get("since"), bounds.get("until")
     if since and until and since > until:
         raise QueryError(f"since: {since} is after until: {until}; nothing can match")
@@ -250,4 +327,70 @@ def parse_query(text: str, *, today: date) -> ParsedQuery:
         since=since,
         until=until,
         raw=text,
+        notes=tuple(reader.notes),
     )
+
+
+def _text_item(
+    negated: bool,
+    name: str | None,
+    value: str,
+    quoted: bool,
+    free: list[str],
+    clauses: list[Clause],
+) -> None:
+    """Add a free word, phrase or ti:/abs:/au: item to `free` or `clauses`."""
+    if name is None:
+        if not value.strip():
+            return
+        if quoted or negated:
+            clauses.append(Clause("any", value, phrase=True))
+        else:
+            free.append(value)
+        return
+    if not value.strip():
+        raise QueryError(f"{name}: needs a word or a quoted phrase after it")
+    clauses.append(Clause(TEXT_FIELDS[name], value, phrase=quoted))
+
+
+def with_filters(
+    parsed: ParsedQuery,
+    *,
+    category: str = "",
+    since: date | None = None,
+    until: date | None = None,
+) -> ParsedQuery:
+    """`parsed` narrowed by structured filters (an API's or a form's fields), which are
+    values, never query text: `category` is one or more comma-separated arXiv
+    categories (cs.CL, cs), ANDed with the query's own cat: items; the date range is
+    the overlap of the query's since:/until: and these."""
+    cats = tuple(dict.fromkeys(_categories(category, "category"))) if category.strip() else ()
+    low = max((d for d in (parsed.since, since) if d), default=None)
+    high = min((d for d in (parsed.until, until) if d), default=None)
+    if low and high and low > high:
+        raise QueryError(f"since {low} is after until {high}; nothing can match")
+    return replace(
+        parsed,
+        category_filter=tuple(dict.fromkeys(parsed.category_filter + cats)),
+        since=low,
+        until=high,
+    )
+
+
+def format_query(parsed: ParsedQuery) -> str:
+    """`parsed` written back in the query language: parse_query reads it as the same
+    query. Structured filters (category_filter) are not query text and are left out."""
+    parts = list(parsed.free_words)
+    for sign, clauses in (("", parsed.required), ("-", parsed.excluded)):
+        for clause in clauses:
+            prefix = {"any": "", "title": "ti:", "abstract": "abs:", "authors": "au:"}
+            body = f'"{clause.text}"' if clause.phrase else clause.text
+            parts.append(f"{sign}{prefix[clause.field]}{body}")
+    if parsed.categories:
+        parts.append("cat:" + ",".join(parsed.categories))
+    parts += [f"-cat:{cat}" for cat in parsed.excluded_categories]
+    if parsed.since:
+        parts.append(f"since:{parsed.since.isoformat()}")
+    if parsed.until:
+        parts.append(f"until:{parsed.until.isoformat()}")
+    return " ".join(parts)

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Request
 
 from paperwire.models import Paper, User
+from paperwire.search.query import MAX_QUERY_CHARS
 from paperwire.service import Service
 from paperwire.web import listing
 from paperwire.web.auth import Auth
@@ -99,7 +100,9 @@ def daily_papers(
 )
 def hf_search(
     request: Request,
-    q: Annotated[str, Query(max_length=2000, description="search text")] = "",
+    q: Annotated[
+        str, Query(description=f"search text, at most {MAX_QUERY_CHARS:,} characters")
+    ] = "",
     limit: Annotated[int, Query(ge=1, le=120)] = 50,
 ) -> list[HfDailyItem]:
     """Search papers, as Hugging Face's paper search API returns them."""
@@ -134,24 +137,30 @@ def hf_paper_info(request: Request, arxiv_id: PaperId) -> HfPaper:
 @router.get("/api/v1/search", summary="Search", response_model=SearchOut, tags=["paperwire"])
 def search(
     request: Request,
-    q: Annotated[str, Query(max_length=20_000, description="query language: see /search")],
-    category: Annotated[str, Query(max_length=64, description="e.g. cs.CL")] = "",
-    since: Annotated[date | None, Query(description="listed on or after")] = None,
-    until: Annotated[date | None, Query(description="listed on or before")] = None,
+    q: Annotated[
+        str,
+        Query(description=f"query language (see /search), at most {MAX_QUERY_CHARS:,} characters"),
+    ] = "",
+    category: Annotated[
+        str, Query(max_length=64, description="arXiv category filter: cs.CL, cs, or cs.CL,cs.CV")
+    ] = "",
+    since: Annotated[str | None, Query(description="listed on or after, YYYY-MM-DD")] = None,
+    until: Annotated[str | None, Query(description="listed on or before, YYYY-MM-DD")] = None,
     sort: Literal["relevance", "date", "trending"] = "relevance",
     mode: Literal["hybrid", "lexical", "semantic"] = "hybrid",
     page: Annotated[int, Query(ge=1, le=1000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> SearchOut:
-    """Search with paperwire's query language plus optional filters."""
+    """Search with paperwire's query language plus optional filters (structured values,
+    never added to the query text)."""
     service = _service(request)
-    query = listing.build_query(
-        q, category, since.isoformat() if since else "", until.isoformat() if until else ""
-    )
-    if not query:
+    if not (q.strip() or category.strip() or since or until):
         raise HTTPException(400, "q is empty: type some words, a phrase or a filter like cat:cs.CL")
     try:
-        found = listing.search(service, query, sort, page, per_page, mode)
+        low, high = listing.parse_day(since, "since"), listing.parse_day(until, "until")
+        found = listing.search(
+            service, q, sort, page, per_page, mode, category=category, since=low, until=high
+        )
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from exc
     counts = service.upvotes([h.paper for h in found.hits])

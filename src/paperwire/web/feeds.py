@@ -112,16 +112,26 @@ def _search_papers(
     q, category, since, until, sort = (form[k] for k in ("q", "category", "since", "until", "sort"))
     if sort not in listing.SORTS:
         raise HTTPException(400, f"sort must be one of {', '.join(listing.SORTS)}")
-    query = listing.build_query(q, category, since, until)
-    if not query:
+    if not (q.strip() or category.strip() or since or until):
         raise HTTPException(400, "give a search query: ?q=…")
     try:
-        for value, name in ((since, "since"), (until, "until")):
-            listing.parse_day(value, name)
-        result = listing.search(service, query, sort, page, per_page)
+        low, high = listing.parse_day(since, "since"), listing.parse_day(until, "until")
+        result = listing.search(
+            service, q, sort, page, per_page, category=category, since=low, until=high
+        )
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from exc
-    return query, [h.paper for h in result.hits]
+    shown = " ".join(
+        part
+        for part in (
+            q.strip(),
+            category and f"in {category}",
+            since and f"since {since}",
+            until and f"until {until}",
+        )
+        if part
+    )
+    return shown, [h.paper for h in result.hits]
 
 
 @router.get("/feeds/search.{fmt}")

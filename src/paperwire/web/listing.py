@@ -4,6 +4,7 @@ through the Service) adapted to a signed-in reader, and search with a fallback."
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from paperwire.listing import (
     VIEWS,
@@ -47,24 +48,19 @@ def daily(
     return service.listed(window, sort, page, per_page, user.id if user else None)
 
 
-def build_query(q: str, category: str = "", since: str = "", until: str = "") -> str:
-    """The search box text plus the form's filters, in the query language."""
-    parts = [q.strip()]
-    if category.strip():
-        parts.append(f"cat:{category.strip()}")
-    if since:
-        parts.append(f"since:{since}")
-    if until:
-        parts.append(f"until:{until}")
-    return " ".join(p for p in parts if p)
-
-
 def search(
-    service: Service, query: str, sort: str, page: int, per_page: int, mode: str = "hybrid"
+    service: Service,
+    query: str,
+    sort: str,
+    page: int,
+    per_page: int,
+    mode: str = "hybrid",
+    **filters: Any,
 ) -> SearchPage:
-    """One page of search results. Raises ValueError (QueryError) with a readable message
+    """One page of search results, narrowed by structured `filters` (category, since,
+    until: see Service.search). Raises ValueError (QueryError) with a readable message
     on malformed queries."""
-    return service.search(query, sort=sort, page=page, per_page=per_page, mode=mode)
+    return service.search(query, sort=sort, page=page, per_page=per_page, mode=mode, **filters)
 
 
 def similar(service: Service, arxiv_id: str, k: int = 6) -> list[Hit]:

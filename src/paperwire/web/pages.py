@@ -96,6 +96,7 @@ def _window_links(window: listing.Window, sort: str, latest: date) -> dict[str, 
 def trending(
     request: Request,
     window: str = "week",
+    day: Annotated[str | None, Query(alias="date")] = None,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Response:
     service = _service(request)
@@ -103,7 +104,7 @@ def trending(
     if latest is None:
         return render(request, "first_run.html", {"data_dir": service.settings.data_dir})
     try:
-        span = listing.make_window(service, window, latest)
+        span = listing.make_window(service, window, listing.parse_day(day) or latest)
     except listing.BadRequest as exc:
         raise _bad(exc) from exc
     user = _auth(request).current_user(request)
@@ -116,6 +117,7 @@ def trending(
             "found": found,
             "page": page,
             "pages": page_count(found.total, PER_PAGE),
+            "day": day or "",
         },
     )
 
@@ -123,7 +125,7 @@ def trending(
 @router.get("/search")
 def search_page(
     request: Request,
-    q: Annotated[str, Query(max_length=20_000)] = "",
+    q: str = "",  # the query parser refuses more than MAX_QUERY_CHARS, with a message
     category: Annotated[str, Query(max_length=64)] = "",
     since: str = "",
     until: str = "",
@@ -135,12 +137,12 @@ def search_page(
     context: dict[str, Any] = {"form": form, "result": None, "error": None, "page": page}
     if sort not in listing.SORTS:
         raise HTTPException(400, f"sort must be one of {', '.join(listing.SORTS)}")
-    query = listing.build_query(q, category, since, until)
-    if query:
+    if q.strip() or category.strip() or since or until:
         try:
-            for value, name in ((since, "since"), (until, "until")):
-                listing.parse_day(value, name)
-            result = listing.search(service, query, sort, page, SEARCH_PER_PAGE)
+            low, high = listing.parse_day(since, "since"), listing.parse_day(until, "until")
+            result = listing.search(
+                service, q, sort, page, SEARCH_PER_PAGE, category=category, since=low, until=high
+            )
         except ValueError as exc:
             context["error"] = str(exc)
         else:

@@ -11,6 +11,7 @@ from fastapi import Request
 from starlette.responses import HTMLResponse
 
 from paperwire.bibliography.export import bibtex_entry, citation_key
+from paperwire.latex import latex_to_text
 from paperwire.models import Paper
 
 
@@ -40,7 +41,7 @@ def render(
 
 
 def author_line(paper: Paper, limit: int = 6) -> str:
-    names = [a.name for a in paper.authors]
+    names = [latex_to_text(a.name) for a in paper.authors]
     if len(names) > limit:
         return ", ".join(names[:limit]) + f" + {len(names) - limit} more"
     return ", ".join(names)
@@ -72,6 +73,7 @@ def with_query(path: str, **params: Any) -> str:
 def template_filters() -> dict[str, Callable[..., Any]]:
     return {
         "author_line": author_line,
+        "latex": latex_to_text,
         "preview": preview,
         "human_date": human_date,
         "bibtex": bibtex,
