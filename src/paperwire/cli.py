@@ -164,12 +164,27 @@ def import_cmd(ctx: Context, files: tuple[Path, ...]) -> None:
     resumes after the last committed batch. Malformed lines are rejected with a
     reason (see `paperwire rejects`) and the import goes on.
     """
+    from paperwire.ingest import SnapshotDamaged
+
+    damaged: list[str] = []
     with ctx.service() as service:
         for path in files:
             start = time.perf_counter()
-            with file_progress(f"import {path.name}", path.stat().st_size) as (records, done):
-                report = service.import_snapshot(path, progress=records, progress_bytes=done)
+            try:
+                with file_progress(f"import {path.name}", path.stat().st_size) as (records, done):
+                    report = service.import_snapshot(path, progress=records, progress_bytes=done)
+            except SnapshotDamaged as exc:
+                print_report(
+                    f"import {path.name} (incomplete)", exc.report, time.perf_counter() - start
+                )
+                console.print(Text(f"error: {exc}", style="bold red"))
+                damaged.append(path.name)
+                continue
             print_report(f"import {path.name}", report, time.perf_counter() - start)
+            for warning in report.warnings:
+                console.print(Text(f"warning: {warning}", style="yellow"))
+    if damaged:
+        raise click.ClickException(f"incomplete file(s): {', '.join(damaged)} (see above)")
 
 
 @cli.command()

@@ -13,7 +13,7 @@ from typing import Any
 from paperwire import harvest
 from paperwire.config import Settings
 from paperwire.digest.facade import DigestFacade
-from paperwire.ingest import OnChanged, Progress, import_snapshot
+from paperwire.ingest import OnChanged, Progress, SnapshotDamaged, import_snapshot
 from paperwire.models import Hit, IngestReport, Paper, SearchPage
 from paperwire.search.embed import INSTALL_HINT
 from paperwire.search.engine import SearchEngine
@@ -83,6 +83,9 @@ class Service(DigestFacade):
                 progress_bytes=progress_bytes,
                 on_changed=self._on_changed(),
             )
+        except SnapshotDamaged as exc:
+            self.store.finish_run(run, exc.report, error=str(exc))
+            raise
         except BaseException as exc:
             self.store.finish_run(run, report, error=f"{type(exc).__name__}: {exc}")
             raise

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import io
 import lzma
 import queue
 import threading
+import zlib
 from collections.abc import Iterator
 from datetime import date, datetime
 from email.utils import parsedate_to_datetime
@@ -30,10 +32,28 @@ SOURCE = "snapshot"
 
 
 class ReadPosition:
-    """How many bytes of the file on disk (compressed, if it is) have been read."""
+    """How far a file has been read: bytes of the file on disk (compressed, if it is),
+    records (non-blank lines, also those skipped on resume), and whether and where it
+    turned out damaged or cut off."""
 
     def __init__(self) -> None:
         self.bytes = 0
+        self.records = 0
+        self.last_unterminated = False  # the line being handed out has no newline after it
+        self.damage: str | None = None  # why reading stopped early, if it did
+        self.cut_line: int | None = None  # the line number that was cut off, if any
+
+
+# What gzip, zlib and lzma raise for a stream that is cut off or corrupt.
+STREAM_ERRORS = (EOFError, lzma.LZMAError, gzip.BadGzipFile, zlib.error)
+
+
+class _Damaged:
+    """Handed from the reading thread to the consumer: the stream broke here."""
+
+    def __init__(self, error: BaseException, at_byte: int, size: int) -> None:
+        kind = "cut off" if isinstance(error, EOFError) else "damaged"
+        self.reason = f"{kind} after {at_byte:,} of {size:,} bytes ({error})"
 
 
 def open_binary(raw: BinaryIO) -> BinaryIO:
@@ -47,25 +67,53 @@ def open_binary(raw: BinaryIO) -> BinaryIO:
     return raw
 
 
+def _read_chunk(handle: BinaryIO, size: int) -> tuple[bytes, BaseException | None]:
+    """About `size` bytes (fewer at the end), and the error that broke the stream, if one
+    did. Built from read1() calls: read() of a gzip/xz file discards everything it had
+    decompressed for the call when the stream breaks (up to `size` bytes of records);
+    measured the same speed on the 133 MB daily file."""
+    read1 = cast(io.BufferedIOBase, handle).read1  # gzip, xz and plain files all have it
+    parts: list[bytes] = []
+    got = 0
+    try:
+        while got < size:
+            part = read1(size - got)
+            if not part:
+                break
+            parts.append(part)
+            got += len(part)
+    except STREAM_ERRORS as exc:
+        return b"".join(parts), exc
+    return b"".join(parts), None
+
+
 def read_lines(
     path: Path, position: ReadPosition | None = None, chunk_size: int = 1 << 20
 ) -> Iterator[bytes]:
     """Lines of a plain, gzip or xz file. Decompression runs in a thread (gzip and lzma
     release the GIL), so on two cores it overlaps with parsing. `position` follows the
-    bytes read from disk, for progress on compressed files."""
-    chunks: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=8)
+    bytes read from disk, for progress on compressed files.
+
+    A compressed stream that is cut off or corrupt ends the lines early: the complete
+    lines before the break are yielded, the broken one is not, and `position.damage`
+    says what happened (`position.cut_line` is the line that was cut)."""
+    chunks: queue.Queue[bytes | _Damaged | BaseException | None] = queue.Queue(maxsize=8)
     stop = threading.Event()
 
     def produce() -> None:
         try:
             with path.open("rb") as raw, open_binary(raw) as handle:
                 while not stop.is_set():
-                    chunk = handle.read(chunk_size)
-                    if not chunk:
-                        break
-                    chunks.put(chunk)
+                    chunk, error = _read_chunk(handle, chunk_size)
+                    if chunk:
+                        chunks.put(chunk)
                     if position is not None:
                         position.bytes = raw.tell()
+                    if error is not None:
+                        chunks.put(_Damaged(error, raw.tell(), path.stat().st_size))
+                        return
+                    if not chunk:
+                        break
             chunks.put(None)
         except BaseException as exc:  # handed to the consumer, raised there
             chunks.put(exc)
@@ -73,23 +121,37 @@ def read_lines(
     worker = threading.Thread(target=produce, name=f"read {path.name}", daemon=True)
     worker.start()
     pending = b""
+    count = 0
     try:
         while True:
             item = chunks.get()
+            if isinstance(item, _Damaged):
+                _note_damage(position, item.reason, count + 1 if pending else None)
+                return
             if item is None:
                 break
             if isinstance(item, BaseException):
                 raise item
             lines = (pending + item).split(b"\n")
             pending = lines.pop()
+            count += len(lines)
             yield from lines
         if pending:
+            if position is not None:
+                position.last_unterminated = True
             yield pending
     finally:
         stop.set()
         while worker.is_alive():  # unblock a producer waiting on a full queue
             with contextlib.suppress(queue.Empty):
                 chunks.get(timeout=0.05)
+
+
+def _note_damage(position: ReadPosition | None, reason: str, cut_line: int | None) -> None:
+    if position is None:
+        raise InvalidRecord(f"the file is {reason}")
+    position.damage = reason
+    position.cut_line = cut_line
 
 
 def _rfc2822_date(text: str | None) -> date | None:
@@ -207,13 +269,25 @@ def parse_snapshot_line(line: bytes | str) -> Paper:
 def read_snapshot(
     path: Path, skip: int = 0, position: ReadPosition | None = None
 ) -> Iterator[tuple[int, Paper | Rejected]]:
-    """Yield (line number, Paper or Rejected) for each non-blank line after `skip` lines."""
+    """Yield (line number, Paper or Rejected) for each non-blank line after `skip` lines.
+
+    With a `position`, a file that ends early is reported there rather than raised: a
+    broken compressed stream (see read_lines), or a last line with no newline after it
+    that is not valid JSON (a plain file cut off mid-record)."""
     for number, line in enumerate(read_lines(path, position), start=1):
-        if number <= skip or not line.strip():
+        if not line.strip():
+            continue
+        if position is not None:
+            position.records += 1
+        if number <= skip:
             continue
         try:
             yield number, parse_snapshot_line(line)
         except InvalidRecord as exc:
+            if position is not None and position.last_unterminated and line.lstrip()[:1] == b"{":
+                position.records -= 1
+                _note_damage(position, f"cut off in line {number:,} ({exc})", number)
+                return
             raw = line.decode("utf-8", errors="replace")
             yield number, Rejected(SOURCE, f"{path.name}:{number}", str(exc), raw)
 
