@@ -229,6 +229,17 @@ def stats(ctx: Context, as_json: bool) -> None:
             *(str(run[n]) for n in ("new", "updated", "unchanged", "rejected")),
         )
     out.print(runs)
+    _print_unfinished_runs(data["runs"])
+
+
+def _print_unfinished_runs(recent: list[dict[str, Any]]) -> None:
+    """Say why each recent run that did not finish cleanly stopped (harden-ops, issue 14)."""
+    for run in recent:
+        if run["status"] in ("interrupted", "failed"):
+            out.print(
+                Text(f"run {run['id']} ({run['source']} {run['detail']}) {run['status']}: ")
+                + Text(str(run["error"] or ""), style="dim")
+            )
 
 
 def _print_counts(title: str, counts: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ from paperwire import harvest
 from paperwire.config import Settings
 from paperwire.digest.facade import DigestFacade
 from paperwire.ingest import OnChanged, Progress, SnapshotDamaged, import_snapshot
+from paperwire.liveness import RunHeartbeat
 from paperwire.models import Hit, IngestReport, Paper, SearchPage
 from paperwire.search.embed import INSTALL_HINT
 from paperwire.search.engine import SearchEngine
@@ -75,14 +76,15 @@ class Service(DigestFacade):
         run = self.store.start_run("snapshot", str(path))
         report = IngestReport()
         try:
-            report = import_snapshot(
-                self.store,
-                path,
-                batch_size=self.settings.batch_size,
-                progress=progress,
-                progress_bytes=progress_bytes,
-                on_changed=self._on_changed(),
-            )
+            with RunHeartbeat(self.store, run):
+                report = import_snapshot(
+                    self.store,
+                    path,
+                    batch_size=self.settings.batch_size,
+                    progress=progress,
+                    progress_bytes=progress_bytes,
+                    on_changed=self._on_changed(),
+                )
         except SnapshotDamaged as exc:
             self.store.finish_run(run, exc.report, error=str(exc))
             raise
@@ -101,7 +103,7 @@ class Service(DigestFacade):
         run = self.store.start_run(source, detail)
         report = IngestReport()
         try:
-            with PoliteClient(self.settings) as client:
+            with RunHeartbeat(self.store, run), PoliteClient(self.settings) as client:
                 work(client, report)
         except BaseException as exc:
             self.store.finish_run(run, report, error=f"{type(exc).__name__}: {exc}")
