@@ -23,6 +23,7 @@ from paperwire.models import (
     split_arxiv_id,
 )
 from paperwire.sources.http import PoliteClient, SourceError
+from paperwire.sources.safe_xml import SAFE_XML
 
 SOURCE = "arxiv_api"
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -31,7 +32,7 @@ OS = "{http://a9.com/-/spec/opensearch/1.1/}"
 PAGE_SIZE = 100  # ids per id_list request, and results per search page
 RAW_LIMIT = 20_000
 
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+_PARSER = etree.XMLParser(**SAFE_XML)
 
 
 class ArxivApiError(SourceError):

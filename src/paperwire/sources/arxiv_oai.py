@@ -22,6 +22,7 @@ from paperwire.models import (
     split_arxiv_id,
 )
 from paperwire.sources.http import PoliteClient, SourceError
+from paperwire.sources.safe_xml import SAFE_XML
 
 SOURCE = "arxiv_oai"
 OAI = "{http://www.openarchives.org/OAI/2.0/}"
@@ -32,7 +33,7 @@ RAW_LIMIT = 20_000
 # metadata fixes) say nothing about when it was listed.
 ANNOUNCE_WINDOW_DAYS = 14
 
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+_PARSER = etree.XMLParser(**SAFE_XML)
 
 
 class MalformedResponse(SourceError):

@@ -8,6 +8,7 @@ import gzip
 import io
 import lzma
 import queue
+import re
 import threading
 import zlib
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ from paperwire.models import (
 )
 
 SOURCE = "snapshot"
+_VERSION = re.compile(r"v[0-9]{1,6}")
 
 
 class ReadPosition:
@@ -154,12 +156,33 @@ def _note_damage(position: ReadPosition | None, reason: str, cut_line: int | Non
     position.cut_line = cut_line
 
 
-def _rfc2822_date(text: str | None) -> date | None:
-    if not text:
+def _text(record: dict[str, Any], key: str) -> str:
+    """A string field ("" when absent or null); another type is a bad record."""
+    value = record.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidRecord(f"{key} is a JSON {type(value).__name__}, expected a string")
+    return value
+
+
+def _texts(record: dict[str, Any], key: str) -> list[str]:
+    """A list-of-strings field (a string counts as a one-item list)."""
+    value = record.get(key)
+    if value is None:
+        return []
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        raise InvalidRecord(f"{key} is not a string or a list of strings")
+    return items
+
+
+def _rfc2822_date(text: object) -> date | None:
+    if not text or not isinstance(text, str):
         return None
     try:
         return parsedate_to_datetime(text).date()
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 
@@ -177,76 +200,83 @@ def _kaggle_authors(record: dict[str, Any]) -> list[Author]:
     if isinstance(parsed, list) and parsed:
         out = []
         for parts in parsed:
-            if not isinstance(parts, list) or not parts:
+            if not isinstance(parts, list) or not all(isinstance(p, str) for p in parts):
                 continue
-            last = parts[0].strip()
-            first = parts[1].strip() if len(parts) > 1 else ""
-            suffix = parts[2].strip() if len(parts) > 2 else ""
+            last, first, suffix = ([p.strip() for p in parts] + ["", "", ""])[:3]
             name = " ".join(p for p in (first, last, suffix) if p)
             if name:
                 out.append(Author(name))
         if out:
             return out
     raw = record.get("authors") or ""
-    names = raw.replace(" and ", ", ").split(",") if isinstance(raw, str) else raw
+    names = (
+        raw.replace(" and ", ", ").split(",") if isinstance(raw, str) else _texts(record, "authors")
+    )
     return [Author(collapse_whitespace(n)) for n in names if collapse_whitespace(n)]
+
+
+def _kaggle_versions(record: dict[str, Any]) -> tuple[int | None, date | None, date | None]:
+    """(latest version, first and latest version's dates) from the `versions` list."""
+    versions = record.get("versions") or []
+    if not isinstance(versions, list) or not all(isinstance(v, dict) for v in versions):
+        raise InvalidRecord("versions is not a list of objects")
+    if not versions:
+        return None, None, None
+    numbers = []
+    for item in versions:
+        label = item.get("version", "v0")
+        if not isinstance(label, str) or not _VERSION.fullmatch(label):
+            raise InvalidRecord(f"bad version {label!r}")
+        numbers.append(int(label[1:]))
+    created = [v.get("created") for v in (versions[0], versions[-1])]
+    return max(numbers), _rfc2822_date(created[0]), _rfc2822_date(created[1])
 
 
 def parse_kaggle(record: dict[str, Any]) -> Paper:
     """One Kaggle-snapshot object -> Paper (pure)."""
-    arxiv_id, _ = split_arxiv_id(str(record.get("id", "")))
-    versions = record.get("versions") or []
-    version = None
-    submitted = updated = None
-    if versions:
-        numbers = [int(str(v.get("version", "v0"))[1:] or 0) for v in versions]
-        version = max(numbers)
-        submitted = _rfc2822_date(versions[0].get("created"))
-        updated = _rfc2822_date(versions[-1].get("created"))
+    arxiv_id, _ = split_arxiv_id(_text(record, "id"))
+    version, submitted, updated = _kaggle_versions(record)
     if updated is None:
-        updated = _iso_date(record.get("update_date"))
-    categories = clean_categories(record.get("categories") or "")
+        updated = _iso_date(_text(record, "update_date"))
     paper = Paper(
         arxiv_id=arxiv_id,
         version=version,
-        title=collapse_whitespace(record.get("title")),
-        abstract=collapse_whitespace(record.get("abstract")),
+        title=collapse_whitespace(_text(record, "title")),
+        abstract=collapse_whitespace(_text(record, "abstract")),
         authors=_kaggle_authors(record),
-        categories=categories,
+        categories=clean_categories(_texts(record, "categories")),
         submitted=submitted,
         updated=updated,
-        comments=collapse_whitespace(record.get("comments")) or None,
-        journal_ref=collapse_whitespace(record.get("journal-ref")) or None,
-        doi=(record.get("doi") or None),
-        license=(record.get("license") or None),
+        comments=collapse_whitespace(_text(record, "comments")) or None,
+        journal_ref=collapse_whitespace(_text(record, "journal-ref")) or None,
+        doi=_text(record, "doi") or None,
+        license=_text(record, "license") or None,
         sources=[SOURCE],
     )
     paper.validate()
     return paper
 
 
-def _clean_name(raw: object) -> str:
-    text = str(raw).strip()
+def _clean_name(raw: str) -> str:
+    text = raw.strip()
     return collapse_whitespace(text) if ("  " in text or "\n" in text) else text
 
 
 def parse_daily_listing(record: dict[str, Any]) -> Paper:
     """One object of the daily-listing JSONL (id, title, authors[], categories[], comment,
     summary, pdf, abs, listing_date) -> Paper (pure)."""
-    arxiv_id, version = split_arxiv_id(str(record.get("id", "")))
-    authors = record.get("authors") or []
-    if not isinstance(authors, list):
+    arxiv_id, version = split_arxiv_id(_text(record, "id"))
+    if not isinstance(record.get("authors") or [], list):
         raise InvalidRecord(f"{arxiv_id}: authors is not a list")
-    categories = record.get("categories") or []
     paper = Paper(
         arxiv_id=arxiv_id,
         version=version,
-        title=collapse_whitespace(record.get("title")),
-        abstract=collapse_whitespace(record.get("summary")),
-        authors=[Author(name) for name in map(_clean_name, authors) if name],
-        categories=clean_categories(categories),
-        listing_date=_iso_date(record.get("listing_date")),
-        comments=collapse_whitespace(record.get("comment")) or None,
+        title=collapse_whitespace(_text(record, "title")),
+        abstract=collapse_whitespace(_text(record, "summary")),
+        authors=[Author(name) for name in map(_clean_name, _texts(record, "authors")) if name],
+        categories=clean_categories(_texts(record, "categories")),
+        listing_date=_iso_date(_text(record, "listing_date")),
+        comments=collapse_whitespace(_text(record, "comment")) or None,
         sources=["listing"],
     )
     paper.validate()
