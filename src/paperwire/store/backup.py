@@ -46,6 +46,10 @@ def _sqlite_path(store: Store) -> Path:
     return Path(database)
 
 
+def _read_only(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
+
+
 def _libpq(store: Store) -> tuple[str, dict[str, str]]:
     """The store's URL as a libpq URI for pg_dump/pg_restore, the password in the
     environment (not on a command line others can read)."""
@@ -91,7 +95,7 @@ def backup_database(store: Store, folder: Path) -> tuple[Path, dict[str, str]]:
     the fingerprint of exactly what it holds (see fingerprint)."""
     if store.dialect == "sqlite":
         target = folder / SQLITE_FILE
-        source = sqlite3.connect(f"file:{_sqlite_path(store)}?mode=ro", uri=True)
+        source = _read_only(_sqlite_path(store))
         copy = sqlite3.connect(target)
         try:
             source.backup(copy)  # all pages in one step: one snapshot, writers not blocked
@@ -125,7 +129,7 @@ def restore_database(store: Store, folder: Path) -> None:
         if not source_file.exists():
             raise StoreError(f"{folder} holds no SQLite backup ({SQLITE_FILE})")
         store.engine.dispose()
-        source = sqlite3.connect(f"file:{source_file}?mode=ro", uri=True)
+        source = _read_only(source_file)
         target = sqlite3.connect(_sqlite_path(store), timeout=60)
         try:
             source.backup(target)
