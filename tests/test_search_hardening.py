@@ -126,7 +126,9 @@ def test_saved_search_of_vanishing_words_mails_nothing(tmp_path: Path, web_subse
             for email, search in (("long@example.com", LONG_WORD), ("ok@example.com", "model")):
                 # a saved search with its own since: works now that dates are structured
                 wanted = f"{search}\nlanguage since:2020"
-                service.digest.add_subscriber(email, {"saved_searches": wanted, "categories": "cs.CL"})
+                service.digest.add_subscriber(
+                    email, {"saved_searches": wanted, "categories": "cs.CL"}
+                )
             _composed, sent = service.digest.run(day)
             assert sent.sent == 2
             long_mail = parts(smtp.handler.to("long@example.com")[0])["text/plain"]

@@ -13,6 +13,7 @@ import multiprocessing as mp
 import os
 import queue
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +43,39 @@ def _put(out: Any, item: object, parent: int) -> None:
 Parsed = tuple[list[tuple[int, EncodedRow | Rejected]], int]  # batch, bytes read from disk
 
 
-def _encoded_batches(path: Path, skip: int, batch_size: int) -> Iterator[Parsed]:
-    position = snapshot.ReadPosition()
+class SnapshotDamaged(ValueError):
+    """A snapshot file ended early (cut off or corrupt). Every complete record before the
+    break is committed; `report` counts them. The message says what to do."""
+
+    def __init__(self, path: Path, position: snapshot.ReadPosition, report: IngestReport):
+        self.report = report
+        self.reason = position.damage or "damaged"
+        cut = (
+            f"; line {position.cut_line:,} was cut off and not imported"
+            if position.cut_line
+            else ""
+        )
+        super().__init__(
+            f"{path.name} is {self.reason}. Kept the {position.records:,} complete record(s) "
+            f"before the break (this run: {report.new:,} new, {report.updated:,} updated, "
+            f"{report.unchanged:,} unchanged, {report.rejected:,} rejected){cut}. "
+            "Re-running the import with the complete file is safe: papers are merged by id, "
+            "never duplicated."
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _End:
+    """Last message of the parser process: how reading ended."""
+
+    records: int
+    damage: str | None
+    cut_line: int | None
+
+
+def _encoded_batches(
+    path: Path, skip: int, batch_size: int, position: snapshot.ReadPosition
+) -> Iterator[Parsed]:
     batch: list[tuple[int, EncodedRow | Rejected]] = []
     for number, item in snapshot.read_snapshot(path, skip=skip, position=position):
         batch.append((number, encode_paper(item) if isinstance(item, Paper) else item))
@@ -60,14 +92,17 @@ def _snapshot_worker(path: Path, skip: int, batch_size: int, out: Any, parent: i
     at a third of the parse time on the 74,728-paper file."""
     gc.disable()
     try:
-        for parsed in _encoded_batches(path, skip, batch_size):
+        position = snapshot.ReadPosition()
+        for parsed in _encoded_batches(path, skip, batch_size, position):
             _put(out, parsed, parent)
-        _put(out, None, parent)
+        _put(out, _End(position.records, position.damage, position.cut_line), parent)
     except BaseException as exc:  # reported by the parent
         _put(out, f"{type(exc).__name__}: {exc}", parent)
 
 
-def _parsed_in_process(path: Path, skip: int, batch_size: int) -> Iterator[Parsed]:
+def _parsed_in_process(
+    path: Path, skip: int, batch_size: int, position: snapshot.ReadPosition
+) -> Iterator[Parsed]:
     """Batches of (line, encoded row or Rejected) parsed by a second process, so that
     parsing and writing use both cores. Measured on the 74,728-paper file: see
     benchmarks/bench_import.py."""
@@ -88,7 +123,9 @@ def _parsed_in_process(path: Path, skip: int, batch_size: int) -> Iterator[Parse
                 if not worker.is_alive():
                     raise RuntimeError("the parser process died unexpectedly") from None
                 continue
-            if item is None:
+            if isinstance(item, _End):
+                position.records, position.damage = item.records, item.damage
+                position.cut_line = item.cut_line
                 return
             if isinstance(item, str):
                 raise RuntimeError(f"reading {path.name} failed: {item}")
@@ -124,7 +161,10 @@ def import_snapshot(
     """Import a snapshot file, resuming after the last committed line of an earlier,
     interrupted import of the same file. Each batch, its rejects and the line reached
     commit together. `progress` gets records handled, `progress_bytes` the bytes of the
-    file (compressed, if it is) read so far."""
+    file (compressed, if it is) read so far.
+
+    Raises SnapshotDamaged, after committing every complete record, when the file is
+    cut off or corrupt. A file with no records at all gets a warning in the report."""
     name = snapshot.mtime_key(path)
     state = store.get_checkpoint(name) or {}
     done_lines = 0 if state.get("complete") else int(state.get("line", 0))
@@ -132,8 +172,9 @@ def import_snapshot(
     parse = _parsed_in_process if big else _encoded_batches
     total = IngestReport()
     last_line = done_lines
+    position = snapshot.ReadPosition()
     with _cycle_collector_paused():
-        for batch, bytes_read in parse(path, done_lines, batch_size):
+        for batch, bytes_read in parse(path, done_lines, batch_size, position):
             rows = [item for _, item in batch if isinstance(item, tuple)]
             rejected = [item for _, item in batch if isinstance(item, Rejected)]
             last_line = batch[-1][0] if batch else last_line
@@ -145,5 +186,10 @@ def import_snapshot(
                 progress_bytes(bytes_read)
             if on_changed and changed:
                 on_changed(changed)
+    if position.damage:
+        store.set_checkpoint(name, {"line": last_line, "damage": position.damage})
+        raise SnapshotDamaged(path, position, total)
     store.set_checkpoint(name, {"line": last_line, "complete": True})
+    if position.records == 0:
+        total.warnings.append(f"{path.name} has no records (it is empty); nothing was imported")
     return total

@@ -135,6 +135,7 @@ class IngestReport:
     unchanged: int = 0
     rejected: int = 0
     deleted: int = 0
+    warnings: list[str] = field(default_factory=list)  # worth telling whoever ran it
 
     @property
     def seen(self) -> int:
@@ -146,6 +147,7 @@ class IngestReport:
         self.unchanged += other.unchanged
         self.rejected += other.rejected
         self.deleted += other.deleted
+        self.warnings.extend(other.warnings)
 
 
 @dataclass(slots=True)

@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 from paperwire import harvest, listing
 from paperwire.config import Settings
 from paperwire.digest.digests import Digests
-from paperwire.ingest import OnChanged, Progress, import_snapshot
+from paperwire.ingest import OnChanged, Progress, SnapshotDamaged, import_snapshot
 from paperwire.latex import latex_to_text
 from paperwire.library import AddReport, Library
 from paperwire.listing import ranked_window
+from paperwire.liveness import RunHeartbeat
 from paperwire.models import Hit, IngestReport, Paper, ReaderSignals, Rejected, SearchPage
 from paperwire.search.embed import INSTALL_HINT
 from paperwire.search.engine import SearchEngine
@@ -87,14 +88,18 @@ class Service:
         run = self.store.start_run("snapshot", str(path))
         report = IngestReport()
         try:
-            report = import_snapshot(
-                self.store,
-                path,
-                batch_size=self.settings.batch_size,
-                progress=progress,
-                progress_bytes=progress_bytes,
-                on_changed=self._on_changed(),
-            )
+            with RunHeartbeat(self.store, run):
+                report = import_snapshot(
+                    self.store,
+                    path,
+                    batch_size=self.settings.batch_size,
+                    progress=progress,
+                    progress_bytes=progress_bytes,
+                    on_changed=self._on_changed(),
+                )
+        except SnapshotDamaged as exc:
+            self.store.finish_run(run, exc.report, error=str(exc))
+            raise
         except BaseException as exc:
             self.store.finish_run(run, report, error=f"{type(exc).__name__}: {exc}")
             raise
@@ -110,7 +115,7 @@ class Service:
         run = self.store.start_run(source, detail)
         report = IngestReport()
         try:
-            with PoliteClient(self.settings) as client:
+            with RunHeartbeat(self.store, run), PoliteClient(self.settings) as client:
                 work(client, report)
         except BaseException as exc:
             self.store.finish_run(run, report, error=f"{type(exc).__name__}: {exc}")

@@ -1,6 +1,6 @@
 """Command line: parse arguments, call the Service, print, translate errors.
 
-One module per command group (ingest, library, listing, search, digest, serve); rendering of tables and
+One module per command group (backup, ingest, library, listing, search, digest, serve); rendering of tables and
 JSON lives in render.py. Importing this package registers every command on `cli`.
 """
 
@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import sys
 
-from paperwire.cli import digest, ingest, library, listing, search, serve
+from paperwire.cli import backup, digest, ingest, library, listing, search, serve
 from paperwire.cli.base import cli
 from paperwire.cli.render import console
 
 __all__ = ["cli", "main"]
 
-_COMMAND_GROUPS = (digest, ingest, library, listing, search, serve)
+_COMMAND_GROUPS = (backup, digest, ingest, library, listing, search, serve)
 
 
 def main() -> None:

@@ -15,11 +15,13 @@ from paperwire.cli.base import Context, cli, pass_ctx
 from paperwire.cli.render import (
     file_progress,
     out,
+    print_problem,
     print_rejects,
     print_report,
     print_stats,
     progress_bar,
 )
+from paperwire.ingest import SnapshotDamaged
 from paperwire.sources.http import SourceError, SourceUnreachable
 
 
@@ -37,12 +39,25 @@ def import_cmd(ctx: Context, files: tuple[Path, ...]) -> None:
     resumes after the last committed batch. Malformed lines are rejected with a
     reason (see `paperwire rejects`) and the import goes on.
     """
+    damaged: list[str] = []
     with ctx.service() as service:
         for path in files:
             start = time.perf_counter()
-            with file_progress(f"import {path.name}", path.stat().st_size) as (records, done):
-                report = service.import_snapshot(path, progress=records, progress_bytes=done)
+            try:
+                with file_progress(f"import {path.name}", path.stat().st_size) as (records, done):
+                    report = service.import_snapshot(path, progress=records, progress_bytes=done)
+            except SnapshotDamaged as exc:
+                print_report(
+                    f"import {path.name} (incomplete)", exc.report, time.perf_counter() - start
+                )
+                print_problem(f"error: {exc}", "bold red")
+                damaged.append(path.name)
+                continue
             print_report(f"import {path.name}", report, time.perf_counter() - start)
+            for warning in report.warnings:
+                print_problem(f"warning: {warning}", "yellow")
+    if damaged:
+        raise click.ClickException(f"incomplete file(s): {', '.join(damaged)} (see above)")
 
 
 @cli.command()

@@ -140,6 +140,22 @@ def print_stats(data: dict[str, Any]) -> None:
             *(str(run[n]) for n in ("new", "updated", "unchanged", "rejected")),
         )
     out.print(runs)
+    print_unfinished_runs(data["runs"])
+
+
+def print_unfinished_runs(recent: list[dict[str, Any]]) -> None:
+    """Say why each recent run that did not finish cleanly stopped."""
+    for run in recent:
+        if run["status"] in ("interrupted", "failed"):
+            out.print(
+                Text(f"run {run['id']} ({run['source']} {run['detail']}) {run['status']}: ")
+                + Text(str(run["error"] or ""), style="dim")
+            )
+
+
+def print_problem(message: str, style: str) -> None:
+    """A warning or error line on the console (stderr-like styling, never markup)."""
+    console.print(Text(message, style=style))
 
 
 def print_rejects(items: list[Rejected]) -> None:

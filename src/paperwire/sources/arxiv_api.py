@@ -23,6 +23,7 @@ from paperwire.models import (
     split_arxiv_id,
 )
 from paperwire.sources.http import PoliteClient, SourceError
+from paperwire.sources.safe_xml import SAFE_XML, element_text
 
 SOURCE = "arxiv_api"
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -31,7 +32,7 @@ OS = "{http://a9.com/-/spec/opensearch/1.1/}"
 PAGE_SIZE = 100  # ids per id_list request, and results per search page
 RAW_LIMIT = 20_000
 
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+_PARSER = etree.XMLParser(**SAFE_XML)
 
 
 class ArxivApiError(SourceError):
@@ -106,7 +107,9 @@ def parse_entry(entry: Any) -> Paper | Rejected:
 
 def _author(element: Any) -> Author:
     affiliations = [
-        collapse_whitespace(a.text) for a in element.iterfind(f"{AX}affiliation") if a.text
+        text
+        for a in element.iterfind(f"{AX}affiliation")
+        if (text := collapse_whitespace(element_text(a)))
     ]
     return Author(
         collapse_whitespace(_text(element, f"{ATOM}name")), "; ".join(affiliations) or None
@@ -115,7 +118,7 @@ def _author(element: Any) -> Author:
 
 def _text(element: Any, path: str) -> str | None:
     found = element.find(path)
-    return found.text if found is not None and found.text is not None else None
+    return element_text(found) if found is not None else None
 
 
 def _int(text: str | None) -> int:

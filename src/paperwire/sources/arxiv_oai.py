@@ -22,6 +22,7 @@ from paperwire.models import (
     split_arxiv_id,
 )
 from paperwire.sources.http import PoliteClient, SourceError
+from paperwire.sources.safe_xml import SAFE_XML, element_text
 
 SOURCE = "arxiv_oai"
 OAI = "{http://www.openarchives.org/OAI/2.0/}"
@@ -32,7 +33,7 @@ RAW_LIMIT = 20_000
 # metadata fixes) say nothing about when it was listed.
 ANNOUNCE_WINDOW_DAYS = 14
 
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+_PARSER = etree.XMLParser(**SAFE_XML)
 
 
 class MalformedResponse(SourceError):
@@ -166,7 +167,7 @@ def _children(element: Any) -> dict[str, str]:
     for child in element:
         tag = child.tag
         if isinstance(tag, str) and tag.startswith(ARXIV):
-            out.setdefault(tag[len(ARXIV) :], child.text or "")
+            out.setdefault(tag[len(ARXIV) :], element_text(child))
     return out
 
 
@@ -199,7 +200,7 @@ def _author(element: Any) -> Author:
     affiliations: list[str] = []
     for child in element:
         tag = child.tag if isinstance(child.tag, str) else ""
-        text = collapse_whitespace(child.text)
+        text = collapse_whitespace(element_text(child))
         if tag == f"{ARXIV}affiliation":
             if text:
                 affiliations.append(text)
@@ -211,7 +212,7 @@ def _author(element: Any) -> Author:
 
 def _text(element: Any, path: str) -> str | None:
     found = element.find(path)
-    return found.text if found is not None and found.text is not None else None
+    return element_text(found) if found is not None else None
 
 
 def _date(text: str | None) -> date | None:

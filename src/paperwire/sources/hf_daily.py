@@ -55,6 +55,8 @@ def parse_daily_papers(body: bytes) -> list[Paper | Rejected]:
         data = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise MalformedDailyPapers(f"daily papers response is not valid JSON: {exc}") from exc
+    except RecursionError as exc:  # found by the parser fuzzer: "[[[[…" thousands deep
+        raise MalformedDailyPapers("daily papers response is nested too deeply") from exc
     if not isinstance(data, list):
         raise MalformedDailyPapers(
             f"daily papers response is a JSON {type(data).__name__}, expected a list"

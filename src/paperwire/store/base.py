@@ -13,6 +13,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection, Engine
 
+from paperwire import liveness
 from paperwire.models import IngestReport, Paper, Rejected
 from paperwire.store.codec import EncodedRow, encode_paper, row_to_paper
 from paperwire.store.schema import checkpoints, ingest_runs, papers, rejects
@@ -22,6 +23,10 @@ from paperwire.store.writer import load_papers, write_papers
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_PAGE_SIZE = 16384  # measured: 35% less write time than 4096 for abstract-sized rows
 RAW_LIMIT = 20_000  # characters of a rejected record kept for inspection
+INTERRUPTED = (
+    "interrupted: its process ended without finishing (killed or crashed); the batches it "
+    "committed are kept and running the same command again resumes"
+)
 
 
 class StoreError(RuntimeError):
@@ -300,13 +305,19 @@ class Store:
             conn.execute(checkpoints.delete().where(checkpoints.c.name == name))
 
     def start_run(self, source: str, detail: str) -> int:
+        """Record a run of this process; first mark earlier runs whose process is gone as
+        interrupted (see mark_interrupted_runs)."""
+        self.mark_interrupted_runs()
+        now = _now()
         with self.engine.begin() as conn:
             result = conn.execute(
                 ingest_runs.insert().values(
                     source=source,
                     detail=detail,
                     status="running",
-                    started_at=_now(),
+                    owner=liveness.owner_token(),
+                    heartbeat_at=now,
+                    started_at=now,
                     new=0,
                     updated=0,
                     unchanged=0,
@@ -317,6 +328,39 @@ class Store:
             key = result.inserted_primary_key
             assert key is not None
             return int(key[0])
+
+    def heartbeat_run(self, run_id: int) -> None:
+        """The run is still going (sent every liveness.HEARTBEAT_SECONDS while it runs)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                ingest_runs.update()
+                .where(ingest_runs.c.id == run_id, ingest_runs.c.status == "running")
+                .values(heartbeat_at=_now())
+            )
+
+    def mark_interrupted_runs(self) -> int:
+        """Runs left 'running' by a process that is gone (killed, crashed, rebooted away)
+        become 'interrupted'. Gone means: provably not running on this host, or silent for
+        longer than liveness.RUN_LEASE. Returns how many were marked."""
+        now = _now()
+        silent_since = now - liveness.RUN_LEASE
+        with self.engine.begin() as conn:
+            running = conn.execute(
+                sa.select(ingest_runs.c.id, ingest_runs.c.owner, ingest_runs.c.heartbeat_at)
+                .where(ingest_runs.c.status == "running")
+                .add_columns(
+                    sa.func.coalesce(ingest_runs.c.heartbeat_at, ingest_runs.c.started_at)
+                    < silent_since
+                )
+            ).all()
+            gone = [r.id for r in running if r[3] or (r.owner and liveness.owner_gone(r.owner))]
+            if gone:
+                conn.execute(
+                    ingest_runs.update()
+                    .where(ingest_runs.c.id.in_(gone), ingest_runs.c.status == "running")
+                    .values(status="interrupted", finished_at=now, error=INTERRUPTED)
+                )
+        return len(gone)
 
     def finish_run(self, run_id: int, report: IngestReport, error: str | None = None) -> None:
         with self.engine.begin() as conn:
@@ -338,7 +382,9 @@ class Store:
     # -- statistics ------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
-        """Counts by source, primary category and listing month, and the latest runs."""
+        """Counts by source, primary category and listing month, and the latest runs
+        (runs whose process is gone are marked interrupted first)."""
+        self.mark_interrupted_runs()
         with self.engine.connect() as conn:
             total = conn.execute(sa.select(sa.func.count()).select_from(papers)).scalar_one()
             deleted = conn.execute(

@@ -58,7 +58,7 @@ ingest_runs = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("source", sa.String(64), nullable=False),
     sa.Column("detail", sa.Text, nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),  # running | ok | failed
+    sa.Column("status", sa.String(16), nullable=False),  # running | ok | failed | interrupted
     sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("finished_at", sa.DateTime(timezone=True)),
     sa.Column("new", sa.Integer, nullable=False, default=0),
@@ -67,4 +67,7 @@ ingest_runs = sa.Table(
     sa.Column("rejected", sa.Integer, nullable=False, default=0),
     sa.Column("deleted", sa.Integer, nullable=False, default=0),
     sa.Column("error", sa.Text),
+    # 0006_hardening: the process running it (see paperwire.liveness) and its heartbeat
+    sa.Column("owner", sa.String(300)),
+    sa.Column("heartbeat_at", sa.DateTime(timezone=True)),
 )

