@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from functools import cached_property
 from pathlib import Path
 from time import monotonic
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from paperwire import harvest, listing
 from paperwire.config import Settings
@@ -25,6 +25,9 @@ from paperwire.search.semantic import BackgroundEmbedder, SemanticIndex
 from paperwire.sources.http import PoliteClient
 from paperwire.store import Store, open_store
 from paperwire.store.accounts import AccountStore
+
+if TYPE_CHECKING:
+    from paperwire.search.ray_backfill import RayReport
 
 ABSTRACT_SNIPPET_CHARS = 320
 
@@ -211,7 +214,12 @@ class Service:
     def semantic_index(self) -> SemanticIndex:
         """Paper embeddings and vector search (built on first use; the model loads lazily)."""
         if self._semantic_index is None:
-            self._semantic_index = SemanticIndex(self.settings, self.store)
+            if self.settings.vector_backend == "pgvector":
+                from paperwire.search.shared_index import SharedSemanticIndex
+
+                self._semantic_index = SharedSemanticIndex(self.settings, self.store)
+            else:
+                self._semantic_index = SemanticIndex(self.settings, self.store)
         return self._semantic_index
 
     def embed_pending(
@@ -219,6 +227,21 @@ class Service:
     ) -> int:
         """Embed papers that are new or changed since their last vector; returns how many."""
         return self.semantic_index.embed_pending(progress=progress, limit=limit, batch=batch)
+
+    def embed_on_ray(
+        self,
+        address: str,
+        progress: Progress | None = None,
+        limit: int | None = None,
+        batch: int = 64,
+        workers: int | None = None,
+    ) -> RayReport:
+        """Embed the pending backlog on the Ray cluster at `address` (see
+        search/ray_backfill.py); vectors are saved here, batch by batch."""
+        from paperwire.search.ray_backfill import RayBackfill
+
+        backfill = RayBackfill(self.semantic_index, address, workers=workers)
+        return backfill.run(batch, limit=limit, progress=progress)
 
     def start_background_embedding(self) -> BackgroundEmbedder | None:
         """Start embedding pending papers in a daemon thread, unless another process on

@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -39,6 +40,15 @@ REFRESH_SECONDS = 5.0  # how often a reader checks the store for new vectors
 COVERAGE_TTL = 10.0  # seconds a coverage count is reused (see SemanticIndex.coverage)
 
 __all__ = ["BackgroundEmbedder", "ModelUnavailable", "SemanticIndex", "text_hash"]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchWork:
+    """Papers of one batch that need a vector, their texts, and every text's hash."""
+
+    todo: list[PendingPaper]
+    texts: list[str]
+    hashes: dict[str, str]
 
 
 def text_hash(text: str) -> str:
@@ -108,28 +118,42 @@ class SemanticIndex:
             if not pending:
                 break
             done += self._embed_batch(pending, progress)
-        self.refresh(force=True, save=True)
+        self.after_embedding()
         return done
+
+    def after_embedding(self) -> None:
+        """Bring the vector index up to date with what was just stored."""
+        self.refresh(force=True, save=True)
 
     def _embed_batch(
         self, batch: list[PendingPaper], progress: Callable[[int], None] | None
     ) -> int:
+        work = self.start_batch(batch)
+        if work.todo:
+            self.finish_batch(work, self.embedder.embed(work.texts))
+        self._coverage = None
+        if progress is not None:
+            progress(len(batch))
+        return len(work.todo)
+
+    def start_batch(self, batch: list[PendingPaper]) -> BatchWork:
+        """Record the papers of `batch` whose embedded text did not change; the rest, with
+        their texts, still need vectors."""
         texts = {p.arxiv_id: document_text(p.title, p.abstract) for p in batch}
         hashes = {i: text_hash(t) for i, t in texts.items()}
         unchanged = {p.arxiv_id: p.paper_hash for p in batch if p.text_hash == hashes[p.arxiv_id]}
         self.vectors_store.mark_current(unchanged)
         todo = [p for p in batch if p.arxiv_id not in unchanged]
-        if todo:
-            vectors = self.embedder.embed([texts[p.arxiv_id] for p in todo])
-            rows = [
-                StoredVector(p.arxiv_id, p.paper_hash, hashes[p.arxiv_id], v.tobytes())
-                for p, v in zip(todo, vectors, strict=True)
-            ]
-            self.vectors_store.save(self.model_id, rows)
+        return BatchWork(todo, [texts[p.arxiv_id] for p in todo], hashes)
+
+    def finish_batch(self, work: BatchWork, vectors: Vectors) -> None:
+        """Save the vectors of `work.todo` (one transaction)."""
+        rows = [
+            StoredVector(p.arxiv_id, p.paper_hash, work.hashes[p.arxiv_id], v.tobytes())
+            for p, v in zip(work.todo, vectors, strict=True)
+        ]
+        self.vectors_store.save(self.model_id, rows)
         self._coverage = None
-        if progress is not None:
-            progress(len(batch))
-        return len(todo)
 
     # -- the vector index --------------------------------------------------------
 
