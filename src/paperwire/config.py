@@ -171,11 +171,24 @@ class Settings(BaseSettings):
         "papers other processes or hosts stored (0: only when the index is opened).",
     )
 
+    embed_device: str = Field(
+        default="auto",
+        description="auto | cpu | cuda — where the embedding model runs; auto picks CUDA "
+        "when onnxruntime-gpu (the [gpu] extra) and a GPU are present, else the CPU.",
+    )
+
     @field_validator("vector_backend")
     @classmethod
     def _vector_backend(cls, value: str) -> str:
         if value not in {"local", "pgvector"}:
             raise ValueError("vector_backend must be one of: local, pgvector")
+        return value
+
+    @field_validator("embed_device")
+    @classmethod
+    def _embed_device(cls, value: str) -> str:
+        if value not in {"auto", "cpu", "cuda"}:
+            raise ValueError("embed_device must be one of: auto, cpu, cuda")
         return value
 
     @model_validator(mode="after")

@@ -223,9 +223,17 @@ class Service:
         return self._semantic_index
 
     def embed_pending(
-        self, progress: Progress | None = None, limit: int | None = None, batch: int = 64
+        self,
+        progress: Progress | None = None,
+        limit: int | None = None,
+        batch: int = 64,
+        threads: int | None = None,
+        device: str | None = None,
     ) -> int:
-        """Embed papers that are new or changed since their last vector; returns how many."""
+        """Embed papers that are new or changed since their last vector; returns how many.
+        `threads` / `device` (auto | cpu | cuda): how to run the model for this run."""
+        if threads is not None or device is not None:
+            self.semantic_index.use_embedder(threads, device)
         return self.semantic_index.embed_pending(progress=progress, limit=limit, batch=batch)
 
     def embed_on_ray(

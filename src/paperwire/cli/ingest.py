@@ -19,6 +19,7 @@ from paperwire.cli.render import (
     print_report,
     print_stats,
     progress_bar,
+    rate_lines,
 )
 from paperwire.sources.http import SourceError, SourceUnreachable
 
@@ -89,6 +90,17 @@ def rejects(ctx: Context, limit: int) -> None:
     type=click.IntRange(min=1),
     help="With --ray: embedding workers to start. Default: one per CPU of the cluster.",
 )
+@click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    help="Where the model runs (default: the embed_device setting, auto = CUDA when "
+    "onnxruntime-gpu and a GPU are present, else CPU).",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    help="ONNX threads for the model. Default: every CPU this process may use.",
+)
 @pass_ctx
 def embed(
     ctx: Context,
@@ -96,6 +108,8 @@ def embed(
     batch: int,
     ray_address: str | None,
     ray_workers: int | None,
+    device: str | None,
+    threads: int | None,
 ) -> None:
     """Compute sentence embeddings for papers that are new or changed.
 
@@ -107,7 +121,7 @@ def embed(
     """
     import time
 
-    from paperwire.search.embed import ModelUnavailable
+    from paperwire.search.embed import ModelUnavailable, usable_cpus
     from paperwire.search.ray_backfill import RayUnavailable
 
     with ctx.service() as service:
@@ -115,7 +129,8 @@ def embed(
         todo = total - done if limit is None else min(limit, total - done)
         start = time.perf_counter()
         try:
-            with progress_bar("embed", todo) as advance:
+            with progress_bar("embed", todo) as bar:
+                advance = rate_lines("embed", todo, bar)
                 if ray_address:
                     report = service.embed_on_ray(
                         ray_address, advance, limit=limit, batch=batch, workers=ray_workers
@@ -123,7 +138,13 @@ def embed(
                     count = report.embedded
                     out.print(f"Ray workers: {', '.join(report.workers)}")
                 else:
-                    count = service.embed_pending(progress=advance, limit=limit, batch=batch)
+                    count = service.embed_pending(
+                        progress=advance,
+                        limit=limit,
+                        batch=batch,
+                        threads=threads or usable_cpus(),
+                        device=device,
+                    )
         except (ModelUnavailable, RayUnavailable) as exc:
             raise click.ClickException(str(exc)) from exc
         seconds = time.perf_counter() - start

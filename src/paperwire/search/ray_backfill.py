@@ -35,8 +35,8 @@ class RayUnavailable(RuntimeError):
 class EmbedWorker:
     """A Ray actor: one prepared model, many batches."""
 
-    def __init__(self, threads: int) -> None:
-        self.embedder = Embedder(threads=threads, cache_dir=default_cache_dir())
+    def __init__(self, threads: int, device: str) -> None:
+        self.embedder = Embedder(threads=threads, cache_dir=default_cache_dir(), device=device)
 
     def model_id(self) -> str:
         return self.embedder.model_id
@@ -98,7 +98,8 @@ class RayBackfill:
         count = self.workers or max(1, cpus // self.threads)
         remote = ray.remote(num_cpus=self.threads, max_restarts=-1)(EmbedWorker)
         actors = [
-            remote.options(scheduling_strategy="SPREAD").remote(self.threads) for _ in range(count)
+            remote.options(scheduling_strategy="SPREAD").remote(self.threads, self.index.device)
+            for _ in range(count)
         ]
         models = ray.get([a.model_id.remote() for a in actors])
         if any(m != MODEL_ID for m in models):

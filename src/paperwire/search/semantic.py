@@ -67,6 +67,8 @@ class SemanticIndex:
         self.model_id = MODEL_ID
         self.ann_threshold = ann_threshold
         self._embedder: Embedder | None = None
+        self.threads = default_threads()  # a web process leaves cores to its requests
+        self.device = settings.embed_device
         self._index: VectorIndex | None = None
         self._version: tuple[int, str] | None = None
         self._checked_at = 0.0
@@ -82,10 +84,21 @@ class SemanticIndex:
     def embedder(self) -> Embedder:
         """The model, loaded on first use; ModelUnavailable says what to install."""
         if self._embedder is None:
+            # One text per run on every device: vectors stay those of the CPU path (batched
+            # runs of the int8 model moved them to cosine ~0.994, benchmarks/bench_embed.py).
             self._embedder = Embedder(
-                threads=default_threads(), cache_dir=self.settings.resolved_model_dir
+                threads=self.threads,
+                cache_dir=self.settings.resolved_model_dir,
+                device=self.device,
             )
         return self._embedder
+
+    def use_embedder(self, threads: int | None = None, device: str | None = None) -> None:
+        """Run the model with these intra-op `threads` / on this `device` from now on."""
+        with self._lock:
+            self.threads = threads or self.threads
+            self.device = device or self.device
+            self._embedder = None
 
     def coverage(self) -> tuple[int, int]:
         """(papers embedded, live papers).
@@ -111,6 +124,8 @@ class SemanticIndex:
         Commits every `batch` papers; the vector index is brought up to date at the end.
         """
         weights_dir()  # raises ModelUnavailable with the install hint before any work
+        if self.device == "cuda":
+            self.embedder  # noqa: B018 - DeviceUnavailable now, not after the first batch
         done = 0
         while limit is None or done < limit:
             want = batch if limit is None else min(batch, limit - done)
