@@ -1,6 +1,7 @@
 """Embedding backfill on a real local Ray cluster (issue 15): a head node and a second
-worker node on loopback; `paperwire embed --ray` is killed mid-run, re-run, and every
-vector equals the one the local path computes."""
+worker node on loopback; an embedding worker is killed mid-run (the run goes on), then the
+driver (a re-run finishes the rest), and every vector equals the one the local path
+computes."""
 
 from __future__ import annotations
 
@@ -68,6 +69,21 @@ def ray_cluster() -> Iterator[tuple[str, dict[str, str]]]:
         )
 
 
+def embedding_workers() -> list[int]:
+    """Process ids of the Ray actors that embed (Ray titles them ray::EmbedWorker)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and (proc / "cmdline").read_bytes().startswith(
+                b"ray::EmbedWorker"
+            ):
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    assert found, "no embedding worker process found"
+    return found
+
+
 def stored_count(url: str) -> int:
     engine = sa.create_engine(url)
     try:
@@ -79,7 +95,7 @@ def stored_count(url: str) -> int:
         engine.dispose()
 
 
-def test_ray_backfill_survives_a_killed_driver_and_matches_local_vectors(
+def test_ray_backfill_survives_killed_worker_and_driver_and_matches_local_vectors(
     ray_cluster: tuple[str, dict[str, str]], tmp_path: Path
 ) -> None:
     address, env = ray_cluster
@@ -96,10 +112,17 @@ def test_ray_backfill_survives_a_killed_driver_and_matches_local_vectors(
         assert first.poll() is None, first.communicate()[0]
         assert time.monotonic() < deadline, "no batch came back from the Ray workers"
         time.sleep(0.2)
+    victim = embedding_workers()[0]  # a worker dies mid-run: its batch is handed out again
+    os.kill(victim, signal.SIGKILL)
+    survived = stored_count(settings.resolved_database_url)
+    while stored_count(settings.resolved_database_url) < survived + 32:
+        assert first.poll() is None, first.communicate()[0]
+        assert time.monotonic() < deadline + RAY_TIMEOUT, "the run stalled after a worker died"
+        time.sleep(0.2)
     first.send_signal(signal.SIGKILL)
     first.wait(30)
     partial = stored_count(settings.resolved_database_url)
-    assert 32 <= partial < PAPERS
+    assert 64 <= partial < PAPERS
 
     rerun = subprocess.run(embed, env=env, capture_output=True, text=True, timeout=RAY_TIMEOUT)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
