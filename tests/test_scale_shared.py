@@ -21,7 +21,7 @@ from conftest import DAILY_FILE, new_postgres_url
 from paperwire.config import Settings
 from paperwire.search.embed import model_installed
 from paperwire.service import Service
-from paperwire.store import open_store
+from paperwire.store import StoreError, open_store
 from paperwire.web.auth import Auth
 from test_web_serve import CSRF, free_port
 from webkit import write_subset
@@ -173,3 +173,30 @@ def test_pgvector_backend_needs_postgresql(tmp_path: Path) -> None:
         Settings(data_dir=tmp_path, vector_backend="pgvector")
     with pytest.raises(ValueError, match="local, pgvector"):
         Settings(data_dir=tmp_path, vector_backend="faiss")
+
+
+def test_pgvector_backend_without_the_extension_says_so(
+    postgres_server: str, tmp_path: Path
+) -> None:
+    """A role that may not create the extension: the migration leaves the column out, local
+    vectors keep working, and vector_backend = pgvector refuses to start with the reason."""
+    admin = sa.create_engine(postgres_server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text("DROP DATABASE IF EXISTS pw_no_vector"))
+        conn.execute(sa.text("DROP ROLE IF EXISTS pw_plain"))
+        conn.execute(sa.text("CREATE ROLE pw_plain LOGIN"))
+        conn.execute(sa.text("CREATE DATABASE pw_no_vector OWNER pw_plain"))
+    admin.dispose()
+    url = postgres_server.replace("postgres:@", "pw_plain:@", 1).replace(
+        "/postgres?", "/pw_no_vector?", 1
+    )
+    store = open_store(url)  # migrates as pw_plain: CREATE EXTENSION is refused, skipped
+    try:
+        with store.engine.connect() as conn:
+            columns = {c["name"] for c in sa.inspect(conn).get_columns("embeddings")}
+        assert "embedding" not in columns and "vector" in columns
+    finally:
+        store.close()
+    with pytest.raises(StoreError, match="no usable pgvector extension"):
+        Service(Settings(data_dir=tmp_path, database_url=url,
+                         vector_backend="pgvector"))  # fmt: skip

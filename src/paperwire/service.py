@@ -45,6 +45,12 @@ class Service:
         self.store = store or open_store(settings.resolved_database_url)
         self._semantic_index: SemanticIndex | None = None
         self._search: SearchEngine | None = None
+        if settings.vector_backend == "pgvector":
+            try:
+                self.semantic_index  # noqa: B018 - no pgvector: StoreError now, not on a search
+            except Exception:
+                self.store.close()
+                raise
 
     @cached_property
     def digest(self) -> Digests:
