@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -162,6 +162,51 @@ class Settings(BaseSettings):
         description="Largest library file (BibTeX, CSL-JSON, RIS, list of ids) accepted "
         "for matching, in bytes.",
     )
+
+    # -- scale (issue 15) --
+    vector_backend: str = Field(
+        default="local",
+        description="local | pgvector — where semantic search looks up vectors: a vector "
+        "index in data_dir (local), or the database's pgvector HNSW index (needs database_url "
+        "on PostgreSQL with the vector extension), shared by every `paperwire serve` host.",
+    )
+    lexical_catch_up_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="How often a running server brings its lexical index up to date with "
+        "papers other processes or hosts stored (0: only when the index is opened).",
+    )
+
+    embed_device: str = Field(
+        default="auto",
+        description="auto | cpu | cuda — where the embedding model runs; auto picks CUDA "
+        "when onnxruntime-gpu (the [gpu] extra) and a GPU are present, else the CPU.",
+    )
+
+    @field_validator("vector_backend")
+    @classmethod
+    def _vector_backend(cls, value: str) -> str:
+        if value not in {"local", "pgvector"}:
+            raise ValueError("vector_backend must be one of: local, pgvector")
+        return value
+
+    @field_validator("embed_device")
+    @classmethod
+    def _embed_device(cls, value: str) -> str:
+        if value not in {"auto", "cpu", "cuda"}:
+            raise ValueError("embed_device must be one of: auto, cpu, cuda")
+        return value
+
+    @model_validator(mode="after")
+    def _pgvector_needs_postgres(self) -> Settings:
+        if self.vector_backend == "pgvector" and not self.resolved_database_url.startswith(
+            "postgresql"
+        ):
+            raise ValueError(
+                "vector_backend = pgvector needs database_url on PostgreSQL "
+                "(postgresql+psycopg://…); SQLite keeps vectors locally"
+            )
+        return self
 
     @field_validator("smtp_security")
     @classmethod

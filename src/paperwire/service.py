@@ -33,6 +33,9 @@ from paperwire.store.paper_keys import PaperKeys
 if TYPE_CHECKING:
     from paperwire.bibliography import LibraryMatch
 
+if TYPE_CHECKING:
+    from paperwire.search.ray_backfill import RayReport
+
 ABSTRACT_SNIPPET_CHARS = 320
 
 
@@ -49,6 +52,12 @@ class Service:
         self.store = store or open_store(settings.resolved_database_url)
         self._semantic_index: SemanticIndex | None = None
         self._search: SearchEngine | None = None
+        if settings.vector_backend == "pgvector":
+            try:
+                self.semantic_index  # noqa: B018 - no pgvector: StoreError now, not on a search
+            except Exception:
+                self.store.close()
+                raise
 
     @cached_property
     def digest(self) -> Digests:
@@ -222,14 +231,42 @@ class Service:
     def semantic_index(self) -> SemanticIndex:
         """Paper embeddings and vector search (built on first use; the model loads lazily)."""
         if self._semantic_index is None:
-            self._semantic_index = SemanticIndex(self.settings, self.store)
+            if self.settings.vector_backend == "pgvector":
+                from paperwire.search.shared_index import SharedSemanticIndex
+
+                self._semantic_index = SharedSemanticIndex(self.settings, self.store)
+            else:
+                self._semantic_index = SemanticIndex(self.settings, self.store)
         return self._semantic_index
 
     def embed_pending(
-        self, progress: Progress | None = None, limit: int | None = None, batch: int = 64
+        self,
+        progress: Progress | None = None,
+        limit: int | None = None,
+        batch: int = 64,
+        threads: int | None = None,
+        device: str | None = None,
     ) -> int:
-        """Embed papers that are new or changed since their last vector; returns how many."""
+        """Embed papers that are new or changed since their last vector; returns how many.
+        `threads` / `device` (auto | cpu | cuda): how to run the model for this run."""
+        if threads is not None or device is not None:
+            self.semantic_index.use_embedder(threads, device)
         return self.semantic_index.embed_pending(progress=progress, limit=limit, batch=batch)
+
+    def embed_on_ray(
+        self,
+        address: str,
+        progress: Progress | None = None,
+        limit: int | None = None,
+        batch: int = 64,
+        workers: int | None = None,
+    ) -> RayReport:
+        """Embed the pending backlog on the Ray cluster at `address` (see
+        search/ray_backfill.py); vectors are saved here, batch by batch."""
+        from paperwire.search.ray_backfill import RayBackfill
+
+        backfill = RayBackfill(self.semantic_index, address, workers=workers)
+        return backfill.run(batch, limit=limit, progress=progress)
 
     def start_background_embedding(self) -> BackgroundEmbedder | None:
         """Start embedding pending papers in a daemon thread, unless another process on

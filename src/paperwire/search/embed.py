@@ -39,6 +39,31 @@ class ModelUnavailable(RuntimeError):
     """The embedding model or its runtime is not installed; the message says what to do."""
 
 
+DEVICES = ("auto", "cpu", "cuda")
+CUDA_HINT = (
+    "embedding on cuda needs onnxruntime-gpu in place of onnxruntime "
+    "(pip uninstall -y onnxruntime && pip install 'paperwire[gpu]') and a visible NVIDIA GPU"
+)
+
+
+class DeviceUnavailable(ModelUnavailable):
+    """`cuda` was asked for but onnxruntime cannot run on a GPU here."""
+
+
+def execution_providers(device: str) -> list[str]:
+    """onnxruntime providers to try for `device` (auto | cpu | cuda), best first."""
+    import onnxruntime as ort
+
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {', '.join(DEVICES)}, not {device!r}")
+    has_cuda = "CUDAExecutionProvider" in ort.get_available_providers()
+    if device == "cuda" and not has_cuda:
+        raise DeviceUnavailable(f"{CUDA_HINT} (this onnxruntime has no CUDA provider)")
+    if device == "cpu" or not has_cuda:
+        return ["CPUExecutionProvider"]
+    return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+
+
 @dataclass(frozen=True, slots=True)
 class ModelFiles:
     model_id: str
@@ -111,6 +136,7 @@ class Embedder:
         threads: int = 2,
         max_tokens: int = MAX_TOKENS,
         batch_size: int = 1,
+        device: str = "cpu",
     ) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
@@ -125,9 +151,14 @@ class Embedder:
         options.log_severity_level = 3
         # Spinning worker threads burn CPU that a shared 2-core machine needs elsewhere.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        providers = execution_providers(device)
         self._session: Any = ort.InferenceSession(
-            str(self.files.onnx_path), options, providers=["CPUExecutionProvider"]
+            str(self.files.onnx_path), options, providers=providers
         )
+        # a CUDA build without a usable GPU quietly falls back to the CPU provider
+        self.device = "cuda" if self._session.get_providers()[0].startswith("CUDA") else "cpu"
+        if device == "cuda" and self.device != "cuda":
+            raise DeviceUnavailable(f"{CUDA_HINT} (no GPU is visible to onnxruntime)")
         self._inputs = {i.name for i in self._session.get_inputs()}
         tokenizer = Tokenizer.from_file(str(self.files.tokenizer_path))
         tokenizer.enable_truncation(max_length=max_tokens)
@@ -184,7 +215,15 @@ class Embedder:
 
 def default_threads() -> int:
     """Two intra-op threads measured best on small machines; never more than the CPUs."""
-    return max(1, min(2, os.cpu_count() or 1))
+    return max(1, min(2, usable_cpus()))
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, e.g. a container's share)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
 def document_text(title: str, abstract: str) -> str:

@@ -8,7 +8,10 @@ mode honours the query's filters. Hybrid covers only the papers embedded so far 
 from __future__ import annotations
 
 import importlib
+import logging
 import re
+import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -30,6 +33,8 @@ from paperwire.search.lexical import (
 )
 from paperwire.search.query import Clause, ParsedQuery, QueryError
 from paperwire.store import Store
+
+LOG = logging.getLogger(__name__)
 
 MODES = ("hybrid", "lexical", "semantic")
 SORTS = ("relevance", "date", "trending")
@@ -135,6 +140,7 @@ class SearchEngine:
         self.opening_catch_up = 0  # papers re-indexed when the lexical index was opened
         self._stems: dict[str, list[str]] = {}
         self._pool: ThreadPoolExecutor | None = None
+        self._caught_up_at = 0.0
 
     def _in_background(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
         """Run `fn` on a helper thread while the caller does the lexical half of a query:
@@ -153,8 +159,26 @@ class SearchEngine:
     def lexical(self) -> LexicalIndex:
         if self._lexical is None:
             self._lexical = LexicalIndex(self.settings.data_dir / "index" / "lexical")
+            self._caught_up_at = time.monotonic()
             self.opening_catch_up = self.catch_up()
+        elif self._catch_up_due():
+            self._caught_up_at = time.monotonic()  # one catch-up at a time
+            threading.Thread(
+                target=self._catch_up_quietly, name="paperwire-lexical-catch-up", daemon=True
+            ).start()
         return self._lexical
+
+    def _catch_up_due(self) -> bool:
+        """True when a long-running process should look for papers that other processes
+        or hosts stored (every `lexical_catch_up_seconds`; 0 never)."""
+        interval = self.settings.lexical_catch_up_seconds
+        return interval > 0 and time.monotonic() - self._caught_up_at >= interval
+
+    def _catch_up_quietly(self) -> None:
+        try:
+            self.catch_up()
+        except Exception:  # the next due check retries; queries keep the index as it is
+            LOG.exception("could not bring the lexical index up to date")
 
     def catch_up(self) -> int:
         """Re-index the papers the store changed since the index was last known in sync

@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -41,6 +42,15 @@ COVERAGE_TTL = 10.0  # seconds a coverage count is reused (see SemanticIndex.cov
 __all__ = ["BackgroundEmbedder", "ModelUnavailable", "SemanticIndex", "text_hash"]
 
 
+@dataclass(frozen=True, slots=True)
+class BatchWork:
+    """Papers of one batch that need a vector, their texts, and every text's hash."""
+
+    todo: list[PendingPaper]
+    texts: list[str]
+    hashes: dict[str, str]
+
+
 def text_hash(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
@@ -57,6 +67,8 @@ class SemanticIndex:
         self.model_id = MODEL_ID
         self.ann_threshold = ann_threshold
         self._embedder: Embedder | None = None
+        self.threads = default_threads()  # a web process leaves cores to its requests
+        self.device = settings.embed_device
         self._index: VectorIndex | None = None
         self._version: tuple[int, str] | None = None
         self._checked_at = 0.0
@@ -72,10 +84,21 @@ class SemanticIndex:
     def embedder(self) -> Embedder:
         """The model, loaded on first use; ModelUnavailable says what to install."""
         if self._embedder is None:
+            # One text per run on every device: vectors stay those of the CPU path (batched
+            # runs of the int8 model moved them to cosine ~0.994, benchmarks/bench_embed.py).
             self._embedder = Embedder(
-                threads=default_threads(), cache_dir=self.settings.resolved_model_dir
+                threads=self.threads,
+                cache_dir=self.settings.resolved_model_dir,
+                device=self.device,
             )
         return self._embedder
+
+    def use_embedder(self, threads: int | None = None, device: str | None = None) -> None:
+        """Run the model with these intra-op `threads` / on this `device` from now on."""
+        with self._lock:
+            self.threads = threads or self.threads
+            self.device = device or self.device
+            self._embedder = None
 
     def coverage(self) -> tuple[int, int]:
         """(papers embedded, live papers).
@@ -101,6 +124,8 @@ class SemanticIndex:
         Commits every `batch` papers; the vector index is brought up to date at the end.
         """
         weights_dir()  # raises ModelUnavailable with the install hint before any work
+        if self.device == "cuda":
+            self.embedder  # noqa: B018 - DeviceUnavailable now, not after the first batch
         done = 0
         while limit is None or done < limit:
             want = batch if limit is None else min(batch, limit - done)
@@ -108,28 +133,42 @@ class SemanticIndex:
             if not pending:
                 break
             done += self._embed_batch(pending, progress)
-        self.refresh(force=True, save=True)
+        self.after_embedding()
         return done
+
+    def after_embedding(self) -> None:
+        """Bring the vector index up to date with what was just stored."""
+        self.refresh(force=True, save=True)
 
     def _embed_batch(
         self, batch: list[PendingPaper], progress: Callable[[int], None] | None
     ) -> int:
+        work = self.start_batch(batch)
+        if work.todo:
+            self.finish_batch(work, self.embedder.embed(work.texts))
+        self._coverage = None
+        if progress is not None:
+            progress(len(batch))
+        return len(work.todo)
+
+    def start_batch(self, batch: list[PendingPaper]) -> BatchWork:
+        """Record the papers of `batch` whose embedded text did not change; the rest, with
+        their texts, still need vectors."""
         texts = {p.arxiv_id: document_text(p.title, p.abstract) for p in batch}
         hashes = {i: text_hash(t) for i, t in texts.items()}
         unchanged = {p.arxiv_id: p.paper_hash for p in batch if p.text_hash == hashes[p.arxiv_id]}
         self.vectors_store.mark_current(unchanged)
         todo = [p for p in batch if p.arxiv_id not in unchanged]
-        if todo:
-            vectors = self.embedder.embed([texts[p.arxiv_id] for p in todo])
-            rows = [
-                StoredVector(p.arxiv_id, p.paper_hash, hashes[p.arxiv_id], v.tobytes())
-                for p, v in zip(todo, vectors, strict=True)
-            ]
-            self.vectors_store.save(self.model_id, rows)
+        return BatchWork(todo, [texts[p.arxiv_id] for p in todo], hashes)
+
+    def finish_batch(self, work: BatchWork, vectors: Vectors) -> None:
+        """Save the vectors of `work.todo` (one transaction)."""
+        rows = [
+            StoredVector(p.arxiv_id, p.paper_hash, work.hashes[p.arxiv_id], v.tobytes())
+            for p, v in zip(work.todo, vectors, strict=True)
+        ]
+        self.vectors_store.save(self.model_id, rows)
         self._coverage = None
-        if progress is not None:
-            progress(len(batch))
-        return len(todo)
 
     # -- the vector index --------------------------------------------------------
 

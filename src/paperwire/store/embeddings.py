@@ -7,11 +7,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import numpy as np
 import sqlalchemy as sa
 
 from paperwire.store.base import Store
 from paperwire.store.schema import papers
 from paperwire.store.search_tables import embeddings
+from paperwire.store.shared_vectors import embeddings_with_vector, has_vector_column
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +44,12 @@ class EmbeddingStore:
 
     def __init__(self, store: Store) -> None:
         self.engine = store.engine
+        # PostgreSQL with pgvector: vectors also go to the shared HNSW column
+        self.fills_pgvector = has_vector_column(self.engine)
 
-    def pending(self, model: str, limit: int) -> list[PendingPaper]:
-        """Up to `limit` live papers never embedded with `model`, or changed since."""
+    def pending(self, model: str, limit: int, after: str | None = None) -> list[PendingPaper]:
+        """Up to `limit` live papers never embedded with `model`, or changed since, in id
+        order (those with ids after `after` only, for paging through a backlog)."""
         joined = papers.outerjoin(embeddings, papers.c.arxiv_id == embeddings.c.arxiv_id)
         query = (
             sa.select(
@@ -67,6 +72,8 @@ class EmbeddingStore:
             .order_by(papers.c.arxiv_id)
             .limit(limit)
         )
+        if after is not None:
+            query = query.where(papers.c.arxiv_id > after)
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         return [
@@ -86,22 +93,25 @@ class EmbeddingStore:
             return
         now = datetime.now(UTC)
         ids = [r.arxiv_id for r in rows]
+        values: list[dict[str, object]] = [
+            {
+                "arxiv_id": r.arxiv_id,
+                "model": model,
+                "paper_hash": r.paper_hash,
+                "text_hash": r.text_hash,
+                "vector": r.vector,
+                "embedded_at": now,
+            }
+            for r in rows
+        ]
+        table: sa.TableClause = embeddings
+        if self.fills_pgvector:
+            table = embeddings_with_vector
+            for value, row in zip(values, rows, strict=True):
+                value["embedding"] = np.frombuffer(row.vector, dtype=np.float32)
         with self.engine.begin() as conn:
             conn.execute(sa.delete(embeddings).where(embeddings.c.arxiv_id.in_(ids)))
-            conn.execute(
-                sa.insert(embeddings),
-                [
-                    {
-                        "arxiv_id": r.arxiv_id,
-                        "model": model,
-                        "paper_hash": r.paper_hash,
-                        "text_hash": r.text_hash,
-                        "vector": r.vector,
-                        "embedded_at": now,
-                    }
-                    for r in rows
-                ],
-            )
+            conn.execute(sa.insert(table), values)
 
     def mark_current(self, paper_hashes: dict[str, str]) -> None:
         """Record that these papers changed in ways that leave their embedded text alone."""
