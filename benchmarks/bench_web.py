@@ -1,7 +1,7 @@
 """Web path latency: the engine, Service.search and HTTP side by side, then pages and the API.
 
-Serves `create_app` under uvicorn on loopback (in this process, one worker) and times
-sequential requests from one keep-alive client. For the search routes each round times the
+Starts `paperwire serve` (one worker, its own process) on loopback and times sequential
+requests from one keep-alive client. For the search routes each round times the
 same query three ways, interleaved so machine noise hits all three alike:
 
 * engine          SearchEngine.search: ranked ids only
@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import argparse
 import lzma
+import os
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -33,12 +34,11 @@ from pathlib import Path
 from urllib.parse import quote
 
 import httpx
-import uvicorn
+import psutil
 
 from paperwire.config import Settings
 from paperwire.search.query import parse_query
 from paperwire.service import Service
-from paperwire.web.app import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 DAILY = ROOT.parent / "shared/data/arxiv_metadata/arxiv_daily_cs_2025-03-18_2026-07-01.jsonl.xz"
@@ -61,18 +61,37 @@ def load(settings: Settings, limit: int | None) -> Service:
     return service
 
 
-def serve(settings: Settings, service: Service) -> tuple[str, uvicorn.Server, threading.Thread]:
-    # IPPROTO_TCP so asyncio sets TCP_NODELAY on accepted connections, as uvicorn does
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    app = create_app(settings.model_copy(update={"base_url": url}), service)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    return url, server, thread
+def serve(settings: Settings) -> tuple[str, subprocess.Popen[bytes]]:
+    """`paperwire serve` (one worker) in its own process, as deployed: a server thread in
+    this process would share the client's GIL and add waits no deployment has."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT / "src"),
+        "PAPERWIRE_DATA_DIR": str(settings.data_dir),
+        "PAPERWIRE_EMBED_IN_BACKGROUND": "false",
+    }
+    if settings.database_url:
+        env["PAPERWIRE_DATABASE_URL"] = settings.database_url
+    command = [sys.executable, "-m", "paperwire", "serve", "--host", "127.0.0.1"]
+    server = subprocess.Popen(
+        [*command, "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            httpx.get(f"{url}/openapi.json", timeout=2)
+            return url, server
+        except httpx.TransportError:
+            time.sleep(0.2)
+    server.kill()
+    raise SystemExit("paperwire serve did not start")
 
 
 # -- search: engine, Service.search and HTTP in one loop ---------------------------
@@ -91,15 +110,31 @@ def search_rows(service: Service) -> dict[str, tuple[str, int, Callable[[str], s
     }
 
 
-def timed(call: Callable[[], object]) -> float:
-    start = time.perf_counter()
+def timed(call: Callable[[], object], cpu: list[float] | None = None) -> float:
+    """Wall ms of `call`; its CPU ms (this process, all threads) appended to `cpu`."""
+    start, start_cpu = time.perf_counter(), time.process_time()
     call()
+    if cpu is not None:
+        cpu.append((time.process_time() - start_cpu) * 1000)
     return (time.perf_counter() - start) * 1000
+
+
+class ServerCPU:
+    """CPU ms the server process spent per request over a block of requests: on a shared,
+    noisy machine this moves far less than wall time."""
+
+    def __init__(self, pid: int) -> None:
+        self.process = psutil.Process(pid)
+
+    def total_ms(self) -> float:
+        times = self.process.cpu_times()
+        return (times.user + times.system) * 1000
 
 
 def measure_search(
     service: Service, client: httpx.Client, mode: str, per_page: int, path: Callable[[str], str]
-) -> tuple[list[float], list[float], list[float]]:
+) -> tuple[list[float], list[float], list[float], list[float]]:
+    """Wall ms of engine, Service.search and HTTP per round, and Service.search CPU ms."""
     engine = service.search_engine
     today = datetime.now(UTC).date()
 
@@ -112,14 +147,15 @@ def measure_search(
         if response.status_code != 200:
             raise SystemExit(f"{path(q)}: HTTP {response.status_code}")
 
-    times: tuple[list[float], list[float], list[float]] = ([], [], [])
+    times: tuple[list[float], list[float], list[float], list[float]] = ([], [], [], [])
     for q in QUERIES:  # warm
         engine_call(q)
         http_call(q)
     for n in range(ROUNDS):
         q = QUERIES[n % len(QUERIES)]
         times[0].append(timed(lambda q=q: engine_call(q)))
-        times[1].append(timed(lambda q=q: service.search(q, per_page=per_page, mode=mode)))
+        svc = lambda q=q: service.search(q, per_page=per_page, mode=mode)  # noqa: E731
+        times[1].append(timed(svc, times[3]))
         times[2].append(timed(lambda q=q: http_call(q)))
     return times
 
@@ -162,24 +198,38 @@ def p95(times: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
 
 
-def report(service: Service, url: str) -> None:
+def report(service: Service, url: str, server: ServerCPU) -> None:
     coverage = service.embedding_coverage()[0] if service.semantic_index.installed() else 0
     print(
         f"\npaperwire web latency · {service.store.count_papers():,} papers "
         f"({coverage:,} with vectors) · {service.store.dialect} · {ROUNDS} sequential requests "
-        "per row, keep-alive client on loopback (gzip accepted), server in this process\n"
+        "per row, keep-alive client on loopback (gzip accepted), `paperwire serve` in its own "
+        "process\n"
     )
-    head = f"{'search route':26} {'engine':>8} {'Service':>8} {'HTTP':>8} {'HTTP p95':>9} {'HTTP/Svc':>9}"
-    print(head + "\n" + " " * 26 + "   p50 ms   p50 ms   p50 ms")
+    print(
+        f"{'search route':24} {'engine':>7} {'Service':>8} {'HTTP':>7} {'HTTP':>7} {'HTTP/':>6}"
+        f" | {'Service':>8} {'server':>7} {'HTTP/':>6}\n{'':24} {'p50':>7} {'p50':>8} {'p50':>7}"
+        f" {'p95':>7} {'Svc':>6} | {'CPU p50':>8} {'CPU/req':>7} {'Svc':>6}   (ms)"
+    )
     with httpx.Client(base_url=url, timeout=60) as client:
         for name, (mode, per_page, path) in search_rows(service).items():
-            engine, svc, http = measure_search(service, client, mode, per_page, path)
-            e, s, h = (statistics.median(t) for t in (engine, svc, http))
-            print(f"{name:26} {e:8.2f} {s:8.2f} {h:8.2f} {p95(http):9.2f} {h / s:8.2f}x")
-        print(f"\n{'page / endpoint':32} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
+            before = server.total_ms()
+            engine, svc, http, svc_cpu = measure_search(service, client, mode, per_page, path)
+            cpu = (server.total_ms() - before) / (ROUNDS + len(QUERIES))
+            e, s, h, c = (statistics.median(t) for t in (engine, svc, http, svc_cpu))
+            print(
+                f"{name:24} {e:7.2f} {s:8.2f} {h:7.2f} {p95(http):7.2f} {h / s:5.2f}x"
+                f" | {c:8.2f} {cpu:7.2f} {cpu / c:5.2f}x"
+            )
+        print(f"\n{'page / endpoint':30} {'p50':>7} {'p95':>7} {'max':>7} | {'server CPU/req':>14}")
         for name, paths in page_targets(service).items():
+            before = server.total_ms()
             times = measure(client, paths)
-            print(f"{name:32} {statistics.median(times):8.2f} {p95(times):8.2f} {max(times):8.2f}")
+            cpu = (server.total_ms() - before) / (ROUNDS + len(paths[:3]))
+            print(
+                f"{name:30} {statistics.median(times):7.2f} {p95(times):7.2f} {max(times):7.2f}"
+                f" | {cpu:14.2f}"
+            )
 
 
 ROUNDS = 60
@@ -202,12 +252,13 @@ def main() -> None:
             url_db = args.database_url or f"sqlite:///{tmp}/bench.db"
             settings = Settings(data_dir=Path(tmp), database_url=url_db)
             service = load(settings, args.limit)
-        settings = settings.model_copy(update={"embed_in_background": False})
-        url, server, thread = serve(settings, service)
-        report(service, url)
-        server.should_exit = True
-        thread.join(10)
-        service.close()
+        url, server = serve(settings)
+        try:
+            report(service, url, ServerCPU(server.pid))
+        finally:
+            server.terminate()
+            server.wait(30)
+            service.close()
 
 
 if __name__ == "__main__":

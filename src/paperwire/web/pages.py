@@ -1,4 +1,7 @@
-"""HTML routes: daily papers, trending, search, paper pages, sign-in, votes, API docs."""
+"""HTML routes: daily papers, trending, search, paper pages, sign-in, votes, API docs.
+
+Pages that only read are `async def` (no thread hop; see web/api.py); those that write
+(votes, sign-in, sign-out) stay `def`, in the thread pool."""
 
 from __future__ import annotations
 
@@ -45,7 +48,7 @@ def _bad(exc: Exception) -> HTTPException:
 
 
 @router.get("/")
-def home(
+async def home(
     request: Request,
     day: Annotated[str | None, Query(alias="date")] = None,
     view: str = "day",
@@ -94,7 +97,7 @@ def _window_links(window: listing.Window, sort: str, latest: date) -> dict[str, 
 
 
 @router.get("/trending")
-def trending(
+async def trending(
     request: Request,
     window: str = "week",
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
@@ -122,7 +125,7 @@ def trending(
 
 
 @router.get("/search")
-def search_page(
+async def search_page(
     request: Request,
     q: Annotated[str, Query(max_length=20_000)] = "",
     category: Annotated[str, Query(max_length=64)] = "",
@@ -155,7 +158,7 @@ def search_page(
 
 
 @router.get("/papers/{arxiv_id:path}")
-def paper_page(request: Request, arxiv_id: str) -> Response:
+async def paper_page(request: Request, arxiv_id: str) -> Response:
     service = _service(request)
     canonical = listing.canonical_id(arxiv_id)
     if canonical != arxiv_id:
@@ -200,7 +203,9 @@ def vote(
 
 
 @router.get("/login")
-def login_form(request: Request, next_path: Annotated[str, Query(alias="next")] = "/") -> Response:
+async def login_form(
+    request: Request, next_path: Annotated[str, Query(alias="next")] = "/"
+) -> Response:
     return render(request, "login.html", {"next": safe_next(next_path), "error": None})
 
 
@@ -290,7 +295,7 @@ def logout(
 
 
 @router.get("/docs")
-def api_docs(request: Request) -> Response:
+async def api_docs(request: Request) -> Response:
     """The API reference, rendered from the OpenAPI document (no external assets)."""
     spec = request.app.openapi()
     return render(request, "docs.html", {"spec": spec})
