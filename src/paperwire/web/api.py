@@ -1,11 +1,10 @@
 """JSON routes: Hugging Face-compatible under /api, paperwire's own under /api/v1.
 
-Reading routes are `async def`: their work is short and CPU-bound (SQLite reads release the
-GIL only briefly), so running it on the event loop saves two thread hops per request; a
-worker thread would only wait for the GIL the loop holds. Routes that write (votes) stay
-`def`, in the thread pool, where a busy database cannot stall the loop. Each route builds
-its body as plain dicts (web/schemas.py) and sends it with JSONBody; `response_model` only
-documents it."""
+Every route is `async def`: its work is short and CPU-bound, so it runs on the event loop
+rather than hopping to a thread that would only wait for the GIL the loop holds. Votes too:
+in a thread, a vote's transaction waited for the GIL while holding SQLite's write lock, and
+under load (bench_load.py) votes took seconds. Each route builds its body as plain dicts
+(web/schemas.py) and sends it with JSONBody; `response_model` only documents it."""
 
 from __future__ import annotations
 
@@ -301,7 +300,7 @@ CsrfHeader = Annotated[
     tags=["paperwire"],
     responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}},
 )
-def upvote(request: Request, arxiv_id: PaperId, x_csrf_token: CsrfHeader = None) -> Response:
+async def upvote(request: Request, arxiv_id: PaperId, x_csrf_token: CsrfHeader = None) -> Response:
     """Upvote a paper as the signed-in user (idempotent)."""
     return _vote(request, arxiv_id, True, x_csrf_token)
 
@@ -313,7 +312,7 @@ def upvote(request: Request, arxiv_id: PaperId, x_csrf_token: CsrfHeader = None)
     tags=["paperwire"],
     responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}},
 )
-def unvote(request: Request, arxiv_id: PaperId, x_csrf_token: CsrfHeader = None) -> Response:
+async def unvote(request: Request, arxiv_id: PaperId, x_csrf_token: CsrfHeader = None) -> Response:
     """Withdraw the signed-in user's upvote (idempotent)."""
     return _vote(request, arxiv_id, False, x_csrf_token)
 

@@ -1,7 +1,7 @@
 """HTML routes: daily papers, trending, search, paper pages, sign-in, votes, API docs.
 
-Pages that only read are `async def` (no thread hop; see web/api.py); those that write
-(votes, sign-in, sign-out) stay `def`, in the thread pool."""
+Pages and votes are `async def` (no thread hop; see web/api.py); sign-in and sign-out stay
+`def`, in the thread pool."""
 
 from __future__ import annotations
 
@@ -173,7 +173,7 @@ async def paper_page(request: Request, arxiv_id: str) -> Response:
 
 
 @router.post("/vote")
-def vote(
+async def vote(
     request: Request,
     arxiv_id: Annotated[str, Form(max_length=64)],
     action: Annotated[str, Form()] = "up",
