@@ -153,6 +153,10 @@ class Browser(FastHttpUser):
 # -- the server and the writers ------------------------------------------------------
 
 
+def python_path() -> str:
+    return os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -161,7 +165,7 @@ def free_port() -> int:
 
 def serve(data_dir: Path, workers: int, log: Path) -> tuple[str, subprocess.Popen[bytes]]:
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "PAPERWIRE_DATA_DIR": str(data_dir)}
+    env = {**os.environ, "PYTHONPATH": python_path(), "PAPERWIRE_DATA_DIR": str(data_dir)}
     env["PAPERWIRE_EMBED_IN_BACKGROUND"] = "false"
     command = [sys.executable, "-m", "paperwire", "serve", "--host", "127.0.0.1"]
     with log.open("wb") as out:
@@ -202,7 +206,7 @@ def changed_records(count: int, target: Path, tag: str) -> Path:
 
 
 def start_writers(data_dir: Path, scratch: Path, count: int) -> list[subprocess.Popen[bytes]]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "PAPERWIRE_DATA_DIR": str(data_dir)}
+    env = {**os.environ, "PYTHONPATH": python_path(), "PAPERWIRE_DATA_DIR": str(data_dir)}
     source = changed_records(count, scratch / "revised.jsonl", secrets.token_hex(3))
     base = [sys.executable, "-m", "paperwire"]
     jobs = []

@@ -69,7 +69,7 @@ def serve(settings: Settings) -> tuple[str, subprocess.Popen[bytes]]:
         port = probe.getsockname()[1]
     env = {
         **os.environ,
-        "PYTHONPATH": str(ROOT / "src"),
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
         "PAPERWIRE_DATA_DIR": str(settings.data_dir),
         "PAPERWIRE_EMBED_IN_BACKGROUND": "false",
     }
