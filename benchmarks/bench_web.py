@@ -22,6 +22,7 @@ bench_search_speed.py --cached-vectors); without them they show what lexical fal
 from __future__ import annotations
 
 import argparse
+import http.client
 import lzma
 import os
 import socket
@@ -33,6 +34,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import quote
 
 import httpx
@@ -96,6 +98,48 @@ def serve(settings: Settings) -> tuple[str, subprocess.Popen[bytes]]:
     raise SystemExit("paperwire serve did not start")
 
 
+class Loopback:
+    """A keep-alive HTTP/1.1 client from the standard library: gzip accepted, body read,
+    the CSRF cookie a browser would keep. (httpx, --client httpx, spends about a millisecond
+    of its own per request parsing and decoding: more than the server's routing.)"""
+
+    HEADERS: ClassVar[dict[str, str]] = {"Accept-Encoding": "gzip", "Cookie": "pw_csrf=" + "b" * 43}
+
+    def __init__(self, url: str) -> None:
+        self.port = int(url.rsplit(":", 1)[1])
+        self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+
+    def get(self, path: str) -> int:
+        for attempt in range(2):
+            try:
+                self.conn.request("GET", path, headers=self.HEADERS)
+                response = self.conn.getresponse()
+                response.read()
+                return response.status
+            except (http.client.RemoteDisconnected, ConnectionError):
+                if attempt:
+                    raise
+                self.conn.close()  # the server closed an idle keep-alive connection
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class HttpxClient:
+    def __init__(self, url: str) -> None:
+        self.client = httpx.Client(base_url=url, timeout=60)
+
+    def get(self, path: str) -> int:
+        return self.client.get(path).status_code
+
+    def close(self) -> None:
+        self.client.close()
+
+
+Client = Loopback | HttpxClient
+
+
 # -- search: engine, Service.search and HTTP in one loop ---------------------------
 
 
@@ -134,7 +178,7 @@ class ServerCPU:
 
 
 def measure_search(
-    service: Service, client: httpx.Client, mode: str, per_page: int, path: Callable[[str], str]
+    service: Service, client: Client, mode: str, per_page: int, path: Callable[[str], str]
 ) -> tuple[list[float], list[float], list[float], list[float]]:
     """Wall ms of engine, Service.search and HTTP per round, and Service.search CPU ms."""
     engine = service.search_engine
@@ -145,9 +189,9 @@ def measure_search(
         return engine.search(parsed, sort="relevance", page=1, per_page=per_page, mode=mode)
 
     def http_call(q: str) -> None:
-        response = client.get(path(q))
-        if response.status_code != 200:
-            raise SystemExit(f"{path(q)}: HTTP {response.status_code}")
+        status = client.get(path(q))
+        if status != 200:
+            raise SystemExit(f"{path(q)}: HTTP {status}")
 
     times: tuple[list[float], list[float], list[float], list[float]] = ([], [], [], [])
     for q in QUERIES:  # warm
@@ -181,17 +225,17 @@ def page_targets(service: Service) -> dict[str, list[str]]:
     }
 
 
-def measure(client: httpx.Client, paths: list[str]) -> list[float]:
+def measure(client: Client, paths: list[str]) -> list[float]:
     times: list[float] = []
     for path in paths[:3]:
         client.get(path)  # warm caches
     for n in range(ROUNDS):
         path = paths[n % len(paths)]
         start = time.perf_counter()
-        response = client.get(path)
+        status = client.get(path)
         times.append((time.perf_counter() - start) * 1000)
-        if response.status_code != 200:
-            raise SystemExit(f"{path}: HTTP {response.status_code}")
+        if status != 200:
+            raise SystemExit(f"{path}: HTTP {status}")
     return times
 
 
@@ -200,13 +244,13 @@ def p95(times: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
 
 
-def report(service: Service, url: str, server: ServerCPU) -> None:
+def report(service: Service, client: Client, server: ServerCPU) -> None:
     coverage = service.embedding_coverage()[0] if service.semantic_index.installed() else 0
     print(
         f"\npaperwire web latency · {service.store.count_papers():,} papers "
         f"({coverage:,} with vectors) · {service.store.dialect} · {ROUNDS} sequential requests "
-        "per row, keep-alive client on loopback (gzip accepted), `paperwire serve` in its own "
-        "process\n"
+        f"per row, one keep-alive {type(client).__name__} client on loopback (gzip accepted), "
+        "`paperwire serve` in its own process\n"
     )
     print(
         f"{'search route':24} {'engine':>7} {'Service':>8} {'HTTP':>7} {'HTTP':>7} {'HTTP/':>6}"
@@ -214,25 +258,24 @@ def report(service: Service, url: str, server: ServerCPU) -> None:
         f" {'p50':>7} {'p95':>7} {'Svc':>6} | {'CPU p50':>8} {'CPU/req':>7} {'Svc':>6} | "
         f"{'Svc min':>7}   (ms)"
     )
-    with httpx.Client(base_url=url, timeout=60) as client:
-        for name, (mode, per_page, path) in search_rows(service).items():
-            before = server.total_ms()
-            engine, svc, http, svc_cpu = measure_search(service, client, mode, per_page, path)
-            cpu = (server.total_ms() - before) / (ROUNDS + len(QUERIES))
-            e, s, h, c = (statistics.median(t) for t in (engine, svc, http, svc_cpu))
-            print(
-                f"{name:24} {e:7.2f} {s:8.2f} {h:7.2f} {p95(http):7.2f} {h / s:5.2f}x"
-                f" | {c:8.2f} {cpu:7.2f} {cpu / c:5.2f}x | {min(http) / min(svc):6.2f}x"
-            )
-        print(f"\n{'page / endpoint':30} {'p50':>7} {'p95':>7} {'max':>7} | {'server CPU/req':>14}")
-        for name, paths in page_targets(service).items():
-            before = server.total_ms()
-            times = measure(client, paths)
-            cpu = (server.total_ms() - before) / (ROUNDS + len(paths[:3]))
-            print(
-                f"{name:30} {statistics.median(times):7.2f} {p95(times):7.2f} {max(times):7.2f}"
-                f" | {cpu:14.2f}"
-            )
+    for name, (mode, per_page, path) in search_rows(service).items():
+        before = server.total_ms()
+        engine, svc, http, svc_cpu = measure_search(service, client, mode, per_page, path)
+        cpu = (server.total_ms() - before) / (ROUNDS + len(QUERIES))
+        e, s, h, c = (statistics.median(t) for t in (engine, svc, http, svc_cpu))
+        print(
+            f"{name:24} {e:7.2f} {s:8.2f} {h:7.2f} {p95(http):7.2f} {h / s:5.2f}x"
+            f" | {c:8.2f} {cpu:7.2f} {cpu / c:5.2f}x | {min(http) / min(svc):6.2f}x"
+        )
+    print(f"\n{'page / endpoint':30} {'p50':>7} {'p95':>7} {'max':>7} | {'server CPU/req':>14}")
+    for name, paths in page_targets(service).items():
+        before = server.total_ms()
+        times = measure(client, paths)
+        cpu = (server.total_ms() - before) / (ROUNDS + len(paths[:3]))
+        print(
+            f"{name:30} {statistics.median(times):7.2f} {p95(times):7.2f} {max(times):7.2f}"
+            f" | {cpu:14.2f}"
+        )
 
 
 ROUNDS = 60
@@ -245,6 +288,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="papers to import (default all)")
     parser.add_argument("--rounds", type=int, default=ROUNDS, help="requests per row")
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--client", choices=["stdlib", "httpx"], default="stdlib")
     args = parser.parse_args()
     ROUNDS = args.rounds
     with tempfile.TemporaryDirectory() as tmp:
@@ -257,7 +301,9 @@ def main() -> None:
             service = load(settings, args.limit)
         url, server = serve(settings)
         try:
-            report(service, url, ServerCPU(server.pid))
+            client = HttpxClient(url) if args.client == "httpx" else Loopback(url)
+            report(service, client, ServerCPU(server.pid))
+            client.close()
         finally:
             server.terminate()
             server.wait(30)
