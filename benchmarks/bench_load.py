@@ -328,7 +328,11 @@ def main() -> None:
         url, server = serve(args.data_dir, args.workers, scratch / "serve.log")
         writers = start_writers(args.data_dir, scratch, args.import_records) if args.writers else []
         try:
-            warm(url)
+            try:
+                warm(url)
+            except OSError:
+                print((scratch / "serve.log").read_text(errors="replace")[-6000:], file=sys.stderr)
+                raise
             workers = workers_of(server)
             me = [psutil.Process()]
             cpu_before = cpu_ms(workers), cpu_ms(me)
