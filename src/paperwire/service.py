@@ -14,7 +14,8 @@ from paperwire import harvest
 from paperwire.config import Settings
 from paperwire.digest.facade import DigestFacade
 from paperwire.ingest import OnChanged, Progress, import_snapshot
-from paperwire.models import Hit, IngestReport, Paper, SearchPage
+from paperwire.models import Hit, IngestReport, Paper, ReaderSignals, Recommendation, SearchPage
+from paperwire.recommend.foryou import ForYou
 from paperwire.search.embed import INSTALL_HINT
 from paperwire.search.engine import SearchEngine
 from paperwire.search.highlight import Highlighter
@@ -371,6 +372,31 @@ class Service(DigestFacade):
     def set_vote(self, user_id: int, arxiv_id: str, up: bool) -> None:
         self.accounts.set_vote(user_id, arxiv_id, up)
         self._votes_changed_at = monotonic()
+
+    # -- recommendations: "For you" (issue 13) -----------------------------------
+
+    @property
+    def for_you(self) -> ForYou:
+        """Corpus features and per-reader models (built on first use, kept current)."""
+        found: ForYou | None = self.__dict__.get("_for_you")
+        if found is None:
+            semantic = self.semantic_index if SemanticIndex.installed() else None
+            found = self.__dict__.setdefault("_for_you", ForYou(self.store, semantic))
+        return found
+
+    def recommend(
+        self, signals: ReaderSignals, *, since: date, until: date, limit: int = 20
+    ) -> list[Recommendation]:
+        """Papers listed in [since, until] ranked for one reader, each with its reasons;
+        never one in signals.exclude or signals.negatives. No library: trending in the
+        reader's categories."""
+        return self.for_you.recommend(
+            signals,
+            since=since,
+            until=until,
+            limit=limit,
+            trending=lambda: self._ranked_window(since, until),
+        )
 
 
 TRENDING_TTL = 30.0  # seconds a trending ranking is reused by one process
