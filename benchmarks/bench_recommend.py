@@ -227,6 +227,31 @@ def evaluate_size(
     return out
 
 
+TUNING = {  # the variants --tune compares on the development authors
+    "classifier only": ModelConfig(centroid=0.0, nearest=0.0),
+    "classifier + centroid": ModelConfig(nearest=0.0),
+    "classifier + nearest": ModelConfig(centroid=0.0),
+    "classifier + centroid + nearest": ModelConfig(),
+    "2 x classifier + centroid + nearest": ModelConfig(classifier=2.0),
+    "... + tf-idf centroid": ModelConfig(text_centroid=1.0),
+    "... with logistic regression (C=1)": ModelConfig(learner="logreg", svm_c=1.0),
+    "... with LinearSVC C=1": ModelConfig(svm_c=1.0),
+    "centroid + nearest (no classifier)": ModelConfig(classifier=0.0),
+}
+
+
+def tune(args: argparse.Namespace, corpus: CorpusFeatures) -> None:
+    usable = np.flatnonzero(corpus.has_vector) if args.embedded_only else np.arange(len(corpus))
+    cand = usable[corpus.days[usable] >= args.cutoff.toordinal()]
+    systems = {name: ours(False, config) for name, config in TUNING.items()}
+    print(f"tuning on dev authors; candidates: {len(cand):,}")
+    for size in args.sizes:
+        tasks = make_tasks(corpus, args.cutoff, size, args.authors, "dev", usable)
+        for name, (ndcg, recall, ms) in evaluate_size(corpus, systems, tasks, cand).items():
+            print(f"{size:>4}  {len(tasks):>7}  {name:<40} {ndcg:>8.4f} {recall:>7.4f} {ms:>9.1f}")
+        sys.stdout.flush()
+
+
 def quality(args: argparse.Namespace, corpus: CorpusFeatures, abstracts: dict[str, str]) -> None:
     usable = np.flatnonzero(corpus.has_vector) if args.embedded_only else np.arange(len(corpus))
     line = args.cutoff.toordinal()
@@ -315,6 +340,7 @@ def main() -> None:
     parser.add_argument("--authors", type=int, default=100, help="authors per library size")
     parser.add_argument("--split", choices=("test", "dev"), default="test")
     parser.add_argument("--repeats", type=int, default=15, help="calls per latency figure")
+    parser.add_argument("--tune", action="store_true", help="compare model variants on dev authors")
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--skip-latency", action="store_true")
     args = parser.parse_args()  # fmt: skip
@@ -325,6 +351,9 @@ def main() -> None:
         f"corpus: {len(corpus):,} papers, {covered:,} with cached vectors"
         + (" (cache incomplete: evaluating only those)" if args.embedded_only else "")
     )
+    if args.tune:
+        tune(args, corpus)
+        return
     abstracts = {d.arxiv_id: d.abstract for d in read_docs(args.data)}
     if not args.skip_quality:
         quality(args, corpus, abstracts)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
+from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
 from paperwire.models import ReaderSignals
@@ -42,10 +43,11 @@ class ModelConfig:
     centroid: float = 1.0
     nearest: float = 1.0
     text_centroid: float = 0.0
+    learner: str = "svm"  # svm (LinearSVC) | logreg (LogisticRegression, liblinear)
     svm_c: float = 0.1
     background: int = 2000
     nearest_k: int = 3
-    follow_bonus: float = 3.0
+    follow_bonus: float = 6.0
     use_follows: bool = True
     seed: int = 0
 
@@ -110,13 +112,17 @@ def train_classifier(
     negatives: IntArray,
     config: ModelConfig,
 ) -> FloatArray:
-    """LinearSVC weights over the tf-idf columns (positives vs dismissals + background)."""
+    """Linear classifier weights over the tf-idf columns (positives vs dismissals + background)."""
     avoid = np.concatenate([positives, negatives])
     background = background_rows(corpus, avoid, config.background, config.seed)
     rows = np.concatenate([positives, negatives, background])
     labels = np.r_[np.ones(len(positives)), np.zeros(len(negatives) + len(background))]
     sample = np.r_[weights, np.full(len(negatives), NEGATIVE_WEIGHT), np.ones(len(background))]
-    svm = LinearSVC(C=config.svm_c, class_weight="balanced", tol=1e-4, max_iter=5000)
+    svm: LinearSVC | LogisticRegression
+    if config.learner == "logreg":
+        svm = LogisticRegression(C=config.svm_c, class_weight="balanced", solver="liblinear")
+    else:
+        svm = LinearSVC(C=config.svm_c, class_weight="balanced", tol=1e-4, max_iter=5000)
     features = corpus.text[rows].astype(np.float64)  # liblinear's type: converted once, here
     features.has_sorted_indices = True  # row slices of a sorted CSR matrix stay sorted
     svm.fit(features, labels, sample_weight=sample)
