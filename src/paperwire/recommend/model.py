@@ -83,7 +83,7 @@ class ReaderModel:
 def fingerprint(signals: ReaderSignals, corpus_version: str, config: ModelConfig) -> str:
     """Changes whenever anything the model is trained on changes."""
     parts = [corpus_version, repr(config)]
-    parts += sorted(f"{p.arxiv_id}:{p.weight}" for p in signals.positives)
+    parts += sorted(f"{p.arxiv_id}:{p.weight}:{p.source}" for p in signals.positives)
     parts += sorted(f"-{n}" for n in signals.negatives)
     parts += sorted(f"@{name_key(a)}" for a in signals.followed_authors)
     return hashlib.blake2b("\n".join(parts).encode(), digest_size=16).hexdigest()

@@ -8,15 +8,17 @@ whose library did not change is never retrained.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from paperwire.models import ReaderSignals, Recommendation
-from paperwire.recommend.corpus import CorpusFeatures, IntArray, name_key
+from paperwire.recommend.corpus import CorpusFeatures, FloatArray, IntArray, name_key
 from paperwire.recommend.explain import explain, library_verb
 from paperwire.recommend.model import (
     DEFAULT_CONFIG,
@@ -36,11 +38,20 @@ def in_categories(paper_categories: Sequence[str], wanted: Sequence[str]) -> boo
     return any(c == w or c.startswith(w + ".") for c in paper_categories for w in wanted)
 
 
+@dataclass(slots=True)
+class Ranking:
+    key: str
+    rows: IntArray
+    scores: FloatArray
+    reasons: dict[int, tuple[str, ...]]  # explanations, filled in as rows are shown
+
+
 class Recommender:
     def __init__(self, config: ModelConfig = DEFAULT_CONFIG, cache_size: int = CACHE_SIZE):
         self.config = config
         self.cache_size = cache_size
         self._models: OrderedDict[int, ReaderModel] = OrderedDict()
+        self._rankings: OrderedDict[int, Ranking] = OrderedDict()
         self._lock = threading.Lock()
         self._threads = ThreadpoolController()  # scans the loaded libraries once (~60 ms)
         self.trained = 0  # how many models were (re)trained: tests and benchmarks read it
@@ -84,25 +95,45 @@ class Recommender:
         limit: int,
         trending: Sequence[tuple[str, float]],
     ) -> list[Recommendation]:
-        blocked = set(signals.exclude) | set(signals.negatives)
-        blocked |= {p.arxiv_id for p in signals.positives}
-        keep = [r for r in candidates.tolist() if corpus.ids[r] not in blocked]
-        rows = np.asarray(keep, dtype=np.int64)
         model = self.model_for(corpus, signals)
         if not len(model.positives):
-            return self._cold_start(corpus, model, signals, rows, limit, trending)
-        scores = score(corpus, model, rows)
-        order = np.argsort(-scores, kind="stable")[:limit]
+            blocked = set(signals.exclude) | set(signals.negatives)
+            rows = np.asarray([r for r in candidates.tolist() if corpus.ids[r] not in blocked])
+            return self._cold_start(corpus, model, signals, rows.astype(np.int64), limit, trending)
+        ranking = self._ranking(corpus, model, candidates, signals.user_id)
         sources = {p.arxiv_id: p.source for p in signals.positives}
         verb = library_verb(signals.positives)
-        return [
-            Recommendation(
-                arxiv_id=corpus.ids[rows[i]],
-                score=float(scores[i]),
-                reasons=explain(corpus, model, int(rows[i]), sources, verb),
-            )
-            for i in order.tolist()
-        ]
+        out: list[Recommendation] = []
+        for row, value in zip(ranking.rows.tolist(), ranking.scores.tolist(), strict=True):
+            if len(out) >= limit:
+                break
+            if corpus.ids[row] in signals.exclude:
+                continue
+            reasons = ranking.reasons.get(row)
+            if reasons is None:
+                reasons = ranking.reasons[row] = explain(corpus, model, row, sources, verb)
+            out.append(Recommendation(corpus.ids[row], value, reasons))
+        return out
+
+    def _ranking(
+        self, corpus: CorpusFeatures, model: ReaderModel, candidates: IntArray, user_id: int
+    ) -> Ranking:
+        """Candidates (less the reader's positives and negatives) best first: cached per
+        reader while the model, the corpus and the candidate rows stay the same."""
+        key = f"{model.fingerprint}:{hashlib.blake2b(candidates.tobytes()).hexdigest()}"
+        with self._lock:
+            cached = self._rankings.get(user_id)
+        if cached is not None and cached.key == key:
+            return cached
+        rows = np.setdiff1d(candidates, np.concatenate([model.positives, model.negatives]))
+        scores = score(corpus, model, rows)
+        order = np.argsort(-scores, kind="stable")
+        ranking = Ranking(key, rows[order], scores[order], {})
+        with self._lock:
+            self._rankings[user_id] = ranking
+            while len(self._rankings) > self.cache_size:
+                self._rankings.popitem(last=False)
+        return ranking
 
     def _cold_start(
         self,
