@@ -343,12 +343,22 @@ def main() -> None:
         default=BENCH_DATA / "recommend",
         help="where corpus features are cached (default $PAPERWIRE_BENCH_DATA/recommend)",
     )
-    parser.add_argument("--cutoff", type=date.fromisoformat, default=date(2026, 4, 1))
+    parser.add_argument(
+        "--cutoff",
+        type=date.fromisoformat,
+        default=date(2026, 4, 1),
+        help="library: papers listed before; candidates: on or after",
+    )
     parser.add_argument(
         "--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[1, 5, 20, 100]
     )
     parser.add_argument("--authors", type=int, default=100, help="authors per library size")
-    parser.add_argument("--split", choices=("test", "dev"), default="test")
+    parser.add_argument(
+        "--split",
+        choices=("test", "dev"),
+        default="test",
+        help="authors to report on (dev authors chose the weights)",
+    )
     parser.add_argument("--repeats", type=int, default=15, help="calls per latency figure")
     parser.add_argument("--tune", action="store_true", help="compare model variants on dev authors")
     parser.add_argument("--skip-quality", action="store_true")
