@@ -42,6 +42,7 @@ import bm25s
 import numpy as np
 from cache_vectors import ARXIV, BENCH_DATA, load_cached
 from ranx import Qrels, Run, evaluate
+from scipy.stats import ttest_rel
 from sklearn.svm import LinearSVC
 
 from paperwire.models import LibraryItem, ReaderSignals
@@ -221,22 +222,37 @@ def evaluate_size(
             scores = system(corpus, task, cand)
             top = np.argpartition(-scores, DEPTH)[:DEPTH]
             run[task.author] = {corpus.ids[cand[i]]: float(scores[i]) for i in top.tolist()}
-        metrics = evaluate(Qrels(qrels), Run(run), ["ndcg@10", "recall@50"])
+        metrics = evaluate(Qrels(qrels), Run(run), ["ndcg@10", "recall@50"], return_mean=False)
         per_task = (time.perf_counter() - started) / max(1, len(tasks)) * 1000
-        out[name] = (float(metrics["ndcg@10"]), float(metrics["recall@50"]), per_task)
+        PER_QUERY[name] = np.asarray(metrics["ndcg@10"])  # same query order for every system
+        ndcg, recall = float(np.mean(metrics["ndcg@10"])), float(np.mean(metrics["recall@50"]))
+        out[name] = (ndcg, recall, per_task)
     return out
+
+
+PER_QUERY: dict[str, np.ndarray] = {}  # nDCG@10 per author of the last evaluate_size
+
+
+def significance(results: dict[str, tuple[float, float, float]]) -> str:
+    """Ours (text only) against the best baseline: difference and paired t-test p."""
+    baselines = {k: v for k, v in results.items() if not k.startswith("paperwire")}
+    best = max(baselines, key=lambda k: baselines[k][0])
+    ours_row = "paperwire (text + vectors)"
+    diff = results[ours_row][0] - results[best][0]
+    p = float(ttest_rel(PER_QUERY[ours_row], PER_QUERY[best]).pvalue)
+    return f"      ours - {best}: nDCG@10 {diff:+.4f}, paired t-test p = {p:.2f}"
 
 
 TUNING = {  # the variants --tune compares on the development authors
     "classifier only": ModelConfig(centroid=0.0, nearest=0.0),
-    "classifier + centroid": ModelConfig(nearest=0.0),
-    "classifier + nearest": ModelConfig(centroid=0.0),
-    "classifier + centroid + nearest": ModelConfig(),
-    "2 x classifier + centroid + nearest": ModelConfig(classifier=2.0),
-    "... + tf-idf centroid": ModelConfig(text_centroid=1.0),
-    "... with logistic regression (C=1)": ModelConfig(learner="logreg", svm_c=1.0),
-    "... with LinearSVC C=1": ModelConfig(svm_c=1.0),
-    "centroid + nearest (no classifier)": ModelConfig(classifier=0.0),
+    "classifier + centroid": ModelConfig(centroid=1.0, nearest=0.0),
+    "classifier + nearest (default)": ModelConfig(),
+    "classifier + centroid + nearest": ModelConfig(centroid=1.0),
+    "2 x classifier + centroid + nearest": ModelConfig(classifier=2.0, centroid=1.0),
+    "... + tf-idf centroid": ModelConfig(centroid=1.0, text_centroid=1.0),
+    "... with logistic regression (C=1)": ModelConfig(centroid=1.0, learner="logreg", svm_c=1.0),
+    "... with LinearSVC C=1": ModelConfig(centroid=1.0, svm_c=1.0),
+    "centroid + nearest (no classifier)": ModelConfig(classifier=0.0, centroid=1.0),
 }
 
 
@@ -280,6 +296,7 @@ def quality(args: argparse.Namespace, corpus: CorpusFeatures, abstracts: dict[st
             print(
                 f"{size:>4}  {len(tasks):>7}  {name:<40} {ndcg:>8.4f} {recall:>7.4f} {ms:>9.1f}{mark}"
             )
+        print(significance(results))
         sys.stdout.flush()
     print("* = nDCG@10 above every baseline at that size")
 
