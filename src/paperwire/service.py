@@ -8,14 +8,13 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from time import monotonic
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from paperwire import harvest
 from paperwire.config import Settings
 from paperwire.digest.facade import DigestFacade
 from paperwire.ingest import OnChanged, Progress, import_snapshot
 from paperwire.models import Hit, IngestReport, Paper, ReaderSignals, Recommendation, SearchPage
-from paperwire.recommend.foryou import ForYou
 from paperwire.search.embed import INSTALL_HINT
 from paperwire.search.engine import SearchEngine
 from paperwire.search.highlight import Highlighter
@@ -25,6 +24,9 @@ from paperwire.sources.http import PoliteClient
 from paperwire.store import Store, open_store
 from paperwire.store.accounts import AccountStore
 from paperwire.trending import rank_tallies
+
+if TYPE_CHECKING:  # scikit-learn loads only when recommendations are asked for
+    from paperwire.recommend.foryou import ForYou
 
 ABSTRACT_SNIPPET_CHARS = 320
 
@@ -380,6 +382,8 @@ class Service(DigestFacade):
         """Corpus features and per-reader models (built on first use, kept current)."""
         found: ForYou | None = self.__dict__.get("_for_you")
         if found is None:
+            from paperwire.recommend.foryou import ForYou
+
             semantic = self.semantic_index if SemanticIndex.installed() else None
             found = self.__dict__.setdefault("_for_you", ForYou(self.store, semantic))
         return found
