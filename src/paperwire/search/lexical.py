@@ -371,7 +371,9 @@ class LexicalIndex:
         if not tokens:
             raise QueryError(f"{clause.text!r} has no searchable words (letters or digits)")
         if clause.field == "authors":
-            if len(tokens) == 1 and not clause.phrase and isinstance(tokens[0], str):
+            if len(tokens) == 1 and isinstance(tokens[0], str):
+                if clause.phrase:  # au:"x": one word is a term (tantivy refuses 1-term phrases)
+                    return tantivy.Query.term_query(self.schema, "authors", tokens[0])
                 return self._author_prefix(tokens[0])
             return tantivy.Query.phrase_query(self.schema, "authors", tokens)
         if clause.field in ("title", "abstract"):
