@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -94,6 +95,15 @@ class SteerableHandler:
 
     def to(self, address: str) -> list[EmailMessage]:
         return [r.message for r in self.received if address in r.rcpt]
+
+    def wait_to(self, address: str, count: int = 1, timeout: float = 10.0) -> list[EmailMessage]:
+        """The messages to `address` once there are at least `count` (a form's mail goes
+        out on a background thread after the response); AssertionError after `timeout`."""
+        deadline = time.monotonic() + timeout
+        while len(found := self.to(address)) < count:
+            assert time.monotonic() < deadline, f"{count} mail(s) to {address} never came"
+            time.sleep(0.02)
+        return found
 
 
 class SmtpServer:

@@ -82,7 +82,7 @@ def test_web_flow_email_headers_parts_and_links(
 ) -> None:
     first = client.post("/subscribe", data={"email": "Reader@Example.com", "categories": "cs.CL"})
     assert first.status_code == 200 and "Check your inbox" in first.text
-    (confirm_mail,) = smtp.handler.to("reader@example.com")
+    (confirm_mail,) = smtp.handler.wait_to("reader@example.com")
     confirm_path = link(parts(confirm_mail)["text/plain"], "/subscribe/confirm")
     assert client.get("/subscribe/confirm?token=forged").status_code == 400
     confirmed = client.get(confirm_path)
@@ -93,9 +93,9 @@ def test_web_flow_email_headers_parts_and_links(
     stranger = client.post("/subscribe", data={"email": "stranger@example.com"})
     assert again.text == stranger.text == first.text
     client.post("/subscribe", data={"email": "stranger@example.com"})  # asking again at once:
-    assert len(smtp.handler.to("stranger@example.com")) == 1  # no second email (anti-bombing)
+    assert len(smtp.handler.wait_to("stranger@example.com")) == 1  # no second (anti-bombing)
     manage_path = link(
-        parts(smtp.handler.to("reader@example.com")[1])["text/plain"], "/subscribe/manage"
+        parts(smtp.handler.wait_to("reader@example.com", 2)[1])["text/plain"], "/subscribe/manage"
     )
     saved = client.post(
         "/subscribe/manage",

@@ -57,7 +57,7 @@ def test_subscription_flow_through_the_site(site_settings: Settings, smtp: SmtpS
         )
         assert done.status_code == 200 and "Check your inbox" in done.text
         assert 'href="/static/' in done.text  # rendered in the site's base layout
-        text = parts(smtp.handler.to("site@example.com")[0])["text/plain"]
+        text = parts(smtp.handler.wait_to("site@example.com")[0])["text/plain"]
         confirm = re.search(r"http://testserver(/subscribe/confirm\?token=\S+)", text)
         assert confirm and client.get(confirm.group(1)).status_code == 200
 
