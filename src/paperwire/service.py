@@ -15,8 +15,10 @@ from paperwire import harvest, listing
 from paperwire.config import Settings
 from paperwire.digest.digests import Digests
 from paperwire.ingest import OnChanged, Progress, SnapshotDamaged, import_snapshot
+from paperwire.keys import load_secret_key
 from paperwire.latex import latex_to_text
 from paperwire.library import AddReport, Library
+from paperwire.library_io import FeedTokens, ImportReport
 from paperwire.listing import ranked_window
 from paperwire.liveness import RunHeartbeat
 from paperwire.models import Hit, IngestReport, Paper, ReaderSignals, Rejected, SearchPage
@@ -532,6 +534,30 @@ class Service:
         """Add stored papers to a collection (by id, or by name: made if missing);
         counts of added / already there and the ids not stored here."""
         return self.library.add_to_collection(user_id, collection, arxiv_ids)
+
+    # -- importing, exporting and secret feeds of the library (issue 13) -------------
+
+    def import_library(
+        self,
+        user_id: int,
+        collection: str | int,
+        data: bytes,
+        filename: str = "",
+        fetch: bool = False,
+    ) -> ImportReport:
+        """Match a library file (see match_library) and add what matched to the reader's
+        collection (by id, or by name: made if missing). Imported papers are saved papers:
+        the recommender takes them as positives under the collection's name."""
+        if isinstance(collection, int):
+            self.library.collection(user_id, collection)  # NotFound before any work
+        matched = self.match_library(data, filename, fetch=fetch)
+        added = self.library.add_to_collection(user_id, collection, matched.matched)
+        return ImportReport(matched, added)
+
+    @cached_property
+    def feed_tokens(self) -> FeedTokens:
+        """Tokens of the readers' secret feed URLs (collection, "For you")."""
+        return FeedTokens(self.store.engine, load_secret_key(self.settings))
 
 
 TRENDING_TTL = 30.0  # seconds a trending ranking is reused by one process
