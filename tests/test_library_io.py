@@ -14,10 +14,12 @@ import feedparser
 import httpx
 import pytest
 
+from fake_arxiv import FakeRemote
 from paperwire.config import Settings
 from paperwire.models import Author, Paper
 from paperwire.service import Service
 from paperwire.web.auth import Auth
+from test_sources_api import serve_recorded
 from webkit import Live, live_server
 
 DAY = date(2025, 6, 2)
@@ -94,9 +96,11 @@ def bearer(live: Live, email: str) -> httpx.Client:
     )
 
 
-def upload(client: httpx.Client, csrf: str | None, data: bytes, **fields: str) -> httpx.Response:
+def upload(
+    client: httpx.Client, csrf: str | None, data: bytes, name: str = "library.bib", **fields: str
+) -> httpx.Response:
     form = {**fields, **({"csrf_token": csrf} if csrf else {})}
-    return client.post("/library/import", data=form, files={"file": ("library.bib", data)})
+    return client.post("/library/import", data=form, files={"file": (name, data)})
 
 
 def ids_in(live: Live, email: str, name: str) -> set[str]:
@@ -283,3 +287,24 @@ def test_collection_feed_at_a_secret_url_and_what_others_cannot_read(live: Live)
     assert fresh in owner.get(f"/library/{mine}/feed").text.replace("&amp;", "&")
     # bob's feed survives ann's rotation
     assert httpx.get(f"{base}/{bobs}.rss", params={"token": bob_token}).status_code == 200
+
+
+def test_fetch_from_arxiv_only_when_asked(settings: Settings, fake_remote: FakeRemote) -> None:
+    serve_recorded(fake_remote)
+    ids = b"arXiv:0808.05394\nhttps://arxiv.org/abs/1707.08567v1\n2506.00001\n"
+    with Service(settings) as service:
+        service.store.upsert_papers(PAPERS)
+    with live_server(fake_remote.settings(settings)) as live:
+        client, csrf = reader(live, "ann@example.org")
+        plain = upload(client, csrf, ids, "ids.txt", new_collection="Ids")
+        assert re.search(r'id="sum-matched"><strong>1</strong>', plain.text)
+        assert fake_remote.requests() == []  # no checkbox: no network
+        fetched = upload(client, csrf, ids, "ids.txt", new_collection="Ids", fetch="on")
+        assert fetched.status_code == 200
+        assert re.search(
+            r'id="sum-fetched"><strong>1</strong> fetched from arXiv</li>', fetched.text
+        )
+        assert '1707.08567</a> <span class="muted small">by fetched from arXiv' in fetched.text
+        assert [r["id_list"] for r in fake_remote.requests()] == ["0808.05394,1707.08567"]
+        assert ids_in(live, "ann@example.org", "Ids") == {"2506.00001", "1707.08567"}
+        assert "0808.05394" in fetched.text  # arXiv has no such paper: still unmatched
