@@ -56,16 +56,17 @@ class Upload:
     fields: dict[str, str] = field(default_factory=dict)
 
 
-async def _body_within(request: Request, limit: int) -> bytes:
+async def _body_within(request: Request, limit: int, file_limit: int) -> bytes:
+    """The request body, or 413 (naming `file_limit`) once it passes `limit` bytes."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise _too_big(limit - FORM_SLACK if limit > FORM_SLACK else limit)
+        raise _too_big(file_limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise _too_big(limit)
+            raise _too_big(file_limit)
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -75,9 +76,9 @@ async def read_upload(request: Request, limit: int) -> Upload:
     the whole body otherwise. 413 past `limit` bytes of file."""
     multipart = request.headers.get("content-type", "").startswith("multipart/form-data")
     if not multipart:
-        data = await _body_within(request, limit)
+        data = await _body_within(request, limit, limit)
         return Upload(data, request.query_params.get("filename", "")[:200])
-    body = await _body_within(request, limit + FORM_SLACK)
+    body = await _body_within(request, limit + FORM_SLACK, limit)
 
     async def replay() -> AsyncGenerator[bytes, None]:
         yield body
