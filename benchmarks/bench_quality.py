@@ -2,6 +2,11 @@
 
     PYTHONPATH=src python benchmarks/bench_quality.py [--skip-arxiv] [--arxiv-limit N]
 
+Each table has lexical, semantic, the old default hybrid (static z-score fusion) and the new
+default (query-adaptive fusion, search/fusion.py adaptive_fuse). SciFact: tuned on train,
+reported on test. Known-item (benchmarks/known_items.py: pasted titles, pasted abstract
+sentences, typed title words as topics): tuned on the "tune" half, reported on "report".
+
 Everything runs through paperwire's own code: a real SQLite store, LexicalIndex (tantivy
 BM25), SemanticIndex (embeddings table -> on-disk vector index, query embedding by the
 packaged model) and the fusion functions. Document vectors come from the resumable cache
@@ -16,23 +21,40 @@ import argparse
 import csv
 import itertools
 import json
-import random
-import re
+import math
 import statistics
 import sys
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import ir_measures
 import numpy as np
-from cache_vectors import CACHE, DATA, MODELS, arxiv_docs, build, load_cached, scifact_docs
+from cache_vectors import (
+    BENCH_DATA,
+    CACHE,
+    DATA,
+    MODELS,
+    arxiv_docs,
+    build,
+    load_cached,
+    scifact_docs,
+)
 from ir_measures import RR, R, nDCG
+from known_items import KINDS, KnownItem, load_or_draw
 
 from paperwire.config import Settings
 from paperwire.models import Paper
 from paperwire.search.embed import MODEL_ID, Embedder, document_text
-from paperwire.search.fusion import DEFAULT_FUSION, FusionConfig, fuse
+from paperwire.search.fusion import (
+    DEFAULT_ADAPTIVE,
+    DEFAULT_FUSION,
+    AdaptiveFusion,
+    FusionConfig,
+    adaptive_fuse,
+    fuse,
+)
 from paperwire.search.lexical import LexicalIndex
 from paperwire.search.semantic import SemanticIndex, text_hash
 from paperwire.search.vectors import VectorIndex
@@ -108,28 +130,50 @@ def lexical_search(index: LexicalIndex, text: str, k: int) -> list[tuple[str, fl
 # -- runs -----------------------------------------------------------------------------
 
 
+Lists = dict[str, list[tuple[str, float]]]
+
+
+@dataclass
+class QueryRuns:
+    """Both halves' lists for each query, and its content-word count (for adaptive fusion)."""
+
+    lex: Lists
+    sem: Lists
+    terms: dict[str, int]
+
+    def only(self, wanted: Iterable[str]) -> QueryRuns:
+        keep = set(wanted)
+        return QueryRuns(
+            *({q: v for q, v in table.items() if q in keep} for table in self.tables())
+        )
+
+    def tables(self) -> tuple[Lists, Lists, dict[str, int]]:
+        return self.lex, self.sem, self.terms
+
+    def static(self, config: FusionConfig) -> Lists:
+        return {q: fuse(self.lex[q], self.sem[q], config) for q in self.lex}
+
+    def adaptive(self, adaptive: AdaptiveFusion = DEFAULT_ADAPTIVE) -> Lists:
+        return {
+            q: adaptive_fuse(self.lex[q], self.sem[q], self.terms[q], adaptive) for q in self.lex
+        }
+
+
 def runs_for(
     queries: dict[str, str],
     lexical: LexicalIndex,
     semantic: SemanticIndex,
     k: int = DEPTH,
-) -> tuple[dict[str, list[tuple[str, float]]], dict[str, list[tuple[str, float]]]]:
+) -> QueryRuns:
     lex = {qid: lexical_search(lexical, text, k) for qid, text in queries.items()}
     sem = {qid: semantic.search(text, k) for qid, text in queries.items()}
-    return lex, sem
+    terms = {qid: len(lexical.content_terms([text])) for qid, text in queries.items()}
+    return QueryRuns(lex, sem, terms)
 
 
 def as_run(ranked: dict[str, list[tuple[str, float]]], k: int = DEPTH) -> Run:
     # rank-based scores so ties in the engine's scores cannot reorder documents
     return {q: {d: float(k - n) for n, (d, _) in enumerate(r[:k])} for q, r in ranked.items()}
-
-
-def fused(
-    lex: dict[str, list[tuple[str, float]]],
-    sem: dict[str, list[tuple[str, float]]],
-    config: FusionConfig,
-) -> dict[str, list[tuple[str, float]]]:
-    return {q: fuse(lex[q], sem[q], config) for q in lex}
 
 
 def measure(qrels: dict[str, dict[str, int]], run: Run) -> dict[str, float]:
@@ -148,7 +192,18 @@ def candidates() -> Iterable[FusionConfig]:
 # -- SciFact ----------------------------------------------------------------------------
 
 
-def scifact(work: Path) -> tuple[list[tuple[str, dict[str, float]]], FusionConfig]:
+@dataclass
+class SciFact:
+    runs: QueryRuns
+    train: dict[str, dict[str, int]]
+    test: dict[str, dict[str, int]]
+
+    def split(self, name: str) -> tuple[QueryRuns, dict[str, dict[str, int]]]:
+        qrels = self.train if name == "train" else self.test
+        return self.runs.only(qrels), qrels
+
+
+def scifact_runs(work: Path) -> SciFact:
     build("scifact", scifact_docs())  # no-op when cached
     papers = [
         Paper(arxiv_id=str(d["_id"]), title=str(d["title"]), abstract=str(d["text"]))
@@ -159,83 +214,88 @@ def scifact(work: Path) -> tuple[list[tuple[str, dict[str, float]]], FusionConfi
     lexical = lexical_index(work / "scifact", papers)
     queries = {str(q["_id"]): str(q["text"]) for q in load_jsonl(SCIFACT / "queries.jsonl")}
     train, test = load_qrels("train"), load_qrels("test")
-    lex, sem = runs_for({q: queries[q] for q in {*train, *test}}, lexical, semantic)
-    split = {
-        name: {q: r for q, r in runs.items() if q in qrels}
-        for name, runs, qrels in (
-            ("lex_tr", lex, train),
-            ("sem_tr", sem, train),
-            ("lex_te", lex, test),
-            ("sem_te", sem, test),
-        )
-    }
+    runs = runs_for({q: queries[q] for q in {*train, *test}}, lexical, semantic)
+    store.close()
+    return SciFact(runs, train, test)
+
+
+def scifact_rows(data: SciFact) -> list[tuple[str, dict[str, float]]]:
+    """Test-split rows: each half, untuned and train-tuned static fusion, old and new default."""
+    train_runs, train = data.split("train")
+    test_runs, test = data.split("test")
     best: dict[str, tuple[float, FusionConfig]] = {}
     for config in candidates():
         family = "rrf" if config.method == "rrf" else "norm"
-        score = measure(train, as_run(fused(split["lex_tr"], split["sem_tr"], config)))["nDCG@10"]
+        score = measure(train, as_run(train_runs.static(config)))["nDCG@10"]
         if score > best.get(family, (-1.0, config))[0]:
             best[family] = (score, config)
     rows = [
-        ("lexical (tantivy BM25)", measure(test, as_run(split["lex_te"]))),
-        (f"semantic ({MODEL_ID})", measure(test, as_run(split["sem_te"]))),
+        ("lexical (tantivy BM25)", measure(test, as_run(test_runs.lex))),
+        (f"semantic ({MODEL_ID})", measure(test, as_run(test_runs.sem))),
+        ("hybrid RRF k=60 1:1 (untuned)", measure(test, as_run(test_runs.static(FusionConfig())))),
     ]
-    default = FusionConfig()
-    rows.append(
-        (
-            "hybrid RRF k=60 1:1 (untuned)",
-            measure(test, as_run(fused(split["lex_te"], split["sem_te"], default))),
-        )
-    )
     for _family, (train_score, config) in sorted(best.items()):
         knob = f"k={config.k}" if config.method == "rrf" else f"depth={config.depth}"
         label = f"hybrid {config.method} {knob} w={config.weights[0]:.2f}/{config.weights[1]:.2f}"
-        result = measure(test, as_run(fused(split["lex_te"], split["sem_te"], config)))
+        result = measure(test, as_run(test_runs.static(config)))
         rows.append((f"{label} (train {train_score:.3f})", result))
-    shipped = DEFAULT_FUSION
-    label = f"{shipped.method} depth={shipped.depth} w={shipped.weights[0]:.2f}/{shipped.weights[1]:.2f}"
-    train_score = measure(train, as_run(fused(split["lex_tr"], split["sem_tr"], shipped)))
+    old = DEFAULT_FUSION
+    label = f"{old.method} depth={old.depth} w={old.weights[0]:.2f}/{old.weights[1]:.2f}"
+    train_old = measure(train, as_run(train_runs.static(old)))["nDCG@10"]
     rows.append(
         (
-            f"paperwire default: {label} (train {train_score['nDCG@10']:.3f})",
-            measure(test, as_run(fused(split["lex_te"], split["sem_te"], shipped))),
+            f"old default: {label} (train {train_old:.3f})",
+            measure(test, as_run(test_runs.static(old))),
         )
     )
-    store.close()
-    return rows, best["norm"][1]
+    train_new = measure(train, as_run(train_runs.adaptive()))["nDCG@10"]
+    rows.append(
+        (
+            f"new default: adaptive, {adaptive_label(DEFAULT_ADAPTIVE)} (train {train_new:.3f})",
+            measure(test, as_run(test_runs.adaptive())),
+        )
+    )
+    return rows
+
+
+def adaptive_label(adaptive: AdaptiveFusion) -> str:
+    short = adaptive.short_weights[0]
+    return (
+        f"<={adaptive.short_terms} words w={short:.2f}, "
+        f">={adaptive.pin_terms} words keep top at margin {adaptive.pin_margin}"
+    )
 
 
 # -- arXiv known-item ------------------------------------------------------------------------
 
 
-def sentence_of(abstract: str, rng: random.Random) -> str:
-    parts = [p for p in re.split(r"(?<=[.!?])\s+", " ".join(abstract.split())) if len(p) > 40]
-    return rng.choice(parts) if parts else abstract[:200]
+@dataclass
+class KnownItems:
+    papers: int  # in the searched corpus
+    items: list[KnownItem]
+    runs: QueryRuns
+
+    def qrels(self, kind: str, split: str) -> dict[str, dict[str, int]]:
+        return {i.qid: {i.target: 1} for i in self.items if i.kind == kind and i.split == split}
 
 
-def known_item(
-    work: Path, limit: int | None, tuned: FusionConfig
-) -> tuple[int, list[tuple[str, dict[str, float]]]]:
-    """MRR@10 of the paper a title / an abstract sentence came from, among the embedded
-    papers; lexical is also run over the full corpus for reference."""
+def known_item_runs(work: Path, limit: int | None) -> KnownItems:
+    """Lexical and semantic lists for the known-item set, searching the embedded papers."""
     ids, _ = load_cached("arxiv")
-    wanted = set(ids[:limit] if limit else ids)
-    everything = _daily_papers()
-    papers = [p for p in everything if p.arxiv_id in wanted]
+    ids = ids[:limit] if limit else ids
+    by_id = {p.arxiv_id: p for p in _daily_papers()}
+    papers = [by_id[i] for i in ids]  # cache order: the set is drawn from its head
+    items = load_or_draw(BENCH_DATA / "quality" / "known_items.jsonl", papers)
+    wanted = set(ids)
+    items = [i for i in items if i.target in wanted]
     folder = work / f"arxiv-{len(papers)}"
     settings, store = seeded_store(folder, papers, "arxiv")
     semantic = SemanticIndex(settings, store)
     lexical = lexical_index(folder, papers)
-    full_lexical = lexical_index(work / "arxiv-full", everything)
-    rng = random.Random(7)
-    sample = rng.sample(papers, min(400, len(papers)))
-    half = len(sample) // 2
-    queries = {f"t{n}": p.title for n, p in enumerate(sample[:half])}
-    queries |= {f"s{n}": sentence_of(p.abstract, rng) for n, p in enumerate(sample[half:])}
-    target = {f"t{n}": p.arxiv_id for n, p in enumerate(sample[:half])}
-    target |= {f"s{n}": p.arxiv_id for n, p in enumerate(sample[half:])}
-    lex, sem = runs_for(queries, lexical, semantic)
-    search_ms = [timed(lambda t=t: semantic.search(t, 10), 1)[0] for t in queries.values()]
-    near_ms = [timed(lambda i=i: semantic.neighbours(i, 10), 1)[0] for i in target.values()]
+    runs = runs_for({i.qid: i.query for i in items}, lexical, semantic)
+    texts = [i.query for i in items[:300]]
+    search_ms = [timed(lambda t=t: semantic.search(t, 10), 1)[0] for t in texts]
+    near_ms = [timed(lambda i=i: semantic.neighbours(i.target, 10), 1)[0] for i in items[:300]]
     index = semantic.refresh()
     LATENCY.append(
         (
@@ -249,25 +309,68 @@ def known_item(
             f"{_p(near_ms, 50):.2f} / {_p(near_ms, 95):.2f}",
         )
     )
-    systems = [
-        (
-            f"lexical, full {len(everything):,}",
-            {q: lexical_search(full_lexical, t, DEPTH) for q, t in queries.items()},
-        ),
-        ("lexical", lex),
-        ("semantic", sem),
-        ("hybrid RRF k=60 1:1", fused(lex, sem, FusionConfig())),
-        (f"hybrid {tuned.method} (SciFact-train tuned)", fused(lex, sem, tuned)),
-    ]
-    rows = []
-    for kind, prefix in (("title", "t"), ("abstract sentence", "s")):
-        qrels = {q: {target[q]: 1} for q in queries if q.startswith(prefix)}
-        for name, ranked in systems:
-            run = as_run({q: r for q, r in ranked.items() if q in qrels})
-            rr = ir_measures.calc_aggregate([RR @ 10], qrels, run)[RR @ 10]
-            rows.append((f"{kind}: {name}", {"MRR@10": rr}))
     store.close()
-    return len(papers), rows
+    return KnownItems(len(papers), items, runs)
+
+
+def mrr(qrels: dict[str, dict[str, int]], ranked: Lists) -> float:
+    run = as_run({q: r for q, r in ranked.items() if q in qrels})
+    return float(ir_measures.calc_aggregate([RR @ 10], qrels, run)[RR @ 10])
+
+
+def known_item_rows(data: KnownItems, split: str) -> list[tuple[str, dict[str, float]]]:
+    """MRR@10 per kind of query; a last row says whether new >= max(lexical, semantic) - .005."""
+    systems = [
+        ("lexical", data.runs.lex),
+        ("semantic", data.runs.sem),
+        ("old default (static z-score)", data.runs.static(DEFAULT_FUSION)),
+        ("new default (adaptive)", data.runs.adaptive()),
+    ]
+    rows = [(name, {k: mrr(data.qrels(k, split), r) for k in KINDS}) for name, r in systems]
+    best = {k: max(rows[0][1][k], rows[1][1][k]) for k in KINDS}
+    rows.append(("new - max(lexical, semantic)", {k: rows[3][1][k] - best[k] for k in KINDS}))
+    return rows
+
+
+# -- tuning the adaptive fusion ----------------------------------------------------------------
+
+
+def adaptive_candidates() -> Iterable[AdaptiveFusion]:
+    shorts = ((0, 0.55), (3, 0.9), (4, 0.8), (4, 0.9), (5, 0.9))
+    pins = itertools.product((0, 6, 8, 10), (0.08, 0.12, 0.16, 0.2, 0.3, math.inf))
+    for (terms, weight), (pin_terms, margin) in itertools.product(shorts, pins):
+        yield AdaptiveFusion(
+            short_terms=terms,
+            short_weights=(weight, round(1 - weight, 2)),
+            pin_terms=pin_terms,
+            pin_margin=margin,
+        )
+
+
+def tuning_rows(
+    scifact: SciFact, known: KnownItems | None, top: int = 8
+) -> list[tuple[str, dict[str, float]]]:
+    """Candidates, best first: those within 0.005 of max(lexical, semantic) on every kind of
+    the known-item tune half, then by SciFact train nDCG@10 to 3 decimals (closer is one
+    query or two: noise), then by the mean known-item tune MRR@10. * marks the default."""
+    train_runs, train = scifact.split("train")
+    scored = []
+    for adaptive in adaptive_candidates():
+        row = {"SF train": measure(train, as_run(train_runs.adaptive(adaptive)))["nDCG@10"]}
+        meets = True
+        if known is not None:
+            fused = known.runs.adaptive(adaptive)
+            for kind in KINDS:
+                qrels = known.qrels(kind, "tune")
+                row[kind] = mrr(qrels, fused)
+                best = max(mrr(qrels, known.runs.lex), mrr(qrels, known.runs.sem))
+                meets = meets and row[kind] >= best - 0.005
+            row["KI mean"] = statistics.mean(row[kind] for kind in KINDS)
+        label = ("* " if adaptive == DEFAULT_ADAPTIVE else "  ") + adaptive_label(adaptive)
+        key = (meets, round(row["SF train"], 3), row.get("KI mean", 0.0))
+        scored.append((key, label, row))
+    scored.sort(key=lambda s: s[0], reverse=True)
+    return [(label, row) for _key, label, row in scored[:top]]
 
 
 def _daily_papers() -> list[Paper]:
@@ -367,34 +470,48 @@ def ann_table(work: Path, queries: np.ndarray) -> list[tuple[str, str]]:
 # -- main ------------------------------------------------------------------------------------
 
 
-def print_table(title: str, rows: list[tuple[str, dict[str, float]]]) -> None:
-    columns = sorted({c for _, r in rows for c in r}, reverse=True)
+def print_table(
+    title: str, rows: list[tuple[str, dict[str, float]]], columns: Iterable[str] = ()
+) -> None:
+    columns = list(columns) or sorted({c for _, r in rows for c in r}, reverse=True)
     width = max(len(n) for n, _ in rows) + 2
     print(f"\n{title}\n" + "system".ljust(width) + "".join(c.rjust(10) for c in columns))
     for name, result in rows:
         cells = (f"{result[c]:10.4f}" if c in result else "-".rjust(10) for c in columns)
         print(name.ljust(width) + "".join(cells))
+    sys.stdout.flush()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--skip-arxiv", action="store_true")
     parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--skip-tuning", action="store_true", help="no adaptive-fusion grid")
     parser.add_argument("--arxiv-limit", type=int, default=None)
     args = parser.parse_args()
     work = CACHE / "quality"
-    rows, tuned = scifact(work)
+    scifact = scifact_runs(work)
     anchors = [
         ("anchor: BM25 (BEIR, Lucene multifield)", {"nDCG@10": 0.665}),
         ("anchor: all-MiniLM-L6-v2 (published)", {"nDCG@10": 0.645}),
         ("anchor: bge-small-en-v1.5 (published)", {"nDCG@10": 0.72}),
     ]
-    print_table("BEIR SciFact test (300 queries, 5,183 docs)", rows + anchors)
-    sys.stdout.flush()
-    if not args.skip_arxiv:
-        n, ki = known_item(work, args.arxiv_limit, tuned)
+    print_table("BEIR SciFact test (300 queries, 5,183 docs)", scifact_rows(scifact) + anchors)
+    known = None if args.skip_arxiv else known_item_runs(work, args.arxiv_limit)
+    if known is not None:
+        for split in ("report", "tune"):
+            count = len([i for i in known.items if i.split == split])
+            print_table(
+                f"arXiv known-item MRR@10, {split} half ({count} queries), "
+                f"{known.papers:,} embedded papers searched",
+                known_item_rows(known, split),
+                KINDS,
+            )
+    if not args.skip_tuning:
         print_table(
-            f"arXiv known-item, {n:,} embedded papers (200 title + 200 sentence queries)", ki
+            "adaptive fusion candidates, best first (goal met on tune half, SciFact train, KI mean)",
+            tuning_rows(scifact, known),
+            ("SF train", *KINDS, "KI mean"),
         )
     if not args.skip_speed:
         print("\nspeed (this machine, shared cores)")

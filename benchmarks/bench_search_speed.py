@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from paperwire.config import Settings
+from paperwire.search.fusion import STATIC_FUSION, AdaptiveFusion
 from paperwire.search.query import parse_query
 from paperwire.service import Service
 
@@ -241,7 +242,25 @@ def paperwire_systems(
                     "incl. query embedding",
                 )
             )
+        systems.append(
+            System(
+                "paperwire hybrid, static fusion (old)",
+                lambda q: hybrid_with(service, STATIC_FUSION, q),
+                queries,
+                "hybrid before query-adaptive fusion",
+            )
+        )
     return systems
+
+
+def hybrid_with(service: Service, adaptive: AdaptiveFusion, query: str) -> object:
+    """A hybrid search whose engine fuses with `adaptive` for this one query."""
+    engine = service.search_engine
+    engine.adaptive, before = adaptive, engine.adaptive
+    try:
+        return service.search(query, per_page=10, mode="hybrid")
+    finally:
+        engine.adaptive = before
 
 
 # -- baselines ----------------------------------------------------------------------

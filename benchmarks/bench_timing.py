@@ -136,8 +136,8 @@ def measure(url: str, n: int, rng: random.Random, inbox: Inbox) -> dict[tuple[st
     last: dict[str, tuple[tuple[str, str], int]] = {}
 
     def attribute(key: tuple[str, str]) -> None:
-        """The mails a route sent since its previous post are that post's (sign-in mails
-        go after the response; settle() waits for them)."""
+        """The mails a route sent since its previous post are that post's (mails go
+        after the response; settle() waits for them)."""
         route = key[0]
         total = inbox.received[route]
         if route in last:
@@ -178,9 +178,10 @@ def measure(url: str, n: int, rng: random.Random, inbox: Inbox) -> dict[tuple[st
 
 
 def settle(inbox: Inbox, route: str, before: int) -> None:
-    """Wait for the mail a post to `route` may send after its response (the sign-in
-    link): until one more has arrived, or 1 s. Posts are not timed meanwhile."""
-    deadline = time.monotonic() + (1.0 if route == "/login" else 0.0)
+    """Wait for the mail a post to `route` may send after its response (both routes send
+    on a background thread): until one more has arrived, or 0.5 s. Posts are not timed
+    meanwhile."""
+    deadline = time.monotonic() + 0.5
     while inbox.received[route] == before and time.monotonic() < deadline:
         time.sleep(0.01)
 

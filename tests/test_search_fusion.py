@@ -7,9 +7,18 @@ import math
 import pytest
 
 from paperwire.search.fusion import (
+    DEFAULT_ADAPTIVE,
+    STATIC_FUSION,
+    AdaptiveFusion,
     FusionConfig,
+    QueryFeatures,
+    adaptive_fuse,
     fuse,
+    fusion_weights,
+    keeps_top_hit,
+    lexical_margin,
     min_max,
+    query_features,
     rrf,
     score_combination,
     z_score,
@@ -79,3 +88,70 @@ def test_fuse_cuts_each_list_to_depth_and_dispatches() -> None:
     minmax = fuse(LEX, SEM, FusionConfig(method="minmax", depth=2))
     # lexical cut to a=1, b=0; semantic to b=1, d=0
     assert minmax == approx([("a", 1.0), ("b", 1.0), ("d", 0.0)])
+
+
+# -- query-adaptive fusion -------------------------------------------------------------
+
+MINMAX = FusionConfig(method="minmax", weights=(0.5, 0.5), depth=10)
+ADAPT = AdaptiveFusion(
+    base=MINMAX, short_terms=3, short_weights=(0.9, 0.1), pin_terms=5, pin_margin=0.4
+)
+
+
+def test_lexical_margin_is_the_lead_of_the_best_hit_over_the_second() -> None:
+    assert lexical_margin([("a", 10.0), ("b", 4.0), ("c", 1.0)]) == pytest.approx(0.6)
+    assert lexical_margin([("a", 5.0), ("b", 5.0)]) == 0.0
+    assert lexical_margin([("a", 2.0)]) == 1.0
+    assert lexical_margin([]) == 0.0
+    assert lexical_margin([("a", 0.0), ("b", 0.0)]) == 0.0
+    assert query_features(LEX, 7) == QueryFeatures(terms=7, lexical_margin=0.5)
+
+
+def test_short_queries_weigh_words_more_and_long_ones_use_the_base_weights() -> None:
+    for terms, weights in ((0, (0.5, 0.5)), (1, (0.9, 0.1)), (3, (0.9, 0.1)), (4, (0.5, 0.5))):
+        assert fusion_weights(QueryFeatures(terms, 0.0), ADAPT) == weights
+    assert fusion_weights(QueryFeatures(2, 0.0), STATIC_FUSION) == STATIC_FUSION.base.weights
+
+
+def test_the_top_hit_is_kept_only_past_the_margin() -> None:
+    assert keeps_top_hit(QueryFeatures(10, 0.4), ADAPT)
+    assert keeps_top_hit(QueryFeatures(5, 1.0), ADAPT)
+    assert not keeps_top_hit(QueryFeatures(10, 0.39), ADAPT)
+    assert not keeps_top_hit(QueryFeatures(4, 1.0), ADAPT)  # too short to be pasted text
+    assert not keeps_top_hit(QueryFeatures(10, 1.0), STATIC_FUSION)
+
+
+# A pasted title: its paper "t" leads the word matches by far, but semantic search puts two
+# look-alikes first, so plain fusion would rank it third.
+PASTED_LEX = [("t", 30.0), ("x", 12.0), ("y", 11.0), ("z", 10.0)]
+PASTED_SEM = [("x", 0.9), ("y", 0.88), ("z", 0.5), ("t", 0.1)]
+
+
+def test_a_clearly_leading_word_match_stays_first() -> None:
+    plain = fuse(PASTED_LEX, PASTED_SEM, MINMAX)
+    # min-max: t = .5 * 1 + .5 * 0; x = .5 * .1 + .5 * 1; y = .5 * .05 + .5 * .975
+    assert plain == approx([("x", 0.55), ("y", 0.5125), ("t", 0.5), ("z", 0.25)])
+    kept = adaptive_fuse(PASTED_LEX, PASTED_SEM, 8, ADAPT)
+    assert adaptive_fuse(PASTED_LEX, PASTED_SEM, 4, ADAPT)[0][0] != "t"  # a typed query
+    assert kept[0] == ("t", plain[0][1])  # takes the head's score
+    assert kept[1:] == [item for item in plain if item[0] != "t"]
+    scores = [s for _, s in kept]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_without_a_clear_lead_it_fuses_as_configured() -> None:
+    close = [("t", 13.0), ("x", 12.0), ("y", 11.0), ("z", 10.0)]  # margin 1/13
+    assert adaptive_fuse(close, PASTED_SEM, 8, ADAPT) == fuse(close, PASTED_SEM, MINMAX)
+    short = fuse(close, PASTED_SEM, FusionConfig(method="minmax", weights=(0.9, 0.1), depth=10))
+    assert adaptive_fuse(close, PASTED_SEM, 2, ADAPT) == short
+    assert short != fuse(close, PASTED_SEM, MINMAX)
+    # The static config is the old behaviour, whatever the query.
+    assert adaptive_fuse(PASTED_LEX, PASTED_SEM, 2, STATIC_FUSION) == fuse(
+        PASTED_LEX, PASTED_SEM, STATIC_FUSION.base
+    )
+
+
+def test_adaptive_fuse_with_an_empty_half() -> None:
+    assert adaptive_fuse([], PASTED_SEM, 5, ADAPT) == fuse([], PASTED_SEM, MINMAX)
+    assert adaptive_fuse(PASTED_LEX, [], 5, ADAPT) == fuse(PASTED_LEX, [], MINMAX)
+    assert adaptive_fuse([], [], 5, DEFAULT_ADAPTIVE) == []

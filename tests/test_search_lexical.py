@@ -114,6 +114,11 @@ def test_author_prefix_and_phrase_prefix(service: Service, records: list[Record]
     assert set(all_ids(service, "au:l")) == expect(records, lambda r: author_prefix(r, "l"))
     got = set(all_ids(service, 'au:"wei li"'))
     assert got == expect(records, lambda r: author_words(r, ["wei", "li"])) and got
+    # a quoted one-word name is that whole word, not a prefix (and never a 1-term phrase,
+    # which tantivy refuses with a panic: a followed author "Li" once made a 500)
+    got = set(all_ids(service, 'au:"li"'))
+    assert got == expect(records, lambda r: author_words(r, ["li"])) and got
+    assert got < set(all_ids(service, "au:l"))
 
 
 def test_categories_are_ored_and_archives_match(service: Service, records: list[Record]) -> None:

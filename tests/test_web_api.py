@@ -7,14 +7,17 @@ import json
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
+from typing import get_args
 
 import httpx
 import pytest
 from huggingface_hub import HfApi
 from huggingface_hub.errors import HfHubHTTPError
+from pydantic import TypeAdapter
 
 from paperwire.config import Settings
 from paperwire.service import Service
+from paperwire.web.schemas import HfDailyItem, HfPaper, PaperListOut, PaperOut, SearchOut
 from webkit import Live, live_server
 
 
@@ -173,6 +176,48 @@ def test_v1_daily_trending_and_paper(live: Live, records: list[dict[str, object]
     assert one["pdf_url"].endswith(str(rec["id"]))
     sim = httpx.get(f"{live.url}/api/v1/papers/{rec['id']}/similar")
     assert sim.status_code == 200 and isinstance(sim.json(), list)
+
+
+def test_every_json_body_is_exactly_its_documented_model(
+    live: Live, records: list[dict[str, object]]
+) -> None:
+    """The routes build their bodies by hand (no output validation): each body must be what
+    its response model, as the OpenAPI document names it, validates and writes back, field
+    for field; a field missing, extra or of another type fails here."""
+    rec, voted = records[5], records[20]
+    reader = live.service.accounts.get_or_create_user("json-shape@example.org")
+    live.service.set_vote(reader.id, str(voted["id"]), True)
+    day = str(voted["listing_date"])
+    spec = httpx.get(f"{live.url}/openapi.json").json()["paths"]
+    routes: list[tuple[str, str, dict[str, object], object]] = [
+        ("/api/daily_papers", "/api/daily_papers", {"date": day}, list[HfDailyItem]),
+        ("/api/papers/search", "/api/papers/search", {"q": "language model"}, list[HfDailyItem]),
+        ("/api/papers/{arxiv_id}", f"/api/papers/{voted['id']}", {}, HfPaper),
+        ("/api/v1/search", "/api/v1/search", {"q": "language", "mode": "lexical"}, SearchOut),
+        ("/api/v1/search", "/api/v1/search", {"q": "model", "sort": "date"}, SearchOut),
+        ("/api/v1/daily", "/api/v1/daily", {"date": day}, PaperListOut),
+        ("/api/v1/trending", "/api/v1/trending", {"window": "month", "date": day}, PaperListOut),
+        ("/api/v1/papers/{arxiv_id}", f"/api/v1/papers/{rec['id']}", {}, PaperOut),
+        (
+            "/api/v1/papers/{arxiv_id}/similar",
+            f"/api/v1/papers/{rec['id']}/similar",
+            {},
+            list[PaperOut],
+        ),
+    ]
+    for documented, path, params, model in routes:
+        r = httpx.get(f"{live.url}{path}", params=params)
+        assert r.status_code == 200 and r.headers["content-type"] == "application/json", path
+        body = r.json()
+        adapter: TypeAdapter[object] = TypeAdapter(model)
+        assert adapter.dump_python(adapter.validate_python(body), mode="json") == body, path
+        schema = spec[documented]["get"]["responses"]["200"]["content"]["application/json"]
+        inner = (get_args(model) or (model,))[0]
+        ref = f"#/components/schemas/{inner.__name__}"
+        assert ref in json.dumps(schema["schema"]), (documented, schema)
+    for path in (f"/api/v1/papers/{voted['id']}", f"/api/papers/{voted['id']}"):
+        assert httpx.get(f"{live.url}{path}").json()["upvotes"] >= 1, path
+    live.service.set_vote(reader.id, str(voted["id"]), False)
 
 
 def test_openapi_and_docs_page(live: Live) -> None:

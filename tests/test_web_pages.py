@@ -13,6 +13,7 @@ import pytest
 
 from paperwire.config import Settings
 from paperwire.service import Service
+from paperwire.web.auth import Auth
 from webkit import Live, hostile_paper, live_server
 
 HOSTILE_DAY = date(2025, 3, 17)  # the day before the subset's first listing day
@@ -160,6 +161,34 @@ def test_responses_are_compressed_and_static_files_cached(live: Live) -> None:
     assert "set-cookie" not in css.headers
     font = httpx.get(live.url + "/static/katex/fonts/KaTeX_Main-Regular.woff2")
     assert font.status_code == 200 and len(font.content) > 10_000
+
+
+def test_every_visitor_gets_one_csrf_cookie_and_the_security_headers(live: Live) -> None:
+    """The ASGI middleware in web/app.py: a fresh visitor is given a pw_csrf cookie once
+    (HttpOnly, SameSite=Lax, whole site) that the page's form token is signed from; a valid
+    cookie is kept; pages, API answers and errors all carry the security headers, and only
+    HTML carries the CSP."""
+    with httpx.Client(base_url=live.url) as client:
+        first = client.get("/")
+        cookie = first.headers["set-cookie"]
+        assert cookie.startswith("pw_csrf=") and "Path=/" in cookie
+        assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" not in cookie
+        nonce = client.cookies["pw_csrf"]
+        token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', first.text)
+        assert token and token.group(1) == Auth(live.settings, live.service.accounts).csrf_token(
+            nonce
+        )
+        again = client.get("/search?q=model")
+        assert "set-cookie" not in again.headers and client.cookies["pw_csrf"] == nonce
+        for response in (first, again, client.get("/api/v1/search?q=model"), client.get("/nope")):
+            assert response.headers["x-content-type-options"] == "nosniff"
+            assert response.headers["x-frame-options"] == "DENY"
+            assert response.headers["referrer-policy"] == "same-origin"
+        assert "content-security-policy" not in client.get("/api/daily_papers").headers
+        assert "default-src 'self'" in client.get("/nope").headers["content-security-policy"]
+    stale = httpx.get(live.url + "/", cookies={"pw_csrf": "short"})
+    assert stale.headers["set-cookie"].startswith("pw_csrf=")
+    assert "pw_csrf=short" not in stale.headers["set-cookie"]
 
 
 def test_a_broken_database_gives_a_friendly_500_not_a_traceback(tmp_path: Path) -> None:

@@ -40,3 +40,22 @@ def test_votes_lift_papers_and_unvoted_fall_back_to_recency(settings: Settings) 
         first, _ = service.trending(DAY - timedelta(days=1), DAY, limit=3)
         assert [p.arxiv_id for p, _ in first][:2] == ["2506.00010", "2506.00004"]
         assert not {p.arxiv_id for p, _ in first} & {p.arxiv_id for p, _ in page2}
+
+
+def test_vote_counts_and_a_readers_votes_across_id_chunks(settings: Settings) -> None:
+    """Counts and a reader's own votes for more ids than one IN list holds (500)."""
+    with Service(settings) as service:
+        papers = [hostile_paper(f"2506.{n:05d}", DAY) for n in range(1, 1201)]
+        service.store.upsert_papers(papers)
+        readers = [service.accounts.get_or_create_user(f"r{n}@example.org") for n in range(3)]
+        voted = {"2506.00001": 3, "2506.00499": 1, "2506.00501": 2, "2506.01200": 1}
+        for arxiv_id, count in voted.items():
+            for reader in readers[:count]:
+                service.set_vote(reader.id, arxiv_id, True)
+        ids = [p.arxiv_id for p in papers] + ["2506.99999"]  # one that is not stored
+        assert service.accounts.vote_counts(ids) == voted
+        assert service.accounts.voted_by(readers[1].id, ids) == {"2506.00001", "2506.00501"}
+        assert service.accounts.voted_by(readers[2].id, ids[:500]) == {"2506.00001"}
+        assert service.accounts.vote_counts([]) == {}
+        shown = service.upvotes(papers[:2])
+        assert shown == {"2506.00001": 3, "2506.00002": 0}

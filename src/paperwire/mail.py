@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import re
 import smtplib
 import socket
 import ssl
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.charset import QP, Charset
@@ -24,6 +26,8 @@ from email.utils import format_datetime, parseaddr
 from types import TracebackType
 
 from paperwire.config import Settings
+
+log = logging.getLogger(__name__)
 
 MAIL_DOWN = "We could not send email just now, so nothing was sent; please try again later."
 SMTP_COMPAT = compat32.clone(linesep="\r\n", max_line_length=998)  # no header folding
@@ -238,20 +242,43 @@ def send_rate_limited(
     claim: Callable[[], bool],
     release: Callable[[], None],
     build: Callable[[], Message],
-) -> bool:
+) -> threading.Thread | None:
     """Send the one mail a form asks for (a confirmation, a sign-in link) when `claim()`
-    grants it under the per-address limit. The limit is spent only on a mail the server
-    took: on DeliveryError `release()` gives the claim back and the error propagates. When
-    the limit says no, the server is still checked, so the caller answers the same
-    ("sent" or DeliveryError) for an address just submitted as for any other: nothing to
-    probe. Returns whether a mail went out."""
-    with SmtpSender(settings) as smtp:
-        if not claim():
-            smtp.check()
-            return False
+    grants it under the per-address limit.
+
+    Every call does the same work before it returns, whatever the address: connect to the
+    server and check that it takes mail (DeliveryError, for every address alike, when it
+    does not). The message itself then goes out on a background thread, so neither the
+    answer nor its timing tells whether this address was just submitted. The limit is
+    spent only on a mail the server took: if the send fails after all, `release()` gives
+    the claim back (a retry sends) and the failure is logged. Returns the sending thread
+    (None when the limit said no), for callers that want to wait."""
+    smtp = SmtpSender(settings)
+    try:
+        smtp.check()
+        granted = claim()
+    except BaseException:
+        smtp.close()
+        raise
+    if not granted:
+        smtp.close()
+        return None
+    try:
+        message = build()
+    except BaseException:
+        smtp.close()
+        release()
+        raise
+
+    def deliver() -> None:
         try:
-            smtp.send(build())
-        except DeliveryError:
+            smtp.send(message)
+        except DeliveryError as exc:
             release()
-            raise
-    return True
+            log.warning("a form's email was not taken by the server: %s", exc.reply)
+        finally:
+            smtp.close()
+
+    sending = threading.Thread(target=deliver, name="paperwire-form-mail", daemon=True)
+    sending.start()
+    return sending

@@ -21,7 +21,15 @@ from paperwire.library import AddReport, Library
 from paperwire.library_io import FeedTokens, ImportReport
 from paperwire.listing import ranked_window
 from paperwire.liveness import RunHeartbeat
-from paperwire.models import Hit, IngestReport, Paper, ReaderSignals, Rejected, SearchPage
+from paperwire.models import (
+    Hit,
+    IngestReport,
+    Paper,
+    ReaderSignals,
+    Recommendation,
+    Rejected,
+    SearchPage,
+)
 from paperwire.search.embed import INSTALL_HINT
 from paperwire.search.engine import SearchEngine
 from paperwire.search.highlight import Highlighter
@@ -37,6 +45,9 @@ if TYPE_CHECKING:
 
 if TYPE_CHECKING:
     from paperwire.search.ray_backfill import RayReport
+
+if TYPE_CHECKING:  # scikit-learn loads only when recommendations are asked for
+    from paperwire.recommend.foryou import ForYou
 
 ABSTRACT_SNIPPET_CHARS = 320
 
@@ -558,6 +569,33 @@ class Service:
     def feed_tokens(self) -> FeedTokens:
         """Tokens of the readers' secret feed URLs (collection, "For you")."""
         return FeedTokens(self.store.engine, load_secret_key(self.settings))
+
+    # -- recommendations: "For you" (issue 13) -----------------------------------
+
+    @property
+    def for_you(self) -> ForYou:
+        """Corpus features and per-reader models (built on first use, kept current)."""
+        found: ForYou | None = self.__dict__.get("_for_you")
+        if found is None:
+            from paperwire.recommend.foryou import ForYou
+
+            semantic = self.semantic_index if SemanticIndex.installed() else None
+            found = self.__dict__.setdefault("_for_you", ForYou(self.store, semantic))
+        return found
+
+    def recommend(
+        self, signals: ReaderSignals, *, since: date, until: date, limit: int = 20
+    ) -> list[Recommendation]:
+        """Papers listed in [since, until] ranked for one reader, each with its reasons;
+        never one in signals.exclude or signals.negatives. No library: trending in the
+        reader's categories."""
+        return self.for_you.recommend(
+            signals,
+            since=since,
+            until=until,
+            limit=limit,
+            trending=lambda: self._ranked_window(since, until),
+        )
 
 
 TRENDING_TTL = 30.0  # seconds a trending ranking is reused by one process

@@ -23,7 +23,13 @@ import tantivy
 from paperwire.config import Settings
 from paperwire.models import Paper
 from paperwire.search.embed import INSTALL_HINT
-from paperwire.search.fusion import DEFAULT_FUSION, FusionConfig, fuse, rrf
+from paperwire.search.fusion import (
+    DEFAULT_FUSION,
+    AdaptiveFusion,
+    FusionConfig,
+    adaptive_fuse,
+    rrf,
+)
 from paperwire.search.lexical import (
     MAX_QUERY_TERMS,
     MAX_TOKEN_CHARS,
@@ -129,10 +135,13 @@ class SearchEngine:
         semantic_loader: Callable[
             [Settings, Store], tuple[SemanticSearcher | None, str]
         ] = load_semantic,
+        adaptive: AdaptiveFusion | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.fusion = fusion
+        # Hybrid search adapts `fusion` to each query (fusion.adaptive_fuse).
+        self.adaptive = adaptive or AdaptiveFusion(base=fusion)
         self._lexical: LexicalIndex | None = None
         self._semantic_loader = semantic_loader
         self._semantic: tuple[SemanticSearcher | None, str] | None = None
@@ -409,8 +418,9 @@ class SearchEngine:
         end = offset + limit
         if while_waiting is not None and end <= depth:
             while_waiting([i for i, _ in lexical.ids[offset:end]], result.terms)
+        terms = len(self.lexical.content_terms(parsed.free_words))
         semantic = semantic_ready.result()
-        fused = fuse(lexical.ids, semantic, self.fusion)
+        fused = adaptive_fuse(lexical.ids, semantic, terms, self.adaptive)
         if end <= len(fused):
             result.ids = fused[offset:end]
             return result

@@ -1,15 +1,18 @@
 """Rank fusion: pure functions over ranked ``(id, score)`` lists, best first.
 
-Hybrid search, similar papers and digests all combine lists through :func:`fuse`.
-The defaults in :data:`DEFAULT_FUSION` are the ones the engine uses; they are tuned on
-SciFact *train* qrels (benchmarks/bench_quality.py) and may be changed there.
+Similar papers and digests combine lists through :func:`fuse`; hybrid search through
+:func:`adaptive_fuse`, which first looks at the query and the lexical list (how many words,
+how far the best word match leads) and then fuses as :data:`DEFAULT_FUSION` says, or with
+more weight on words for short queries, keeping a clearly leading word match first. The
+defaults are tuned on SciFact *train* qrels and the "tune" half of a known-item set from
+the arXiv corpus (benchmarks/bench_quality.py) and may be changed there.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 Ranked = Sequence[tuple[str, float]]
 
@@ -135,3 +138,86 @@ def fuse(
     if config.method == "rrf":
         return rrf(lists, k=config.k, weights=config.weights)
     return score_combination(lists, weights=config.weights, normalise=config.method)
+
+
+# -- query-adaptive fusion (hybrid search) ------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AdaptiveFusion:
+    """How hybrid search adapts `base` to the query.
+
+    short_terms / short_weights: a query of 1..short_terms content words (a typed topic,
+    a remembered title fragment) is fused with short_weights (lexical, semantic) instead.
+    pin_terms / pin_margin: when a query of at least pin_terms content words (pasted text)
+    has a best lexical hit whose BM25 score leads the second's by at least pin_margin of
+    its own, that hit stays first.
+    """
+
+    base: FusionConfig = DEFAULT_FUSION
+    short_terms: int = 4
+    short_weights: tuple[float, float] = (0.9, 0.1)
+    pin_terms: int = 8
+    pin_margin: float = 0.12
+
+
+# Tuned on SciFact train and the known-item "tune" half; figures in bench_quality.py's
+# table and in the README of issue 16's closing note.
+DEFAULT_ADAPTIVE = AdaptiveFusion()
+# The same base without adapting: what hybrid search did before (bench_quality.py's "old").
+STATIC_FUSION = AdaptiveFusion(short_terms=0, pin_margin=math.inf)
+
+
+@dataclass(frozen=True, slots=True)
+class QueryFeatures:
+    terms: int  # distinct content words the lexical query ranks by
+    lexical_margin: float  # (best - second) / best BM25 score; 1 for a lone hit, 0 for none
+
+
+def lexical_margin(lexical: Ranked) -> float:
+    """How far the best hit leads: (s1 - s2) / s1; 1.0 for one hit, 0.0 for none (or when
+    the best score is not positive)."""
+    if not lexical:
+        return 0.0
+    best = lexical[0][1]
+    if len(lexical) == 1:
+        return 1.0
+    if best <= 0:
+        return 0.0
+    return max(0.0, (best - lexical[1][1]) / best)
+
+
+def query_features(lexical: Ranked, terms: int) -> QueryFeatures:
+    return QueryFeatures(terms=terms, lexical_margin=lexical_margin(lexical))
+
+
+def fusion_weights(features: QueryFeatures, adaptive: AdaptiveFusion) -> tuple[float, float]:
+    """(lexical, semantic) weights for a query with `features`."""
+    if 1 <= features.terms <= adaptive.short_terms:
+        return adaptive.short_weights
+    return adaptive.base.weights
+
+
+def keeps_top_hit(features: QueryFeatures, adaptive: AdaptiveFusion) -> bool:
+    """Whether the best lexical hit of a long enough query leads by enough to stay first
+    whatever fusion says."""
+    return features.terms >= adaptive.pin_terms and features.lexical_margin >= adaptive.pin_margin
+
+
+def adaptive_fuse(
+    lexical: Ranked,
+    semantic: Ranked,
+    terms: int,
+    adaptive: AdaptiveFusion = DEFAULT_ADAPTIVE,
+) -> list[tuple[str, float]]:
+    """Fuse as `adaptive` says for a query of `terms` content words (see AdaptiveFusion).
+    A kept lexical top hit takes the head's score, so scores stay non-increasing."""
+    features = query_features(lexical, terms)
+    config = replace(adaptive.base, weights=fusion_weights(features, adaptive))
+    fused = fuse(lexical, semantic, config)
+    if not (fused and lexical and keeps_top_hit(features, adaptive)):
+        return fused
+    top = lexical[0][0]
+    if fused[0][0] == top:
+        return fused
+    return [(top, fused[0][1])] + [item for item in fused if item[0] != top]

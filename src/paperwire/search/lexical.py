@@ -371,7 +371,9 @@ class LexicalIndex:
         if not tokens:
             raise QueryError(f"{clause.text!r} has no searchable words (letters or digits)")
         if clause.field == "authors":
-            if len(tokens) == 1 and not clause.phrase and isinstance(tokens[0], str):
+            if len(tokens) == 1 and isinstance(tokens[0], str):
+                if clause.phrase:  # au:"x": one word is a term (tantivy refuses 1-term phrases)
+                    return tantivy.Query.term_query(self.schema, "authors", tokens[0])
                 return self._author_prefix(tokens[0])
             return tantivy.Query.phrase_query(self.schema, "authors", tokens)
         if clause.field in ("title", "abstract"):
@@ -386,14 +388,19 @@ class LexicalIndex:
         members = tantivy.Query.term_set_query(self.schema, "authors", expansions)
         return tantivy.Query.const_score_query(members, 1.0)
 
+    def content_terms(self, words: Sequence[str]) -> list[str]:
+        """The distinct analysed terms free-text search ranks by: stopwords dropped unless
+        nothing else is left, at most MAX_QUERY_TERMS (hybrid fusion counts them)."""
+        terms = list(dict.fromkeys(t for w in words for t in self._terms(w)))
+        return ([t for t in terms if t not in STOPWORDS] or terms)[:MAX_QUERY_TERMS]
+
     def free_text_query(self, words: Sequence[str]) -> tantivy.Query | None:
         """BM25 over title (boosted), abstract and authors; any word may match."""
-        terms = list(dict.fromkeys(t for w in words for t in self._terms(w)))
-        names = list(dict.fromkeys(t for w in words for t in self.names.analyze(w)))
-        content = [t for t in terms if t not in STOPWORDS] or terms
+        content = self.content_terms(words)
         if not content:
             return None
-        content, names = content[:MAX_QUERY_TERMS], names[:MAX_QUERY_TERMS]
+        names = list(dict.fromkeys(t for w in words for t in self.names.analyze(w)))
+        names = names[:MAX_QUERY_TERMS]
         title = [self._term("title", t, self.title_boost) for t in content]
         abstract = [self._term("abstract", t, 1.0) for t in content]
         authors = [self._term("authors", t, AUTHORS_BOOST) for t in names if t not in STOPWORDS]

@@ -20,10 +20,41 @@ from paperwire.store.web_tables import (
 )
 
 _CHUNK = 500
+# Every page and search result asks for vote counts (and, signed in, the reader's votes):
+# these run as prepared text. Built per call through SQLAlchemy they took 0.46 ms for 50
+# ids; on SQLite straight through the driver 0.08 ms (like store/writer.load_papers).
+_IDS: sa.BindParameter[list[str]] = sa.bindparam("ids", expanding=True)
+_VOTE_COUNTS = sa.text(
+    "SELECT arxiv_id, count(*) FROM votes WHERE arxiv_id IN :ids GROUP BY arxiv_id"
+).bindparams(_IDS)
+_VOTED_BY = sa.text(
+    "SELECT arxiv_id FROM votes WHERE user_id = :user AND arxiv_id IN :ids"
+).bindparams(_IDS)
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _by_ids(conn: Connection, query: sa.TextClause, ids: Sequence[str], **values: Any) -> list[Any]:
+    """Rows of `query` (its expanding `:ids` bound to chunks of `ids`, then `values`).
+
+    On SQLite straight through the driver's cursor (`:name` parameters are its own)."""
+    rows: list[Any] = []
+    sqlite = conn.dialect.name == "sqlite"
+    for start in range(0, len(ids), _CHUNK):
+        chunk = list(ids[start : start + _CHUNK])
+        if not sqlite:
+            rows.extend(conn.execute(query, {"ids": chunk, **values}).all())
+            continue
+        marks = ",".join(f":i{n}" for n in range(len(chunk)))
+        params = {**values, **{f"i{n}": v for n, v in enumerate(chunk)}}
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            rows.extend(cursor.execute(query.text.replace(":ids", f"({marks})"), params))
+        finally:
+            cursor.close()
+    return rows
 
 
 def _aware(value: datetime) -> datetime:
@@ -132,29 +163,15 @@ class AccountStore:
 
     def vote_counts(self, ids: Sequence[str]) -> dict[str, int]:
         """Our own upvotes per paper (papers without votes are absent)."""
-        out: dict[str, int] = {}
         with self.engine.connect() as conn:
-            for start in range(0, len(ids), _CHUNK):
-                chunk = list(ids[start : start + _CHUNK])
-                query = (
-                    sa.select(votes.c.arxiv_id, sa.func.count())
-                    .where(votes.c.arxiv_id.in_(chunk))
-                    .group_by(votes.c.arxiv_id)
-                )
-                out.update({str(k): int(v) for k, v in conn.execute(query)})
-        return out
+            rows = _by_ids(conn, _VOTE_COUNTS, ids)
+        return {str(k): int(v) for k, v in rows}
 
     def voted_by(self, user_id: int, ids: Sequence[str]) -> set[str]:
         """Which of `ids` this user has upvoted."""
-        out: set[str] = set()
         with self.engine.connect() as conn:
-            for start in range(0, len(ids), _CHUNK):
-                chunk = list(ids[start : start + _CHUNK])
-                query = sa.select(votes.c.arxiv_id).where(
-                    votes.c.user_id == user_id, votes.c.arxiv_id.in_(chunk)
-                )
-                out.update(str(r[0]) for r in conn.execute(query))
-        return out
+            rows = _by_ids(conn, _VOTED_BY, ids, user=user_id)
+        return {str(r[0]) for r in rows}
 
     def votes_of(self, user_id: int, limit: int = 1000) -> list[str]:
         """Papers this user has upvoted, newest vote first."""

@@ -1,4 +1,10 @@
-"""JSON routes: Hugging Face-compatible under /api, paperwire's own under /api/v1."""
+"""JSON routes: Hugging Face-compatible under /api, paperwire's own under /api/v1.
+
+Every route is `async def`: its work is short and CPU-bound, so it runs on the event loop
+rather than hopping to a thread that would only wait for the GIL the loop holds. Votes too:
+in a thread, a vote's transaction waited for the GIL while holding SQLite's write lock, and
+under load (bench_load.py) votes took seconds. Each route builds its body as plain dicts
+(web/schemas.py) and sends it with JSONBody; `response_model` only documents it."""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Request
+from starlette.responses import Response
 
 from paperwire.models import Paper, User
 from paperwire.search.query import MAX_QUERY_CHARS
@@ -16,6 +23,7 @@ from paperwire.web.schemas import (
     ErrorOut,
     HfDailyItem,
     HfPaper,
+    JSONBody,
     PaperListOut,
     PaperOut,
     SearchOut,
@@ -72,7 +80,7 @@ def _hf_window(
     response_model=list[HfDailyItem],
     tags=["huggingface"],
 )
-def daily_papers(
+async def daily_papers(
     request: Request,
     date: Annotated[str | None, Query(description="YYYY-MM-DD; default the latest day")] = None,
     week: Annotated[str | None, Query(description="ISO week, YYYY-Www")] = None,
@@ -81,15 +89,15 @@ def daily_papers(
     sort: Literal["publishedAt", "trending"] = "publishedAt",
     p: Annotated[int, Query(ge=0, le=10_000, description="page, from 0")] = 0,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-) -> list[HfDailyItem]:
+) -> Response:
     """Papers of a day, week or month, as Hugging Face's daily papers API returns them."""
     service = _service(request)
     if submitter:
-        return []  # papers here are not submitted by HF users
+        return JSONBody([])  # papers here are not submitted by HF users
     window = _hf_window(service, date, week, month)
     order = "trending" if sort == "trending" else "date"
     found = listing.daily(service, window, order, p + 1, limit, None)
-    return [hf_item(paper, found.upvotes[paper.arxiv_id]) for paper in found.papers]
+    return JSONBody([hf_item(paper, found.upvotes[paper.arxiv_id]) for paper in found.papers])
 
 
 @router.get(
@@ -98,24 +106,24 @@ def daily_papers(
     response_model=list[HfDailyItem],
     tags=["huggingface"],
 )
-def hf_search(
+async def hf_search(
     request: Request,
     q: Annotated[
         str, Query(description=f"search text, at most {MAX_QUERY_CHARS:,} characters")
     ] = "",
     limit: Annotated[int, Query(ge=1, le=120)] = 50,
-) -> list[HfDailyItem]:
+) -> Response:
     """Search papers, as Hugging Face's paper search API returns them."""
     service = _service(request)
     if not q.strip():
-        return []
+        return JSONBody([])
     try:
         found = listing.search(service, q, "relevance", 1, limit)
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from exc
     papers = [hit.paper for hit in found.hits]
     counts = service.upvotes(papers)
-    return [hf_item(paper, counts[paper.arxiv_id]) for paper in papers]
+    return JSONBody([hf_item(paper, counts[paper.arxiv_id]) for paper in papers])
 
 
 @router.get(
@@ -124,18 +132,18 @@ def hf_search(
     response_model=HfPaper,
     tags=["huggingface"],
 )
-def hf_paper_info(request: Request, arxiv_id: PaperId) -> HfPaper:
+async def hf_paper_info(request: Request, arxiv_id: PaperId) -> Response:
     """One paper, as Hugging Face's paper API returns it."""
     service = _service(request)
     paper = _found(service, arxiv_id)
-    return hf_paper(paper, service.upvotes([paper])[paper.arxiv_id])
+    return JSONBody(hf_paper(paper, service.upvotes([paper])[paper.arxiv_id]))
 
 
 # -- paperwire's own -----------------------------------------------------------
 
 
 @router.get("/api/v1/search", summary="Search", response_model=SearchOut, tags=["paperwire"])
-def search(
+async def search(
     request: Request,
     q: Annotated[
         str,
@@ -150,7 +158,7 @@ def search(
     mode: Literal["hybrid", "lexical", "semantic"] = "hybrid",
     page: Annotated[int, Query(ge=1, le=1000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = 20,
-) -> SearchOut:
+) -> Response:
     """Search with paperwire's query language plus optional filters (structured values,
     never added to the query text)."""
     service = _service(request)
@@ -164,31 +172,33 @@ def search(
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from exc
     counts = service.upvotes([h.paper for h in found.hits])
-    return SearchOut(
-        query=found.query,
-        total=found.total,
-        page=found.page,
-        per_page=found.per_page,
-        pages=page_count(found.total, found.per_page),
-        sort=found.sort,
-        mode=found.mode,
-        semantic_coverage=found.semantic_coverage,
-        notes=found.notes,
-        results=[hit_out(h, counts[h.paper.arxiv_id]) for h in found.hits],
+    return JSONBody(
+        {
+            "query": found.query,
+            "total": found.total,
+            "page": found.page,
+            "per_page": found.per_page,
+            "pages": page_count(found.total, found.per_page),
+            "sort": found.sort,
+            "mode": found.mode,
+            "semantic_coverage": float(found.semantic_coverage),
+            "notes": list(found.notes),
+            "results": [hit_out(h, counts[h.paper.arxiv_id]) for h in found.hits],
+        }
     )
 
 
 @router.get(
     "/api/v1/daily", summary="Daily papers", response_model=PaperListOut, tags=["paperwire"]
 )
-def daily(
+async def daily(
     request: Request,
     date: Annotated[str | None, Query(description="YYYY-MM-DD; default the latest day")] = None,
     view: Literal["day", "week", "month"] = "day",
     sort: Literal["date", "trending"] = "date",
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = 50,
-) -> PaperListOut:
+) -> Response:
     """Papers listed on a day, or in the week or month around it."""
     return _paper_list(request, date, view, sort, page, per_page)
 
@@ -196,20 +206,20 @@ def daily(
 @router.get(
     "/api/v1/trending", summary="Trending papers", response_model=PaperListOut, tags=["paperwire"]
 )
-def trending(
+async def trending(
     request: Request,
     window: Literal["day", "week", "month"] = "week",
     date: Annotated[str | None, Query(description="a day inside the window")] = None,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = 50,
-) -> PaperListOut:
+) -> Response:
     """Papers of the window ranked by trending score (upvotes with time decay)."""
     return _paper_list(request, date, window, "trending", page, per_page)
 
 
 def _paper_list(
     request: Request, day: str | None, view: str, sort: str, page: int, per_page: int
-) -> PaperListOut:
+) -> Response:
     service = _service(request)
     try:
         anchor = listing.parse_day(day) or listing.latest_day(service) or date.today()
@@ -217,16 +227,18 @@ def _paper_list(
     except listing.BadRequest as exc:
         raise HTTPException(400, str(exc)) from exc
     found = listing.daily(service, window, sort, page, per_page, None)
-    return PaperListOut(
-        start=window.start,
-        end=window.end,
-        total=found.total,
-        page=page,
-        per_page=per_page,
-        pages=page_count(found.total, per_page),
-        sort=sort,
-        results=[paper_out(p, found.upvotes[p.arxiv_id]) for p in found.papers],
-        scores=found.scores,
+    return JSONBody(
+        {
+            "start": window.start,
+            "end": window.end,
+            "total": found.total,
+            "page": page,
+            "per_page": per_page,
+            "pages": page_count(found.total, per_page),
+            "sort": sort,
+            "results": [paper_out(p, found.upvotes[p.arxiv_id]) for p in found.papers],
+            "scores": {k: float(v) for k, v in found.scores.items()},
+        }
     )
 
 
@@ -236,15 +248,15 @@ def _paper_list(
     response_model=list[PaperOut],
     tags=["paperwire"],
 )
-def similar(
+async def similar(
     request: Request, arxiv_id: PaperId, k: Annotated[int, Query(ge=1, le=50)] = 10
-) -> list[PaperOut]:
+) -> Response:
     """Papers most similar to this one (empty when semantic search is not set up)."""
     service = _service(request)
     paper = _found(service, arxiv_id)
     papers = [h.paper for h in listing.similar(service, paper.arxiv_id, k)]
     counts = service.upvotes(papers)
-    return [paper_out(p, counts[p.arxiv_id]) for p in papers]
+    return JSONBody([paper_out(p, counts[p.arxiv_id]) for p in papers])
 
 
 @router.get(
@@ -253,11 +265,11 @@ def similar(
     response_model=PaperOut,
     tags=["paperwire"],
 )
-def paper(request: Request, arxiv_id: PaperId) -> PaperOut:
+async def paper(request: Request, arxiv_id: PaperId) -> Response:
     """One paper with its upvote count."""
     service = _service(request)
     found = _found(service, arxiv_id)
-    return paper_out(found, service.upvotes([found])[found.arxiv_id])
+    return JSONBody(paper_out(found, service.upvotes([found])[found.arxiv_id]))
 
 
 def _voter(request: Request, csrf: str | None) -> User:
@@ -276,13 +288,13 @@ def _voter(request: Request, csrf: str | None) -> User:
     tags=["paperwire"],
     responses={401: {"model": ErrorOut}},
 )
-def my_votes(request: Request) -> list[str]:
+async def my_votes(request: Request) -> Response:
     """arXiv ids the signed-in user has upvoted, newest first."""
     auth: Auth = request.app.state.auth
     user = auth.current_user(request)
     if user is None:
         raise HTTPException(401, "sign in first (the session cookie is missing or expired)")
-    return _service(request).votes_of(user.id)
+    return JSONBody(_service(request).votes_of(user.id))
 
 
 CsrfHeader = Annotated[
@@ -297,7 +309,7 @@ CsrfHeader = Annotated[
     tags=["paperwire"],
     responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}},
 )
-def upvote(request: Request, arxiv_id: PaperId, x_csrf_token: CsrfHeader = None) -> VoteOut:
+async def upvote(request: Request, arxiv_id: PaperId, x_csrf_token: CsrfHeader = None) -> Response:
     """Upvote a paper as the signed-in user (idempotent)."""
     return _vote(request, arxiv_id, True, x_csrf_token)
 
@@ -309,14 +321,14 @@ def upvote(request: Request, arxiv_id: PaperId, x_csrf_token: CsrfHeader = None)
     tags=["paperwire"],
     responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}},
 )
-def unvote(request: Request, arxiv_id: PaperId, x_csrf_token: CsrfHeader = None) -> VoteOut:
+async def unvote(request: Request, arxiv_id: PaperId, x_csrf_token: CsrfHeader = None) -> Response:
     """Withdraw the signed-in user's upvote (idempotent)."""
     return _vote(request, arxiv_id, False, x_csrf_token)
 
 
-def _vote(request: Request, arxiv_id: str, up: bool, csrf: str | None) -> VoteOut:
+def _vote(request: Request, arxiv_id: str, up: bool, csrf: str | None) -> Response:
     user = _voter(request, csrf)
     done = listing.cast_vote(_service(request), user, arxiv_id, up)
     if done is None:
         raise HTTPException(404, f"paper {arxiv_id!r} is not in this paperwire")
-    return VoteOut(arxiv_id=done[0].arxiv_id, voted=up, upvotes=done[1])
+    return JSONBody({"arxiv_id": done[0].arxiv_id, "voted": up, "upvotes": done[1]})

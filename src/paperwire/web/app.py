@@ -8,8 +8,9 @@ import logging
 import os
 import re
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from http.cookies import SimpleCookie
 from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
@@ -18,7 +19,10 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import cookie_parser
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperwire import __version__
 from paperwire.config import Settings
@@ -84,8 +88,10 @@ def create_app(
         from paperwire.web import subscriptions
 
         app.include_router(subscriptions.router)
-    _install_middleware(app, secure=settings.base_url.startswith("https://"))
-    app.add_middleware(GZipMiddleware, minimum_size=2000, compresslevel=5)
+    app.add_middleware(VisitorHeaders, secure=settings.base_url.startswith("https://"))
+    # level 1, as nginx compresses by default: 2.7x faster than 5 for 15% more bytes (a
+    # 48 kB search answer: 0.6 against 1.6 ms, 15.3 against 13.4 kB)
+    app.add_middleware(GZipMiddleware, minimum_size=2000, compresslevel=1)
     _install_error_pages(app)
     access = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, RedactTokens) for f in access.filters):
@@ -99,12 +105,13 @@ class RedactTokens(logging.Filter):
     _TOKEN = re.compile(r"(token=)[^&\s\"]+")
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
+        args = record.args
+        if isinstance(args, tuple) and any(isinstance(a, str) and "token=" in a for a in args):
             record.args = tuple(
-                self._TOKEN.sub(r"\1[redacted]", a) if isinstance(a, str) else a
-                for a in record.args
+                self._TOKEN.sub(r"\1[redacted]", a) if isinstance(a, str) else a for a in args
             )
-        record.msg = self._TOKEN.sub(r"\1[redacted]", str(record.msg))
+        if "token=" in str(record.msg):
+            record.msg = self._TOKEN.sub(r"\1[redacted]", str(record.msg))
         return True
 
 
@@ -115,31 +122,64 @@ def create_app_from_environment() -> FastAPI:
     return create_app(settings, background_jobs=True)
 
 
-def _install_middleware(app: FastAPI, secure: bool) -> None:
-    @app.middleware("http")
-    async def csrf_cookie_and_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        nonce = request.cookies.get(CSRF_COOKIE, "")
+class VisitorHeaders:
+    """Pure ASGI middleware: a CSRF cookie for every visitor and the security headers.
+
+    (A BaseHTTPMiddleware did this before: it runs the app in a task behind memory streams,
+    which cost more per request than the search behind /api/v1/search.)"""
+
+    def __init__(self, app: ASGIApp, secure: bool) -> None:
+        self.app = app
+        self.secure = secure
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        nonce = _cookie(scope, CSRF_COOKIE)
         fresh = not (20 <= len(nonce) <= 64 and nonce.replace("-", "").replace("_", "").isalnum())
         if fresh:
             nonce = secrets.token_urlsafe(32)
-        request.state.csrf_nonce = nonce
-        response = await call_next(request)
-        static = request.url.path.startswith("/static/")
-        if static:
-            response.headers.setdefault("Cache-Control", "public, max-age=86400")
-        if fresh and not static:
-            response.set_cookie(
-                CSRF_COOKIE, nonce, httponly=True, samesite="lax", secure=secure, path="/"
-            )
-        headers = response.headers
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", "same-origin")
-        headers.setdefault("X-Frame-Options", "DENY")
-        if headers.get("content-type", "").startswith("text/html"):
-            headers.setdefault("Content-Security-Policy", CSP)
-        return response
+        scope.setdefault("state", {})["csrf_nonce"] = nonce
+        static = scope["path"].startswith("/static/")
+        cookie = _csrf_cookie(nonce, self.secure) if fresh and not static else None
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                _add_headers(MutableHeaders(scope=message), static, cookie)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _cookie(scope: Scope, name: str) -> str:
+    for key, value in scope["headers"]:
+        if key == b"cookie":
+            return cookie_parser(value.decode("latin-1")).get(name, "")
+    return ""
+
+
+def _csrf_cookie(nonce: str, secure: bool) -> str:
+    cookie: SimpleCookie = SimpleCookie()
+    cookie[CSRF_COOKIE] = nonce
+    cookie[CSRF_COOKIE]["path"] = "/"
+    cookie[CSRF_COOKIE]["httponly"] = True
+    cookie[CSRF_COOKIE]["samesite"] = "lax"
+    if secure:
+        cookie[CSRF_COOKIE]["secure"] = True
+    return cookie.output(header="").strip()
+
+
+def _add_headers(headers: MutableHeaders, static: bool, cookie: str | None) -> None:
+    if static:
+        headers.setdefault("Cache-Control", "public, max-age=86400")
+    if cookie is not None:
+        headers.append("set-cookie", cookie)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("X-Frame-Options", "DENY")
+    if headers.get("content-type", "").startswith("text/html"):
+        headers.setdefault("Content-Security-Policy", CSP)
 
 
 def _wants_json(request: Request) -> bool:

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Body, Header, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from paperwire.library import FOLLOWED_DAYS, Library, LibraryConflict, LibraryError, NotFound
-from paperwire.models import Collection, User
+from paperwire.models import Collection, Paper, User
 from paperwire.service import Service
 from paperwire.web.auth import Auth
 from paperwire.web.schemas import ErrorOut, PaperOut, paper_out
@@ -24,6 +24,13 @@ AUTH_ERRORS: dict[int | str, dict[str, object]] = {
     403: {"model": ErrorOut, "description": "Session without a valid X-CSRF-Token header."},
     404: {"model": ErrorOut, "description": "No such paper, or no such collection of yours."},
 }
+
+
+def _paper(paper: Paper, upvotes: int) -> PaperOut:
+    """paper_out's JSON shape as the model these (pydantic-serialised) routes return."""
+    return PaperOut.model_validate(paper_out(paper, upvotes))
+
+
 router = APIRouter(prefix="/api/v1", tags=["library"], responses=AUTH_ERRORS)
 CollectionId = Annotated[int, Path(ge=1, le=2**31 - 1, description="id of one of your collections")]
 PaperId = Annotated[str, Path(description="arXiv id, e.g. 2503.12345", max_length=64)]
@@ -190,7 +197,7 @@ def collection_items(
             arxiv_id=e.arxiv_id,
             added_at=e.added_at,
             note=e.note,
-            paper=paper_out(p, upvotes[p.arxiv_id]) if p is not None else None,
+            paper=_paper(p, upvotes[p.arxiv_id]) if p is not None else None,
         )
         for e, p in entries
     ]
@@ -295,7 +302,7 @@ def put_item(
     except (LibraryError, NotFound) as exc:
         raise _fail(exc) from exc
     service: Service = request.app.state.service
-    out = paper_out(paper, service.upvotes([paper])[paper.arxiv_id])
+    out = _paper(paper, service.upvotes([paper])[paper.arxiv_id])
     return ItemOut(arxiv_id=entry.arxiv_id, added_at=entry.added_at, note=entry.note, paper=out)
 
 
@@ -421,6 +428,6 @@ def followed_papers(
     for name, papers in _library(request).followed_papers(user, days):
         counts = service.upvotes(papers)
         out.append(
-            FollowedPapersOut(name=name, papers=[paper_out(p, counts[p.arxiv_id]) for p in papers])
+            FollowedPapersOut(name=name, papers=[_paper(p, counts[p.arxiv_id]) for p in papers])
         )
     return out

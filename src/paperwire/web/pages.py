@@ -1,4 +1,7 @@
-"""HTML routes: daily papers, trending, search, paper pages, sign-in, votes, API docs."""
+"""HTML routes: daily papers, trending, search, paper pages, sign-in, votes, API docs.
+
+Pages and votes are `async def` (no thread hop; see web/api.py); sign-in and sign-out stay
+`def`, in the thread pool."""
 
 from __future__ import annotations
 
@@ -44,7 +47,7 @@ def _bad(exc: Exception) -> HTTPException:
 
 
 @router.get("/")
-def home(
+async def home(
     request: Request,
     day: Annotated[str | None, Query(alias="date")] = None,
     view: str = "day",
@@ -93,7 +96,7 @@ def _window_links(window: listing.Window, sort: str, latest: date) -> dict[str, 
 
 
 @router.get("/trending")
-def trending(
+async def trending(
     request: Request,
     window: str = "week",
     day: Annotated[str | None, Query(alias="date")] = None,
@@ -123,7 +126,7 @@ def trending(
 
 
 @router.get("/search")
-def search_page(
+async def search_page(
     request: Request,
     q: str = "",  # the query parser refuses more than MAX_QUERY_CHARS, with a message
     category: Annotated[str, Query(max_length=64)] = "",
@@ -158,7 +161,7 @@ def search_page(
 
 
 @router.get("/papers/{arxiv_id:path}")
-def paper_page(request: Request, arxiv_id: str) -> Response:
+async def paper_page(request: Request, arxiv_id: str) -> Response:
     service = _service(request)
     canonical = listing.canonical_id(arxiv_id)
     if canonical != arxiv_id:
@@ -180,7 +183,7 @@ def paper_page(request: Request, arxiv_id: str) -> Response:
 
 
 @router.post("/vote")
-def vote(
+async def vote(
     request: Request,
     arxiv_id: Annotated[str, Form(max_length=64)],
     action: Annotated[str, Form()] = "up",
@@ -210,7 +213,9 @@ def vote(
 
 
 @router.get("/login")
-def login_form(request: Request, next_path: Annotated[str, Query(alias="next")] = "/") -> Response:
+async def login_form(
+    request: Request, next_path: Annotated[str, Query(alias="next")] = "/"
+) -> Response:
     return render(request, "login.html", {"next": safe_next(next_path), "error": None})
 
 
@@ -294,7 +299,7 @@ def logout(
 
 
 @router.get("/docs")
-def api_docs(request: Request) -> Response:
+async def api_docs(request: Request) -> Response:
     """The API reference, rendered from the OpenAPI document (no external assets)."""
     spec = request.app.openapi()
     return render(request, "docs.html", {"spec": spec})

@@ -1,11 +1,19 @@
 """JSON shapes of the API: Hugging Face-compatible ones (camelCase, as huggingface_hub reads
-them) and paperwire's own under /api/v1."""
+them) and paperwire's own under /api/v1.
+
+The models document the responses in the OpenAPI schema. The routes build the same shapes
+as plain dicts (hf_item, paper_out, ...) and send them with JSONBody: validating output we
+built ourselves would cost more than the search behind it. tests/test_web_api.py checks
+every route's body against its model, field for field."""
 
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
+import orjson
 from pydantic import BaseModel, Field
+from starlette.responses import Response
 
 from paperwire.models import Hit, Paper
 
@@ -49,32 +57,37 @@ class HfDailyItem(BaseModel):
     isAuthorParticipating: bool = False
 
 
-def hf_paper(paper: Paper, upvotes: int) -> HfPaper:
+def hf_paper(paper: Paper, upvotes: int) -> dict[str, Any]:
+    """The HfPaper shape as plain JSON values (field for field, in the model's order)."""
     listed = paper.listing_date or paper.hf_date
-    return HfPaper(
-        id=paper.arxiv_id,
-        title=paper.title,
-        summary=paper.abstract,
-        authors=[HfAuthor(name=a.name) for a in paper.authors],
-        publishedAt=hf_datetime(paper.submitted or listed),
-        submittedOnDailyAt=hf_datetime(listed),
-        upvotes=upvotes,
-        numComments=paper.hf_comments or 0,
-        githubRepo=paper.hf_github,
-        categories=paper.categories,
-        arxivUrl=paper.abs_url,
-    )
+    return {
+        "id": paper.arxiv_id,
+        "title": paper.title,
+        "summary": paper.abstract,
+        "authors": [{"name": a.name, "hidden": False} for a in paper.authors],
+        "publishedAt": hf_datetime(paper.submitted or listed),
+        "submittedOnDailyAt": hf_datetime(listed),
+        "upvotes": upvotes,
+        "numComments": paper.hf_comments or 0,
+        "githubRepo": paper.hf_github,
+        "discussionId": None,
+        "categories": list(paper.categories),
+        "arxivUrl": paper.abs_url,
+    }
 
 
-def hf_item(paper: Paper, upvotes: int) -> HfDailyItem:
+def hf_item(paper: Paper, upvotes: int) -> dict[str, Any]:
+    """The HfDailyItem shape as plain JSON values."""
     body = hf_paper(paper, upvotes)
-    return HfDailyItem(
-        paper=body,
-        title=paper.title,
-        summary=paper.abstract,
-        publishedAt=body.submittedOnDailyAt,
-        numComments=body.numComments,
-    )
+    return {
+        "paper": body,
+        "title": paper.title,
+        "summary": paper.abstract,
+        "publishedAt": body["submittedOnDailyAt"],
+        "numComments": body["numComments"],
+        "thumbnail": None,
+        "isAuthorParticipating": False,
+    }
 
 
 # -- /api/v1 -------------------------------------------------------------------
@@ -144,32 +157,47 @@ class ErrorOut(BaseModel):
     error: str
 
 
-def paper_out(paper: Paper, upvotes: int) -> PaperOut:
-    return PaperOut(
-        arxiv_id=paper.arxiv_id,
-        title=paper.title,
-        abstract=paper.abstract,
-        authors=[a.name for a in paper.authors],
-        categories=paper.categories,
-        version=paper.version,
-        submitted=paper.submitted,
-        updated=paper.updated,
-        listing_date=paper.listing_date,
-        comments=paper.comments,
-        journal_ref=paper.journal_ref,
-        doi=paper.doi,
-        upvotes=upvotes,
-        hf_comments=paper.hf_comments,
-        github=paper.hf_github,
-        abs_url=paper.abs_url,
-        pdf_url=paper.pdf_url,
-        url=f"/papers/{paper.arxiv_id}",
-    )
+def paper_out(paper: Paper, upvotes: int) -> dict[str, Any]:
+    """The PaperOut shape as plain JSON values (dates stay dates: orjson writes ISO)."""
+    return {
+        "arxiv_id": paper.arxiv_id,
+        "title": paper.title,
+        "abstract": paper.abstract,
+        "authors": [a.name for a in paper.authors],
+        "categories": list(paper.categories),
+        "version": paper.version,
+        "submitted": paper.submitted,
+        "updated": paper.updated,
+        "listing_date": paper.listing_date,
+        "comments": paper.comments,
+        "journal_ref": paper.journal_ref,
+        "doi": paper.doi,
+        "upvotes": upvotes,
+        "hf_comments": paper.hf_comments,
+        "github": paper.hf_github,
+        "abs_url": paper.abs_url,
+        "pdf_url": paper.pdf_url,
+        "url": f"/papers/{paper.arxiv_id}",
+    }
 
 
-def hit_out(hit: Hit, upvotes: int) -> HitOut:
-    return HitOut(paper=paper_out(hit.paper, upvotes), score=hit.score, highlights=hit.highlights)
+def hit_out(hit: Hit, upvotes: int) -> dict[str, Any]:
+    """The HitOut shape as plain JSON values."""
+    return {
+        "paper": paper_out(hit.paper, upvotes),
+        "score": float(hit.score),
+        "highlights": dict(hit.highlights),
+    }
 
 
 def page_count(total: int, per_page: int) -> int:
     return max(1, -(-total // per_page))
+
+
+class JSONBody(Response):
+    """A JSON response encoded by orjson (dates as ISO strings, UTF-8, no validation)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)

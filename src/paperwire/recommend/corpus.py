@@ -1,0 +1,180 @@
+"""Corpus-level features every reader's model is built from, computed once per corpus.
+
+Rows are papers. Three blocks, each row L2-normalised so a dot product is a cosine:
+
+* ``text``: tf-idf of title + abstract (words and two-word phrases, sublinear tf), sparse;
+* ``vectors``: the MiniLM embeddings of search/semantic (zero rows where a paper has none);
+* ``cats``: the paper's arXiv classes, one-hot.
+
+Author names are kept apart (for the "by followed author" signal), never mixed into the
+text features. Building is pure: the caller (recommend/source.py) reads the store.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import normalize
+
+from paperwire.models import Paper
+
+DIMENSION = 384
+MIN_DF = 3  # a phrase must occur in this many papers to be a feature
+MAX_DF = 0.4
+MAX_FEATURES = 80_000
+FloatArray = npt.NDArray[np.float32]
+IntArray = npt.NDArray[np.int64]
+
+
+def name_key(name: str) -> str:
+    """An author name folded for matching: accents dropped, case and spacing ignored."""
+    plain = unicodedata.normalize("NFKD", name)
+    plain = "".join(c for c in plain if not unicodedata.combining(c))
+    return " ".join(plain.replace(".", " ").casefold().split())
+
+
+@dataclass(frozen=True, slots=True)
+class CorpusDoc:
+    """What the recommender needs of one paper."""
+
+    arxiv_id: str
+    title: str
+    abstract: str
+    authors: tuple[str, ...]
+    categories: tuple[str, ...]
+    day: date | None  # listing date (else Hugging Face date)
+
+    @classmethod
+    def from_paper(cls, paper: Paper) -> CorpusDoc:
+        return cls(
+            arxiv_id=paper.arxiv_id,
+            title=paper.title,
+            abstract=paper.abstract,
+            authors=tuple(a.name for a in paper.authors),
+            categories=tuple(paper.categories),
+            day=paper.listing_date or paper.hf_date,
+        )
+
+
+@dataclass(slots=True)
+class CorpusFeatures:
+    ids: list[str]
+    titles: list[str]
+    authors: list[tuple[str, ...]]
+    categories: list[tuple[str, ...]]
+    days: IntArray  # date.toordinal(), 0 when unknown
+    text: sp.csr_matrix
+    terms: npt.NDArray[np.str_]  # column -> word or phrase
+    vectors: FloatArray
+    has_vector: npt.NDArray[np.bool_]
+    cats: sp.csr_matrix
+    vectorizer: TfidfVectorizer
+    version: str = ""
+    row: dict[str, int] = field(default_factory=dict)
+    _author_rows: dict[str, list[int]] | None = None
+    is_phrase: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+    def __post_init__(self) -> None:
+        if not self.row:
+            self.row = {arxiv_id: n for n, arxiv_id in enumerate(self.ids)}
+        if len(self.is_phrase) != len(self.terms):
+            self.is_phrase = np.char.find(self.terms.astype(str), " ") >= 0
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def rows(self, ids: Iterable[str]) -> IntArray:
+        """Row numbers of the ids that are in the corpus, in the given order."""
+        row = self.row
+        return np.asarray([row[i] for i in ids if i in row], dtype=np.int64)
+
+    def listed(self, start: date, end: date) -> IntArray:
+        """Rows of papers listed in [start, end]."""
+        low, high = start.toordinal(), end.toordinal()
+        return np.flatnonzero((self.days >= low) & (self.days <= high)).astype(np.int64)
+
+    def author_rows(self) -> dict[str, list[int]]:
+        """name_key(author) -> rows of their papers (built on first use)."""
+        if self._author_rows is None:
+            index: dict[str, list[int]] = {}
+            for n, names in enumerate(self.authors):
+                for name in names:
+                    index.setdefault(name_key(name), []).append(n)
+            self._author_rows = index
+        return self._author_rows
+
+
+def new_vectorizer() -> TfidfVectorizer:
+    return TfidfVectorizer(
+        lowercase=True,
+        stop_words="english",
+        ngram_range=(1, 2),
+        min_df=MIN_DF,
+        max_df=MAX_DF,
+        max_features=MAX_FEATURES,
+        sublinear_tf=True,
+        dtype=np.float32,
+        token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z0-9\-]+\b",
+    )
+
+
+def doc_text(doc: CorpusDoc) -> str:
+    return f"{doc.title}. {doc.title}. {doc.abstract}"  # the title counts twice
+
+
+def category_matrix(docs: Sequence[CorpusDoc]) -> sp.csr_matrix:
+    names = sorted({c for d in docs for c in d.categories})
+    column = {c: n for n, c in enumerate(names)}
+    rows = [n for n, d in enumerate(docs) for _ in d.categories]
+    cols = [column[c] for d in docs for c in d.categories]
+    data = np.ones(len(rows), dtype=np.float32)
+    shape = (len(docs), max(1, len(names)))
+    matrix = sp.csr_matrix((data, (rows, cols)), shape=shape, dtype=np.float32)
+    return normalize(matrix).astype(np.float32)
+
+
+def vector_matrix(
+    ids: Sequence[str], vectors: Mapping[str, FloatArray]
+) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+    matrix = np.zeros((len(ids), DIMENSION), dtype=np.float32)
+    has = np.zeros(len(ids), dtype=bool)
+    for n, arxiv_id in enumerate(ids):
+        vector = vectors.get(arxiv_id)
+        if vector is not None:
+            matrix[n] = vector
+            has[n] = True
+    return matrix, has
+
+
+def build_corpus(
+    docs: Sequence[CorpusDoc], vectors: Mapping[str, FloatArray], version: str = ""
+) -> CorpusFeatures:
+    """Fit the tf-idf vocabulary on `docs` and assemble every block (pure, CPU-bound:
+    ~20 s for 75k papers on one core)."""
+    vectorizer = new_vectorizer()
+    text = vectorizer.fit_transform([doc_text(d) for d in docs]).tocsr()
+    text.sort_indices()  # row slices then stay sorted (model.train_classifier relies on it)
+    ids = [d.arxiv_id for d in docs]
+    matrix, has = vector_matrix(ids, vectors)
+    days = np.asarray([d.day.toordinal() if d.day else 0 for d in docs], dtype=np.int64)
+    return CorpusFeatures(
+        ids=ids,
+        titles=[d.title for d in docs],
+        authors=[d.authors for d in docs],
+        categories=[d.categories for d in docs],
+        days=days,
+        text=text.astype(np.float32),
+        terms=vectorizer.get_feature_names_out(),
+        vectors=matrix,
+        has_vector=has,
+        cats=category_matrix(docs),
+        vectorizer=vectorizer,
+        version=version,
+    )
