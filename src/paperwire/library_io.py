@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 
 from paperwire.library import AddReport
+from paperwire.models import Paper, Recommendation
 from paperwire.store.feed_secrets import FeedSecretStore
 
 if TYPE_CHECKING:
@@ -45,6 +47,16 @@ def collection_scope(collection_id: int) -> str:
 
 
 FOR_YOU_SCOPE = "for-you"
+FOR_YOU_DAYS = (7, 30, 90)
+
+
+@dataclass(slots=True)
+class Recommended:
+    """A reader's recommendations for one window, each with its paper."""
+
+    since: date | None
+    until: date | None
+    items: list[tuple[Recommendation, Paper]]
 
 
 class FeedTokens:
