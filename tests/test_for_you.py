@@ -69,7 +69,7 @@ def test_for_you_page_explains_each_card_and_thumbs_down_removes_it(
     assert page.status_code == 200
     shown = CARD.findall(page.text)
     assert shown and not set(saved) & set(shown)
-    assert page.text.count('<p class="why">Why: ') == len(shown)
+    assert page.text.count('<p class="why muted small">Why: ') == len(shown)
     assert 'href="/for-you?days=7"' in page.text and 'aria-current="true">30 days' in page.text
     assert client.get("/for-you", params={"days": 5}).status_code == 400
     victim = shown[0]

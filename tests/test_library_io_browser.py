@@ -2,7 +2,9 @@
 (Debian's chromium via Playwright): sign in through the emailed link, upload a BibTeX file
 with good, duplicate and broken entries from the library page, read the report, open the
 collection, take its secret feed URL from the feed page and parse it as a feed reader
-would (feedparser, no session). Screenshots go to test-artifacts/screenshots/."""
+would (feedparser, no session). Then "For you": save a paper, read the explanation on a
+card, "Not interested" removes the card (and it stays gone), switch the window.
+Screenshots go to test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
@@ -121,5 +123,49 @@ def test_import_a_bibtex_file_and_subscribe_to_the_collection(
     assert not parsed.bozo, parsed.bozo_exception
     assert parsed.feed.title == "paperwire · collection From my bib"
     assert {e.link.rsplit("/", 1)[-1] for e in parsed.entries} == {first.arxiv_id, second.arxiv_id}
+    assert not errors
+    context.close()
+
+
+def test_for_you_explains_and_not_interested_removes_a_card(
+    site: tuple[Live, Mailbox],
+    browser: object,  # noqa: F811 - pytest fixture from test_library_browser
+) -> None:
+    live, box = site
+    context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(live.url + "/login?next=/for-you")
+    page.fill("#login-email", "foryou@example.org")
+    page.click("form.stack button[type=submit]")
+    page.wait_for_selector("text=Check your inbox")
+    page.goto(box.login_link("foryou@example.org"))
+    page.click("#confirm-login")
+    page.wait_for_url(live.url + "/for-you")
+    # save one paper from the daily list: the recommender now has a library
+    page.goto(live.url + "/")
+    saved = page.locator("article.card").first.get_attribute("data-paper")
+    page.locator("article.card").first.locator("button.save").click()
+    expect(page.locator(f"article.card[data-paper='{saved}'] button.save")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    page.click("nav[aria-label=Main] >> text=For you")
+    page.wait_for_url("**/for-you")
+    cards = page.locator("#for-you article.card")
+    expect(cards.first).to_be_visible()
+    expect(cards.first.locator("p.why")).to_contain_text("Why:")
+    assert page.locator(f"#for-you article.card[data-paper='{saved}']").count() == 0
+    shot(page, "32-for-you")
+    before = cards.count()
+    victim = cards.first.get_attribute("data-paper")
+    cards.first.locator("button.dismiss").click()
+    expect(page.locator(f"article.card[data-paper='{victim}']")).to_have_count(0)
+    assert cards.count() == before - 1
+    page.reload()
+    expect(page.locator(f"article.card[data-paper='{victim}']")).to_have_count(0)
+    page.click("a[aria-current=true] >> xpath=following-sibling::a[1]")  # the 90-day window
+    page.wait_for_url("**/for-you?days=90")
+    expect(page.locator("#for-you article.card p.why").first).to_contain_text("Why:")
     assert not errors
     context.close()
