@@ -205,10 +205,11 @@ class Subscriber:
 class DigestSection:
     """Papers with the reason they are in the email ("matches your search 'x'")."""
 
-    kind: str  # search | author | trending
+    kind: str  # search | author | recommended | trending
     label: str  # the query, author name or category
     reason: str
     papers: list[Paper] = field(default_factory=list)
+    notes: dict[str, str] = field(default_factory=dict)  # arxiv_id -> why this one (if said)
 
 
 @dataclass(slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import fcntl
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from time import monotonic
@@ -15,8 +15,10 @@ from paperwire import harvest, listing
 from paperwire.config import Settings
 from paperwire.digest.digests import Digests
 from paperwire.ingest import OnChanged, Progress, SnapshotDamaged, import_snapshot
+from paperwire.keys import load_secret_key
 from paperwire.latex import latex_to_text
 from paperwire.library import AddReport, Library
+from paperwire.library_io import FeedTokens, ImportReport, Recommended
 from paperwire.listing import ranked_window
 from paperwire.liveness import RunHeartbeat
 from paperwire.models import (
@@ -73,7 +75,9 @@ class Service:
     @cached_property
     def digest(self) -> Digests:
         """Subscriptions and delivery, over this Service's store and search."""
-        return Digests(self.settings, self.store, self.search)
+        digests = Digests(self.settings, self.store, self.search)
+        digests.runner.recommend = self.recommend_for_digest
+        return digests
 
     def close(self) -> None:
         if self._search is not None:
@@ -544,6 +548,30 @@ class Service:
         counts of added / already there and the ids not stored here."""
         return self.library.add_to_collection(user_id, collection, arxiv_ids)
 
+    # -- importing, exporting and secret feeds of the library (issue 13) -------------
+
+    def import_library(
+        self,
+        user_id: int,
+        collection: str | int,
+        data: bytes,
+        filename: str = "",
+        fetch: bool = False,
+    ) -> ImportReport:
+        """Match a library file (see match_library) and add what matched to the reader's
+        collection (by id, or by name: made if missing). Imported papers are saved papers:
+        the recommender takes them as positives under the collection's name."""
+        if isinstance(collection, int):
+            self.library.collection(user_id, collection)  # NotFound before any work
+        matched = self.match_library(data, filename, fetch=fetch)
+        added = self.library.add_to_collection(user_id, collection, matched.matched)
+        return ImportReport(matched, added)
+
+    @cached_property
+    def feed_tokens(self) -> FeedTokens:
+        """Tokens of the readers' secret feed URLs (collection, "For you")."""
+        return FeedTokens(self.store.engine, load_secret_key(self.settings))
+
     # -- recommendations: "For you" (issue 13) -----------------------------------
 
     @property
@@ -570,6 +598,38 @@ class Service:
             limit=limit,
             trending=lambda: self._ranked_window(since, until),
         )
+
+    def recommended(self, user_id: int, days: int = 30, limit: int = 50) -> Recommended:
+        """The reader's recommendations among papers listed in the `days` days ending at
+        the newest listing day, with their papers (see Service.recommend)."""
+        latest = self.latest_day()
+        if latest is None:
+            return Recommended(None, None, [])
+        since = latest - timedelta(days=days - 1)
+        signals = self.reader_signals(user_id)
+        found = self.recommend(signals, since=since, until=latest, limit=limit)
+        papers = self.store.get_papers([r.arxiv_id for r in found])
+        items = [
+            (r, papers[r.arxiv_id])
+            for r in found
+            if r.arxiv_id in papers and not papers[r.arxiv_id].deleted
+        ]
+        return Recommended(since, latest, items)
+
+    def recommend_for_digest(
+        self, email: str, start: date, end: date, skip: set[str], limit: int
+    ) -> list[tuple[str, str]]:
+        """(arxiv id, why) for a digest subscriber whose address has an account with a
+        library; nothing they saved, dismissed or were already mailed (`skip`)."""
+        user_id = self.accounts.user_id(email)
+        if user_id is None:
+            return []
+        signals = self.reader_signals(user_id)
+        if not signals.positives:
+            return []
+        signals = replace(signals, exclude=signals.exclude | frozenset(skip))
+        found = self.recommend(signals, since=start, until=end, limit=limit)
+        return [(r.arxiv_id, "; ".join(r.reasons) or "recommended for you") for r in found]
 
 
 TRENDING_TTL = 30.0  # seconds a trending ranking is reused by one process

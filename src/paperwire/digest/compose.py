@@ -3,7 +3,9 @@
 Sections, in this order, each explained to the reader:
 1. each saved search: "matches your search 'diffusion policy'"
 2. each followed author: "new from followed author Yann LeCun"
-3. trending in each of the subscriber's categories ("trending in cs.CL"), or trending
+3. recommended for you (readers whose address has an account with a library), each paper
+   with its own reason ("close to 'X' in your Saved")
+4. trending in each of the subscriber's categories ("trending in cs.CL"), or trending
    across everything when they chose no categories.
 A paper appears once (in the first section that claims it), never if it was already sent
 to this subscriber, and the whole digest holds at most `max_papers` papers.
@@ -104,10 +106,15 @@ def match_locally(query: str, papers: Sequence[Paper]) -> list[str]:
 
 
 def compose_digest(
-    subscriber: Subscriber, period: Period, pool: CandidatePool, already_sent: set[str]
+    subscriber: Subscriber,
+    period: Period,
+    pool: CandidatePool,
+    already_sent: set[str],
+    recommended: Sequence[tuple[str, str]] = (),
 ) -> Digest:
     """Fill the sections fairly: first each section gets an equal share of `max_papers`
-    (in order, rounding up), then what is left goes to the sections that have more."""
+    (in order, rounding up), then what is left goes to the sections that have more.
+    `recommended`: (arxiv id, why) best first, from the reader's recommender."""
     wanted: list[tuple[DigestSection, list[str]]] = []
     for query in subscriber.saved_searches:
         section = DigestSection("search", query, f"matches your search '{query}'")
@@ -115,6 +122,10 @@ def compose_digest(
     for name in subscriber.followed_authors:
         section = DigestSection("author", name, f"new from followed author {name}")
         wanted.append((section, pool.by_author.get(normalize_name(name), [])))
+    if recommended:
+        section = DigestSection("recommended", "", "recommended for you")
+        section.notes = dict(reversed(recommended))  # the first reason of a repeated id
+        wanted.append((section, [i for i, _ in recommended]))
     if not subscriber.categories:
         wanted.append((DigestSection("trending", "", "trending on paperwire"), pool.trending))
     for category in subscriber.categories:
@@ -143,5 +154,11 @@ def compose_digest(
     for index in range(len(wanted)):
         budget -= take(index, budget)
     digest = Digest(subscriber, period.key, period.start, period.end)
+    for section, _ in wanted:
+        section.notes = {
+            p.arxiv_id: section.notes[p.arxiv_id]
+            for p in section.papers
+            if p.arxiv_id in section.notes
+        }
     digest.sections = [section for section, _ in wanted if section.papers]
     return digest

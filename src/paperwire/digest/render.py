@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from html import escape
 
 from paperwire.latex import latex_to_text
-from paperwire.models import Digest, Paper
+from paperwire.models import Digest, DigestSection, Paper
 
 ABSTRACT_CHARS = 280
 FONT = "font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif"
@@ -89,7 +89,9 @@ def render_text(digest: Digest, links: Links) -> str:
     for section in digest.sections:
         lines += [section.reason[0].upper() + section.reason[1:], "-" * 60]
         lines += [
-            _cached(links, "text", paper, _paper_text) + _actions_text(paper, links)
+            _cached(links, "text", paper, _paper_text)
+            + _note_text(section, paper)
+            + _actions_text(paper, links)
             for paper in section.papers
         ]
     lines += [
@@ -132,6 +134,21 @@ def _paper_html(paper: Paper, links: Links) -> str:
     )
 
 
+def _note_text(section: DigestSection, paper: Paper) -> str:
+    note = section.notes.get(paper.arxiv_id)
+    return f"  Why: {note}\n" if note else ""
+
+
+def _note_html(section: DigestSection, paper: Paper, block: str) -> str:
+    """The paper's block with its own reason (recommendations) under the abstract."""
+    note = section.notes.get(paper.arxiv_id)
+    if not note:
+        return block
+    why = f'<div style="color:#555555;font-size:13px;margin-top:4px">Why: {escape(note)}</div>'
+    end = "</td></tr>"
+    return block[: -len(end)] + why + end if block.endswith(end) else block
+
+
 def render_html(digest: Digest, links: Links) -> str:
     parts = [
         '<!DOCTYPE html><html><body style="margin:0;padding:0;background:#f6f6f6">',
@@ -149,7 +166,9 @@ def render_html(digest: Digest, links: Links) -> str:
             f"{escape(reason)}</h2></td></tr>"
         )
         parts += [
-            _with_actions_html(_cached(links, "html", p, _paper_html), p, links)
+            _with_actions_html(
+                _note_html(section, p, _cached(links, "html", p, _paper_html)), p, links
+            )
             for p in section.papers
         ]
     parts.append(

@@ -55,6 +55,11 @@ class SendReport:
     replies: list[str] = field(default_factory=list)
 
 
+# (email, period start, period end, papers never to include, how many) -> (arxiv id, why)
+# best first; empty when the address has no account with a library (set by Service)
+DigestRecommender = Callable[[str, date, date, set[str], int], list[tuple[str, str]]]
+
+
 class SearchFn(Protocol):
     """The search a saved search runs through (Service.search)."""
 
@@ -91,6 +96,7 @@ class DigestRunner:
         self._render_cache: dict[tuple[str, str], str] = {}
         self._today = datetime.now(UTC).date()  # action links expire counted from here
         self._base = self.settings.base_url.rstrip("/")
+        self.recommend: DigestRecommender | None = None
 
     # -- links ---------------------------------------------------------------------
 
@@ -245,7 +251,7 @@ class DigestRunner:
             for query in sub.saved_searches:
                 self.search_hits(pool, query)
             skip = sent.get(sub.id, set()) | dismissed.get(sub.email, set())
-            digest = compose_digest(sub, period, pool, skip)
+            digest = compose_digest(sub, period, pool, skip, self._recommended(sub, period, skip))
             row = ComposedRow(sub.id, period.key, period.end, sub.email, "empty")
             if not digest.empty:
                 rendered = render_digest(digest, self.links(sub))
@@ -259,6 +265,17 @@ class DigestRunner:
                 row.paper_ids = digest.paper_ids
             rows.append(row)
         return rows
+
+    def _recommended(
+        self, sub: Subscriber, period: Period, skip: set[str]
+    ) -> list[tuple[str, str]]:
+        if self.recommend is None:
+            return []
+        try:
+            return self.recommend(sub.email, period.start, period.end, skip, sub.max_papers)
+        except Exception:  # the rest of the digest still goes out
+            log.exception("recommendations for subscriber %s failed", sub.id)
+            return []
 
     # -- sending -------------------------------------------------------------------
 

@@ -118,6 +118,12 @@ class AccountStore:
             user_id = conn.execute(sa.select(users.c.id).where(users.c.email == email)).scalar_one()
         return User(id=int(user_id), email=email)
 
+    def user_id(self, email: str) -> int | None:
+        """The id of the account with this address, if there is one (nothing is made)."""
+        with self.engine.connect() as conn:
+            found = conn.execute(sa.select(users.c.id).where(users.c.email == email)).scalar()
+        return int(found) if found is not None else None
+
     def create_session(self, token_hash: str, user_id: int, expires_at: datetime) -> None:
         """Store a new session, dropping expired sessions and day-old login tokens."""
         now = _now()

@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from paperwire import __version__
 from paperwire.config import Settings
 from paperwire.service import Service
-from paperwire.web import api, feeds, library_api, library_pages, pages
+from paperwire.web import api, feeds, for_you, library_api, library_io, library_pages, pages
 from paperwire.web.auth import CSRF_COOKIE, Auth
 from paperwire.web.render import render, template_filters
 
@@ -81,6 +81,10 @@ def create_app(
     app.include_router(feeds.router)  # before pages: /papers/{id}.bib is not a paper page
     app.include_router(pages.router)
     app.include_router(library_api.router)  # the reader's library (issue 13)
+    app.include_router(library_io.api_router)  # import / export / secret feeds (issue 13)
+    app.include_router(library_io.router)
+    app.include_router(for_you.api_router)  # "For you" (issue 13)
+    app.include_router(for_you.router)
     app.include_router(library_pages.router)
     if importlib.util.find_spec("paperwire.web.subscriptions") is not None:
         from paperwire.web import subscriptions
