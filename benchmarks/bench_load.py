@@ -183,6 +183,7 @@ def serve(data_dir: Path, workers: int, log: Path) -> tuple[str, subprocess.Pope
     port = free_port()
     env = {**os.environ, "PYTHONPATH": python_path(), "PAPERWIRE_DATA_DIR": str(data_dir)}
     env["PAPERWIRE_EMBED_IN_BACKGROUND"] = "false"
+    env["PAPERWIRE_RECOMMEND_WARM_UP"] = "false"  # measured: searches, not the warm-up
     command = [sys.executable, "-m", "paperwire", "serve", "--host", "127.0.0.1"]
     with log.open("wb") as out:
         server = subprocess.Popen(

@@ -76,6 +76,7 @@ def serve(settings: Settings) -> tuple[str, subprocess.Popen[bytes]]:
         "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
         "PAPERWIRE_DATA_DIR": str(settings.data_dir),
         "PAPERWIRE_EMBED_IN_BACKGROUND": "false",
+        "PAPERWIRE_RECOMMEND_WARM_UP": "false",
     }
     if settings.database_url:
         env["PAPERWIRE_DATABASE_URL"] = settings.database_url

@@ -242,3 +242,19 @@ def test_new_papers_reach_the_features_without_a_full_rebuild(
     assert not corpus.has_vector[corpus.row["2606.99999"]]  # not embedded yet
     found = service.recommend(signals_for(library), since=date(2026, 6, 30), until=UNTIL, limit=500)
     assert "2606.99999" in {r.arxiv_id for r in found}
+
+
+def test_a_server_warms_the_recommender_up_unless_told_not_to(
+    service: Service, settings: Settings
+) -> None:
+    thread = service.start_recommender_warm_up()
+    assert thread is not None
+    thread.join(timeout=120)
+    assert service.for_you.source.builds == 1  # built before any request asked
+    service.recommend(signals_for(older(service, "cs.CL", 3)), since=SINCE, until=UNTIL)
+    assert service.for_you.source.builds == 1  # the request reused it
+    quiet = Service(settings.model_copy(update={"recommend_warm_up": False}), service.store)
+    assert quiet.start_recommender_warm_up() is None
+    empty = Service(Settings(data_dir=settings.data_dir / "empty"))
+    assert empty.start_recommender_warm_up() is None
+    empty.close()

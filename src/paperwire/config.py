@@ -61,6 +61,12 @@ class Settings(BaseSettings):
         description="While `paperwire serve` runs, embed new and changed papers for semantic "
         "search in a background thread (one per data directory, whatever the worker count).",
     )
+    recommend_warm_up: bool = Field(
+        default=True,
+        description="When `paperwire serve` starts, build the recommender's corpus features "
+        "in a background thread (tens of seconds on 75k papers), so the first 'For you' "
+        "page or digest does not wait for them.",
+    )
     model_dir: Path | None = Field(
         default=None,
         description="Where the embedding model, prepared once from the packaged weights, is "

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import fcntl
+import logging
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
 if TYPE_CHECKING:  # scikit-learn loads only when recommendations are asked for
     from paperwire.recommend.foryou import ForYou
 
+log = logging.getLogger(__name__)
 ABSTRACT_SNIPPET_CHARS = 320
 
 
@@ -584,6 +587,23 @@ class Service:
             semantic = self.semantic_index if SemanticIndex.installed() else None
             found = self.__dict__.setdefault("_for_you", ForYou(self.store, semantic))
         return found
+
+    def start_recommender_warm_up(self) -> threading.Thread | None:
+        """Build the recommender's corpus features on a daemon thread (unless the setting
+        `recommend_warm_up` is off or the store is empty); a failure is logged, and the
+        first recommendation then builds them itself."""
+        if not self.settings.recommend_warm_up or self.store.count_papers() == 0:
+            return None
+
+        def warm() -> None:
+            try:
+                self.for_you.warm_up()
+            except Exception:
+                log.exception("warming up the recommender failed")
+
+        thread = threading.Thread(target=warm, name="paperwire-recommend-warm-up", daemon=True)
+        thread.start()
+        return thread
 
     def recommend(
         self, signals: ReaderSignals, *, since: date, until: date, limit: int = 20

@@ -22,6 +22,10 @@ class ForYou:
         self.source = CorpusSource(store, semantic)
         self.recommender = Recommender(config)
 
+    def warm_up(self) -> None:
+        """Build the corpus features now (a server calls this on a background thread)."""
+        self.source.corpus()
+
     def recommend(
         self,
         signals: ReaderSignals,

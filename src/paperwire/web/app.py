@@ -56,6 +56,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         embedder = service.start_background_embedding() if background_jobs else None
+        if background_jobs:
+            service.start_recommender_warm_up()
         yield
         if embedder is not None:
             embedder.stop(timeout=30)
