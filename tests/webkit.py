@@ -1,5 +1,7 @@
 """Helpers for the website tests: a live uvicorn server in a thread, a loopback SMTP server
-that keeps what it receives, and papers with hostile text."""
+that keeps what it receives, papers with hostile text, and the steps every headless-Chromium
+test takes (launch, a page that records script errors, sign in by the emailed link,
+screenshots)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -140,4 +142,81 @@ def hostile_paper(arxiv_id: str, day: date) -> Paper:
     )
 
 
-__all__ = ["Live", "Mailbox", "hostile_paper", "live_server", "smtp_server"]
+def imported_settings(data: Path, snapshot: Path, extra: Iterable[Paper] = ()) -> Settings:
+    """Settings on a new SQLite store in `data` holding `snapshot` (and the `extra` papers)."""
+    settings = Settings(data_dir=data, database_url=f"sqlite:///{data / 'pw.db'}")
+    with Service(settings) as service:
+        service.import_snapshot(snapshot)
+        service.store.upsert_papers(list(extra))
+    return settings
+
+
+@contextmanager
+def live_server_with_mail(settings: Settings) -> Iterator[tuple[Live, Mailbox]]:
+    """A live server whose mail goes to a loopback SMTP server, and that server's mailbox."""
+    with (
+        smtp_server() as box,
+        live_server(settings, smtp_host=box.host, smtp_port=box.port) as live,
+    ):
+        yield live, box
+
+
+# -- headless Chromium ---------------------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's chromium, headless, driven by Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+
+
+def desktop_page(browser: Any) -> tuple[Any, Any, list[str]]:
+    """A new 1280x900 context, its page, and the script errors the page raises."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return context, page, errors
+
+
+def sign_in(page: Any, live: Live, box: Mailbox, email: str, next_path: str) -> None:
+    """Sign in from the login page by the emailed link; ends on `next_path`."""
+    page.goto(f"{live.url}/login?next={next_path}")
+    page.fill("#login-email", email)
+    page.click("form.stack button[type=submit]")
+    page.wait_for_selector("text=Check your inbox")
+    page.goto(box.login_link(email))
+    page.click("#confirm-login")
+    page.wait_for_url(live.url + next_path)
+
+
+def shot(page: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
+
+
+__all__ = [
+    "CHROMIUM",
+    "Live",
+    "Mailbox",
+    "chromium",
+    "desktop_page",
+    "hostile_paper",
+    "imported_settings",
+    "live_server",
+    "live_server_with_mail",
+    "shot",
+    "sign_in",
+    "smtp_server",
+]
