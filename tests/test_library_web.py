@@ -14,10 +14,10 @@ import pytest
 
 from paperwire.config import Settings
 from paperwire.digest.tokens import TokenError, check_paper_action
-from paperwire.models import Author, Paper
+from paperwire.models import Paper
 from paperwire.service import Service
 from paperwire.web.auth import Auth
-from webkit import Live, Mailbox, hostile_paper, live_server, smtp_server
+from webkit import Live, Mailbox, hostile_paper, listed_paper, live_server, smtp_server
 
 DAY = date(2025, 6, 2)
 CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
@@ -25,16 +25,7 @@ JSON = {"accept": "application/json"}
 
 
 def _paper(n: int, title: str, authors: list[str], day: date = DAY) -> Paper:
-    return Paper(
-        arxiv_id=f"2506.{n:05d}",
-        title=title,
-        abstract=f"We study {title.lower()} in depth.",
-        authors=[Author(a) for a in authors],
-        categories=["cs.LG"],
-        listing_date=day,
-        submitted=day,
-        sources=["test"],
-    )
+    return listed_paper(n, title, authors, day, f"We study {title.lower()} in depth.")
 
 
 PAPERS = [

@@ -142,6 +142,20 @@ def hostile_paper(arxiv_id: str, day: date) -> Paper:
     )
 
 
+def listed_paper(n: int, title: str, authors: list[str], day: date, abstract: str = "") -> Paper:
+    """Paper 2506.<n> in cs.LG, listed on `day`; by default its abstract studies its title."""
+    return Paper(
+        arxiv_id=f"2506.{n:05d}",
+        title=title,
+        abstract=abstract or f"We study {title.lower()}.",
+        authors=[Author(a) for a in authors],
+        categories=["cs.LG"],
+        listing_date=day,
+        submitted=day,
+        sources=["test"],
+    )
+
+
 def imported_settings(data: Path, snapshot: Path, extra: Iterable[Paper] = ()) -> Settings:
     """Settings on a new SQLite store in `data` holding `snapshot` (and the `extra` papers)."""
     settings = Settings(data_dir=data, database_url=f"sqlite:///{data / 'pw.db'}")
@@ -214,6 +228,7 @@ __all__ = [
     "desktop_page",
     "hostile_paper",
     "imported_settings",
+    "listed_paper",
     "live_server",
     "live_server_with_mail",
     "shot",
