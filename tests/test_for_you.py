@@ -13,21 +13,13 @@ from datetime import timedelta
 import feedparser
 import httpx
 
-from paperwire.web.auth import Auth
-from webkit import Live, Mailbox
+from webkit import Live, Mailbox, signed_in
 
-CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
 CARD = re.compile(r'<article class="card" data-paper="([^"]+)"')
 
 
 def reader(live: Live, email: str) -> tuple[httpx.Client, str, int]:
-    accounts = live.service.accounts
-    user = accounts.get_or_create_user(email)
-    value, _ = Auth(live.settings, accounts).start_session(user)
-    client = httpx.Client(base_url=live.url, cookies={"pw_session": value}, timeout=60)
-    match = CSRF.search(client.get("/library").text)
-    assert match
-    return client, match.group(1), user.id
+    return signed_in(live, email, "/library", timeout=60)
 
 
 def _library_of(live: Live, user_id: int, topic: str, count: int) -> list[str]:

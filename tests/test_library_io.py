@@ -17,12 +17,10 @@ import pytest
 from fake_arxiv import FakeRemote
 from paperwire.config import Settings
 from paperwire.service import Service
-from paperwire.web.auth import Auth
 from test_sources_api import serve_recorded
-from webkit import Live, listed_paper, live_server
+from webkit import Live, listed_paper, live_server, signed_in
 
 DAY = date(2025, 6, 2)
-CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
 LIMIT = 4000  # library_max_bytes in these tests
 
 
@@ -66,12 +64,8 @@ def live(settings: Settings) -> Iterator[Live]:
 
 def reader(live: Live, email: str) -> tuple[httpx.Client, str]:
     """A signed-in client (a real session cookie) and its CSRF token."""
-    auth = Auth(live.settings, live.service.accounts)
-    value, _ = auth.start_session(live.service.accounts.get_or_create_user(email))
-    client = httpx.Client(base_url=live.url, cookies={"pw_session": value}, timeout=30)
-    match = CSRF.search(client.get("/library").text)
-    assert match
-    return client, match.group(1)
+    client, csrf, _ = signed_in(live, email, "/library")
+    return client, csrf
 
 
 def bearer(live: Live, email: str) -> httpx.Client:

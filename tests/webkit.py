@@ -20,6 +20,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 from aiosmtpd.controller import Controller
 
@@ -27,6 +28,7 @@ from paperwire.config import Settings
 from paperwire.models import Author, Paper
 from paperwire.service import Service
 from paperwire.web.app import create_app
+from paperwire.web.auth import Auth
 
 
 def write_subset(source: Path, target: Path, lines: int) -> Path:
@@ -37,6 +39,9 @@ def write_subset(source: Path, target: Path, lines: int) -> Path:
                 break
             out.write(line)
     return target
+
+
+CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
 
 
 @dataclass
@@ -73,6 +78,20 @@ def live_server(settings: Settings, **overrides: Any) -> Iterator[Live]:
         server.should_exit = True
         thread.join(10)
         sock.close()
+
+
+def signed_in(
+    live: Live, email: str, csrf_page: str = "/", timeout: float = 30
+) -> tuple[httpx.Client, str, int]:
+    """A client with a real session cookie for `email`, the CSRF token that `csrf_page`
+    shows it, and the user's id."""
+    accounts = live.service.accounts
+    user = accounts.get_or_create_user(email)
+    value, _ = Auth(live.settings, accounts).start_session(user)
+    client = httpx.Client(base_url=live.url, cookies={"pw_session": value}, timeout=timeout)
+    match = CSRF.search(client.get(csrf_page).text)
+    assert match, f"{csrf_page} has no CSRF token"
+    return client, match.group(1), user.id
 
 
 @dataclass
@@ -233,5 +252,6 @@ __all__ = [
     "live_server_with_mail",
     "shot",
     "sign_in",
+    "signed_in",
     "smtp_server",
 ]
