@@ -41,58 +41,11 @@ from paperwire.search.query import QueryError, format_query, parse_query
 from paperwire.service import Service
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+from query_pieces import QUERY_PIECES  # noqa: E402 - tests/ is put on the path just above
+
 DAILY = ROOT.parent / "shared/data/arxiv_metadata/arxiv_daily_cs_2025-03-18_2026-07-01.jsonl.xz"
 TODAY = date(2026, 7, 1)
-PIECES = [
-    '"',
-    "-",
-    "--",
-    ":",
-    "ti:",
-    "abs:",
-    "au:",
-    "cat:",
-    "since:",
-    "until:",
-    "title:",
-    "author:",
-    "foo:",
-    "-cat:",
-    "-ti:",
-    "cs.CL",
-    "cs",
-    "7d",
-    "2025-06",
-    "2025-13-01",
-    "3:1",
-    "https://x.y/z",
-    "arXiv:2401.00001",
-    "``",
-    "''",
-    '\\"o',
-    "\\'e",
-    "{\\o}",
-    "$x$",
-    "graph",
-    "Törnberg",
-    "(",
-    "OR",
-    ")",
-    "*",
-    "\\",
-    "{",
-    "}",
-    ",",
-    "é",
-    "\\textbf{",
-    "\\u",
-    "\\c",
-    "$",
-    "\\(",
-    "\\)",
-    "深度",
-    "x" * 41,
-]
 MUTATIONS = ('"', " -- ", ":", " ti:", " au:", "x" * 41, "\\", "{", "}", "``", "$", " -", "au:")
 CHECKS = ("parse", "reparse", "latex", "search", "finds")
 
@@ -104,7 +57,7 @@ def load_papers(count: int) -> list[dict[str, object]]:
 
 def syntax_input(rng: random.Random) -> tuple[str, str | None]:
     joiner = rng.choice([" ", "", " "])
-    return joiner.join(rng.choice(PIECES) for _ in range(rng.randint(0, 12))), None
+    return joiner.join(rng.choice(QUERY_PIECES) for _ in range(rng.randint(0, 12))), None
 
 
 def pasted_input(rng: random.Random, papers: list[Paper]) -> tuple[str, str | None]:

@@ -121,6 +121,30 @@ def web_subset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_subset(DAILY_FILE, tmp_path_factory.mktemp("web") / "subset.jsonl", 1200)
 
 
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, web_subset: Path) -> Iterator[tuple[Any, Any]]:
+    """(Live, Mailbox): a live server over the web subset on SQLite, its mail caught by a
+    loopback SMTP server; one per test module."""
+    from webkit import imported_settings, live_server_with_mail
+
+    settings = imported_settings(tmp_path_factory.mktemp("site"), web_subset)
+    with live_server_with_mail(settings) as pair:
+        yield pair
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Debian chromium; skipped where it is missing, a failure in CI."""
+    from webkit import CHROMIUM, chromium
+
+    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
+        if os.environ.get("CI"):  # `make test` installs it: missing in CI is a failure
+            pytest.fail("Debian chromium is not installed; `make system` should have done it")
+        pytest.skip("Debian chromium is not installed (make system)")
+    with chromium() as launched:
+        yield launched
+
+
 # -- network sources: a real loopback HTTP server playing arXiv and Hugging Face ----------
 
 

@@ -18,10 +18,8 @@ import pytest
 from paperwire import feeds
 from paperwire.bibliography import parse_library
 from paperwire.bibliography.latex import latex_to_text
-from paperwire.config import Settings
 from paperwire.models import Author, Paper
-from paperwire.service import Service
-from webkit import Live, hostile_paper, live_server
+from webkit import Live, hostile_paper, imported_settings, live_server
 
 HOSTILE_DAY = date(2025, 3, 17)  # the day before the subset's first listing day
 INFO = feeds.FeedInfo(
@@ -88,11 +86,8 @@ def test_empty_feed_is_valid() -> None:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory, web_subset: Path) -> Iterator[Live]:
-    data = tmp_path_factory.mktemp("feeds")
-    settings = Settings(data_dir=data, database_url=f"sqlite:///{data / 'pw.db'}")
-    with Service(settings) as service:
-        service.import_snapshot(web_subset)
-        service.store.upsert_papers([hostile_paper("2503.99999", HOSTILE_DAY)])
+    hostile = hostile_paper("2503.99999", HOSTILE_DAY)
+    settings = imported_settings(tmp_path_factory.mktemp("feeds"), web_subset, [hostile])
     with live_server(settings) as running:
         yield running
 

@@ -8,46 +8,18 @@ already-mailed paper."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import feedparser
 import httpx
-import pytest
 
-from paperwire.config import Settings
-from paperwire.service import Service
-from paperwire.web.auth import Auth
-from webkit import Live, Mailbox, live_server, smtp_server
+from webkit import Live, Mailbox, signed_in
 
-CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
 CARD = re.compile(r'<article class="card" data-paper="([^"]+)"')
 
 
-@pytest.fixture(scope="module")
-def site(
-    tmp_path_factory: pytest.TempPathFactory, web_subset: Path
-) -> Iterator[tuple[Live, Mailbox]]:
-    data = tmp_path_factory.mktemp("for-you")
-    settings = Settings(data_dir=data, database_url=f"sqlite:///{data / 'pw.db'}")
-    with Service(settings) as service:
-        service.import_snapshot(web_subset)
-    with (
-        smtp_server() as box,
-        live_server(settings, smtp_host=box.host, smtp_port=box.port) as live,
-    ):
-        yield live, box
-
-
 def reader(live: Live, email: str) -> tuple[httpx.Client, str, int]:
-    accounts = live.service.accounts
-    user = accounts.get_or_create_user(email)
-    value, _ = Auth(live.settings, accounts).start_session(user)
-    client = httpx.Client(base_url=live.url, cookies={"pw_session": value}, timeout=60)
-    match = CSRF.search(client.get("/library").text)
-    assert match
-    return client, match.group(1), user.id
+    return signed_in(live, email, "/library", timeout=60)
 
 
 def _library_of(live: Live, user_id: int, topic: str, count: int) -> list[str]:

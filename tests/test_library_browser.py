@@ -5,75 +5,20 @@ followed-authors page. Screenshots go to test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 
-from paperwire.config import Settings
-from paperwire.service import Service
-from webkit import Live, Mailbox, live_server, smtp_server
+from webkit import Live, Mailbox, desktop_page, shot, sign_in
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
-
-
-@pytest.fixture(scope="module")
-def site(
-    tmp_path_factory: pytest.TempPathFactory, web_subset: Path
-) -> Iterator[tuple[Live, Mailbox]]:
-    data = tmp_path_factory.mktemp("library-browser")
-    settings = Settings(data_dir=data, database_url=f"sqlite:///{data / 'pw.db'}")
-    with Service(settings) as service:
-        service.import_snapshot(web_subset)
-    with (
-        smtp_server() as box,
-        live_server(settings, smtp_host=box.host, smtp_port=box.port) as live,
-    ):
-        yield live, box
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
-        if os.environ.get("CI"):
-            pytest.fail("Debian chromium is not installed; `make system` should have done it")
-        pytest.skip("Debian chromium is not installed (make system)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield chromium
-        chromium.close()
-
-
-def shot(page: object, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)  # type: ignore[attr-defined]
 
 
 def test_save_dismiss_and_follow_in_a_browser(site: tuple[Live, Mailbox], browser: object) -> None:
     live, box = site
-    context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    context, page, errors = desktop_page(browser)
 
     # sign in through the emailed link
-    page.goto(live.url + "/login?next=/")
-    page.fill("#login-email", "library@example.org")
-    page.click("form.stack button[type=submit]")
-    page.wait_for_selector("text=Check your inbox")
-    page.goto(box.login_link("library@example.org"))
-    page.click("#confirm-login")
-    page.wait_for_url(live.url + "/")
+    sign_in(page, live, box, "library@example.org", "/")
     assert "library@example.org" in page.locator(".account").inner_text()
 
     # save the first paper of the day to a new collection, from its page

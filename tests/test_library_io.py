@@ -16,35 +16,19 @@ import pytest
 
 from fake_arxiv import FakeRemote
 from paperwire.config import Settings
-from paperwire.models import Author, Paper
 from paperwire.service import Service
-from paperwire.web.auth import Auth
 from test_sources_api import serve_recorded
-from webkit import Live, live_server
+from webkit import Live, listed_paper, live_server, signed_in
 
 DAY = date(2025, 6, 2)
-CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
 LIMIT = 4000  # library_max_bytes in these tests
 
 
-def _paper(n: int, title: str, authors: list[str]) -> Paper:
-    return Paper(
-        arxiv_id=f"2506.{n:05d}",
-        title=title,
-        abstract=f"We study {title.lower()}.",
-        authors=[Author(a) for a in authors],
-        categories=["cs.LG"],
-        listing_date=DAY,
-        submitted=DAY,
-        sources=["test"],
-    )
-
-
 PAPERS = [
-    _paper(1, "Diffusion policies for robots", ["José García", "Ann Lee"]),
-    _paper(2, "Language models and {L}ogic", ["Bob Stone"]),
-    _paper(3, "M{\\\"u}ller's sorting networks & 50% of trees", ["Jörg Müller"]),
-    _paper(4, "Vision transformers at scale", ["Carl Diaz"]),
+    listed_paper(1, "Diffusion policies for robots", ["José García", "Ann Lee"], DAY),
+    listed_paper(2, "Language models and {L}ogic", ["Bob Stone"], DAY),
+    listed_paper(3, "M{\\\"u}ller's sorting networks & 50% of trees", ["Jörg Müller"], DAY),
+    listed_paper(4, "Vision transformers at scale", ["Carl Diaz"], DAY),
 ]
 
 # good (by eprint, by title, by URL), a duplicate of the first, an unknown arXiv id,
@@ -80,12 +64,8 @@ def live(settings: Settings) -> Iterator[Live]:
 
 def reader(live: Live, email: str) -> tuple[httpx.Client, str]:
     """A signed-in client (a real session cookie) and its CSRF token."""
-    auth = Auth(live.settings, live.service.accounts)
-    value, _ = auth.start_session(live.service.accounts.get_or_create_user(email))
-    client = httpx.Client(base_url=live.url, cookies={"pw_session": value}, timeout=30)
-    match = CSRF.search(client.get("/library").text)
-    assert match
-    return client, match.group(1)
+    client, csrf, _ = signed_in(live, email, "/library")
+    return client, csrf
 
 
 def bearer(live: Live, email: str) -> httpx.Client:

@@ -9,37 +9,17 @@ Screenshots go to test-artifacts/screenshots/."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import feedparser
 import httpx
 import pytest
 from playwright.sync_api import expect
 
-from paperwire.config import Settings
 from paperwire.models import Paper
-from paperwire.service import Service
-from test_library_browser import browser, shot  # noqa: F401 - the shared chromium fixture
-from webkit import Live, Mailbox, live_server, smtp_server
+from webkit import Live, Mailbox, desktop_page, shot, sign_in
 
 pytestmark = pytest.mark.browser
 PLAIN_TITLE = re.compile(r"^[A-Za-z][A-Za-z ,:-]{15,150}$")
-
-
-@pytest.fixture(scope="module")
-def site(
-    tmp_path_factory: pytest.TempPathFactory, web_subset: Path
-) -> Iterator[tuple[Live, Mailbox]]:
-    data = tmp_path_factory.mktemp("library-io-browser")
-    settings = Settings(data_dir=data, database_url=f"sqlite:///{data / 'pw.db'}")
-    with Service(settings) as service:
-        service.import_snapshot(web_subset)
-    with (
-        smtp_server() as box,
-        live_server(settings, smtp_host=box.host, smtp_port=box.port) as live,
-    ):
-        yield live, box
 
 
 def _two_papers(live: Live) -> tuple[Paper, Paper]:
@@ -68,22 +48,12 @@ def _bibtex(by_id: Paper, by_title: Paper) -> bytes:
 
 def test_import_a_bibtex_file_and_subscribe_to_the_collection(
     site: tuple[Live, Mailbox],
-    browser: object,  # noqa: F811 - pytest fixture from test_library_browser
+    browser: object,
 ) -> None:
     live, box = site
     first, second = _two_papers(live)
-    context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-
-    page.goto(live.url + "/login?next=/library")
-    page.fill("#login-email", "importer@example.org")
-    page.click("form.stack button[type=submit]")
-    page.wait_for_selector("text=Check your inbox")
-    page.goto(box.login_link("importer@example.org"))
-    page.click("#confirm-login")
-    page.wait_for_url(live.url + "/library")
+    context, page, errors = desktop_page(browser)
+    sign_in(page, live, box, "importer@example.org", "/library")
 
     # upload from the library page into a new collection
     page.set_input_files(
@@ -129,20 +99,11 @@ def test_import_a_bibtex_file_and_subscribe_to_the_collection(
 
 def test_for_you_explains_and_not_interested_removes_a_card(
     site: tuple[Live, Mailbox],
-    browser: object,  # noqa: F811 - pytest fixture from test_library_browser
+    browser: object,
 ) -> None:
     live, box = site
-    context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(live.url + "/login?next=/for-you")
-    page.fill("#login-email", "foryou@example.org")
-    page.click("form.stack button[type=submit]")
-    page.wait_for_selector("text=Check your inbox")
-    page.goto(box.login_link("foryou@example.org"))
-    page.click("#confirm-login")
-    page.wait_for_url(live.url + "/for-you")
+    context, page, errors = desktop_page(browser)
+    sign_in(page, live, box, "foryou@example.org", "/for-you")
     # save one paper from the daily list: the recommender now has a library
     page.goto(live.url + "/")
     saved = page.locator("article.card").first.get_attribute("data-paper")

@@ -14,27 +14,16 @@ import pytest
 
 from paperwire.config import Settings
 from paperwire.digest.tokens import TokenError, check_paper_action
-from paperwire.models import Author, Paper
+from paperwire.models import Paper
 from paperwire.service import Service
-from paperwire.web.auth import Auth
-from webkit import Live, Mailbox, hostile_paper, live_server, smtp_server
+from webkit import Live, Mailbox, hostile_paper, listed_paper, live_server, signed_in, smtp_server
 
 DAY = date(2025, 6, 2)
-CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
 JSON = {"accept": "application/json"}
 
 
 def _paper(n: int, title: str, authors: list[str], day: date = DAY) -> Paper:
-    return Paper(
-        arxiv_id=f"2506.{n:05d}",
-        title=title,
-        abstract=f"We study {title.lower()} in depth.",
-        authors=[Author(a) for a in authors],
-        categories=["cs.LG"],
-        listing_date=day,
-        submitted=day,
-        sources=["test"],
-    )
+    return listed_paper(n, title, authors, day, f"We study {title.lower()} in depth.")
 
 
 PAPERS = [
@@ -63,12 +52,8 @@ def live(settings: Settings, mailbox: Mailbox) -> Iterator[Live]:
 
 def reader(live: Live, email: str) -> tuple[httpx.Client, str]:
     """A signed-in client (a real session cookie) and its CSRF token."""
-    auth = Auth(live.settings, live.service.accounts)
-    value, _ = auth.start_session(live.service.accounts.get_or_create_user(email))
-    client = httpx.Client(base_url=live.url, cookies={"pw_session": value}, timeout=30)
-    match = CSRF.search(client.get("/").text)
-    assert match
-    return client, match.group(1)
+    client, csrf, _ = signed_in(live, email)
+    return client, csrf
 
 
 def collection_id(client: httpx.Client, name: str) -> int:

@@ -21,57 +21,13 @@ from paperwire.models import Paper
 from paperwire.search.lexical import LexicalIndex
 from paperwire.search.query import QueryError, format_query, parse_query
 from paperwire.sources.snapshot import parse_daily_listing
+from query_pieces import QUERY_PIECES
 
 TODAY = date(2026, 7, 1)
 PAPERS = 300
 
-# Pieces of queries: operators, fields (known, unknown, long forms), quotes, LaTeX,
-# dashes, dates, categories, URLs and ordinary words.
-PIECES = st.sampled_from(
-    [
-        '"',
-        "-",
-        "--",
-        ":",
-        "ti:",
-        "abs:",
-        "au:",
-        "cat:",
-        "since:",
-        "until:",
-        "title:",
-        "foo:",
-        "author:",
-        "-cat:",
-        "-ti:",
-        "cs.CL",
-        "cs",
-        "7d",
-        "2025-06",
-        "2025-13-01",
-        "3:1",
-        "https://x.y/z",
-        "arXiv:2401.00001",
-        "``",
-        "''",
-        '\\"o',
-        "\\'e",
-        "{\\o}",
-        "$x$",
-        "graph",
-        "Törnberg",
-        "x" * 41,
-        "(a",
-        "OR",
-        "b)",
-        "*",
-        "\\",
-        "{",
-        "}",
-        ",",
-        "é",
-    ]
-)
+# Pieces of queries (tests/query_pieces.py, shared with benchmarks/fuzz_query.py).
+PIECES = st.sampled_from(QUERY_PIECES)
 QUERIES = st.one_of(
     st.lists(st.one_of(PIECES, st.text(max_size=6)), max_size=12).map(" ".join),
     st.lists(st.one_of(PIECES, st.text(max_size=4)), max_size=12).map("".join),

@@ -6,8 +6,6 @@ Screenshots of every page go to test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -15,13 +13,18 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from paperwire.config import Settings
 from paperwire.service import Service
-from webkit import Live, Mailbox, hostile_paper, live_server, smtp_server
+from webkit import (
+    Live,
+    Mailbox,
+    desktop_page,
+    hostile_paper,
+    imported_settings,
+    live_server_with_mail,
+    shot,
+)
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
 MATH_ID = "2503.99998"
 
 
@@ -29,10 +32,8 @@ MATH_ID = "2503.99998"
 def site(
     tmp_path_factory: pytest.TempPathFactory, web_subset: Path
 ) -> Iterator[tuple[Live, Mailbox]]:
-    data = tmp_path_factory.mktemp("browser")
-    settings = Settings(data_dir=data, database_url=f"sqlite:///{data / 'pw.db'}")
+    settings = imported_settings(tmp_path_factory.mktemp("browser"), web_subset)
     with Service(settings) as service:
-        service.import_snapshot(web_subset)
         latest = service.store.latest_listing_date()
         assert latest is not None
         math = replace(
@@ -42,41 +43,13 @@ def site(
             "$$E = mc^2$$ with x < y & <b>not bold</b>.",
         )
         service.store.upsert_papers([math])
-    with (
-        smtp_server() as box,
-        live_server(settings, smtp_host=box.host, smtp_port=box.port) as live,
-    ):
-        yield live, box
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
-        if os.environ.get("CI"):  # `make test` installs it: missing in CI is a failure
-            pytest.fail("Debian chromium is not installed; `make system` should have done it")
-        pytest.skip("Debian chromium is not installed (make system)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield chromium
-        chromium.close()
-
-
-def shot(page: object, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)  # type: ignore[attr-defined]
+    with live_server_with_mail(settings) as pair:
+        yield pair
 
 
 def test_browse_search_read_sign_in_and_vote(site: tuple[Live, Mailbox], browser: object) -> None:
     live, box = site
-    context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    context, page, errors = desktop_page(browser)
     failed: list[str] = []
     page.on(
         "response", lambda r: failed.append(r.url.split("/", 3)[3]) if r.status >= 400 else None

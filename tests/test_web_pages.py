@@ -12,20 +12,16 @@ import httpx
 import pytest
 
 from paperwire.config import Settings
-from paperwire.service import Service
 from paperwire.web.auth import Auth
-from webkit import Live, hostile_paper, live_server
+from webkit import Live, hostile_paper, imported_settings, live_server
 
 HOSTILE_DAY = date(2025, 3, 17)  # the day before the subset's first listing day
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory, web_subset: Path) -> Iterator[Live]:
-    data = tmp_path_factory.mktemp("pages")
-    settings = Settings(data_dir=data, database_url=f"sqlite:///{data / 'pw.db'}")
-    with Service(settings) as service:
-        service.import_snapshot(web_subset)
-        service.store.upsert_papers([hostile_paper("2503.99999", HOSTILE_DAY)])
+    hostile = hostile_paper("2503.99999", HOSTILE_DAY)
+    settings = imported_settings(tmp_path_factory.mktemp("pages"), web_subset, [hostile])
     with live_server(settings) as running:
         yield running
 

@@ -1,5 +1,7 @@
 """Helpers for the website tests: a live uvicorn server in a thread, a loopback SMTP server
-that keeps what it receives, and papers with hostile text."""
+that keeps what it receives, papers with hostile text, and the steps every headless-Chromium
+test takes (launch, a page that records script errors, sign in by the emailed link,
+screenshots)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -18,6 +20,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 from aiosmtpd.controller import Controller
 
@@ -25,6 +28,7 @@ from paperwire.config import Settings
 from paperwire.models import Author, Paper
 from paperwire.service import Service
 from paperwire.web.app import create_app
+from paperwire.web.auth import Auth
 
 
 def write_subset(source: Path, target: Path, lines: int) -> Path:
@@ -35,6 +39,9 @@ def write_subset(source: Path, target: Path, lines: int) -> Path:
                 break
             out.write(line)
     return target
+
+
+CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
 
 
 @dataclass
@@ -71,6 +78,20 @@ def live_server(settings: Settings, **overrides: Any) -> Iterator[Live]:
         server.should_exit = True
         thread.join(10)
         sock.close()
+
+
+def signed_in(
+    live: Live, email: str, csrf_page: str = "/", timeout: float = 30
+) -> tuple[httpx.Client, str, int]:
+    """A client with a real session cookie for `email`, the CSRF token that `csrf_page`
+    shows it, and the user's id."""
+    accounts = live.service.accounts
+    user = accounts.get_or_create_user(email)
+    value, _ = Auth(live.settings, accounts).start_session(user)
+    client = httpx.Client(base_url=live.url, cookies={"pw_session": value}, timeout=timeout)
+    match = CSRF.search(client.get(csrf_page).text)
+    assert match, f"{csrf_page} has no CSRF token"
+    return client, match.group(1), user.id
 
 
 @dataclass
@@ -140,4 +161,97 @@ def hostile_paper(arxiv_id: str, day: date) -> Paper:
     )
 
 
-__all__ = ["Live", "Mailbox", "hostile_paper", "live_server", "smtp_server"]
+def listed_paper(n: int, title: str, authors: list[str], day: date, abstract: str = "") -> Paper:
+    """Paper 2506.<n> in cs.LG, listed on `day`; by default its abstract studies its title."""
+    return Paper(
+        arxiv_id=f"2506.{n:05d}",
+        title=title,
+        abstract=abstract or f"We study {title.lower()}.",
+        authors=[Author(a) for a in authors],
+        categories=["cs.LG"],
+        listing_date=day,
+        submitted=day,
+        sources=["test"],
+    )
+
+
+def imported_settings(data: Path, snapshot: Path, extra: Iterable[Paper] = ()) -> Settings:
+    """Settings on a new SQLite store in `data` holding `snapshot` (and the `extra` papers)."""
+    settings = Settings(data_dir=data, database_url=f"sqlite:///{data / 'pw.db'}")
+    with Service(settings) as service:
+        service.import_snapshot(snapshot)
+        service.store.upsert_papers(list(extra))
+    return settings
+
+
+@contextmanager
+def live_server_with_mail(settings: Settings) -> Iterator[tuple[Live, Mailbox]]:
+    """A live server whose mail goes to a loopback SMTP server, and that server's mailbox."""
+    with (
+        smtp_server() as box,
+        live_server(settings, smtp_host=box.host, smtp_port=box.port) as live,
+    ):
+        yield live, box
+
+
+# -- headless Chromium ---------------------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's chromium, headless, driven by Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+
+
+def desktop_page(browser: Any) -> tuple[Any, Any, list[str]]:
+    """A new 1280x900 context, its page, and the script errors the page raises."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return context, page, errors
+
+
+def sign_in(page: Any, live: Live, box: Mailbox, email: str, next_path: str) -> None:
+    """Sign in from the login page by the emailed link; ends on `next_path`."""
+    page.goto(f"{live.url}/login?next={next_path}")
+    page.fill("#login-email", email)
+    page.click("form.stack button[type=submit]")
+    page.wait_for_selector("text=Check your inbox")
+    page.goto(box.login_link(email))
+    page.click("#confirm-login")
+    page.wait_for_url(live.url + next_path)
+
+
+def shot(page: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
+
+
+__all__ = [
+    "CHROMIUM",
+    "Live",
+    "Mailbox",
+    "chromium",
+    "desktop_page",
+    "hostile_paper",
+    "imported_settings",
+    "listed_paper",
+    "live_server",
+    "live_server_with_mail",
+    "shot",
+    "sign_in",
+    "signed_in",
+    "smtp_server",
+]
