@@ -20,7 +20,7 @@ from paperwire.bibliography import (
 )
 from paperwire.bibliography.entries import arxiv_id, normalise_doi
 from paperwire.bibliography.export import citation_keys, split_name
-from paperwire.bibliography.latex import latex_to_text, text_to_bibtex, title_key
+from paperwire.bibliography.latex import latex_to_plain, text_to_bibtex, title_key
 from paperwire.models import Author, Paper
 
 BIBTEX = rb"""% a Zotero/Google Scholar style file with good, duplicate and broken entries
@@ -47,18 +47,18 @@ BIBTEX = rb"""% a Zotero/Google Scholar style file with good, duplicate and brok
 """
 
 
-def test_latex_to_text_renders_accents_commands_math_and_specials() -> None:
-    assert latex_to_text(r"M{\"u}ller {\'E}tude \c{c}a \v{s} {\ss} \o{} \aa") == (
+def test_latex_to_plain_renders_accents_commands_math_and_specials() -> None:
+    assert latex_to_plain(r"M{\"u}ller {\'E}tude \c{c}a \v{s} {\ss} \o{} \aa") == (
         "Müller Étude ça š ß ø å"
     )
-    assert latex_to_text(r"Di$\mathtt{[M]}$O: $\mathcal{O}(T)$ and H$^{\mathbf{3}}$DP") == (
+    assert latex_to_plain(r"Di$\mathtt{[M]}$O: $\mathcal{O}(T)$ and H$^{\mathbf{3}}$DP") == (
         "Di[M]O: O(T) and H3DP"
     )
-    assert latex_to_text(r"Q\&A --- 50\% \$5 \{x\} \textit{New} \"{\i}") == (
+    assert latex_to_plain(r"Q\&A --- 50\% \$5 \{x\} \textit{New} \"{\i}") == (
         "Q&A — 50% $5 {x} New ï"
     )
-    assert latex_to_text(r"$\alpha$-divergence $\times$4") == "α-divergence ×4"
-    assert latex_to_text("plain  title\n  broken") == "plain title broken"
+    assert latex_to_plain(r"$\alpha$-divergence $\times$4") == "α-divergence ×4"
+    assert latex_to_plain("plain  title\n  broken") == "plain title broken"
 
 
 def test_title_key_folds_case_accents_latex_and_punctuation() -> None:
@@ -87,7 +87,7 @@ _PLAIN = st.text(
 
 @given(_PLAIN)
 def test_bibtex_escaping_renders_back_to_the_same_text(text: str) -> None:
-    assert latex_to_text(text_to_bibtex(text)) == " ".join(text.split())
+    assert latex_to_plain(text_to_bibtex(text)) == " ".join(text.split())
 
 
 def test_identifiers_from_ids_urls_and_dois() -> None:

@@ -17,7 +17,7 @@ import pytest
 
 from paperwire import feeds
 from paperwire.bibliography import parse_library
-from paperwire.bibliography.latex import latex_to_text
+from paperwire.bibliography.latex import latex_to_plain
 from paperwire.models import Author, Paper
 from webkit import Live, hostile_paper, imported_settings, live_server
 
@@ -172,7 +172,7 @@ def test_paper_exports_parse_back_to_the_paper(live: Live) -> None:
     assert bib.headers["content-type"] == "application/x-bibtex; charset=utf-8"
     (entry,) = parse_library(bib.content, "x.bib").entries
     assert entry.arxiv_id == "2503.99999"
-    assert entry.title == latex_to_text(paper.title)
+    assert entry.title == latex_to_plain(paper.title)
     assert r"Tom \& Jerry" in bib.text and "archivePrefix = {arXiv}" in bib.text
     csl = get(live, "/papers/2503.99999.json")
     assert csl.headers["content-type"].startswith("application/vnd.citationstyles.csl+json")

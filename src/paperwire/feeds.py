@@ -15,7 +15,7 @@ from email.utils import format_datetime
 
 from lxml import etree
 
-from paperwire.bibliography.latex import latex_to_text
+from paperwire.bibliography.latex import latex_to_plain
 from paperwire.models import Paper
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -39,7 +39,7 @@ def _clean(text: str | None) -> str:
 
 def _plain(text: str) -> str:
     """Readable text of LaTeX-ish `text`, without characters XML cannot carry."""
-    return latex_to_text(_clean(text))
+    return latex_to_plain(_clean(text))
 
 
 def paper_day(paper: Paper) -> date | None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from paperwire.bibliography.latex import latex_to_text, text_to_bibtex
+from paperwire.bibliography.latex import latex_to_plain, text_to_bibtex
 from paperwire.models import Paper
 
 _STOP_WORDS = frozenset(
@@ -22,7 +22,7 @@ _STOP_WORDS = frozenset(
 
 
 def _ascii_word(text: str) -> str:
-    plain = unicodedata.normalize("NFKD", latex_to_text(text))
+    plain = unicodedata.normalize("NFKD", latex_to_plain(text))
     return "".join(ch for ch in plain if ch.isascii() and ch.isalnum()).lower()
 
 
@@ -48,7 +48,7 @@ def _paper_date(paper: Paper) -> date | None:
 def split_name(name: str) -> tuple[str, str]:
     """(given, family) of 'Given Names Family'; particles stay with the family name
     ('Ludwig van Beethoven' -> ('Ludwig', 'van Beethoven'))."""
-    words = latex_to_text(name).split()
+    words = latex_to_plain(name).split()
     if len(words) <= 1:
         return "", " ".join(words)
     cut = len(words) - 1
@@ -71,7 +71,7 @@ def split_name(name: str) -> tuple[str, str]:
 def citation_key(paper: Paper) -> str:
     family = split_name(paper.authors[0].name)[1] if paper.authors else ""
     surname = _ascii_word(family.split()[-1] if family else "") or "anon"
-    words = [_ascii_word(w) for w in re.split(r"[\s\-/:]+", latex_to_text(paper.title))]
+    words = [_ascii_word(w) for w in re.split(r"[\s\-/:]+", latex_to_plain(paper.title))]
     word = next((w for w in words if w and w not in _STOP_WORDS), "")
     return f"{surname}{paper_year(paper) or ''}{word}"
 
@@ -133,9 +133,9 @@ def csl_item(paper: Paper, key: str) -> dict[str, Any]:
     item: dict[str, Any] = {
         "id": key,
         "type": "article-journal" if paper.journal_ref else "article",
-        "title": latex_to_text(paper.title),
+        "title": latex_to_plain(paper.title),
         "author": authors,
-        "abstract": latex_to_text(paper.abstract),
+        "abstract": latex_to_plain(paper.abstract),
         "URL": paper.abs_url,
         "number": f"arXiv:{paper.arxiv_id}",
         "publisher": "arXiv",
@@ -151,7 +151,7 @@ def csl_item(paper: Paper, key: str) -> dict[str, Any]:
     if paper.primary_category:
         item["keyword"] = ", ".join(paper.categories)
     if paper.journal_ref:
-        item["container-title"] = latex_to_text(paper.journal_ref)
+        item["container-title"] = latex_to_plain(paper.journal_ref)
     return item
 
 

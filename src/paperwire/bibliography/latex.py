@@ -1,5 +1,6 @@
-"""LaTeX in titles and names, both ways: to readable Unicode text, and Unicode text to
-BibTeX-safe LaTeX. Pure functions.
+"""LaTeX in titles and names, both ways, for bibliographies: to plain Unicode text (for
+matching and exports; built on :func:`paperwire.latex.latex_to_text`, with math and
+unknown commands flattened too), and Unicode text to BibTeX-safe LaTeX. Pure functions.
 
 arXiv titles are LaTeX-ish source: mostly plain text, sometimes ``$\\mathcal{O}(T)$``,
 ``\\"o`` or a bare ``&``. BibTeX files carry ``{\\'E}tude`` and ``{GSR4B}``."""
@@ -9,48 +10,21 @@ from __future__ import annotations
 import re
 import unicodedata
 
-# accent command -> combining character
-_ACCENTS = {
-    "'": "\u0301",
-    "`": "\u0300",
-    "^": "\u0302",
-    '"': "\u0308",
-    "~": "\u0303",
-    "=": "\u0304",
-    ".": "\u0307",
-    "u": "\u0306",
-    "v": "\u030c",
-    "H": "\u030b",
-    "c": "\u0327",
-    "k": "\u0328",
-    "r": "\u030a",
-    "d": "\u0323",
-    "b": "\u0331",
-}
-_COMBINING_TO_ACCENT = {mark: cmd for cmd, mark in _ACCENTS.items() if cmd not in "db"}
+from paperwire.latex import LETTERS, SYMBOL_ACCENTS, WORD_ACCENTS, read_latex
 
-_LETTERS = {
-    "ss": "ß",
-    "o": "ø",
-    "O": "Ø",
-    "aa": "å",
-    "AA": "Å",
-    "ae": "æ",
-    "AE": "Æ",
-    "oe": "œ",
-    "OE": "Œ",
-    "l": "ł",
-    "L": "Ł",
-    "i": "ı",
-    "j": "ȷ",
-    "dh": "ð",
-    "DH": "Ð",
-    "th": "þ",
-    "TH": "Þ",
+# Unicode -> the LaTeX that writes it, for export (\\d and \\b marks stay UTF-8).
+_COMBINING_TO_ACCENT = {
+    mark: cmd for cmd, mark in (SYMBOL_ACCENTS | WORD_ACCENTS).items() if cmd not in "db"
 }
-_LETTER_TO_COMMAND = {v: k for k, v in _LETTERS.items() if k not in ("i", "j")}
+_LETTER_TO_COMMAND = {
+    letter: name
+    for name, letter in LETTERS.items()
+    if name not in ("i", "j", "ng", "NG", "dj", "DJ")  # dotless i/j; ŋ, đ stay UTF-8
+}
 
-_SYMBOLS = {
+# What paperwire.latex leaves as LaTeX (math, commands it does not know) flattened for
+# plain text: maths symbols as characters, other commands dropped (their argument stays).
+_FLAT_SYMBOLS = {
     "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε",
     "varepsilon": "ε", "zeta": "ζ", "eta": "η", "theta": "θ", "vartheta": "ϑ",
     "iota": "ι", "kappa": "κ", "lambda": "λ", "mu": "μ", "nu": "ν", "xi": "ξ",
@@ -63,67 +37,58 @@ _SYMBOLS = {
     "cdot": "·", "cdots": "⋯", "ldots": "…", "dots": "…", "sim": "∼", "approx": "≈",
     "in": "∈", "partial": "∂", "nabla": "∇", "sum": "∑", "prod": "∏", "sqrt": "√",
     "star": "⋆", "ast": "∗", "emptyset": "∅", "forall": "∀", "exists": "∃",
-    "mid": "|", "vert": "|", "^": "^", "~": "~", "%": "%", "&": "&", "$": "$", "#": "#", "_": "_",
-    "{": "{", "}": "}", "textbackslash": "\\", "textasciitilde": "~",
-    "textasciicircum": "^", "textendash": "–", "textemdash": "—", "S": "§", "P": "¶",
-    "copyright": "©", "textregistered": "®", "texttrademark": "™", "euro": "€",
-    "pounds": "£", "textquoteright": "’", "textquoteleft": "‘", "LaTeX": "LaTeX",
-    "TeX": "TeX", " ": " ", ",": " ", ";": " ", ":": " ", "!": "", "quad": " ",
-    "qquad": " ", "textpertenthousand": "‱", "textperthousand": "‰", "%s": "",
+    "mid": "|", "vert": "|", "^": "^", "~": "~", "%": "%", "&": "&", "#": "#", "_": "_",
+    "textbackslash": "\\", "textasciicircum": "^", "quad": " ", "qquad": " ",
+    " ": " ", ",": " ", ";": " ", ":": " ", "!": "",
 }  # fmt: skip
-
-_ACCENT_CMD = re.compile(
-    r"\\([`'^\"~=.])\s*(?:\{\s*(\\?[A-Za-z])\s*\}|(\\?[A-Za-z]))"
-    r"|\\([uvHckrdb])(?:\s*\{\s*(\\?[A-Za-z])\s*\}|\s+([A-Za-z]))"
-)
 # one pass, so what a command renders to is never read again as LaTeX
-_TOKEN = re.compile(r"\\([A-Za-z]+)\s?|\\([^A-Za-z\s])|([{}$~^])")
-_MATH_SPAN = re.compile(r"(?<!\\)\$\$[^$]*\$\$|(?<!\\)\$[^$]*(?<!\\)\$")
-_SUBSCRIPT = re.compile(r"(?<!\\)_")
+_FLAT_TOKEN = re.compile(r"\\([A-Za-z]+)\s?|\\([^A-Za-z\s])|([{}$~^])")
 _RAW = {"{": "", "}": "", "$": "", "^": "", "~": " "}
+_SUBSCRIPT = re.compile(r"(?<!\\)_")
+# Written characters that flattening would take for LaTeX: held as private-use stand-ins
+# while paperwire.latex renders, put back at the end.
+_WRITTEN = {"\\{": "{", "\\}": "}", "\\$": "$", "\\textasciitilde": "~"}
+_HELD = re.compile(r"\\\\|\\[{}$]|\\textasciitilde(?![A-Za-z])")
+_STAND_IN = {written: chr(0xE000 + i) for i, written in enumerate(_WRITTEN)}
+_PUT_BACK = str.maketrans({_STAND_IN[w]: ch for w, ch in _WRITTEN.items()})
 _LATEXY = re.compile(r"[\\${}~^]|--|``|''")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def _accent(match: re.Match[str]) -> str:
-    cmd = match.group(1) or match.group(4)
-    base = match.group(2) or match.group(3) or match.group(5) or match.group(6) or ""
-    if base in ("\\i", "\\j"):
-        base = base[1]
-    return unicodedata.normalize("NFC", base + _ACCENTS[cmd])
-
-
-def _token(match: re.Match[str]) -> str:
+def _flat_token(match: re.Match[str]) -> str:
     if match.group(3):
         return _RAW[match.group(3)]
     name = match.group(1) or match.group(2)
     if name == "\\":
         return " "
-    if name in _LETTERS:
-        return _LETTERS[name]
-    if name in _SYMBOLS:
-        return _SYMBOLS[name]
-    return ""  # \textit, \mathcal, \emph …: the argument that follows stays, braces go
+    return _FLAT_SYMBOLS.get(name, "")  # \textit, \mathcal, \emph …: braces go, text stays
 
 
-def latex_to_text(text: str) -> str:
-    """Readable Unicode for LaTeX-ish text: accents composed, commands dropped (their
-    arguments kept), symbols mapped, math dollars and grouping braces removed."""
+def latex_to_plain(text: str) -> str:
+    """Plain Unicode for LaTeX-ish text (matching, exports, feeds): paperwire.latex's
+    rendering, then math and unknown commands flattened too — maths symbols mapped,
+    commands dropped (their arguments kept), math dollars and grouping braces removed,
+    whitespace collapsed."""
     if not text:
         return ""
     if not _LATEXY.search(text):  # most titles: nothing to render
         return " ".join(text.split())
-    out = _ACCENT_CMD.sub(_accent, text)
-    out = out.replace("---", "—").replace("--", "–").replace("``", "“").replace("''", "”")
-    out = _MATH_SPAN.sub(lambda m: _SUBSCRIPT.sub("", m.group(0)), out)  # $x_1$ -> x1
-    out = _TOKEN.sub(_token, out)
-    return " ".join(out.split())
+    held = _HELD.sub(lambda m: _STAND_IN.get(m.group(0), m.group(0)), text)
+    rendered, spans = read_latex(held)
+    out: list[str] = []
+    at = 0
+    for start, end in spans:  # $x_1$ -> x1
+        out += [rendered[at:start], _SUBSCRIPT.sub("", rendered[start:end])]
+        at = end
+    out.append(rendered[at:])
+    flat = _FLAT_TOKEN.sub(_flat_token, "".join(out))
+    return " ".join(flat.translate(_PUT_BACK).split())
 
 
 def title_key(text: str) -> str:
     """The form titles are matched on: LaTeX rendered, accents and case folded,
     punctuation as spaces. 'M{\\"u}ller's {\\'E}tude' and 'Muller’s etude' agree."""
-    plain = latex_to_text(text)
+    plain = latex_to_plain(text)
     if not plain.isascii():
         plain = unicodedata.normalize("NFKD", plain)
         plain = "".join(ch for ch in plain if not unicodedata.combining(ch))

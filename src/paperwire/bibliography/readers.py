@@ -26,7 +26,7 @@ from paperwire.bibliography.entries import (
     normalise_doi,
     year_of,
 )
-from paperwire.bibliography.latex import latex_to_text
+from paperwire.bibliography.latex import latex_to_plain
 
 FORMATS = ("bibtex", "csljson", "ris", "idlist")
 _EXTENSIONS = {
@@ -100,13 +100,13 @@ def _make_entry(
     doi = normalise_doi(doi)
     found = next((i for i in map(arxiv_id, ids) if i), None) or arxiv_id_from_doi(doi)
     found = found or next((i for i in map(arxiv_id_in_text, texts) if i), None)
-    clean_title = " ".join(latex_to_text(title).split()) if title else None
+    clean_title = " ".join(latex_to_plain(title).split()) if title else None
     return LibraryEntry(
         key=key,
         arxiv_id=found,
         doi=doi,
         title=clean_title or None,
-        authors=tuple(a for a in (" ".join(latex_to_text(n).split()) for n in authors) if a),
+        authors=tuple(a for a in (" ".join(latex_to_plain(n).split()) for n in authors) if a),
         year=year,
     )
 

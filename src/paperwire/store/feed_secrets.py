@@ -10,17 +10,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from paperwire.store.accounts import AccountStore
+from paperwire.store.library_tables import owner_key
 from paperwire.store.schema import metadata
 
 feed_secrets = sa.Table(
     "feed_secrets",
     metadata,
-    sa.Column(
-        "user_id",
-        sa.Integer,
-        sa.ForeignKey("users.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    owner_key("user_id", "users.id"),
     sa.Column("secret", sa.String(64), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )

@@ -415,33 +415,40 @@ class LibraryStore:
             if rows:
                 conn.execute(author_follows.insert(), list(rows.values()))
 
-    def follows_by_email(self, emails: Sequence[str]) -> dict[str, list[str]]:
-        """Names followed from the accounts with these emails (for digest composing)."""
-        out: dict[str, list[str]] = {}
+    def _values_by_email(
+        self, emails: Sequence[str], value: sa.Column[Any], *where: Any, then: Sequence[Any] = ()
+    ) -> Iterable[tuple[str, str]]:
+        """(email, value) for the accounts with these emails: `value` is a column of a
+        per-reader table (one with user_id); its rows matching `where`, each email's in
+        `then` order."""
+        table = value.table
         with self.engine.connect() as conn:
             for chunk in _chunks(list(emails)):
                 query = (
-                    sa.select(users.c.email, author_follows.c.name)
-                    .join(author_follows, author_follows.c.user_id == users.c.id)
-                    .where(users.c.email.in_(chunk))
-                    .order_by(users.c.email, author_follows.c.followed_at)
+                    sa.select(users.c.email, value)
+                    .join(table, table.c.user_id == users.c.id)
+                    .where(users.c.email.in_(chunk), *where)
+                    .order_by(users.c.email, *then)
                 )
-                for email, name in conn.execute(query):
-                    out.setdefault(str(email), []).append(str(name))
+                for email, found in conn.execute(query):
+                    yield str(email), str(found)
+
+    def follows_by_email(self, emails: Sequence[str]) -> dict[str, list[str]]:
+        """Names followed from the accounts with these emails (for digest composing)."""
+        out: dict[str, list[str]] = {}
+        for email, name in self._values_by_email(
+            emails, author_follows.c.name, then=[author_follows.c.followed_at]
+        ):
+            out.setdefault(email, []).append(name)
         return out
 
     def dismissed_by_email(self, emails: Sequence[str]) -> dict[str, set[str]]:
         """Papers marked "not interested" by the accounts with these emails."""
         out: dict[str, set[str]] = {}
-        with self.engine.connect() as conn:
-            for chunk in _chunks(list(emails)):
-                query = (
-                    sa.select(users.c.email, ratings.c.arxiv_id)
-                    .join(ratings, ratings.c.user_id == users.c.id)
-                    .where(users.c.email.in_(chunk), ratings.c.rating < 0)
-                )
-                for email, arxiv_id in conn.execute(query):
-                    out.setdefault(str(email), set()).add(str(arxiv_id))
+        for email, arxiv_id in self._values_by_email(
+            emails, ratings.c.arxiv_id, ratings.c.rating < 0
+        ):
+            out.setdefault(email, set()).add(arxiv_id)
         return out
 
     # -- what a recommender may know -------------------------------------------------

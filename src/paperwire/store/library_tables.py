@@ -19,6 +19,12 @@ def _user() -> sa.Column[int]:
     )
 
 
+def owner_key(name: str, target: str) -> sa.Column[int]:
+    """A primary-key column `name` referring to `target` ("table.id"): the row belongs to
+    that owner and goes when it does."""
+    return sa.Column(name, sa.Integer, sa.ForeignKey(target, ondelete="CASCADE"), primary_key=True)
+
+
 # `name_key` is the case-folded name: one reader cannot have "Saved" and "saved".
 collections = sa.Table(
     "collections",
@@ -34,12 +40,7 @@ collections = sa.Table(
 collection_items = sa.Table(
     "collection_items",
     metadata,
-    sa.Column(
-        "collection_id",
-        sa.Integer,
-        sa.ForeignKey("collections.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    owner_key("collection_id", "collections.id"),
     sa.Column("arxiv_id", sa.String(64), primary_key=True),
     sa.Column("added_at", TZ, nullable=False),
     sa.Column("note", sa.Text, nullable=False),
@@ -49,12 +50,7 @@ collection_items = sa.Table(
 ratings = sa.Table(
     "paper_ratings",
     metadata,
-    sa.Column(
-        "user_id",
-        sa.Integer,
-        sa.ForeignKey("users.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    owner_key("user_id", "users.id"),
     sa.Column("arxiv_id", sa.String(64), primary_key=True),
     sa.Column("rating", sa.SmallInteger, nullable=False),
     sa.Column("rated_at", TZ, nullable=False),
@@ -64,12 +60,7 @@ ratings = sa.Table(
 author_follows = sa.Table(
     "author_follows",
     metadata,
-    sa.Column(
-        "user_id",
-        sa.Integer,
-        sa.ForeignKey("users.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    owner_key("user_id", "users.id"),
     sa.Column("name_key", sa.String(200), primary_key=True),
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("followed_at", TZ, nullable=False),
