@@ -126,7 +126,8 @@ def reader(request: Request, authorization: str | None, csrf: str | None, write:
     return session
 
 
-def _fail(exc: Exception) -> HTTPException:
+def library_http_error(exc: Exception) -> HTTPException:
+    """A library error as HTTP: NotFound 404, LibraryConflict 409, anything else 400."""
     if isinstance(exc, NotFound):
         return HTTPException(404, str(exc))
     if isinstance(exc, LibraryConflict):
@@ -164,7 +165,7 @@ def create_collection(
     try:
         return _collection_out(_library(request).create_collection(user.id, body.name))
     except (LibraryError, LibraryConflict) as exc:
-        raise _fail(exc) from exc
+        raise library_http_error(exc) from exc
 
 
 @router.get(
@@ -189,7 +190,7 @@ def collection_items(
         offset = (page - 1) * per_page
         entries = library.collection_papers(user.id, collection_id, sort, per_page, offset)
     except (LibraryError, NotFound) as exc:
-        raise _fail(exc) from exc
+        raise library_http_error(exc) from exc
     service: Service = request.app.state.service
     upvotes = service.upvotes([p for _, p in entries if p is not None])
     items = [
@@ -223,7 +224,7 @@ def rename_collection(
     try:
         renamed = _library(request).rename_collection(user.id, collection_id, body.name)
     except (LibraryError, LibraryConflict, NotFound) as exc:
-        raise _fail(exc) from exc
+        raise library_http_error(exc) from exc
     return _collection_out(renamed)
 
 
@@ -244,7 +245,7 @@ def delete_collection(
     try:
         _library(request).delete_collection(user.id, collection_id)
     except NotFound as exc:
-        raise _fail(exc) from exc
+        raise library_http_error(exc) from exc
     return Response(status_code=204)
 
 
@@ -266,7 +267,7 @@ def add_items(
     try:
         done = _library(request).add_to_collection(user.id, collection_id, body.arxiv_ids)
     except (LibraryError, NotFound) as exc:
-        raise _fail(exc) from exc
+        raise library_http_error(exc) from exc
     return AddOut(
         collection=_collection_out(done.collection),
         added=done.added,
@@ -300,7 +301,7 @@ def put_item(
             e for e in library.store.items(user.id, collection_id) if e.arxiv_id == paper.arxiv_id
         )
     except (LibraryError, NotFound) as exc:
-        raise _fail(exc) from exc
+        raise library_http_error(exc) from exc
     service: Service = request.app.state.service
     out = _paper(paper, service.upvotes([paper])[paper.arxiv_id])
     return ItemOut(arxiv_id=entry.arxiv_id, added_at=entry.added_at, note=entry.note, paper=out)
@@ -323,7 +324,7 @@ def delete_item(
     try:
         _library(request).remove_item(user.id, collection_id, arxiv_id)
     except NotFound as exc:
-        raise _fail(exc) from exc
+        raise library_http_error(exc) from exc
     return Response(status_code=204)
 
 
@@ -364,7 +365,7 @@ def _rate(
     try:
         paper = _library(request).rate(user.id, arxiv_id, rating)
     except (LibraryError, NotFound) as exc:
-        raise _fail(exc) from exc
+        raise library_http_error(exc) from exc
     return RatingOut(arxiv_id=paper.arxiv_id, rating={"up": 1, "down": -1}.get(rating, 0))
 
 
@@ -388,7 +389,7 @@ def add_follow(
     try:
         library.follow(user.id, body.name)
     except LibraryError as exc:
-        raise _fail(exc) from exc
+        raise library_http_error(exc) from exc
     return library.follows(user.id)
 
 
@@ -404,7 +405,7 @@ def remove_follow(
     try:
         library.unfollow(user.id, name)
     except LibraryError as exc:
-        raise _fail(exc) from exc
+        raise library_http_error(exc) from exc
     return library.follows(user.id)
 
 

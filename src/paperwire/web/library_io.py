@@ -27,7 +27,13 @@ from paperwire.models import Paper, User
 from paperwire.service import Service
 from paperwire.web.auth import CSRF_FIELD, Auth
 from paperwire.web.feeds import FEED_ITEMS, _export, _feed
-from paperwire.web.library_api import AUTH_ERRORS, Authorization, CollectionId, CsrfHeader
+from paperwire.web.library_api import (
+    AUTH_ERRORS,
+    Authorization,
+    CollectionId,
+    CsrfHeader,
+    library_http_error,
+)
 from paperwire.web.library_api import reader as api_reader
 from paperwire.web.render import render, with_query
 
@@ -101,14 +107,6 @@ async def read_upload(request: Request, limit: int) -> Upload:
     return upload
 
 
-def _problem(exc: Exception) -> HTTPException:
-    if isinstance(exc, NotFound):
-        return HTTPException(404, str(exc))
-    if isinstance(exc, LibraryConflict):
-        return HTTPException(409, str(exc))
-    return HTTPException(400, str(exc))
-
-
 def _run_import(
     service: Service, user: User, target: str | int, upload: Upload, fetch: bool
 ) -> ImportReport:
@@ -119,7 +117,7 @@ def _run_import(
     except LibraryFileError as exc:
         raise HTTPException(400, str(exc)) from exc
     except (LibraryError, LibraryConflict, NotFound) as exc:
-        raise _problem(exc) from exc
+        raise library_http_error(exc) from exc
 
 
 def _form_target(fields: dict[str, str]) -> str | int:
@@ -156,7 +154,7 @@ def _all_papers(service: Service, user: User, collection_id: int, limit: int | N
     try:
         entries = service.library.collection_papers(user.id, collection_id, "added", limit)
     except NotFound as exc:
-        raise _problem(exc) from exc
+        raise library_http_error(exc) from exc
     return [p for _, p in entries if p is not None and not p.deleted]
 
 
@@ -164,7 +162,7 @@ def _export_collection(service: Service, user: User, collection_id: int, fmt: st
     try:
         collection = service.library.collection(user.id, collection_id)
     except NotFound as exc:
-        raise _problem(exc) from exc
+        raise library_http_error(exc) from exc
     papers = _all_papers(service, user, collection_id, None)
     stem = "".join(c if c.isalnum() else "-" for c in collection.name).strip("-") or "collection"
     response = _export(papers, fmt, f"paperwire-{stem}")
@@ -202,7 +200,7 @@ def feed_page(request: Request, collection_id: int) -> Response:
     try:
         collection = service.library.collection(user.id, collection_id)
     except NotFound as exc:
-        raise _problem(exc) from exc
+        raise library_http_error(exc) from exc
     context = {"collection": collection, "urls": feed_urls(service, user, collection_id)}
     response = render(request, "library/feed.html", context)
     response.headers["Cache-Control"] = "private, no-store"
@@ -240,7 +238,7 @@ def collection_feed(
     try:
         collection = service.library.collection(owner, collection_id)
     except NotFound as exc:
-        raise _problem(exc) from exc
+        raise library_http_error(exc) from exc
     papers = _all_papers(service, user, collection_id, FEED_ITEMS)
     response = _feed(request, fmt, f"collection {collection.name}", "/library", papers)
     response.headers["Cache-Control"] = "private, max-age=300"
@@ -291,7 +289,7 @@ async def import_api(
     try:  # another reader's collection: 404 before the upload is read
         await run_in_threadpool(service.library.collection, user.id, collection_id)
     except NotFound as exc:
-        raise _problem(exc) from exc
+        raise library_http_error(exc) from exc
     upload = await read_upload(request, service.settings.library_max_bytes)
     report = await run_in_threadpool(_run_import, service, user, collection_id, upload, fetch)
     return ImportOut.model_validate(report.as_dict())
@@ -328,7 +326,7 @@ def feed_api(
     try:
         service.library.collection(user.id, collection_id)
     except NotFound as exc:
-        raise _problem(exc) from exc
+        raise library_http_error(exc) from exc
     return JSONResponse(
         feed_urls(service, user, collection_id), headers={"Cache-Control": "no-store"}
     )

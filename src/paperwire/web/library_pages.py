@@ -25,6 +25,7 @@ from paperwire.models import User
 from paperwire.service import Service
 from paperwire.web import listing
 from paperwire.web.auth import CSRF_FIELD, Auth, safe_next
+from paperwire.web.library_api import library_http_error
 from paperwire.web.render import render, with_query
 from paperwire.web.schemas import page_count
 
@@ -89,14 +90,6 @@ def _back(request: Request, next_path: str, body: dict[str, Any]) -> Response:
     return RedirectResponse(safe_next(next_path), 303)
 
 
-def _problem(exc: Exception) -> HTTPException:
-    if isinstance(exc, NotFound):
-        return HTTPException(404, str(exc))
-    if isinstance(exc, LibraryConflict):
-        return HTTPException(409, str(exc))
-    return HTTPException(400, str(exc))
-
-
 # -- buttons on every paper list and the paper page ---------------------------------------
 
 
@@ -121,7 +114,7 @@ def library_act(
     try:
         body = _act(library, user, arxiv_id, do, collection_id, new_collection)
     except (LibraryError, NotFound) as exc:
-        raise _problem(exc) from exc
+        raise library_http_error(exc) from exc
     return _back(request, next_path, body)
 
 
@@ -176,7 +169,7 @@ def follow(
         else:
             library.unfollow(user.id, name)
     except LibraryError as exc:
-        raise _problem(exc) from exc
+        raise library_http_error(exc) from exc
     following = bool(follow_name)
     return _back(request, next_path, {"name": " ".join(name.split()), "following": following})
 
@@ -234,7 +227,7 @@ def collection_page(
         offset = (page - 1) * PER_PAGE
         entries = library.collection_papers(user.id, collection_id, sort, PER_PAGE, offset)
     except NotFound as exc:
-        raise _problem(exc) from exc
+        raise library_http_error(exc) from exc
     papers = [p for _, p in entries if p is not None]
     found = listing.decorate(_service(request), papers, user, hide_dismissed=False)
     context = {
@@ -326,7 +319,7 @@ def _change(
     try:
         change(_library(request), user)
     except (LibraryError, LibraryConflict, NotFound) as exc:
-        raise _problem(exc) from exc
+        raise library_http_error(exc) from exc
     return _back(request, back, body or {"ok": True})
 
 
