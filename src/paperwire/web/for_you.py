@@ -7,17 +7,17 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from paperwire.library_io import FOR_YOU_DAYS, FOR_YOU_SCOPE
 from paperwire.service import Service
 from paperwire.web import listing
-from paperwire.web.auth import Auth
 from paperwire.web.feeds import _feed
 from paperwire.web.library_api import AUTH_ERRORS, Authorization
 from paperwire.web.library_api import reader as api_reader
-from paperwire.web.render import render, with_query
+from paperwire.web.library_pages import reader_or_login
+from paperwire.web.render import render
 from paperwire.web.schemas import PaperOut, paper_out
 
 router = APIRouter(include_in_schema=False)
@@ -45,10 +45,9 @@ def for_you_feed_urls(service: Service, user_id: int) -> dict[str, str]:
 
 @router.get("/for-you")
 def for_you_page(request: Request, days: int = 30) -> Response:
-    auth: Auth = request.app.state.auth
-    user = auth.current_user(request)
-    if user is None:
-        return RedirectResponse(with_query("/login", next="/for-you"), 303)
+    user = reader_or_login(request, "/for-you", answer_json=False)
+    if isinstance(user, Response):
+        return user
     service = _service(request)
     picked = service.recommended(user.id, _days(days), PAGE_ITEMS)
     papers = [p for _, p in picked.items]

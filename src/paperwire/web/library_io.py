@@ -35,7 +35,8 @@ from paperwire.web.library_api import (
     library_http_error,
 )
 from paperwire.web.library_api import reader as api_reader
-from paperwire.web.render import render, with_query
+from paperwire.web.library_pages import reader_or_login
+from paperwire.web.render import render
 
 router = APIRouter(include_in_schema=False)
 api_router = APIRouter(prefix="/api/v1", tags=["library"], responses=AUTH_ERRORS)
@@ -135,9 +136,9 @@ async def import_page(request: Request) -> Response:
     """Import a library file from the form on the library or a collection page."""
     service = _service(request)
     auth: Auth = request.app.state.auth
-    user = await run_in_threadpool(auth.current_user, request)
-    if user is None:
-        return RedirectResponse(with_query("/login", next="/library"), 303)
+    user = await run_in_threadpool(reader_or_login, request, "/library", False)
+    if isinstance(user, Response):
+        return user
     upload = await read_upload(request, service.settings.library_max_bytes)
     auth.check_csrf(request, upload.fields.get(CSRF_FIELD))
     fetch = upload.fields.get("fetch") == "on"
@@ -173,10 +174,9 @@ def _export_collection(service: Service, user: User, collection_id: int, fmt: st
 @router.get("/library/{collection_id}/export")
 def export_page(request: Request, collection_id: int, format: str = "bibtex") -> Response:
     """The whole collection as BibTeX (format=bibtex) or CSL-JSON (format=csljson)."""
-    auth: Auth = request.app.state.auth
-    user = auth.current_user(request)
-    if user is None:
-        return RedirectResponse(with_query("/login", next=f"/library/{collection_id}"), 303)
+    user = reader_or_login(request, f"/library/{collection_id}", answer_json=False)
+    if isinstance(user, Response):
+        return user
     return _export_collection(_service(request), user, collection_id, format)
 
 
@@ -192,10 +192,9 @@ def feed_urls(service: Service, user: User, collection_id: int) -> dict[str, str
 @router.get("/library/{collection_id}/feed")
 def feed_page(request: Request, collection_id: int) -> Response:
     """The collection's secret feed URLs, and the button that revokes them."""
-    auth: Auth = request.app.state.auth
-    user = auth.current_user(request)
-    if user is None:
-        return RedirectResponse(with_query("/login", next=f"/library/{collection_id}/feed"), 303)
+    user = reader_or_login(request, f"/library/{collection_id}/feed", answer_json=False)
+    if isinstance(user, Response):
+        return user
     service = _service(request)
     try:
         collection = service.library.collection(user.id, collection_id)
@@ -214,9 +213,9 @@ async def rotate_feeds(request: Request) -> Response:
     auth: Auth = request.app.state.auth
     form = await request.form(max_files=0, max_fields=5)
     auth.check_csrf(request, str(form.get(CSRF_FIELD) or ""))
-    user = await run_in_threadpool(auth.current_user, request)
-    if user is None:
-        return RedirectResponse(with_query("/login", next="/library"), 303)
+    user = await run_in_threadpool(reader_or_login, request, "/library", False)
+    if isinstance(user, Response):
+        return user
     await run_in_threadpool(service.feed_tokens.rotate, user.id)
     back = str(form.get("next") or "/library")
     return RedirectResponse(back if back.startswith("/library") else "/library", 303)

@@ -62,26 +62,22 @@ def _wants_json(request: Request) -> bool:
     return "application/json" in request.headers.get("accept", "")
 
 
-class SignInFirst(Exception):
-    """Raised by _reader when nobody is signed in; turned into a redirect or a 401."""
-
-
-def _reader(request: Request, csrf: str | None = None, check: bool = True) -> User:
-    """The signed-in reader (CSRF checked first for posts)."""
-    auth = _auth(request)
-    if check:
-        auth.check_csrf(request, csrf)
-    user = auth.current_user(request)
-    if user is None:
-        raise SignInFirst
-    return user
-
-
-def _login(request: Request, next_path: str) -> Response:
-    login = with_query("/login", next=safe_next(next_path))
-    if _wants_json(request):
+def reader_or_login(request: Request, back: str, answer_json: bool = True) -> User | Response:
+    """The signed-in reader, else the way to sign in and come back to `back`: a redirect to
+    the login page, or (answer_json, when app.js sent it with fetch) 401 JSON naming it."""
+    user = _auth(request).current_user(request)
+    if user is not None:
+        return user
+    login = with_query("/login", next=safe_next(back))
+    if answer_json and _wants_json(request):
         return JSONResponse({"error": "sign in first", "login": login}, 401)
     return RedirectResponse(login, 303)
+
+
+def _reader(request: Request, back: str, csrf: str | None) -> User | Response:
+    """reader_or_login for a post: its CSRF token is checked first."""
+    _auth(request).check_csrf(request, csrf)
+    return reader_or_login(request, back)
 
 
 def _back(request: Request, next_path: str, body: dict[str, Any]) -> Response:
@@ -104,10 +100,9 @@ def library_act(
     csrf_token: Csrf = None,
 ) -> Response:
     """Save / unsave / like / unlike / dismiss / undismiss one paper."""
-    try:
-        user = _reader(request, csrf_token)
-    except SignInFirst:
-        return _login(request, next_path)
+    user = _reader(request, next_path, csrf_token)
+    if isinstance(user, Response):
+        return user
     library = _library(request)
     if do not in ACTS:
         raise HTTPException(400, f"do must be one of {', '.join(ACTS)}")
@@ -155,10 +150,9 @@ def follow(
     csrf_token: Csrf = None,
 ) -> Response:
     """Follow (field `follow`) or unfollow (field `unfollow`) an author by name."""
-    try:
-        user = _reader(request, csrf_token)
-    except SignInFirst:
-        return _login(request, next_path)
+    user = _reader(request, next_path, csrf_token)
+    if isinstance(user, Response):
+        return user
     name = follow_name or unfollow_name
     if not name:
         raise HTTPException(400, "say which author: the follow or unfollow field")
@@ -179,10 +173,9 @@ def follow(
 
 @router.get("/library")
 def library_page(request: Request) -> Response:
-    try:
-        user = _reader(request, check=False)
-    except SignInFirst:
-        return _login(request, "/library")
+    user = reader_or_login(request, "/library")
+    if isinstance(user, Response):
+        return user
     library = _library(request)
     context = {"collections": library.collections(user.id), "error": None}
     return render(request, "library/index.html", context)
@@ -194,10 +187,9 @@ def create_collection(
     name: Annotated[str, Form(max_length=200)] = "",
     csrf_token: Csrf = None,
 ) -> Response:
-    try:
-        user = _reader(request, csrf_token)
-    except SignInFirst:
-        return _login(request, "/library")
+    user = _reader(request, "/library", csrf_token)
+    if isinstance(user, Response):
+        return user
     library = _library(request)
     try:
         made = library.create_collection(user.id, name)
@@ -215,10 +207,9 @@ def collection_page(
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Response:
     path = f"/library/{collection_id}"
-    try:
-        user = _reader(request, check=False)
-    except SignInFirst:
-        return _login(request, path)
+    user = reader_or_login(request, path)
+    if isinstance(user, Response):
+        return user
     if sort not in ITEM_SORTS:
         raise HTTPException(400, f"sort must be one of {', '.join(ITEM_SORTS)}")
     library = _library(request)
@@ -312,10 +303,9 @@ def _change(
     body: dict[str, Any] | None = None,
 ) -> Response:
     """Check CSRF and sign-in, make `change(library, user)`, go `back` (or answer JSON)."""
-    try:
-        user = _reader(request, csrf)
-    except SignInFirst:
-        return _login(request, back)
+    user = _reader(request, back, csrf)
+    if isinstance(user, Response):
+        return user
     try:
         change(_library(request), user)
     except (LibraryError, LibraryConflict, NotFound) as exc:
@@ -328,10 +318,9 @@ def _change(
 
 @router.get("/following")
 def following_page(request: Request, days: int = 30) -> Response:
-    try:
-        user = _reader(request, check=False)
-    except SignInFirst:
-        return _login(request, "/following")
+    user = reader_or_login(request, "/following")
+    if isinstance(user, Response):
+        return user
     if days not in FOLLOWED_DAYS:
         raise HTTPException(400, f"days must be one of {', '.join(map(str, FOLLOWED_DAYS))}")
     library = _library(request)
@@ -347,10 +336,9 @@ def following_page(request: Request, days: int = 30) -> Response:
 
 @router.get("/account")
 def account_page(request: Request) -> Response:
-    try:
-        user = _reader(request, check=False)
-    except SignInFirst:
-        return _login(request, "/account")
+    user = reader_or_login(request, "/account")
+    if isinstance(user, Response):
+        return user
     return _account(request, user)
 
 
@@ -367,10 +355,9 @@ def create_token(
     name: Annotated[str, Form(max_length=200)] = "",
     csrf_token: Csrf = None,
 ) -> Response:
-    try:
-        user = _reader(request, csrf_token)
-    except SignInFirst:
-        return _login(request, "/account")
+    user = _reader(request, "/account", csrf_token)
+    if isinstance(user, Response):
+        return user
     try:
         _, secret = _library(request).create_token(user.id, name)
     except LibraryError as exc:
