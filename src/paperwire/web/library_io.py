@@ -23,7 +23,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from paperwire.bibliography import LibraryFileError
 from paperwire.library import LibraryConflict, LibraryError, NotFound
 from paperwire.library_io import ImportReport, collection_scope
-from paperwire.models import Paper, User
+from paperwire.models import Collection, Paper, User
 from paperwire.service import Service
 from paperwire.web.auth import CSRF_FIELD, Auth
 from paperwire.web.feeds import FEED_ITEMS, _export, _feed
@@ -151,6 +151,14 @@ async def import_page(request: Request) -> Response:
 # -- a collection's exports and its secret feed -------------------------------------------------
 
 
+def _own_collection(service: Service, user_id: int, collection_id: int) -> Collection:
+    """The reader's collection, else 404 (another reader's too, as if it did not exist)."""
+    try:
+        return service.library.collection(user_id, collection_id)
+    except NotFound as exc:
+        raise library_http_error(exc) from exc
+
+
 def _all_papers(service: Service, user: User, collection_id: int, limit: int | None) -> list[Paper]:
     try:
         entries = service.library.collection_papers(user.id, collection_id, "added", limit)
@@ -160,10 +168,7 @@ def _all_papers(service: Service, user: User, collection_id: int, limit: int | N
 
 
 def _export_collection(service: Service, user: User, collection_id: int, fmt: str) -> Response:
-    try:
-        collection = service.library.collection(user.id, collection_id)
-    except NotFound as exc:
-        raise library_http_error(exc) from exc
+    collection = _own_collection(service, user.id, collection_id)
     papers = _all_papers(service, user, collection_id, None)
     stem = "".join(c if c.isalnum() else "-" for c in collection.name).strip("-") or "collection"
     response = _export(papers, fmt, f"paperwire-{stem}")
@@ -196,10 +201,7 @@ def feed_page(request: Request, collection_id: int) -> Response:
     if isinstance(user, Response):
         return user
     service = _service(request)
-    try:
-        collection = service.library.collection(user.id, collection_id)
-    except NotFound as exc:
-        raise library_http_error(exc) from exc
+    collection = _own_collection(service, user.id, collection_id)
     context = {"collection": collection, "urls": feed_urls(service, user, collection_id)}
     response = render(request, "library/feed.html", context)
     response.headers["Cache-Control"] = "private, no-store"
@@ -234,10 +236,7 @@ def collection_feed(
     if owner is None:
         raise HTTPException(404, "There is no feed at this address (the link may have been reset).")
     user = User(id=owner, email="")
-    try:
-        collection = service.library.collection(owner, collection_id)
-    except NotFound as exc:
-        raise library_http_error(exc) from exc
+    collection = _own_collection(service, owner, collection_id)
     papers = _all_papers(service, user, collection_id, FEED_ITEMS)
     response = _feed(request, fmt, f"collection {collection.name}", "/library", papers)
     response.headers["Cache-Control"] = "private, max-age=300"
@@ -285,10 +284,8 @@ async def import_api(
     stored here are fetched from the arXiv API first (slow: seconds per 100 papers)."""
     service = _service(request)
     user = await run_in_threadpool(api_reader, request, authorization, x_csrf_token, True)
-    try:  # another reader's collection: 404 before the upload is read
-        await run_in_threadpool(service.library.collection, user.id, collection_id)
-    except NotFound as exc:
-        raise library_http_error(exc) from exc
+    # another reader's collection: 404 before the upload is read
+    await run_in_threadpool(_own_collection, service, user.id, collection_id)
     upload = await read_upload(request, service.settings.library_max_bytes)
     report = await run_in_threadpool(_run_import, service, user, collection_id, upload, fetch)
     return ImportOut.model_validate(report.as_dict())
@@ -322,10 +319,7 @@ def feed_api(
     library page's "reset feed links" makes new ones and stops the old."""
     user = api_reader(request, authorization, None, False)
     service = _service(request)
-    try:
-        service.library.collection(user.id, collection_id)
-    except NotFound as exc:
-        raise library_http_error(exc) from exc
+    _own_collection(service, user.id, collection_id)
     return JSONResponse(
         feed_urls(service, user, collection_id), headers={"Cache-Control": "no-store"}
     )
