@@ -6,6 +6,7 @@ changes. Another reader's collection ids answer 404, as if they did not exist.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -13,7 +14,7 @@ from fastapi import APIRouter, Body, Header, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from paperwire.library import FOLLOWED_DAYS, Library, LibraryConflict, LibraryError, NotFound
-from paperwire.models import Collection, Paper, User
+from paperwire.models import Collection, CollectionEntry, Paper, User
 from paperwire.service import Service
 from paperwire.web.auth import Auth
 from paperwire.web.schemas import ErrorOut, PaperOut, paper_out
@@ -193,15 +194,7 @@ def collection_items(
         raise library_http_error(exc) from exc
     service: Service = request.app.state.service
     upvotes = service.upvotes([p for _, p in entries if p is not None])
-    items = [
-        ItemOut(
-            arxiv_id=e.arxiv_id,
-            added_at=e.added_at,
-            note=e.note,
-            paper=_paper(p, upvotes[p.arxiv_id]) if p is not None else None,
-        )
-        for e, p in entries
-    ]
+    items = [_item_out(e, p, upvotes[p.arxiv_id] if p is not None else 0) for e, p in entries]
     return CollectionItemsOut(
         collection=_collection_out(collection), sort=sort, page=page, items=items
     )
@@ -303,7 +296,11 @@ def put_item(
     except (LibraryError, NotFound) as exc:
         raise library_http_error(exc) from exc
     service: Service = request.app.state.service
-    out = _paper(paper, service.upvotes([paper])[paper.arxiv_id])
+    return _item_out(entry, paper, service.upvotes([paper])[paper.arxiv_id])
+
+
+def _item_out(entry: CollectionEntry, paper: Paper | None, upvotes: int) -> ItemOut:
+    out = _paper(paper, upvotes) if paper is not None else None
     return ItemOut(arxiv_id=entry.arxiv_id, added_at=entry.added_at, note=entry.note, paper=out)
 
 
@@ -384,13 +381,7 @@ def add_follow(
     x_csrf_token: CsrfHeader = None,
 ) -> list[str]:
     """Follow a name; returns the new list. Matching is by exact normalised name."""
-    user = reader(request, authorization, x_csrf_token, True)
-    library = _library(request)
-    try:
-        library.follow(user.id, body.name)
-    except LibraryError as exc:
-        raise library_http_error(exc) from exc
-    return library.follows(user.id)
+    return _change_follows(request, authorization, x_csrf_token, Library.follow, body.name)
 
 
 @router.delete("/follows", summary="Unfollow an author", response_model=list[str])
@@ -400,10 +391,21 @@ def remove_follow(
     authorization: Authorization = None,
     x_csrf_token: CsrfHeader = None,
 ) -> list[str]:
-    user = reader(request, authorization, x_csrf_token, True)
+    return _change_follows(request, authorization, x_csrf_token, Library.unfollow, name)
+
+
+def _change_follows(
+    request: Request,
+    authorization: str | None,
+    csrf: str | None,
+    change: Callable[[Library, int, str], object],
+    name: str,
+) -> list[str]:
+    """`change(library, user_id, name)` (follow or unfollow), then the new list."""
+    user = reader(request, authorization, csrf, True)
     library = _library(request)
     try:
-        library.unfollow(user.id, name)
+        change(library, user.id, name)
     except LibraryError as exc:
         raise library_http_error(exc) from exc
     return library.follows(user.id)
