@@ -105,9 +105,14 @@ class FollowedPapersOut(BaseModel):
     papers: list[PaperOut]
 
 
-def _library(request: Request) -> Library:
+def service_of(request: Request) -> Service:
+    """The app's Service (set up by create_app), typed."""
     service: Service = request.app.state.service
-    return service.library
+    return service
+
+
+def _library(request: Request) -> Library:
+    return service_of(request).library
 
 
 def reader(request: Request, authorization: str | None, csrf: str | None, write: bool) -> User:
@@ -192,7 +197,7 @@ def collection_items(
         entries = library.collection_papers(user.id, collection_id, sort, per_page, offset)
     except (LibraryError, NotFound) as exc:
         raise library_http_error(exc) from exc
-    service: Service = request.app.state.service
+    service = service_of(request)
     upvotes = service.upvotes([p for _, p in entries if p is not None])
     items = [_item_out(e, p, upvotes[p.arxiv_id] if p is not None else 0) for e, p in entries]
     return CollectionItemsOut(
@@ -295,7 +300,7 @@ def put_item(
         )
     except (LibraryError, NotFound) as exc:
         raise library_http_error(exc) from exc
-    service: Service = request.app.state.service
+    service = service_of(request)
     return _item_out(entry, paper, service.upvotes([paper])[paper.arxiv_id])
 
 
@@ -426,7 +431,7 @@ def followed_papers(
     user = reader(request, authorization, None, False)
     if days not in FOLLOWED_DAYS:
         raise HTTPException(400, f"days must be one of {', '.join(map(str, FOLLOWED_DAYS))}")
-    service: Service = request.app.state.service
+    service = service_of(request)
     out = []
     for name, papers in _library(request).followed_papers(user, days):
         counts = service.upvotes(papers)

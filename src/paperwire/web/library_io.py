@@ -33,6 +33,7 @@ from paperwire.web.library_api import (
     CollectionId,
     CsrfHeader,
     library_http_error,
+    service_of,
 )
 from paperwire.web.library_api import reader as api_reader
 from paperwire.web.library_pages import reader_or_login
@@ -43,11 +44,6 @@ api_router = APIRouter(prefix="/api/v1", tags=["library"], responses=AUTH_ERRORS
 FORM_SLACK = 64 * 1024  # multipart framing and the small fields around the file
 DEFAULT_IMPORT_COLLECTION = "Imported"
 FeedFormat = Literal["rss", "atom"]
-
-
-def _service(request: Request) -> Service:
-    service: Service = request.app.state.service
-    return service
 
 
 def _too_big(limit: int) -> HTTPException:
@@ -134,7 +130,7 @@ def _form_target(fields: dict[str, str]) -> str | int:
 @router.post("/library/import")
 async def import_page(request: Request) -> Response:
     """Import a library file from the form on the library or a collection page."""
-    service = _service(request)
+    service = service_of(request)
     auth: Auth = request.app.state.auth
     user = await run_in_threadpool(reader_or_login, request, "/library", False)
     if isinstance(user, Response):
@@ -182,7 +178,7 @@ def export_page(request: Request, collection_id: int, format: str = "bibtex") ->
     user = reader_or_login(request, f"/library/{collection_id}", answer_json=False)
     if isinstance(user, Response):
         return user
-    return _export_collection(_service(request), user, collection_id, format)
+    return _export_collection(service_of(request), user, collection_id, format)
 
 
 def feed_urls(service: Service, user: User, collection_id: int) -> dict[str, str]:
@@ -200,7 +196,7 @@ def feed_page(request: Request, collection_id: int) -> Response:
     user = reader_or_login(request, f"/library/{collection_id}/feed", answer_json=False)
     if isinstance(user, Response):
         return user
-    service = _service(request)
+    service = service_of(request)
     collection = _own_collection(service, user.id, collection_id)
     context = {"collection": collection, "urls": feed_urls(service, user, collection_id)}
     response = render(request, "library/feed.html", context)
@@ -211,7 +207,7 @@ def feed_page(request: Request, collection_id: int) -> Response:
 @router.post("/library/feeds/rotate")
 async def rotate_feeds(request: Request) -> Response:
     """New feed URLs for every feed of the reader; the old ones stop working."""
-    service = _service(request)
+    service = service_of(request)
     auth: Auth = request.app.state.auth
     form = await request.form(max_files=0, max_fields=5)
     auth.check_csrf(request, str(form.get(CSRF_FIELD) or ""))
@@ -231,7 +227,7 @@ def collection_feed(
     token: Annotated[str, Query(max_length=100)] = "",
 ) -> Response:
     """A collection as RSS or Atom, newest added first; `token` from its feed page."""
-    service = _service(request)
+    service = service_of(request)
     owner = service.feed_tokens.owner(token, collection_scope(collection_id))
     if owner is None:
         raise HTTPException(404, "There is no feed at this address (the link may have been reset).")
@@ -282,7 +278,7 @@ async def import_api(
     """The body is the file (BibTeX, CSL-JSON, RIS or a list of arXiv ids/URLs/DOIs), or a
     multipart form with a `file` part. With `fetch=true`, papers known by arXiv id but not
     stored here are fetched from the arXiv API first (slow: seconds per 100 papers)."""
-    service = _service(request)
+    service = service_of(request)
     user = await run_in_threadpool(api_reader, request, authorization, x_csrf_token, True)
     # another reader's collection: 404 before the upload is read
     await run_in_threadpool(_own_collection, service, user.id, collection_id)
@@ -304,7 +300,7 @@ def export_api(
     authorization: Authorization = None,
 ) -> Response:
     user = api_reader(request, authorization, None, False)
-    return _export_collection(_service(request), user, collection_id, format)
+    return _export_collection(service_of(request), user, collection_id, format)
 
 
 @api_router.get(
@@ -318,7 +314,7 @@ def feed_api(
     """Feed readers cannot sign in: these URLs carry a token. Keep them private; the
     library page's "reset feed links" makes new ones and stops the old."""
     user = api_reader(request, authorization, None, False)
-    service = _service(request)
+    service = service_of(request)
     _own_collection(service, user.id, collection_id)
     return JSONResponse(
         feed_urls(service, user, collection_id), headers={"Cache-Control": "no-store"}

@@ -22,10 +22,9 @@ from paperwire.library import (
     NotFound,
 )
 from paperwire.models import User
-from paperwire.service import Service
 from paperwire.web import listing
 from paperwire.web.auth import CSRF_FIELD, Auth, safe_next
-from paperwire.web.library_api import library_http_error
+from paperwire.web.library_api import library_http_error, service_of
 from paperwire.web.render import render, with_query
 from paperwire.web.schemas import page_count
 
@@ -44,13 +43,8 @@ ACTS = {
 }
 
 
-def _service(request: Request) -> Service:
-    service: Service = request.app.state.service
-    return service
-
-
 def _library(request: Request) -> Library:
-    return _service(request).library
+    return service_of(request).library
 
 
 def _auth(request: Request) -> Auth:
@@ -220,7 +214,7 @@ def collection_page(
     except NotFound as exc:
         raise library_http_error(exc) from exc
     papers = [p for _, p in entries if p is not None]
-    found = listing.decorate(_service(request), papers, user, hide_dismissed=False)
+    found = listing.decorate(service_of(request), papers, user, hide_dismissed=False)
     context = {
         "collection": collection,
         "entries": entries,
@@ -326,7 +320,7 @@ def following_page(request: Request, days: int = 30) -> Response:
     library = _library(request)
     authors = library.followed_papers(user, days)
     papers = [p for _, found in authors for p in found]
-    found = listing.decorate(_service(request), papers, user, hide_dismissed=False)
+    found = listing.decorate(service_of(request), papers, user, hide_dismissed=False)
     context = {"authors": authors, "found": found, "days": days, "choices": FOLLOWED_DAYS}
     return render(request, "following.html", context)
 
