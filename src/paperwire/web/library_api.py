@@ -239,12 +239,12 @@ def delete_collection(
     x_csrf_token: CsrfHeader = None,
 ) -> Response:
     """Delete the collection and its items (the papers stay on paperwire)."""
-    user = reader(request, authorization, x_csrf_token, True)
-    try:
-        _library(request).delete_collection(user.id, collection_id)
-    except NotFound as exc:
-        raise library_http_error(exc) from exc
-    return Response(status_code=204)
+    return _remove(
+        request,
+        authorization,
+        x_csrf_token,
+        lambda library, user_id: library.delete_collection(user_id, collection_id),
+    )
 
 
 @router.post(
@@ -322,9 +322,24 @@ def delete_item(
     authorization: Authorization = None,
     x_csrf_token: CsrfHeader = None,
 ) -> Response:
-    user = reader(request, authorization, x_csrf_token, True)
+    return _remove(
+        request,
+        authorization,
+        x_csrf_token,
+        lambda library, user_id: library.remove_item(user_id, collection_id, arxiv_id),
+    )
+
+
+def _remove(
+    request: Request,
+    authorization: str | None,
+    csrf: str | None,
+    remove: Callable[[Library, int], object],
+) -> Response:
+    """`remove(library, user_id)` for the caller, 404 if it is not theirs, else 204."""
+    user = reader(request, authorization, csrf, True)
     try:
-        _library(request).remove_item(user.id, collection_id, arxiv_id)
+        remove(_library(request), user.id)
     except NotFound as exc:
         raise library_http_error(exc) from exc
     return Response(status_code=204)
