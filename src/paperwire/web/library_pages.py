@@ -382,13 +382,7 @@ def email_action_form(
 ) -> Response:
     """Show what the link will do, with one button: mail scanners that open every link
     in an email must not thumb down or save anything by themselves."""
-    try:
-        wanted, found = _library(request).email_action_owner(token)
-    except (LibraryError, NotFound) as exc:
-        context = {"status": 400, "message": str(exc)}
-        return render(request, "error.html", context, status_code=400)
-    context = {"wanted": wanted, "paper": found, "token": token, "done": False}
-    return render(request, "email_action.html", context)
+    return _email_action(request, token, done=False)
 
 
 @router.post("/email-action")
@@ -398,10 +392,18 @@ def email_action(
     csrf_token: Csrf = None,
 ) -> Response:
     _auth(request).check_csrf(request, csrf_token)
+    return _email_action(request, token, done=True)
+
+
+def _email_action(request: Request, token: str, done: bool) -> Response:
+    """The page of an email link: what it will do (done=False) or, applied, what it did;
+    a bad or expired token is a 400 page."""
+    library = _library(request)
+    look = library.apply_email_action if done else library.email_action_owner
     try:
-        wanted, found = _library(request).apply_email_action(token)
+        wanted, found = look(token)
     except (LibraryError, NotFound) as exc:
         context = {"status": 400, "message": str(exc)}
         return render(request, "error.html", context, status_code=400)
-    context = {"wanted": wanted, "paper": found, "token": token, "done": True}
+    context = {"wanted": wanted, "paper": found, "token": token, "done": done}
     return render(request, "email_action.html", context)
