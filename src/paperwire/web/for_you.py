@@ -7,28 +7,23 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from paperwire.library_io import FOR_YOU_DAYS, FOR_YOU_SCOPE
 from paperwire.service import Service
 from paperwire.web import listing
-from paperwire.web.auth import Auth
 from paperwire.web.feeds import _feed
-from paperwire.web.library_api import AUTH_ERRORS, Authorization
+from paperwire.web.library_api import AUTH_ERRORS, Authorization, service_of
 from paperwire.web.library_api import reader as api_reader
-from paperwire.web.render import render, with_query
+from paperwire.web.library_pages import reader_or_login
+from paperwire.web.render import render
 from paperwire.web.schemas import PaperOut, paper_out
 
 router = APIRouter(include_in_schema=False)
 api_router = APIRouter(prefix="/api/v1", tags=["library"], responses=AUTH_ERRORS)
 PAGE_ITEMS = 50
 FEED_DAYS = 30
-
-
-def _service(request: Request) -> Service:
-    service: Service = request.app.state.service
-    return service
 
 
 def _days(days: int) -> int:
@@ -45,11 +40,10 @@ def for_you_feed_urls(service: Service, user_id: int) -> dict[str, str]:
 
 @router.get("/for-you")
 def for_you_page(request: Request, days: int = 30) -> Response:
-    auth: Auth = request.app.state.auth
-    user = auth.current_user(request)
-    if user is None:
-        return RedirectResponse(with_query("/login", next="/for-you"), 303)
-    service = _service(request)
+    user = reader_or_login(request, "/for-you", answer_json=False)
+    if isinstance(user, Response):
+        return user
+    service = service_of(request)
     picked = service.recommended(user.id, _days(days), PAGE_ITEMS)
     papers = [p for _, p in picked.items]
     found = listing.decorate(service, papers, user)
@@ -74,7 +68,7 @@ def for_you_feed(
 ) -> Response:
     """The reader's recommendations of the last 30 days as RSS or Atom; `token` from the
     "For you" page."""
-    service = _service(request)
+    service = service_of(request)
     owner = service.feed_tokens.owner(token, FOR_YOU_SCOPE)
     if owner is None:
         raise HTTPException(404, "There is no feed at this address (the link may have been reset).")
@@ -112,7 +106,7 @@ def recommendations_api(
     """Papers listed in the last `days` days (to the newest listing day) ranked for you,
     each with its reasons; never one you saved or marked not interested."""
     user = api_reader(request, authorization, None, False)
-    service = _service(request)
+    service = service_of(request)
     picked = service.recommended(user.id, _days(days), limit)
     votes = service.upvotes([p for _, p in picked.items])
     return RecommendationsOut(

@@ -6,6 +6,7 @@ changes. Another reader's collection ids answer 404, as if they did not exist.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -13,7 +14,7 @@ from fastapi import APIRouter, Body, Header, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from paperwire.library import FOLLOWED_DAYS, Library, LibraryConflict, LibraryError, NotFound
-from paperwire.models import Collection, Paper, User
+from paperwire.models import Collection, CollectionEntry, Paper, User
 from paperwire.service import Service
 from paperwire.web.auth import Auth
 from paperwire.web.schemas import ErrorOut, PaperOut, paper_out
@@ -104,9 +105,14 @@ class FollowedPapersOut(BaseModel):
     papers: list[PaperOut]
 
 
-def _library(request: Request) -> Library:
+def service_of(request: Request) -> Service:
+    """The app's Service (set up by create_app), typed."""
     service: Service = request.app.state.service
-    return service.library
+    return service
+
+
+def _library(request: Request) -> Library:
+    return service_of(request).library
 
 
 def reader(request: Request, authorization: str | None, csrf: str | None, write: bool) -> User:
@@ -126,7 +132,8 @@ def reader(request: Request, authorization: str | None, csrf: str | None, write:
     return session
 
 
-def _fail(exc: Exception) -> HTTPException:
+def library_http_error(exc: Exception) -> HTTPException:
+    """A library error as HTTP: NotFound 404, LibraryConflict 409, anything else 400."""
     if isinstance(exc, NotFound):
         return HTTPException(404, str(exc))
     if isinstance(exc, LibraryConflict):
@@ -164,7 +171,7 @@ def create_collection(
     try:
         return _collection_out(_library(request).create_collection(user.id, body.name))
     except (LibraryError, LibraryConflict) as exc:
-        raise _fail(exc) from exc
+        raise library_http_error(exc) from exc
 
 
 @router.get(
@@ -189,18 +196,10 @@ def collection_items(
         offset = (page - 1) * per_page
         entries = library.collection_papers(user.id, collection_id, sort, per_page, offset)
     except (LibraryError, NotFound) as exc:
-        raise _fail(exc) from exc
-    service: Service = request.app.state.service
+        raise library_http_error(exc) from exc
+    service = service_of(request)
     upvotes = service.upvotes([p for _, p in entries if p is not None])
-    items = [
-        ItemOut(
-            arxiv_id=e.arxiv_id,
-            added_at=e.added_at,
-            note=e.note,
-            paper=_paper(p, upvotes[p.arxiv_id]) if p is not None else None,
-        )
-        for e, p in entries
-    ]
+    items = [_item_out(e, p, upvotes[p.arxiv_id] if p is not None else 0) for e, p in entries]
     return CollectionItemsOut(
         collection=_collection_out(collection), sort=sort, page=page, items=items
     )
@@ -223,7 +222,7 @@ def rename_collection(
     try:
         renamed = _library(request).rename_collection(user.id, collection_id, body.name)
     except (LibraryError, LibraryConflict, NotFound) as exc:
-        raise _fail(exc) from exc
+        raise library_http_error(exc) from exc
     return _collection_out(renamed)
 
 
@@ -240,12 +239,12 @@ def delete_collection(
     x_csrf_token: CsrfHeader = None,
 ) -> Response:
     """Delete the collection and its items (the papers stay on paperwire)."""
-    user = reader(request, authorization, x_csrf_token, True)
-    try:
-        _library(request).delete_collection(user.id, collection_id)
-    except NotFound as exc:
-        raise _fail(exc) from exc
-    return Response(status_code=204)
+    return _remove(
+        request,
+        authorization,
+        x_csrf_token,
+        lambda library, user_id: library.delete_collection(user_id, collection_id),
+    )
 
 
 @router.post(
@@ -266,7 +265,7 @@ def add_items(
     try:
         done = _library(request).add_to_collection(user.id, collection_id, body.arxiv_ids)
     except (LibraryError, NotFound) as exc:
-        raise _fail(exc) from exc
+        raise library_http_error(exc) from exc
     return AddOut(
         collection=_collection_out(done.collection),
         added=done.added,
@@ -300,9 +299,13 @@ def put_item(
             e for e in library.store.items(user.id, collection_id) if e.arxiv_id == paper.arxiv_id
         )
     except (LibraryError, NotFound) as exc:
-        raise _fail(exc) from exc
-    service: Service = request.app.state.service
-    out = _paper(paper, service.upvotes([paper])[paper.arxiv_id])
+        raise library_http_error(exc) from exc
+    service = service_of(request)
+    return _item_out(entry, paper, service.upvotes([paper])[paper.arxiv_id])
+
+
+def _item_out(entry: CollectionEntry, paper: Paper | None, upvotes: int) -> ItemOut:
+    out = _paper(paper, upvotes) if paper is not None else None
     return ItemOut(arxiv_id=entry.arxiv_id, added_at=entry.added_at, note=entry.note, paper=out)
 
 
@@ -319,11 +322,26 @@ def delete_item(
     authorization: Authorization = None,
     x_csrf_token: CsrfHeader = None,
 ) -> Response:
-    user = reader(request, authorization, x_csrf_token, True)
+    return _remove(
+        request,
+        authorization,
+        x_csrf_token,
+        lambda library, user_id: library.remove_item(user_id, collection_id, arxiv_id),
+    )
+
+
+def _remove(
+    request: Request,
+    authorization: str | None,
+    csrf: str | None,
+    remove: Callable[[Library, int], object],
+) -> Response:
+    """`remove(library, user_id)` for the caller, 404 if it is not theirs, else 204."""
+    user = reader(request, authorization, csrf, True)
     try:
-        _library(request).remove_item(user.id, collection_id, arxiv_id)
+        remove(_library(request), user.id)
     except NotFound as exc:
-        raise _fail(exc) from exc
+        raise library_http_error(exc) from exc
     return Response(status_code=204)
 
 
@@ -364,7 +382,7 @@ def _rate(
     try:
         paper = _library(request).rate(user.id, arxiv_id, rating)
     except (LibraryError, NotFound) as exc:
-        raise _fail(exc) from exc
+        raise library_http_error(exc) from exc
     return RatingOut(arxiv_id=paper.arxiv_id, rating={"up": 1, "down": -1}.get(rating, 0))
 
 
@@ -383,13 +401,7 @@ def add_follow(
     x_csrf_token: CsrfHeader = None,
 ) -> list[str]:
     """Follow a name; returns the new list. Matching is by exact normalised name."""
-    user = reader(request, authorization, x_csrf_token, True)
-    library = _library(request)
-    try:
-        library.follow(user.id, body.name)
-    except LibraryError as exc:
-        raise _fail(exc) from exc
-    return library.follows(user.id)
+    return _change_follows(request, authorization, x_csrf_token, Library.follow, body.name)
 
 
 @router.delete("/follows", summary="Unfollow an author", response_model=list[str])
@@ -399,12 +411,23 @@ def remove_follow(
     authorization: Authorization = None,
     x_csrf_token: CsrfHeader = None,
 ) -> list[str]:
-    user = reader(request, authorization, x_csrf_token, True)
+    return _change_follows(request, authorization, x_csrf_token, Library.unfollow, name)
+
+
+def _change_follows(
+    request: Request,
+    authorization: str | None,
+    csrf: str | None,
+    change: Callable[[Library, int, str], object],
+    name: str,
+) -> list[str]:
+    """`change(library, user_id, name)` (follow or unfollow), then the new list."""
+    user = reader(request, authorization, csrf, True)
     library = _library(request)
     try:
-        library.unfollow(user.id, name)
+        change(library, user.id, name)
     except LibraryError as exc:
-        raise _fail(exc) from exc
+        raise library_http_error(exc) from exc
     return library.follows(user.id)
 
 
@@ -423,7 +446,7 @@ def followed_papers(
     user = reader(request, authorization, None, False)
     if days not in FOLLOWED_DAYS:
         raise HTTPException(400, f"days must be one of {', '.join(map(str, FOLLOWED_DAYS))}")
-    service: Service = request.app.state.service
+    service = service_of(request)
     out = []
     for name, papers in _library(request).followed_papers(user, days):
         counts = service.upvotes(papers)

@@ -23,24 +23,27 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from paperwire.bibliography import LibraryFileError
 from paperwire.library import LibraryConflict, LibraryError, NotFound
 from paperwire.library_io import ImportReport, collection_scope
-from paperwire.models import Paper, User
+from paperwire.models import Collection, Paper, User
 from paperwire.service import Service
 from paperwire.web.auth import CSRF_FIELD, Auth
 from paperwire.web.feeds import FEED_ITEMS, _export, _feed
-from paperwire.web.library_api import AUTH_ERRORS, Authorization, CollectionId, CsrfHeader
+from paperwire.web.library_api import (
+    AUTH_ERRORS,
+    Authorization,
+    CollectionId,
+    CsrfHeader,
+    library_http_error,
+    service_of,
+)
 from paperwire.web.library_api import reader as api_reader
-from paperwire.web.render import render, with_query
+from paperwire.web.library_pages import reader_or_login
+from paperwire.web.render import render
 
 router = APIRouter(include_in_schema=False)
 api_router = APIRouter(prefix="/api/v1", tags=["library"], responses=AUTH_ERRORS)
 FORM_SLACK = 64 * 1024  # multipart framing and the small fields around the file
 DEFAULT_IMPORT_COLLECTION = "Imported"
 FeedFormat = Literal["rss", "atom"]
-
-
-def _service(request: Request) -> Service:
-    service: Service = request.app.state.service
-    return service
 
 
 def _too_big(limit: int) -> HTTPException:
@@ -101,14 +104,6 @@ async def read_upload(request: Request, limit: int) -> Upload:
     return upload
 
 
-def _problem(exc: Exception) -> HTTPException:
-    if isinstance(exc, NotFound):
-        return HTTPException(404, str(exc))
-    if isinstance(exc, LibraryConflict):
-        return HTTPException(409, str(exc))
-    return HTTPException(400, str(exc))
-
-
 def _run_import(
     service: Service, user: User, target: str | int, upload: Upload, fetch: bool
 ) -> ImportReport:
@@ -119,7 +114,7 @@ def _run_import(
     except LibraryFileError as exc:
         raise HTTPException(400, str(exc)) from exc
     except (LibraryError, LibraryConflict, NotFound) as exc:
-        raise _problem(exc) from exc
+        raise library_http_error(exc) from exc
 
 
 def _form_target(fields: dict[str, str]) -> str | int:
@@ -135,11 +130,11 @@ def _form_target(fields: dict[str, str]) -> str | int:
 @router.post("/library/import")
 async def import_page(request: Request) -> Response:
     """Import a library file from the form on the library or a collection page."""
-    service = _service(request)
+    service = service_of(request)
     auth: Auth = request.app.state.auth
-    user = await run_in_threadpool(auth.current_user, request)
-    if user is None:
-        return RedirectResponse(with_query("/login", next="/library"), 303)
+    user = await run_in_threadpool(reader_or_login, request, "/library", False)
+    if isinstance(user, Response):
+        return user
     upload = await read_upload(request, service.settings.library_max_bytes)
     auth.check_csrf(request, upload.fields.get(CSRF_FIELD))
     fetch = upload.fields.get("fetch") == "on"
@@ -152,19 +147,24 @@ async def import_page(request: Request) -> Response:
 # -- a collection's exports and its secret feed -------------------------------------------------
 
 
+def _own_collection(service: Service, user_id: int, collection_id: int) -> Collection:
+    """The reader's collection, else 404 (another reader's too, as if it did not exist)."""
+    try:
+        return service.library.collection(user_id, collection_id)
+    except NotFound as exc:
+        raise library_http_error(exc) from exc
+
+
 def _all_papers(service: Service, user: User, collection_id: int, limit: int | None) -> list[Paper]:
     try:
         entries = service.library.collection_papers(user.id, collection_id, "added", limit)
     except NotFound as exc:
-        raise _problem(exc) from exc
+        raise library_http_error(exc) from exc
     return [p for _, p in entries if p is not None and not p.deleted]
 
 
 def _export_collection(service: Service, user: User, collection_id: int, fmt: str) -> Response:
-    try:
-        collection = service.library.collection(user.id, collection_id)
-    except NotFound as exc:
-        raise _problem(exc) from exc
+    collection = _own_collection(service, user.id, collection_id)
     papers = _all_papers(service, user, collection_id, None)
     stem = "".join(c if c.isalnum() else "-" for c in collection.name).strip("-") or "collection"
     response = _export(papers, fmt, f"paperwire-{stem}")
@@ -175,11 +175,10 @@ def _export_collection(service: Service, user: User, collection_id: int, fmt: st
 @router.get("/library/{collection_id}/export")
 def export_page(request: Request, collection_id: int, format: str = "bibtex") -> Response:
     """The whole collection as BibTeX (format=bibtex) or CSL-JSON (format=csljson)."""
-    auth: Auth = request.app.state.auth
-    user = auth.current_user(request)
-    if user is None:
-        return RedirectResponse(with_query("/login", next=f"/library/{collection_id}"), 303)
-    return _export_collection(_service(request), user, collection_id, format)
+    user = reader_or_login(request, f"/library/{collection_id}", answer_json=False)
+    if isinstance(user, Response):
+        return user
+    return _export_collection(service_of(request), user, collection_id, format)
 
 
 def feed_urls(service: Service, user: User, collection_id: int) -> dict[str, str]:
@@ -194,15 +193,11 @@ def feed_urls(service: Service, user: User, collection_id: int) -> dict[str, str
 @router.get("/library/{collection_id}/feed")
 def feed_page(request: Request, collection_id: int) -> Response:
     """The collection's secret feed URLs, and the button that revokes them."""
-    auth: Auth = request.app.state.auth
-    user = auth.current_user(request)
-    if user is None:
-        return RedirectResponse(with_query("/login", next=f"/library/{collection_id}/feed"), 303)
-    service = _service(request)
-    try:
-        collection = service.library.collection(user.id, collection_id)
-    except NotFound as exc:
-        raise _problem(exc) from exc
+    user = reader_or_login(request, f"/library/{collection_id}/feed", answer_json=False)
+    if isinstance(user, Response):
+        return user
+    service = service_of(request)
+    collection = _own_collection(service, user.id, collection_id)
     context = {"collection": collection, "urls": feed_urls(service, user, collection_id)}
     response = render(request, "library/feed.html", context)
     response.headers["Cache-Control"] = "private, no-store"
@@ -212,13 +207,13 @@ def feed_page(request: Request, collection_id: int) -> Response:
 @router.post("/library/feeds/rotate")
 async def rotate_feeds(request: Request) -> Response:
     """New feed URLs for every feed of the reader; the old ones stop working."""
-    service = _service(request)
+    service = service_of(request)
     auth: Auth = request.app.state.auth
     form = await request.form(max_files=0, max_fields=5)
     auth.check_csrf(request, str(form.get(CSRF_FIELD) or ""))
-    user = await run_in_threadpool(auth.current_user, request)
-    if user is None:
-        return RedirectResponse(with_query("/login", next="/library"), 303)
+    user = await run_in_threadpool(reader_or_login, request, "/library", False)
+    if isinstance(user, Response):
+        return user
     await run_in_threadpool(service.feed_tokens.rotate, user.id)
     back = str(form.get("next") or "/library")
     return RedirectResponse(back if back.startswith("/library") else "/library", 303)
@@ -232,15 +227,12 @@ def collection_feed(
     token: Annotated[str, Query(max_length=100)] = "",
 ) -> Response:
     """A collection as RSS or Atom, newest added first; `token` from its feed page."""
-    service = _service(request)
+    service = service_of(request)
     owner = service.feed_tokens.owner(token, collection_scope(collection_id))
     if owner is None:
         raise HTTPException(404, "There is no feed at this address (the link may have been reset).")
     user = User(id=owner, email="")
-    try:
-        collection = service.library.collection(owner, collection_id)
-    except NotFound as exc:
-        raise _problem(exc) from exc
+    collection = _own_collection(service, owner, collection_id)
     papers = _all_papers(service, user, collection_id, FEED_ITEMS)
     response = _feed(request, fmt, f"collection {collection.name}", "/library", papers)
     response.headers["Cache-Control"] = "private, max-age=300"
@@ -286,12 +278,10 @@ async def import_api(
     """The body is the file (BibTeX, CSL-JSON, RIS or a list of arXiv ids/URLs/DOIs), or a
     multipart form with a `file` part. With `fetch=true`, papers known by arXiv id but not
     stored here are fetched from the arXiv API first (slow: seconds per 100 papers)."""
-    service = _service(request)
+    service = service_of(request)
     user = await run_in_threadpool(api_reader, request, authorization, x_csrf_token, True)
-    try:  # another reader's collection: 404 before the upload is read
-        await run_in_threadpool(service.library.collection, user.id, collection_id)
-    except NotFound as exc:
-        raise _problem(exc) from exc
+    # another reader's collection: 404 before the upload is read
+    await run_in_threadpool(_own_collection, service, user.id, collection_id)
     upload = await read_upload(request, service.settings.library_max_bytes)
     report = await run_in_threadpool(_run_import, service, user, collection_id, upload, fetch)
     return ImportOut.model_validate(report.as_dict())
@@ -310,7 +300,7 @@ def export_api(
     authorization: Authorization = None,
 ) -> Response:
     user = api_reader(request, authorization, None, False)
-    return _export_collection(_service(request), user, collection_id, format)
+    return _export_collection(service_of(request), user, collection_id, format)
 
 
 @api_router.get(
@@ -324,11 +314,8 @@ def feed_api(
     """Feed readers cannot sign in: these URLs carry a token. Keep them private; the
     library page's "reset feed links" makes new ones and stops the old."""
     user = api_reader(request, authorization, None, False)
-    service = _service(request)
-    try:
-        service.library.collection(user.id, collection_id)
-    except NotFound as exc:
-        raise _problem(exc) from exc
+    service = service_of(request)
+    _own_collection(service, user.id, collection_id)
     return JSONResponse(
         feed_urls(service, user, collection_id), headers={"Cache-Control": "no-store"}
     )

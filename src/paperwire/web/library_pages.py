@@ -22,9 +22,9 @@ from paperwire.library import (
     NotFound,
 )
 from paperwire.models import User
-from paperwire.service import Service
 from paperwire.web import listing
 from paperwire.web.auth import CSRF_FIELD, Auth, safe_next
+from paperwire.web.library_api import library_http_error, service_of
 from paperwire.web.render import render, with_query
 from paperwire.web.schemas import page_count
 
@@ -43,13 +43,8 @@ ACTS = {
 }
 
 
-def _service(request: Request) -> Service:
-    service: Service = request.app.state.service
-    return service
-
-
 def _library(request: Request) -> Library:
-    return _service(request).library
+    return service_of(request).library
 
 
 def _auth(request: Request) -> Auth:
@@ -61,40 +56,28 @@ def _wants_json(request: Request) -> bool:
     return "application/json" in request.headers.get("accept", "")
 
 
-class SignInFirst(Exception):
-    """Raised by _reader when nobody is signed in; turned into a redirect or a 401."""
-
-
-def _reader(request: Request, csrf: str | None = None, check: bool = True) -> User:
-    """The signed-in reader (CSRF checked first for posts)."""
-    auth = _auth(request)
-    if check:
-        auth.check_csrf(request, csrf)
-    user = auth.current_user(request)
-    if user is None:
-        raise SignInFirst
-    return user
-
-
-def _login(request: Request, next_path: str) -> Response:
-    login = with_query("/login", next=safe_next(next_path))
-    if _wants_json(request):
+def reader_or_login(request: Request, back: str, answer_json: bool = True) -> User | Response:
+    """The signed-in reader, else the way to sign in and come back to `back`: a redirect to
+    the login page, or (answer_json, when app.js sent it with fetch) 401 JSON naming it."""
+    user = _auth(request).current_user(request)
+    if user is not None:
+        return user
+    login = with_query("/login", next=safe_next(back))
+    if answer_json and _wants_json(request):
         return JSONResponse({"error": "sign in first", "login": login}, 401)
     return RedirectResponse(login, 303)
+
+
+def _reader(request: Request, back: str, csrf: str | None) -> User | Response:
+    """reader_or_login for a post: its CSRF token is checked first."""
+    _auth(request).check_csrf(request, csrf)
+    return reader_or_login(request, back)
 
 
 def _back(request: Request, next_path: str, body: dict[str, Any]) -> Response:
     if _wants_json(request):
         return JSONResponse(body)
     return RedirectResponse(safe_next(next_path), 303)
-
-
-def _problem(exc: Exception) -> HTTPException:
-    if isinstance(exc, NotFound):
-        return HTTPException(404, str(exc))
-    if isinstance(exc, LibraryConflict):
-        return HTTPException(409, str(exc))
-    return HTTPException(400, str(exc))
 
 
 # -- buttons on every paper list and the paper page ---------------------------------------
@@ -111,17 +94,16 @@ def library_act(
     csrf_token: Csrf = None,
 ) -> Response:
     """Save / unsave / like / unlike / dismiss / undismiss one paper."""
-    try:
-        user = _reader(request, csrf_token)
-    except SignInFirst:
-        return _login(request, next_path)
+    user = _reader(request, next_path, csrf_token)
+    if isinstance(user, Response):
+        return user
     library = _library(request)
     if do not in ACTS:
         raise HTTPException(400, f"do must be one of {', '.join(ACTS)}")
     try:
         body = _act(library, user, arxiv_id, do, collection_id, new_collection)
     except (LibraryError, NotFound) as exc:
-        raise _problem(exc) from exc
+        raise library_http_error(exc) from exc
     return _back(request, next_path, body)
 
 
@@ -162,10 +144,9 @@ def follow(
     csrf_token: Csrf = None,
 ) -> Response:
     """Follow (field `follow`) or unfollow (field `unfollow`) an author by name."""
-    try:
-        user = _reader(request, csrf_token)
-    except SignInFirst:
-        return _login(request, next_path)
+    user = _reader(request, next_path, csrf_token)
+    if isinstance(user, Response):
+        return user
     name = follow_name or unfollow_name
     if not name:
         raise HTTPException(400, "say which author: the follow or unfollow field")
@@ -176,7 +157,7 @@ def follow(
         else:
             library.unfollow(user.id, name)
     except LibraryError as exc:
-        raise _problem(exc) from exc
+        raise library_http_error(exc) from exc
     following = bool(follow_name)
     return _back(request, next_path, {"name": " ".join(name.split()), "following": following})
 
@@ -186,10 +167,9 @@ def follow(
 
 @router.get("/library")
 def library_page(request: Request) -> Response:
-    try:
-        user = _reader(request, check=False)
-    except SignInFirst:
-        return _login(request, "/library")
+    user = reader_or_login(request, "/library")
+    if isinstance(user, Response):
+        return user
     library = _library(request)
     context = {"collections": library.collections(user.id), "error": None}
     return render(request, "library/index.html", context)
@@ -201,10 +181,9 @@ def create_collection(
     name: Annotated[str, Form(max_length=200)] = "",
     csrf_token: Csrf = None,
 ) -> Response:
-    try:
-        user = _reader(request, csrf_token)
-    except SignInFirst:
-        return _login(request, "/library")
+    user = _reader(request, "/library", csrf_token)
+    if isinstance(user, Response):
+        return user
     library = _library(request)
     try:
         made = library.create_collection(user.id, name)
@@ -222,10 +201,9 @@ def collection_page(
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Response:
     path = f"/library/{collection_id}"
-    try:
-        user = _reader(request, check=False)
-    except SignInFirst:
-        return _login(request, path)
+    user = reader_or_login(request, path)
+    if isinstance(user, Response):
+        return user
     if sort not in ITEM_SORTS:
         raise HTTPException(400, f"sort must be one of {', '.join(ITEM_SORTS)}")
     library = _library(request)
@@ -234,9 +212,9 @@ def collection_page(
         offset = (page - 1) * PER_PAGE
         entries = library.collection_papers(user.id, collection_id, sort, PER_PAGE, offset)
     except NotFound as exc:
-        raise _problem(exc) from exc
+        raise library_http_error(exc) from exc
     papers = [p for _, p in entries if p is not None]
-    found = listing.decorate(_service(request), papers, user, hide_dismissed=False)
+    found = listing.decorate(service_of(request), papers, user, hide_dismissed=False)
     context = {
         "collection": collection,
         "entries": entries,
@@ -319,14 +297,13 @@ def _change(
     body: dict[str, Any] | None = None,
 ) -> Response:
     """Check CSRF and sign-in, make `change(library, user)`, go `back` (or answer JSON)."""
-    try:
-        user = _reader(request, csrf)
-    except SignInFirst:
-        return _login(request, back)
+    user = _reader(request, back, csrf)
+    if isinstance(user, Response):
+        return user
     try:
         change(_library(request), user)
     except (LibraryError, LibraryConflict, NotFound) as exc:
-        raise _problem(exc) from exc
+        raise library_http_error(exc) from exc
     return _back(request, back, body or {"ok": True})
 
 
@@ -335,16 +312,15 @@ def _change(
 
 @router.get("/following")
 def following_page(request: Request, days: int = 30) -> Response:
-    try:
-        user = _reader(request, check=False)
-    except SignInFirst:
-        return _login(request, "/following")
+    user = reader_or_login(request, "/following")
+    if isinstance(user, Response):
+        return user
     if days not in FOLLOWED_DAYS:
         raise HTTPException(400, f"days must be one of {', '.join(map(str, FOLLOWED_DAYS))}")
     library = _library(request)
     authors = library.followed_papers(user, days)
     papers = [p for _, found in authors for p in found]
-    found = listing.decorate(_service(request), papers, user, hide_dismissed=False)
+    found = listing.decorate(service_of(request), papers, user, hide_dismissed=False)
     context = {"authors": authors, "found": found, "days": days, "choices": FOLLOWED_DAYS}
     return render(request, "following.html", context)
 
@@ -354,10 +330,9 @@ def following_page(request: Request, days: int = 30) -> Response:
 
 @router.get("/account")
 def account_page(request: Request) -> Response:
-    try:
-        user = _reader(request, check=False)
-    except SignInFirst:
-        return _login(request, "/account")
+    user = reader_or_login(request, "/account")
+    if isinstance(user, Response):
+        return user
     return _account(request, user)
 
 
@@ -374,10 +349,9 @@ def create_token(
     name: Annotated[str, Form(max_length=200)] = "",
     csrf_token: Csrf = None,
 ) -> Response:
-    try:
-        user = _reader(request, csrf_token)
-    except SignInFirst:
-        return _login(request, "/account")
+    user = _reader(request, "/account", csrf_token)
+    if isinstance(user, Response):
+        return user
     try:
         _, secret = _library(request).create_token(user.id, name)
     except LibraryError as exc:
@@ -408,13 +382,7 @@ def email_action_form(
 ) -> Response:
     """Show what the link will do, with one button: mail scanners that open every link
     in an email must not thumb down or save anything by themselves."""
-    try:
-        wanted, found = _library(request).email_action_owner(token)
-    except (LibraryError, NotFound) as exc:
-        context = {"status": 400, "message": str(exc)}
-        return render(request, "error.html", context, status_code=400)
-    context = {"wanted": wanted, "paper": found, "token": token, "done": False}
-    return render(request, "email_action.html", context)
+    return _email_action(request, token, done=False)
 
 
 @router.post("/email-action")
@@ -424,10 +392,18 @@ def email_action(
     csrf_token: Csrf = None,
 ) -> Response:
     _auth(request).check_csrf(request, csrf_token)
+    return _email_action(request, token, done=True)
+
+
+def _email_action(request: Request, token: str, done: bool) -> Response:
+    """The page of an email link: what it will do (done=False) or, applied, what it did;
+    a bad or expired token is a 400 page."""
+    library = _library(request)
+    look = library.apply_email_action if done else library.email_action_owner
     try:
-        wanted, found = _library(request).apply_email_action(token)
+        wanted, found = look(token)
     except (LibraryError, NotFound) as exc:
         context = {"status": 400, "message": str(exc)}
         return render(request, "error.html", context, status_code=400)
-    context = {"wanted": wanted, "paper": found, "token": token, "done": True}
+    context = {"wanted": wanted, "paper": found, "token": token, "done": done}
     return render(request, "email_action.html", context)

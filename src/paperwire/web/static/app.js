@@ -106,8 +106,10 @@ function setPressed(button, pressed, value, text) {
   if (text !== undefined) button.textContent = text;
 }
 
-async function submitLibrary(event) {
-  const form = event.target.closest("form[data-library]");
+// Post a library form of `selector` with fetch (the pressed button's value included), then
+// `apply(form, submitter, body)` its JSON answer; the button is disabled meanwhile.
+async function submitWith(event, selector, apply) {
+  const form = event.target.closest(selector);
   if (!form || !event.submitter) return;
   event.preventDefault();
   const submitter = event.submitter;
@@ -115,59 +117,50 @@ async function submitLibrary(event) {
   submitter.disabled = true;
   try {
     const body = await postForm(form, data, submitter);
-    if (!body) return;
-    if (form.hasAttribute("data-in-list") && body.rating === -1) {
-      const card = form.closest("[data-paper]");
-      if (card) { card.remove(); return; }
-    }
-    document.querySelectorAll("form.lib").forEach((bar) => {
-      if (bar.querySelector("input[name=arxiv_id]").value !== body.arxiv_id) return;
-      setPressed(bar.querySelector(".save"), body.saved, body.saved ? "unsave" : "save", body.saved ? "★ Saved" : "☆ Save");
-      setPressed(bar.querySelector(".like"), body.rating === 1, body.rating === 1 ? "unlike" : "like");
-      setPressed(bar.querySelector(".dismiss"), body.rating === -1, body.rating === -1 ? "undismiss" : "dismiss");
-    });
-    if (body.collection) {
-      let status = form.parentElement.querySelector(".lib-status");
-      if (!status) {
-        status = document.createElement("p");
-        status.className = "lib-status muted small";
-        status.setAttribute("role", "status");
-        form.after(status);
-      }
-      status.textContent = "Saved to ";
-      const link = document.createElement("a");
-      link.href = body.collection.url;
-      link.textContent = body.collection.name;
-      status.append(link);
-    }
+    if (body) apply(form, submitter, body);
   } finally {
     submitter.disabled = false;
   }
 }
 
-async function submitFollow(event) {
-  const form = event.target.closest("form[data-follow]");
-  if (!form || !event.submitter) return;
-  event.preventDefault();
-  const submitter = event.submitter;
-  const data = new FormData(form, submitter);  // before disabling: disabled buttons send nothing
-  submitter.disabled = true;
-  try {
-    const body = await postForm(form, data, submitter);
-    if (!body) return;
-    document.querySelectorAll("button.follow").forEach((button) => {
-      if (button.value !== submitter.value) return;
-      button.name = body.following ? "unfollow" : "follow";
-      setPressed(button, body.following, button.value, body.following ? "✓" : "+");
-      button.setAttribute("aria-label", (body.following ? "Unfollow " : "Follow ") + button.value);
-    });
-  } finally {
-    submitter.disabled = false;
+function showLibrary(form, submitter, body) {
+  if (form.hasAttribute("data-in-list") && body.rating === -1) {
+    const card = form.closest("[data-paper]");
+    if (card) { card.remove(); return; }
   }
+  document.querySelectorAll("form.lib").forEach((bar) => {
+    if (bar.querySelector("input[name=arxiv_id]").value !== body.arxiv_id) return;
+    setPressed(bar.querySelector(".save"), body.saved, body.saved ? "unsave" : "save", body.saved ? "★ Saved" : "☆ Save");
+    setPressed(bar.querySelector(".like"), body.rating === 1, body.rating === 1 ? "unlike" : "like");
+    setPressed(bar.querySelector(".dismiss"), body.rating === -1, body.rating === -1 ? "undismiss" : "dismiss");
+  });
+  if (body.collection) {
+    let status = form.parentElement.querySelector(".lib-status");
+    if (!status) {
+      status = document.createElement("p");
+      status.className = "lib-status muted small";
+      status.setAttribute("role", "status");
+      form.after(status);
+    }
+    status.textContent = "Saved to ";
+    const link = document.createElement("a");
+    link.href = body.collection.url;
+    link.textContent = body.collection.name;
+    status.append(link);
+  }
+}
+
+function showFollow(form, submitter, body) {
+  document.querySelectorAll("button.follow").forEach((button) => {
+    if (button.value !== submitter.value) return;
+    button.name = body.following ? "unfollow" : "follow";
+    setPressed(button, body.following, button.value, body.following ? "✓" : "+");
+    button.setAttribute("aria-label", (body.following ? "Unfollow " : "Follow ") + button.value);
+  });
 }
 
 document.addEventListener("submit", submitVote);
-document.addEventListener("submit", submitLibrary);
-document.addEventListener("submit", submitFollow);
+document.addEventListener("submit", (event) => submitWith(event, "form[data-library]", showLibrary));
+document.addEventListener("submit", (event) => submitWith(event, "form[data-follow]", showFollow));
 document.addEventListener("click", copyBibtex);
 document.addEventListener("DOMContentLoaded", renderMath);
