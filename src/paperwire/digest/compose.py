@@ -31,6 +31,17 @@ def normalize_name(name: str) -> str:
     return " ".join(text.split())
 
 
+def add_follows(subscriber: Subscriber, names: Sequence[str]) -> None:
+    """Append to the subscriber's followed authors those of `names` not followed yet
+    (compared by normalize_name): one list per address, website and digest alike."""
+    known = {normalize_name(n) for n in subscriber.followed_authors}
+    for name in names:
+        key = normalize_name(name)
+        if key not in known:
+            known.add(key)
+            subscriber.followed_authors.append(name)
+
+
 @dataclass(slots=True)
 class CandidatePool:
     """Everything composing needs for one period window, computed once per window."""

@@ -15,7 +15,7 @@ from typing import Any
 
 from paperwire.config import Settings
 from paperwire.digest import preferences as prefs
-from paperwire.digest.compose import normalize_name
+from paperwire.digest.compose import add_follows
 from paperwire.digest.render import Links, render_confirmation
 from paperwire.digest.runner import ComposeReport, DigestRunner, SearchFn, SendReport
 from paperwire.digest.tokens import TokenError, make_token, read_token
@@ -110,11 +110,8 @@ class Digests:
         if sub is None or sub.email != email:
             raise SubscriptionError("this link is for a subscription that no longer exists")
         if purpose == "manage":  # show follows made on the website by the same address
-            known = {normalize_name(n) for n in sub.followed_authors}
             website = LibraryStore(self.store.engine).follows_by_email([sub.email])
-            sub.followed_authors += [
-                n for n in website.get(sub.email, []) if normalize_name(n) not in known
-            ]
+            add_follows(sub, website.get(sub.email, []))
         return sub
 
     def confirm_subscription(self, token: str) -> Subscriber:

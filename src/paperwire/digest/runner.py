@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 from paperwire.config import Settings
-from paperwire.digest.compose import CandidatePool, compose_digest, normalize_name
+from paperwire.digest.compose import CandidatePool, add_follows, compose_digest
 from paperwire.digest.render import Links, render_digest
 from paperwire.digest.schedule import Period, due_period, period_for
 from paperwire.digest.tokens import make_paper_action, make_token
@@ -144,11 +144,7 @@ class DigestRunner:
         emails = [s.email for s, _ in todo]
         extra = library.follows_by_email(emails)
         for sub, _ in todo:
-            known = {normalize_name(n) for n in sub.followed_authors}
-            for name in extra.get(sub.email, []):
-                if normalize_name(name) not in known:
-                    known.add(normalize_name(name))
-                    sub.followed_authors.append(name)
+            add_follows(sub, extra.get(sub.email, []))
         return library.dismissed_by_email(emails)
 
     # -- composing -----------------------------------------------------------------
