@@ -87,6 +87,12 @@ class LibraryMarks:
         return normalize_name(name) in self.followed
 
 
+def without_dismissed(papers: list[Paper], ratings: dict[str, int]) -> tuple[list[Paper], int]:
+    """`papers` less those rated -1 ("not interested"), and how many were left out."""
+    kept = [p for p in papers if ratings.get(p.arxiv_id, 0) >= 0]
+    return kept, len(papers) - len(kept)
+
+
 def clean_name(raw: str, what: str = "collection name", limit: int = MAX_NAME) -> str:
     name = " ".join(str(raw).split())
     if not name:
@@ -277,9 +283,9 @@ class Library:
         """`papers` without those the reader marked "not interested", and how many went."""
         if user is None or not papers:
             return papers, 0
-        rated = self.store.ratings_of(user.id, [p.arxiv_id for p in papers])
-        kept = [p for p in papers if rated.get(p.arxiv_id, 0) >= 0]
-        return kept, len(papers) - len(kept)
+        return without_dismissed(
+            papers, self.store.ratings_of(user.id, [p.arxiv_id for p in papers])
+        )
 
     # -- followed authors -----------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from paperwire.digest.digests import Digests
 from paperwire.ingest import OnChanged, Progress, SnapshotDamaged, import_snapshot
 from paperwire.keys import load_secret_key
 from paperwire.latex import latex_to_text
-from paperwire.library import AddReport, Library
+from paperwire.library import AddReport, Library, without_dismissed
 from paperwire.library_io import FeedTokens, ImportReport, Recommended
 from paperwire.listing import ranked_window
 from paperwire.liveness import RunHeartbeat
@@ -463,8 +463,7 @@ class Service:
         marks = self.library.marks(user_id, papers)
         hidden = 0
         if hide_dismissed:
-            kept = [p for p in papers if marks.ratings.get(p.arxiv_id, 0) >= 0]
-            papers, hidden = kept, len(papers) - len(kept)
+            papers, hidden = without_dismissed(papers, marks.ratings)
         ids = [p.arxiv_id for p in papers]
         voted = self.accounts.voted_by(user_id, ids) if user_id is not None else set()
         found = listing.Listing(papers, len(papers), self.upvotes(papers), voted)
