@@ -12,7 +12,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -38,8 +38,16 @@ LOG = logging.getLogger(__name__)
 EMBED_BATCH = 64  # papers per committed transaction
 REFRESH_SECONDS = 5.0  # how often a reader checks the store for new vectors
 COVERAGE_TTL = 10.0  # seconds a coverage count is reused (see SemanticIndex.coverage)
+RELOAD_CHANGES = 5_000  # a reader this many changes behind a newer saved generation loads it
+BULK_BATCH = 10_000  # precomputed vectors per committed transaction (load_precomputed)
 
-__all__ = ["BackgroundEmbedder", "ModelUnavailable", "SemanticIndex", "text_hash"]
+__all__ = [
+    "BackgroundEmbedder",
+    "ModelUnavailable",
+    "SemanticIndex",
+    "load_precomputed_vectors",
+    "text_hash",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,8 +190,11 @@ class SemanticIndex:
         if self._index is not None and not force and recent:
             return self._index
         version = self.vectors_store.version(self.model_id)
+        newer = self._newer_saved()
         with self._lock:
             self._checked_at = time.monotonic()
+            if newer is not None:  # then sync it: the store may be ahead of its files
+                self._index, self._version = newer, None
             if self._index is not None and version == self._version:
                 return self._index
             if self._index is None:
@@ -193,6 +204,17 @@ class SemanticIndex:
             # Read before the sync: a change racing it only causes one more sync later.
             self._version = version
             return self._index
+
+    def _newer_saved(self) -> VectorIndex | None:
+        """The saved index, when another process wrote a newer generation and this one's
+        changes since it loaded (kept in memory, searched exactly) pass RELOAD_CHANGES;
+        loaded outside the lock, so searches go on meanwhile."""
+        index = self._index
+        if index is None or index.changes - index.changes_at_load < RELOAD_CHANGES:
+            return None
+        if VectorIndex.saved_generation(self.folder) in ("", index.generation):
+            return None
+        return VectorIndex.load(self.folder, self.model_id, self.ann_threshold)
 
     def _for_query(self) -> VectorIndex:
         """The index as it is now; when a check is due it runs on a short-lived thread,
@@ -236,6 +258,45 @@ class SemanticIndex:
             self._coverage = None
             return len(self.refresh(force=True, save=True))
 
+    def load_precomputed(self, ids: Sequence[str], vectors: Vectors) -> int:
+        """Store these unit `vectors` (row n is paper `ids[n]`) as the papers' embeddings and
+        write the vector index once (graph built in one pass); returns how many were
+        stored. Papers not in the store, or deleted, are skipped.
+
+        The fast way to give a benchmark's data directory N precomputed vectors: no model,
+        no per-batch index syncs; `paperwire embed` afterwards finds nothing pending."""
+        row_of = {arxiv_id: n for n, arxiv_id in enumerate(ids)}
+        kept_ids: list[str] = []
+        kept_hashes: list[str] = []
+        kept_rows: list[int] = []
+        after: str | None = None
+        while page := self.vectors_store.pending(self.model_id, BULK_BATCH, after=after):
+            after = page[-1].arxiv_id
+            rows = [
+                StoredVector(
+                    p.arxiv_id,
+                    p.paper_hash,
+                    text_hash(document_text(p.title, p.abstract)),
+                    np.asarray(vectors[row_of[p.arxiv_id]], dtype=np.float32).tobytes(),
+                )
+                for p in page
+                if p.arxiv_id in row_of
+            ]
+            self.vectors_store.save(self.model_id, rows)
+            kept_ids += [r.arxiv_id for r in rows]
+            kept_hashes += [r.text_hash for r in rows]
+            kept_rows += [row_of[r.arxiv_id] for r in rows]
+        with self._lock:
+            index = VectorIndex.build(
+                self.model_id, kept_ids, kept_hashes, vectors[kept_rows], self.ann_threshold
+            )
+            self.folder.mkdir(parents=True, exist_ok=True)
+            for path in self.folder.glob("*"):
+                path.unlink()
+            index.save(self.folder)
+            self._index, self._version, self._coverage = None, None, None
+        return len(kept_ids)
+
     # -- queries -------------------------------------------------------------------
 
     def query_vector(self, text: str) -> Vectors:
@@ -260,6 +321,14 @@ class SemanticIndex:
             if vector is None:
                 return []
             return index.search(vector, k, exclude=arxiv_id)
+
+
+def load_precomputed_vectors(
+    settings: Settings, store: Store, ids: Sequence[str], vectors: Vectors
+) -> int:
+    """Give the papers `ids` (already in `store`) these precomputed unit `vectors` and build
+    the data directory's vector index once (see :meth:`SemanticIndex.load_precomputed`)."""
+    return SemanticIndex(settings, store).load_precomputed(ids, vectors)
 
 
 class BackgroundEmbedder:
