@@ -10,7 +10,8 @@ rows (random weights) plus small noise, renormalised, so they cluster like real 
 
 Each candidate is built here, saved, then loaded and queried in a fresh subprocess (so "RSS"
 is what one serve worker would hold after loading it and answering the timed queries, with
-memory-mapped pages counted). Queries run one at a time on one thread, as a web request
+memory-mapped pages counted; "anon" is the part of it that is not a shared file page, i.e.
+what each further worker adds). Queries run one at a time on one thread, as a web request
 does; recall@10 is against exact float32 search over the same rows.
 """
 
@@ -180,10 +181,11 @@ def open_searcher(name: str, folder: Path) -> Searcher:
     return paperwire
 
 
-def rss_mib() -> float:
+def rss_mib(field: str = "VmRSS") -> float:
+    """This process's resident MiB (RssAnon: the part no other worker can share)."""
     with open("/proc/self/status") as status:
         for line in status:
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     return 0.0
 
@@ -212,6 +214,7 @@ def evaluate(name: str, folder: Path, queries_path: Path, truth_path: Path) -> d
     )
     result["recall"] = hits / (10 * scored)
     result["rss_after"] = rss_mib()
+    result["rss_anon"] = rss_mib("RssAnon")
     return result
 
 
@@ -233,14 +236,14 @@ def run_candidate(name: str, rows: np.ndarray, paths: tuple[Path, Path, Path], s
 
 HEADER = (
     f"{'candidate':<20}{'build s':>9}{'file MiB':>10}{'load s':>8}{'RSS load':>10}"
-    f"{'RSS run':>9}{'p50@10':>8}{'p95@10':>8}{'p50@100':>9}{'p95@100':>9}{'recall@10':>10}"
+    f"{'RSS run':>9}{'anon':>6}{'p50@10':>8}{'p95@10':>8}{'p50@100':>9}{'p95@100':>9}{'recall@10':>10}"
 )
 
 
 def row(r: dict[str, Any]) -> str:
     return (
         f"{r['name']:<20}{r['build_s']:>9.1f}{r['size_mib']:>10.0f}{r['load_s']:>8.2f}"
-        f"{r['rss_load']:>10.0f}{r['rss_after']:>9.0f}{r['p50_10']:>8.2f}{r['p95_10']:>8.2f}"
+        f"{r['rss_load']:>10.0f}{r['rss_after']:>9.0f}{r.get('rss_anon', 0):>6.0f}{r['p50_10']:>8.2f}{r['p95_10']:>8.2f}"
         f"{r['p50_100']:>9.2f}{r['p95_100']:>9.2f}{r['recall']:>10.3f}"
     )
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from paperwire.config import Settings
+from paperwire.search import semantic as semantic_module
 from paperwire.search.embed import Embedder
 from paperwire.search.semantic import SemanticIndex
 from paperwire.search.vectors import VectorIndex
@@ -100,7 +101,10 @@ def test_old_format_files_are_dropped_and_rebuilt(tmp_path: Path) -> None:
 
 
 def test_precomputed_vectors_load_in_one_pass(
-    real: tuple[list[str], np.ndarray], settings: Settings, store: Store
+    real: tuple[list[str], np.ndarray],
+    settings: Settings,
+    store: Store,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     papers = daily_papers(800)
     store.upsert_papers(papers)
@@ -117,3 +121,13 @@ def test_precomputed_vectors_load_in_one_pass(
     assert reader.neighbours(papers[7].arxiv_id, 5)[0][0] != papers[7].arxiv_id
     top = reader.refresh().search(by_id[papers[7].arxiv_id], 1)
     assert top[0][0] == papers[7].arxiv_id
+
+    # a reader far enough behind a newer saved generation loads it instead of piling up changes
+    monkeypatch.setattr(semantic_module, "RELOAD_CHANGES", 1)
+    folder = semantic.folder
+    for extra in daily_papers(2, skip=800):
+        store.upsert_papers([extra])
+        assert semantic.embed_pending() == 1  # the writer saves a new generation each time
+        reader.refresh(force=True)
+    assert reader.refresh().generation == VectorIndex.saved_generation(folder)
+    assert len(reader.refresh()) == 802

@@ -264,7 +264,9 @@ class SemanticIndex:
         stored. Papers not in the store, or deleted, are skipped.
 
         The fast way to give a benchmark's data directory N precomputed vectors: no model,
-        no per-batch index syncs; `paperwire embed` afterwards finds nothing pending."""
+        no per-batch index syncs; `paperwire embed` afterwards finds nothing pending. Meant
+        for papers without vectors: those embedded before keep theirs (the index picks them
+        up at its next sync with the store)."""
         row_of = {arxiv_id: n for n, arxiv_id in enumerate(ids)}
         kept_ids: list[str] = []
         kept_hashes: list[str] = []
