@@ -1,4 +1,4 @@
-"""Shared vectors: pgvector (halfvec HNSW in PostgreSQL) against the local hnswlib index.
+"""Shared vectors: pgvector (halfvec HNSW in PostgreSQL) against the local HNSW index.
 
     python benchmarks/bench_pgvector.py --papers 20000 --queries 200
 
@@ -72,7 +72,7 @@ def main() -> None:
     truth = [{ids[j] for j in row} for row in exact]
     print(f"{args.papers:,} vectors, {args.queries} queries, k={K}")
     print(f"pgvector: saved through the store with its HNSW index in {saved:.1f}s "
-          f"({args.papers / saved:,.0f} vectors/s); local hnswlib graph built in {built:.1f}s")  # fmt: skip
+          f"({args.papers / saved:,.0f} vectors/s); local HNSW graph (usearch f16) built in {built:.1f}s")  # fmt: skip
     print(f"{'backend':>10} {'p50 ms':>7} {'p95 ms':>7} {'recall@10':>9}")
     for name, search in (
         ("pgvector", lambda q: shared.nearest(MODEL_ID, q, K)),
