@@ -3,7 +3,7 @@
 Rows of a matrix are addressed by integer labels; ``ids[label]`` names the paper ("" marks a
 free row). Below ``ann_threshold`` live vectors the search is exact (one matrix-vector
 product); above it a usearch HNSW graph over the same labels, holding float16 vectors,
-answers (recall@10 0.99 against exact float32 search at 1 M, benchmarks/bench_vectors.py).
+answers (recall@10 0.988 against exact float32 search at 1 M, benchmarks/bench_vectors.py).
 
 The *base* is what was last written whole: ``rows-<base>.npy`` (float16) and
 ``graph-<base>.usearch``. Both are memory-mapped, read-only, so every serve worker shares
