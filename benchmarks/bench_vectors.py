@@ -218,7 +218,42 @@ def evaluate(name: str, folder: Path, queries_path: Path, truth_path: Path) -> d
     return result
 
 
-def run_candidate(name: str, rows: np.ndarray, paths: tuple[Path, Path, Path], scratch: Path):
+def smaps_mib() -> dict[str, int]:
+    fields = {"Rss:": "rss", "Pss:": "pss", "Shared_Clean:": "shared", "Anonymous:": "anon"}
+    with open("/proc/self/smaps_rollup") as rollup:
+        pairs = [line.split()[:2] for line in rollup]
+    return {fields[k]: int(v) // 1024 for k, v in pairs if k in fields}
+
+
+def shared_worker(folder: Path, queries_path: Path, barrier: Any, out: Any) -> None:
+    from paperwire.search.vectors import VectorIndex
+
+    index = VectorIndex.load(folder, "bench")
+    for query in np.load(queries_path)[:300]:
+        index.search(query, 100)
+    barrier.wait()  # both loaded and searched: measured while the other one is alive
+    out.put(smaps_mib())
+    barrier.wait()
+
+
+def two_workers(folder: Path, queries_path: Path) -> list[dict[str, int]]:
+    """Memory of two processes that load the same saved index (as two serve workers do)."""
+    import multiprocessing
+
+    barrier, out = multiprocessing.Barrier(2), multiprocessing.Queue()
+    args = (folder, queries_path, barrier, out)
+    workers = [multiprocessing.Process(target=shared_worker, args=args) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    found = [out.get() for _ in workers]
+    for worker in workers:
+        worker.join()
+    return found
+
+
+def run_candidate(
+    name: str, rows: np.ndarray, paths: tuple[Path, Path, Path], scratch: Path, keep: bool = False
+) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=scratch))
     started = time.perf_counter()
     build(name, rows, folder)
@@ -228,6 +263,8 @@ def run_candidate(name: str, rows: np.ndarray, paths: tuple[Path, Path, Path], s
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     result = json.loads(out.strip().splitlines()[-1])
     result.update(name=name, build_s=build_s, size_mib=size / 2**20)
+    if name == "paperwire" and keep:
+        result["two_workers"] = two_workers(folder, paths[1])
     for path in folder.glob("*"):
         path.unlink()
     folder.rmdir()
@@ -256,6 +293,11 @@ def main() -> None:
     parser.add_argument("--only", default=",".join(CANDIDATES), help="comma-separated candidates")
     parser.add_argument("--scratch", type=Path, default=Path("/work/scratch-vectors"))
     parser.add_argument(
+        "--two-workers",
+        action="store_true",
+        help="also load the paperwire index in two processes at once: RSS, PSS, shared MiB",
+    )
+    parser.add_argument(
         "--evaluate", nargs=4, metavar=("NAME", "DIR", "QUERIES", "TRUTH"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
@@ -274,7 +316,10 @@ def main() -> None:
     print("latency: one query at a time, one thread; RSS in MiB of a fresh process")
     print(HEADER, flush=True)
     for name in args.only.split(","):
-        print(row(run_candidate(name, np.asarray(rows), paths, args.scratch)), flush=True)
+        result = run_candidate(name, np.asarray(rows), paths, args.scratch, args.two_workers)
+        print(row(result), flush=True)
+        for n, memory in enumerate(result.get("two_workers", []), 1):
+            print(f"  paperwire worker {n} of 2 (MiB): {memory}")
     print(f"uptime: {os.popen('uptime').read().strip()}")
 
 
