@@ -7,6 +7,7 @@ mode honours the query's filters. Hybrid covers only the papers embedded so far 
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import re
@@ -37,6 +38,7 @@ from paperwire.search.lexical import (
     LexicalIndex,
     LexicalResult,
 )
+from paperwire.search.lexical_load import BulkLoad
 from paperwire.search.query import Clause, ParsedQuery, QueryError
 from paperwire.store import Store
 
@@ -97,6 +99,14 @@ class EngineResult:
             self.total = self.pending_total.result()
             self.pending_total = None
         return self.total
+
+
+def _synced_at(lexical: LexicalIndex, started: datetime) -> None:
+    """Every change stored before `started` is indexed: move synced_until up to it (less
+    the margin)."""
+    synced = lexical.synced_until
+    if synced is not None and synced < started - SYNC_MARGIN:
+        lexical.synced_until = started - SYNC_MARGIN
 
 
 def _unsearchable(words: Sequence[str]) -> str:
@@ -232,9 +242,14 @@ class SearchEngine:
         started = datetime.now(UTC)
         lexical = self.lexical
         self._reindex(ids)
-        synced = lexical.synced_until
-        if synced is not None and synced < started - SYNC_MARGIN:
-            lexical.synced_until = started - SYNC_MARGIN
+        _synced_at(lexical, started)
+
+    def bulk_load(self) -> BulkLoad:
+        """A BulkLoad for an import's stored rows: one writer for many batches, and
+        synced_until moved at each of its commits. Opening the index first catches up on
+        anything an earlier, killed run stored but did not index."""
+        lexical = self.lexical
+        return BulkLoad(lexical, on_commit=functools.partial(_synced_at, lexical))
 
     def _reindex(self, ids: Sequence[str]) -> None:
         """Replace the documents of `ids` with the store's papers (or drop them)."""
@@ -246,7 +261,7 @@ class SearchEngine:
 
     def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
         started = datetime.now(UTC)
-        count = self.lexical.rebuild(self.store.iter_papers(), progress)
+        count = self.lexical.rebuild_rows(self.store.iter_rows(), progress)
         self.lexical.synced_until = started - SYNC_MARGIN
         self.needs_rebuild = False
         return count
