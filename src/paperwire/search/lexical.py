@@ -292,8 +292,10 @@ class LexicalIndex:
 
     # -- writing ---------------------------------------------------------------
 
-    def _writer(self, heap: int, threads: int) -> tantivy.IndexWriter:
-        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    def _writer(
+        self, heap: int, threads: int, wait: float = LOCK_WAIT_SECONDS
+    ) -> tantivy.IndexWriter:
+        deadline = time.monotonic() + wait
         while True:
             try:
                 return self.index.writer(heap_size=heap, num_threads=threads)
@@ -307,8 +309,9 @@ class LexicalIndex:
         work: Callable[[tantivy.IndexWriter], None],
         heap: int = WRITER_HEAP,
         threads: int = 1,
+        wait: float = LOCK_WAIT_SECONDS,
     ) -> None:
-        writer = self._writer(heap, threads)
+        writer = self._writer(heap, threads, wait)
         try:
             work(writer)
             writer.commit()
@@ -341,20 +344,21 @@ class LexicalIndex:
             if indexed.get(arxiv_id, []) != ([] if deleted else [hash_key(stored_hash)])
         ]
 
-    def upsert(self, papers: Sequence[Paper]) -> None:
-        """Replace the documents of `papers` (deleted papers are only removed)."""
+    def upsert(self, papers: Sequence[Paper], wait: float = LOCK_WAIT_SECONDS) -> None:
+        """Replace the documents of `papers` (deleted papers are only removed); IndexBusy
+        when another writer holds the index for longer than `wait` seconds."""
 
         def work(writer: tantivy.IndexWriter) -> None:
             put_rows(writer, [encode_paper(p) for p in papers])
 
-        self._commit(work)
+        self._commit(work, wait=wait)
 
-    def delete(self, ids: Sequence[str]) -> None:
+    def delete(self, ids: Sequence[str], wait: float = LOCK_WAIT_SECONDS) -> None:
         def work(writer: tantivy.IndexWriter) -> None:
             for arxiv_id in ids:
                 writer.delete_documents_by_term("arxiv_id", arxiv_id)
 
-        self._commit(work)
+        self._commit(work, wait=wait)
 
     def rebuild(self, batches: Iterable[Sequence[Paper]], progress: Progress | None = None) -> int:
         """Replace the whole index with `batches`, in one commit (searches see the old

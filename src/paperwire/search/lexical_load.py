@@ -20,12 +20,13 @@ import tantivy
 from paperwire.search.lexical import LexicalIndex, put_rows
 from paperwire.store.codec import EncodedRow
 
-# Documents per commit. Each commit releases the writer lock (a server's catch-up may
-# take it in between) and bounds the work a crash leaves to catch-up.
-COMMIT_EVERY = 200_000
-# Indexing memory before tantivy writes a segment of its own: 200,000 abstract-sized
+# Documents per commit. Each commit releases the writer lock until the next batch is
+# stored (a harvest's indexing or a catch-up elsewhere waits at most that long) and
+# bounds the work a crash leaves to catch-up.
+COMMIT_EVERY = 50_000
+# Indexing memory before tantivy writes a segment of its own: 50,000 abstract-sized
 # documents fit, so a commit is one segment. Taken as needed, given back at commit.
-BULK_HEAP = 1_000_000_000
+BULK_HEAP = 500_000_000
 
 Synced = Callable[[datetime], None]  # told: every row handed in before this time is committed
 
