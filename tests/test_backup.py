@@ -75,6 +75,9 @@ def other_url(db_url: str, tmp_path: Path, name: str, request: pytest.FixtureReq
     return base.replace("/postgres?", f"/{name}?", 1)
 
 
+IMPORTED = 30_000  # records imported while the backup runs: enough to outlast it
+
+
 def test_backup_during_import_restores_identically(
     tmp_path: Path, db_url: str, request: pytest.FixtureRequest
 ) -> None:
@@ -85,7 +88,7 @@ def test_backup_during_import_restores_identically(
     assert before["votes"].startswith("3:") and before["subscribers"].startswith("2:")
     assert not before["digest_outbox"].startswith("0:")
     big = tmp_path / "big.jsonl"
-    big.write_text("".join(daily_lines(9000)), encoding="utf-8")
+    big.write_text("".join(daily_lines(IMPORTED)), encoding="utf-8")
     env = {**os.environ, "PAPERWIRE_DATABASE_URL": db_url, "PAPERWIRE_BATCH_SIZE": "300"}
     command = [sys.executable, "-m", "paperwire", "--data-dir", str(data), "import", str(big)]
     importer = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -103,8 +106,8 @@ def test_backup_during_import_restores_identically(
     assert still_running, "the import ended before the backup did; make it bigger"
     manifest = json.loads((tmp_path / "bk" / "manifest.json").read_text())
     copied = int(manifest["fingerprint"]["papers"].split(":")[0])
-    assert 200 + 900 <= copied < 200 + 9000  # taken mid-import
-    assert papers_now(db_url) == 200 + 9000
+    assert 200 + 900 <= copied < 200 + IMPORTED  # taken mid-import
+    assert papers_now(db_url) == 200 + IMPORTED
     for table in ("votes", "users", "subscribers", "digest_outbox", "digest_sent_papers"):
         assert manifest["fingerprint"][table] == before[table]  # untouched by the import
 
@@ -120,7 +123,7 @@ def test_backup_during_import_restores_identically(
 
     refused = cli(data, db_url, "restore", str(tmp_path / "bk"))
     assert refused.returncode == 1 and "not empty" in refused.stderr and "--force" in refused.stderr
-    assert papers_now(db_url) == 200 + 9000
+    assert papers_now(db_url) == 200 + IMPORTED
     forced = cli(data, db_url, "restore", "--force", str(tmp_path / "bk"))
     assert forced.returncode == 0, forced.stderr
     assert prints(db_url) == manifest["fingerprint"]

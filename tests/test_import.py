@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from paperwire.config import Settings
 from paperwire.models import Author
+from paperwire.search.lexical import LexicalIndex
 from paperwire.service import Service
 from tests.conftest import DAILY_FILE, KAGGLE_FILE
 
@@ -118,6 +119,15 @@ def table_fingerprint(url: str) -> list[tuple[object, ...]]:
     return [tuple(r) for r in rows]
 
 
+def indexed_ids(settings: Settings) -> list[str]:
+    """The ids of every document in the lexical index (duplicates kept), sorted."""
+    import tantivy
+
+    index = LexicalIndex(settings.data_dir / "index" / "lexical")
+    found = index.search(tantivy.Query.all_query(), limit=100_000)
+    return sorted(arxiv_id for arxiv_id, _ in found.ids)
+
+
 def test_kill_mid_import_then_rerun_reaches_same_state(
     tmp_path: Path, db_url: str, postgres_server: str
 ) -> None:
@@ -153,9 +163,13 @@ def test_kill_mid_import_then_rerun_reaches_same_state(
     proc.wait()
     partial = table_fingerprint(db_url)
     assert 0 < len(partial) < 12_000
+    data = Settings(data_dir=tmp_path / "d", database_url=db_url)
+    assert len(indexed_ids(data)) < len(partial)  # stored but not yet in a committed index
     rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     assert rerun.returncode == 0, rerun.stderr
     final = table_fingerprint(db_url)
+    # every paper searchable exactly once: the rerun re-indexed what the killed run stored
+    assert indexed_ids(data) == sorted(row[0] for row in final)
     # a clean, uninterrupted import of the same file into a fresh database
     clean_url = f"sqlite:///{tmp_path / 'clean.db'}"
     clean_env = {**env, "PAPERWIRE_DATABASE_URL": clean_url}

@@ -266,3 +266,29 @@ def test_result_ids_of_every_arxiv_id_form(settings: Settings) -> None:
         service.search_engine.index_changed(changed)
         assert sorted(search_ids(service, "quokka")) == sorted(ids)
         assert search_ids(service, 'ti:"quokka survey 5"') == {"math.GT/0309136"}
+
+
+def test_a_catch_up_leaves_an_import_s_papers_to_the_import(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """While an import holds the index writer for its uncommitted documents, another
+    process opening the index neither waits for the lock nor fails: it searches the last
+    commit, and the import's commit makes the papers searchable everywhere."""
+    from paperwire.search.lexical import LOCK_WAIT_SECONDS
+    from paperwire.sources.snapshot import parse_daily_listing
+    from paperwire.store.codec import encode_paper
+
+    with Service(settings) as importer:
+        importer.import_snapshot(write(tmp_path / "a.jsonl", read_records(0, 50)))
+        rows = [encode_paper(parse_daily_listing(r)) for r in read_records(50, 80)]
+        with importer.search_engine.bulk_load() as load:
+            load.add(importer.store.upsert_encoded(rows)[1])  # stored, not yet committed
+            started = time.monotonic()
+            with Service(settings) as other:
+                assert other.search("", mode="lexical").total == 50
+            assert time.monotonic() - started < LOCK_WAIT_SECONDS
+        assert load.commits == 1
+    with Service(settings) as service:
+        assert service.search("", mode="lexical").total == 80
+        assert service.search_engine.opening_catch_up == 0
+        assert index_ids(service) == live_ids(service)

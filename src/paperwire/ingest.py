@@ -24,6 +24,7 @@ from paperwire.store.codec import EncodedRow, encode_paper
 
 Progress = Callable[[int], None]  # called with the number of records just handled
 OnChanged = Callable[[list[str]], None]  # called with ids whose stored content changed
+OnStored = Callable[[list[EncodedRow]], None]  # called with the rows of those, as stored
 
 
 PARALLEL_MIN_BYTES = 4 << 20  # below this, a parser process costs more than it saves
@@ -156,12 +157,13 @@ def import_snapshot(
     batch_size: int,
     progress: Progress | None = None,
     progress_bytes: Progress | None = None,
-    on_changed: OnChanged | None = None,
+    on_stored: OnStored | None = None,
 ) -> IngestReport:
     """Import a snapshot file, resuming after the last committed line of an earlier,
     interrupted import of the same file. Each batch, its rejects and the line reached
     commit together. `progress` gets records handled, `progress_bytes` the bytes of the
-    file (compressed, if it is) read so far.
+    file (compressed, if it is) read so far, `on_stored` the rows of each committed batch
+    whose content changed (e.g. to index them).
 
     Raises SnapshotDamaged, after committing every complete record, when the file is
     cut off or corrupt. A file with no records at all gets a warning in the report."""
@@ -184,8 +186,8 @@ def import_snapshot(
                 progress(len(batch))
             if progress_bytes:
                 progress_bytes(bytes_read)
-            if on_changed and changed:
-                on_changed(changed)
+            if on_stored and changed:
+                on_stored(changed)
     if position.damage:
         store.set_checkpoint(name, {"line": last_line, "damage": position.damage})
         raise SnapshotDamaged(path, position, total)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import threading
@@ -35,6 +36,7 @@ from paperwire.models import (
 from paperwire.search.embed import INSTALL_HINT
 from paperwire.search.engine import SearchEngine
 from paperwire.search.highlight import Highlighter
+from paperwire.search.lexical_load import BulkLoad
 from paperwire.search.query import parse_query, with_filters
 from paperwire.search.semantic import BackgroundEmbedder, SemanticIndex
 from paperwire.sources.http import PoliteClient, SourceError
@@ -104,6 +106,13 @@ class Service:
         engine.lexical  # noqa: B018 - opens and catches up
         return engine.index_changed
 
+    def _bulk_load(self) -> contextlib.AbstractContextManager[BulkLoad | None]:
+        """Indexing for a snapshot import (search.lexical_load): the rows of each batch,
+        committed to the index every so many thousand; nothing without index_on_ingest."""
+        if not self.settings.index_on_ingest:
+            return contextlib.nullcontext()
+        return self.search_engine.bulk_load()
+
     # -- ingestion -------------------------------------------------------------
 
     def import_snapshot(
@@ -115,14 +124,14 @@ class Service:
         run = self.store.start_run("snapshot", str(path))
         report = IngestReport()
         try:
-            with RunHeartbeat(self.store, run):
+            with RunHeartbeat(self.store, run), self._bulk_load() as load:
                 report = import_snapshot(
                     self.store,
                     path,
                     batch_size=self.settings.batch_size,
                     progress=progress,
                     progress_bytes=progress_bytes,
-                    on_changed=self._on_changed(),
+                    on_stored=load.add if load else None,
                 )
         except SnapshotDamaged as exc:
             self.store.finish_run(run, exc.report, error=str(exc))

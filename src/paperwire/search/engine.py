@@ -7,6 +7,7 @@ mode honours the query's filters. Hybrid covers only the papers embedded so far 
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import re
@@ -31,12 +32,15 @@ from paperwire.search.fusion import (
     rrf,
 )
 from paperwire.search.lexical import (
+    LOCK_WAIT_SECONDS,
     MAX_QUERY_TERMS,
     MAX_TOKEN_CHARS,
     STOPWORDS,
+    IndexBusy,
     LexicalIndex,
     LexicalResult,
 )
+from paperwire.search.lexical_load import BulkLoad
 from paperwire.search.query import Clause, ParsedQuery, QueryError
 from paperwire.store import Store
 
@@ -51,6 +55,9 @@ SEMANTIC_MAX_RESULTS = 200  # semantic mode lists at most this many nearest pape
 FILTER_OVERFETCH = 4  # semantic candidates fetched per wanted result when filters apply
 # Changes committed this long before an indexing pass are assumed visible to it.
 SYNC_MARGIN = timedelta(seconds=60)
+# How long a catch-up waits for the index writer lock before leaving the work to the
+# process holding it (an import indexes its own batches; lexical_load.BulkLoad).
+CATCH_UP_LOCK_WAIT = 2.0
 T = TypeVar("T")
 
 
@@ -97,6 +104,14 @@ class EngineResult:
             self.total = self.pending_total.result()
             self.pending_total = None
         return self.total
+
+
+def _synced_at(lexical: LexicalIndex, started: datetime) -> None:
+    """Every change stored before `started` is indexed: move synced_until up to it (less
+    the margin)."""
+    synced = lexical.synced_until
+    if synced is not None and synced < started - SYNC_MARGIN:
+        lexical.synced_until = started - SYNC_MARGIN
 
 
 def _unsearchable(words: Sequence[str]) -> str:
@@ -209,7 +224,11 @@ class SearchEngine:
             for states in self.store.iter_content_hashes(modified_since=since):
                 stale = lexical.stale(states)
                 if stale:
-                    self._reindex(stale)
+                    try:
+                        self._reindex(stale, wait=CATCH_UP_LOCK_WAIT)
+                    except IndexBusy:  # a writer (e.g. an import) is indexing right now
+                        LOG.info("lexical catch-up deferred: another process holds the index")
+                        return count  # synced_until stays: the next catch-up looks again
                     count += len(stale)
         lexical.synced_until = started - SYNC_MARGIN
         return count
@@ -232,21 +251,26 @@ class SearchEngine:
         started = datetime.now(UTC)
         lexical = self.lexical
         self._reindex(ids)
-        synced = lexical.synced_until
-        if synced is not None and synced < started - SYNC_MARGIN:
-            lexical.synced_until = started - SYNC_MARGIN
+        _synced_at(lexical, started)
 
-    def _reindex(self, ids: Sequence[str]) -> None:
+    def bulk_load(self) -> BulkLoad:
+        """A BulkLoad for an import's stored rows: one writer for many batches, and
+        synced_until moved at each of its commits. Opening the index first catches up on
+        anything an earlier, killed run stored but did not index."""
+        lexical = self.lexical
+        return BulkLoad(lexical, on_commit=functools.partial(_synced_at, lexical))
+
+    def _reindex(self, ids: Sequence[str], wait: float = LOCK_WAIT_SECONDS) -> None:
         """Replace the documents of `ids` with the store's papers (or drop them)."""
         papers = self.store.get_papers(ids)
-        self.lexical.upsert(list(papers.values()))
+        self.lexical.upsert(list(papers.values()), wait=wait)
         missing = [i for i in ids if i not in papers]
         if missing:
-            self.lexical.delete(missing)
+            self.lexical.delete(missing, wait=wait)
 
     def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
         started = datetime.now(UTC)
-        count = self.lexical.rebuild(self.store.iter_papers(), progress)
+        count = self.lexical.rebuild_rows(self.store.iter_rows(), progress)
         self.lexical.synced_until = started - SYNC_MARGIN
         self.needs_rebuild = False
         return count

@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
+import orjson
 import tantivy
 
 from paperwire.latex import latex_to_text
-from paperwire.models import Paper, paper_day
+from paperwire.models import Paper
 from paperwire.search.query import Clause, ParsedQuery, QueryError
-from paperwire.store.codec import content_hash
+from paperwire.store.codec import ENCODED_COLUMNS, EncodedRow, encode_paper
 
 # 2: documents carry `digest` (the paper's content hash in the store when indexed), so
 # catch-up skips papers whose documents are current.
@@ -145,6 +146,49 @@ def category_terms(categories: Iterable[str]) -> list[str]:
     return out
 
 
+_COLUMN = {name: i for i, name in enumerate(ENCODED_COLUMNS)}
+_ID, _TITLE, _ABSTRACT, _AUTHORS, _CATEGORIES, _UPVOTES, _DELETED, _HASH = (
+    _COLUMN[c]
+    for c in (
+        "arxiv_id", "title", "abstract", "authors", "categories", "hf_upvotes", "deleted",
+        "content_hash",
+    )
+)  # fmt: skip
+# paper_day's order: listing date, else HF date, else v1.
+_DAYS = (_COLUMN["listing_date"], _COLUMN["hf_date"], _COLUMN["submitted"])
+
+
+def row_document(row: EncodedRow) -> tantivy.Document:
+    """The document of a paper, from its stored row (codec.encode_paper): built from the
+    row as written, so an import indexes what it stored without reading it back, and the
+    digest is the row's own content hash."""
+    day = row[_DAYS[0]] or row[_DAYS[1]] or row[_DAYS[2]]
+    doc = tantivy.Document(
+        arxiv_id=row[_ID],
+        title=latex_to_text(row[_TITLE]),
+        abstract=latex_to_text(row[_ABSTRACT]),
+        authors=[latex_to_text(a["name"]) for a in orjson.loads(row[_AUTHORS])] or [""],
+        category=category_terms(orjson.loads(row[_CATEGORIES])) or [""],
+    )
+    doc.add_integer("day", day_number(date.fromisoformat(day)) if day else NO_DAY)
+    doc.add_integer("upvotes", row[_UPVOTES] or 0)
+    doc.add_integer("digest", hash_key(row[_HASH]))
+    doc.add_integer("key", id_key(row[_ID]))
+    return doc
+
+
+def put_rows(writer: tantivy.IndexWriter, rows: Iterable[EncodedRow]) -> int:
+    """Replace each paper's document (deleted papers are only removed); returns how many
+    rows were handled."""
+    count = 0
+    for row in rows:
+        writer.delete_documents_by_term("arxiv_id", row[_ID])
+        if not row[_DELETED]:
+            writer.add_document(row_document(row))
+        count += 1
+    return count
+
+
 @dataclass(frozen=True, slots=True)
 class LexicalResult:
     ids: list[tuple[str, float]]  # (arxiv_id, score or sort key), in result order
@@ -248,8 +292,10 @@ class LexicalIndex:
 
     # -- writing ---------------------------------------------------------------
 
-    def _writer(self, heap: int, threads: int) -> tantivy.IndexWriter:
-        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    def _writer(
+        self, heap: int, threads: int, wait: float = LOCK_WAIT_SECONDS
+    ) -> tantivy.IndexWriter:
+        deadline = time.monotonic() + wait
         while True:
             try:
                 return self.index.writer(heap_size=heap, num_threads=threads)
@@ -263,8 +309,9 @@ class LexicalIndex:
         work: Callable[[tantivy.IndexWriter], None],
         heap: int = WRITER_HEAP,
         threads: int = 1,
+        wait: float = LOCK_WAIT_SECONDS,
     ) -> None:
-        writer = self._writer(heap, threads)
+        writer = self._writer(heap, threads, wait)
         try:
             work(writer)
             writer.commit()
@@ -275,21 +322,6 @@ class LexicalIndex:
             writer.wait_merging_threads()
         self.index.reload()
         self._last_reload = time.monotonic()
-
-    def _document(self, paper: Paper) -> tantivy.Document:
-        doc = tantivy.Document(
-            arxiv_id=paper.arxiv_id,
-            title=latex_to_text(paper.title),
-            abstract=latex_to_text(paper.abstract),
-            authors=[latex_to_text(a.name) for a in paper.authors] or [""],
-            category=category_terms(paper.categories) or [""],
-        )
-        day = paper_day(paper)
-        doc.add_integer("day", day_number(day) if day else NO_DAY)
-        doc.add_integer("upvotes", paper.hf_upvotes or 0)
-        doc.add_integer("digest", hash_key(content_hash(paper)))
-        doc.add_integer("key", id_key(paper.arxiv_id))
-        return doc
 
     def stale(self, states: Sequence[tuple[str, str, bool]]) -> list[str]:
         """Ids, of (arxiv_id, store content hash, deleted) `states`, whose documents are not
@@ -312,41 +344,40 @@ class LexicalIndex:
             if indexed.get(arxiv_id, []) != ([] if deleted else [hash_key(stored_hash)])
         ]
 
-    def _put(self, writer: tantivy.IndexWriter, papers: Iterable[Paper]) -> int:
-        """Replace each paper's document; returns how many papers were handled."""
-        count = 0
-        for paper in papers:
-            writer.delete_documents_by_term("arxiv_id", paper.arxiv_id)
-            if not paper.deleted:
-                writer.add_document(self._document(paper))
-            count += 1
-        return count
-
-    def upsert(self, papers: Sequence[Paper]) -> None:
-        """Replace the documents of `papers` (deleted papers are only removed)."""
+    def upsert(self, papers: Sequence[Paper], wait: float = LOCK_WAIT_SECONDS) -> None:
+        """Replace the documents of `papers` (deleted papers are only removed); IndexBusy
+        when another writer holds the index for longer than `wait` seconds."""
 
         def work(writer: tantivy.IndexWriter) -> None:
-            self._put(writer, papers)
+            put_rows(writer, [encode_paper(p) for p in papers])
 
-        self._commit(work)
+        self._commit(work, wait=wait)
 
-    def delete(self, ids: Sequence[str]) -> None:
+    def delete(self, ids: Sequence[str], wait: float = LOCK_WAIT_SECONDS) -> None:
         def work(writer: tantivy.IndexWriter) -> None:
             for arxiv_id in ids:
                 writer.delete_documents_by_term("arxiv_id", arxiv_id)
 
-        self._commit(work)
+        self._commit(work, wait=wait)
 
     def rebuild(self, batches: Iterable[Sequence[Paper]], progress: Progress | None = None) -> int:
         """Replace the whole index with `batches`, in one commit (searches see the old
         index until it lands). Returns the number of papers read."""
+        rows = ([encode_paper(p) for p in batch] for batch in batches)
+        return self.rebuild_rows(rows, progress)
+
+    def rebuild_rows(
+        self, batches: Iterable[Sequence[EncodedRow]], progress: Progress | None = None
+    ) -> int:
+        """rebuild from stored rows (codec.encode_paper's tuples, as the store reads them
+        back without decoding)."""
         total = 0
 
         def work(writer: tantivy.IndexWriter) -> None:
             nonlocal total
             writer.delete_all_documents()
             for batch in batches:
-                total += self._put(writer, batch)
+                total += put_rows(writer, batch)
                 if progress:
                     progress(len(batch))
 

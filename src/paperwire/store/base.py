@@ -18,7 +18,7 @@ from paperwire.models import IngestReport, Paper, Rejected
 from paperwire.store.codec import EncodedRow, encode_paper, row_to_paper
 from paperwire.store.schema import checkpoints, ingest_runs, papers, rejects
 from paperwire.store.web_tables import votes
-from paperwire.store.writer import load_papers, write_papers
+from paperwire.store.writer import load_papers, rows_after, write_papers
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_PAGE_SIZE = 16384  # measured: 35% less write time than 4096 for abstract-sized rows
@@ -123,16 +123,19 @@ class Store:
         Returns the counts and the ids whose stored content changed (for indexing).
         Duplicate ids inside one batch are merged in order.
         """
-        return self.upsert_encoded([encode_paper(p) for p in batch], rejected, checkpoint)
+        rows = [encode_paper(p) for p in batch]
+        report, changed = self.upsert_encoded(rows, rejected, checkpoint)
+        return report, [row[0] for row in changed]
 
     def upsert_encoded(
         self,
         rows: Sequence[EncodedRow],
         rejected: Sequence[Rejected] = (),
         checkpoint: tuple[str, Any] | None = None,
-    ) -> tuple[IngestReport, list[str]]:
+    ) -> tuple[IngestReport, list[EncodedRow]]:
         """upsert_papers for rows already made by codec.encode_paper (e.g. in a parser
-        process): same rules, same single transaction."""
+        process): same rules, same single transaction. Returns the counts and the stored
+        rows of the papers whose content changed (to index them as written)."""
         now = _now()
         with self.engine.begin() as conn:
             report, changed = write_papers(conn, rows, now)
@@ -156,6 +159,18 @@ class Store:
         """All papers (or those modified after `modified_since`) in batches, by id."""
         for rows in self._paper_rows(list(papers.c), modified_since, batch_size):
             yield [row_to_paper(r) for r in rows]
+
+    def iter_rows(self, batch_size: int = 5000) -> Iterator[list[EncodedRow]]:
+        """Every stored paper (deleted too) as codec.encode_paper's row, in batches by id,
+        a batch per connection: what a search index rebuild reads, without decoding."""
+        last = ""
+        while True:
+            with self.engine.connect() as conn:
+                rows = rows_after(conn, last, batch_size)
+            if not rows:
+                return
+            yield rows
+            last = rows[-1][0]
 
     def iter_content_hashes(
         self, modified_since: datetime, batch_size: int = 5000

@@ -91,6 +91,25 @@ def load_papers(conn: Connection, ids: Sequence[str]) -> dict[str, Paper]:
     return found
 
 
+_SQLITE_AFTER = (
+    f"SELECT {', '.join(ENCODED_COLUMNS)} FROM papers WHERE arxiv_id > ? ORDER BY arxiv_id LIMIT ?"
+)
+
+
+def rows_after(conn: Connection, last: str, limit: int) -> list[EncodedRow]:
+    """Up to `limit` stored papers with ids after `last`, in id order, as encoded rows
+    (on SQLite straight from the driver: the columns are stored encoded)."""
+    if conn.dialect.name == "sqlite":
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            rows: list[EncodedRow] = cursor.execute(_SQLITE_AFTER, (last, limit)).fetchall()
+            return rows
+        finally:
+            cursor.close()
+    query = sa.select(papers).where(papers.c.arxiv_id > last).order_by(papers.c.arxiv_id)
+    return [encode_paper(row_to_paper(r)) for r in conn.execute(query.limit(limit))]
+
+
 def _stored_hashes(conn: Connection, ids: list[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     for chunk in _id_chunks(ids):
@@ -114,12 +133,13 @@ def _dedupe(rows: Sequence[EncodedRow]) -> dict[str, EncodedRow]:
 
 def write_papers(
     conn: Connection, rows: Sequence[EncodedRow], now: datetime
-) -> tuple[IngestReport, list[str]]:
+) -> tuple[IngestReport, list[EncodedRow]]:
     """Insert new papers and merge known ones (codec.merge) inside `conn`'s transaction.
 
     A stored row whose digest equals the incoming one is unchanged without decoding it;
     otherwise the stored paper is merged with the incoming one and rewritten if that
-    changed anything. Returns the counts and the ids whose stored content changed.
+    changed anything. Returns the counts and the rows now stored for the papers whose
+    content changed (what an index needs, without reading them back).
     """
     report = IngestReport()
     incoming = _dedupe(rows)
@@ -143,7 +163,7 @@ def write_papers(
         _insert(conn, inserts, now)
     if updates:
         _update(conn, updates, now)
-    return report, [r[0] for r in inserts] + [r[0] for r in updates]
+    return report, inserts + updates
 
 
 def _merge_known(
