@@ -1,16 +1,17 @@
-"""Scale benchmark (issue 15): the same measurements at each corpus size N, then how each
-grows with N (a table and log-log slopes).
+"""Scale benchmark (issue 15): the same measurements at each corpus size N, then growth.
+
+How each figure grows with N is printed as a table and log-log slopes.
 
     PYTHONPATH=src nice -n 10 python benchmarks/bench_scale.py \
         --sizes 74728,300000,1000000 --work-dir /work/scratch-scalebench [--json out.json]
 
 For each N, every step runs in its own subprocess, so its peak RSS is its own:
 
-1. corpus      the real 74,728-paper file at N = 74,728 (or its first N records with
-               --real-prefix); otherwise make_scale_corpus.py's synthetic file, made once and
-               kept as <work-dir>/scale-<N>.jsonl.xz (a symlink to an existing one is fine)
+1. corpus      the real 74,728-paper file at N = 74,728 (unless --synthetic-only); otherwise
+               make_scale_corpus.py's synthetic file, made once and kept as
+               <work-dir>/scale-<N>.jsonl.xz (a symlink to an existing one is fine)
 2. import      store only (index_on_ingest off) into a fresh data dir: papers/s, DB bytes
-3. rebuild     `paperwire index rebuild`'s Service.rebuild_index on that store: the
+3. rebuild     Service.rebuild_index (what `paperwire index rebuild` runs) on that store: the
                lexical catch-up of a new host; seconds and index size on disk
 4. indexed     a fresh import with indexing on, into a second data dir (deleted afterwards
                unless --keep): papers/s of the everyday path
