@@ -56,7 +56,7 @@ def test_provenance_names_the_real_papers_each_synthetic_paper_was_made_from(
 def test_bench_scale_reports_every_column_at_a_tiny_size(tmp_path: Path) -> None:
     sys.path.insert(0, str(BENCHMARKS))
     try:
-        from bench_scale import COLUMNS, GROWTH
+        from scale_report import COLUMNS, GROWTH
     finally:
         sys.path.remove(str(BENCHMARKS))
     out = tmp_path / "scale.json"
