@@ -21,7 +21,8 @@ For each N, every step runs in its own subprocess, so its peak RSS is its own:
                papers its title halves and sentences came from (make_scale_corpus's
                provenance). Valid for speed and memory, not for quality.
 6. service     Service.search lexical / hybrid and Service.similar: p50 / p95 over a seeded
-               query set (real titles, abstract phrases and typed topics), interleaved
+               query set (real titles, abstract phrases and typed topics); each kind in a
+               block, 3 rounds, per-query median (see block_times)
 7. serve       `paperwire serve` (its own process): /api/v1/search p50 over HTTP (hybrid, the
                route's default, and lexical) and the peak RSS (VmHWM) of server + workers
 """
@@ -35,6 +36,7 @@ import os
 import random
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -200,23 +202,38 @@ def timed_ms(call: Any, *args: Any, **kwargs: Any) -> float:
     return (time.perf_counter() - start) * 1000
 
 
+def block_times(runs: dict[str, tuple[Any, list[Any]]], rounds: int = 3) -> dict[str, list[float]]:
+    """ms of each call per item, median over `rounds`. Each kind runs all its items in a
+    row (in a rotated order of kinds each round): interleaving lexical right after hybrid
+    times lexical against onnxruntime's threads still spinning on a 2-core machine."""
+    kinds = list(runs)
+    seen: dict[str, list[list[float]]] = {k: [[] for _ in runs[k][1]] for k in kinds}
+    for r in range(rounds):
+        for kind in kinds[r % len(kinds) :] + kinds[: r % len(kinds)]:
+            call, items = runs[kind]
+            for n, item in enumerate(items):
+                seen[kind][n].append(timed_ms(call, item))
+    return {k: [statistics.median(ms) for ms in per] for k, per in seen.items()}
+
+
 def step_service(args: argparse.Namespace) -> dict[str, Any]:
     from paperwire.service import Service
 
     queries = query_set(args.queries, args.seed)
     similar = json.loads((args.data_dir / "bench_scale_similar.json").read_text())
-    times: dict[str, list[float]] = {"lexical": [], "hybrid": [], "similar": []}
     with Service(settings_for(args.data_dir)) as service:
         first = timed_ms(service.search, queries[0], per_page=10, mode="hybrid") / 1000
         for q in queries[:10]:  # warm: caches and code paths, untimed
             service.search(q, per_page=10, mode="lexical")
             service.search(q, per_page=10, mode="hybrid")
         service.similar(similar[0], k=10)
-        for q in queries:  # interleaved, so machine noise hits both modes alike
-            times["lexical"].append(timed_ms(service.search, q, per_page=10, mode="lexical"))
-            times["hybrid"].append(timed_ms(service.search, q, per_page=10, mode="hybrid"))
-        for arxiv_id in similar:
-            times["similar"].append(timed_ms(service.similar, arxiv_id, k=10))
+        times = block_times(
+            {
+                "lexical": (lambda q: service.search(q, per_page=10, mode="lexical"), queries),
+                "hybrid": (lambda q: service.search(q, per_page=10, mode="hybrid"), queries),
+                "similar": (lambda i: service.similar(i, k=10), similar),
+            }
+        )
     out: dict[str, Any] = {"first_s": first, "queries": len(queries)}
     for name, ms in times.items():
         out[f"{name}_p50_ms"], out[f"{name}_p95_ms"] = percentiles(ms)
@@ -296,10 +313,12 @@ def step_serve(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
         first = time.perf_counter() - start
         for q in queries[:10]:
             client.get(f"/api/v1/search?q={quote(q)}")
-        times: dict[str, list[float]] = {"hybrid": [], "lexical": []}
-        for q in queries:
-            for mode in times:
-                times[mode].append(timed_ms(client.get, f"/api/v1/search?q={quote(q)}&mode={mode}"))
+        times = block_times(
+            {
+                mode: (client.get, [f"/api/v1/search?q={quote(q)}&mode={mode}" for q in queries])
+                for mode in ("hybrid", "lexical")
+            }
+        )
         rss = tree_hwm_mb(server.pid)
         client.close()
     finally:
