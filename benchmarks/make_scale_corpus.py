@@ -47,9 +47,14 @@ SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 class Pools:
     """What synthetic papers are drawn from: pieces of the real ones."""
 
+    ids: list[str] = field(default_factory=list)  # of the real papers, in file order
     title_heads: list[str] = field(default_factory=list)
     title_tails: list[str] = field(default_factory=list)
     sentences: list[list[str]] = field(default_factory=lambda: [[] for _ in range(POSITIONS)])
+    # the real paper (index in file order) each pooled sentence came from
+    sentence_sources: list[list[int]] = field(
+        default_factory=lambda: [[] for _ in range(POSITIONS)]
+    )
     sentence_counts: list[int] = field(default_factory=list)
     categories: list[list[str]] = field(default_factory=list)
     author_counts: list[int] = field(default_factory=list)
@@ -75,8 +80,9 @@ def split_title(title: str) -> tuple[str, str]:
 def load_pools(source: Path) -> Pools:
     pools = Pools()
     with lzma.open(source, "rt", encoding="utf-8") as handle:
-        for line in handle:
+        for row, line in enumerate(handle):
             record = json.loads(line)
+            pools.ids.append(record["id"])
             head, tail = split_title(" ".join(record["title"].split()))
             pools.title_heads.append(head)
             pools.title_tails.append(tail)
@@ -84,6 +90,7 @@ def load_pools(source: Path) -> Pools:
             pools.sentence_counts.append(len(sentences))
             for n, sentence in enumerate(sentences):
                 pools.sentences[_position(n, len(sentences))].append(sentence)
+                pools.sentence_sources[_position(n, len(sentences))].append(row)
             pools.categories.append(list(record["categories"]))
             pools.author_counts.append(len(record["authors"]))
             pools.authors.extend(record["authors"])
@@ -108,7 +115,13 @@ class IdMaker:
             year, month = (year + 1, 1) if month == 12 else (year, month + 1)
 
 
-def synthetic_papers(pools: Pools, count: int, seed: int) -> Iterator[dict[str, object]]:
+def synthetic_papers_with_sources(
+    pools: Pools, count: int, seed: int
+) -> Iterator[tuple[dict[str, object], list[int]]]:
+    """Each synthetic paper with its provenance: the real papers (indices in file order)
+    its title head, title tail and abstract sentences were taken from, in that order.
+    (randrange(n) draws exactly as choice() of n items does, so files written before
+    provenance was recorded are the same files.)"""
     rng = random.Random(seed)
     span = (LAST_DAY - FIRST_DAY).days
     ids = IdMaker()
@@ -116,18 +129,27 @@ def synthetic_papers(pools: Pools, count: int, seed: int) -> Iterator[dict[str, 
     for _ in range(count):
         day = FIRST_DAY + timedelta(days=int(span * rng.random() ** 0.5))  # linear growth
         sentence_count = rng.choice(pools.sentence_counts)
-        abstract = " ".join(
-            rng.choice(pools.sentences[_position(n, sentence_count)]) for n in range(sentence_count)
-        )
-        yield {
+        picks = []
+        for n in range(sentence_count):
+            position = _position(n, sentence_count)
+            picks.append((position, rng.randrange(len(pools.sentences[position]))))
+        abstract = " ".join(pools.sentences[position][k] for position, k in picks)
+        head, tail = rng.randrange(titles), rng.randrange(titles)
+        paper: dict[str, object] = {
             "id": ids.make(day),
-            "title": f"{pools.title_heads[rng.randrange(titles)]} "
-            f"{pools.title_tails[rng.randrange(titles)]}".strip(),
+            "title": f"{pools.title_heads[head]} {pools.title_tails[tail]}".strip(),
             "authors": [rng.choice(pools.authors) for _ in range(rng.choice(pools.author_counts))],
             "categories": rng.choice(pools.categories),
             "summary": abstract,
             "listing_date": day.isoformat(),
         }
+        sources = [head, tail] + [pools.sentence_sources[p][k] for p, k in picks]
+        yield paper, sources
+
+
+def synthetic_papers(pools: Pools, count: int, seed: int) -> Iterator[dict[str, object]]:
+    for paper, _ in synthetic_papers_with_sources(pools, count, seed):
+        yield paper
 
 
 @contextmanager
