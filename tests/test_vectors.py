@@ -131,3 +131,20 @@ def test_precomputed_vectors_load_in_one_pass(
         reader.refresh(force=True)
     assert reader.refresh().generation == VectorIndex.saved_generation(folder)
     assert len(reader.refresh()) == 802
+
+
+def test_the_graph_library_loads_before_the_model_runtime_without_crashing() -> None:
+    """A serve worker opens the vector graph (usearch) before its first query loads the
+    model runtime (onnxruntime); in that order the native modules segfaulted the process."""
+    import subprocess
+    import sys
+
+    code = (
+        "from paperwire.search.vectors import _usearch_index\n"
+        "_usearch_index()\n"
+        "import usearch.index, onnxruntime\n"
+        "print(usearch.index.Index(ndim=4).ndim, bool(onnxruntime.get_available_providers()))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, (run.returncode, run.stderr[-2000:])
+    assert run.stdout.split() == ["4", "True"]

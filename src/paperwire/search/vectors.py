@@ -20,6 +20,7 @@ discarded and the index is rebuilt from the database, which is the source of tru
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import uuid
@@ -294,7 +295,7 @@ class VectorIndex:
 
     def _open_base(self, folder: Path, base: str) -> None:
         """Map the base files (rows in memory as float32 while the index is small)."""
-        from usearch.index import Index
+        Index = _usearch_index()
 
         rows = np.load(folder / f"rows-{base}.npy", mmap_mode="r")
         self._rows = rows if len(rows) >= self.ann_threshold else np.asarray(rows, np.float32)
@@ -349,12 +350,24 @@ class VectorIndex:
         return sum(p.stat().st_size for p in folder.glob("*") if p.is_file())
 
 
+def _usearch_index() -> Any:
+    """usearch's Index class, imported after onnxruntime: loading onnxruntime's native
+    module once usearch's is loaded crashes the process (segfault, usearch 2.26 with
+    onnxruntime 1.2x on this platform; tests/test_vectors.py checks the order holds)."""
+    with contextlib.suppress(ImportError):  # the model runtime is optional
+        import onnxruntime  # noqa: F401
+
+    from usearch.index import Index
+
+    return Index
+
+
 def _best(pairs: list[tuple[int, float]], k: int) -> list[tuple[int, float]]:
     return sorted(pairs, key=lambda pair: -pair[1])[:k]
 
 
 def _new_graph() -> Any:
-    from usearch.index import Index
+    Index = _usearch_index()
 
     return Index(
         ndim=DIMENSION,
@@ -368,7 +381,7 @@ def _new_graph() -> Any:
 
 def _writable(path: Path) -> Any:
     """A copy in memory of the graph saved in `path` (a view cannot change)."""
-    from usearch.index import Index
+    Index = _usearch_index()
 
     graph = Index.restore(str(path), view=False)
     if graph is None:
