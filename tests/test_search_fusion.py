@@ -17,10 +17,13 @@ from paperwire.search.fusion import (
     fusion_weights,
     keeps_top_hit,
     lexical_margin,
+    match_words,
     min_max,
+    phrase_overlap,
     query_features,
     rrf,
     score_combination,
+    wants_overlap,
     z_score,
 )
 
@@ -155,3 +158,70 @@ def test_adaptive_fuse_with_an_empty_half() -> None:
     assert adaptive_fuse([], PASTED_SEM, 5, ADAPT) == fuse([], PASTED_SEM, MINMAX)
     assert adaptive_fuse(PASTED_LEX, [], 5, ADAPT) == fuse(PASTED_LEX, [], MINMAX)
     assert adaptive_fuse([], [], 5, DEFAULT_ADAPTIVE) == []
+
+
+# -- near-exact word matches ------------------------------------------------------------
+
+
+def test_match_words_render_latex_fold_case_and_accents_and_drop_punctuation() -> None:
+    assert match_words(r"Schr\"odinger's \emph{Équation}, re-visited: 3D!") == [
+        "schrodinger",
+        "s",
+        "equation",
+        "re",
+        "visited",
+        "3d",
+    ]
+    assert match_words("--- ; ") == []
+
+
+ABSTRACT = (
+    "We study sparse attention. Our method, Sparse-K, cuts the cost of long-context "
+    "inference by 40% without retraining. Code is released."
+)
+
+
+def test_phrase_overlap_of_a_pasted_sentence_is_one() -> None:
+    sentence = "our METHOD sparse k cuts the cost of long-context inference"
+    assert phrase_overlap(sentence, ("A title", ABSTRACT)) == 1.0
+    assert phrase_overlap("Sparse attention", ("On Sparse Attention", "")) == 1.0
+    # the same words out of order are not one run: only the word pairs count
+    shuffled = "cuts the cost of our method sparse k"
+    assert phrase_overlap(shuffled, ("", ABSTRACT)) == pytest.approx(6 / 7)
+
+
+def test_phrase_overlap_is_the_best_field_share_of_word_pairs() -> None:
+    # one word changed in a pasted sentence: 8 of its 10 word pairs are still in the abstract
+    edited = "our method sparse k cuts the price of long context inference"
+    assert phrase_overlap(edited, ("", ABSTRACT)) == pytest.approx(8 / 10)
+    assert phrase_overlap("sparse attention for graphs", (ABSTRACT, "")) == pytest.approx(1 / 3)
+    assert phrase_overlap("unrelated words here", ("title", ABSTRACT)) == 0.0
+    assert phrase_overlap("attention", ("", ABSTRACT)) == 1.0  # one word: in it or not
+    assert phrase_overlap("retrieval", ("", ABSTRACT)) == 0.0
+    assert phrase_overlap("?!", ("", ABSTRACT)) == 0.0
+
+
+def test_a_near_exact_top_hit_is_kept_for_long_enough_queries() -> None:
+    near = AdaptiveFusion(base=MINMAX, pin_margin=math.inf, match_terms=5, match_overlap=0.8)
+    assert wants_overlap(5, near) and not wants_overlap(4, near)
+    assert not wants_overlap(20, STATIC_FUSION)
+    assert keeps_top_hit(QueryFeatures(5, 0.0, 0.8), near)
+    assert not keeps_top_hit(QueryFeatures(5, 0.0, 0.79), near)
+    assert not keeps_top_hit(QueryFeatures(4, 0.0, 1.0), near)  # a typed topic
+    assert not keeps_top_hit(QueryFeatures(30, 1.0, 1.0), STATIC_FUSION)
+    assert query_features(LEX, 6, 0.9) == QueryFeatures(6, 0.5, 0.9)
+
+
+def test_a_pasted_sentence_hit_stays_first_without_a_bm25_lead() -> None:
+    """Sentences pasted from an abstract often share many words with other papers, so BM25
+    barely separates them; holding the sentence word for word keeps the hit first."""
+    close = [("t", 13.0), ("x", 12.0), ("y", 11.0), ("z", 10.0)]  # margin 1/13: no pin
+    near = AdaptiveFusion(
+        base=MINMAX, short_terms=0, pin_margin=math.inf, match_terms=5, match_overlap=0.8
+    )
+    plain = fuse(close, PASTED_SEM, MINMAX)
+    assert plain[0][0] != "t"
+    assert adaptive_fuse(close, PASTED_SEM, 9, near, top_overlap=0.7) == plain
+    assert adaptive_fuse(close, PASTED_SEM, 4, near, top_overlap=1.0) == plain
+    kept = adaptive_fuse(close, PASTED_SEM, 9, near, top_overlap=1.0)
+    assert kept == [("t", plain[0][1])] + [item for item in plain if item[0] != "t"]

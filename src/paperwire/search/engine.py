@@ -28,7 +28,9 @@ from paperwire.search.fusion import (
     AdaptiveFusion,
     FusionConfig,
     adaptive_fuse,
+    phrase_overlap,
     rrf,
+    wants_overlap,
 )
 from paperwire.search.lexical import (
     MAX_QUERY_TERMS,
@@ -419,8 +421,9 @@ class SearchEngine:
         if while_waiting is not None and end <= depth:
             while_waiting([i for i, _ in lexical.ids[offset:end]], result.terms)
         terms = len(self.lexical.content_terms(parsed.free_words))
+        overlap = self._top_overlap(parsed, lexical.ids, terms)  # while the query embeds
         semantic = semantic_ready.result()
-        fused = adaptive_fuse(lexical.ids, semantic, terms, self.adaptive)
+        fused = adaptive_fuse(lexical.ids, semantic, terms, self.adaptive, overlap)
         if end <= len(fused):
             result.ids = fused[offset:end]
             return result
@@ -430,6 +433,18 @@ class SearchEngine:
         rest = [(i, s) for i, s in tail.ids if i not in shown]
         result.ids = (fused + rest)[offset:end]
         return result
+
+    def _top_overlap(
+        self, parsed: ParsedQuery, lexical: Sequence[tuple[str, float]], terms: int
+    ) -> float:
+        """How nearly the best word match's title or abstract holds the query's free words
+        (fusion.phrase_overlap); 0.0 when the query is too short for it to matter."""
+        if not lexical or not wants_overlap(terms, self.adaptive):
+            return 0.0
+        top = self.store.get_papers([lexical[0][0]]).get(lexical[0][0])
+        if top is None:
+            return 0.0
+        return phrase_overlap(" ".join(parsed.free_words), (top.title, top.abstract))
 
     def _member_query(self, ids: Sequence[str]) -> tantivy.Query:
         return tantivy.Query.term_set_query(self.lexical.schema, "arxiv_id", list(ids))
