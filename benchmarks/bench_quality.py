@@ -29,7 +29,7 @@ import math
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -59,6 +59,7 @@ from paperwire.search.fusion import (
     STATIC_FUSION,
     AdaptiveFusion,
     FusionConfig,
+    Vector,
     adaptive_fuse,
     fuse,
     phrase_overlap,
@@ -144,19 +145,19 @@ Lists = dict[str, list[tuple[str, float]]]
 
 @dataclass
 class QueryRuns:
-    """Both halves' lists for each query, its content-word count and the phrase_overlap of
-    its best lexical hit (for adaptive fusion)."""
+    """Both halves' lists for each query, its content-word count, the phrase_overlap of
+    its best lexical hit and the papers' vectors (for adaptive fusion)."""
 
     lex: Lists
     sem: Lists
     terms: dict[str, int]
     overlap: dict[str, float]
+    vectors: Mapping[str, Vector]  # of every searched paper (smoothing takes the hits')
 
     def only(self, wanted: Iterable[str]) -> QueryRuns:
         keep = set(wanted)
-        return QueryRuns(
-            *({q: v for q, v in table.items() if q in keep} for table in self.tables())
-        )
+        tables = ({q: v for q, v in table.items() if q in keep} for table in self.tables())
+        return QueryRuns(*tables, vectors=self.vectors)
 
     def tables(self) -> tuple[Lists, Lists, dict[str, int], dict[str, float]]:
         return self.lex, self.sem, self.terms, self.overlap
@@ -166,7 +167,9 @@ class QueryRuns:
 
     def adaptive(self, adaptive: AdaptiveFusion = DEFAULT_ADAPTIVE) -> Lists:
         return {
-            q: adaptive_fuse(self.lex[q], self.sem[q], self.terms[q], adaptive, self.overlap[q])
+            q: adaptive_fuse(
+                self.lex[q], self.sem[q], self.terms[q], adaptive, self.overlap[q], self.vectors
+            )
             for q in self.lex
         }
 
@@ -176,6 +179,7 @@ def runs_for(
     lexical: LexicalIndex,
     semantic: SemanticIndex,
     papers: dict[str, Paper],
+    vectors: Mapping[str, Vector],
     k: int = DEPTH,
 ) -> QueryRuns:
     lex = {qid: lexical_search(lexical, text, k) for qid, text in queries.items()}
@@ -185,7 +189,7 @@ def runs_for(
     for qid, text in queries.items():
         top = papers[lex[qid][0][0]] if lex[qid] else None
         overlap[qid] = phrase_overlap(text, (top.title, top.abstract)) if top else 0.0
-    return QueryRuns(lex, sem, terms, overlap)
+    return QueryRuns(lex, sem, terms, overlap, vectors)
 
 
 def as_run(ranked: dict[str, list[tuple[str, float]]], k: int = DEPTH) -> Run:
@@ -232,7 +236,9 @@ def scifact_runs(work: Path) -> SciFact:
     queries = {str(q["_id"]): str(q["text"]) for q in load_jsonl(SCIFACT / "queries.jsonl")}
     train, test = load_qrels("train"), load_qrels("test")
     by_id = {p.arxiv_id: p for p in papers}
-    runs = runs_for({q: queries[q] for q in {*train, *test}}, lexical, semantic, by_id)
+    ids, rows = load_cached("scifact")
+    vectors = dict(zip(ids, rows, strict=True))
+    runs = runs_for({q: queries[q] for q in {*train, *test}}, lexical, semantic, by_id, vectors)
     store.close()
     return SciFact(runs, train, test)
 
@@ -281,7 +287,8 @@ def adaptive_label(adaptive: AdaptiveFusion) -> str:
     return (
         f"<={adaptive.short_terms} words w={short:.2f}, "
         f">={adaptive.pin_terms} words keep top at margin {adaptive.pin_margin}, "
-        f">={adaptive.match_terms} words at overlap {adaptive.match_overlap}"
+        f">={adaptive.match_terms} words at overlap {adaptive.match_overlap}, "
+        f"smooth {adaptive.smooth_neighbours} nn w={adaptive.smooth_weight}"
     )
 
 
@@ -300,8 +307,9 @@ class KnownItems:
 
 def known_item_runs(work: Path, limit: int | None) -> KnownItems:
     """Lexical and semantic lists for the known-item set, searching the embedded papers."""
-    ids, _ = load_cached("arxiv")
+    ids, rows = load_cached("arxiv")
     ids = ids[:limit] if limit else ids
+    vectors = dict(zip(ids, rows, strict=False))
     by_id = {p.arxiv_id: p for p in _daily_papers()}
     papers = [by_id[i] for i in ids]  # cache order: the set is drawn from its head
     items = load_or_draw(BENCH_DATA / "quality" / "known_items.jsonl", papers)
@@ -311,7 +319,7 @@ def known_item_runs(work: Path, limit: int | None) -> KnownItems:
     settings, store = seeded_store(folder, papers, "arxiv")
     semantic = SemanticIndex(settings, store)
     lexical = lexical_index(folder, papers)
-    runs = runs_for({i.qid: i.query for i in items}, lexical, semantic, by_id)
+    runs = runs_for({i.qid: i.query for i in items}, lexical, semantic, by_id, vectors)
     hybrid_speed(settings, store, [i.query for i in items[:300]])
     texts = [i.query for i in items[:300]]
     search_ms = [timed(lambda t=t: semantic.search(t, 10), 1)[0] for t in texts]
@@ -357,7 +365,8 @@ def known_item_rows(data: KnownItems, split: str) -> list[tuple[str, dict[str, f
 
 def adaptive_candidates() -> Iterable[AdaptiveFusion]:
     """The grid around the default: short-query weights and margin pins (with the
-    default near-exact rule, and without it), then near-exact rules on the default."""
+    default near-exact rule, and without it), then near-exact rules and neighbour
+    smoothing settings on the default."""
     shorts = ((0, 0.55), (3, 0.9), (4, 0.8), (4, 0.9), (5, 0.9))
     pins = itertools.product((0, 6, 8, 10), (0.08, 0.12, 0.16, 0.2, 0.3, math.inf))
     for (terms, weight), (pin_terms, margin) in itertools.product(shorts, pins):
@@ -371,6 +380,8 @@ def adaptive_candidates() -> Iterable[AdaptiveFusion]:
             )
     for match_terms, overlap in itertools.product((3, 4, 5, 6, 8), (0.5, 0.6, 0.9, 1.0)):
         yield AdaptiveFusion(match_terms=match_terms, match_overlap=overlap)
+    for neighbours, weight in itertools.product((0, 2, 3, 4, 5), (0.1, 0.2, 0.35, 0.5)):
+        yield AdaptiveFusion(smooth_neighbours=neighbours, smooth_weight=weight)
 
 
 def tuning_rows(

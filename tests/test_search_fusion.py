@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from paperwire.search.fusion import (
@@ -19,11 +21,13 @@ from paperwire.search.fusion import (
     lexical_margin,
     match_words,
     min_max,
+    neighbour_smoothing,
     phrase_overlap,
     query_features,
     rrf,
     score_combination,
     wants_overlap,
+    wants_smoothing,
     z_score,
 )
 
@@ -225,3 +229,50 @@ def test_a_pasted_sentence_hit_stays_first_without_a_bm25_lead() -> None:
     assert adaptive_fuse(close, PASTED_SEM, 4, near, top_overlap=1.0) == plain
     kept = adaptive_fuse(close, PASTED_SEM, 9, near, top_overlap=1.0)
     assert kept == [("t", plain[0][1])] + [item for item in plain if item[0] != "t"]
+
+
+# -- neighbour smoothing ------------------------------------------------------------------
+
+SMOOTH_FUSED = [("a", 3.0), ("b", 2.9), ("c", 2.8), ("d", 0.0)]
+# b has no vector; cosines: a-c 0.8, a-d 0.0, c-d 0.6
+SMOOTH_VECTORS = {
+    "a": np.array([1.0, 0.0], dtype=np.float32),
+    "c": np.array([0.8, 0.6], dtype=np.float32),
+    "d": np.array([0.0, 1.0], dtype=np.float32),
+}
+
+
+def test_neighbour_smoothing_adds_the_mean_score_of_the_nearest_hits() -> None:
+    # a's nearest is c: 3 + .5 * 2.8; c's is a: 2.8 + .5 * 3; d's is c: 0 + .5 * 2.8
+    assert neighbour_smoothing(SMOOTH_FUSED, SMOOTH_VECTORS, 1, 0.5) == approx(
+        [("a", 4.4), ("c", 4.3), ("b", 2.9), ("d", 1.4)]
+    )
+    # two neighbours each: a (c, d) 3 + .5 * 1.4; c (a, d) 2.8 + .5 * 1.5; d (c, a) 0 + .5 * 2.9
+    assert neighbour_smoothing(SMOOTH_FUSED, SMOOTH_VECTORS, 2, 0.5) == approx(
+        [("a", 3.7), ("c", 3.55), ("b", 2.9), ("d", 1.45)]
+    )
+
+
+def test_neighbour_smoothing_needs_more_vectors_than_neighbours() -> None:
+    assert neighbour_smoothing(SMOOTH_FUSED, SMOOTH_VECTORS, 3, 0.5) == SMOOTH_FUSED
+    assert neighbour_smoothing(SMOOTH_FUSED, SMOOTH_VECTORS, 0, 0.5) == SMOOTH_FUSED
+    assert neighbour_smoothing(SMOOTH_FUSED, {}, 1, 0.5) == SMOOTH_FUSED
+    assert neighbour_smoothing([], SMOOTH_VECTORS, 1, 0.5) == []
+
+
+def test_adaptive_fuse_smooths_only_queries_longer_than_short_ones() -> None:
+    smooth = AdaptiveFusion(
+        base=MINMAX, short_terms=3, pin_margin=math.inf, smooth_neighbours=1, smooth_weight=0.5
+    )
+    lexical = [("a", 9.0), ("b", 8.0), ("c", 7.0), ("d", 1.0)]
+    semantic = [("c", 0.9), ("a", 0.85), ("d", 0.5), ("b", 0.1)]
+    assert wants_smoothing(4, smooth) and not wants_smoothing(3, smooth)
+    assert not wants_smoothing(20, STATIC_FUSION)
+    plain = fuse(lexical, semantic, MINMAX)
+    smoothed = adaptive_fuse(lexical, semantic, 4, smooth, vectors=SMOOTH_VECTORS)
+    assert smoothed == neighbour_smoothing(plain, SMOOTH_VECTORS, 1, 0.5)
+    assert [i for i, _ in plain] == ["a", "c", "b", "d"]
+    assert [i for i, _ in smoothed] == ["a", "c", "d", "b"]  # d is near c; b has no vector
+    assert adaptive_fuse(lexical, semantic, 4, smooth) == plain  # no vectors given
+    short = fuse(lexical, semantic, replace(MINMAX, weights=smooth.short_weights))
+    assert adaptive_fuse(lexical, semantic, 3, smooth, vectors=SMOOTH_VECTORS) == short

@@ -12,7 +12,7 @@ import lzma
 import math
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import date
 from typing import Any
@@ -22,7 +22,7 @@ import pytest
 
 from conftest import DAILY_FILE
 from paperwire.config import Settings
-from paperwire.search.fusion import adaptive_fuse, fuse, rrf
+from paperwire.search.fusion import adaptive_fuse, fuse, phrase_overlap, rrf
 from paperwire.search.lexical import text_analyzer
 from paperwire.search.query import parse_query
 from paperwire.service import Service
@@ -68,6 +68,10 @@ class TfidfVectors:
         if arxiv_id not in self.ids:
             return []
         return self._top(self.matrix[self.ids.index(arxiv_id)], k, skip=arxiv_id)
+
+    def vectors(self, arxiv_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        rows = {arxiv_id: n for n, arxiv_id in enumerate(self.ids)}
+        return {i: self.matrix[rows[i]] for i in arxiv_ids if i in rows}
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +120,31 @@ def test_hybrid_page_one_fuses_both_lists(service: Service, vectors: TfidfVector
     assert [(h.paper.arxiv_id, h.score) for h in result.hits] == [
         (i, pytest.approx(s)) for i, s in expected
     ]
+
+
+def test_a_long_query_smooths_fused_scores_over_the_hits_vectors(
+    service: Service, vectors: TfidfVectors
+) -> None:
+    """Six content words: page one is adaptive fusion smoothed over the vectors of both
+    lists' papers (and so not the unsmoothed order)."""
+    engine = service.search_engine
+    text = "learning robust visual representations from noisy labels"
+    parsed = parse_query(text, today=date.today())
+    depth = engine.fusion.depth
+    lexical = engine.lexical.search(engine.lexical.build_query(parsed), limit=depth).ids
+    semantic = vectors.search(text, depth)
+    terms = len(engine.lexical.content_terms(parsed.free_words))
+    top = service.store.get_papers([lexical[0][0]])[lexical[0][0]]
+    overlap = phrase_overlap(text, (top.title, top.abstract))
+    hit_vectors = vectors.vectors([i for i, _ in lexical + semantic])
+    expected = adaptive_fuse(lexical, semantic, terms, engine.adaptive, overlap, hit_vectors)
+    result = service.search(text, mode="hybrid")
+    assert terms == 6 and overlap < engine.adaptive.match_overlap
+    assert [(h.paper.arxiv_id, h.score) for h in result.hits] == [
+        (i, pytest.approx(s)) for i, s in expected[:20]
+    ]
+    unsmoothed = adaptive_fuse(lexical, semantic, terms, engine.adaptive, overlap)
+    assert [i for i, _ in expected[:20]] != [i for i, _ in unsmoothed[:20]]
 
 
 def test_a_pasted_title_stays_first_in_hybrid(

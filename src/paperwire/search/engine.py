@@ -12,7 +12,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -27,10 +27,12 @@ from paperwire.search.fusion import (
     DEFAULT_FUSION,
     AdaptiveFusion,
     FusionConfig,
+    Vector,
     adaptive_fuse,
     phrase_overlap,
     rrf,
     wants_overlap,
+    wants_smoothing,
 )
 from paperwire.search.lexical import (
     MAX_QUERY_TERMS,
@@ -79,6 +81,7 @@ class SemanticSearcher(Protocol):
     def coverage(self) -> tuple[int, int]: ...
     def search(self, text: str, k: int) -> list[tuple[str, float]]: ...
     def neighbours(self, arxiv_id: str, k: int) -> list[tuple[str, float]]: ...
+    def vectors(self, arxiv_ids: Sequence[str]) -> Mapping[str, Vector]: ...
 
 
 @dataclass(slots=True)
@@ -423,7 +426,8 @@ class SearchEngine:
         terms = len(self.lexical.content_terms(parsed.free_words))
         overlap = self._top_overlap(parsed, lexical.ids, terms)  # while the query embeds
         semantic = semantic_ready.result()
-        fused = adaptive_fuse(lexical.ids, semantic, terms, self.adaptive, overlap)
+        vectors = self._hit_vectors(index, lexical.ids, semantic, terms)
+        fused = adaptive_fuse(lexical.ids, semantic, terms, self.adaptive, overlap, vectors)
         if end <= len(fused):
             result.ids = fused[offset:end]
             return result
@@ -445,6 +449,20 @@ class SearchEngine:
         if top is None:
             return 0.0
         return phrase_overlap(" ".join(parsed.free_words), (top.title, top.abstract))
+
+    def _hit_vectors(
+        self,
+        index: SemanticSearcher,
+        lexical: Sequence[tuple[str, float]],
+        semantic: Sequence[tuple[str, float]],
+        terms: int,
+    ) -> Mapping[str, Vector]:
+        """The vectors of the papers fusion will rank, when it smooths their scores."""
+        if not wants_smoothing(terms, self.adaptive):
+            return {}
+        depth = self.adaptive.base.depth
+        ids = dict.fromkeys(i for i, _ in [*lexical[:depth], *semantic[:depth]])
+        return index.vectors(list(ids))
 
     def _member_query(self, ids: Sequence[str]) -> tantivy.Query:
         return tantivy.Query.term_set_query(self.lexical.schema, "arxiv_id", list(ids))

@@ -15,12 +15,16 @@ import itertools
 import math
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+
+import numpy as np
+import numpy.typing as npt
 
 from paperwire.latex import latex_to_text
 
 Ranked = Sequence[tuple[str, float]]
+Vector = npt.NDArray[np.float32]
 
 RRF_K = 60  # the constant from Cormack et al. (2009); damps the head of each list
 
@@ -161,6 +165,9 @@ class AdaptiveFusion:
     match_terms / match_overlap: so does the best lexical hit of a query of at least
     match_terms content words whose title or abstract holds the query nearly word for word
     (phrase_overlap at least match_overlap): a pasted sentence or title.
+    smooth_neighbours / smooth_weight: queries longer than short_terms then have each
+    fused hit's score raised by smooth_weight times the mean score of its smooth_neighbours
+    nearest hits by vector (neighbour_smoothing); 0 turns it off.
     """
 
     base: FusionConfig = DEFAULT_FUSION
@@ -170,13 +177,17 @@ class AdaptiveFusion:
     pin_margin: float = 0.12
     match_terms: int = 5
     match_overlap: float = 0.8
+    smooth_neighbours: int = 3
+    smooth_weight: float = 0.2
 
 
 # Tuned on SciFact train and the known-item "tune" half; figures in bench_quality.py's
 # table and in the README of issue 16's closing note.
 DEFAULT_ADAPTIVE = AdaptiveFusion()
 # The same base without adapting: what hybrid search did before (bench_quality.py's "old").
-STATIC_FUSION = AdaptiveFusion(short_terms=0, pin_margin=math.inf, match_overlap=math.inf)
+STATIC_FUSION = AdaptiveFusion(
+    short_terms=0, pin_margin=math.inf, match_overlap=math.inf, smooth_weight=0.0
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,19 +268,56 @@ def keeps_top_hit(features: QueryFeatures, adaptive: AdaptiveFusion) -> bool:
     return leads or matches
 
 
+def wants_smoothing(terms: int, adaptive: AdaptiveFusion) -> bool:
+    """Whether a query of `terms` content words gets neighbour_smoothing (so the caller
+    can skip loading the hits' vectors)."""
+    return terms > adaptive.short_terms and adaptive.smooth_neighbours > 0 < adaptive.smooth_weight
+
+
+def neighbour_smoothing(
+    fused: Ranked, vectors: Mapping[str, Vector], neighbours: int, weight: float
+) -> list[tuple[str, float]]:
+    """The cluster hypothesis (papers close in meaning are relevant together): each hit with
+    a vector gains `weight` times the mean score of its `neighbours` nearest other hits
+    with vectors (cosine of unit vectors); then all are re-sorted, ties kept in order.
+    Hits without a vector keep their score; fewer than neighbours + 1 vectors change
+    nothing."""
+    fused = list(fused)
+    rows = [n for n, (doc_id, _) in enumerate(fused) if doc_id in vectors]
+    if neighbours <= 0 or len(rows) <= neighbours:
+        return fused
+    matrix = np.stack([vectors[fused[n][0]] for n in rows]).astype(np.float32)
+    similar = matrix @ matrix.T
+    np.fill_diagonal(similar, -np.inf)
+    nearest = np.argpartition(-similar, neighbours - 1, axis=1)[:, :neighbours]
+    scores = np.array([fused[n][1] for n in rows])
+    gains = weight * scores[nearest].mean(axis=1)
+    smoothed = [score for _, score in fused]
+    for n, gain in zip(rows, gains, strict=True):
+        smoothed[n] += float(gain)
+    order = sorted(range(len(fused)), key=lambda n: -smoothed[n])
+    return [(fused[n][0], smoothed[n]) for n in order]
+
+
 def adaptive_fuse(
     lexical: Ranked,
     semantic: Ranked,
     terms: int,
     adaptive: AdaptiveFusion = DEFAULT_ADAPTIVE,
     top_overlap: float = 0.0,
+    vectors: Mapping[str, Vector] | None = None,
 ) -> list[tuple[str, float]]:
     """Fuse as `adaptive` says for a query of `terms` content words whose best lexical hit
-    has `top_overlap` (phrase_overlap; see AdaptiveFusion). A kept lexical top hit takes
-    the head's score, so scores stay non-increasing."""
+    has `top_overlap` (phrase_overlap) and whose hits have `vectors` (for smoothing; see
+    AdaptiveFusion). A kept lexical top hit takes the head's score, so scores stay
+    non-increasing."""
     features = query_features(lexical, terms, top_overlap)
     config = replace(adaptive.base, weights=fusion_weights(features, adaptive))
     fused = fuse(lexical, semantic, config)
+    if vectors and wants_smoothing(terms, adaptive):
+        fused = neighbour_smoothing(
+            fused, vectors, adaptive.smooth_neighbours, adaptive.smooth_weight
+        )
     if not (fused and lexical and keeps_top_hit(features, adaptive)):
         return fused
     top = lexical[0][0]

@@ -12,7 +12,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -260,6 +260,14 @@ class SemanticIndex:
             if vector is None:
                 return []
             return index.search(vector, k, exclude=arxiv_id)
+
+    def vectors(self, arxiv_ids: Sequence[str]) -> dict[str, Vectors]:
+        """The vectors of those of `arxiv_ids` that are embedded (hybrid search smooths
+        fused scores over them, search.fusion.neighbour_smoothing)."""
+        index = self._for_query()
+        with self._lock:
+            found = {arxiv_id: index.vector(arxiv_id) for arxiv_id in arxiv_ids}
+        return {arxiv_id: v for arxiv_id, v in found.items() if v is not None}
 
 
 class BackgroundEmbedder:
