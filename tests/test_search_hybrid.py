@@ -125,8 +125,18 @@ def test_hybrid_page_one_fuses_both_lists(service: Service, vectors: TfidfVector
 def test_a_long_query_smooths_fused_scores_over_the_hits_vectors(
     service: Service, vectors: TfidfVectors
 ) -> None:
-    """Six content words: page one is adaptive fusion smoothed over the vectors of both
-    lists' papers (and so not the unsmoothed order)."""
+    """Six content words, smoothing on: page one is adaptive fusion smoothed over the
+    vectors of both lists' papers (and so not the unsmoothed order)."""
+    engine = service.search_engine
+    default = engine.adaptive
+    engine.adaptive = replace(default, smooth_neighbours=3, smooth_weight=0.2)
+    try:
+        check_smoothed_page(service, vectors)
+    finally:
+        engine.adaptive = default
+
+
+def check_smoothed_page(service: Service, vectors: TfidfVectors) -> None:
     engine = service.search_engine
     text = "learning robust visual representations from noisy labels"
     parsed = parse_query(text, today=date.today())
