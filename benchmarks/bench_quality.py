@@ -1,6 +1,10 @@
 """Search quality: BEIR SciFact and a known-item check on the arXiv corpus; prints tables.
 
     PYTHONPATH=src python benchmarks/bench_quality.py [--skip-arxiv] [--arxiv-limit N]
+        [--skip-speed] [--skip-tuning]
+
+--skip-speed leaves out the embedding and ANN rates, not the search latencies taken along
+the way (hybrid search old vs new default, semantic search, similar papers).
 
 Each table has lexical, semantic, the old default hybrid (static z-score fusion) and the new
 default (query-adaptive fusion, search/fusion.py adaptive_fuse). SciFact: tuned on train,
@@ -25,8 +29,9 @@ import math
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import ir_measures
@@ -47,15 +52,20 @@ from known_items import KINDS, KnownItem, load_or_draw
 from paperwire.config import Settings
 from paperwire.models import Paper
 from paperwire.search.embed import MODEL_ID, Embedder, document_text
+from paperwire.search.engine import SearchEngine
 from paperwire.search.fusion import (
     DEFAULT_ADAPTIVE,
     DEFAULT_FUSION,
+    STATIC_FUSION,
     AdaptiveFusion,
     FusionConfig,
+    Vector,
     adaptive_fuse,
     fuse,
+    phrase_overlap,
 )
 from paperwire.search.lexical import LexicalIndex
+from paperwire.search.query import ParsedQuery, parse_query
 from paperwire.search.semantic import SemanticIndex, text_hash
 from paperwire.search.vectors import VectorIndex
 from paperwire.sources.snapshot import parse_daily_listing
@@ -135,27 +145,32 @@ Lists = dict[str, list[tuple[str, float]]]
 
 @dataclass
 class QueryRuns:
-    """Both halves' lists for each query, and its content-word count (for adaptive fusion)."""
+    """Both halves' lists for each query, its content-word count, the phrase_overlap of
+    its best lexical hit and the papers' vectors (for adaptive fusion)."""
 
     lex: Lists
     sem: Lists
     terms: dict[str, int]
+    overlap: dict[str, float]
+    vectors: Mapping[str, Vector]  # of every searched paper (smoothing takes the hits')
 
     def only(self, wanted: Iterable[str]) -> QueryRuns:
         keep = set(wanted)
-        return QueryRuns(
-            *({q: v for q, v in table.items() if q in keep} for table in self.tables())
-        )
+        tables = ({q: v for q, v in table.items() if q in keep} for table in self.tables())
+        return QueryRuns(*tables, vectors=self.vectors)
 
-    def tables(self) -> tuple[Lists, Lists, dict[str, int]]:
-        return self.lex, self.sem, self.terms
+    def tables(self) -> tuple[Lists, Lists, dict[str, int], dict[str, float]]:
+        return self.lex, self.sem, self.terms, self.overlap
 
     def static(self, config: FusionConfig) -> Lists:
         return {q: fuse(self.lex[q], self.sem[q], config) for q in self.lex}
 
     def adaptive(self, adaptive: AdaptiveFusion = DEFAULT_ADAPTIVE) -> Lists:
         return {
-            q: adaptive_fuse(self.lex[q], self.sem[q], self.terms[q], adaptive) for q in self.lex
+            q: adaptive_fuse(
+                self.lex[q], self.sem[q], self.terms[q], adaptive, self.overlap[q], self.vectors
+            )
+            for q in self.lex
         }
 
 
@@ -163,12 +178,18 @@ def runs_for(
     queries: dict[str, str],
     lexical: LexicalIndex,
     semantic: SemanticIndex,
+    papers: dict[str, Paper],
+    vectors: Mapping[str, Vector],
     k: int = DEPTH,
 ) -> QueryRuns:
     lex = {qid: lexical_search(lexical, text, k) for qid, text in queries.items()}
     sem = {qid: semantic.search(text, k) for qid, text in queries.items()}
     terms = {qid: len(lexical.content_terms([text])) for qid, text in queries.items()}
-    return QueryRuns(lex, sem, terms)
+    overlap = {}
+    for qid, text in queries.items():
+        top = papers[lex[qid][0][0]] if lex[qid] else None
+        overlap[qid] = phrase_overlap(text, (top.title, top.abstract)) if top else 0.0
+    return QueryRuns(lex, sem, terms, overlap, vectors)
 
 
 def as_run(ranked: dict[str, list[tuple[str, float]]], k: int = DEPTH) -> Run:
@@ -214,7 +235,10 @@ def scifact_runs(work: Path) -> SciFact:
     lexical = lexical_index(work / "scifact", papers)
     queries = {str(q["_id"]): str(q["text"]) for q in load_jsonl(SCIFACT / "queries.jsonl")}
     train, test = load_qrels("train"), load_qrels("test")
-    runs = runs_for({q: queries[q] for q in {*train, *test}}, lexical, semantic)
+    by_id = {p.arxiv_id: p for p in papers}
+    ids, rows = load_cached("scifact")
+    vectors = dict(zip(ids, rows, strict=True))
+    runs = runs_for({q: queries[q] for q in {*train, *test}}, lexical, semantic, by_id, vectors)
     store.close()
     return SciFact(runs, train, test)
 
@@ -262,7 +286,9 @@ def adaptive_label(adaptive: AdaptiveFusion) -> str:
     short = adaptive.short_weights[0]
     return (
         f"<={adaptive.short_terms} words w={short:.2f}, "
-        f">={adaptive.pin_terms} words keep top at margin {adaptive.pin_margin}"
+        f">={adaptive.pin_terms} words keep top at margin {adaptive.pin_margin}, "
+        f">={adaptive.match_terms} words at overlap {adaptive.match_overlap}, "
+        f"smooth {adaptive.smooth_neighbours} nn w={adaptive.smooth_weight}"
     )
 
 
@@ -281,8 +307,9 @@ class KnownItems:
 
 def known_item_runs(work: Path, limit: int | None) -> KnownItems:
     """Lexical and semantic lists for the known-item set, searching the embedded papers."""
-    ids, _ = load_cached("arxiv")
+    ids, rows = load_cached("arxiv")
     ids = ids[:limit] if limit else ids
+    vectors = dict(zip(ids, rows, strict=False))
     by_id = {p.arxiv_id: p for p in _daily_papers()}
     papers = [by_id[i] for i in ids]  # cache order: the set is drawn from its head
     items = load_or_draw(BENCH_DATA / "quality" / "known_items.jsonl", papers)
@@ -292,7 +319,8 @@ def known_item_runs(work: Path, limit: int | None) -> KnownItems:
     settings, store = seeded_store(folder, papers, "arxiv")
     semantic = SemanticIndex(settings, store)
     lexical = lexical_index(folder, papers)
-    runs = runs_for({i.qid: i.query for i in items}, lexical, semantic)
+    runs = runs_for({i.qid: i.query for i in items}, lexical, semantic, by_id, vectors)
+    hybrid_speed(settings, store, [i.query for i in items[:300]])
     texts = [i.query for i in items[:300]]
     search_ms = [timed(lambda t=t: semantic.search(t, 10), 1)[0] for t in texts]
     near_ms = [timed(lambda i=i: semantic.neighbours(i.target, 10), 1)[0] for i in items[:300]]
@@ -336,15 +364,24 @@ def known_item_rows(data: KnownItems, split: str) -> list[tuple[str, dict[str, f
 
 
 def adaptive_candidates() -> Iterable[AdaptiveFusion]:
+    """The grid around the default: short-query weights and margin pins (with the
+    default near-exact rule, and without it), then near-exact rules and neighbour
+    smoothing settings on the default."""
     shorts = ((0, 0.55), (3, 0.9), (4, 0.8), (4, 0.9), (5, 0.9))
     pins = itertools.product((0, 6, 8, 10), (0.08, 0.12, 0.16, 0.2, 0.3, math.inf))
     for (terms, weight), (pin_terms, margin) in itertools.product(shorts, pins):
-        yield AdaptiveFusion(
-            short_terms=terms,
-            short_weights=(weight, round(1 - weight, 2)),
-            pin_terms=pin_terms,
-            pin_margin=margin,
-        )
+        for overlap in (DEFAULT_ADAPTIVE.match_overlap, math.inf):
+            yield AdaptiveFusion(
+                short_terms=terms,
+                short_weights=(weight, round(1 - weight, 2)),
+                pin_terms=pin_terms,
+                pin_margin=margin,
+                match_overlap=overlap,
+            )
+    for match_terms, overlap in itertools.product((3, 4, 5, 6, 8), (0.5, 0.6, 0.9, 1.0)):
+        yield AdaptiveFusion(match_terms=match_terms, match_overlap=overlap)
+    for neighbours, weight in itertools.product((0, 2, 3, 4, 5), (0.1, 0.2, 0.35, 0.5)):
+        yield AdaptiveFusion(smooth_neighbours=neighbours, smooth_weight=weight)
 
 
 def tuning_rows(
@@ -382,6 +419,35 @@ def _daily_papers() -> list[Paper]:
 
 
 # -- speed -----------------------------------------------------------------------------------
+
+
+def hybrid_speed(settings: Settings, store: Store, queries: list[str]) -> None:
+    """Hybrid search through SearchEngine, page one with its total, the old default
+    (static fusion) and the new (adaptive) timed in turns on each query, the first of
+    the pair alternating; one warm-up pass each."""
+    engine = SearchEngine(settings, store)
+    today = date.today()
+    parsed = [parse_query(q, today=today) for q in queries]
+
+    def page(adaptive: AdaptiveFusion, query: ParsedQuery) -> None:
+        engine.adaptive = adaptive
+        engine.search(query, sort="relevance", page=1, per_page=20, mode="hybrid").final_total()
+
+    timings: dict[AdaptiveFusion, list[float]] = {STATIC_FUSION: [], DEFAULT_ADAPTIVE: []}
+    for n, query in enumerate(parsed * 2):
+        turns = (STATIC_FUSION, DEFAULT_ADAPTIVE) if n % 2 else (DEFAULT_ADAPTIVE, STATIC_FUSION)
+        for adaptive in turns:
+            ms = timed(lambda a=adaptive, q=query: page(a, q), 1)[0]
+            if n >= len(parsed):  # the first pass warms caches
+                timings[adaptive].append(ms)
+    engine.close()
+    old, new = (_p(timings[a], 50) for a in (STATIC_FUSION, DEFAULT_ADAPTIVE))
+    LATENCY.append(
+        (
+            f"hybrid search p50 ms, old / new default ({len(queries)} known-item queries)",
+            f"{old:.2f} / {new:.2f} (new/old {new / old:.3f})",
+        )
+    )
 
 
 def timed(fn: Callable[[], object], repeat: int) -> list[float]:
@@ -516,9 +582,10 @@ def main() -> None:
             tuning_rows(scifact, known),
             ("SF train", *KINDS, "KI mean"),
         )
-    if not args.skip_speed:
+    rows = LATENCY + ([] if args.skip_speed else speed(work))
+    if rows:
         print("\nspeed (this machine, shared cores)")
-        for name, value in LATENCY + speed(work):
+        for name, value in rows:
             print(f"  {name:<52} {value}")
 
 

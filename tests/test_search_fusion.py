@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from paperwire.search.fusion import (
@@ -17,10 +19,15 @@ from paperwire.search.fusion import (
     fusion_weights,
     keeps_top_hit,
     lexical_margin,
+    match_words,
     min_max,
+    neighbour_smoothing,
+    phrase_overlap,
     query_features,
     rrf,
     score_combination,
+    wants_overlap,
+    wants_smoothing,
     z_score,
 )
 
@@ -155,3 +162,117 @@ def test_adaptive_fuse_with_an_empty_half() -> None:
     assert adaptive_fuse([], PASTED_SEM, 5, ADAPT) == fuse([], PASTED_SEM, MINMAX)
     assert adaptive_fuse(PASTED_LEX, [], 5, ADAPT) == fuse(PASTED_LEX, [], MINMAX)
     assert adaptive_fuse([], [], 5, DEFAULT_ADAPTIVE) == []
+
+
+# -- near-exact word matches ------------------------------------------------------------
+
+
+def test_match_words_render_latex_fold_case_and_accents_and_drop_punctuation() -> None:
+    assert match_words(r"Schr\"odinger's \emph{Équation}, re-visited: 3D!") == [
+        "schrodinger",
+        "s",
+        "equation",
+        "re",
+        "visited",
+        "3d",
+    ]
+    assert match_words("--- ; ") == []
+
+
+ABSTRACT = (
+    "We study sparse attention. Our method, Sparse-K, cuts the cost of long-context "
+    "inference by 40% without retraining. Code is released."
+)
+
+
+def test_phrase_overlap_of_a_pasted_sentence_is_one() -> None:
+    sentence = "our METHOD sparse k cuts the cost of long-context inference"
+    assert phrase_overlap(sentence, ("A title", ABSTRACT)) == 1.0
+    assert phrase_overlap("Sparse attention", ("On Sparse Attention", "")) == 1.0
+    # the same words out of order are not one run: only the word pairs count
+    shuffled = "cuts the cost of our method sparse k"
+    assert phrase_overlap(shuffled, ("", ABSTRACT)) == pytest.approx(6 / 7)
+
+
+def test_phrase_overlap_is_the_best_field_share_of_word_pairs() -> None:
+    # one word changed in a pasted sentence: 8 of its 10 word pairs are still in the abstract
+    edited = "our method sparse k cuts the price of long context inference"
+    assert phrase_overlap(edited, ("", ABSTRACT)) == pytest.approx(8 / 10)
+    assert phrase_overlap("sparse attention for graphs", (ABSTRACT, "")) == pytest.approx(1 / 3)
+    assert phrase_overlap("unrelated words here", ("title", ABSTRACT)) == 0.0
+    assert phrase_overlap("attention", ("", ABSTRACT)) == 1.0  # one word: in it or not
+    assert phrase_overlap("retrieval", ("", ABSTRACT)) == 0.0
+    assert phrase_overlap("?!", ("", ABSTRACT)) == 0.0
+
+
+def test_a_near_exact_top_hit_is_kept_for_long_enough_queries() -> None:
+    near = AdaptiveFusion(base=MINMAX, pin_margin=math.inf, match_terms=5, match_overlap=0.8)
+    assert wants_overlap(5, near) and not wants_overlap(4, near)
+    assert not wants_overlap(20, STATIC_FUSION)
+    assert keeps_top_hit(QueryFeatures(5, 0.0, 0.8), near)
+    assert not keeps_top_hit(QueryFeatures(5, 0.0, 0.79), near)
+    assert not keeps_top_hit(QueryFeatures(4, 0.0, 1.0), near)  # a typed topic
+    assert not keeps_top_hit(QueryFeatures(30, 1.0, 1.0), STATIC_FUSION)
+    assert query_features(LEX, 6, 0.9) == QueryFeatures(6, 0.5, 0.9)
+
+
+def test_a_pasted_sentence_hit_stays_first_without_a_bm25_lead() -> None:
+    """Sentences pasted from an abstract often share many words with other papers, so BM25
+    barely separates them; holding the sentence word for word keeps the hit first."""
+    close = [("t", 13.0), ("x", 12.0), ("y", 11.0), ("z", 10.0)]  # margin 1/13: no pin
+    near = AdaptiveFusion(
+        base=MINMAX, short_terms=0, pin_margin=math.inf, match_terms=5, match_overlap=0.8
+    )
+    plain = fuse(close, PASTED_SEM, MINMAX)
+    assert plain[0][0] != "t"
+    assert adaptive_fuse(close, PASTED_SEM, 9, near, top_overlap=0.7) == plain
+    assert adaptive_fuse(close, PASTED_SEM, 4, near, top_overlap=1.0) == plain
+    kept = adaptive_fuse(close, PASTED_SEM, 9, near, top_overlap=1.0)
+    assert kept == [("t", plain[0][1])] + [item for item in plain if item[0] != "t"]
+
+
+# -- neighbour smoothing ------------------------------------------------------------------
+
+SMOOTH_FUSED = [("a", 3.0), ("b", 2.9), ("c", 2.8), ("d", 0.0)]
+# b has no vector; cosines: a-c 0.8, a-d 0.0, c-d 0.6
+SMOOTH_VECTORS = {
+    "a": np.array([1.0, 0.0], dtype=np.float32),
+    "c": np.array([0.8, 0.6], dtype=np.float32),
+    "d": np.array([0.0, 1.0], dtype=np.float32),
+}
+
+
+def test_neighbour_smoothing_adds_the_mean_score_of_the_nearest_hits() -> None:
+    # a's nearest is c: 3 + .5 * 2.8; c's is a: 2.8 + .5 * 3; d's is c: 0 + .5 * 2.8
+    assert neighbour_smoothing(SMOOTH_FUSED, SMOOTH_VECTORS, 1, 0.5) == approx(
+        [("a", 4.4), ("c", 4.3), ("b", 2.9), ("d", 1.4)]
+    )
+    # two neighbours each: a (c, d) 3 + .5 * 1.4; c (a, d) 2.8 + .5 * 1.5; d (c, a) 0 + .5 * 2.9
+    assert neighbour_smoothing(SMOOTH_FUSED, SMOOTH_VECTORS, 2, 0.5) == approx(
+        [("a", 3.7), ("c", 3.55), ("b", 2.9), ("d", 1.45)]
+    )
+
+
+def test_neighbour_smoothing_needs_more_vectors_than_neighbours() -> None:
+    assert neighbour_smoothing(SMOOTH_FUSED, SMOOTH_VECTORS, 3, 0.5) == SMOOTH_FUSED
+    assert neighbour_smoothing(SMOOTH_FUSED, SMOOTH_VECTORS, 0, 0.5) == SMOOTH_FUSED
+    assert neighbour_smoothing(SMOOTH_FUSED, {}, 1, 0.5) == SMOOTH_FUSED
+    assert neighbour_smoothing([], SMOOTH_VECTORS, 1, 0.5) == []
+
+
+def test_adaptive_fuse_smooths_only_queries_longer_than_short_ones() -> None:
+    smooth = AdaptiveFusion(
+        base=MINMAX, short_terms=3, pin_margin=math.inf, smooth_neighbours=1, smooth_weight=0.5
+    )
+    lexical = [("a", 9.0), ("b", 8.0), ("c", 7.0), ("d", 1.0)]
+    semantic = [("c", 0.9), ("a", 0.85), ("d", 0.5), ("b", 0.1)]
+    assert wants_smoothing(4, smooth) and not wants_smoothing(3, smooth)
+    assert not wants_smoothing(20, STATIC_FUSION)
+    plain = fuse(lexical, semantic, MINMAX)
+    smoothed = adaptive_fuse(lexical, semantic, 4, smooth, vectors=SMOOTH_VECTORS)
+    assert smoothed == neighbour_smoothing(plain, SMOOTH_VECTORS, 1, 0.5)
+    assert [i for i, _ in plain] == ["a", "c", "b", "d"]
+    assert [i for i, _ in smoothed] == ["a", "c", "d", "b"]  # d is near c; b has no vector
+    assert adaptive_fuse(lexical, semantic, 4, smooth) == plain  # no vectors given
+    short = fuse(lexical, semantic, replace(MINMAX, weights=smooth.short_weights))
+    assert adaptive_fuse(lexical, semantic, 3, smooth, vectors=SMOOTH_VECTORS) == short

@@ -13,7 +13,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -28,8 +28,12 @@ from paperwire.search.fusion import (
     DEFAULT_FUSION,
     AdaptiveFusion,
     FusionConfig,
+    Vector,
     adaptive_fuse,
+    phrase_overlap,
     rrf,
+    wants_overlap,
+    wants_smoothing,
 )
 from paperwire.search.lexical import (
     LOCK_WAIT_SECONDS,
@@ -84,6 +88,7 @@ class SemanticSearcher(Protocol):
     def coverage(self) -> tuple[int, int]: ...
     def search(self, text: str, k: int) -> list[tuple[str, float]]: ...
     def neighbours(self, arxiv_id: str, k: int) -> list[tuple[str, float]]: ...
+    def vectors(self, arxiv_ids: Sequence[str]) -> Mapping[str, Vector]: ...
 
 
 @dataclass(slots=True)
@@ -443,8 +448,10 @@ class SearchEngine:
         if while_waiting is not None and end <= depth:
             while_waiting([i for i, _ in lexical.ids[offset:end]], result.terms)
         terms = len(self.lexical.content_terms(parsed.free_words))
+        overlap = self._top_overlap(parsed, lexical.ids, terms)  # while the query embeds
         semantic = semantic_ready.result()
-        fused = adaptive_fuse(lexical.ids, semantic, terms, self.adaptive)
+        vectors = self._hit_vectors(index, lexical.ids, semantic, terms)
+        fused = adaptive_fuse(lexical.ids, semantic, terms, self.adaptive, overlap, vectors)
         if end <= len(fused):
             result.ids = fused[offset:end]
             return result
@@ -454,6 +461,32 @@ class SearchEngine:
         rest = [(i, s) for i, s in tail.ids if i not in shown]
         result.ids = (fused + rest)[offset:end]
         return result
+
+    def _top_overlap(
+        self, parsed: ParsedQuery, lexical: Sequence[tuple[str, float]], terms: int
+    ) -> float:
+        """How nearly the best word match's title or abstract holds the query's free words
+        (fusion.phrase_overlap); 0.0 when the query is too short for it to matter."""
+        if not lexical or not wants_overlap(terms, self.adaptive):
+            return 0.0
+        top = self.store.get_papers([lexical[0][0]]).get(lexical[0][0])
+        if top is None:
+            return 0.0
+        return phrase_overlap(" ".join(parsed.free_words), (top.title, top.abstract))
+
+    def _hit_vectors(
+        self,
+        index: SemanticSearcher,
+        lexical: Sequence[tuple[str, float]],
+        semantic: Sequence[tuple[str, float]],
+        terms: int,
+    ) -> Mapping[str, Vector]:
+        """The vectors of the papers fusion will rank, when it smooths their scores."""
+        if not wants_smoothing(terms, self.adaptive):
+            return {}
+        depth = self.adaptive.base.depth
+        ids = dict.fromkeys(i for i, _ in [*lexical[:depth], *semantic[:depth]])
+        return index.vectors(list(ids))
 
     def _member_query(self, ids: Sequence[str]) -> tantivy.Query:
         return tantivy.Query.term_set_query(self.lexical.schema, "arxiv_id", list(ids))

@@ -2,19 +2,31 @@
 
 Similar papers and digests combine lists through :func:`fuse`; hybrid search through
 :func:`adaptive_fuse`, which first looks at the query and the lexical list (how many words,
-how far the best word match leads) and then fuses as :data:`DEFAULT_FUSION` says, or with
-more weight on words for short queries, keeping a clearly leading word match first. The
+how far the best word match leads, whether the best word match contains the query nearly
+word for word) and then fuses as :data:`DEFAULT_FUSION` says, or with more weight on words
+for short queries, keeping a clearly leading or near-exact word match first. The
 defaults are tuned on SciFact *train* qrels and the "tune" half of a known-item set from
 the arXiv corpus (benchmarks/bench_quality.py) and may be changed there.
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
-from collections.abc import Sequence
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+import numpy as np
+import numpy.typing as npt
+from threadpoolctl import ThreadpoolController
+
+from paperwire.latex import latex_to_text
+
 Ranked = Sequence[tuple[str, float]]
+Vector = npt.NDArray[np.float32]
 
 RRF_K = 60  # the constant from Cormack et al. (2009); damps the head of each list
 
@@ -152,6 +164,12 @@ class AdaptiveFusion:
     pin_terms / pin_margin: when a query of at least pin_terms content words (pasted text)
     has a best lexical hit whose BM25 score leads the second's by at least pin_margin of
     its own, that hit stays first.
+    match_terms / match_overlap: so does the best lexical hit of a query of at least
+    match_terms content words whose title or abstract holds the query nearly word for word
+    (phrase_overlap at least match_overlap): a pasted sentence or title.
+    smooth_neighbours / smooth_weight: queries longer than short_terms then have each
+    fused hit's score raised by smooth_weight times the mean score of its smooth_neighbours
+    nearest hits by vector (neighbour_smoothing); 0 turns it off.
     """
 
     base: FusionConfig = DEFAULT_FUSION
@@ -159,19 +177,28 @@ class AdaptiveFusion:
     short_weights: tuple[float, float] = (0.9, 0.1)
     pin_terms: int = 8
     pin_margin: float = 0.12
+    match_terms: int = 5
+    match_overlap: float = 0.8
+    smooth_neighbours: int = 3
+    # Off: on SciFact it gains ~0.006 nDCG@10 (test 0.7309 at 0.2, train-best 0.35) but
+    # makes hybrid p50 ~24% slower (bench_quality.py, issue 16's closing note).
+    smooth_weight: float = 0.0
 
 
 # Tuned on SciFact train and the known-item "tune" half; figures in bench_quality.py's
 # table and in the README of issue 16's closing note.
 DEFAULT_ADAPTIVE = AdaptiveFusion()
 # The same base without adapting: what hybrid search did before (bench_quality.py's "old").
-STATIC_FUSION = AdaptiveFusion(short_terms=0, pin_margin=math.inf)
+STATIC_FUSION = AdaptiveFusion(
+    short_terms=0, pin_margin=math.inf, match_overlap=math.inf, smooth_weight=0.0
+)
 
 
 @dataclass(frozen=True, slots=True)
 class QueryFeatures:
     terms: int  # distinct content words the lexical query ranks by
     lexical_margin: float  # (best - second) / best BM25 score; 1 for a lone hit, 0 for none
+    top_overlap: float = 0.0  # phrase_overlap of the query with the best lexical hit
 
 
 def lexical_margin(lexical: Ranked) -> float:
@@ -187,8 +214,45 @@ def lexical_margin(lexical: Ranked) -> float:
     return max(0.0, (best - lexical[1][1]) / best)
 
 
-def query_features(lexical: Ranked, terms: int) -> QueryFeatures:
-    return QueryFeatures(terms=terms, lexical_margin=lexical_margin(lexical))
+def query_features(lexical: Ranked, terms: int, top_overlap: float = 0.0) -> QueryFeatures:
+    return QueryFeatures(terms, lexical_margin(lexical), top_overlap)
+
+
+_MATCH_WORD = re.compile(r"[^\W_]+")
+
+
+def match_words(text: str) -> list[str]:
+    """The words of `text` as phrase_overlap compares them: LaTeX rendered as text,
+    accents dropped, case folded, punctuation gone."""
+    plain = unicodedata.normalize("NFKD", latex_to_text(text))
+    plain = "".join(c for c in plain if not unicodedata.combining(c))
+    return _MATCH_WORD.findall(plain.casefold())
+
+
+def phrase_overlap(query: str, fields: Sequence[str]) -> float:
+    """How nearly one of `fields` (a paper's title, abstract) holds `query` word for word:
+    1.0 when it holds the query's words as one run, else the largest share of the query's
+    word pairs (consecutive words) that one field holds; 0.0 for a query without words."""
+    words = match_words(query)
+    if not words:
+        return 0.0
+    pairs = set(itertools.pairwise(words))
+    phrase = f" {' '.join(words)} "
+    best = 0.0
+    for field in fields:
+        field_words = match_words(field)
+        if phrase in f" {' '.join(field_words)} ":
+            return 1.0
+        if pairs:
+            held = pairs & set(itertools.pairwise(field_words))
+            best = max(best, len(held) / len(pairs))
+    return best
+
+
+def wants_overlap(terms: int, adaptive: AdaptiveFusion) -> bool:
+    """Whether a query of `terms` content words is long enough for phrase_overlap of its
+    best lexical hit to matter (so the caller can skip loading that paper's text)."""
+    return terms >= adaptive.match_terms and adaptive.match_overlap <= 1.0
 
 
 def fusion_weights(features: QueryFeatures, adaptive: AdaptiveFusion) -> tuple[float, float]:
@@ -199,9 +263,50 @@ def fusion_weights(features: QueryFeatures, adaptive: AdaptiveFusion) -> tuple[f
 
 
 def keeps_top_hit(features: QueryFeatures, adaptive: AdaptiveFusion) -> bool:
-    """Whether the best lexical hit of a long enough query leads by enough to stay first
-    whatever fusion says."""
-    return features.terms >= adaptive.pin_terms and features.lexical_margin >= adaptive.pin_margin
+    """Whether the best lexical hit of a long enough query leads by enough, or holds the
+    query nearly word for word, so that it stays first whatever fusion says."""
+    leads = features.terms >= adaptive.pin_terms and features.lexical_margin >= adaptive.pin_margin
+    matches = wants_overlap(features.terms, adaptive) and (
+        features.top_overlap >= adaptive.match_overlap
+    )
+    return leads or matches
+
+
+def wants_smoothing(terms: int, adaptive: AdaptiveFusion) -> bool:
+    """Whether a query of `terms` content words gets neighbour_smoothing (so the caller
+    can skip loading the hits' vectors)."""
+    return terms > adaptive.short_terms and adaptive.smooth_neighbours > 0 < adaptive.smooth_weight
+
+
+@functools.cache
+def _blas() -> ThreadpoolController:
+    return ThreadpoolController()  # scans the loaded libraries once (~60 ms)
+
+
+def neighbour_smoothing(
+    fused: Ranked, vectors: Mapping[str, Vector], neighbours: int, weight: float
+) -> list[tuple[str, float]]:
+    """The cluster hypothesis (papers close in meaning are relevant together): each hit with
+    a vector gains `weight` times the mean score of its `neighbours` nearest other hits
+    with vectors (cosine of unit vectors); then all are re-sorted, ties kept in order.
+    Hits without a vector keep their score; fewer than neighbours + 1 vectors change
+    nothing."""
+    fused = list(fused)
+    rows = [n for n, (doc_id, _) in enumerate(fused) if doc_id in vectors]
+    if neighbours <= 0 or len(rows) <= neighbours:
+        return fused
+    matrix = np.stack([vectors[fused[n][0]] for n in rows]).astype(np.float32)
+    with _blas().limit(limits=1):  # BLAS threads on a busy host: 15 ms, one thread 0.3 ms
+        similar = matrix @ matrix.T
+    np.fill_diagonal(similar, -np.inf)
+    nearest = np.argpartition(-similar, neighbours - 1, axis=1)[:, :neighbours]
+    scores = np.array([fused[n][1] for n in rows])
+    gains = weight * scores[nearest].mean(axis=1)
+    smoothed = [score for _, score in fused]
+    for n, gain in zip(rows, gains, strict=True):
+        smoothed[n] += float(gain)
+    order = sorted(range(len(fused)), key=lambda n: -smoothed[n])
+    return [(fused[n][0], smoothed[n]) for n in order]
 
 
 def adaptive_fuse(
@@ -209,12 +314,20 @@ def adaptive_fuse(
     semantic: Ranked,
     terms: int,
     adaptive: AdaptiveFusion = DEFAULT_ADAPTIVE,
+    top_overlap: float = 0.0,
+    vectors: Mapping[str, Vector] | None = None,
 ) -> list[tuple[str, float]]:
-    """Fuse as `adaptive` says for a query of `terms` content words (see AdaptiveFusion).
-    A kept lexical top hit takes the head's score, so scores stay non-increasing."""
-    features = query_features(lexical, terms)
+    """Fuse as `adaptive` says for a query of `terms` content words whose best lexical hit
+    has `top_overlap` (phrase_overlap) and whose hits have `vectors` (for smoothing; see
+    AdaptiveFusion). A kept lexical top hit takes the head's score, so scores stay
+    non-increasing."""
+    features = query_features(lexical, terms, top_overlap)
     config = replace(adaptive.base, weights=fusion_weights(features, adaptive))
     fused = fuse(lexical, semantic, config)
+    if vectors and wants_smoothing(terms, adaptive):
+        fused = neighbour_smoothing(
+            fused, vectors, adaptive.smooth_neighbours, adaptive.smooth_weight
+        )
     if not (fused and lexical and keeps_top_hit(features, adaptive)):
         return fused
     top = lexical[0][0]

@@ -324,6 +324,14 @@ class SemanticIndex:
                 return []
             return index.search(vector, k, exclude=arxiv_id)
 
+    def vectors(self, arxiv_ids: Sequence[str]) -> dict[str, Vectors]:
+        """The vectors of those of `arxiv_ids` that are embedded (hybrid search smooths
+        fused scores over them, search.fusion.neighbour_smoothing)."""
+        index = self._for_query()
+        with self._lock:
+            found = {arxiv_id: index.vector(arxiv_id) for arxiv_id in arxiv_ids}
+        return {arxiv_id: v for arxiv_id, v in found.items() if v is not None}
+
 
 def load_precomputed_vectors(
     settings: Settings, store: Store, ids: Sequence[str], vectors: Vectors

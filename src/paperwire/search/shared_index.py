@@ -8,7 +8,12 @@ found by all of them at once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
+
 from paperwire.config import Settings
+from paperwire.search.embed import Vectors
 from paperwire.search.semantic import SemanticIndex
 from paperwire.store import Store
 from paperwire.store.shared_vectors import SharedVectorStore
@@ -41,3 +46,8 @@ class SharedSemanticIndex(SemanticIndex):
         if vector is None:
             return []
         return self.shared.nearest(self.model_id, vector, k, exclude=arxiv_id)
+
+    def vectors(self, arxiv_ids: Sequence[str]) -> dict[str, Vectors]:
+        """The stored vectors of those of `arxiv_ids` that are embedded (one query)."""
+        rows = self.vectors_store.vectors(self.model_id, arxiv_ids)
+        return {r.arxiv_id: np.frombuffer(r.vector, dtype=np.float32) for r in rows}
