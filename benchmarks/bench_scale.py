@@ -147,19 +147,27 @@ def load_vectors(service: Any, vector: Any) -> tuple[int, list[str], float]:
     ids = [row[0] for rows in service.store.iter_rows() for row in rows]
     matrix = np.stack([vector(i) for i in ids]).astype(np.float32)
     built: list[float] = []
-    build = semantic.VectorIndex.build
+    cls = semantic.VectorIndex
+    originals = {name: getattr(cls, name) for name in ("build", "save")}
+    raw = {name: cls.__dict__[name] for name in originals}
 
-    def timed_build(*args: Any, **kwargs: Any) -> Any:
-        start = time.perf_counter()
-        index = build(*args, **kwargs)
-        built.append(time.perf_counter() - start)
-        return index
+    def timed(name: str) -> Any:  # the graph is built by build() or, for a new base, save()
+        def run(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            out = originals[name](*args, **kwargs)
+            built.append(time.perf_counter() - start)
+            return out
 
-    semantic.VectorIndex.build = timed_build  # type: ignore[method-assign]
+        return run
+
+    build = timed("build")
+    cls.build = classmethod(lambda _cls, *a, **k: build(*a, **k))  # type: ignore[assignment,method-assign]
+    cls.save = timed("save")  # type: ignore[method-assign]
     try:
         count = semantic.load_precomputed_vectors(service.settings, service.store, ids, matrix)
     finally:
-        semantic.VectorIndex.build = build  # type: ignore[method-assign]
+        for name, original in raw.items():
+            setattr(cls, name, original)
     return count, ids, sum(built)
 
 
