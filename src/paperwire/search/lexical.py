@@ -312,8 +312,18 @@ class LexicalIndex:
         wait: float = LOCK_WAIT_SECONDS,
     ) -> None:
         writer = self._writer(heap, threads, wait)
+        self.commit_writer(writer, work)
+
+    def commit_writer(
+        self,
+        writer: tantivy.IndexWriter,
+        work: Callable[[tantivy.IndexWriter], None] | None = None,
+    ) -> None:
+        """Run `work` on `writer`, commit (roll back on any error), let its merges finish,
+        then show the committed documents to this process's searchers."""
         try:
-            work(writer)
+            if work is not None:
+                work(writer)
             writer.commit()
         except BaseException:
             writer.rollback()

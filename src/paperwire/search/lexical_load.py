@@ -16,7 +16,6 @@ Going past that needs the tantivy work in a process of its own.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
@@ -70,15 +69,7 @@ class BulkLoad:
         writer, self._writer = self._writer, None
         if writer is None:
             return
-        try:
-            writer.commit()
-        except BaseException:
-            writer.rollback()
-            raise
-        finally:
-            writer.wait_merging_threads()
-        self.index.index.reload()
-        self.index._last_reload = time.monotonic()
+        self.index.commit_writer(writer)
         self._pending = 0
         self.commits += 1
         self.on_commit(self._handed_at)
