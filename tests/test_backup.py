@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -75,7 +76,33 @@ def other_url(db_url: str, tmp_path: Path, name: str, request: pytest.FixtureReq
     return base.replace("/postgres?", f"/{name}?", 1)
 
 
-IMPORTED = 30_000  # records imported while the backup runs: enough to outlast it
+IMPORTED = 30_000  # records imported while the backup runs
+HOLD_BEFORE_END = 3_000  # the import is paused this close to its end until the backup is done
+
+
+def backup_while_importing(
+    data: Path, db_url: str, folder: Path, importer: subprocess.Popen[bytes]
+) -> tuple[subprocess.CompletedProcess[str], bool]:
+    """Run `paperwire backup` while `importer` keeps writing. Should the import come within
+    HOLD_BEFORE_END papers of its end first, it is paused (SIGSTOP) until the backup ends,
+    so the backup is always taken mid-import however fast the import runs; returns the
+    backup's result and whether the import was still running when the backup ended."""
+    env = {**os.environ, "PAPERWIRE_DATABASE_URL": db_url, "PAPERWIRE_BATCH_SIZE": "300"}
+    command = [sys.executable, "-m", "paperwire", "--data-dir", str(data), "backup", str(folder)]
+    backup = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    paused = False
+    while backup.poll() is None:
+        if not paused and papers_now(db_url) >= 200 + IMPORTED - HOLD_BEFORE_END:
+            importer.send_signal(signal.SIGSTOP)
+            paused = True
+        time.sleep(0.02)
+    still_running = importer.poll() is None
+    if paused:
+        importer.send_signal(signal.SIGCONT)
+    out, err = backup.communicate()
+    return subprocess.CompletedProcess(command, backup.returncode, out, err), still_running
 
 
 def test_backup_during_import_restores_identically(
@@ -96,14 +123,14 @@ def test_backup_during_import_restores_identically(
         deadline = time.monotonic() + 120
         while papers_now(db_url) < 200 + 900 and time.monotonic() < deadline:
             time.sleep(0.05)
-        backup = cli(data, db_url, "backup", str(tmp_path / "bk"))
-        still_running = importer.poll() is None
-        assert importer.wait(timeout=300) == 0
+        backup, still_running = backup_while_importing(data, db_url, tmp_path / "bk", importer)
+        assert importer.wait(timeout=300) == 0, importer.stderr.read() if importer.stderr else ""
     finally:
         if importer.poll() is None:
+            importer.send_signal(signal.SIGCONT)
             importer.kill()
     assert backup.returncode == 0, backup.stderr
-    assert still_running, "the import ended before the backup did; make it bigger"
+    assert still_running, "the import ended before the backup did"
     manifest = json.loads((tmp_path / "bk" / "manifest.json").read_text())
     copied = int(manifest["fingerprint"]["papers"].split(":")[0])
     assert 200 + 900 <= copied < 200 + IMPORTED  # taken mid-import
