@@ -46,6 +46,8 @@ from typing import Any
 
 from scale_report import combined, goals, growth, print_goals, print_growth, print_size
 
+BENCH_DATA = Path(os.environ.get("PAPERWIRE_BENCH_DATA", "/work/bench-data"))  # as cache_vectors
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 REAL_SIZE = 74_728
@@ -424,7 +426,10 @@ def vector_label(args: argparse.Namespace) -> str:
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=f"{REAL_SIZE},300000,1000000", help="N, comma list")
-    parser.add_argument("--work-dir", type=Path, default=Path("/work/scratch-scalebench"))
+    parser.add_argument(
+        "--work-dir", type=Path, default=BENCH_DATA / "scale",
+        help="corpora and data dirs (default $PAPERWIRE_BENCH_DATA/scale, as cache_vectors.py)",
+    )  # fmt: skip
     parser.add_argument("--json", type=Path, help="also write the results here as JSON")
     parser.add_argument("--seed", type=int, default=0, help="corpus and query seed")
     parser.add_argument("--queries", type=int, default=60, help="sampled queries (+20 topics)")
@@ -451,7 +456,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    models = Path(os.environ.get("PAPERWIRE_BENCH_DATA", "/work/bench-data")) / "models"
+    models = BENCH_DATA / "models"
     if "PAPERWIRE_MODEL_DIR" not in os.environ and models.is_dir():
         os.environ["PAPERWIRE_MODEL_DIR"] = str(models)  # the prepared model, shared
     if args.step:

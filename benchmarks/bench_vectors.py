@@ -291,7 +291,12 @@ def main() -> None:
     )
     parser.add_argument("--n", type=int, default=1_000_000, help="rows in the index")
     parser.add_argument("--only", default=",".join(CANDIDATES), help="comma-separated candidates")
-    parser.add_argument("--scratch", type=Path, default=Path("/work/scratch-vectors"))
+    parser.add_argument(
+        "--scratch",
+        type=Path,
+        default=Path(os.environ.get("PAPERWIRE_BENCH_DATA", "/work/bench-data")) / "vectors",
+        help="test vectors and indexes (default $PAPERWIRE_BENCH_DATA/vectors)",
+    )
     parser.add_argument(
         "--two-workers",
         action="store_true",
