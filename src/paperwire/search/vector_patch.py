@@ -5,6 +5,7 @@ matrix-vector product), so readers never copy or rebuild the base to apply a cha
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -72,7 +73,15 @@ class Patch:
         scores = np.einsum("ij,j->i", self._rows[: self._used], query)
         labels = self._label_at[: self._used]
         scores[labels < 0] = -np.inf
-        k = min(k, len(self._pos))
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top])]
+        top = best_rows(scores, k)
         return list(zip(labels[top].tolist(), scores[top].tolist(), strict=True))
+
+
+def best_rows(scores: npt.NDArray[Any], k: int) -> npt.NDArray[np.intp]:
+    """Positions of the `k` highest `scores`, best first, leaving out -inf (masked) ones."""
+    k = min(k, len(scores))
+    if k <= 0:
+        return np.zeros(0, dtype=np.intp)
+    top = np.argpartition(-scores, k - 1)[:k]
+    top = top[np.argsort(-scores[top])]
+    return top[scores[top] > -np.inf]

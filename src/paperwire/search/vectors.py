@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from paperwire.search.embed import DIMENSION, Vectors
-from paperwire.search.vector_patch import Patch
+from paperwire.search.vector_patch import Patch, best_rows
 
 FORMAT = 2  # 2: float16 rows + usearch graph + patch; 1 (ids.json, hnswlib) is rebuilt
 ANN_THRESHOLD = 20_000
@@ -180,11 +180,8 @@ class VectorIndex:
             scores = np.concatenate(parts)
         if self._stale:
             scores[np.fromiter(self._stale, dtype=np.int64)] = -np.inf
-        k = min(k, len(scores))
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top])]
-        keep = scores[top] > -np.inf
-        return list(zip(top[keep].tolist(), scores[top][keep].tolist(), strict=True))
+        top = best_rows(scores, k)
+        return list(zip(top.tolist(), scores[top].tolist(), strict=True))
 
     def _search_graph(self, query: Vectors, k: int) -> list[tuple[int, float]]:
         graph = self._graph
@@ -213,9 +210,7 @@ class VectorIndex:
         self._rows = self.current_rows(0, len(self.ids))
         self._graph, self._graph_file = _new_graph(), None
         labels = np.asarray(sorted(self._label.values()), dtype=np.int64)
-        for start in range(0, len(labels), CHUNK):
-            part = labels[start : start + CHUNK]
-            self._graph.add(part.astype(np.uint64), self._rows[part], threads=os.cpu_count() or 1)
+        _add_to_graph(self._graph, labels, self._rows)
         self._stale = set(self._free)
         self._patch = Patch()
         self.changes = 0
@@ -286,10 +281,7 @@ class VectorIndex:
             graph.remove(np.fromiter(self._stale, dtype=np.uint64))
             todo = live[np.isin(live, np.fromiter(self._stale, dtype=np.int64))]
             todo = np.union1d(todo, live[live >= len(self._rows)]).astype(np.int64)
-        for start in range(0, len(todo), CHUNK):
-            part = todo[start : start + CHUNK]
-            vectors = np.asarray(rows[part], dtype=np.float32)
-            graph.add(part.astype(np.uint64), vectors, threads=os.cpu_count() or 1)
+        _add_to_graph(graph, todo, rows)
         del rows
         return graph
 
@@ -377,6 +369,14 @@ def _new_graph() -> Any:
         expansion_add=GRAPH_EXPANSION_ADD,
         expansion_search=GRAPH_EXPANSION_SEARCH,
     )
+
+
+def _add_to_graph(graph: Any, labels: npt.NDArray[np.int64], rows: npt.NDArray[Any]) -> None:
+    """Add the rows of `labels` (as float32, CHUNK at a time) to `graph` on every core."""
+    for start in range(0, len(labels), CHUNK):
+        part = labels[start : start + CHUNK]
+        vectors = np.asarray(rows[part], dtype=np.float32)
+        graph.add(part.astype(np.uint64), vectors, threads=os.cpu_count() or 1)
 
 
 def _writable(path: Path) -> Any:
