@@ -137,40 +137,21 @@ def vector_for(args: argparse.Namespace) -> Any:
     return lambda arxiv_id: cached[row_of[arxiv_id]]
 
 
-def load_vectors(service: Any, vector: Any) -> tuple[int, list[str], float]:
+def load_vectors(service: Any, vector: Any) -> tuple[int, list[str], float, float]:
     """Every stored paper's vector into the data directory through the bulk path
-    (search.semantic.load_precomputed_vectors: embeddings rows in batches, then the vector
-    index written once). Returns the count, the ids (for the similar-paper sample) and the
-    seconds spent building and saving the index, timed apart from the database writes."""
+    (SemanticIndex.load_precomputed's two halves, timed apart): returns the count, the ids
+    (for the similar-paper sample), the seconds writing embedding rows and the seconds
+    building and saving the vector index."""
     import numpy as np
-
-    from paperwire.search import semantic
 
     ids = [row[0] for rows in service.store.iter_rows() for row in rows]
     matrix = np.stack([vector(i) for i in ids]).astype(np.float32)
-    built: list[float] = []
-    cls = semantic.VectorIndex
-    originals = {name: getattr(cls, name) for name in ("build", "save")}
-    raw = {name: cls.__dict__[name] for name in originals}
-
-    def timed(name: str) -> Any:  # the graph is built by build() or, for a new base, save()
-        def run(*args: Any, **kwargs: Any) -> Any:
-            start = time.perf_counter()
-            out = originals[name](*args, **kwargs)
-            built.append(time.perf_counter() - start)
-            return out
-
-        return run
-
-    build = timed("build")
-    cls.build = classmethod(lambda _cls, *a, **k: build(*a, **k))  # type: ignore[assignment,method-assign]
-    cls.save = timed("save")  # type: ignore[method-assign]
-    try:
-        count = semantic.load_precomputed_vectors(service.settings, service.store, ids, matrix)
-    finally:
-        for name, original in raw.items():
-            setattr(cls, name, original)
-    return count, ids, sum(built)
+    semantic = service.semantic_index
+    start = time.perf_counter()
+    kept = semantic.store_precomputed(ids, matrix)
+    stored = time.perf_counter() - start
+    semantic.index_precomputed(kept, matrix)
+    return len(kept.ids), ids, stored, time.perf_counter() - start - stored
 
 
 def step_vectors(args: argparse.Namespace) -> dict[str, Any]:
@@ -180,9 +161,7 @@ def step_vectors(args: argparse.Namespace) -> dict[str, Any]:
     vector = vector_for(args)
     prepared = time.perf_counter() - start
     with Service(settings_for(args.data_dir)) as service:
-        start = time.perf_counter()
-        count, ids, built = load_vectors(service, vector)
-        inserted = time.perf_counter() - start - built
+        count, ids, inserted, built = load_vectors(service, vector)
     sample = random.Random(args.seed + 1).sample(ids, min(args.similar, len(ids)))
     (args.data_dir / "bench_scale_similar.json").write_text(json.dumps(sample))
     return {"prepare_s": prepared, "insert_s": inserted, "index_s": built, "count": count}

@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -61,6 +61,15 @@ class BatchWork:
 
 def text_hash(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+@dataclass(slots=True)
+class Precomputed:
+    """What SemanticIndex.store_precomputed stored: ids, text hashes, rows of the vectors."""
+
+    ids: list[str] = field(default_factory=list)
+    hashes: list[str] = field(default_factory=list)
+    rows: list[int] = field(default_factory=list)
 
 
 class SemanticIndex:
@@ -267,10 +276,14 @@ class SemanticIndex:
         no per-batch index syncs; `paperwire embed` afterwards finds nothing pending. Meant
         for papers without vectors: those embedded before keep theirs (the index picks them
         up at its next sync with the store)."""
+        kept = self.store_precomputed(ids, vectors)
+        self.index_precomputed(kept, vectors)
+        return len(kept.ids)
+
+    def store_precomputed(self, ids: Sequence[str], vectors: Vectors) -> Precomputed:
+        """load_precomputed's first half: the embedding rows, BULK_BATCH per transaction."""
         row_of = {arxiv_id: n for n, arxiv_id in enumerate(ids)}
-        kept_ids: list[str] = []
-        kept_hashes: list[str] = []
-        kept_rows: list[int] = []
+        kept = Precomputed()
         after: str | None = None
         while page := self.vectors_store.pending(self.model_id, BULK_BATCH, after=after):
             after = page[-1].arxiv_id
@@ -285,19 +298,23 @@ class SemanticIndex:
                 if p.arxiv_id in row_of
             ]
             self.vectors_store.save(self.model_id, rows)
-            kept_ids += [r.arxiv_id for r in rows]
-            kept_hashes += [r.text_hash for r in rows]
-            kept_rows += [row_of[r.arxiv_id] for r in rows]
+            kept.ids += [r.arxiv_id for r in rows]
+            kept.hashes += [r.text_hash for r in rows]
+            kept.rows += [row_of[r.arxiv_id] for r in rows]
+        return kept
+
+    def index_precomputed(self, kept: Precomputed, vectors: Vectors) -> None:
+        """load_precomputed's second half: the index files over what was stored, replacing
+        the folder's (the graph is built here)."""
         with self._lock:
             index = VectorIndex.build(
-                self.model_id, kept_ids, kept_hashes, vectors[kept_rows], self.ann_threshold
+                self.model_id, kept.ids, kept.hashes, vectors[kept.rows], self.ann_threshold
             )
             self.folder.mkdir(parents=True, exist_ok=True)
             for path in self.folder.glob("*"):
                 path.unlink()
             index.save(self.folder)
             self._index, self._version, self._coverage = None, None, None
-        return len(kept_ids)
 
     # -- queries -------------------------------------------------------------------
 
