@@ -26,9 +26,14 @@ from tests.conftest import KAGGLE_FILE
 from tests.test_import import daily_lines
 
 
-def cli(data_dir: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
+def paperwire(data_dir: Path, url: str, *args: str) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of `paperwire ARGS` on that data dir and database."""
     env = {**os.environ, "PAPERWIRE_DATABASE_URL": url, "PAPERWIRE_BATCH_SIZE": "300"}
-    command = [sys.executable, "-m", "paperwire", "--data-dir", str(data_dir), *args]
+    return [sys.executable, "-m", "paperwire", "--data-dir", str(data_dir), *args], env
+
+
+def cli(data_dir: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    command, env = paperwire(data_dir, url, *args)
     return subprocess.run(command, env=env, capture_output=True, text=True, check=False)
 
 
@@ -87,8 +92,7 @@ def backup_while_importing(
     HOLD_BEFORE_END papers of its end first, it is paused (SIGSTOP) until the backup ends,
     so the backup is always taken mid-import however fast the import runs; returns the
     backup's result and whether the import was still running when the backup ended."""
-    env = {**os.environ, "PAPERWIRE_DATABASE_URL": db_url, "PAPERWIRE_BATCH_SIZE": "300"}
-    command = [sys.executable, "-m", "paperwire", "--data-dir", str(data), "backup", str(folder)]
+    command, env = paperwire(data, db_url, "backup", str(folder))
     backup = subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -116,8 +120,7 @@ def test_backup_during_import_restores_identically(
     assert not before["digest_outbox"].startswith("0:")
     big = tmp_path / "big.jsonl"
     big.write_text("".join(daily_lines(IMPORTED)), encoding="utf-8")
-    env = {**os.environ, "PAPERWIRE_DATABASE_URL": db_url, "PAPERWIRE_BATCH_SIZE": "300"}
-    command = [sys.executable, "-m", "paperwire", "--data-dir", str(data), "import", str(big)]
+    command, env = paperwire(data, db_url, "import", str(big))
     importer = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 120
