@@ -174,6 +174,8 @@ def latex_to_text(text: str) -> str:
     math and unknown commands untouched. ``latex_to_text(latex_to_text(t))`` equals
     ``latex_to_text(t)`` for text without ``\\$`` (a written dollar sign may pair with
     another $ into math the second time; pages show "$100" rather than "\\$100")."""
+    if not _QUICK.search(text):  # nothing to convert: no need to find the math
+        return text
     return read_latex(text)[0]
 
 
