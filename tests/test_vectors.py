@@ -148,3 +148,26 @@ def test_the_graph_library_loads_before_the_model_runtime_without_crashing() -> 
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, (run.returncode, run.stderr[-2000:])
     assert run.stdout.split() == ["4", "True"]
+
+
+def test_vectors_of_gathers_base_and_patch_rows_in_the_order_asked(
+    real: tuple[list[str], np.ndarray], tmp_path: Path
+) -> None:
+    """One gather for hybrid search's smoothing: the memory-mapped float16 base, replaced
+    vectors from the patch, new papers, removed and unknown ids left out; each row the
+    index's own vector of that id."""
+    ids, vectors = real
+    VectorIndex.build("m", ids[:1000], ["h"] * 1000, vectors[:1000], THRESHOLD).save(tmp_path)
+    index = VectorIndex.load(tmp_path, "m", THRESHOLD)
+    assert index._rows.dtype == np.float16  # the base is the mapped file
+    index.upsert({ids[5]: ("h2", vectors[2000]), ids[1500]: ("h", vectors[1500])})
+    index.remove([ids[7]])
+    asked = [ids[1500], ids[9], "nope", ids[7], ids[5], ids[3]]
+    found, matrix = index.vectors_of(asked)
+    assert found == [ids[1500], ids[9], ids[5], ids[3]]
+    assert matrix.dtype == np.float32 and matrix.shape == (4, 384)
+    for row, arxiv_id in zip(matrix, found, strict=True):
+        assert np.array_equal(row, index.vector(arxiv_id))
+    assert np.allclose(matrix[2], vectors[2000], atol=1e-3)  # the replaced vector
+    assert np.allclose(matrix[1], vectors[9], atol=1e-3)
+    assert index.vectors_of([]) == ([], pytest.approx(np.zeros((0, 384))))

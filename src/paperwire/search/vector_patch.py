@@ -53,6 +53,15 @@ class Patch:
         pos = self._pos.get(label)
         return None if pos is None else self._rows[pos].copy()
 
+    def overlay(self, labels: npt.NDArray[np.int64], matrix: Vectors) -> None:
+        """Write the patch's vector of each of `labels` it holds over that row of `matrix`."""
+        if not self._pos:
+            return
+        for n, label in enumerate(labels.tolist()):
+            pos = self._pos.get(label)
+            if pos is not None:
+                matrix[n] = self._rows[pos]
+
     def items_between(self, start: int, stop: int) -> Iterator[tuple[int, Vectors]]:
         for label, pos in self._pos.items():
             if start <= label < stop:

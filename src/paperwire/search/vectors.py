@@ -135,6 +135,20 @@ class VectorIndex:
             return patched
         return np.array(self._rows[label], dtype=np.float32)
 
+    def vectors_of(self, arxiv_ids: Sequence[str]) -> tuple[list[str], Vectors]:
+        """Those of `arxiv_ids` that have a vector, and their float32 vectors in that order:
+        one gather from the base rows, then the patch's rows on top."""
+        found = [(arxiv_id, self._label[arxiv_id]) for arxiv_id in arxiv_ids if arxiv_id in self]
+        labels = np.fromiter((label for _, label in found), dtype=np.int64, count=len(found))
+        matrix = np.zeros((len(found), DIMENSION), dtype=np.float32)
+        in_base = labels < len(self._rows)
+        if in_base.all():
+            matrix[:] = self._rows[labels]
+        else:
+            matrix[in_base] = self._rows[labels[in_base]]
+        self._patch.overlay(labels, matrix)
+        return [arxiv_id for arxiv_id, _ in found], matrix
+
     def current_rows(self, start: int, stop: int) -> Vectors:
         """Float32 vectors of labels start..stop as they are now (zeros for free labels)."""
         part = np.zeros((stop - start, DIMENSION), dtype=np.float32)
