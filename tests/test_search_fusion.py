@@ -13,6 +13,7 @@ from paperwire.search.fusion import (
     STATIC_FUSION,
     AdaptiveFusion,
     FusionConfig,
+    HitVectors,
     QueryFeatures,
     adaptive_fuse,
     fuse,
@@ -250,6 +251,42 @@ def test_neighbour_smoothing_adds_the_mean_score_of_the_nearest_hits() -> None:
     # two neighbours each: a (c, d) 3 + .5 * 1.4; c (a, d) 2.8 + .5 * 1.5; d (c, a) 0 + .5 * 2.9
     assert neighbour_smoothing(SMOOTH_FUSED, SMOOTH_VECTORS, 2, 0.5) == approx(
         [("a", 3.7), ("c", 3.55), ("b", 2.9), ("d", 1.45)]
+    )
+
+
+def test_neighbour_smoothing_over_a_matrix_of_hits_equals_it_over_a_mapping() -> None:
+    """Hybrid search hands smoothing one matrix (HitVectors), in its own row order and
+    with rows of papers that are not hits; that must not change the result."""
+    extra = np.array([0.6, 0.8], dtype=np.float32)  # near d, but not a hit
+    rows = {
+        "d": SMOOTH_VECTORS["d"],
+        "x": extra,
+        "c": SMOOTH_VECTORS["c"],
+        "a": SMOOTH_VECTORS["a"],
+    }
+    table = HitVectors(list(rows), np.stack(list(rows.values())))
+    for neighbours in (1, 2):
+        assert neighbour_smoothing(SMOOTH_FUSED, table, neighbours, 0.5) == approx(
+            neighbour_smoothing(SMOOTH_FUSED, SMOOTH_VECTORS, neighbours, 0.5)
+        )
+    assert table.rows(["a", "b", "x"]) == [3, -1, 1]
+    assert len(table) == 4 and all(np.array_equal(table[i], v) for i, v in rows.items())
+    assert list(HitVectors.of(SMOOTH_VECTORS, ["c", "b", "a", "c"])) == ["c", "a"]
+    with pytest.raises(ValueError, match="2 ids for 1 vectors"):
+        HitVectors(["a", "b"], np.zeros((1, 2), dtype=np.float32))
+
+
+def test_neighbour_smoothing_of_the_head_only_raises_the_first_hits() -> None:
+    # head 1: only a (the best hit with a vector) gains: 3 + .5 * 2.8 (its nearest, c)
+    assert neighbour_smoothing(SMOOTH_FUSED, SMOOTH_VECTORS, 1, 0.5, head=1) == approx(
+        [("a", 4.4), ("b", 2.9), ("c", 2.8), ("d", 0.0)]
+    )
+    # head 2: a and c (b has no vector); d, outside it, keeps its score
+    assert neighbour_smoothing(SMOOTH_FUSED, SMOOTH_VECTORS, 1, 0.5, head=2) == approx(
+        [("a", 4.4), ("c", 4.3), ("b", 2.9), ("d", 0.0)]
+    )
+    assert neighbour_smoothing(SMOOTH_FUSED, SMOOTH_VECTORS, 1, 0.5, head=9) == approx(
+        neighbour_smoothing(SMOOTH_FUSED, SMOOTH_VECTORS, 1, 0.5)
     )
 
 

@@ -16,8 +16,9 @@ import itertools
 import math
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -167,9 +168,10 @@ class AdaptiveFusion:
     match_terms / match_overlap: so does the best lexical hit of a query of at least
     match_terms content words whose title or abstract holds the query nearly word for word
     (phrase_overlap at least match_overlap): a pasted sentence or title.
-    smooth_neighbours / smooth_weight: queries longer than short_terms then have each
-    fused hit's score raised by smooth_weight times the mean score of its smooth_neighbours
-    nearest hits by vector (neighbour_smoothing); 0 turns it off.
+    smooth_neighbours / smooth_weight / smooth_head: queries longer than short_terms then
+    have each of the first smooth_head fused hits' scores raised by smooth_weight times the
+    mean score of its smooth_neighbours nearest hits by vector (neighbour_smoothing); a
+    weight of 0 turns it off.
     """
 
     base: FusionConfig = DEFAULT_FUSION
@@ -180,6 +182,7 @@ class AdaptiveFusion:
     match_terms: int = 5
     match_overlap: float = 0.8
     smooth_neighbours: int = 3
+    smooth_head: int = 30
     # Off: on SciFact it gains ~0.006 nDCG@10 (test 0.7309 at 0.2, train-best 0.35) but
     # makes hybrid p50 ~24% slower (bench_quality.py, issue 16's closing note).
     smooth_weight: float = 0.0
@@ -225,7 +228,8 @@ def match_words(text: str) -> list[str]:
     """The words of `text` as phrase_overlap compares them: LaTeX rendered as text,
     accents dropped, case folded, punctuation gone."""
     plain = unicodedata.normalize("NFKD", latex_to_text(text))
-    plain = "".join(c for c in plain if not unicodedata.combining(c))
+    if not plain.isascii():  # ASCII has no combining marks (the filter costs ~50 us)
+        plain = "".join(c for c in plain if not unicodedata.combining(c))
     return _MATCH_WORD.findall(plain.casefold())
 
 
@@ -283,30 +287,82 @@ def _blas() -> ThreadpoolController:
     return ThreadpoolController()  # scans the loaded libraries once (~60 ms)
 
 
+class HitVectors(Mapping[str, Vector]):
+    """Unit vectors of some hits as one matrix, row n being the vector of ids[n]: what a
+    vector index hands hybrid search in one gather (a mapping of ids to vectors is
+    stacked into one by :meth:`of`)."""
+
+    __slots__ = ("_row", "ids", "matrix")
+
+    def __init__(self, ids: Sequence[str], matrix: npt.NDArray[np.floating[Any]]) -> None:
+        if len(ids) != len(matrix):
+            raise ValueError(f"{len(ids)} ids for {len(matrix)} vectors")
+        self.ids = list(ids)
+        self.matrix: Vector = np.asarray(matrix, dtype=np.float32)
+        self._row = {doc_id: n for n, doc_id in enumerate(self.ids)}
+
+    @classmethod
+    def of(cls, vectors: Mapping[str, Vector], wanted: Iterable[str]) -> HitVectors:
+        """The vectors of those of `wanted` that `vectors` has, in that order."""
+        ids = [doc_id for doc_id in dict.fromkeys(wanted) if doc_id in vectors]
+        if not ids:
+            return cls([], np.zeros((0, 0), dtype=np.float32))
+        return cls(ids, np.stack([vectors[doc_id] for doc_id in ids]))
+
+    def rows(self, doc_ids: Iterable[str]) -> list[int]:
+        """The row of each of `doc_ids`, -1 for one without a vector here."""
+        row = self._row.get
+        return [row(doc_id, -1) for doc_id in doc_ids]
+
+    def __getitem__(self, doc_id: str) -> Vector:
+        vector: Vector = self.matrix[self._row[doc_id]]
+        return vector
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
 def neighbour_smoothing(
-    fused: Ranked, vectors: Mapping[str, Vector], neighbours: int, weight: float
+    fused: Ranked,
+    vectors: Mapping[str, Vector],
+    neighbours: int,
+    weight: float,
+    head: int | None = None,
 ) -> list[tuple[str, float]]:
-    """The cluster hypothesis (papers close in meaning are relevant together): each hit with
-    a vector gains `weight` times the mean score of its `neighbours` nearest other hits
-    with vectors (cosine of unit vectors); then all are re-sorted, ties kept in order.
-    Hits without a vector keep their score; fewer than neighbours + 1 vectors change
-    nothing."""
+    """The cluster hypothesis (papers close in meaning are relevant together): each of the
+    first `head` hits with a vector (all of them when None) gains `weight` times the mean
+    score of its `neighbours` nearest other hits with vectors (cosine of unit vectors);
+    then all are re-sorted, ties kept in order. Other hits keep their score; fewer than
+    neighbours + 1 vectors change nothing."""
     fused = list(fused)
-    rows = [n for n, (doc_id, _) in enumerate(fused) if doc_id in vectors]
-    if neighbours <= 0 or len(rows) <= neighbours:
+    if isinstance(vectors, HitVectors):
+        table = vectors
+    else:
+        table = HitVectors.of(vectors, (doc_id for doc_id, _ in fused))
+    ids = [doc_id for doc_id, _ in fused]
+    rows = np.array(table.rows(ids), dtype=np.intp)
+    places = np.flatnonzero(rows >= 0)  # the hits with a vector, best first
+    if neighbours <= 0 or len(places) <= neighbours:
         return fused
-    matrix = np.stack([vectors[fused[n][0]] for n in rows]).astype(np.float32)
+    smoothed = np.array([score for _, score in fused], dtype=np.float64)
+    # Neighbours come from every row of the table that is a hit (scored by its hit).
+    row_score = np.zeros(len(table))
+    row_score[rows[places]] = smoothed[places]
+    gaining = places if head is None else places[:head]
     with _blas().limit(limits=1):  # BLAS threads on a busy host: 15 ms, one thread 0.3 ms
-        similar = matrix @ matrix.T
-    np.fill_diagonal(similar, -np.inf)
+        similar = table.matrix[rows[gaining]] @ table.matrix.T
+    similar[np.arange(len(gaining)), rows[gaining]] = -np.inf  # not its own neighbour
+    if len(places) < len(table):
+        others = np.ones(len(table), dtype=bool)
+        others[rows[places]] = False
+        similar[:, others] = -np.inf
     nearest = np.argpartition(-similar, neighbours - 1, axis=1)[:, :neighbours]
-    scores = np.array([fused[n][1] for n in rows])
-    gains = weight * scores[nearest].mean(axis=1)
-    smoothed = [score for _, score in fused]
-    for n, gain in zip(rows, gains, strict=True):
-        smoothed[n] += float(gain)
-    order = sorted(range(len(fused)), key=lambda n: -smoothed[n])
-    return [(fused[n][0], smoothed[n]) for n in order]
+    smoothed[gaining] += weight * row_score[nearest].mean(axis=1)
+    values = smoothed.tolist()
+    return [(ids[n], values[n]) for n in np.argsort(-smoothed, kind="stable").tolist()]
 
 
 def adaptive_fuse(
@@ -326,7 +382,7 @@ def adaptive_fuse(
     fused = fuse(lexical, semantic, config)
     if vectors and wants_smoothing(terms, adaptive):
         fused = neighbour_smoothing(
-            fused, vectors, adaptive.smooth_neighbours, adaptive.smooth_weight
+            fused, vectors, adaptive.smooth_neighbours, adaptive.smooth_weight, adaptive.smooth_head
         )
     if not (fused and lexical and keeps_top_hit(features, adaptive)):
         return fused

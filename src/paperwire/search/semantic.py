@@ -12,7 +12,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -30,6 +30,7 @@ from paperwire.search.embed import (
     model_installed,
     weights_dir,
 )
+from paperwire.search.fusion import HitVectors
 from paperwire.search.vectors import ANN_THRESHOLD, VectorIndex
 from paperwire.store import Store
 from paperwire.store.embeddings import EmbeddingStore, PendingPaper, StoredVector
@@ -341,13 +342,12 @@ class SemanticIndex:
                 return []
             return index.search(vector, k, exclude=arxiv_id)
 
-    def vectors(self, arxiv_ids: Sequence[str]) -> dict[str, Vectors]:
-        """The vectors of those of `arxiv_ids` that are embedded (hybrid search smooths
-        fused scores over them, search.fusion.neighbour_smoothing)."""
+    def vectors(self, arxiv_ids: Sequence[str]) -> Mapping[str, Vectors]:
+        """The vectors of those of `arxiv_ids` that are embedded, as one matrix (hybrid
+        search smooths fused scores over them, search.fusion.neighbour_smoothing)."""
         index = self._for_query()
         with self._lock:
-            found = {arxiv_id: index.vector(arxiv_id) for arxiv_id in arxiv_ids}
-        return {arxiv_id: v for arxiv_id, v in found.items() if v is not None}
+            return HitVectors(*index.vectors_of(arxiv_ids))
 
 
 def load_precomputed_vectors(
