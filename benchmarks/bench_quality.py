@@ -288,7 +288,8 @@ def adaptive_label(adaptive: AdaptiveFusion) -> str:
         f"<={adaptive.short_terms} words w={short:.2f}, "
         f">={adaptive.pin_terms} words keep top at margin {adaptive.pin_margin}, "
         f">={adaptive.match_terms} words at overlap {adaptive.match_overlap}, "
-        f"smooth {adaptive.smooth_neighbours} nn w={adaptive.smooth_weight}"
+        f"smooth {adaptive.smooth_neighbours} nn w={adaptive.smooth_weight} "
+        f"of top {adaptive.smooth_head}"
     )
 
 
@@ -380,8 +381,11 @@ def adaptive_candidates() -> Iterable[AdaptiveFusion]:
             )
     for match_terms, overlap in itertools.product((3, 4, 5, 6, 8), (0.5, 0.6, 0.9, 1.0)):
         yield AdaptiveFusion(match_terms=match_terms, match_overlap=overlap)
-    for neighbours, weight in itertools.product((0, 2, 3, 4, 5), (0.1, 0.2, 0.35, 0.5)):
+    weights = (0.1, 0.2, 0.25, 0.3, 0.35, 0.5)
+    for neighbours, weight in itertools.product((0, 2, 3, 4, 5), weights):
         yield AdaptiveFusion(smooth_neighbours=neighbours, smooth_weight=weight)
+    for head, weight in itertools.product((10, 20, 50, 1000), (0.2, 0.25, 0.3)):
+        yield AdaptiveFusion(smooth_weight=weight, smooth_head=head)
 
 
 def tuning_rows(
