@@ -21,6 +21,7 @@ discarded and the index is rebuilt from the database, which is the source of tru
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import uuid
@@ -138,16 +139,17 @@ class VectorIndex:
     def vectors_of(self, arxiv_ids: Sequence[str]) -> tuple[list[str], Vectors]:
         """Those of `arxiv_ids` that have a vector, and their float32 vectors in that order:
         one gather from the base rows, then the patch's rows on top."""
-        found = [(arxiv_id, self._label[arxiv_id]) for arxiv_id in arxiv_ids if arxiv_id in self]
-        labels = np.fromiter((label for _, label in found), dtype=np.int64, count=len(found))
-        matrix = np.zeros((len(found), DIMENSION), dtype=np.float32)
+        label = self._label
+        found = [arxiv_id for arxiv_id in arxiv_ids if arxiv_id in label]
+        labels = np.fromiter((label[i] for i in found), dtype=np.int64, count=len(found))
         in_base = labels < len(self._rows)
-        if in_base.all():
-            matrix[:] = self._rows[labels]
+        if in_base.all():  # a gather makes a copy: ours to overlay
+            matrix = _as_float32(self._rows[labels]).reshape(len(found), DIMENSION)
         else:
-            matrix[in_base] = self._rows[labels[in_base]]
+            matrix = np.zeros((len(found), DIMENSION), dtype=np.float32)
+            matrix[in_base] = _as_float32(self._rows[labels[in_base]])
         self._patch.overlay(labels, matrix)
-        return [arxiv_id for arxiv_id, _ in found], matrix
+        return found, matrix
 
     def current_rows(self, start: int, stop: int) -> Vectors:
         """Float32 vectors of labels start..stop as they are now (zeros for free labels)."""
@@ -366,6 +368,20 @@ def _usearch_index() -> Any:
     from usearch.index import Index
 
     return Index
+
+
+@functools.cache
+def _float16_values() -> Vectors:
+    """The float32 value of every float16 bit pattern (256 KiB)."""
+    return np.arange(1 << 16, dtype=np.uint32).astype(np.uint16).view(np.float16).astype(np.float32)
+
+
+def _as_float32(rows: npt.NDArray[Any]) -> Vectors:
+    """`rows` as float32; float16 rows by table look-up (numpy's own cast took 90 us for
+    172 rows of 384, the look-up 39)."""
+    if rows.dtype != np.float16:
+        return np.asarray(rows, dtype=np.float32)
+    return np.take(_float16_values(), np.asarray(rows).view(np.uint16))
 
 
 def _best(pairs: list[tuple[int, float]], k: int) -> list[tuple[int, float]]:
