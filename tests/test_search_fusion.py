@@ -22,6 +22,7 @@ from paperwire.search.fusion import (
     lexical_margin,
     match_words,
     min_max,
+    needs_overlap,
     neighbour_smoothing,
     phrase_overlap,
     query_features,
@@ -217,6 +218,20 @@ def test_a_near_exact_top_hit_is_kept_for_long_enough_queries() -> None:
     assert query_features(LEX, 6, 0.9) == QueryFeatures(6, 0.5, 0.9)
 
 
+def test_overlap_is_needed_only_where_the_margin_does_not_already_keep_the_top_hit() -> None:
+    """Hybrid search skips loading the best hit's text when phrase_overlap cannot change
+    the result: a short query, or a long one whose best hit leads by the pin margin."""
+    both = AdaptiveFusion(base=MINMAX, pin_terms=8, pin_margin=0.3, match_terms=5)
+    leading = [("t", 10.0), ("x", 6.0)]  # margin 0.4
+    close = [("t", 10.0), ("x", 9.0)]  # margin 0.1
+    assert needs_overlap(close, 9, both) and needs_overlap(leading, 7, both)  # 7 < pin_terms
+    assert not needs_overlap(leading, 8, both) and not needs_overlap(close, 4, both)
+    assert not needs_overlap([], 9, both) and not needs_overlap(close, 9, STATIC_FUSION)
+    for lexical, terms in ((leading, 8), (leading, 9)):  # skipped: kept whatever the overlap
+        features = query_features(lexical, terms)
+        assert keeps_top_hit(features, both)
+
+
 def test_a_pasted_sentence_hit_stays_first_without_a_bm25_lead() -> None:
     """Sentences pasted from an abstract often share many words with other papers, so BM25
     barely separates them; holding the sentence word for word keeps the hit first."""
@@ -274,6 +289,20 @@ def test_neighbour_smoothing_over_a_matrix_of_hits_equals_it_over_a_mapping() ->
     assert list(HitVectors.of(SMOOTH_VECTORS, ["c", "b", "a", "c"])) == ["c", "a"]
     with pytest.raises(ValueError, match="2 ids for 1 vectors"):
         HitVectors(["a", "b"], np.zeros((1, 2), dtype=np.float32))
+
+
+def test_hit_vectors_plus_appends_only_new_ids() -> None:
+    """Hybrid search gathers the word matches' vectors while the query embeds, then the
+    rest: the second gather adds only ids the first lacks, after them."""
+    first = HitVectors.of(SMOOTH_VECTORS, ["c", "a"])
+    both = first.plus({"d": SMOOTH_VECTORS["d"], "a": np.zeros(2, dtype=np.float32)})
+    assert list(both) == ["c", "a", "d"] and "d" in both and "b" not in both
+    assert np.array_equal(both["a"], SMOOTH_VECTORS["a"])  # the first gather's vector
+    assert first.plus({}) is first and list(HitVectors.of({}, ()).plus(first)) == ["c", "a"]
+    more = HitVectors.of(SMOOTH_VECTORS, ["d"])
+    assert list(first.plus(more)) == ["c", "a", "d"] and np.array_equal(
+        both.matrix, first.plus(more).matrix
+    )
 
 
 def test_neighbour_smoothing_of_the_head_only_raises_the_first_hits() -> None:

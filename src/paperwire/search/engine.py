@@ -28,11 +28,12 @@ from paperwire.search.fusion import (
     DEFAULT_FUSION,
     AdaptiveFusion,
     FusionConfig,
+    HitVectors,
     Vector,
     adaptive_fuse,
+    needs_overlap,
     phrase_overlap,
     rrf,
-    wants_overlap,
     wants_smoothing,
 )
 from paperwire.search.lexical import (
@@ -449,8 +450,9 @@ class SearchEngine:
             while_waiting([i for i, _ in lexical.ids[offset:end]], result.terms)
         terms = len(self.lexical.content_terms(parsed.free_words))
         overlap = self._top_overlap(parsed, lexical.ids, terms)  # while the query embeds
+        vectors = self._hit_vectors(index, lexical.ids, terms)  # the word matches' too
         semantic = semantic_ready.result()
-        vectors = self._hit_vectors(index, lexical.ids, semantic, terms)
+        vectors = self._hit_vectors(index, semantic, terms, vectors)  # then the rest
         fused = adaptive_fuse(lexical.ids, semantic, terms, self.adaptive, overlap, vectors)
         if end <= len(fused):
             result.ids = fused[offset:end]
@@ -466,8 +468,8 @@ class SearchEngine:
         self, parsed: ParsedQuery, lexical: Sequence[tuple[str, float]], terms: int
     ) -> float:
         """How nearly the best word match's title or abstract holds the query's free words
-        (fusion.phrase_overlap); 0.0 when the query is too short for it to matter."""
-        if not lexical or not wants_overlap(terms, self.adaptive):
+        (fusion.phrase_overlap); 0.0 when it cannot matter (fusion.needs_overlap)."""
+        if not needs_overlap(lexical, terms, self.adaptive):
             return 0.0
         top = self.store.get_papers([lexical[0][0]]).get(lexical[0][0])
         if top is None:
@@ -477,16 +479,17 @@ class SearchEngine:
     def _hit_vectors(
         self,
         index: SemanticSearcher,
-        lexical: Sequence[tuple[str, float]],
-        semantic: Sequence[tuple[str, float]],
+        hits: Sequence[tuple[str, float]],
         terms: int,
-    ) -> Mapping[str, Vector]:
-        """The vectors of the papers fusion will rank, when it smooths their scores."""
+        known: HitVectors | None = None,
+    ) -> HitVectors:
+        """`known` and the vectors of those of the first `depth` `hits` it lacks (the papers
+        fusion will rank), when fusion smooths their scores."""
+        known = known if known is not None else HitVectors.of({}, ())
         if not wants_smoothing(terms, self.adaptive):
-            return {}
-        depth = self.adaptive.base.depth
-        ids = dict.fromkeys(i for i, _ in [*lexical[:depth], *semantic[:depth]])
-        return index.vectors(list(ids))
+            return known
+        wanted = [i for i, _ in hits[: self.adaptive.base.depth] if i not in known]
+        return known.plus(index.vectors(wanted)) if wanted else known
 
     def _member_query(self, ids: Sequence[str]) -> tantivy.Query:
         return tantivy.Query.term_set_query(self.lexical.schema, "arxiv_id", list(ids))

@@ -259,6 +259,16 @@ def wants_overlap(terms: int, adaptive: AdaptiveFusion) -> bool:
     return terms >= adaptive.match_terms and adaptive.match_overlap <= 1.0
 
 
+def needs_overlap(lexical: Ranked, terms: int, adaptive: AdaptiveFusion) -> bool:
+    """Whether phrase_overlap of the best of the `lexical` hits of a query of `terms`
+    content words can change the result: wants_overlap, unless that hit already leads
+    by the pin margin (and so stays first anyway)."""
+    if not lexical or not wants_overlap(terms, adaptive):
+        return False
+    leads = terms >= adaptive.pin_terms and lexical_margin(lexical) >= adaptive.pin_margin
+    return not leads
+
+
 def fusion_weights(features: QueryFeatures, adaptive: AdaptiveFusion) -> tuple[float, float]:
     """(lexical, semantic) weights for a query with `features`."""
     if 1 <= features.terms <= adaptive.short_terms:
@@ -309,6 +319,18 @@ class HitVectors(Mapping[str, Vector]):
             return cls([], np.zeros((0, 0), dtype=np.float32))
         return cls(ids, np.stack([vectors[doc_id] for doc_id in ids]))
 
+    def plus(self, more: Mapping[str, Vector]) -> HitVectors:
+        """These vectors and, after them, those of `more` whose ids are not here."""
+        if isinstance(more, HitVectors) and not any(i in self._row for i in more.ids):
+            added = more  # the usual case: no need to copy its rows one by one
+        else:
+            added = HitVectors.of(more, (i for i in more if i not in self._row))
+        if not added:
+            return self
+        if not self:
+            return added
+        return HitVectors(self.ids + added.ids, np.concatenate([self.matrix, added.matrix]))
+
     def rows(self, doc_ids: Iterable[str]) -> list[int]:
         """The row of each of `doc_ids`, -1 for one without a vector here."""
         row = self._row.get
@@ -320,6 +342,9 @@ class HitVectors(Mapping[str, Vector]):
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.ids)
+
+    def __contains__(self, doc_id: object) -> bool:
+        return doc_id in self._row
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -359,10 +384,20 @@ def neighbour_smoothing(
         others = np.ones(len(table), dtype=bool)
         others[rows[places]] = False
         similar[:, others] = -np.inf
-    nearest = np.argpartition(-similar, neighbours - 1, axis=1)[:, :neighbours]
-    smoothed[gaining] += weight * row_score[nearest].mean(axis=1)
+    smoothed[gaining] += weight * row_score[_nearest(similar, neighbours)].mean(axis=1)
     values = smoothed.tolist()
     return [(ids[n], values[n]) for n in np.argsort(-smoothed, kind="stable").tolist()]
+
+
+def _nearest(similar: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.intp]:
+    """Columns of the `k` largest entries of each row of `similar` (which it overwrites),
+    the first of equals first: k arg-maxima, cheaper than a partition for a few."""
+    picked = np.empty((len(similar), k), dtype=np.intp)
+    every = np.arange(len(similar))
+    for j in range(k):
+        picked[:, j] = best = similar.argmax(axis=1)
+        similar[every, best] = -np.inf
+    return picked
 
 
 def adaptive_fuse(
