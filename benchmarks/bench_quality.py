@@ -30,7 +30,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -59,6 +59,7 @@ from paperwire.search.fusion import (
     STATIC_FUSION,
     AdaptiveFusion,
     FusionConfig,
+    HitVectors,
     Vector,
     adaptive_fuse,
     fuse,
@@ -153,11 +154,19 @@ class QueryRuns:
     terms: dict[str, int]
     overlap: dict[str, float]
     vectors: Mapping[str, Vector]  # of every searched paper (smoothing takes the hits')
+    hits: dict[str, HitVectors] = field(default_factory=dict)  # each query's, once
 
     def only(self, wanted: Iterable[str]) -> QueryRuns:
         keep = set(wanted)
         tables = ({q: v for q, v in table.items() if q in keep} for table in self.tables())
-        return QueryRuns(*tables, vectors=self.vectors)
+        return QueryRuns(*tables, vectors=self.vectors, hits=self.hits)
+
+    def hit_vectors(self, qid: str) -> HitVectors:
+        """The vectors of both lists' hits of query `qid` (what hybrid search gathers)."""
+        if qid not in self.hits:
+            hits = [i for i, _ in [*self.lex[qid][:DEPTH], *self.sem[qid][:DEPTH]]]
+            self.hits[qid] = HitVectors.of(self.vectors, hits)
+        return self.hits[qid]
 
     def tables(self) -> tuple[Lists, Lists, dict[str, int], dict[str, float]]:
         return self.lex, self.sem, self.terms, self.overlap
@@ -168,7 +177,12 @@ class QueryRuns:
     def adaptive(self, adaptive: AdaptiveFusion = DEFAULT_ADAPTIVE) -> Lists:
         return {
             q: adaptive_fuse(
-                self.lex[q], self.sem[q], self.terms[q], adaptive, self.overlap[q], self.vectors
+                self.lex[q],
+                self.sem[q],
+                self.terms[q],
+                adaptive,
+                self.overlap[q],
+                self.hit_vectors(q),
             )
             for q in self.lex
         }

@@ -125,11 +125,14 @@ def test_hybrid_page_one_fuses_both_lists(service: Service, vectors: TfidfVector
 def test_a_long_query_smooths_fused_scores_over_the_hits_vectors(
     service: Service, vectors: TfidfVectors
 ) -> None:
-    """Six content words, smoothing on: page one is adaptive fusion smoothed over the
-    vectors of both lists' papers (and so not the unsmoothed order)."""
+    """Six content words, smoothing on (the default, and a heavier one over every hit):
+    page one is adaptive fusion smoothed over the vectors of both lists' papers (and so
+    not the unsmoothed order)."""
     engine = service.search_engine
     default = engine.adaptive
-    engine.adaptive = replace(default, smooth_neighbours=3, smooth_weight=0.2)
+    assert default.smooth_weight > 0 and default.smooth_neighbours > 0
+    check_smoothed_page(service, vectors)
+    engine.adaptive = replace(default, smooth_weight=0.5, smooth_head=1000)
     try:
         check_smoothed_page(service, vectors)
     finally:
