@@ -276,7 +276,7 @@ def test_queries_never_wait_for_the_vector_check_and_see_new_vectors_soon(
     writer.embed_pending()
     slow_version = reader.vectors_store.version
 
-    def version(model: str) -> tuple[int, str]:
+    def version(model: str) -> tuple[object, ...]:
         time.sleep(2.0)  # a check that takes long must not hold up queries
         return slow_version(model)
 

@@ -87,7 +87,7 @@ class SemanticIndex:
         self.threads = default_threads()  # a web process leaves cores to its requests
         self.device = settings.embed_device
         self._index: VectorIndex | None = None
-        self._version: tuple[int, str] | None = None
+        self._version: tuple[object, ...] | None = None
         self._checked_at = 0.0
         self._coverage: tuple[float, tuple[int, int]] | None = None
         self._lock = threading.RLock()  # a web worker may search while a thread embeds

@@ -1,0 +1,61 @@
+"""The vector fingerprint and coverage counts (store/embeddings.py) on both backends:
+they are read from indexes (migration 0010_counts) instead of joining every paper, and
+must still change exactly when the set of live vectors does."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from paperwire.models import Paper
+from paperwire.store import Store
+from paperwire.store.embeddings import EmbeddingStore, StoredVector
+from tests.test_semantic import daily_papers
+
+MODEL = "test-model"
+
+
+def vector_rows(papers: list[Paper], seed: int = 0) -> list[StoredVector]:
+    rng = np.random.default_rng(seed)
+    return [
+        StoredVector(p.arxiv_id, "paper-hash", f"t{seed}", rng.random(384, np.float32).tobytes())
+        for p in papers
+    ]
+
+
+def test_fingerprint_and_coverage_follow_live_vectors(store: Store) -> None:
+    papers = daily_papers(6)
+    store.upsert_papers(papers)
+    table = EmbeddingStore(store)
+    assert table.coverage(MODEL) == (0, 6)
+    empty = table.version(MODEL)
+
+    table.save(MODEL, vector_rows(papers[:4]))
+    assert table.coverage(MODEL) == (4, 6)
+    four = table.version(MODEL)
+    assert four != empty
+    assert table.version(MODEL) == four  # nothing changed: the same fingerprint
+
+    # a paper's metadata changes (no new vector): the live set, and the fingerprint, stay
+    store.upsert_papers([replace(papers[5], hf_upvotes=7)])
+    assert table.version(MODEL) == four
+
+    # an embedded paper is deleted: one live vector fewer; an unembedded one: one paper fewer
+    store.upsert_papers([replace(papers[0], deleted=True)])
+    assert table.coverage(MODEL) == (3, 5)
+    one_gone = table.version(MODEL)
+    assert one_gone != four and one_gone != empty
+    store.upsert_papers([replace(papers[5], deleted=True)])
+    assert table.coverage(MODEL) == (3, 4)
+    assert set(table.live_hashes(MODEL)) == {p.arxiv_id for p in papers[1:4]}
+
+    # it comes back: its vector is live again
+    store.upsert_papers([replace(papers[0], deleted=False)])
+    assert table.coverage(MODEL) == (4, 5)
+    assert table.version(MODEL) not in (one_gone, four)
+
+    # vectors of another model are not this model's
+    table.save("other-model", vector_rows(papers[1:2], seed=1))
+    assert table.coverage(MODEL) == (3, 5)
+    assert table.coverage("other-model") == (1, 5)
