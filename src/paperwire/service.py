@@ -593,7 +593,8 @@ class Service:
             from paperwire.recommend.foryou import ForYou
 
             semantic = self.semantic_index if SemanticIndex.installed() else None
-            found = self.__dict__.setdefault("_for_you", ForYou(self.store, semantic))
+            cap = self.settings.recommend_corpus_papers or None
+            found = self.__dict__.setdefault("_for_you", ForYou(self.store, semantic, papers=cap))
         return found
 
     def start_recommender_warm_up(self) -> threading.Thread | None:
