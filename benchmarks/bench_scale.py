@@ -360,7 +360,7 @@ def measure_size(n: int, args: argparse.Namespace, base: dict[str, Any]) -> dict
     steps = args.steps = [s for s in ALL_STEPS if s in args.steps]
     row: dict[str, Any] = dict(base) | {"n": n, "vectors": vector_label(args), "steps": steps}
     if len(steps) < len(ALL_STEPS):
-        row["base"] = str(args.base)
+        row["base"] = " ".join(str(p) for p in args.base)
     if steps == list(ALL_STEPS):
         shutil.rmtree(store_dir, ignore_errors=True)
     elif not (store_dir / "paperwire.db").exists():
@@ -477,8 +477,9 @@ def parse_args() -> argparse.Namespace:
         "figures come from --base, and their data dir under --work-dir must exist",
     )  # fmt: skip
     parser.add_argument(
-        "--base", type=Path, help="an earlier --json run: figures of the steps not run"
-    )
+        "--base", type=Path, nargs="+", metavar="JSON",
+        help="earlier --json runs: figures of the steps not run (a later file's N wins)",
+    )  # fmt: skip
     parser.add_argument(
         "--combine", type=Path, nargs="+", metavar="JSON",
         help="measure nothing: print growth and goals over the sizes in these --json files",
@@ -508,7 +509,7 @@ def main() -> None:
         unknown = set(args.steps) - set(ALL_STEPS)
         if unknown:
             raise SystemExit(f"unknown steps: {', '.join(sorted(unknown))}")
-        bases = {r["n"]: r for r in combined([args.base], show=False)} if args.base else {}
+        bases = {r["n"]: r for r in combined(args.base, show=False)} if args.base else {}
         if len(args.steps) < len(ALL_STEPS) and not args.base:
             raise SystemExit("--steps without every step needs --base (the others' figures)")
         rows = []
