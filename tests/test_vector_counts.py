@@ -8,7 +8,10 @@ from dataclasses import replace
 
 import numpy as np
 
+from paperwire.config import Settings
 from paperwire.models import Paper
+from paperwire.search.embed import MODEL_ID
+from paperwire.search.semantic import SemanticIndex
 from paperwire.store import Store
 from paperwire.store.embeddings import EmbeddingStore, StoredVector
 from tests.test_semantic import daily_papers
@@ -59,3 +62,35 @@ def test_fingerprint_and_coverage_follow_live_vectors(store: Store) -> None:
     table.save("other-model", vector_rows(papers[1:2], seed=1))
     assert table.coverage(MODEL) == (3, 5)
     assert table.coverage("other-model") == (1, 5)
+
+
+def test_a_reader_syncs_only_what_changed(settings: Settings, store: Store) -> None:
+    """A reader's index follows new, replaced and deleted vectors by reading only the
+    changes (the full read of every live hash happens once, at load), and falls back to
+    the full read when a paper comes back from deletion, ending equal to the store."""
+    papers = daily_papers(30)
+    store.upsert_papers(papers)
+    table = EmbeddingStore(store)
+    table.save(MODEL_ID, vector_rows(papers[:10]))
+    reader = SemanticIndex(settings, store)
+    full_reads = 0
+    live_hashes = reader.vectors_store.live_hashes
+
+    def counted(model: str) -> dict[str, str]:
+        nonlocal full_reads
+        full_reads += 1
+        return live_hashes(model)
+
+    reader.vectors_store.live_hashes = counted  # type: ignore[method-assign]
+    assert len(reader.refresh(force=True)) == 10 and full_reads == 1
+    table.save(MODEL_ID, vector_rows(papers[10:20], seed=1))  # ten new
+    table.save(MODEL_ID, vector_rows(papers[0:2], seed=2))  # two replaced (new text)
+    store.upsert_papers([replace(papers[3], deleted=True)])  # one deleted
+    index = reader.refresh(force=True)
+    assert full_reads == 1
+    assert index.hashes == live_hashes(MODEL_ID) and len(index) == 19
+    assert index.hashes[papers[0].arxiv_id] == "t2"
+    store.upsert_papers([replace(papers[3], deleted=False)])  # back: a full read tells
+    index = reader.refresh(force=True)
+    assert full_reads == 2 and index.hashes == live_hashes(MODEL_ID) and len(index) == 20
+    assert reader.refresh(force=True) is index and full_reads == 2  # nothing changed

@@ -30,9 +30,10 @@ from paperwire.search.embed import (
     model_installed,
     weights_dir,
 )
+from paperwire.search.vector_sync import FULL_SYNC_SECONDS, full_sync, sync_since
 from paperwire.search.vectors import ANN_THRESHOLD, VectorIndex
 from paperwire.store import Store
-from paperwire.store.embeddings import EmbeddingStore, PendingPaper, StoredVector
+from paperwire.store.embeddings import EmbeddingStore, PendingPaper, StoredVector, VectorsVersion
 
 LOG = logging.getLogger(__name__)
 EMBED_BATCH = 64  # papers per committed transaction
@@ -87,7 +88,8 @@ class SemanticIndex:
         self.threads = default_threads()  # a web process leaves cores to its requests
         self.device = settings.embed_device
         self._index: VectorIndex | None = None
-        self._version: tuple[object, ...] | None = None
+        self._version: VectorsVersion | None = None  # the store's, when _index was synced
+        self._full_synced = 0.0
         self._checked_at = 0.0
         self._coverage: tuple[float, tuple[int, int]] | None = None
         self._lock = threading.RLock()  # a web worker may search while a thread embeds
@@ -208,7 +210,8 @@ class SemanticIndex:
                 return self._index
             if self._index is None:
                 self._index = VectorIndex.load(self.folder, self.model_id, self.ann_threshold)
-            if self._sync(self._index) and save:
+                self._version = None  # what the files hold is not known: a full sync
+            if self._sync(self._index, version) and save:
                 self._index.save(self.folder)
             # Read before the sync: a change racing it only causes one more sync later.
             self._version = version
@@ -243,20 +246,16 @@ class SemanticIndex:
         except Exception:  # the next due check retries; queries keep the current index
             LOG.exception("could not check the store for new vectors")
 
-    def _sync(self, index: VectorIndex) -> bool:
-        """Apply the store's adds, updates and deletes to `index`; True if anything changed."""
-        stored = self.vectors_store.live_hashes(self.model_id)
-        gone = [i for i in index.hashes if i not in stored]
-        changed = [i for i, h in stored.items() if index.hashes.get(i) != h]
-        index.remove(gone)
-        for start in range(0, len(changed), 5000):
-            part = changed[start : start + 5000]
-            items = {
-                row.arxiv_id: (row.text_hash, np.frombuffer(row.vector, dtype=np.float32))
-                for row in self.vectors_store.vectors(self.model_id, part)
-            }
-            index.upsert(items)
-        return bool(gone or changed)
+    def _sync(self, index: VectorIndex, version: VectorsVersion) -> bool:
+        """Bring `index` up to the store (at fingerprint `version`): from the fingerprint
+        it was synced to when it can (vector_sync.sync_since), else in full."""
+        old = self._version
+        if old is not None and time.monotonic() - self._full_synced < FULL_SYNC_SECONDS:
+            changed = sync_since(self.vectors_store, self.model_id, index, old, version)
+            if changed is not None:
+                return changed
+        self._full_synced = time.monotonic()
+        return full_sync(self.vectors_store, self.model_id, index)
 
     def rebuild(self) -> int:
         """Throw the index files away and rebuild them from the store; returns its size."""
