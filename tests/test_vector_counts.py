@@ -94,3 +94,26 @@ def test_a_reader_syncs_only_what_changed(settings: Settings, store: Store) -> N
     index = reader.refresh(force=True)
     assert full_reads == 2 and index.hashes == live_hashes(MODEL_ID) and len(index) == 20
     assert reader.refresh(force=True) is index and full_reads == 2  # nothing changed
+
+
+def test_a_reader_of_saved_files_starts_from_their_fingerprint(
+    settings: Settings, store: Store
+) -> None:
+    """Files a writer saved name the store fingerprint they hold, so a new reader (another
+    worker) loads them and reads only later changes, never every live hash."""
+    papers = daily_papers(12)
+    store.upsert_papers(papers)
+    table = EmbeddingStore(store)
+    table.save(MODEL_ID, vector_rows(papers[:8]))
+    writer = SemanticIndex(settings, store)
+    writer.refresh(force=True, save=True)
+    table.save(MODEL_ID, vector_rows(papers[8:], seed=1))  # after the files were written
+    reader = SemanticIndex(settings, store)
+    live_hashes = reader.vectors_store.live_hashes
+
+    def refused(model: str) -> dict[str, str]:
+        raise AssertionError("a full read of every live hash")
+
+    reader.vectors_store.live_hashes = refused  # type: ignore[method-assign]
+    index = reader.refresh(force=True)
+    assert len(index) == 12 and index.hashes == live_hashes(MODEL_ID)
