@@ -218,7 +218,8 @@ class SemanticIndex:
             if index is None:
                 index = VectorIndex.load(self.folder, self.model_id, self.ann_threshold)
                 self._adopt(index)
-            if self._sync(index, version) and save:
+            unstamped = self._version is None  # files from before fingerprints were saved
+            if (self._sync(index, version) or unstamped) and save:
                 index.save(self.folder)
             # Read before the sync: a change racing it only causes one more sync later.
             self._version = version
