@@ -104,3 +104,15 @@ def test_bench_scale_reports_every_column_at_a_tiny_size(tmp_path: Path) -> None
     assert second["hybrid_p50_ms"] == row["hybrid_p50_ms"]
     assert (tmp_path / "data-2000" / "index" / "vectors").is_dir()  # the kept dir is intact
     assert not (tmp_path / "data-2000-import").exists()
+
+    # what a worker pays to stay current, on the same data dir
+    synced = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_reader_sync.py"), "--data-dir",
+         str(tmp_path / "data-2000"), "--for-you"],
+        capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert synced.returncode == 0, synced.stderr[-3000:]
+    for line in ("EmbeddingStore.version (from indexes)", "version, the join it replaced",
+                 "incremental sync after a 64-vector batch", "from the files' fingerprint"):  # fmt: skip
+        assert line in synced.stdout, line
+    assert re.search(r"capped at 100,000\s+2,000\s", synced.stdout)
