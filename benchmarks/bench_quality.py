@@ -575,8 +575,15 @@ def main() -> None:
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-tuning", action="store_true", help="no adaptive-fusion grid")
     parser.add_argument("--arxiv-limit", type=int, default=None)
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        default=CACHE / "quality",
+        help="stores and indexes built for the run (default: under the vector cache); "
+        "give each concurrent run its own",
+    )
     args = parser.parse_args()
-    work = CACHE / "quality"
+    work = args.work_dir
     scifact = scifact_runs(work)
     anchors = [
         ("anchor: BM25 (BEIR, Lucene multifield)", {"nDCG@10": 0.665}),

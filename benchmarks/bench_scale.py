@@ -5,6 +5,11 @@ How each figure grows with N is printed as a table and log-log slopes.
     PYTHONPATH=src nice -n 10 python benchmarks/bench_scale.py \
         --sizes 74728,300000,1000000 --work-dir /work/scratch-scalebench [--json out.json]
 
+Some steps again (after a change), the rest taken from an earlier run's JSON, whose data
+dirs must still be under --work-dir (a partial import goes to a throwaway dir):
+
+    ... --steps import,indexed --base out.json --json new.json
+
 For each N, every step runs in its own subprocess, so its peak RSS is its own:
 
 1. corpus      the real 74,728-paper file at N = 74,728 (unless --synthetic-only); otherwise
@@ -343,44 +348,90 @@ def sqlite_bytes(data_dir: Path) -> int:
     return sum(p.stat().st_size for p in data_dir.glob("paperwire.db*") if p.is_file())
 
 
-def measure_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
+ALL_STEPS = ("import", "rebuild", "indexed", "vectors", "service", "serve")
+
+
+def measure_size(n: int, args: argparse.Namespace, base: dict[str, Any]) -> dict[str, Any]:
+    """Run `args.steps` at size `n`; figures of steps not run come from `base` (a row of an
+    earlier --json run, named in the row's "base"), and their data dir must be there."""
     args.n = n
     args.corpus, args.synthetic = corpus_for(n, args)
-    store_dir, indexed_dir = args.work_dir / f"data-{n}", args.work_dir / f"data-{n}-indexed"
-    for folder in (store_dir, indexed_dir):
-        shutil.rmtree(folder, ignore_errors=True)
-    row: dict[str, Any] = {"n": n, "vectors": vector_label(args)}
-    imported = run_step("import", args, store_dir)
-    row |= rate("import_store", imported, n)
-    row["papers"] = imported["new"]
-    row["db_mb"] = sqlite_bytes(store_dir) / MB
+    store_dir = args.work_dir / f"data-{n}"
+    steps = args.steps = [s for s in ALL_STEPS if s in args.steps]
+    row: dict[str, Any] = dict(base) | {"n": n, "vectors": vector_label(args), "steps": steps}
+    if len(steps) < len(ALL_STEPS):
+        row["base"] = " ".join(str(p) for p in args.base)
+    if steps == list(ALL_STEPS):
+        shutil.rmtree(store_dir, ignore_errors=True)
+    elif not (store_dir / "paperwire.db").exists():
+        raise SystemExit(f"{store_dir} has no store: run every step once first")
+    walls = dict(row.get("step_wall_s", {}))
+    for step in steps:
+        start = time.perf_counter()
+        row |= SIZE_STEPS[step](args, store_dir, n)
+        walls[step] = time.perf_counter() - start
+    row["step_wall_s"] = walls
+    row["db_bytes_per_paper"] = sqlite_bytes(store_dir) / n
+    return row
+
+
+def size_import(args: argparse.Namespace, store_dir: Path, n: int) -> dict[str, Any]:
+    """Store-only import: into `store_dir` when every step runs (the later ones use it),
+    else into a throwaway dir, so the kept data dir (index, vectors) stays as it was."""
+    full = args.steps == list(ALL_STEPS)
+    into = store_dir if full else args.work_dir / f"data-{n}-import"
+    shutil.rmtree(into, ignore_errors=True)
+    imported = run_step("import", args, into)
+    out = rate("import_store", imported, n) | {"papers": imported["new"]}
+    out["db_mb"] = sqlite_bytes(into) / MB
+    if not full and not args.keep:
+        shutil.rmtree(into, ignore_errors=True)
+    return out
+
+
+def size_rebuild(args: argparse.Namespace, store_dir: Path, n: int) -> dict[str, Any]:
     rebuilt = run_step("rebuild", args, store_dir)
-    row |= {"index_build_s": rebuilt["seconds"], "index_build_rss_mb": rebuilt["rss_mb"]}
     index_bytes = dir_bytes(store_dir / "index" / "lexical")
-    row |= {"index_mb": index_bytes / MB, "index_bytes_per_paper": index_bytes / n}
+    return {
+        "index_build_s": rebuilt["seconds"], "index_build_rss_mb": rebuilt["rss_mb"],
+        "index_mb": index_bytes / MB, "index_bytes_per_paper": index_bytes / n,
+    }  # fmt: skip
+
+
+def size_indexed(args: argparse.Namespace, store_dir: Path, n: int) -> dict[str, Any]:
+    indexed_dir = args.work_dir / f"data-{n}-indexed"
+    shutil.rmtree(indexed_dir, ignore_errors=True)
     indexed = run_step("import", args, indexed_dir, indexed=True)
-    row |= rate("import_indexed", indexed, n)
     if not args.keep:
         shutil.rmtree(indexed_dir, ignore_errors=True)
+    return rate("import_indexed", indexed, n)
+
+
+def size_vectors(args: argparse.Namespace, store_dir: Path, n: int) -> dict[str, Any]:
     loaded = run_step("vectors", args, store_dir)
-    row |= {"vector_insert_s": loaded["insert_s"], "vector_index_s": loaded["index_s"]}
-    row["vector_index_mb"] = dir_bytes(store_dir / "index" / "vectors") / MB
-    row["vectors_rss_mb"] = loaded["rss_mb"]
-    searched = run_step("service", args, store_dir)
-    row |= {k: v for k, v in searched.items() if k.endswith("_ms")}
-    row |= {"service_first_s": searched["first_s"], "service_rss_mb": searched["rss_mb"]}
-    start = time.perf_counter()
-    served = step_serve(args, store_dir)
-    serve_wall = time.perf_counter() - start
-    row |= {k: v for k, v in served.items() if k.startswith("http_")}
-    row |= {"serve_first_s": served["first_s"], "serve_rss_mb": served["rss_mb"]}
-    row["db_vectors_mb"] = sqlite_bytes(store_dir) / MB
-    row["db_bytes_per_paper"] = sqlite_bytes(store_dir) / n
-    row["step_wall_s"] = {
-        "import": imported["wall_s"], "rebuild": rebuilt["wall_s"], "indexed": indexed["wall_s"],
-        "vectors": loaded["wall_s"], "service": searched["wall_s"], "serve": serve_wall,
+    return {
+        "vector_insert_s": loaded["insert_s"], "vector_index_s": loaded["index_s"],
+        "vector_index_mb": dir_bytes(store_dir / "index" / "vectors") / MB,
+        "vectors_rss_mb": loaded["rss_mb"], "db_vectors_mb": sqlite_bytes(store_dir) / MB,
     }  # fmt: skip
-    return row
+
+
+def size_service(args: argparse.Namespace, store_dir: Path, n: int) -> dict[str, Any]:
+    searched = run_step("service", args, store_dir)
+    row = {k: v for k, v in searched.items() if k.endswith("_ms")}
+    return row | {"service_first_s": searched["first_s"], "service_rss_mb": searched["rss_mb"]}
+
+
+def size_serve(args: argparse.Namespace, store_dir: Path, n: int) -> dict[str, Any]:
+    served = step_serve(args, store_dir)
+    row = {k: v for k, v in served.items() if k.startswith("http_")}
+    return row | {"serve_first_s": served["first_s"], "serve_rss_mb": served["rss_mb"]}
+
+
+SIZE_STEPS = {
+    "import": size_import, "rebuild": size_rebuild, "indexed": size_indexed,
+    "vectors": size_vectors, "service": size_service, "serve": size_serve,
+}  # fmt: skip
 
 
 def rate(prefix: str, result: dict[str, Any], n: int) -> dict[str, Any]:
@@ -421,6 +472,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--synthetic-only", action="store_true", help="synthetic even at 74,728")
     parser.add_argument("--keep", action="store_true", help="keep the indexed-import data dir")
     parser.add_argument(
+        "--steps", type=lambda v: v.split(","), default=list(ALL_STEPS),
+        help=f"comma list of steps to run (default all: {','.join(ALL_STEPS)}); the others' "
+        "figures come from --base, and their data dir under --work-dir must exist",
+    )  # fmt: skip
+    parser.add_argument(
+        "--base", type=Path, nargs="+", metavar="JSON",
+        help="earlier --json runs: figures of the steps not run (a later file's N wins)",
+    )  # fmt: skip
+    parser.add_argument(
         "--combine", type=Path, nargs="+", metavar="JSON",
         help="measure nothing: print growth and goals over the sizes in these --json files",
     )  # fmt: skip
@@ -446,9 +506,15 @@ def main() -> None:
         rows = combined(args.combine)
     else:
         args.work_dir.mkdir(parents=True, exist_ok=True)
+        unknown = set(args.steps) - set(ALL_STEPS)
+        if unknown:
+            raise SystemExit(f"unknown steps: {', '.join(sorted(unknown))}")
+        bases = {r["n"]: r for r in combined(args.base, show=False)} if args.base else {}
+        if len(args.steps) < len(ALL_STEPS) and not args.base:
+            raise SystemExit("--steps without every step needs --base (the others' figures)")
         rows = []
         for n in sorted(int(s) for s in args.sizes.split(",")):
-            rows.append(measure_size(n, args))
+            rows.append(measure_size(n, args, bases.get(n, {})))
             print_size(rows[-1])
     table = growth(rows)
     if len(rows) > 1:

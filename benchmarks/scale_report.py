@@ -68,6 +68,8 @@ def print_size(row: dict[str, Any]) -> None:
         print(f"  {heading:<44}{fmt.format(row[key]):>14}")
     walls = ", ".join(f"{k} {v:.0f}" for k, v in row["step_wall_s"].items())
     print(f"  step wall s (incl. process start): {walls}")
+    if row.get("base"):
+        print(f"  measured in this run: {', '.join(row['steps'])}; the rest from {row['base']}")
     if row["vectors"] != "real":
         print(f"  vectors are {row['vectors']}: valid for speed and memory, not for quality")
     sys.stdout.flush()
@@ -151,13 +153,14 @@ def print_goals(results: list[dict[str, Any]]) -> None:
         print(f"  {goal['verdict']:<24}{goal['goal']:<52}{goal['value']}")
 
 
-def combined(paths: list[Path]) -> list[dict[str, Any]]:
-    """The size rows of earlier --json runs, by N (a later file's row of the same N wins)."""
+def combined(paths: list[Path], show: bool = True) -> list[dict[str, Any]]:
+    """The size rows of earlier --json runs, by N (a later file's row of the same N wins),
+    printed unless not `show`."""
     by_n: dict[int, dict[str, Any]] = {}
     for path in paths:
         for row in json.loads(path.read_text())["sizes"]:
             by_n[row["n"]] = row
     rows = [by_n[n] for n in sorted(by_n)]
-    for row in rows:
+    for row in rows if show else ():
         print_size(row)
     return rows

@@ -86,3 +86,33 @@ def test_bench_scale_reports_every_column_at_a_tiny_size(tmp_path: Path) -> None
     assert result["goals"][0]["goal"].startswith("import with indexing")
     assert all(g["verdict"].startswith(("met", "missed", "n/a")) for g in result["goals"])
     assert not (tmp_path / "data-2000-indexed").exists()  # the second data dir is removed
+
+    # a rerun of the import steps only: the other figures come from the first run's JSON
+    again = tmp_path / "again.json"
+    rerun = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_scale.py"), "--sizes", "2000",
+         "--work-dir", str(tmp_path), "--vectors", "random", "--steps", "import,indexed",
+         "--base", str(out), "--json", str(again)],
+        capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert f"the rest from {out}" in rerun.stdout
+    (second,) = json.loads(again.read_text())["sizes"]
+    assert second["steps"] == ["import", "indexed"] and second["papers"] == 2000
+    assert second["import_store_s"] != row["import_store_s"]  # measured again
+    assert second["http_lexical_p50_ms"] == row["http_lexical_p50_ms"]  # kept from the base
+    assert second["hybrid_p50_ms"] == row["hybrid_p50_ms"]
+    assert (tmp_path / "data-2000" / "index" / "vectors").is_dir()  # the kept dir is intact
+    assert not (tmp_path / "data-2000-import").exists()
+
+    # what a worker pays to stay current, on the same data dir
+    synced = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_reader_sync.py"), "--data-dir",
+         str(tmp_path / "data-2000"), "--for-you"],
+        capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert synced.returncode == 0, synced.stderr[-3000:]
+    for line in ("EmbeddingStore.version (from indexes)", "version, the join it replaced",
+                 "incremental sync after a 64-vector batch", "from the files' fingerprint"):  # fmt: skip
+        assert line in synced.stdout, line
+    assert re.search(r"capped at 100,000\s+2,000\s", synced.stdout)

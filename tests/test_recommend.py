@@ -258,3 +258,32 @@ def test_a_server_warms_the_recommender_up_unless_told_not_to(
     empty = Service(Settings(data_dir=settings.data_dir / "empty"))
     assert empty.start_recommender_warm_up() is None
     empty.close()
+
+
+def test_a_capped_corpus_takes_in_the_library_and_older_windows(
+    settings: Settings, subset: tuple[Path, dict[str, Vectors]]
+) -> None:
+    """With `recommend_corpus_papers` under the store's size the corpus holds the newest
+    whole listing days only; a reader's older library and an older window join it when a
+    recommendation needs them, and the results are the same kind as uncapped."""
+    path, vectors = subset
+    svc = Service(settings.model_copy(update={"recommend_corpus_papers": 100}))
+    svc.import_snapshot(path)
+    store_vectors(svc, vectors)
+    source = svc.for_you.source
+    corpus = source.corpus()
+    live = [p for p in papers_of(svc) if not p.deleted]
+    assert source.start is not None and source.start > SINCE
+    newest = [p for p in live if (p.listing_date or p.hf_date or date.min) >= source.start]
+    assert 100 <= len(corpus) == len(newest) < len(live)
+    library = older(svc, "cs.CL", 6)
+    assert not {p.arxiv_id for p in library} & set(corpus.row)  # older than the cap
+    recs = svc.recommend(signals_for(library), since=SINCE, until=UNTIL, limit=10)
+    grown = source.corpus()
+    assert {p.arxiv_id for p in library} <= set(grown.row)
+    assert source.start == SINCE  # the window asked for is now covered
+    window = {p.arxiv_id for p in svc.store.papers_listed(SINCE, UNTIL)}
+    assert set(grown.row) >= window
+    assert len(recs) == 10 and {r.arxiv_id for r in recs} <= window
+    assert share(svc, recs, "cs.CL") >= 0.5
+    assert source.builds == 1  # grown in place, never rebuilt

@@ -26,7 +26,7 @@ from paperwire.search.vectors import VectorIndex
 from paperwire.service import Service
 from paperwire.sources.snapshot import parse_daily_listing
 from paperwire.store import Store, open_store
-from paperwire.store.embeddings import EmbeddingStore
+from paperwire.store.embeddings import EmbeddingStore, VectorsVersion
 from tests.conftest import DAILY_FILE
 
 pytestmark = pytest.mark.skipif(not SemanticIndex.installed(), reason="paperwire[semantic]")
@@ -276,7 +276,7 @@ def test_queries_never_wait_for_the_vector_check_and_see_new_vectors_soon(
     writer.embed_pending()
     slow_version = reader.vectors_store.version
 
-    def version(model: str) -> tuple[int, str]:
+    def version(model: str) -> VectorsVersion:
         time.sleep(2.0)  # a check that takes long must not hold up queries
         return slow_version(model)
 

@@ -67,6 +67,13 @@ class Settings(BaseSettings):
         "in a background thread (tens of seconds on 75k papers), so the first 'For you' "
         "page or digest does not wait for them.",
     )
+    recommend_corpus_papers: int = Field(
+        default=100_000,
+        ge=0,
+        description="The recommender learns from the newest N papers (whole listing days), "
+        "plus each reader's library and any older window asked for, so its memory and "
+        "build time stop growing with the store; 0: every paper.",
+    )
     model_dir: Path | None = Field(
         default=None,
         description="Where the embedding model, prepared once from the packaged weights, is "

@@ -280,6 +280,26 @@ class Service:
             self.semantic_index.use_embedder(threads, device)
         return self.semantic_index.embed_pending(progress=progress, limit=limit, batch=batch)
 
+    def embed_in_processes(
+        self,
+        processes: int,
+        progress: Progress | None = None,
+        limit: int | None = None,
+        batch: int = 64,
+        threads: int = 1,
+        device: str | None = None,
+    ) -> int:
+        """Embed the pending backlog with `processes` model processes on this host (see
+        search/local_backfill.py); returns how many papers got a new vector."""
+        from paperwire.search.local_backfill import embed_in_processes
+
+        if device is not None:
+            self.semantic_index.use_embedder(device=device)
+        return embed_in_processes(
+            self.semantic_index, processes, threads=threads, batch=batch, limit=limit,
+            progress=progress,
+        )  # fmt: skip
+
     def embed_on_ray(
         self,
         address: str,
@@ -593,7 +613,8 @@ class Service:
             from paperwire.recommend.foryou import ForYou
 
             semantic = self.semantic_index if SemanticIndex.installed() else None
-            found = self.__dict__.setdefault("_for_you", ForYou(self.store, semantic))
+            cap = self.settings.recommend_corpus_papers or None
+            found = self.__dict__.setdefault("_for_you", ForYou(self.store, semantic, papers=cap))
         return found
 
     def start_recommender_warm_up(self) -> threading.Thread | None:

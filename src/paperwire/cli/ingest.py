@@ -114,7 +114,14 @@ def rejects(ctx: Context, limit: int) -> None:
 @click.option(
     "--threads",
     type=click.IntRange(min=1),
-    help="ONNX threads for the model. Default: every CPU this process may use.",
+    help="ONNX threads per model. Default: every CPU this process may use (1 with --processes).",
+)
+@click.option(
+    "--processes",
+    type=click.IntRange(min=1),
+    help="Model processes on this host, each loading the model once (two processes of one "
+    "thread embedded 1.3x faster than one of two on 2 cores). Default: one per CPU for a "
+    "CPU backlog of 2,000 papers or more, else 1 (this process).",
 )
 @pass_ctx
 def embed(
@@ -125,6 +132,7 @@ def embed(
     ray_workers: int | None,
     device: str | None,
     threads: int | None,
+    processes: int | None,
 ) -> None:
     """Compute sentence embeddings for papers that are new or changed.
 
@@ -137,11 +145,18 @@ def embed(
     import time
 
     from paperwire.search.embed import ModelUnavailable, usable_cpus
+    from paperwire.search.local_backfill import ProcessFailed, default_processes
     from paperwire.search.ray_backfill import RayUnavailable
 
+    if ray_address and processes:
+        raise click.UsageError("--processes runs here, --ray on a cluster: give one of them")
     with ctx.service() as service:
         done, total = service.embedding_coverage()
         todo = total - done if limit is None else min(limit, total - done)
+        if processes is None and threads is None and not ray_address:
+            processes = default_processes(todo, device or service.settings.embed_device)
+        if processes and processes > 1:
+            out.print(f"embedding in {processes} model processes of {threads or 1} thread(s)")
         start = time.perf_counter()
         try:
             with progress_bar("embed", todo) as bar:
@@ -152,6 +167,11 @@ def embed(
                     )
                     count = report.embedded
                     out.print(f"Ray workers: {', '.join(report.workers)}")
+                elif processes and processes > 1:
+                    count = service.embed_in_processes(
+                        processes, advance, limit=limit, batch=batch, threads=threads or 1,
+                        device=device,
+                    )  # fmt: skip
                 else:
                     count = service.embed_pending(
                         progress=advance,
@@ -160,7 +180,7 @@ def embed(
                         threads=threads or usable_cpus(),
                         device=device,
                     )
-        except (ModelUnavailable, RayUnavailable) as exc:
+        except (ModelUnavailable, RayUnavailable, ProcessFailed) as exc:
             raise click.ClickException(str(exc)) from exc
         seconds = time.perf_counter() - start
         done, total = service.embedding_coverage()

@@ -8,7 +8,7 @@ from datetime import date
 from paperwire.models import ReaderSignals, Recommendation
 from paperwire.recommend.model import DEFAULT_CONFIG, ModelConfig
 from paperwire.recommend.ranker import Recommender
-from paperwire.recommend.source import CorpusSource
+from paperwire.recommend.source import CORPUS_PAPERS, CorpusSource
 from paperwire.search.semantic import SemanticIndex
 from paperwire.store import Store
 
@@ -17,9 +17,13 @@ Trending = Callable[[], Sequence[tuple[str, float]]]
 
 class ForYou:
     def __init__(
-        self, store: Store, semantic: SemanticIndex | None, config: ModelConfig = DEFAULT_CONFIG
+        self,
+        store: Store,
+        semantic: SemanticIndex | None,
+        config: ModelConfig = DEFAULT_CONFIG,
+        papers: int | None = CORPUS_PAPERS,
     ) -> None:
-        self.source = CorpusSource(store, semantic)
+        self.source = CorpusSource(store, semantic, papers)
         self.recommender = Recommender(config)
 
     def warm_up(self) -> None:
@@ -37,7 +41,8 @@ class ForYou:
     ) -> list[Recommendation]:
         """Papers listed in [since, until] ranked for the reader (see recommend/model.py).
         `trending` (called only for a reader with no library) ranks the same window."""
-        corpus = self.source.corpus()
+        library = [p.arxiv_id for p in signals.positives] + list(signals.negatives)
+        corpus = self.source.include(library, since)
         candidates = corpus.listed(since, until)
         has_library = any(p.arxiv_id in corpus.row for p in signals.positives)
         ranked = () if has_library else trending()

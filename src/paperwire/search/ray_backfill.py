@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from paperwire.search.backlog import Backlog
 from paperwire.search.embed import MODEL_ID, Embedder, Vectors, default_cache_dir
 from paperwire.search.semantic import BatchWork, SemanticIndex
 
@@ -115,7 +116,7 @@ class RayBackfill:
         ray = self.ray
         actors = self._start_actors()
         report = RayReport(workers=ray.get([a.node.remote() for a in actors]))
-        queue = _Backlog(self.index, batch, limit)
+        queue = Backlog(self.index, batch, limit)
         running: dict[Any, tuple[BatchWork, int, int]] = {}  # ref -> (work, actor, attempt)
         free = [n for n in range(len(actors)) for _ in range(IN_FLIGHT_PER_WORKER)]
         while True:
@@ -143,28 +144,3 @@ class RayBackfill:
                 progress(len(work.todo))
         self.index.after_embedding()
         return report
-
-
-class _Backlog:
-    """Pending papers in id order, batch by batch; papers whose text is unchanged are
-    settled at once and never sent to a worker."""
-
-    def __init__(self, index: SemanticIndex, batch: int, limit: int | None) -> None:
-        self.index = index
-        self.batch = batch
-        self.left = limit
-        self.after: str | None = None
-
-    def next(self) -> BatchWork | None:
-        while self.left is None or self.left > 0:
-            want = self.batch if self.left is None else min(self.batch, self.left)
-            pending = self.index.vectors_store.pending(self.index.model_id, want, self.after)
-            if not pending:
-                return None
-            self.after = pending[-1].arxiv_id
-            if self.left is not None:
-                self.left -= len(pending)
-            work = self.index.start_batch(pending)
-            if work.todo:
-                return work
-        return None

@@ -55,6 +55,9 @@ class VectorIndex:
         self.ids: list[str] = []
         self.hashes: dict[str, str] = {}
         self.generation = ""  # of the files this index was loaded from or saved as
+        # the store's fingerprint this index holds everything up to (JSON, opaque here;
+        # see vector_sync), saved with it; None when unknown
+        self.synced_to: object = None
         self._label: dict[str, int] = {}
         self._free: list[int] = []
         self._rows: npt.NDArray[Any] = np.zeros((0, DIMENSION), dtype=np.float32)  # base
@@ -251,6 +254,7 @@ class VectorIndex:
             "patch": patch_labels,
             "stale": sorted(self._stale),
             "changes": self.changes,
+            "synced_to": self.synced_to,
         }
         _atomic(folder / f"ids-{generation}.json", lambda p: p.write_text(json.dumps(names)))
         head = {
@@ -343,6 +347,7 @@ class VectorIndex:
         for label, vector in zip(names["patch"], patch, strict=True):
             self._patch.put(label, vector)
         self.changes = self.changes_at_load = int(names["changes"])
+        self.synced_to = names.get("synced_to")
         self.generation = generation
         return True
 

@@ -256,6 +256,14 @@ class Store:
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
 
+    def nth_newest_day(self, count: int) -> date | None:
+        """The listing day (or HF day) of the `count`-th newest paper, deleted ones too
+        (None when fewer papers have a day): from that day on, at least `count` papers."""
+        query = sa.select(_LISTED_DAY).where(_LISTED_DAY.is_not(None))
+        query = query.order_by(_LISTED_DAY.desc()).offset(count - 1).limit(1)
+        with self.engine.connect() as conn:
+            return _as_date(conn.execute(query).scalar())
+
     def latest_listing_date(self) -> date | None:
         with self.engine.connect() as conn:
             value = conn.execute(sa.select(sa.func.max(papers.c.listing_date))).scalar()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import numpy as np
 import sqlalchemy as sa
@@ -25,6 +26,16 @@ class PendingPaper:
     abstract: str
     paper_hash: str
     text_hash: str | None  # of the stored vector's text, None when there is none
+
+
+class VectorsVersion(NamedTuple):
+    """EmbeddingStore.version: what a reader compares to notice changes, and where its
+    incremental sync starts from (the newest vector's and the newest deletion's time)."""
+
+    vectors: int  # rows of the model
+    newest: datetime | None  # embedded_at of the newest
+    deleted: int  # deleted papers
+    last_deleted: datetime | None  # modified_at of the newest deleted paper
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,26 +137,58 @@ class EmbeddingStore:
                 )
 
     def coverage(self, model: str) -> tuple[int, int]:
-        """(live papers with a `model` vector, live papers)."""
-        live = papers.c.deleted.is_(False)
+        """(live papers with a `model` vector, live papers), counted from indexes: all
+        papers less the deleted ones, all `model` vectors less those of deleted papers."""
+        gone = papers.c.deleted == sa.true()  # ix_papers_deleted holds these rows alone
+        of_model = embeddings.c.model == model
         with self.engine.connect() as conn:
-            total = conn.execute(sa.select(sa.func.count()).where(live)).scalar_one()
-            done = conn.execute(
-                sa.select(sa.func.count())
-                .select_from(_live_join())
-                .where(live, embeddings.c.model == model)
+            every = conn.execute(sa.select(sa.func.count()).select_from(papers)).scalar_one()
+            dead = conn.execute(sa.select(sa.func.count()).where(gone)).scalar_one()
+            vectors = conn.execute(sa.select(sa.func.count()).where(of_model)).scalar_one()
+            # driven by the deleted papers (ix_papers_deleted), each looked up by id
+            has_vector = sa.exists().where(embeddings.c.arxiv_id == papers.c.arxiv_id, of_model)
+            dead_vectors = conn.execute(
+                sa.select(sa.func.count()).select_from(papers).where(gone, has_vector)
             ).scalar_one()
-        return int(done), int(total)
+        return int(vectors) - int(dead_vectors), int(every) - int(dead)
 
-    def version(self, model: str) -> tuple[int, str]:
-        """A cheap fingerprint that changes whenever the set of live vectors changes."""
+    def version(self, model: str) -> VectorsVersion:
+        """A fingerprint that changes whenever the set of live vectors changes: how many
+        `model` vectors there are and the newest one's time, how many papers are deleted
+        and the newest deletion's time. Each part is read from an index (0010_counts);
+        the join it replaces took ~4 s of CPU at 1,000,000 papers."""
+        of_model = embeddings.c.model == model
+        gone = papers.c.deleted == sa.true()
+        count = sa.select(sa.func.count()).where(of_model)
+        newest = sa.select(sa.func.max(embeddings.c.embedded_at)).where(of_model)
+        dead = sa.select(sa.func.count()).where(gone)
+        last_dead = sa.select(sa.func.max(papers.c.modified_at)).where(gone)
         with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(sa.func.count(), sa.func.max(embeddings.c.embedded_at))
-                .select_from(_live_join())
-                .where(papers.c.deleted.is_(False), embeddings.c.model == model)
-            ).one()
-        return int(row[0]), str(row[1])
+            parts = [conn.execute(q).scalar_one() for q in (count, newest, dead, last_dead)]
+        return VectorsVersion(int(parts[0]), parts[1], int(parts[2]), parts[3])
+
+    def vectors_since(self, model: str, after: datetime) -> list[StoredVector]:
+        """The `model` vectors of live papers embedded after `after` (by ix_embeddings_model)."""
+        query = (
+            sa.select(embeddings)
+            .select_from(_live_join())
+            .where(embeddings.c.model == model, embeddings.c.embedded_at > after)
+            .where(papers.c.deleted.is_(False))
+        )
+        with self.engine.connect() as conn:
+            return [
+                StoredVector(r.arxiv_id, r.paper_hash, r.text_hash, bytes(r.vector))
+                for r in conn.execute(query)
+            ]
+
+    def deleted_since(self, after: datetime | None = None) -> list[str]:
+        """Ids of the papers deleted (last changed) after `after`, or all deleted papers
+        (by ix_papers_deleted)."""
+        query = sa.select(papers.c.arxiv_id).where(papers.c.deleted == sa.true())
+        if after is not None:
+            query = query.where(papers.c.modified_at > after)
+        with self.engine.connect() as conn:
+            return [str(r.arxiv_id) for r in conn.execute(query)]
 
     def live_hashes(self, model: str) -> dict[str, str]:
         """arxiv_id -> text_hash of every live paper's `model` vector."""

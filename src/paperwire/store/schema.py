@@ -32,6 +32,13 @@ papers = sa.Table(
     sa.Column("content_hash", sa.String(32), nullable=False),
     sa.Column("modified_at", sa.DateTime(timezone=True), nullable=False, index=True),
 )
+# The deleted papers alone (migration 0010_counts): queries use `deleted == true()`.
+sa.Index(
+    "ix_papers_deleted",
+    papers.c.modified_at,
+    sqlite_where=papers.c.deleted == sa.true(),
+    postgresql_where=papers.c.deleted == sa.true(),
+)
 
 rejects = sa.Table(
     "rejects",

@@ -19,3 +19,4 @@ embeddings = sa.Table(
     sa.Column("vector", sa.LargeBinary, nullable=False),  # float32 little-endian, unit length
     sa.Column("embedded_at", sa.DateTime(timezone=True), nullable=False, index=True),
 )
+sa.Index("ix_embeddings_model", embeddings.c.model, embeddings.c.embedded_at)  # 0010_counts

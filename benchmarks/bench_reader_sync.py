@@ -1,0 +1,185 @@
+"""What a serving worker pays to stay current with the store, at any size (issue 15).
+
+Opens --data-dir, a data dir with papers and vectors (e.g. bench_scale.py's
+<work-dir>/data-1000000), and times:
+
+1. fingerprint   EmbeddingStore.version and .coverage, which every worker reads every
+                 few seconds, beside the joins they replaced (SQLite: the old SQL is run
+                 here for comparison); median of 3, wall and CPU ms
+2. sync          a full sync of the vector index (every live hash read) beside an
+                 incremental one after a 64-vector batch. The batch saves 64 stored vectors
+                 again, unchanged, so only their time moves: the data dir keeps its content
+3. first refresh a new worker's first refresh from the saved files (stamped with the store
+                 fingerprint they hold; a writer's refresh stamps older files first)
+4. for-you       with --for-you: the recommender's corpus build in a child process each,
+                 capped (the recommend_corpus_papers default) and with --uncapped over the
+                 whole store: wall s, CPU s, peak RSS
+
+    PYTHONPATH=src python benchmarks/bench_reader_sync.py --data-dir DIR [--for-you] [--uncapped]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from paperwire.config import Settings
+from paperwire.search.semantic import SemanticIndex
+from paperwire.service import Service
+
+OLD_VERSION = (
+    "SELECT count(*), max(embeddings.embedded_at) FROM papers JOIN embeddings "
+    "ON papers.arxiv_id = embeddings.arxiv_id WHERE papers.deleted = 0 AND embeddings.model = :m"
+)
+OLD_COVERAGE = (
+    "SELECT (SELECT count(*) FROM papers WHERE deleted = 0), (SELECT count(*) FROM papers "
+    "JOIN embeddings ON papers.arxiv_id = embeddings.arxiv_id "
+    "WHERE papers.deleted = 0 AND embeddings.model = :m)"
+)
+
+
+def settings_for(data_dir: Path, corpus_papers: int | None = None) -> Settings:
+    extra: dict[str, Any] = {}
+    if corpus_papers is not None:
+        extra["recommend_corpus_papers"] = corpus_papers
+    return Settings(data_dir=data_dir, embed_in_background=False, recommend_warm_up=False, **extra)
+
+
+def timed(call: Callable[[], Any], rounds: int = 3) -> tuple[float, float]:
+    """Median wall ms and CPU ms of `call` over `rounds`."""
+    walls, cpus = [], []
+    for _ in range(rounds):
+        wall, cpu = time.perf_counter(), time.process_time()
+        call()
+        walls.append((time.perf_counter() - wall) * 1000)
+        cpus.append((time.process_time() - cpu) * 1000)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def row(name: str, wall_cpu: tuple[float, float]) -> None:
+    print(f"  {name:<52}{wall_cpu[0]:>12,.1f}{wall_cpu[1]:>12,.1f}", flush=True)
+
+
+def fingerprint(service: Service) -> None:
+    semantic, _reason = service.search_engine.semantic()
+    assert semantic is not None, "this data dir has no vector index (see bench_scale.py)"
+    table, model = semantic.vectors_store, semantic.model_id
+    print(f"\nfingerprint and coverage ({semantic.coverage()[1]:,} papers)")
+    print(f"  {'':<52}{'wall ms':>12}{'CPU ms':>12}")
+    row("EmbeddingStore.version (from indexes)", timed(lambda: table.version(model)))
+    row("EmbeddingStore.coverage (from indexes)", timed(lambda: table.coverage(model)))
+    if service.store.dialect == "sqlite":
+        with service.store.engine.connect() as conn:
+            for name, sql in (("version, the join it replaced", OLD_VERSION),
+                              ("coverage, the joins it replaced", OLD_COVERAGE)):  # fmt: skip
+                row(name, timed(lambda sql=sql: conn.execute(sa.text(sql), {"m": model}).all()))
+
+
+def sync(service: Service) -> None:
+    semantic, _reason = service.search_engine.semantic()
+    assert semantic is not None
+    from paperwire.search.vector_sync import full_sync
+
+    table, model = semantic.vectors_store, semantic.model_id
+    index = semantic.refresh(force=True)
+    print(f"\nsyncing the vector index ({len(index):,} vectors)")
+    print(f"  {'':<52}{'wall ms':>12}{'CPU ms':>12}")
+    version = table.version(model)
+    row(
+        "full sync (every live hash read)",
+        timed(lambda: full_sync(table, model, index, version), 1),
+    )
+    batch = list(table.vectors(model, sorted(index.hashes)[:64]))
+
+    def after_batch() -> None:
+        table.save(model, batch)  # the same vectors again: only their time moves
+        start = (time.perf_counter(), time.process_time())
+        semantic.refresh(force=True)
+        spent.append(
+            ((time.perf_counter() - start[0]) * 1000, (time.process_time() - start[1]) * 1000)
+        )
+
+    spent: list[tuple[float, float]] = []
+    for _ in range(3):
+        after_batch()
+    walls, cpus = zip(*spent, strict=True)
+    row(
+        "incremental sync after a 64-vector batch",
+        (statistics.median(walls), statistics.median(cpus)),
+    )
+    # A writer's first refresh stamps saved files that lack a fingerprint (older files).
+    SemanticIndex(service.settings, service.store).refresh(force=True, save=True)
+
+
+def first_refresh(data_dir: Path) -> None:
+    with Service(settings_for(data_dir)) as service:
+        semantic, _reason = service.search_engine.semantic()
+        assert semantic is not None
+        wall, cpu = time.perf_counter(), time.process_time()
+        semantic.refresh(force=True)
+        spent = ((time.perf_counter() - wall) * 1000, (time.process_time() - cpu) * 1000)
+    print("\na new worker's first refresh from the saved files")
+    row("load + sync from the files' fingerprint", spent)
+
+
+def for_you_child(data_dir: Path, corpus_papers: int) -> None:
+    with Service(settings_for(data_dir, corpus_papers)) as service:
+        wall, cpu = time.perf_counter(), time.process_time()
+        service.for_you.warm_up()
+        corpus = service.for_you.source.corpus()
+        out = {
+            "papers": len(corpus), "wall_s": time.perf_counter() - wall,
+            "cpu_s": time.process_time() - cpu,
+            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        }  # fmt: skip
+    print(json.dumps(out))
+
+
+def for_you(data_dir: Path, uncapped: bool) -> None:
+    from paperwire.config import Settings as Defaults
+
+    cap = Defaults.model_fields["recommend_corpus_papers"].default
+    print("\nthe recommender's corpus build (a child process each)")
+    print(f"  {'corpus':<30}{'papers':>12}{'wall s':>10}{'CPU s':>10}{'peak RSS MB':>14}")
+    for label, papers in [(f"capped at {cap:,}", cap), *([("whole store", 0)] if uncapped else [])]:
+        done = subprocess.run(
+            [sys.executable, __file__, "--data-dir", str(data_dir), "--child", str(papers)],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        got = json.loads(done.stdout.strip().splitlines()[-1])
+        print(f"  {label:<30}{got['papers']:>12,}{got['wall_s']:>10.1f}{got['cpu_s']:>10.1f}"
+              f"{got['rss_mb']:>14,.0f}", flush=True)  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, required=True, help="papers and vectors")
+    parser.add_argument("--for-you", action="store_true", help="also time the recommender's corpus")
+    parser.add_argument(
+        "--uncapped", action="store_true", help="with --for-you: the whole store too"
+    )
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child is not None:
+        for_you_child(args.data_dir, args.child)
+        return
+    with Service(settings_for(args.data_dir)) as service:
+        fingerprint(service)
+        sync(service)
+    first_refresh(args.data_dir)
+    if args.for_you:
+        for_you(args.data_dir, args.uncapped)
+
+
+if __name__ == "__main__":
+    main()
