@@ -10,9 +10,15 @@ For each backend and run, fresh subprocesses (the code path of `paperwire import
 Prints, per phase, the median wall seconds and papers/s of --runs runs, the CPU time per
 paper of the phase (user + system, the parser process included: steadier than wall time on a shared
 machine), and the peak RSS of the largest process of the phase. The load average when
-the phase started is printed beside it.
+the phase started is printed beside it, and `others %`: the CPU the rest of the machine
+used meanwhile (busy CPU from /proc/stat less the phase's own), as a share of all cores.
+
+With --against DIR (e.g. an export of an older commit), every run also measures DIR/src
+on the same file, alternating which tree goes first, and the table prints each tree's
+rows and the ratio of papers/s (this tree over DIR's).
 
     .venv/bin/python benchmarks/bench_import.py [--file F] [--runs 3] [--backends sqlite,postgresql]
+        [--phases indexed] [--against /tmp/old]
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -63,57 +70,88 @@ print(json.dumps({"seconds": seconds, "papers": papers, "load": load, "cpu": cpu
 """
 
 
-def run_phase(phase: str, data_dir: Path, url: str, path: Path) -> dict[str, float]:
+def busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy (all cores), from /proc/stat."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return 0.0
+    idle = int(fields[3]) + int(fields[4])  # idle + iowait
+    return (sum(int(f) for f in fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def run_phase(phase: str, data_dir: Path, url: str, path: Path, src: Path) -> dict[str, float]:
+    busy = busy_seconds()
     proc = subprocess.run(
         [sys.executable, "-c", CHILD, phase, str(data_dir), url, str(path)],
         capture_output=True,
         text=True,
         check=False,
-        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        env={**os.environ, "PYTHONPATH": str(src)},
     )
     if proc.returncode != 0:
         raise SystemExit(proc.stderr)
     result: dict[str, float] = json.loads(proc.stdout.strip().splitlines()[-1])
+    others = max(busy_seconds() - busy - result["cpu"], 0.0)
+    result["others"] = others / (result["seconds"] * (os.cpu_count() or 1)) * 100
     return result
 
 
 def run_once(
-    work: Path, name: str, urls: tuple[str, str], path: Path
+    work: Path, name: str, urls: tuple[str, str], path: Path, phases: list[str], src: Path
 ) -> dict[str, dict[str, float]]:
-    """The four phases: store-only import, its re-import and rebuild; indexed import."""
+    """The phases asked for, of: store-only import, its re-import and rebuild; indexed
+    import (re-import and rebuild use the store-only phase's store)."""
     store_dir, indexed_dir = work / f"{name}-store", work / f"{name}-indexed"
+    results = {}
+    for phase in phases:
+        data_dir, url = (indexed_dir, urls[1]) if phase == "indexed" else (store_dir, urls[0])
+        results[phase] = run_phase(phase, data_dir, url, path, src)
+    shutil.rmtree(store_dir, ignore_errors=True)
+    shutil.rmtree(indexed_dir, ignore_errors=True)
+    return results
+
+
+Results = list[dict[str, dict[str, float]]]  # per run: phase -> figures
+
+
+def summary(results: Results, phase: str) -> dict[str, float]:
+    """Medians over the runs of one tree and phase."""
+    each = [r[phase] for r in results]
+    papers = each[0]["papers"]
+    out = {k: statistics.median(e[k] for e in each) for k in ("seconds", "cpu", "load", "others")}
     return {
-        "store only": run_phase("store only", store_dir, urls[0], path),
-        "re-import": run_phase("re-import", store_dir, urls[0], path),
-        "rebuild": run_phase("rebuild", store_dir, urls[0], path),
-        "indexed": run_phase("indexed", indexed_dir, urls[1], path),
+        **out,
+        "papers": papers,
+        "pps": papers / out["seconds"],
+        "peak_mb": max(e["peak_mb"] for e in each),
     }
 
 
 def print_table(
-    path: Path, runs: int, rows: list[tuple[str, list[dict[str, dict[str, float]]]]]
+    path: Path, runs: int, phases: list[str], rows: list[tuple[str, str, Results]]
 ) -> None:
+    """One line per backend, tree and phase; `ratio` is papers/s over the old tree's."""
     print(
         f"\n{path.name} — median of {runs} run(s), {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs"
     )
     header = (
-        f"{'backend':<11}{'phase':<12}{'papers':>9}{'wall s':>8}{'papers/s':>10}"
-        f"{'CPU µs/paper':>14}{'peak MB':>9}{'load':>6}  runs (wall s)"
+        f"{'backend':<11}{'tree':<6}{'phase':<12}{'papers':>9}{'wall s':>8}{'papers/s':>10}"
+        f"{'ratio':>7}{'CPU µs/paper':>14}{'peak MB':>9}{'load':>6}{'others %':>9}  runs (wall s)"
     )
     print(header)
     print("-" * len(header))
-    for backend, results in rows:
-        for phase in PHASES:
-            each = [r[phase] for r in results]
-            wall = statistics.median(e["seconds"] for e in each)
-            papers = int(each[0]["papers"])
-            cpu = statistics.median(e["cpu"] for e in each) / max(papers, 1) * 1e6
-            peak = max(e["peak_mb"] for e in each)
-            load = statistics.median(e["load"] for e in each)
-            walls = ", ".join(f"{e['seconds']:.1f}" for e in each)
+    old = {(b, p): summary(r, p)["pps"] for b, tree, r in rows if tree == "old" for p in phases}
+    for backend, tree, results in rows:
+        for phase in phases:
+            m = summary(results, phase)
+            papers = int(m["papers"])
+            ratio = f"{m['pps'] / old[backend, phase]:.2f}" if (backend, phase) in old else "-"
+            walls = ", ".join(f"{r[phase]['seconds']:.1f}" for r in results)
             print(
-                f"{backend:<11}{phase:<12}{papers:>9,}{wall:>8.1f}{papers / wall:>10,.0f}"
-                f"{cpu:>14,.0f}{peak:>9,.0f}{load:>6.1f}  {walls}"
+                f"{backend:<11}{tree:<6}{phase:<12}{papers:>9,}{m['seconds']:>8.1f}"
+                f"{m['pps']:>10,.0f}{ratio:>7}{m['cpu'] / max(papers, 1) * 1e6:>14,.0f}"
+                f"{m['peak_mb']:>9,.0f}{m['load']:>6.1f}{m['others']:>9.0f}  {walls}"
             )
 
 
@@ -133,23 +171,38 @@ def main() -> None:
     parser.add_argument(
         "--work-dir", type=Path, help="where the databases go (default: a temporary folder)"
     )
+    parser.add_argument(
+        "--phases",
+        default=",".join(PHASES),
+        help=f"comma-separated, of: {', '.join(PHASES)} (re-import and rebuild need store only)",
+    )
+    parser.add_argument(
+        "--against",
+        type=Path,
+        help="another source tree (its src/ is imported) measured in the same runs, e.g. "
+        "`git archive 587a0f8 src | tar -x -C /tmp/old`",
+    )
     args = parser.parse_args()
+    phases = [p for p in PHASES if p in args.phases.split(",")]
+    trees = [("this", ROOT / "src")] + ([("old", args.against / "src")] if args.against else [])
     rows = []
     with tempfile.TemporaryDirectory(dir=args.work_dir) as tmp:
         work = Path(tmp)
         pg_base = start_server(work) if "postgresql" in args.backends else ""
         for backend in args.backends.split(","):
-            results = []
+            results: dict[str, Results] = {name: [] for name, _src in trees}
             for i in range(args.runs):
-                urls = (
-                    (new_database(pg_base, f"store{i}"), new_database(pg_base, f"indexed{i}"))
-                    if backend == "postgresql"
-                    else ("", "")
-                )
-                results.append(run_once(work, f"{backend}{i}", urls, args.file))
-                print(f"{backend} run {i + 1}: {json.dumps(results[-1])}", file=sys.stderr)
-            rows.append((backend, results))
-    print_table(args.file, args.runs, rows)
+                for name, src in trees[i % 2 :] + trees[: i % 2]:  # alternate who goes first
+                    urls = (
+                        (new_database(pg_base, f"store{i}"), new_database(pg_base, f"indexed{i}"))
+                        if backend == "postgresql"
+                        else ("", "")
+                    )
+                    run = run_once(work, f"{backend}{i}{name}", urls, args.file, phases, src)
+                    results[name].append(run)
+                    print(f"{backend} {name} run {i + 1}: {json.dumps(run)}", file=sys.stderr)
+            rows += [(backend, name, results[name]) for name, _src in trees]
+    print_table(args.file, args.runs, phases, rows)
 
 
 if __name__ == "__main__":

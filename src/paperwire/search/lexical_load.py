@@ -12,6 +12,16 @@ Measured ceiling (74,728 papers, 2 cores): tantivy costs ~90 µs of CPU per docu
 num_threads=1 or 2), so storing, building documents and indexing form one serial chain
 of ~130-150 µs per paper beside the parser process: ~7,000 papers/s at best here.
 Going past that needs the tantivy work in a process of its own.
+
+Tried and dropped (2026-12-01, bench_import.py --phases indexed --against <587a0f8>, same
+runs, SQLite): documents built, indexed and committed in a forked process fed the stored
+rows through a pipe (importer stores while it indexes and commits; killed-process
+handling as here). 1 tantivy thread: 7,341 vs 7,143 papers/s (1.03) at 74,728; 2 threads:
+9,090 vs 8,955 (1.02) at 74,728 and 7,944 vs 8,483 (0.94) at 300,000, with CPU per paper
+211-240 µs against 185-208: on 2 cores the import is CPU-bound (parser process ~41 µs, of
+which xz ~20; store ~13; document ~20; tantivy ~55 + ~17 at commit), so overlap alone
+buys nothing and the pickling and extra segments cost more than it saves. What is left:
+less CPU per paper (see commit 72efe54 for the process version).
 """
 
 from __future__ import annotations
