@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,9 +18,14 @@ from paperwire.search.embed import Embedder, document_text, usable_cpus
 from paperwire.search.local_backfill import PROCESSES_FROM, default_processes
 from paperwire.search.semantic import SemanticIndex
 from paperwire.service import Service
-from paperwire.store import open_store
 from paperwire.store.embeddings import EmbeddingStore
-from tests.test_semantic import MODEL_ID, daily_papers, embedded_ids
+from tests.test_semantic import (
+    MODEL_ID,
+    daily_papers,
+    embed_setup,
+    embedded_ids,
+    embedding_started,
+)
 
 pytestmark = pytest.mark.skipif(not SemanticIndex.installed(), reason="paperwire[semantic]")
 
@@ -62,18 +66,8 @@ def children(pid: int) -> list[int]:
 
 
 def test_killed_driver_with_processes_resumes_without_gaps(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'kill.db'}"
-    store = open_store(url)
-    store.upsert_papers(daily_papers(48))
-    ids = {p.arxiv_id for p in daily_papers(48)}
-    store.close()
-    cmd = [sys.executable, "-m", "paperwire", "--data-dir", str(tmp_path / "d")]
-    cmd += ["--database-url", url, "embed", "--batch", "4", "--processes", "2"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while not embedded_ids(url) and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    assert proc.poll() is None, proc.communicate()  # killed mid-run, not after
+    url, cmd, ids = embed_setup(tmp_path, "--processes", "2")
+    proc = embedding_started(cmd, url)
     workers = children(proc.pid)
     assert len(workers) >= 2  # the model processes
     os.kill(proc.pid, signal.SIGKILL)

@@ -166,21 +166,31 @@ def embedded_ids(url: str) -> set[str]:
         probe.close()
 
 
-def test_kill_9_mid_embedding_then_resume(tmp_path: Path) -> None:
+def embed_setup(tmp_path: Path, *options: str) -> tuple[str, list[str], set[str]]:
+    """A 48-paper SQLite store: its URL, `paperwire embed --batch 4 [options]` on it, and
+    the papers' ids."""
     url = f"sqlite:///{tmp_path / 'kill.db'}"
     store = open_store(url)
     store.upsert_papers(daily_papers(48))
-    ids = {p.arxiv_id for p in daily_papers(48)}
     store.close()
     cmd = [sys.executable, "-m", "paperwire", "--data-dir", str(tmp_path / "d")]
-    cmd += ["--database-url", url, "embed", "--batch", "4"]
-    proc = subprocess.Popen(
-        cmd, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    deadline = time.monotonic() + 90
+    cmd += ["--database-url", url, "embed", "--batch", "4", *options]
+    return url, cmd, {p.arxiv_id for p in daily_papers(48)}
+
+
+def embedding_started(cmd: list[str], url: str) -> subprocess.Popen[bytes]:
+    """`cmd` running, once its first batch is saved (and before it ends)."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
     while not embedded_ids(url) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
     assert proc.poll() is None, proc.communicate()  # killed mid-run, not after
+    return proc
+
+
+def test_kill_9_mid_embedding_then_resume(tmp_path: Path) -> None:
+    url, cmd, ids = embed_setup(tmp_path)
+    proc = embedding_started(cmd, url)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     partial = embedded_ids(url)
