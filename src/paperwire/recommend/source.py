@@ -75,9 +75,12 @@ class CorpusSource:
             assert self._corpus is not None
             return self._corpus
 
-    def _in_window(self, paper: Paper) -> bool:
-        day = paper.listing_date or paper.hf_date
-        return self.start is None or (day is not None and day >= self.start)
+    def _kept(self, doc: CorpusDoc) -> bool:
+        """Whether a changed paper belongs in the corpus: it is in it, or in its window."""
+        assert self._corpus is not None
+        if doc.arxiv_id in self._corpus.row or self.start is None:
+            return True
+        return doc.day is not None and doc.day >= self.start
 
     def invalidate(self) -> None:
         """Check the store on the next call (after an import, or in tests)."""
@@ -151,11 +154,8 @@ class CorpusSource:
             self._build()
             return
         papers = self.store.get_papers(changed)
-        docs = [
-            CorpusDoc.from_paper(p)
-            for p in papers.values()
-            if not p.deleted and (p.arxiv_id in self._corpus.row or self._in_window(p))
-        ]
+        changed_docs = (CorpusDoc.from_paper(p) for p in papers.values() if not p.deleted)
+        docs = [d for d in changed_docs if self._kept(d)]
         missing = [
             i for i, has in zip(self._corpus.ids, self._corpus.has_vector, strict=True) if not has
         ]
