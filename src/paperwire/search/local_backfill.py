@@ -60,9 +60,11 @@ def default_processes(todo: int, device: str) -> int:
     return cpus if on_cpu else 1
 
 
-def _start_worker(threads: int, cache_dir: Path | None, device: str) -> None:
+def _start_worker(driver: int, threads: int, cache_dir: Path | None, device: str) -> None:
+    """A worker's set-up: watch the driver (given by pid: one killed while this process
+    was still starting is not its parent any more), then load the model."""
     global _embedder
-    threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True).start()
+    threading.Thread(target=_exit_with, args=(driver,), daemon=True).start()
     _embedder = Embedder(threads=threads, cache_dir=cache_dir, device=device)
 
 
@@ -91,7 +93,7 @@ def embed_in_processes(
     threads each; returns how many papers got a new vector."""
     weights_dir()  # raises ModelUnavailable with the install hint before any process starts
     context = multiprocessing.get_context("spawn")  # no forked copies of the store
-    setup = (threads, index.settings.resolved_model_dir, index.device)
+    setup = (os.getpid(), threads, index.settings.resolved_model_dir, index.device)
     try:
         embedded = _drive(
             index,
