@@ -52,6 +52,16 @@ def test_processes_embed_what_the_local_path_does(settings: Settings, model_dir:
         assert service.embed_in_processes(2, batch=6) == 0  # nothing left to do
 
 
+def running(pid: int) -> bool:
+    """True while `pid` has not exited. An exited orphan whose new parent (a subreaper
+    such as this test process may have become) has not reaped it yet is a zombie: gone."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 def children(pid: int) -> list[int]:
     """Processes whose parent is `pid` (from /proc)."""
     found = []
@@ -73,8 +83,8 @@ def test_killed_driver_with_processes_resumes_without_gaps(tmp_path: Path) -> No
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     deadline = time.monotonic() + 20
-    while any(Path(f"/proc/{pid}").exists() for pid in workers):
-        assert time.monotonic() < deadline, "model processes outlived the killed driver"
+    while left := [pid for pid in workers if running(pid)]:
+        assert time.monotonic() < deadline, f"processes outlived the killed driver: {left}"
         time.sleep(0.1)
     partial = embedded_ids(url)
     assert 0 < len(partial) < 48 and len(partial) % 4 == 0  # whole batches only
