@@ -1,5 +1,6 @@
 """The search engine: lexical index plus (when installed and embedded) the semantic index,
-combined by the pure functions in fusion.py. The Service is its only caller.
+combined by the pure functions in fusion.py. The Service is its only caller. The engine
+checks a query and picks its mode; result_pages.py makes that mode's page.
 
 Modes: "lexical" (BM25), "semantic" (nearest embeddings), "hybrid" (both, fused). Every
 mode honours the query's filters. Hybrid covers only the papers embedded so far and says so.
@@ -13,13 +14,11 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, TypeVar
-
-import tantivy
+from typing import Any
 
 from paperwire.config import Settings
 from paperwire.models import Paper
@@ -28,13 +27,7 @@ from paperwire.search.fusion import (
     DEFAULT_FUSION,
     AdaptiveFusion,
     FusionConfig,
-    HitVectors,
-    Vector,
-    adaptive_fuse,
-    needs_overlap,
-    phrase_overlap,
     rrf,
-    wants_smoothing,
 )
 from paperwire.search.lexical import (
     LOCK_WAIT_SECONDS,
@@ -43,10 +36,15 @@ from paperwire.search.lexical import (
     STOPWORDS,
     IndexBusy,
     LexicalIndex,
-    LexicalResult,
 )
 from paperwire.search.lexical_load import BulkLoad
 from paperwire.search.query import Clause, ParsedQuery, QueryError
+from paperwire.search.result_pages import (
+    EngineResult,
+    ResultPages,
+    SemanticSearcher,
+    WhileWaiting,
+)
 from paperwire.store import Store
 
 LOG = logging.getLogger(__name__)
@@ -56,60 +54,11 @@ SORTS = ("relevance", "date", "trending")
 MAX_RESULTS = 10_000  # deepest result a page may reach
 SIMILAR_WEIGHTS = (1.0, 1.0)  # (lexical "more like this", vector neighbours) for rrf
 SIMILAR_DEPTH = 50
-SEMANTIC_MAX_RESULTS = 200  # semantic mode lists at most this many nearest papers
-FILTER_OVERFETCH = 4  # semantic candidates fetched per wanted result when filters apply
 # Changes committed this long before an indexing pass are assumed visible to it.
 SYNC_MARGIN = timedelta(seconds=60)
 # How long a catch-up waits for the index writer lock before leaving the work to the
 # process holding it (an import indexes its own batches; lexical_load.BulkLoad).
 CATCH_UP_LOCK_WAIT = 2.0
-T = TypeVar("T")
-
-
-# Called by hybrid search, on the caller's thread, with the ids that head the page's word
-# matches and the words to highlight, while the semantic half still runs on a helper
-# thread: the caller can load (and highlight) papers that are likely to be on the page.
-WhileWaiting = Callable[[list[str], set[str]], None]
-
-
-def _settle(future: Future[T], compute: Callable[[], T]) -> T:
-    """compute(), whose value (or exception) also goes to whoever waits on `future`."""
-    try:
-        value = compute()
-    except BaseException as exc:
-        future.set_exception(exc)
-        raise
-    future.set_result(value)
-    return value
-
-
-class SemanticSearcher(Protocol):
-    """What the engine needs from search.semantic.SemanticIndex."""
-
-    def coverage(self) -> tuple[int, int]: ...
-    def search(self, text: str, k: int) -> list[tuple[str, float]]: ...
-    def neighbours(self, arxiv_id: str, k: int) -> list[tuple[str, float]]: ...
-    def vectors(self, arxiv_ids: Sequence[str]) -> Mapping[str, Vector]: ...
-
-
-@dataclass(slots=True)
-class EngineResult:
-    ids: list[tuple[str, float]]  # this page, in order
-    total: int
-    mode: str
-    semantic_coverage: float = 0.0
-    notes: list[str] = field(default_factory=list)
-    terms: set[str] = field(default_factory=set)  # analysed words to highlight
-    sort: str = "relevance"  # the order actually used
-    # Hybrid pages count their union on a helper thread while the caller loads and
-    # highlights the page's papers; final_total() waits for it.
-    pending_total: Future[int] | None = None
-
-    def final_total(self) -> int:
-        if self.pending_total is not None:
-            self.total = self.pending_total.result()
-            self.pending_total = None
-        return self.total
 
 
 def _synced_at(lexical: LexicalIndex, started: datetime) -> None:
@@ -314,12 +263,15 @@ class SearchEngine:
             result.notes.append("no search words given: showing newest first")
         result.sort = sort
         semantic = self._semantic_for(parsed, result) if mode != "lexical" else None
+        pages = ResultPages(
+            self.lexical, self.store, self.fusion, self.adaptive, self._in_background
+        )
         if semantic is None:
             result.mode = "lexical"
-            return self._lexical_page(parsed, sort, offset, per_page, result)
+            return pages.lexical_page(parsed, sort, offset, per_page, result)
         if result.mode == "semantic":
-            return self._semantic_page(semantic, parsed, sort, offset, per_page, result)
-        return self._hybrid_page(semantic, parsed, sort, offset, per_page, result, while_waiting)
+            return pages.semantic_page(semantic, parsed, sort, offset, per_page, result)
+        return pages.hybrid_page(semantic, parsed, sort, offset, per_page, result, while_waiting)
 
     def _searchable(self, parsed: ParsedQuery, notes: list[str]) -> tuple[ParsedQuery, bool]:
         """Check the query's words against the index's analysis: True (with a note) when
@@ -369,171 +321,6 @@ class SearchEngine:
                 f"meaning-based results cover {done:,} of {total:,} papers embedded so far"
             )
         return index
-
-    def _lexical_page(
-        self, parsed: ParsedQuery, sort: str, offset: int, limit: int, result: EngineResult
-    ) -> EngineResult:
-        found = self.lexical.search(
-            self.lexical.build_query(parsed), limit=limit, offset=offset, sort=sort
-        )
-        result.ids, result.total = found.ids, found.total
-        return result
-
-    def _semantic_ids(
-        self, index: SemanticSearcher, parsed: ParsedQuery, depth: int, result: EngineResult
-    ) -> list[tuple[str, float]]:
-        """Nearest papers passing the filters (over-fetched 4x when filters apply)."""
-        if not parsed.has_filters:
-            return index.search(parsed.semantic_text, depth)
-        fetch = depth * FILTER_OVERFETCH
-        candidates = index.search(parsed.semantic_text, fetch)
-        allowed = self.lexical.restrict([i for i, _ in candidates], parsed)
-        kept = [(i, s) for i, s in candidates if i in allowed][:depth]
-        if len(kept) < depth and len(candidates) == fetch:
-            result.notes.append(
-                f"meaning-based matches come from the {fetch:,} nearest papers that "
-                "pass the filters; narrow filters may leave some out"
-            )
-        return kept
-
-    def _semantic_page(
-        self,
-        index: SemanticSearcher,
-        parsed: ParsedQuery,
-        sort: str,
-        offset: int,
-        limit: int,
-        result: EngineResult,
-    ) -> EngineResult:
-        # A fixed depth keeps totals and pages consistent from page to page.
-        ranked = self._semantic_ids(index, parsed, SEMANTIC_MAX_RESULTS, result)
-        if offset + limit > SEMANTIC_MAX_RESULTS:
-            result.notes.append(
-                f"meaning-only results stop at the {SEMANTIC_MAX_RESULTS} nearest papers"
-            )
-        if sort != "relevance":
-            return self._sorted_page(None, [i for i, _ in ranked], sort, offset, limit, result)
-        result.ids, result.total = ranked[offset : offset + limit], len(ranked)
-        return result
-
-    def _hybrid_page(
-        self,
-        index: SemanticSearcher,
-        parsed: ParsedQuery,
-        sort: str,
-        offset: int,
-        limit: int,
-        result: EngineResult,
-        while_waiting: WhileWaiting | None = None,
-    ) -> EngineResult:
-        depth = self.fusion.depth
-        query = self.lexical.build_query(parsed)
-        if sort != "relevance":
-            members = [i for i, _ in self._semantic_ids(index, parsed, depth, result)]
-            return self._sorted_page(query, members, sort, offset, limit, result)
-        lexical_ready: Future[LexicalResult] = Future()
-        semantic_ready: Future[list[tuple[str, float]]] = Future()
-
-        def semantic_then_count() -> int:
-            """The semantic half, then at once (on the same thread, while the caller fuses
-            and loads the page) the size of the union of both halves."""
-            semantic = _settle(
-                semantic_ready, lambda: self._semantic_ids(index, parsed, depth, result)
-            )
-            members = [i for i, _ in semantic]
-            return self._union_count(query, members, lexical_ready.result())
-
-        result.pending_total = self._in_background(semantic_then_count)
-        lexical = _settle(lexical_ready, lambda: self.lexical.search(query, limit=depth))
-        end = offset + limit
-        if while_waiting is not None and end <= depth:
-            while_waiting([i for i, _ in lexical.ids[offset:end]], result.terms)
-        terms = len(self.lexical.content_terms(parsed.free_words))
-        overlap = self._top_overlap(parsed, lexical.ids, terms)  # while the query embeds
-        vectors = self._hit_vectors(index, lexical.ids, terms)  # the word matches' too
-        semantic = semantic_ready.result()
-        vectors = self._hit_vectors(index, semantic, terms, vectors)  # then the rest
-        fused = adaptive_fuse(lexical.ids, semantic, terms, self.adaptive, overlap, vectors)
-        if end <= len(fused):
-            result.ids = fused[offset:end]
-            return result
-        # Past the fused head: the remaining word matches, in BM25 order.
-        shown = {i for i, _ in fused}
-        tail = self.lexical.search(query, limit=end - len(fused) + len(shown), offset=depth)
-        rest = [(i, s) for i, s in tail.ids if i not in shown]
-        result.ids = (fused + rest)[offset:end]
-        return result
-
-    def _top_overlap(
-        self, parsed: ParsedQuery, lexical: Sequence[tuple[str, float]], terms: int
-    ) -> float:
-        """How nearly the best word match's title or abstract holds the query's free words
-        (fusion.phrase_overlap); 0.0 when it cannot matter (fusion.needs_overlap)."""
-        if not needs_overlap(lexical, terms, self.adaptive):
-            return 0.0
-        top = self.store.get_papers([lexical[0][0]]).get(lexical[0][0])
-        if top is None:
-            return 0.0
-        return phrase_overlap(" ".join(parsed.free_words), (top.title, top.abstract))
-
-    def _hit_vectors(
-        self,
-        index: SemanticSearcher,
-        hits: Sequence[tuple[str, float]],
-        terms: int,
-        known: HitVectors | None = None,
-    ) -> HitVectors:
-        """`known` and the vectors of those of the first `depth` `hits` it lacks (the papers
-        fusion will rank), when fusion smooths their scores."""
-        known = known if known is not None else HitVectors.of({}, ())
-        if not wants_smoothing(terms, self.adaptive):
-            return known
-        wanted = [i for i, _ in hits[: self.adaptive.base.depth] if i not in known]
-        return known.plus(index.vectors(wanted)) if wanted else known
-
-    def _member_query(self, ids: Sequence[str]) -> tantivy.Query:
-        return tantivy.Query.term_set_query(self.lexical.schema, "arxiv_id", list(ids))
-
-    def _union_count(self, query: tantivy.Query, ids: Sequence[str], lexical: LexicalResult) -> int:
-        """How many papers match `query` or are among `ids` (the semantic list), given
-        `lexical`, the head of the word matches with their total: only the ids outside
-        that head need asking whether they match."""
-        head = {i for i, _ in lexical.ids}
-        rest = list({i for i in ids if i not in head})
-        if not rest:
-            return lexical.total
-        # Unscored, and the ids as one term query each: a term set query over arxiv_id
-        # alone cost 0.69 ms; this whole count costs 0.66 ms instead of 1.18 (median of
-        # the benchmark's queries, 83 ids outside the head).
-        schema = self.lexical.schema
-        members = tantivy.Query.boolean_query(
-            [(tantivy.Occur.Should, tantivy.Query.term_query(schema, "arxiv_id", i)) for i in rest]
-        )
-        both = tantivy.Query.boolean_query(
-            [(tantivy.Occur.Must, query), (tantivy.Occur.Must, members)]
-        )
-        overlap = self.lexical.search(tantivy.Query.const_score_query(both, 1.0), limit=1).total
-        return lexical.total + len(rest) - overlap
-
-    def _sorted_page(
-        self,
-        query: tantivy.Query | None,
-        members: Sequence[str],
-        sort: str,
-        offset: int,
-        limit: int,
-        result: EngineResult,
-    ) -> EngineResult:
-        """Word matches (`query`) together with the semantic `members`, by date or votes."""
-        parts = [self._member_query(members)] if members else []
-        if query is not None:
-            parts.append(query)
-        if not parts:
-            return result
-        union = tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in parts])
-        found = self.lexical.search(union, limit=limit, offset=offset, sort=sort)
-        result.ids, result.total = found.ids, found.total
-        return result
 
     def analyze_word(self, word: str) -> list[str]:
         """The index's analysis of one word, memoised (highlighting asks for the same
