@@ -172,15 +172,20 @@ class ResultPages:
         semantic = semantic_ready.result()
         vectors = self._hit_vectors(index, semantic, terms, vectors)  # then the rest
         fused = adaptive_fuse(lexical.ids, semantic, terms, self.adaptive, overlap, vectors)
-        if end <= len(fused):
-            result.ids = fused[offset:end]
-            return result
-        # Past the fused head: the remaining word matches, in BM25 order.
-        shown = {i for i, _ in fused}
-        tail = self.lexical.search(query, limit=end - len(fused) + len(shown), offset=depth)
-        rest = [(i, s) for i, s in tail.ids if i not in shown]
-        result.ids = (fused + rest)[offset:end]
+        result.ids = self._past_fused(query, fused, end)[offset:end]
         return result
+
+    def _past_fused(
+        self, query: tantivy.Query, fused: list[tuple[str, float]], end: int
+    ) -> list[tuple[str, float]]:
+        """`fused`, then, when a page ends past it (at `end`), the remaining word matches
+        in BM25 order."""
+        if end <= len(fused):
+            return fused
+        shown = {i for i, _ in fused}
+        depth = self.fusion.depth
+        tail = self.lexical.search(query, limit=end - len(fused) + len(shown), offset=depth)
+        return fused + [(i, s) for i, s in tail.ids if i not in shown]
 
     def _top_overlap(
         self, parsed: ParsedQuery, lexical: Sequence[tuple[str, float]], terms: int
