@@ -81,6 +81,21 @@ def _unsearchable(words: Sequence[str]) -> str:
     return f"{shown} has no searchable words (letters or digits)"
 
 
+def _page_offset(mode: str, sort: str, page: int, per_page: int) -> int:
+    """Where the page starts among the results; QueryError for a mode, sort or page
+    the engine does not serve."""
+    if mode not in MODES:
+        raise QueryError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
+    if sort not in SORTS:
+        raise QueryError(f"unknown sort {sort!r}; use one of {', '.join(SORTS)}")
+    if page < 1 or per_page < 1 or per_page > 200:
+        raise QueryError("page must be >= 1 and per_page between 1 and 200")
+    offset = (page - 1) * per_page
+    if offset + per_page > MAX_RESULTS:
+        raise QueryError(f"results go no deeper than {MAX_RESULTS:,}; refine the query")
+    return offset
+
+
 def load_semantic(settings: Settings, store: Store) -> tuple[SemanticSearcher | None, str]:
     """The semantic index, or None and the reason it is unavailable."""
     try:
@@ -242,15 +257,7 @@ class SearchEngine:
         mode: str,
         while_waiting: WhileWaiting | None = None,
     ) -> EngineResult:
-        if mode not in MODES:
-            raise QueryError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
-        if sort not in SORTS:
-            raise QueryError(f"unknown sort {sort!r}; use one of {', '.join(SORTS)}")
-        if page < 1 or per_page < 1 or per_page > 200:
-            raise QueryError("page must be >= 1 and per_page between 1 and 200")
-        offset = (page - 1) * per_page
-        if offset + per_page > MAX_RESULTS:
-            raise QueryError(f"results go no deeper than {MAX_RESULTS:,}; refine the query")
+        offset = _page_offset(mode, sort, page, per_page)
         result = EngineResult(ids=[], total=0, mode=mode, terms=set())
         if self.lexical and self.needs_rebuild:
             result.notes.append(self._rebuild_note())
