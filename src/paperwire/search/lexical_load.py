@@ -22,10 +22,15 @@ handling as here). 1 tantivy thread: 7,341 vs 7,143 papers/s (1.03) at 74,728; 2
 which xz ~20; store ~13; document ~20; tantivy ~55 + ~17 at commit), so overlap alone
 buys nothing and the pickling and extra segments cost more than it saves. What is left:
 less CPU per paper (see commit 72efe54 for the process version).
+Since 2026-12-01 (bench_import.py --phases indexed --against <73554ee>): the bulk writer
+indexes on 2 tantivy threads (each commit is then written as 2 segments at once), and a
+commit in the middle of an import runs on a thread of its own (tantivy releases the GIL)
+while the next batches are stored; their rows wait, held, until that commit is done.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
@@ -39,16 +44,26 @@ from paperwire.store.codec import EncodedRow
 # stored (a harvest's indexing or a catch-up elsewhere waits at most that long) and
 # bounds the work a crash leaves to catch-up.
 COMMIT_EVERY = 50_000
-# Indexing memory before tantivy writes a segment of its own: 50,000 abstract-sized
-# documents fit, so a commit is one segment. Taken as needed, given back at commit.
+# Indexing memory before tantivy writes a segment of its own, shared by the writer's
+# threads: 50,000 abstract-sized documents fit, so a commit is one segment per thread.
+# Taken as needed, given back at commit.
 BULK_HEAP = 500_000_000
+# tantivy indexing threads of the bulk writer: tokenising and stemming is most of an
+# indexed import's CPU, and on 2 cores a second thread keeps both busy.
+BULK_THREADS = 2
 
 Synced = Callable[[datetime], None]  # told: every row handed in before this time is committed
 
 
 class BulkLoad:
     """Context manager taking batches of stored rows (`add`); commits on exit, also when
-    the import fails (every row handed in is already committed to the store)."""
+    the import fails (every row handed in is already committed to the store).
+
+    A commit due in the middle of an import runs on a background thread; rows handed in
+    meanwhile are held and indexed by the next writer once it is done. A failed
+    background commit is raised by the next `add` or on exit; `synced_until` is then
+    never moved again by this load, so catch-up re-indexes that commit's rows from the
+    store (the rows indexed after it are committed, but not reported as synced)."""
 
     def __init__(
         self,
@@ -56,33 +71,78 @@ class BulkLoad:
         on_commit: Synced,
         commit_every: int = COMMIT_EVERY,
         heap: int = BULK_HEAP,
+        threads: int = BULK_THREADS,
     ) -> None:
         self.index = index
         self.on_commit = on_commit
         self.commit_every = commit_every
         self.heap = heap
+        self.threads = threads
         self._writer: tantivy.IndexWriter | None = None
         self._pending = 0
         self._handed_at = datetime.now(UTC)
+        self._held: list[EncodedRow] = []
+        self._committing: threading.Thread | None = None
+        self._failure: BaseException | None = None
+        self._failed = False
         self.commits = 0
 
     def add(self, rows: Sequence[EncodedRow]) -> None:
         """Index `rows` (called after the batch that stored them committed)."""
-        if self._writer is None:
-            self._writer = self.index._writer(self.heap, 1)
         self._handed_at = datetime.now(UTC)
+        if self._committing is not None and self._committing.is_alive():
+            self._held.extend(rows)
+            if len(self._held) < self.commit_every:
+                return
+        self._finish_background()
+        if self._held:
+            rows, self._held = [*self._held, *rows], []
+        if self._writer is None:
+            self._writer = self.index._writer(self.heap, self.threads)
         self._pending += put_rows(self._writer, rows)
         if self._pending >= self.commit_every:
-            self.commit()
+            self._start_background()
 
     def commit(self) -> None:
+        """Commit everything handed in, waiting for a background commit first."""
+        self._finish_background()
+        if self._held:
+            if self._writer is None:
+                self._writer = self.index._writer(self.heap, self.threads)
+            self._pending += put_rows(self._writer, self._held)
+            self._held = []
         writer, self._writer = self._writer, None
-        if writer is None:
-            return
+        if writer is not None:
+            self._commit(writer, self._handed_at)
+
+    def _commit(self, writer: tantivy.IndexWriter, handed_at: datetime) -> None:
         self.index.commit_writer(writer)
-        self._pending = 0
         self.commits += 1
-        self.on_commit(self._handed_at)
+        if not self._failed:
+            self.on_commit(handed_at)
+
+    def _start_background(self) -> None:
+        writer, self._writer, self._pending = self._writer, None, 0
+        assert writer is not None
+        handed_at = self._handed_at
+
+        def run() -> None:
+            try:
+                self._commit(writer, handed_at)
+            except BaseException as exc:  # raised on the caller's thread
+                self._failed = True
+                self._failure = exc
+
+        self._committing = threading.Thread(target=run, name="paperwire-index-commit")
+        self._committing.start()
+
+    def _finish_background(self) -> None:
+        if self._committing is not None:
+            self._committing.join()
+            self._committing = None
+        failure, self._failure = self._failure, None
+        if failure is not None:
+            raise failure
 
     def __enter__(self) -> BulkLoad:
         return self
