@@ -17,7 +17,7 @@ from conftest import DAILY_FILE
 from paperwire.config import Settings
 from paperwire.harvest import commit_page
 from paperwire.models import IngestReport, Paper
-from paperwire.search.lexical import id_key, key_id
+from paperwire.search.lexical_docs import id_key, key_id
 from paperwire.service import Service
 
 

@@ -37,7 +37,8 @@ from types import TracebackType
 
 import tantivy
 
-from paperwire.search.lexical import LexicalIndex, put_rows
+from paperwire.search.lexical import LexicalIndex
+from paperwire.search.lexical_docs import put_rows
 from paperwire.store.codec import EncodedRow
 
 # Documents per commit. Each commit releases the writer lock until the next batch is
