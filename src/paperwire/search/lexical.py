@@ -80,6 +80,11 @@ def text_analyzer() -> tantivy.TextAnalyzer:
     )
 
 
+# The stopwords as text_analyzer leaves them ("why" -> "whi", "its" -> "it"): analysed
+# terms are compared with these (with STOPWORDS, "why" was ranked by as a content word).
+STOPWORD_TERMS = frozenset(t for w in STOPWORDS for t in text_analyzer().analyze(w))
+
+
 def name_analyzer() -> tantivy.TextAnalyzer:
     """Author names: split, lowercase, fold accents (D'Incà -> d, inca); no stemming."""
     return (
@@ -433,7 +438,7 @@ class LexicalIndex:
         """The distinct analysed terms free-text search ranks by: stopwords dropped unless
         nothing else is left, at most MAX_QUERY_TERMS (hybrid fusion counts them)."""
         terms = list(dict.fromkeys(t for w in words for t in self._terms(w)))
-        return ([t for t in terms if t not in STOPWORDS] or terms)[:MAX_QUERY_TERMS]
+        return ([t for t in terms if t not in STOPWORD_TERMS] or terms)[:MAX_QUERY_TERMS]
 
     def free_text_query(self, words: Sequence[str]) -> tantivy.Query | None:
         """BM25 over title (boosted), abstract and authors; any word may match."""
@@ -556,7 +561,7 @@ class LexicalIndex:
         counts = Counter(self._terms(text))
         weighted = []
         for term, tf in counts.items():
-            if term in STOPWORDS or len(term) < 2:
+            if term in STOPWORD_TERMS or len(term) < 2:
                 continue
             df = int(searcher.doc_freq("abstract", term)) + 1
             weighted.append((tf * math.log(1 + total / df), term))
