@@ -149,6 +149,20 @@ def test_free_words_are_ored(service: Service, records: list[Record]) -> None:
     assert got == want and got
 
 
+def test_stopwords_are_not_ranked_by(service: Service, records: list[Record]) -> None:
+    # "why" stems to "whi": it is still a stopword, so only "robots" is searched for
+    got = set(all_ids(service, "why robots"))
+    assert got == expect(
+        records, lambda r: in_text(r, "robots") or author_prefix_exact(r, "robots")
+    )
+    assert expect(records, lambda r: in_text(r, "why")) - got  # papers saying "why" stay out
+    hits = service.search("why robots", mode="lexical", per_page=200).hits
+    marked = " ".join(h.highlights["title"] + h.highlights["abstract"] for h in hits)
+    assert "<mark>robot" in marked.lower() and "<mark>why</mark>" not in marked.lower()
+    # a query of stopwords alone searches them
+    assert set(all_ids(service, "why")) == expect(records, lambda r: in_text(r, "why"))
+
+
 def author_prefix_exact(record: Record, word: str) -> bool:
     return any(word in NAMES.analyze(name) for name in record["authors"])
 

@@ -33,7 +33,7 @@ from paperwire.search.lexical import (
     LOCK_WAIT_SECONDS,
     MAX_QUERY_TERMS,
     MAX_TOKEN_CHARS,
-    STOPWORDS,
+    STOPWORD_TERMS,
     IndexBusy,
     LexicalIndex,
 )
@@ -343,7 +343,7 @@ class SearchEngine:
         words = list(parsed.free_words)
         words += [c.text for c in parsed.required if c.field != "authors"]
         terms = list(dict.fromkeys(t for w in words for t in self.lexical.text.analyze(w)))
-        content = [t for t in terms if t not in STOPWORDS] or terms
+        content = [t for t in terms if t not in STOPWORD_TERMS] or terms
         return set(content[:MAX_QUERY_TERMS])
 
     # -- similar papers ----------------------------------------------------------------
