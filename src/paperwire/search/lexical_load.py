@@ -7,25 +7,29 @@ A process killed before a commit loses only index work: the store already holds 
 rows, `synced_until` was not moved past them, and the next process to open the index
 re-indexes them by digest (SearchEngine.catch_up).
 
-Measured ceiling (74,728 papers, 2 cores): tantivy costs ~90 µs of CPU per document, and
-~60 µs of it runs inside add_document on the calling thread (CPU/wall stays 1.0 with
-num_threads=1 or 2), so storing, building documents and indexing form one serial chain
-of ~130-150 µs per paper beside the parser process: ~7,000 papers/s at best here.
-Going past that needs the tantivy work in a process of its own.
+Where an indexed import's CPU goes (74,728 papers, 2 cores, about 190-225 µs a paper in
+all): the parser process ~41 µs (xz ~20); storing ~40; building documents ~20 on the
+importing thread; tantivy ~90-120 on its own threads, of which the English stemmer is
+~35-50 and the authors field ~25 (measured on documents built in advance). So 2 cores
+top out near 10,000 papers/s however the work overlaps.
 
-Tried and dropped (2026-12-01, bench_import.py --phases indexed --against <587a0f8>, same
-runs, SQLite): documents built, indexed and committed in a forked process fed the stored
-rows through a pipe (importer stores while it indexes and commits; killed-process
-handling as here). 1 tantivy thread: 7,341 vs 7,143 papers/s (1.03) at 74,728; 2 threads:
-9,090 vs 8,955 (1.02) at 74,728 and 7,944 vs 8,483 (0.94) at 300,000, with CPU per paper
-211-240 µs against 185-208: on 2 cores the import is CPU-bound (parser process ~41 µs, of
-which xz ~20; store ~13; document ~20; tantivy ~55 + ~17 at commit), so overlap alone
-buys nothing and the pickling and extra segments cost more than it saves. What is left:
-less CPU per paper (see commit 72efe54 for the process version).
-Since 2026-12-01 (bench_import.py --phases indexed --against <73554ee>): the bulk writer
-indexes on 2 tantivy threads (each commit is then written as 2 segments at once), and a
-commit in the middle of an import runs on a thread of its own (tantivy releases the GIL)
-while the next batches are stored; their rows wait, held, until that commit is done.
+The bulk writer indexes on BULK_THREADS tantivy threads, and a commit in the middle of
+an import runs on a background thread (tantivy releases the GIL) while the next batches
+are stored; their rows are held until it is done. Measured with bench_import.py
+--phases indexed --against <73554ee> (same runs, SQLite, 2026-12-01): 9,538 vs 8,847
+papers/s (1.08) and 8,396 vs 6,553 (1.28) at 74,728; 7,467 vs 6,136 (1.22) at 300,000.
+Peak memory grows by ~300 MB at 300,000 (the held rows and the committing writer). 2
+threads against 1, both with the background commit: 6,410 vs 6,384 at 300,000 (each
+commit is 2 segments, so merges start sooner); at 74,728, 2 threads alone (before the
+background commit, a one-off script, runs in turn) took 8.2-8.3 s against 9.5-9.9 s.
+
+Tried and dropped (2026-12-01, against <587a0f8>): documents built, indexed and committed
+in a forked process fed the stored rows through a pipe: 1.03 at 74,728 with 1 tantivy
+thread; 1.02 at 74,728 and 0.94 at 300,000 with 2 (CPU per paper 211-240 µs against
+185-208: the pickling and extra segments cost more than the overlap saves; commit
+72efe54). A first batch 1/8 the size, so storing and indexing start sooner: 0.96, noise.
+Index-time stopword removal does not cut tantivy's CPU (the filter costs what the
+postings save) and lowered SciFact hybrid (see lexical.py).
 """
 
 from __future__ import annotations
