@@ -31,9 +31,7 @@ from paperwire.search.fusion import (
 )
 from paperwire.search.lexical import (
     LOCK_WAIT_SECONDS,
-    MAX_QUERY_TERMS,
     MAX_TOKEN_CHARS,
-    STOPWORD_TERMS,
     IndexBusy,
     LexicalIndex,
 )
@@ -342,9 +340,7 @@ class SearchEngine:
     def _highlight_terms(self, parsed: ParsedQuery) -> set[str]:
         words = list(parsed.free_words)
         words += [c.text for c in parsed.required if c.field != "authors"]
-        terms = list(dict.fromkeys(t for w in words for t in self.lexical.text.analyze(w)))
-        content = [t for t in terms if t not in STOPWORD_TERMS] or terms
-        return set(content[:MAX_QUERY_TERMS])
+        return set(self.lexical.content_terms(words))
 
     # -- similar papers ----------------------------------------------------------------
 
