@@ -171,3 +171,29 @@ def test_vectors_of_gathers_base_and_patch_rows_in_the_order_asked(
     assert np.allclose(matrix[2], vectors[2000], atol=1e-3)  # the replaced vector
     assert np.allclose(matrix[1], vectors[9], atol=1e-3)
     assert index.vectors_of([]) == ([], pytest.approx(np.zeros((0, 384))))
+
+
+def test_hashes_follow_labels_through_frees_saves_and_reloads(tmp_path: Path) -> None:
+    """A removed paper's row is reused by the next new one; the saved hashes (one per
+    label) keep up, and files written by json.dumps (before orjson) still load."""
+    rng = np.random.default_rng(7)
+    vectors = rng.standard_normal((8, 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = [f"2501.0000{n}" for n in range(8)]
+    index = VectorIndex.build("m", ids[:5], [f"h{n}" for n in range(5)], vectors[:5])
+    index.remove([ids[1], ids[3]])
+    index.upsert({ids[5]: ("h5", vectors[5]), ids[0]: ("h0b", vectors[6])})
+    index.save(tmp_path)
+    loaded = VectorIndex.load(tmp_path, "m")
+    expected = {ids[0]: "h0b", ids[2]: "h2", ids[4]: "h4", ids[5]: "h5"}
+    assert loaded.hashes == index.hashes == expected
+    assert loaded.search(vectors[5], 1)[0][0] == ids[5]
+    loaded.upsert({ids[6]: ("h6", vectors[7])})  # takes the last free row
+    assert len(loaded) == 5 and "" not in loaded.hashes
+
+    generation = VectorIndex.saved_generation(tmp_path)
+    names_file = tmp_path / f"ids-{generation}.json"
+    saved = json.loads(names_file.read_bytes())
+    assert saved["hashes"] == [expected.get(i, "") for i in saved["ids"]]
+    names_file.write_text(json.dumps(saved))  # the older writer's spacing
+    assert VectorIndex.load(tmp_path, "m").hashes == expected

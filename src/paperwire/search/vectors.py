@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 
 from paperwire.search.embed import DIMENSION, Vectors
 from paperwire.search.vector_patch import Patch, best_rows
@@ -54,6 +55,7 @@ class VectorIndex:
         self.ef_search = GRAPH_EXPANSION_SEARCH
         self.ids: list[str] = []
         self.hashes: dict[str, str] = {}
+        self._label_hashes: list[str] = []  # hashes by label ("" for free rows), as saved
         self.generation = ""  # of the files this index was loaded from or saved as
         # the store's fingerprint this index holds everything up to (JSON, opaque here;
         # see vector_sync), saved with it; None when unknown
@@ -84,6 +86,7 @@ class VectorIndex:
         index = cls(model_id, ann_threshold)
         index.ids = list(ids)
         index.hashes = dict(zip(ids, hashes, strict=True))
+        index._label_hashes = list(hashes)
         index._label = {i: n for n, i in enumerate(index.ids)}
         index._rows = vectors
         return index
@@ -108,6 +111,7 @@ class VectorIndex:
                 label = self._free.pop() if self._free else len(self.ids)
                 if label == len(self.ids):
                     self.ids.append(arxiv_id)
+                    self._label_hashes.append(text_hash)
                 else:
                     self.ids[label] = arxiv_id
                 self._label[arxiv_id] = label
@@ -115,6 +119,7 @@ class VectorIndex:
                 self._stale.add(label)
             self._patch.put(label, vector)
             self.hashes[arxiv_id] = text_hash
+            self._label_hashes[label] = text_hash
             self.changes += 1
 
     def remove(self, arxiv_ids: list[str]) -> None:
@@ -124,6 +129,7 @@ class VectorIndex:
                 continue
             self.hashes.pop(arxiv_id, None)
             self.ids[label] = ""
+            self._label_hashes[label] = ""
             self._free.append(label)
             self._patch.drop(label)
             if label < len(self._rows):
@@ -250,13 +256,14 @@ class VectorIndex:
         )
         names = {
             "ids": self.ids,
-            "hashes": [self.hashes.get(i, "") for i in self.ids],
+            "hashes": self._label_hashes,
             "patch": patch_labels,
             "stale": sorted(self._stale),
             "changes": self.changes,
             "synced_to": self.synced_to,
         }
-        _atomic(folder / f"ids-{generation}.json", lambda p: p.write_text(json.dumps(names)))
+        # orjson: 0.03 s where json.dumps took 0.30 s for 1 M ids (each sync while embedding)
+        _atomic(folder / f"ids-{generation}.json", lambda p: p.write_bytes(orjson.dumps(names)))
         head = {
             "format": FORMAT,
             "model": self.model_id,
@@ -333,15 +340,19 @@ class VectorIndex:
         if head.get("format") != FORMAT or head.get("model") != self.model_id:
             return False
         generation, base = str(head["generation"]), str(head["base"])
-        names = json.loads((folder / f"ids-{generation}.json").read_text())
+        names = orjson.loads((folder / f"ids-{generation}.json").read_bytes())
         patch = np.load(folder / f"patch-{generation}.npy")
         self._open_base(folder, base)
         ids: list[str] = names["ids"]
         if len(self._rows) > len(ids) or len(patch) != len(names["patch"]):
             raise ValueError("torn index files")
         self.ids = ids
-        self.hashes = {i: h for i, h in zip(ids, names["hashes"], strict=True) if i}
-        self._label = {i: n for n, i in enumerate(ids) if i}
+        self._label_hashes = names["hashes"]
+        # built whole, then the free rows' "" dropped: twice as fast as filtering each
+        self.hashes = dict(zip(ids, self._label_hashes, strict=True))
+        self._label = dict(zip(ids, range(len(ids)), strict=True))
+        self.hashes.pop("", None)
+        self._label.pop("", None)
         self._free = [n for n, i in enumerate(ids) if not i]
         self._stale = set(names["stale"])
         for label, vector in zip(names["patch"], patch, strict=True):
