@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
 
 from paperwire.models import Author, Paper, Rejected
 from paperwire.store import Store
@@ -155,3 +159,52 @@ def test_listing_window_and_stats(store: Store) -> None:
     assert stats["by_category"] == {"cs.CL": 2, "cs.CV": 1}
     assert stats["by_source"] == {"oai": 3}
     assert stats["by_listing_date"] == {"2024-01-02": 1, "2024-01-03": 1, "2024-01-09": 1}
+
+
+def test_changes_since_a_time_come_whole_across_batches_of_one_timestamp(store: Store) -> None:
+    """Papers modified after a time are paged by (modified_at, id): every one comes once,
+    over batches that split a run of papers written with one timestamp; papers not
+    modified since do not come; a paper changed after the first page comes again."""
+    store.upsert_papers([make_paper(f"2401.{n:05d}") for n in range(25)])
+    (before,) = [b for b in store.iter_content_hashes(datetime.min.replace(tzinfo=UTC))]
+    cut = datetime.now(UTC)
+    store.upsert_papers([make_paper(f"2402.{n:05d}") for n in range(23)])  # one timestamp
+    store.upsert_papers([make_paper("2401.00003", title="Retitled", deleted=True)])
+    pages = store.iter_content_hashes(cut, batch_size=5)
+    first = next(pages)
+    store.upsert_papers([make_paper("2402.00000", title="Changed again")])
+    seen = first + [row for page in pages for row in page]
+    expected = {f"2402.{n:05d}" for n in range(23)} | {"2401.00003"}
+    assert {i for i, _h, _d in seen} == expected and len(seen) == len(expected) + 1
+    assert [i for i, _h, _d in seen].count("2402.00000") == 2
+    assert [d for i, _h, d in seen if i == "2401.00003"] == [True]
+    assert len(before) == 25 and len(first) == 5
+    papers = [p for page in store.iter_papers(cut, batch_size=4) for p in page]
+    assert {p.arxiv_id for p in papers} == expected and len(papers) == len(expected)
+
+
+def test_changes_since_a_time_are_read_through_the_modified_at_index(store: Store) -> None:
+    """The query behind a catch-up that finds nothing must not walk every paper (by id,
+    SQLite did: 3.2 s at 1 M papers, every 10 s per serving worker). SQLite only: it
+    plans without table statistics, PostgreSQL by them (a seq scan of 10 rows is right)."""
+    if store.dialect != "sqlite":
+        pytest.skip("PostgreSQL plans from table statistics")
+    store.upsert_papers([make_paper(f"2401.{n:05d}") for n in range(10)])
+    statements: list[tuple[str, Any]] = []
+
+    def keep(_conn: Any, _cursor: Any, sql: str, params: Any, _context: Any, _many: bool) -> None:
+        if "modified_at" in sql:
+            statements.append((sql, params))
+
+    sa.event.listen(store.engine, "before_cursor_execute", keep)
+    try:
+        assert list(store.iter_content_hashes(datetime.now(UTC), batch_size=5)) == []
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", keep)
+    ((sql, params),) = statements
+    with store.engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        rows = raw.cursor().execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()
+    plan = " ".join(str(r) for r in rows)
+    assert "USING INDEX ix_papers_modified_at" in plan, plan

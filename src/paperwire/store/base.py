@@ -156,7 +156,8 @@ class Store:
     def iter_papers(
         self, modified_since: datetime | None = None, batch_size: int = 2000
     ) -> Iterator[list[Paper]]:
-        """All papers (or those modified after `modified_since`) in batches, by id."""
+        """All papers in batches by id, or those modified after `modified_since` in order
+        of modification (see _paper_rows)."""
         for rows in self._paper_rows(list(papers.c), modified_since, batch_size):
             yield [row_to_paper(r) for r in rows]
 
@@ -176,7 +177,8 @@ class Store:
         self, modified_since: datetime, batch_size: int = 5000
     ) -> Iterator[list[tuple[str, str, bool]]]:
         """(arxiv_id, content_hash, deleted) of the papers modified after `modified_since`,
-        in batches by id: enough to tell whether a copy elsewhere is current."""
+        in batches in order of modification: enough to tell whether a copy elsewhere is
+        current."""
         columns = [papers.c.arxiv_id, papers.c.content_hash, papers.c.deleted]
         for rows in self._paper_rows(columns, modified_since, batch_size):
             yield [(r.arxiv_id, r.content_hash, bool(r.deleted)) for r in rows]
@@ -184,13 +186,36 @@ class Store:
     def _paper_rows(
         self, columns: list[Any], modified_since: datetime | None, batch_size: int
     ) -> Iterator[Sequence[sa.Row[Any]]]:
-        """`columns` of papers (all, or modified after `modified_since`) in id order, a
-        batch per connection (keyset paging: no transaction is held between batches)."""
+        """`columns` of papers, a batch per connection (keyset paging: no transaction is
+        held between batches): all of them in id order, or those modified after
+        `modified_since` in order of modification. The latter pages on (modified_at,
+        arxiv_id) so that the modified_at index bounds each batch: paged by id, SQLite
+        walked every row for it (3.2 s at 1 M papers for a catch-up that found none). A
+        paper modified again meanwhile may come twice."""
+        if modified_since is None:
+            yield from self._rows_by_id(columns, batch_size)
+            return
+        at = papers.c.modified_at
+        after: sa.Select[Any] = sa.select(*columns, at)
+        last_at, last_id = modified_since, None
+        while True:
+            query = (
+                after.where(at > last_at)
+                if last_id is None
+                else after.where(at >= last_at, sa.or_(at > last_at, papers.c.arxiv_id > last_id))
+            )
+            query = query.order_by(at, papers.c.arxiv_id).limit(batch_size)
+            with self.engine.connect() as conn:
+                rows = conn.execute(query).all()
+            if not rows:
+                return
+            yield rows
+            last_at, last_id = rows[-1][-1], rows[-1].arxiv_id
+
+    def _rows_by_id(self, columns: list[Any], batch_size: int) -> Iterator[Sequence[sa.Row[Any]]]:
         last = ""
         while True:
             query = sa.select(*columns).where(papers.c.arxiv_id > last)
-            if modified_since is not None:
-                query = query.where(papers.c.modified_at > modified_since)
             query = query.order_by(papers.c.arxiv_id).limit(batch_size)
             with self.engine.connect() as conn:
                 rows = conn.execute(query).all()
