@@ -8,6 +8,7 @@ import json
 import lzma
 import re
 import time
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 from paperwire.config import Settings
 from paperwire.models import LibraryItem, Paper, ReaderSignals, Recommendation
 from paperwire.recommend.corpus import name_key
+from paperwire.recommend.source import REFIT_FRACTION
 from paperwire.search.embed import MODEL_ID, Embedder, Vectors, document_text
 from paperwire.search.semantic import SemanticIndex, text_hash
 from paperwire.service import Service
@@ -242,6 +244,31 @@ def test_new_papers_reach_the_features_without_a_full_rebuild(
     assert not corpus.has_vector[corpus.row["2606.99999"]]  # not embedded yet
     found = service.recommend(signals_for(library), since=date(2026, 6, 30), until=UNTIL, limit=500)
     assert "2606.99999" in {r.arxiv_id for r in found}
+
+
+def test_a_capped_corpus_drops_changes_outside_its_window_without_a_refit(
+    settings: Settings, subset: tuple[Path, dict[str, Vectors]]
+) -> None:
+    """A capped corpus knows only its own papers' hashes: changes to older papers, more
+    of them than a refit takes, are read, found outside the window and dropped; a
+    member's change is applied in place."""
+    path, vectors = subset
+    svc = Service(settings.model_copy(update={"recommend_corpus_papers": 100}))
+    svc.import_snapshot(path)
+    store_vectors(svc, vectors)
+    source = svc.for_you.source
+    corpus = source.corpus()
+    outside = [p for p in papers_of(svc) if not p.deleted and p.arxiv_id not in corpus.row]
+    assert len(outside) > REFIT_FRACTION * len(corpus)
+    member = svc.store.get_paper(corpus.ids[0])
+    assert member is not None
+    changed = [replace(p, title=f"{p.title} (revised)") for p in outside]
+    svc.store.upsert_papers([*changed, replace(member, title="A retitled member")])
+    source.invalidate()
+    after = source.corpus()
+    assert source.builds == 1 and set(after.row) == set(corpus.row)
+    assert after.titles[after.row[member.arxiv_id]] == "A retitled member"
+    assert svc.recommend(signals_for(older(svc, "cs.CL", 3)), since=SINCE, until=UNTIL)
 
 
 def test_a_server_warms_the_recommender_up_unless_told_not_to(

@@ -18,6 +18,7 @@ from paperwire.recommend.corpus import CorpusDoc, CorpusFeatures, FloatArray, bu
 from paperwire.recommend.update import update_corpus
 from paperwire.search.semantic import SemanticIndex
 from paperwire.store import Store
+from paperwire.store.codec import content_hash
 
 CHECK_SECONDS = 30.0
 # The corpus is built from the newest papers (whole listing days, at least this many).
@@ -28,6 +29,7 @@ CHECK_SECONDS = 30.0
 # growing with the store.
 CORPUS_PAPERS = 100_000
 REFIT_FRACTION = 0.2
+FETCH_BATCH = 5000  # changed papers read at a time to learn whether they belong
 SYNC_MARGIN = timedelta(seconds=60)  # commits this close to a read may not be visible to it
 
 
@@ -88,13 +90,10 @@ class CorpusSource:
 
     def _build(self) -> None:
         started = datetime.now(UTC)
-        self._hashes = {
-            i: h
-            for batch in self.store.iter_content_hashes(datetime.min.replace(tzinfo=UTC))
-            for i, h, deleted in batch
-            if not deleted
-        }
         papers = self._window_papers()
+        # the corpus's own papers only: at 1 M papers, every (id, hash) pair of the store
+        # took 8.9 s to read and ~190 MB to hold, for a corpus of 100,000
+        self._hashes = {p.arxiv_id: content_hash(p) for p in papers}
         docs = [CorpusDoc.from_paper(p) for p in papers]
         vectors = self._vectors([d.arxiv_id for d in docs])
         self._vectors_seen = self._vector_count()
@@ -133,34 +132,49 @@ class CorpusSource:
             return self._corpus
 
     def _catch_up(self) -> None:
+        """Apply what changed since the last check: papers of the corpus changed or
+        deleted, and new or changed papers of its window (fetched to learn their day;
+        changes outside the window are dropped). Refit when that passes REFIT_FRACTION."""
         assert self._corpus is not None and self._synced_at is not None
         started = datetime.now(UTC)
-        changed: list[str] = []
-        gone: list[str] = []
+        latest: dict[str, tuple[str, bool]] = {}  # a paper changed twice may come twice
         for batch in self.store.iter_content_hashes(self._synced_at - SYNC_MARGIN):
-            for arxiv_id, digest, deleted in batch:
-                if deleted and arxiv_id in self._hashes:
-                    gone.append(arxiv_id)
-                elif not deleted and self._hashes.get(arxiv_id) != digest:
-                    changed.append(arxiv_id)
-                    self._hashes[arxiv_id] = digest
+            latest.update((arxiv_id, (digest, deleted)) for arxiv_id, digest, deleted in batch)
+        gone = [i for i, (_h, deleted) in latest.items() if deleted and i in self._corpus.row]
+        changed = {  # id -> new digest, of live papers not known to be current
+            i: digest
+            for i, (digest, deleted) in latest.items()
+            if not deleted and self._hashes.get(i) != digest
+        }
         for arxiv_id in gone:
             self._hashes.pop(arxiv_id, None)
         vector_count = self._vector_count()
         self._checked = time.monotonic()
         if not changed and not gone and vector_count == self._vectors_seen:
             return
-        if len(changed) + len(gone) > REFIT_FRACTION * max(1, len(self._corpus)):
+        limit = REFIT_FRACTION * max(1, len(self._corpus))
+        docs = self._kept_docs(list(changed), limit - len(gone))
+        if docs is None:
             self._build()
             return
-        papers = self.store.get_papers(changed)
-        changed_docs = (CorpusDoc.from_paper(p) for p in papers.values() if not p.deleted)
-        docs = [d for d in changed_docs if self._kept(d)]
+        self._hashes.update((d.arxiv_id, changed[d.arxiv_id]) for d in docs)
         missing = [
             i for i, has in zip(self._corpus.ids, self._corpus.has_vector, strict=True) if not has
         ]
-        vectors = self._vectors([*changed, *missing])
-        version = f"{started.isoformat()}:{len(self._hashes)}:{vector_count}"
+        vectors = self._vectors([*(d.arxiv_id for d in docs), *missing])
+        version = f"{started.isoformat()}:{len(self._corpus) + len(docs)}:{vector_count}"
         self._corpus = update_corpus(self._corpus, docs, gone, vectors, version)
         self._vectors_seen = vector_count
         self._synced_at = started
+
+    def _kept_docs(self, ids: list[str], limit: float) -> list[CorpusDoc] | None:
+        """The documents of those of `ids` that belong in the corpus (_kept), read a batch
+        at a time; None once there are more than `limit` (the caller refits instead)."""
+        docs: list[CorpusDoc] = []
+        for start in range(0, len(ids), FETCH_BATCH):
+            papers = self.store.get_papers(ids[start : start + FETCH_BATCH])
+            fetched = (CorpusDoc.from_paper(p) for p in papers.values() if not p.deleted)
+            docs += [d for d in fetched if self._kept(d)]
+            if len(docs) > limit:
+                return None
+        return docs
