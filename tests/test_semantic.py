@@ -11,11 +11,15 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+import sqlalchemy as sa
 
 from paperwire.config import Settings
 from paperwire.models import Paper
@@ -27,6 +31,7 @@ from paperwire.service import Service
 from paperwire.sources.snapshot import parse_daily_listing
 from paperwire.store import Store, open_store
 from paperwire.store.embeddings import EmbeddingStore, VectorsVersion
+from paperwire.store.search_tables import embeddings
 from tests.conftest import DAILY_FILE
 
 pytestmark = pytest.mark.skipif(not SemanticIndex.installed(), reason="paperwire[semantic]")
@@ -250,6 +255,53 @@ def test_background_embedder_catches_up_and_stops(settings: Settings, store: Sto
         semantic.search(daily_papers(1, skip=7)[0].title, 1)[0][0]
         == daily_papers(1, skip=7)[0].arxiv_id
     )
+
+
+def test_background_embedder_reads_recent_changes_and_everything_now_and_then(
+    settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a first look at every paper, rounds ask only for papers modified since the
+    last round; a paper left unembedded without being modified (its vector row dropped
+    behind the store's back) waits for the next look at everything."""
+    store.upsert_papers(daily_papers(4))
+    semantic = SemanticIndex(settings, store)
+    asked: list[object] = []
+    embed_pending = semantic.embed_pending
+
+    def spy(**options: Any) -> int:
+        asked.append(options.get("modified_since"))
+        return embed_pending(**options)
+
+    monkeypatch.setattr(semantic, "embed_pending", spy)
+    monkeypatch.setattr(semantic_module, "FULL_CHECK_SECONDS", 3600.0)
+    # the margin for late commits, shortened so the first papers are soon out of it
+    monkeypatch.setattr(semantic_module, "CHANGE_MARGIN", timedelta(seconds=0.5))
+    worker = BackgroundEmbedder(semantic, interval=0.02).start()
+    deadline = time.monotonic() + 120
+
+    def wait_for(done: Callable[[], bool]) -> None:
+        while not done() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert done()
+
+    try:
+        wait_for(lambda: semantic.coverage() == (4, 4) and len(asked) >= 4)
+        assert asked[:2] == [None, None]  # the first round: embed 4, then find none
+        assert all(isinstance(since, datetime) for since in asked[2:])
+        time.sleep(1.0)  # the first papers' changes are now older than any round's margin
+        dropped = daily_papers(1)[0].arxiv_id
+        with store.engine.begin() as conn:
+            conn.execute(sa.delete(embeddings).where(embeddings.c.arxiv_id == dropped))
+        store.upsert_papers(daily_papers(1, skip=4))  # modified: found by the next round
+        wait_for(lambda: semantic.coverage() == (4, 5))
+        seen = len(asked)
+        wait_for(lambda: len(asked) >= seen + 3)
+        assert semantic.coverage() == (4, 5)  # not modified: recent rounds miss it
+        monkeypatch.setattr(semantic_module, "FULL_CHECK_SECONDS", 0.0)
+        wait_for(lambda: semantic.coverage() == (5, 5))
+    finally:
+        worker.stop(timeout=60)
+    assert worker.last_error is None
 
 
 def test_service_hybrid_search_and_similar_use_the_real_vectors(tmp_path: Path) -> None:
