@@ -11,26 +11,38 @@ Opens --data-dir, a data dir with papers and vectors (e.g. bench_scale.py's
                  again, unchanged, so only their time moves: the data dir keeps its content
 3. first refresh a new worker's first refresh from the saved files (stamped with the store
                  fingerprint they hold; a writer's refresh stamps older files first)
-4. for-you       with --for-you: the recommender's corpus build in a child process each,
+4. nothing new   what a worker's periodic checks cost when nothing changed: the lexical
+                 catch-up (every 10 s) and the background embedder's look for pending papers
+                 (every 30 s), beside the queries they replaced (SQLite: run here)
+5. for-you       with --for-you: the recommender's corpus build in a child process each,
                  capped (the recommend_corpus_papers default) and with --uncapped over the
                  whole store: wall s, CPU s, peak RSS
+6. serve idle    with --serve-idle S: `paperwire serve` with its default settings (the
+                 background embedder, the recommender's warm-up) answering one lexical
+                 search every 5 s; the CPU its processes use over S seconds, after
+                 --serve-warm seconds of the same. With --against DIR, DIR/src's serve too
 
     PYTHONPATH=src python benchmarks/bench_reader_sync.py --data-dir DIR [--for-you] [--uncapped]
+        [--serve-idle 120 [--serve-warm 200] [--against /tmp/old]]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
+import socket
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import sqlalchemy as sa
 
 from paperwire.config import Settings
@@ -46,6 +58,14 @@ OLD_COVERAGE = (
     "JOIN embeddings ON papers.arxiv_id = embeddings.arxiv_id "
     "WHERE papers.deleted = 0 AND embeddings.model = :m)"
 )
+# The catch-up's read of papers modified since a time, paged by id (before 0.1's b4575cb)
+OLD_CHANGED = (
+    "SELECT arxiv_id, content_hash, deleted FROM papers WHERE arxiv_id > '' "
+    "AND modified_at > :t ORDER BY arxiv_id LIMIT 5000"
+)
+ROOT = Path(__file__).resolve().parent.parent
+SEARCHES = ("graph neural networks", "diffusion models", "reinforcement learning",
+            "language model alignment", "point cloud", "speech recognition")  # fmt: skip
 
 
 def settings_for(data_dir: Path, corpus_papers: int | None = None) -> Settings:
@@ -132,6 +152,78 @@ def first_refresh(data_dir: Path) -> None:
     row("load + sync from the files' fingerprint", spent)
 
 
+def nothing_new(service: Service) -> None:
+    semantic, _reason = service.search_engine.semantic()
+    assert semantic is not None
+    engine, table, model = service.search_engine, semantic.vectors_store, semantic.model_id
+    recent = datetime.now(UTC) - timedelta(seconds=60)
+
+    def catch_up() -> None:
+        engine.lexical.synced_until = recent
+        engine.catch_up()
+
+    print("\nperiodic checks when nothing changed")
+    print(f"  {'':<52}{'wall ms':>12}{'CPU ms':>12}")
+    row("lexical catch-up (every 10 s)", timed(catch_up))
+    row("pending papers modified lately (every 30 s)",
+        timed(lambda: table.pending(model, 64, modified_since=recent)))  # fmt: skip
+    row("pending papers, all (every 10 min)", timed(lambda: table.pending(model, 64), 1))
+    if service.store.dialect == "sqlite":
+        with service.store.engine.connect() as conn:
+            at = recent.replace(tzinfo=None).isoformat(sep=" ")
+            row("catch-up read paged by id, as it was",
+                timed(lambda: conn.execute(sa.text(OLD_CHANGED), {"t": at}).all()))  # fmt: skip
+
+
+def tree_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of `pid` and its children so far."""
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    total = 0.0
+    for member in [pid, *map(int, found.split())]:
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def serve_idle(data_dir: Path, tree: Path, warm: float, window: float) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(tree / "src"), "PAPERWIRE_DATA_DIR": str(data_dir)}
+    command = [sys.executable, "-m", "paperwire", "serve", "--host", "127.0.0.1", "--port"]
+    server = subprocess.Popen([*command, str(port)], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"{url}/openapi.json", timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+
+        def trickle(seconds: float) -> None:
+            end, n = time.monotonic() + seconds, 0
+            while time.monotonic() < end:
+                params = {"q": SEARCHES[n % len(SEARCHES)], "mode": "lexical"}
+                httpx.get(f"{url}/api/v1/search", params=params, timeout=60).raise_for_status()
+                n += 1
+                time.sleep(5)
+
+        trickle(warm)
+        cpu, wall = tree_cpu_s(server.pid), time.monotonic()
+        trickle(window)
+        cpu, wall = tree_cpu_s(server.pid) - cpu, time.monotonic() - wall
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    print(f"  {tree!s:<40}{wall:>10.0f}{cpu:>10.1f}{cpu / wall * 100:>14.1f}", flush=True)
+
+
 def for_you_child(data_dir: Path, corpus_papers: int) -> None:
     with Service(settings_for(data_dir, corpus_papers)) as service:
         wall, cpu = time.perf_counter(), time.process_time()
@@ -168,6 +260,25 @@ def main() -> None:
     parser.add_argument(
         "--uncapped", action="store_true", help="with --for-you: the whole store too"
     )
+    parser.add_argument(
+        "--serve-idle",
+        type=float,
+        metavar="S",
+        help="also measure an idle `paperwire serve` over S seconds",
+    )
+    parser.add_argument(
+        "--serve-warm",
+        type=float,
+        default=200.0,
+        metavar="S",
+        help="seconds of searches before --serve-idle's window (warm-up)",
+    )
+    parser.add_argument(
+        "--against",
+        type=Path,
+        metavar="DIR",
+        help="with --serve-idle: also serve DIR/src (e.g. git archive)",
+    )
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
@@ -176,9 +287,16 @@ def main() -> None:
     with Service(settings_for(args.data_dir)) as service:
         fingerprint(service)
         sync(service)
+        nothing_new(service)
     first_refresh(args.data_dir)
     if args.for_you:
         for_you(args.data_dir, args.uncapped)
+    if args.serve_idle:
+        print(f"\n`paperwire serve`, defaults, one lexical search every 5 s "
+              f"(after {args.serve_warm:.0f} s of them)")  # fmt: skip
+        print(f"  {'tree':<40}{'window s':>10}{'CPU s':>10}{'% of a core':>14}")
+        for tree in [ROOT, *([args.against] if args.against else [])]:
+            serve_idle(args.data_dir, tree, args.serve_warm, args.serve_idle)
 
 
 if __name__ == "__main__":
