@@ -74,6 +74,15 @@ def service(settings: Settings, subset: tuple[Path, dict[str, Vectors]]) -> Serv
     return svc
 
 
+def capped_service(settings: Settings, subset: tuple[Path, dict[str, Vectors]]) -> Service:
+    """The sample with its vectors, the recommender's corpus capped at 100 papers."""
+    path, vectors = subset
+    svc = Service(settings.model_copy(update={"recommend_corpus_papers": 100}))
+    svc.import_snapshot(path)
+    store_vectors(svc, vectors)
+    return svc
+
+
 def papers_of(service: Service) -> list[Paper]:
     return [p for batch in service.store.iter_papers() for p in batch]
 
@@ -252,10 +261,7 @@ def test_a_capped_corpus_drops_changes_outside_its_window_without_a_refit(
     """A capped corpus knows only its own papers' hashes: changes to older papers, more
     of them than a refit takes, are read, found outside the window and dropped; a
     member's change is applied in place."""
-    path, vectors = subset
-    svc = Service(settings.model_copy(update={"recommend_corpus_papers": 100}))
-    svc.import_snapshot(path)
-    store_vectors(svc, vectors)
+    svc = capped_service(settings, subset)
     source = svc.for_you.source
     corpus = source.corpus()
     outside = [p for p in papers_of(svc) if not p.deleted and p.arxiv_id not in corpus.row]
@@ -293,10 +299,7 @@ def test_a_capped_corpus_takes_in_the_library_and_older_windows(
     """With `recommend_corpus_papers` under the store's size the corpus holds the newest
     whole listing days only; a reader's older library and an older window join it when a
     recommendation needs them, and the results are the same kind as uncapped."""
-    path, vectors = subset
-    svc = Service(settings.model_copy(update={"recommend_corpus_papers": 100}))
-    svc.import_snapshot(path)
-    store_vectors(svc, vectors)
+    svc = capped_service(settings, subset)
     source = svc.for_you.source
     corpus = source.corpus()
     live = [p for p in papers_of(svc) if not p.deleted]
