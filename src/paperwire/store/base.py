@@ -210,7 +210,7 @@ class Store:
             if not rows:
                 return
             yield rows
-            last_at, last_id = rows[-1][-1], rows[-1].arxiv_id
+            last_at, last_id = rows[-1].modified_at, rows[-1].arxiv_id
 
     def _rows_by_id(self, columns: list[Any], batch_size: int) -> Iterator[Sequence[sa.Row[Any]]]:
         last = ""
