@@ -413,13 +413,17 @@ class BackgroundEmbedder:
 
     def _loop(self) -> None:
         since: datetime | None = None  # every change before it is embedded
-        full_at = 0.0
+        full_at = 0.0  # time.monotonic() when the last round over every paper ended
         while not self._stop.is_set():
             started = datetime.now(UTC)
-            full = since is None or time.monotonic() - full_at >= FULL_CHECK_SECONDS
+            modified_since = None  # None: this round looks at every paper
+            if since is not None and time.monotonic() - full_at < FULL_CHECK_SECONDS:
+                modified_since = since - CHANGE_MARGIN
             try:
-                if self._round(None if full or since is None else since - CHANGE_MARGIN):
-                    since, full_at = started, time.monotonic() if full else full_at
+                if self._round(modified_since):
+                    since = started
+                    if modified_since is None:
+                        full_at = time.monotonic()
                 self.last_error = None
             except Exception as exc:  # a bad round must not kill the worker
                 self.last_error = f"{type(exc).__name__}: {exc}"
