@@ -16,11 +16,13 @@ Opens --data-dir, a data dir with papers and vectors (e.g. bench_scale.py's
                  (every 30 s), beside the queries they replaced (SQLite: run here)
 5. for-you       with --for-you: the recommender's corpus build in a child process each,
                  capped (the recommend_corpus_papers default) and with --uncapped over the
-                 whole store: wall s, CPU s, peak RSS
+                 whole store: wall s, CPU s, the child's RSS before and after the build
+                 and its peak (with --against DIR, DIR/src's build too)
 6. serve idle    with --serve-idle S: `paperwire serve` with its default settings (the
                  background embedder, the recommender's warm-up) answering one lexical
                  search every 5 s; the CPU its processes use over S seconds, after
-                 --serve-warm seconds of the same. With --against DIR, DIR/src's serve too
+                 --serve-warm seconds of the same, and their summed peak and current RSS.
+                 With --against DIR, DIR/src's serve too
 
     PYTHONPATH=src python benchmarks/bench_reader_sync.py --data-dir DIR [--for-you] [--uncapped]
         [--serve-idle 120 [--serve-warm 200] [--against /tmp/old]]
@@ -29,6 +31,7 @@ Opens --data-dir, a data dir with papers and vectors (e.g. bench_scale.py's
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import resource
@@ -188,6 +191,23 @@ def tree_cpu_s(pid: int) -> float:
     return total
 
 
+def tree_rss_mb(pid: int) -> tuple[float, float]:
+    """(sum of peak RSS, sum of RSS now) of `pid` and its children, MB (VmHWM, VmRSS)."""
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    peak = now = 0.0
+    for member in [pid, *map(int, found.split())]:
+        try:
+            status = Path(f"/proc/{member}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                peak += int(line.split()[1]) / 1024
+            elif line.startswith("VmRSS:"):
+                now += int(line.split()[1]) / 1024
+    return peak, now
+
+
 def serve_idle(data_dir: Path, tree: Path, warm: float, window: float) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -218,14 +238,23 @@ def serve_idle(data_dir: Path, tree: Path, warm: float, window: float) -> None:
         cpu, wall = tree_cpu_s(server.pid), time.monotonic()
         trickle(window)
         cpu, wall = tree_cpu_s(server.pid) - cpu, time.monotonic() - wall
+        peak, now = tree_rss_mb(server.pid)
     finally:
         server.terminate()
         server.wait(timeout=60)
-    print(f"  {tree!s:<40}{wall:>10.0f}{cpu:>10.1f}{cpu / wall * 100:>14.1f}", flush=True)
+    print(f"  {tree!s:<40}{wall:>10.0f}{cpu:>10.1f}{cpu / wall * 100:>14.1f}"
+          f"{peak:>10,.0f}{now:>10,.0f}", flush=True)  # fmt: skip
+
+
+def rss_mb() -> float:
+    status = Path("/proc/self/status").read_text()
+    return int(status.split("VmRSS:")[1].split()[0]) / 1024
 
 
 def for_you_child(data_dir: Path, corpus_papers: int) -> None:
     with Service(settings_for(data_dir, corpus_papers)) as service:
+        service.search("graph neural networks", per_page=10, mode="hybrid")  # a worker's state
+        before = rss_mb()
         wall, cpu = time.perf_counter(), time.process_time()
         service.for_you.warm_up()
         corpus = service.for_you.source.corpus()
@@ -233,24 +262,33 @@ def for_you_child(data_dir: Path, corpus_papers: int) -> None:
             "papers": len(corpus), "wall_s": time.perf_counter() - wall,
             "cpu_s": time.process_time() - cpu,
             "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "before_mb": before, "after_mb": rss_mb(),
         }  # fmt: skip
     print(json.dumps(out))
 
 
-def for_you(data_dir: Path, uncapped: bool) -> None:
+def for_you(data_dir: Path, uncapped: bool, trees: list[Path]) -> None:
     from paperwire.config import Settings as Defaults
 
     cap = Defaults.model_fields["recommend_corpus_papers"].default
-    print("\nthe recommender's corpus build (a child process each)")
-    print(f"  {'corpus':<30}{'papers':>12}{'wall s':>10}{'CPU s':>10}{'peak RSS MB':>14}")
-    for label, papers in [(f"capped at {cap:,}", cap), *([("whole store", 0)] if uncapped else [])]:
+    print("\nthe recommender's corpus build (a child process each; RSS before and after it,")
+    print("and the process's peak)")
+    print(f"  {'corpus':<24}{'tree':<16}{'papers':>9}{'wall s':>8}{'CPU s':>8}"
+          f"{'RSS before':>11}{'after':>7}{'peak':>7}")  # fmt: skip
+    sizes = [(f"capped at {cap:,}", cap), *([("whole store", 0)] if uncapped else [])]
+    for (label, papers), tree in itertools.product(sizes, trees):
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(tree / "src"), str(ROOT / "benchmarks")]),
+        }
         done = subprocess.run(
             [sys.executable, __file__, "--data-dir", str(data_dir), "--child", str(papers)],
-            capture_output=True, text=True, check=True,
+            capture_output=True, text=True, check=True, env=env,
         )  # fmt: skip
         got = json.loads(done.stdout.strip().splitlines()[-1])
-        print(f"  {label:<30}{got['papers']:>12,}{got['wall_s']:>10.1f}{got['cpu_s']:>10.1f}"
-              f"{got['rss_mb']:>14,.0f}", flush=True)  # fmt: skip
+        print(f"  {label:<24}{tree.name[:15]:<16}{got['papers']:>9,}{got['wall_s']:>8.1f}"
+              f"{got['cpu_s']:>8.1f}{got['before_mb']:>11,.0f}{got['after_mb']:>7,.0f}"
+              f"{got['rss_mb']:>7,.0f}", flush=True)  # fmt: skip
 
 
 def main() -> None:
@@ -290,11 +328,12 @@ def main() -> None:
         nothing_new(service)
     first_refresh(args.data_dir)
     if args.for_you:
-        for_you(args.data_dir, args.uncapped)
+        for_you(args.data_dir, args.uncapped, [ROOT, *([args.against] if args.against else [])])
     if args.serve_idle:
         print(f"\n`paperwire serve`, defaults, one lexical search every 5 s "
               f"(after {args.serve_warm:.0f} s of them)")  # fmt: skip
-        print(f"  {'tree':<40}{'window s':>10}{'CPU s':>10}{'% of a core':>14}")
+        print(f"  {'tree':<40}{'window s':>10}{'CPU s':>10}{'% of a core':>14}"
+              f"{'peak MB':>10}{'RSS MB':>10}")  # fmt: skip
         for tree in [ROOT, *([args.against] if args.against else [])]:
             serve_idle(args.data_dir, tree, args.serve_warm, args.serve_idle)
 

@@ -208,3 +208,21 @@ def test_changes_since_a_time_are_read_through_the_modified_at_index(store: Stor
         rows = raw.cursor().execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()
     plan = " ".join(str(r) for r in rows)
     assert "USING INDEX ix_papers_modified_at" in plan, plan
+
+
+def test_papers_listed_in_batches_are_papers_listed(store: Store) -> None:
+    """iter_papers_listed: the same live papers in the same order, a batch at a time."""
+    days = [date(2025, 3, d) for d in (3, 4, 5)]
+    papers = [
+        make_paper(f"2503.{n:05d}", listing_date=days[n % 3], deleted=n == 4) for n in range(11)
+    ]
+    store.upsert_papers(papers)
+    whole = store.papers_listed(days[0], days[2])
+    batches = list(store.iter_papers_listed(days[0], days[2], batch_size=3))
+    assert [len(b) for b in batches] == [3, 3, 3, 1]
+    assert [p.arxiv_id for b in batches for p in b] == [p.arxiv_id for p in whole]
+    assert "2503.00004" not in {p.arxiv_id for p in whole}
+    later = list(store.iter_papers_listed(days[1], days[2], batch_size=100))
+    assert [p.arxiv_id for b in later for p in b] == [
+        p.arxiv_id for p in whole if p.listing_date and p.listing_date >= days[1]
+    ]

@@ -8,15 +8,17 @@ with the fitted tf-idf vocabulary, a large one refits it.
 
 from __future__ import annotations
 
+import ctypes
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 
 from paperwire.models import Paper
 from paperwire.recommend.corpus import CorpusDoc, CorpusFeatures, FloatArray, build_corpus
 from paperwire.recommend.update import update_corpus
 from paperwire.search.semantic import SemanticIndex
+from paperwire.search.vectors import VectorIndex
 from paperwire.store import Store
 from paperwire.store.codec import content_hash
 
@@ -25,7 +27,8 @@ CHECK_SECONDS = 30.0
 # Candidates are never older than 90 days ("For you" windows, digests); older papers join
 # when a reader's library or an older window needs them (CorpusSource.include). Measured
 # (one process, benchmarks' data dirs): building over all 74,728 papers took 61 s and
-# peaked at 2.1 GB; over all 300,000 (synthetic) 144 s and 5.1 GB. A capped corpus stops
+# peaked at 2.1 GB; over all 300,000 (synthetic) 144 s and 5.1 GB (before fit_text and the
+# streamed build, README "The recommender's memory at 1 M"). A capped corpus stops
 # growing with the store.
 CORPUS_PAPERS = 100_000
 REFIT_FRACTION = 0.2
@@ -49,17 +52,12 @@ class CorpusSource:
         self._lock = threading.Lock()
         self.builds = 0  # full builds (tests read it)
 
-    def _vectors(self, ids: Iterable[str] | None = None) -> dict[str, FloatArray]:
+    def _vectors(self, ids: Iterable[str]) -> Mapping[str, FloatArray]:
+        """The vectors of those of `ids` that have one, read from the index when asked
+        for (a dict of 100,000 vectors held ~240 MB more while the corpus was built)."""
         if self.semantic is None or not SemanticIndex.installed():
             return {}
-        index = self.semantic.refresh()
-        wanted = index.ids if ids is None else ids
-        out: dict[str, FloatArray] = {}
-        for arxiv_id in wanted:
-            vector = index.vector(arxiv_id) if arxiv_id else None
-            if vector is not None:
-                out[arxiv_id] = vector
-        return out
+        return _IndexVectors(self.semantic.refresh(), ids)
 
     def _vector_count(self) -> int:
         if self.semantic is None or not SemanticIndex.installed():
@@ -90,11 +88,14 @@ class CorpusSource:
 
     def _build(self) -> None:
         started = datetime.now(UTC)
-        papers = self._window_papers()
         # the corpus's own papers only: at 1 M papers, every (id, hash) pair of the store
         # took 8.9 s to read and ~190 MB to hold, for a corpus of 100,000
-        self._hashes = {p.arxiv_id: content_hash(p) for p in papers}
-        docs = [CorpusDoc.from_paper(p) for p in papers]
+        self._corpus = None  # a refit: the old features go before the new are built
+        self._hashes = {}
+        docs: list[CorpusDoc] = []
+        for batch in self._window_papers():
+            self._hashes.update((p.arxiv_id, content_hash(p)) for p in batch)
+            docs += [CorpusDoc.from_paper(p) for p in batch]
         vectors = self._vectors([d.arxiv_id for d in docs])
         self._vectors_seen = self._vector_count()
         version = f"{started.isoformat()}:{len(docs)}:{len(vectors)}"
@@ -102,14 +103,18 @@ class CorpusSource:
         self._synced_at = started
         self._checked = time.monotonic()
         self.builds += 1
+        del docs, vectors
+        _return_freed_memory()
 
-    def _window_papers(self) -> list[Paper]:
-        """The newest `papers` live papers, in whole listing days (every live paper when
-        the store holds no more, or without `papers`)."""
+    def _window_papers(self) -> Iterator[list[Paper]]:
+        """The newest `papers` live papers in batches, in whole listing days (every live
+        paper when the store holds no more, or without `papers`)."""
         self.start = self.store.nth_newest_day(self.papers) if self.papers else None
         if self.start is None:
-            return [p for batch in self.store.iter_papers() for p in batch if not p.deleted]
-        return self.store.papers_listed(self.start, date.max)
+            for batch in self.store.iter_papers():
+                yield [p for p in batch if not p.deleted]
+        else:
+            yield from self.store.iter_papers_listed(self.start, date.max)
 
     def include(self, ids: Iterable[str], since: date | None = None) -> CorpusFeatures:
         """The current features, with the papers of `ids` (a reader's library) and those
@@ -178,3 +183,36 @@ class CorpusSource:
             if len(docs) > limit:
                 return None
         return docs
+
+
+class _IndexVectors(Mapping[str, FloatArray]):
+    """The vectors of `ids` in a vector index, each read when asked for."""
+
+    def __init__(self, index: VectorIndex, ids: Iterable[str]) -> None:
+        self.index = index
+        self.ids = [i for i in dict.fromkeys(ids) if i and i in index]
+
+    def __getitem__(self, arxiv_id: str) -> FloatArray:
+        vector = self.index.vector(arxiv_id) if arxiv_id in self.index else None
+        if vector is None:
+            raise KeyError(arxiv_id)
+        return vector
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def _return_freed_memory() -> None:
+    """Give the C heap's free pages back to the system (glibc's malloc_trim) after a
+    build: the ~100,000 Papers, documents and features it read and dropped stayed mapped
+    otherwise (at 1 M papers a worker kept 2.3 GB after a build, 1.9 GB once trimmed)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc (macOS, musl): nothing to do
+        return
+    trim = getattr(libc, "malloc_trim", None)
+    if trim is not None:
+        trim(0)

@@ -239,6 +239,21 @@ class Store:
         with self.engine.connect() as conn:
             return [row_to_paper(r) for r in conn.execute(query)]
 
+    def iter_papers_listed(
+        self, start: date, end: date, batch_size: int = 2000
+    ) -> Iterator[list[Paper]]:
+        """papers_listed(start, end) in batches, read through one cursor: the caller
+        need not hold every Paper at once (100,000 of them took ~350 MB)."""
+        query = (
+            sa.select(papers)
+            .where(start <= _LISTED_DAY, end >= _LISTED_DAY, papers.c.deleted.is_(False))
+            .order_by(_LISTED_DAY.desc(), papers.c.arxiv_id.desc())
+        )
+        with self.engine.connect() as conn:
+            result = conn.execution_options(yield_per=batch_size).execute(query)
+            for rows in result.partitions():
+                yield [row_to_paper(r) for r in rows]
+
     def count_listed(self, start: date, end: date) -> int:
         """How many live papers papers_listed(start, end) would return."""
         query = sa.select(sa.func.count()).where(
