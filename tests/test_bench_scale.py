@@ -115,4 +115,4 @@ def test_bench_scale_reports_every_column_at_a_tiny_size(tmp_path: Path) -> None
     for line in ("EmbeddingStore.version (from indexes)", "version, the join it replaced",
                  "incremental sync after a 64-vector batch", "from the files' fingerprint"):  # fmt: skip
         assert line in synced.stdout, line
-    assert re.search(r"capped at 100,000\s+2,000\s", synced.stdout)
+    assert re.search(r"capped at 100,000\s+\S+\s+2,000(\s+[\d.,]+){5}\n", synced.stdout)
