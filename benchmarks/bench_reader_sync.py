@@ -47,6 +47,7 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
+from bench_scale import tree_status_mb
 
 from paperwire.config import Settings
 from paperwire.search.semantic import SemanticIndex
@@ -191,23 +192,6 @@ def tree_cpu_s(pid: int) -> float:
     return total
 
 
-def tree_rss_mb(pid: int) -> tuple[float, float]:
-    """(sum of peak RSS, sum of RSS now) of `pid` and its children, MB (VmHWM, VmRSS)."""
-    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
-    peak = now = 0.0
-    for member in [pid, *map(int, found.split())]:
-        try:
-            status = Path(f"/proc/{member}/status").read_text()
-        except OSError:
-            continue
-        for line in status.splitlines():
-            if line.startswith("VmHWM:"):
-                peak += int(line.split()[1]) / 1024
-            elif line.startswith("VmRSS:"):
-                now += int(line.split()[1]) / 1024
-    return peak, now
-
-
 def serve_idle(data_dir: Path, tree: Path, warm: float, window: float) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -238,7 +222,7 @@ def serve_idle(data_dir: Path, tree: Path, warm: float, window: float) -> None:
         cpu, wall = tree_cpu_s(server.pid), time.monotonic()
         trickle(window)
         cpu, wall = tree_cpu_s(server.pid) - cpu, time.monotonic() - wall
-        peak, now = tree_rss_mb(server.pid)
+        peak, now = tree_status_mb(server.pid, "VmHWM", "VmRSS")
     finally:
         server.terminate()
         server.wait(timeout=60)

@@ -272,11 +272,12 @@ def child_main(args: argparse.Namespace) -> None:
 # -- the HTTP step: `paperwire serve` in its own process --------------------------------
 
 
-def tree_hwm_mb(pid: int) -> float:
-    """Sum of VmHWM (peak RSS) of the process and its children (uvicorn workers)."""
+def tree_status_mb(pid: int, *fields: str) -> list[float]:
+    """Sums over the process and its children (uvicorn workers) of /proc status `fields`
+    (VmHWM: peak RSS, VmRSS: RSS now), MB, in the order asked for."""
     import psutil
 
-    total = 0.0
+    totals = dict.fromkeys(fields, 0.0)
     procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
     for proc in procs:
         try:
@@ -284,9 +285,10 @@ def tree_hwm_mb(pid: int) -> float:
         except OSError:
             continue
         for line in status.splitlines():
-            if line.startswith("VmHWM:"):
-                total += int(line.split()[1]) / 1024
-    return total
+            name, _, value = line.partition(":")
+            if name in totals:
+                totals[name] += int(value.split()[0]) / 1024
+    return list(totals.values())
 
 
 def step_serve(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
@@ -311,7 +313,7 @@ def step_serve(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
                 for mode in ("hybrid", "lexical")
             }
         )
-        rss = tree_hwm_mb(server.pid)
+        (rss,) = tree_status_mb(server.pid, "VmHWM")
         client.close()
     finally:
         server.terminate()

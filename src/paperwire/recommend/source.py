@@ -193,7 +193,7 @@ class _IndexVectors(Mapping[str, FloatArray]):
         self.ids = [i for i in dict.fromkeys(ids) if i and i in index]
 
     def __getitem__(self, arxiv_id: str) -> FloatArray:
-        vector = self.index.vector(arxiv_id) if arxiv_id in self.index else None
+        vector = self.index.vector(arxiv_id)
         if vector is None:
             raise KeyError(arxiv_id)
         return vector

@@ -36,6 +36,15 @@ class StoreError(RuntimeError):
 _LISTED_DAY = sa.func.coalesce(papers.c.listing_date, papers.c.hf_date)
 
 
+def _listed(start: date, end: date) -> sa.Select[Any]:
+    """Live papers whose listing day (or HF day) is in [start, end], newest first."""
+    return (
+        sa.select(papers)
+        .where(start <= _LISTED_DAY, end >= _LISTED_DAY, papers.c.deleted.is_(False))
+        .order_by(_LISTED_DAY.desc(), papers.c.arxiv_id.desc())
+    )
+
+
 def _as_date(value: Any) -> date | None:
     if isinstance(value, datetime):
         return value.date()
@@ -228,12 +237,7 @@ class Store:
         self, start: date, end: date, limit: int | None = None, offset: int = 0
     ) -> list[Paper]:
         """Live papers whose listing date (or HF date when unlisted) is in [start, end]."""
-        query = (
-            sa.select(papers)
-            .where(start <= _LISTED_DAY, end >= _LISTED_DAY, papers.c.deleted.is_(False))
-            .order_by(_LISTED_DAY.desc(), papers.c.arxiv_id.desc())
-            .offset(offset)
-        )
+        query = _listed(start, end).offset(offset)
         if limit is not None:
             query = query.limit(limit)
         with self.engine.connect() as conn:
@@ -244,13 +248,8 @@ class Store:
     ) -> Iterator[list[Paper]]:
         """papers_listed(start, end) in batches, read through one cursor: the caller
         need not hold every Paper at once (100,000 of them took ~350 MB)."""
-        query = (
-            sa.select(papers)
-            .where(start <= _LISTED_DAY, end >= _LISTED_DAY, papers.c.deleted.is_(False))
-            .order_by(_LISTED_DAY.desc(), papers.c.arxiv_id.desc())
-        )
         with self.engine.connect() as conn:
-            result = conn.execution_options(yield_per=batch_size).execute(query)
+            result = conn.execution_options(yield_per=batch_size).execute(_listed(start, end))
             for rows in result.partitions():
                 yield [row_to_paper(r) for r in rows]
 
