@@ -180,15 +180,17 @@ def nothing_new(service: Service) -> None:
 
 
 def tree_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of `pid` and its children so far."""
-    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    """User + system CPU seconds of `pid` and all its descendants so far (found as
+    bench_scale.tree_status_mb finds them)."""
+    import psutil
+
     total = 0.0
-    for member in [pid, *map(int, found.split())]:
+    for proc in [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]:
         try:
-            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
+            times = proc.cpu_times()
+        except psutil.Error:
             continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        total += times.user + times.system
     return total
 
 
