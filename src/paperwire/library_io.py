@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 
 from paperwire.library import AddReport
 from paperwire.models import Paper, Recommendation
+from paperwire.numbers import ascii_int
 from paperwire.store.feed_secrets import FeedSecretStore
 
 if TYPE_CHECKING:
@@ -79,9 +80,9 @@ class FeedTokens:
         """The reader whose token this is for `scope`; None if altered, for another feed,
         or signed with a secret since rotated."""
         user_part, _, mac = token.partition(".")
-        if not (user_part.isdigit() and len(user_part) < 12 and len(mac) == MAC_CHARS):
+        user_id = ascii_int(user_part)
+        if user_id is None or len(mac) != MAC_CHARS:
             return None
-        user_id = int(user_part)
         secret = self.secrets.secret(user_id)
         if secret is None:
             return None

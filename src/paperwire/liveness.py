@@ -15,6 +15,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Protocol
 
+from paperwire.numbers import ascii_int
+
 HEARTBEAT_SECONDS = 30.0  # how often a running run says it is alive
 RUN_LEASE = timedelta(minutes=5)  # silence after which a run counts as interrupted anywhere
 
@@ -68,7 +70,7 @@ def owner_gone(token: str) -> bool:
     host_boot = _boot_id()
     if parts[1] != host_boot:
         return bool(host_boot and parts[1])  # this host rebooted since: the run is gone
-    pid = int(parts[2]) if parts[2].isdigit() else -1
+    pid = ascii_int(parts[2]) or -1
     if pid <= 0 or not _exists(pid):
         return True
     fields = _proc_stat(pid)

@@ -15,6 +15,7 @@ import orjson
 
 from paperwire.bibliography.latex import latex_to_plain, text_to_bibtex
 from paperwire.models import Paper
+from paperwire.numbers import is_ascii_digits
 
 _STOP_WORDS = frozenset(
     ["a", "an", "the", "on", "of", "in", "for", "to", "and", "with", "from", "via", "is"]
@@ -29,7 +30,7 @@ def _ascii_word(text: str) -> str:
 def _year_of_id(arxiv_id: str) -> int | None:
     """arXiv ids start with the year and month of their first version (YYMM)."""
     digits = arxiv_id.split("/")[-1][:2]
-    if not digits.isdigit():
+    if not is_ascii_digits(digits):
         return None
     return (1900 if int(digits) >= 91 else 2000) + int(digits)
 

@@ -263,6 +263,8 @@ def read_csljson(text: str) -> ParsedLibrary:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise LibraryFileError(f"not valid JSON: {exc}") from exc
+    except RecursionError as exc:  # "[[[[…" thousands deep
+        raise LibraryFileError("not valid CSL-JSON: lists or objects nested too deeply") from exc
     if isinstance(data, dict):
         data = data.get("items", [data])
     if not isinstance(data, list):

@@ -14,6 +14,7 @@ from typing import Any
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from paperwire.models import Subscriber
+from paperwire.numbers import ascii_int
 
 PURPOSES = ("confirm", "manage", "unsubscribe")
 CONFIRM_MAX_AGE = 7 * 24 * 3600  # confirmation links expire after a week; others do not
@@ -100,7 +101,7 @@ def check_paper_action(
     """The subscriber's email, paper and action of a valid link; TokenError if the link
     is altered, expired, or its subscription is gone."""
     parts = token.split(".", 4)
-    if len(parts) != 5 or not parts[0].isdigit() or not parts[1].isdigit():
+    if len(parts) != 5 or ascii_int(parts[0]) is None or ascii_int(parts[1]) is None:
         raise TokenError(_INVALID)
     sub_id, expires, letter, mac, arxiv_id = parts
     sub = subscriber(int(sub_id)) if letter in _ACTION_OF else None

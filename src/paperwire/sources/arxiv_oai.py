@@ -21,6 +21,7 @@ from paperwire.models import (
     collapse_whitespace,
     split_arxiv_id,
 )
+from paperwire.numbers import ascii_int
 from paperwire.sources.http import PoliteClient, SourceError
 from paperwire.sources.safe_xml import SAFE_XML, element_text
 
@@ -116,7 +117,7 @@ def parse_list_records(body: bytes) -> OaiPage:
     if token is not None:
         page.token = (token.text or "").strip() or None
         size = token.get("completeListSize")
-        page.complete_list_size = int(size) if size and size.isdigit() else None
+        page.complete_list_size = ascii_int(size, maximum=2**62) if size else None
     return page
 
 

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from paperwire.config import Settings
+from paperwire.numbers import is_ascii_digits
 
 USER_AGENT = "paperwire/0.1 (self-hosted paper discovery; polite harvester)"
 MAX_BACKOFF = 60.0
@@ -50,7 +51,7 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     if value is None or not value.strip():
         return None
     text = value.strip()
-    if text.isdigit():
+    if is_ascii_digits(text):
         return float(text)
     try:
         when = parsedate_to_datetime(text)

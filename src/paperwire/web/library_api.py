@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from paperwire.library import FOLLOWED_DAYS, Library, LibraryConflict, LibraryError, NotFound
 from paperwire.models import Collection, CollectionEntry, Paper, User
+from paperwire.numbers import MAX_ROW_ID
 from paperwire.service import Service
 from paperwire.web.auth import Auth
 from paperwire.web.schemas import ErrorOut, PaperOut, paper_out
@@ -33,7 +34,9 @@ def _paper(paper: Paper, upvotes: int) -> PaperOut:
 
 
 router = APIRouter(prefix="/api/v1", tags=["library"], responses=AUTH_ERRORS)
-CollectionId = Annotated[int, Path(ge=1, le=2**31 - 1, description="id of one of your collections")]
+CollectionId = Annotated[
+    int, Path(ge=1, le=MAX_ROW_ID, description="id of one of your collections")
+]
 PaperId = Annotated[str, Path(description="arXiv id, e.g. 2503.12345", max_length=64)]
 Authorization = Annotated[
     str | None, Header(description="Bearer <API token from the account page>")

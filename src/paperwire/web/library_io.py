@@ -24,6 +24,7 @@ from paperwire.bibliography import LibraryFileError
 from paperwire.library import LibraryConflict, LibraryError, NotFound
 from paperwire.library_io import ImportReport, collection_scope
 from paperwire.models import Collection, Paper, User
+from paperwire.numbers import ascii_int, is_ascii_digits
 from paperwire.service import Service
 from paperwire.web.auth import CSRF_FIELD, Auth
 from paperwire.web.feeds import FEED_ITEMS, _export, _feed
@@ -62,7 +63,7 @@ class Upload:
 async def _body_within(request: Request, limit: int, file_limit: int) -> bytes:
     """The request body, or 413 (naming `file_limit`) once it passes `limit` bytes."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if is_ascii_digits(declared) and ascii_int(declared, limit) is None:
         raise _too_big(file_limit)
     chunks: list[bytes] = []
     size = 0
@@ -119,8 +120,11 @@ def _run_import(
 
 def _form_target(fields: dict[str, str]) -> str | int:
     chosen = fields.get("collection_id", "").strip()
-    if chosen.isdigit():
-        return int(chosen)
+    if is_ascii_digits(chosen):  # else "new": a new collection
+        number = ascii_int(chosen)
+        if number is None:
+            raise HTTPException(404, "you have no collection with that id")
+        return number
     return fields.get("new_collection", "").strip() or DEFAULT_IMPORT_COLLECTION
 
 
@@ -173,7 +177,7 @@ def _export_collection(service: Service, user: User, collection_id: int, fmt: st
 
 
 @router.get("/library/{collection_id}/export")
-def export_page(request: Request, collection_id: int, format: str = "bibtex") -> Response:
+def export_page(request: Request, collection_id: CollectionId, format: str = "bibtex") -> Response:
     """The whole collection as BibTeX (format=bibtex) or CSL-JSON (format=csljson)."""
     user = reader_or_login(request, f"/library/{collection_id}", answer_json=False)
     if isinstance(user, Response):
@@ -191,7 +195,7 @@ def feed_urls(service: Service, user: User, collection_id: int) -> dict[str, str
 
 
 @router.get("/library/{collection_id}/feed")
-def feed_page(request: Request, collection_id: int) -> Response:
+def feed_page(request: Request, collection_id: CollectionId) -> Response:
     """The collection's secret feed URLs, and the button that revokes them."""
     user = reader_or_login(request, f"/library/{collection_id}/feed", answer_json=False)
     if isinstance(user, Response):
@@ -222,7 +226,7 @@ async def rotate_feeds(request: Request) -> Response:
 @router.get("/feeds/collections/{collection_id}.{fmt}")
 def collection_feed(
     request: Request,
-    collection_id: int,
+    collection_id: CollectionId,
     fmt: FeedFormat,
     token: Annotated[str, Query(max_length=100)] = "",
 ) -> Response:

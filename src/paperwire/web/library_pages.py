@@ -22,9 +22,10 @@ from paperwire.library import (
     NotFound,
 )
 from paperwire.models import User
+from paperwire.numbers import MAX_ROW_ID
 from paperwire.web import listing
 from paperwire.web.auth import CSRF_FIELD, Auth, safe_next
-from paperwire.web.library_api import library_http_error, service_of
+from paperwire.web.library_api import CollectionId, library_http_error, service_of
 from paperwire.web.render import render, with_query
 from paperwire.web.schemas import page_count
 
@@ -88,7 +89,7 @@ def library_act(
     request: Request,
     arxiv_id: PaperField,
     do: Annotated[str, Form(max_length=16)],
-    collection_id: Annotated[int | None, Form()] = None,
+    collection_id: Annotated[int | None, Form(ge=1, le=MAX_ROW_ID)] = None,
     new_collection: Annotated[str, Form(max_length=200)] = "",
     next_path: Next = "/",
     csrf_token: Csrf = None,
@@ -196,7 +197,7 @@ def create_collection(
 @router.get("/library/{collection_id}")
 def collection_page(
     request: Request,
-    collection_id: int,
+    collection_id: CollectionId,
     sort: Annotated[str, Query(max_length=16)] = "added",
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Response:
@@ -230,7 +231,7 @@ def collection_page(
 @router.post("/library/{collection_id}/rename")
 def rename_collection(
     request: Request,
-    collection_id: int,
+    collection_id: CollectionId,
     name: Annotated[str, Form(max_length=200)] = "",
     csrf_token: Csrf = None,
 ) -> Response:
@@ -243,7 +244,9 @@ def rename_collection(
 
 
 @router.post("/library/{collection_id}/delete")
-def delete_collection(request: Request, collection_id: int, csrf_token: Csrf = None) -> Response:
+def delete_collection(
+    request: Request, collection_id: CollectionId, csrf_token: Csrf = None
+) -> Response:
     return _change(
         request,
         csrf_token,
@@ -255,7 +258,7 @@ def delete_collection(request: Request, collection_id: int, csrf_token: Csrf = N
 @router.post("/library/{collection_id}/note")
 def set_note(
     request: Request,
-    collection_id: int,
+    collection_id: CollectionId,
     arxiv_id: PaperField,
     note: Annotated[str, Form(max_length=20_000)] = "",
     next_path: Next = "",
@@ -274,7 +277,7 @@ def set_note(
 @router.post("/library/{collection_id}/remove")
 def remove_item(
     request: Request,
-    collection_id: int,
+    collection_id: CollectionId,
     arxiv_id: PaperField,
     next_path: Next = "",
     csrf_token: Csrf = None,
@@ -363,7 +366,7 @@ def create_token(
 
 @router.post("/account/tokens/revoke")
 def revoke_token(
-    request: Request, token_id: Annotated[int, Form()], csrf_token: Csrf = None
+    request: Request, token_id: Annotated[int, Form(ge=1, le=MAX_ROW_ID)], csrf_token: Csrf = None
 ) -> Response:
     return _change(
         request,
