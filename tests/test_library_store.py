@@ -6,13 +6,19 @@ from __future__ import annotations
 
 import time
 from datetime import date
+from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
 
 from paperwire.config import Settings
 from paperwire.library import LibraryConflict, LibraryError, NotFound
 from paperwire.models import Author, Paper
 from paperwire.service import Service
+from paperwire.store.base import MIGRATIONS, _make_engine, open_store
+from paperwire.store.library import LibraryStore
 
 DAY = date(2025, 6, 2)
 
@@ -196,3 +202,63 @@ def test_api_tokens_store_only_a_hash_and_revoke(service: Service) -> None:
     assert lib.token_user(secret) is not None
     lib.revoke_token(ann.id, token.id)
     assert lib.token_user(secret) is None and lib.tokens(ann.id) == []
+
+
+def test_a_deleted_collections_id_is_never_given_again(service: Service) -> None:
+    library = service.library
+    user = service.accounts.get_or_create_user("ids@example.org")
+    first = library.create_collection(user.id, "Temp")
+    library.delete_collection(user.id, first.id)  # the highest id: SQLite reused it before
+    second = library.create_collection(user.id, "Temp2")
+    assert second.id > first.id
+    with pytest.raises(NotFound):
+        library.collection(user.id, first.id)
+
+
+def test_migration_to_collection_ids_keeps_every_item(tmp_path: Path) -> None:
+    """A SQLite database made at 0010 with collections and items: after 0011 the items are
+    all there, still cascade with their collection, and a deleted top id is not reused."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = _make_engine(url)
+    with engine.begin() as conn:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0010_counts")
+    when = "2025-06-02 00:00:00"
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("INSERT INTO users (id, email, created_at) VALUES (1, 'a@b.org', :t)"),
+            {"t": when},
+        )
+        for n in (1, 2, 3):
+            conn.execute(
+                sa.text("INSERT INTO collections VALUES (:n, 1, :name, :name, :t)"),
+                {"n": n, "name": f"c{n}", "t": when},
+            )
+            for k in range(n):
+                conn.execute(
+                    sa.text("INSERT INTO collection_items VALUES (:n, :a, :t, '')"),
+                    {"n": n, "a": f"2506.{k:05d}", "t": when},
+                )
+        conn.execute(sa.text("DELETE FROM collection_items WHERE collection_id = 3"))
+        conn.execute(sa.text("DELETE FROM collections WHERE id = 3"))
+    engine.dispose()
+    store = open_store(url)
+    try:
+        with store.engine.begin() as conn:
+            items = conn.execute(
+                sa.text("SELECT collection_id, count(*) FROM collection_items GROUP BY 1")
+            )
+            assert dict(items.all()) == {1: 1, 2: 2}
+            assert conn.execute(sa.text("PRAGMA foreign_key_check")).all() == []
+            conn.execute(sa.text("DELETE FROM collections WHERE id = 2"))  # cascades as before
+            left = conn.execute(sa.text("SELECT count(*) FROM collection_items")).scalar()
+            assert left == 1
+        library = LibraryStore(store.engine)
+        made = library.create_collection(1, "new")
+        again = library.create_collection(1, "newer")
+        library.delete_collection(1, again.id)
+        assert made.id == 3 and library.create_collection(1, "newest").id == again.id + 1
+    finally:
+        store.close()

@@ -35,6 +35,7 @@ collections = sa.Table(
     sa.Column("name_key", sa.String(100), nullable=False),
     sa.Column("created_at", TZ, nullable=False),
     sa.UniqueConstraint("user_id", "name_key", name="uq_collections_user_name"),
+    sqlite_autoincrement=True,  # ids are never reused (migration 0011_collection_ids)
 )
 
 collection_items = sa.Table(
