@@ -109,6 +109,10 @@ def test_reused_tampered_and_foreign_tokens_are_refused(live: Live, mailbox: Mai
         token = httpx.URL(link).params["token"]
         reuse = client.post("/login/verify", data={"token": token, "csrf_token": csrf_of(client)})
         assert reuse.status_code == 400 and "already used" in reuse.text
+        # the confirm page says so too, instead of offering a button that cannot work
+        again = client.get("/login/verify", params={"token": token})
+        assert again.status_code == 400 and "already used" in again.text
+        assert "Sign in as" not in again.text
         tampered = token[:-3] + ("AAA" if token[-3:] != "AAA" else "BBB")
         for bad in (
             tampered,

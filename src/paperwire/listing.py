@@ -29,7 +29,7 @@ class ListingError(ValueError):
 @dataclass(slots=True)
 class Window:
     """The days [start, end] of a day, week or month view, with the anchors of the
-    previous and next windows (for a day: the nearest listing days that have papers)."""
+    previous and next windows: the nearest listing days with papers outside it."""
 
     view: str
     anchor: date
@@ -113,7 +113,9 @@ def latest_day(store: Store) -> date | None:
 
 
 def make_window(store: Store, view: str, anchor: date) -> Window:
-    """The day, week (Monday to Sunday) or month around `anchor`."""
+    """The day, week (Monday to Sunday) or month around `anchor`. Its `prev` and `next`
+    are the nearest listing days with papers before and after it (None where there is
+    none), so paging skips empty days, weeks and months and stops at the data's ends."""
     if view not in VIEWS:
         raise ListingError(f"view must be one of {', '.join(VIEWS)}, not {view!r}")
     if view == "day":
@@ -122,11 +124,11 @@ def make_window(store: Store, view: str, anchor: date) -> Window:
     if view == "week":
         start = anchor - timedelta(days=anchor.weekday())
         end = start + timedelta(days=6)
-        return Window(view, start, start, end, start - timedelta(days=7), end + timedelta(days=1))
-    start = anchor.replace(day=1)
-    end = start.replace(day=calendar.monthrange(start.year, start.month)[1])
-    prev = (start - timedelta(days=1)).replace(day=1)
-    return Window(view, start, start, end, prev, end + timedelta(days=1))
+    else:
+        start = anchor.replace(day=1)
+        end = start.replace(day=calendar.monthrange(start.year, start.month)[1])
+    return Window(view, start, start, end, store.neighbour_days(start)[0],
+                  store.neighbour_days(end)[1])  # fmt: skip
 
 
 def check_sort(sort: str) -> str:

@@ -89,6 +89,16 @@ class AccountStore:
         with self.engine.begin() as conn:
             conn.execute(login_tokens.delete().where(login_tokens.c.nonce_hash == nonce_hash))
 
+    def login_token_unused(self, nonce_hash: str) -> bool:
+        """Whether a sign-in token with this nonce was issued and not used yet."""
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                sa.select(login_tokens.c.nonce_hash).where(
+                    login_tokens.c.nonce_hash == nonce_hash, login_tokens.c.used_at.is_(None)
+                )
+            ).first()
+        return found is not None
+
     def use_login_token(self, nonce_hash: str) -> str | None:
         """Mark the token used and return its email; None if unknown or already used.
 

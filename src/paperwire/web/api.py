@@ -18,7 +18,7 @@ from paperwire.models import Paper, User
 from paperwire.search.query import MAX_QUERY_CHARS
 from paperwire.service import Service
 from paperwire.web import listing
-from paperwire.web.auth import Auth
+from paperwire.web.library_api import Authorization, reader
 from paperwire.web.schemas import (
     ErrorOut,
     HfDailyItem,
@@ -272,15 +272,6 @@ async def paper(request: Request, arxiv_id: PaperId) -> Response:
     return JSONBody(paper_out(found, service.upvotes([found])[found.arxiv_id]))
 
 
-def _voter(request: Request, csrf: str | None) -> User:
-    auth: Auth = request.app.state.auth
-    user = auth.current_user(request)
-    if user is None:
-        raise HTTPException(401, "sign in first (the session cookie is missing or expired)")
-    auth.check_csrf(request, csrf)
-    return user
-
-
 @router.get(
     "/api/v1/votes",
     summary="My upvotes",
@@ -288,12 +279,9 @@ def _voter(request: Request, csrf: str | None) -> User:
     tags=["paperwire"],
     responses={401: {"model": ErrorOut}},
 )
-async def my_votes(request: Request) -> Response:
-    """arXiv ids the signed-in user has upvoted, newest first."""
-    auth: Auth = request.app.state.auth
-    user = auth.current_user(request)
-    if user is None:
-        raise HTTPException(401, "sign in first (the session cookie is missing or expired)")
+async def my_votes(request: Request, authorization: Authorization = None) -> Response:
+    """arXiv ids the reader (API token or session) has upvoted, newest first."""
+    user = reader(request, authorization, None, False)
     return JSONBody(_service(request).votes_of(user.id))
 
 
@@ -309,9 +297,15 @@ CsrfHeader = Annotated[
     tags=["paperwire"],
     responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}},
 )
-async def upvote(request: Request, arxiv_id: PaperId, x_csrf_token: CsrfHeader = None) -> Response:
-    """Upvote a paper as the signed-in user (idempotent)."""
-    return _vote(request, arxiv_id, True, x_csrf_token)
+async def upvote(
+    request: Request,
+    arxiv_id: PaperId,
+    authorization: Authorization = None,
+    x_csrf_token: CsrfHeader = None,
+) -> Response:
+    """Upvote a paper as the reader: API token, or session with the CSRF header
+    (idempotent)."""
+    return _vote(request, arxiv_id, True, reader(request, authorization, x_csrf_token, True))
 
 
 @router.delete(
@@ -321,13 +315,18 @@ async def upvote(request: Request, arxiv_id: PaperId, x_csrf_token: CsrfHeader =
     tags=["paperwire"],
     responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}},
 )
-async def unvote(request: Request, arxiv_id: PaperId, x_csrf_token: CsrfHeader = None) -> Response:
-    """Withdraw the signed-in user's upvote (idempotent)."""
-    return _vote(request, arxiv_id, False, x_csrf_token)
+async def unvote(
+    request: Request,
+    arxiv_id: PaperId,
+    authorization: Authorization = None,
+    x_csrf_token: CsrfHeader = None,
+) -> Response:
+    """Withdraw the reader's upvote: API token, or session with the CSRF header
+    (idempotent)."""
+    return _vote(request, arxiv_id, False, reader(request, authorization, x_csrf_token, True))
 
 
-def _vote(request: Request, arxiv_id: str, up: bool, csrf: str | None) -> Response:
-    user = _voter(request, csrf)
+def _vote(request: Request, arxiv_id: str, up: bool, user: User) -> Response:
     done = listing.cast_vote(_service(request), user, arxiv_id, up)
     if done is None:
         raise HTTPException(404, f"paper {arxiv_id!r} is not in this paperwire")

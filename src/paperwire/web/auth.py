@@ -38,6 +38,9 @@ LINKS_PER_HOUR = 5
 _EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
 
 
+USED_LINK = "This sign-in link was already used. Ask for a new one."
+
+
 class LoginError(ValueError):
     """A login link that cannot be used; the message is shown to the reader."""
 
@@ -114,12 +117,20 @@ class Auth:
             raise LoginError("This sign-in link is not valid. Ask for a new one.")
         return str(data["e"]), str(data["n"])
 
+    def check_unused_login_token(self, token: str) -> str:
+        """The email of a valid token not used yet (the confirm page: nothing is used up);
+        LoginError otherwise, with the same messages as consume_login_token."""
+        email, nonce = self.check_login_token(token)
+        if not self.accounts.login_token_unused(_sha256(nonce)):
+            raise LoginError(USED_LINK)
+        return email
+
     def consume_login_token(self, token: str) -> User:
         """Sign in with `token` once: LoginError if invalid, expired or already used."""
         email, nonce = self.check_login_token(token)
         used_email = self.accounts.use_login_token(_sha256(nonce))
         if used_email is None or used_email != email:
-            raise LoginError("This sign-in link was already used. Ask for a new one.")
+            raise LoginError(USED_LINK)
         return self.accounts.get_or_create_user(email)
 
     # -- sessions --------------------------------------------------------------

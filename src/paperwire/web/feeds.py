@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from paperwire import feeds
 from paperwire.bibliography import to_bibtex, to_csl_json
 from paperwire.models import Paper
+from paperwire.search.lexical_docs import category_terms
 from paperwire.service import Service
 from paperwire.web import listing
 from paperwire.web.pages import SEARCH_PER_PAGE
@@ -85,7 +86,9 @@ def daily_feed(
 
 
 def _in_category(category: str, wanted: str) -> bool:
-    return category == wanted or ("." not in wanted and category.split(".")[0] == wanted)
+    """Whether a paper's `category` is `wanted` (a class, cs.CL, or an archive, cs), in any
+    letter case, as search's cat: compares them."""
+    return wanted.lower() in category_terms([category])
 
 
 @router.get("/feeds/trending.{fmt}")

@@ -249,7 +249,7 @@ def login_confirm(
     next_path: Annotated[str, Query(alias="next")] = "/",
 ) -> Response:
     try:
-        email, _ = _auth(request).check_login_token(token)
+        email = _auth(request).check_unused_login_token(token)
     except LoginError as exc:
         return render(request, "login.html", {"next": "/", "error": str(exc)}, status_code=400)
     return render(

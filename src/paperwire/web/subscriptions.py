@@ -7,9 +7,9 @@ import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -197,17 +197,23 @@ def unsubscribe(request: Request, token: str = "") -> HTMLResponse:
 
 
 @router.get("/admin/digest/status")
-def digest_status(request: Request, limit: int = 50) -> Response:
+def digest_status(request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> Response:
     """Outbox counts and the retrying/failed messages with their SMTP replies.
     Needs `Authorization: Bearer <Settings.admin_token>`."""
     service = _service(request)
     expected = service.settings.admin_token
-    given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    scheme, _, given = request.headers.get("authorization", "").strip().partition(" ")
     if not expected:
-        return JSONResponse({"detail": "admin API disabled: set PAPERWIRE_ADMIN_TOKEN"}, 404)
-    if not hmac.compare_digest(given.encode(), expected.encode()):
-        return JSONResponse({"detail": "admin token missing or wrong"}, 401)
-    return JSONResponse(service.digest.status(max(1, min(limit, 500))))
+        return JSONResponse({"error": "admin API disabled: set PAPERWIRE_ADMIN_TOKEN"}, 404)
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.strip().encode(), expected.encode()
+    ):
+        return JSONResponse(
+            {"error": "admin token missing or wrong: send Authorization: Bearer <admin_token>"},
+            401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return JSONResponse(service.digest.status(limit))
 
 
 def start_scheduler(app: FastAPI) -> None:
