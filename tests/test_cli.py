@@ -61,7 +61,7 @@ def test_settings_precedence_toml_env_override(
         bad.write_text("batch_size = = 3")
         Settings.load(bad)
     monkeypatch.setenv("PAPERWIRE_BATCH_SIZE", "0")
-    with pytest.raises(ValueError, match="batch_size"):
+    with pytest.raises(ValueError, match="PAPERWIRE_BATCH_SIZE: Input should be greater"):
         Settings.load()
 
 

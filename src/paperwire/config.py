@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import difflib
+import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+ENV_PREFIX = "PAPERWIRE_"
+# Settings whose values are never printed (`paperwire settings`, error messages, logs).
+SECRET_SETTINGS = frozenset({"secret_key", "smtp_password", "admin_token"})
+HIDDEN = "********"
 
 
 class Settings(BaseSettings):
@@ -16,7 +26,7 @@ class Settings(BaseSettings):
     Build one with :meth:`load`; nothing in paperwire reads the environment elsewhere.
     """
 
-    model_config = SettingsConfigDict(env_prefix="PAPERWIRE_", extra="forbid")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid")
 
     data_dir: Path = Field(
         default=Path("paperwire-data"),
@@ -252,10 +262,79 @@ class Settings(BaseSettings):
             except tomllib.TOMLDecodeError as exc:
                 raise ValueError(f"config file {config_file} is not valid TOML: {exc}") from exc
             file_values = file_values.get("paperwire", file_values)
-        env_values = cls().model_dump(exclude_unset=True)
-        merged = {
-            **file_values,
-            **env_values,
-            **{k: v for k, v in overrides.items() if v is not None},
-        }
-        return cls.model_validate(merged)
+        try:
+            env_values = cls().model_dump(exclude_unset=True)
+        except ValidationError as exc:
+            raise ValueError(settings_problems(exc, "env")) from None
+        given = {k: v for k, v in overrides.items() if v is not None}
+        merged = {**file_values, **env_values, **given}
+        try:
+            return cls.model_validate(merged)
+        except ValidationError as exc:
+            where = {
+                **dict.fromkeys(file_values, f"in {config_file}"),
+                **dict.fromkeys(env_values, "env"),
+                **dict.fromkeys(given, "option"),
+            }
+            raise ValueError(settings_problems(exc, where)) from None
+
+    def shown(self) -> dict[str, str]:
+        """Every setting's value as text to print: secrets hidden, and the password in
+        database_url."""
+        values = self.model_dump()
+        return {name: shown_value(name, values[name]) for name in type(self).model_fields}
+
+
+def shown_value(name: str, value: Any) -> str:
+    """`value` of setting `name` as it may be printed."""
+    if name in SECRET_SETTINGS and value:
+        return HIDDEN
+    if name == "database_url" and value:
+        try:
+            return make_url(str(value)).render_as_string(hide_password=True)
+        except ArgumentError:
+            return HIDDEN  # unreadable: it may hold a password anywhere
+    return str(value)
+
+
+def _source(name: str, where: str) -> str:
+    if where == "env":
+        return f"{ENV_PREFIX}{name.upper()}"
+    if where == "option":
+        return f"--{name.replace('_', '-')}"
+    return f"{name} {where}"
+
+
+def settings_problems(exc: ValidationError, where: str | Mapping[str, str]) -> str:
+    """One line per problem of `exc`, naming where each bad setting came from (`where`:
+    "env", "option", "in FILE", or a map of setting names to those) and what to do, never
+    the value given (it may be a secret)."""
+    names = list(Settings.model_fields)
+    lines = []
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else ""
+        origin = where if isinstance(where, str) else where.get(name, "in the config file")
+        source = _source(name, origin) if name else "settings"
+        if error["type"] == "extra_forbidden":
+            close = difflib.get_close_matches(name, names, n=1)
+            hint = (
+                f"; did you mean {close[0]!r}?" if close else " (`paperwire settings` lists them)"
+            )
+            lines.append(f"{source}: there is no setting {name!r}{hint}")
+            continue
+        message = str(error["msg"]).removeprefix("Value error, ")
+        lines.append(f"{source}: {message}")
+    return "; ".join(lines) or "invalid settings"
+
+
+def unknown_environment(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Warnings for PAPERWIRE_* variables that are no setting but nearly spell one (a
+    typo that would otherwise be ignored without a word)."""
+    fields = {f"{ENV_PREFIX}{name.upper()}": name for name in Settings.model_fields}
+    out = []
+    for var in sorted(environ if environ is not None else os.environ):
+        if var.startswith(ENV_PREFIX) and var not in fields:
+            close = difflib.get_close_matches(var, list(fields), n=1, cutoff=0.85)
+            if close:
+                out.append(f"{var} is not a setting and is ignored; did you mean {close[0]}?")
+    return out

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from pydantic import ValidationError
 
-from paperwire.config import Settings
+from paperwire.config import Settings, unknown_environment
 from paperwire.service import Service
 from paperwire.store import StoreError
 
@@ -53,5 +53,7 @@ def cli(
     try:
         settings = Settings.load(config_file, data_dir=data_dir, database_url=database_url)
     except (ValueError, ValidationError) as exc:
-        raise click.ClickException(f"invalid settings: {exc}") from exc
+        raise click.ClickException(f"invalid settings: {exc}") from None
+    for warning in unknown_environment():
+        click.echo(f"warning: {warning}", err=True)
     ctx.obj = Context(settings)

@@ -200,12 +200,10 @@ def print_settings(settings: Settings) -> None:
     table = Table(title="settings (env PAPERWIRE_<NAME>, or NAME = value in --config TOML)")
     for name in ("name", "value", "meaning"):
         table.add_column(name)
-    values = settings.model_dump()
+    values = settings.shown()  # secrets hidden
     for name, field in Settings.model_fields.items():
-        value = values[name]
-        if ("password" in name or "secret" in name) and value:
-            value = "********"
-        table.add_row(name, str(value), field.description or "")
+        # Text, not markup: "[gpu]" in a description is no style tag
+        table.add_row(name, Text(values[name]), Text(field.description or ""))
     out.print(table)
 
 
