@@ -11,6 +11,7 @@ import sys
 from paperwire.cli import backup, digest, ingest, library, listing, search, serve
 from paperwire.cli.base import cli
 from paperwire.cli.render import console
+from paperwire.search.damage import IndexDamaged
 
 __all__ = ["cli", "main"]
 
@@ -23,6 +24,9 @@ def main() -> None:
     except KeyboardInterrupt:
         console.print("interrupted; committed batches are kept and a re-run resumes")
         sys.exit(130)
+    except IndexDamaged as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from typing import Any
 
 from paperwire.config import Settings
 from paperwire.models import Paper
+from paperwire.search.damage import REBUILD_HINT, is_damage
 from paperwire.search.embed import INSTALL_HINT
 from paperwire.search.fusion import (
     DEFAULT_FUSION,
@@ -152,7 +153,13 @@ class SearchEngine:
         if self._lexical is None:
             self._lexical = LexicalIndex(self.settings.data_dir / "index" / "lexical")
             self._caught_up_at = time.monotonic()
-            self.opening_catch_up = self.catch_up()
+            try:
+                self.opening_catch_up = self.catch_up()
+            except ValueError as exc:  # segment files unreadable though the index opened
+                if not is_damage(exc):
+                    raise
+                self._lexical.clear_damaged(exc)
+                self.opening_catch_up = self.catch_up()  # an empty index: asks for a rebuild
         elif self._catch_up_due():
             self._caught_up_at = time.monotonic()  # one catch-up at a time
             threading.Thread(
@@ -238,7 +245,13 @@ class SearchEngine:
 
     def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
         started = datetime.now(UTC)
-        count = self.lexical.rebuild_rows(self.store.iter_rows(), progress)
+        try:
+            count = self.lexical.rebuild_rows(self.store.iter_rows(), progress)
+        except ValueError as exc:  # damage the opening did not see: start from empty
+            if not is_damage(exc):
+                raise
+            self.lexical.clear_damaged(exc)
+            count = self.lexical.rebuild_rows(self.store.iter_rows(), progress)
         self.lexical.synced_until = started - SYNC_MARGIN
         self.needs_rebuild = False
         return count
@@ -301,6 +314,8 @@ class SearchEngine:
         return list(analyzer.analyze(clause.text))
 
     def _rebuild_note(self) -> str:
+        if self.lexical.damaged:
+            return f"the search index was damaged and has been cleared; {REBUILD_HINT}"
         if self.lexical.outdated:
             return (
                 "the search index was made by an older version of paperwire and has been "

@@ -8,6 +8,7 @@ query text is tokenised by the same analyzers the index uses, so stemming matche
 from __future__ import annotations
 
 import json
+import logging
 import math
 import shutil
 import time
@@ -21,6 +22,7 @@ import tantivy
 
 from paperwire.latex import latex_to_text
 from paperwire.models import Paper
+from paperwire.search.damage import REBUILD_HINT, IndexDamaged, is_damage
 from paperwire.search.lexical_docs import (
     build_schema,
     day_number,
@@ -53,7 +55,10 @@ WRITER_HEAP = 64_000_000
 # one writer thread, no split. Searching one segment instead of two (or the eight an
 # incremental import leaves) is 5% (35%) faster, measured; memory is taken as needed.
 REBUILD_HEAP = 1_500_000_000
+LOG = logging.getLogger(__name__)
 LOCK_WAIT_SECONDS = 30.0
+OPEN_TRIES = 3  # opening an index whose files cannot be read, before it counts as damaged
+SORT_FIELDS = {"date": "day", "trending": "upvotes"}  # fast fields of the other sorts
 
 # Query-side stopwords: dropped from free words (not from phrases) unless nothing else is left.
 # Leaving them out of the index too (custom_stopword before the stemmer, phrases built with
@@ -128,9 +133,10 @@ class LexicalIndex:
         return self.path / "paperwire.json"
 
     def _open_or_create(self) -> bool:
-        """Open the index; (re)create it empty when missing or of another schema version.
-        Returns True when it was created now (callers may want a rebuild)."""
-        created = False
+        """Open the index; (re)create it empty when missing, of another schema version, or
+        damaged (its files unreadable on OPEN_TRIES tries: another process's merge can
+        delete files just as this one opens). Returns True when it was created now
+        (callers may want a rebuild)."""
         try:
             meta = json.loads(self._meta_path().read_text())
         except (OSError, ValueError):
@@ -138,18 +144,57 @@ class LexicalIndex:
         if meta.get("schema_version") != SCHEMA_VERSION:
             old = meta.get("schema_version", meta.get("replaced_version"))
             self.replaced_version = old if isinstance(old, int) else None
-            if self.path.exists():
-                shutil.rmtree(self.path)
-            self.path.mkdir(parents=True)
-            created = True
-        self.index = tantivy.Index(self.schema, path=str(self.path), reuse=not created)
+            self._reset(damaged=False)
+            return True
+        for attempt in range(OPEN_TRIES):
+            try:
+                self._open(reuse=True)
+                self.index.searcher()  # opens every segment's files
+                return False
+            except ValueError as exc:
+                if not is_damage(exc):
+                    raise
+                if attempt == OPEN_TRIES - 1:
+                    self.clear_damaged(exc)
+                    return True
+                time.sleep(0.5)
+        raise AssertionError("unreachable")
+
+    def _open(self, reuse: bool) -> None:
+        self.index = tantivy.Index(self.schema, path=str(self.path), reuse=reuse)
         self.index.register_tokenizer("pw_text", self.text)
         self.index.register_tokenizer("pw_name", self.names)
-        if created:
-            self._commit(lambda writer: None)
-            meta = {"schema_version": SCHEMA_VERSION, "replaced_version": self.replaced_version}
-            self._meta_path().write_text(json.dumps(meta))
-        return created
+
+    def _reset(self, damaged: bool) -> None:
+        """Replace the folder with an empty index (its meta says why)."""
+        if self.path.exists():
+            shutil.rmtree(self.path)
+        self.path.mkdir(parents=True)
+        self._open(reuse=False)
+        self._commit(lambda writer: None)
+        meta = {
+            "schema_version": SCHEMA_VERSION,
+            "replaced_version": self.replaced_version,
+            "damaged": damaged,
+        }
+        self._meta_path().write_text(json.dumps(meta))
+
+    def clear_damaged(self, exc: BaseException) -> None:
+        """Empty an index whose files cannot be read (nothing is lost: the store holds
+        every paper); searches say to rebuild it until it is."""
+        LOG.warning("search index %s is damaged (%s); cleared it: %s", self.path, exc, REBUILD_HINT)
+        self.replaced_version = None
+        self._reset(damaged=True)
+
+    @property
+    def damaged(self) -> bool:
+        """True while this is the empty index that replaced a damaged one (until the first
+        sync or rebuild)."""
+        try:
+            meta = json.loads(self._meta_path().read_text())
+        except (OSError, ValueError):
+            return False
+        return bool(meta.get("damaged")) and not meta.get("synced_until")
 
     @property
     def synced_until(self) -> datetime | None:
@@ -421,19 +466,23 @@ class LexicalIndex:
         0), which lets tantivy skip documents that cannot reach the top."""
         searcher = self.searcher()
         limit = max(limit, 1)
-        if sort == "relevance":
-            result = searcher.search(query, limit, count=count, offset=offset)
-        else:
-            field = {"date": "day", "trending": "upvotes"}[sort]
-            result = searcher.search(
-                query,
-                limit,
-                count=count,
-                offset=offset,
-                order_by_field=field,
-                order=tantivy.Order.Desc,
-            )
-        ids = self._ids(searcher, [address for _key, address in result.hits])
+        try:
+            if sort == "relevance":
+                result = searcher.search(query, limit, count=count, offset=offset)
+            else:
+                result = searcher.search(
+                    query,
+                    limit,
+                    count=count,
+                    offset=offset,
+                    order_by_field=SORT_FIELDS[sort],
+                    order=tantivy.Order.Desc,
+                )
+            ids = self._ids(searcher, [address for _key, address in result.hits])
+        except ValueError as exc:
+            if is_damage(exc):
+                raise IndexDamaged(f"the search index is damaged ({exc}); {REBUILD_HINT}") from exc
+            raise
         keys = [float(key) for key, _address in result.hits]
         total: int | None = getattr(result, "count", None)  # missing from tantivy's stubs
         return LexicalResult(ids=list(zip(ids, keys, strict=True)), total=int(total or 0))

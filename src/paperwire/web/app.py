@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperwire import __version__
 from paperwire.config import Settings
+from paperwire.search.damage import REBUILD_HINT, IndexDamaged
 from paperwire.service import Service
 from paperwire.web import api, feeds, for_you, library_api, library_io, library_pages, pages
 from paperwire.web.auth import CSRF_COOKIE, Auth
@@ -241,6 +242,15 @@ def _install_error_pages(app: FastAPI) -> None:
         if _wants_json(request):
             return JSONResponse({"error": message}, 400)
         return render(request, "error.html", {"status": 400, "message": message}, status_code=400)
+
+    @app.exception_handler(IndexDamaged)
+    async def index_damaged(request: Request, exc: IndexDamaged) -> Response:
+        log.error("%s", exc)
+        message = "Search is unavailable: the search index is damaged. " + REBUILD_HINT[0].upper()
+        message += REBUILD_HINT[1:] + "."
+        if _wants_json(request):
+            return JSONResponse({"error": message}, 503)
+        return render(request, "error.html", {"status": 503, "message": message}, status_code=503)
 
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception) -> Response:
