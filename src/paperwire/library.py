@@ -24,6 +24,7 @@ from paperwire.models import (
     Paper,
     ReaderSignals,
     User,
+    clean_text,
     split_arxiv_id,
 )
 from paperwire.store import Store
@@ -94,7 +95,7 @@ def without_dismissed(papers: list[Paper], ratings: dict[str, int]) -> tuple[lis
 
 
 def clean_name(raw: str, what: str = "collection name", limit: int = MAX_NAME) -> str:
-    name = " ".join(str(raw).split())
+    name = " ".join(clean_text(str(raw)).split())
     if not name:
         raise LibraryError(f"the {what} is empty")
     if len(name) > limit:
@@ -103,7 +104,7 @@ def clean_name(raw: str, what: str = "collection name", limit: int = MAX_NAME) -
 
 
 def clean_note(raw: str) -> str:
-    note = str(raw).replace("\r\n", "\n").strip()
+    note = clean_text(str(raw)).replace("\r\n", "\n").strip()
     if len(note) > MAX_NOTE:
         raise LibraryError(f"a note may be at most {MAX_NOTE} characters")
     return note

@@ -50,6 +50,19 @@ def clean_categories(raw: list[str] | str) -> list[str]:
     return out
 
 
+# C0 control characters but tab, line feed and carriage return, and DEL. PostgreSQL's text
+# and jsonb refuse NUL, XML 1.0 (the RSS/Atom feeds) refuses all of them, and terminals
+# and grep take text holding them for binary: nothing paperwire stores holds them.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_text(text: str) -> str:
+    """`text` without control characters (tab and line breaks stay)."""
+    if text.isprintable() or not _CONTROL.search(text):
+        return text
+    return _CONTROL.sub("", text)
+
+
 def collapse_whitespace(text: str | None) -> str:
     """arXiv text has hard line breaks and indentation; fold them into single spaces."""
     return " ".join(text.split()) if text else ""

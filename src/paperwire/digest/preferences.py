@@ -7,10 +7,11 @@ from datetime import date
 from typing import Any
 
 from paperwire.digest.schedule import FREQUENCIES, parse_send_time, zone
-from paperwire.models import clean_categories
+from paperwire.models import clean_categories, clean_text
 from paperwire.search.query import QueryError, parse_query
 
-_EMAIL = re.compile(r"^[^@\s<>,;\"]+@[A-Za-z0-9.-]+\.[A-Za-z0-9-]{2,}$|^[^@\s<>,;\"]+@localhost$")
+_LOCAL = r"[^@\s<>,;\"\x00-\x1f\x7f]+"  # the part before @: no controls, no separators
+_EMAIL = re.compile(rf"^{_LOCAL}@[A-Za-z0-9.-]+\.[A-Za-z0-9-]{{2,}}$|^{_LOCAL}@localhost$")
 MAX_LIST = 20
 MAX_ITEM = 200
 MAX_PAPERS = 50
@@ -32,7 +33,7 @@ def _items(value: Any, what: str) -> list[str]:
         value = [line for line in value.replace("\r", "").split("\n")]
     items: list[str] = []
     for item in value or []:
-        text = " ".join(str(item).split())
+        text = " ".join(clean_text(str(item)).split())
         if not text or text in items:
             continue
         if len(text) > MAX_ITEM:

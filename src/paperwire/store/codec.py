@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from paperwire.models import Author, Paper
+from paperwire.models import Author, Paper, clean_text
 
 # Fields whose value describes the paper's text/metadata at a given version.
 _VERSIONED = (
@@ -64,6 +64,10 @@ ENCODED_COLUMNS = (
 EncodedRow = tuple[Any, ...]
 
 
+def _clean(text: str | None) -> str | None:
+    return None if text is None else clean_text(text)
+
+
 def _iso(value: date | None) -> str | None:
     return None if value is None else value.isoformat()
 
@@ -105,8 +109,34 @@ def encode_paper(paper: Paper) -> EncodedRow:
         _iso(paper.hf_date),
         paper.deleted,
     )
-    digest = hashlib.blake2b(orjson.dumps(values), digest_size=16).hexdigest()
+    dumped = orjson.dumps(values)
+    # No stored text holds control characters (models.clean_text); found by one look at
+    # the row's JSON, so clean rows cost only that look (~1 µs).
+    if b"\\u00" in dumped or b"\x7f" in dumped:  # JSON writes control characters as \u00XX
+        values = _without_controls(values)
+        dumped = orjson.dumps(values)
+    digest = hashlib.blake2b(dumped, digest_size=16).hexdigest()
     return (*values, digest)
+
+
+# Positions in an encoded row of the free-text columns, and of the authors' JSON.
+_TEXT_COLUMNS = tuple(
+    ENCODED_COLUMNS.index(c)
+    for c in (*_VERSIONED, "hf_github")
+    if c not in ("authors", "categories")
+)
+_AUTHORS = ENCODED_COLUMNS.index("authors")
+
+
+def _without_controls(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """`values` (an encoded row but its digest) with control characters taken out of
+    every text: found by one look at the row's JSON, so clean rows cost nothing more."""
+    out = list(values)
+    for n in _TEXT_COLUMNS:
+        out[n] = _clean(out[n])
+    authors = [{k: clean_text(v) for k, v in a.items()} for a in orjson.loads(out[_AUTHORS])]
+    out[_AUTHORS] = orjson.dumps(authors).decode()
+    return tuple(out)
 
 
 def content_hash(paper: Paper) -> str:

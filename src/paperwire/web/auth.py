@@ -35,7 +35,8 @@ CSRF_COOKIE = "pw_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 LINKS_PER_HOUR = 5
-_EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
+_PART = r"[^@\s<>\"',;\x00-\x1f\x7f]+"  # no controls, no separators
+_EMAIL = re.compile(rf"^{_PART}@{_PART}\.{_PART}$")
 
 
 USED_LINK = "This sign-in link was already used. Ask for a new one."
