@@ -14,6 +14,7 @@ a paper's vector, so a batch embedded twice leaves no duplicate.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ from paperwire.search.backlog import Backlog
 from paperwire.search.embed import MODEL_ID, Embedder, Vectors, default_cache_dir
 from paperwire.search.semantic import BatchWork, SemanticIndex
 
+CONNECT_TIMEOUT = 10.0  # seconds to reach the head's port before saying it is unreachable
 RAY_HINT = "embedding on Ray needs the ray package: pip install 'paperwire[ray]'"
 IN_FLIGHT_PER_WORKER = 2  # batches queued per actor, so none waits between batches
 MAX_ATTEMPTS = 3  # tries per batch before the run fails
@@ -65,6 +67,22 @@ def _import_ray() -> Any:
     return ray
 
 
+def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
+    """RayUnavailable at once when nothing answers at a HOST:PORT `address` (ray.init
+    retries an unreachable head for minutes, printing retry logs); other forms (auto,
+    ray://…) are left to Ray."""
+    host, sep, port = address.rpartition(":")
+    if not sep or "://" in address or not port.isascii() or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise RayUnavailable(
+            f"cannot reach the Ray cluster at {address}: {exc}; is `ray start --head` "
+            "running there, and is the address the head's (HOST:PORT, default port 6379)?"
+        ) from exc
+
+
 class RayBackfill:
     """Drive one backfill run over the cluster at `address`."""
 
@@ -84,6 +102,7 @@ class RayBackfill:
         progress: Callable[[int], None] | None = None,
     ) -> RayReport:
         ray = self.ray
+        check_reachable(self.address)
         try:
             ray.init(address=self.address, logging_level="WARNING", log_to_driver=False)
         except (ConnectionError, RuntimeError) as exc:
