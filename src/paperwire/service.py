@@ -6,7 +6,7 @@ import contextlib
 import fcntl
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any
 from paperwire import harvest, listing
 from paperwire.config import Settings
 from paperwire.digest.digests import Digests
-from paperwire.ingest import OnChanged, Progress, SnapshotDamaged, import_snapshot
+from paperwire.ingest import (
+    IngestInterrupted,
+    OnChanged,
+    Progress,
+    SnapshotDamaged,
+    import_snapshot,
+)
+from paperwire.interrupts import sigint_held
 from paperwire.keys import load_secret_key
 from paperwire.latex import latex_to_text
 from paperwire.library import AddReport, Library, without_dismissed
@@ -115,31 +122,44 @@ class Service:
 
     # -- ingestion -------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _ingest_run(self, source: str, detail: str) -> Iterator[IngestReport]:
+        """Record the block as an ingest run, with the counts it adds to the report it is
+        given. Ctrl-C is recorded as an interruption, with the counts of the batches
+        committed before it, and raised as IngestInterrupted."""
+        run = self.store.start_run(source, detail)
+        report = IngestReport()
+        try:
+            with RunHeartbeat(self.store, run):
+                yield report
+        except KeyboardInterrupt:
+            with sigint_held():
+                self.store.finish_run(run, report, interrupted=True)
+            raise IngestInterrupted(report) from None
+        except SnapshotDamaged as exc:
+            self.store.finish_run(run, report, error=str(exc))
+            raise
+        except BaseException as exc:
+            self.store.finish_run(run, report, error=f"{type(exc).__name__}: {exc}")
+            raise
+        self.store.finish_run(run, report)
+
     def import_snapshot(
         self,
         path: Path,
         progress: Progress | None = None,
         progress_bytes: Progress | None = None,
     ) -> IngestReport:
-        run = self.store.start_run("snapshot", str(path))
-        report = IngestReport()
-        try:
-            with RunHeartbeat(self.store, run), self._bulk_load() as load:
-                report = import_snapshot(
-                    self.store,
-                    path,
-                    batch_size=self.settings.batch_size,
-                    progress=progress,
-                    progress_bytes=progress_bytes,
-                    on_stored=load.add if load else None,
-                )
-        except SnapshotDamaged as exc:
-            self.store.finish_run(run, exc.report, error=str(exc))
-            raise
-        except BaseException as exc:
-            self.store.finish_run(run, report, error=f"{type(exc).__name__}: {exc}")
-            raise
-        self.store.finish_run(run, report)
+        with self._ingest_run("snapshot", str(path)) as report, self._bulk_load() as load:
+            import_snapshot(
+                self.store,
+                path,
+                report,
+                batch_size=self.settings.batch_size,
+                progress=progress,
+                progress_bytes=progress_bytes,
+                on_stored=load.add if load else None,
+            )
         return report
 
     # -- network sources (arXiv OAI-PMH, arXiv API, HF daily papers) ----------
@@ -148,15 +168,8 @@ class Service:
         self, source: str, detail: str, work: Callable[[PoliteClient, IngestReport], None]
     ) -> IngestReport:
         """Run `work` with a polite HTTP client, recorded as an ingest run."""
-        run = self.store.start_run(source, detail)
-        report = IngestReport()
-        try:
-            with RunHeartbeat(self.store, run), PoliteClient(self.settings) as client:
-                work(client, report)
-        except BaseException as exc:
-            self.store.finish_run(run, report, error=f"{type(exc).__name__}: {exc}")
-            raise
-        self.store.finish_run(run, report)
+        with self._ingest_run(source, detail) as report, PoliteClient(self.settings) as client:
+            work(client, report)
         return report
 
     def harvest_oai(
