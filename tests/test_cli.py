@@ -46,6 +46,9 @@ def test_every_setting_is_described_and_in_readme() -> None:
     for name, field in Settings.model_fields.items():
         assert field.description, f"setting {name} has no description"
         assert f"| `{name}` |" in readme, f"setting {name} is missing from the README's table"
+        (row,) = [line for line in readme.splitlines() if line.startswith(f"| `{name}` |")]
+        meaning = field.description.replace("|", "\\|")
+        assert row.endswith(f" | {meaning} |"), f"README's meaning of {name} differs"
 
 
 def test_settings_precedence_toml_env_override(

@@ -500,6 +500,12 @@ class DigestStore:
         with self.engine.connect() as conn:
             return {str(s): int(n) for s, n in conn.execute(query)}
 
+    def pending_count(self) -> int:
+        """Messages waiting for delivery (composed, or retrying later)."""
+        query = sa.select(sa.func.count()).where(outbox.c.status.in_(PENDING_DELIVERY))
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
     def status_counts(self, period: str | None = None) -> dict[str, int]:
         query = sa.select(outbox.c.status, sa.func.count()).group_by(outbox.c.status)
         if period:
