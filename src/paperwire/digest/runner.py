@@ -232,9 +232,10 @@ class DigestRunner:
                     for r in rows
                 ]
                 continue
-            self.store.record_composed(rows)
-            report.composed += sum(1 for r in rows if r.status == "composed")
-            report.empty += sum(1 for r in rows if r.status == "empty")
+            written = self.store.record_composed(rows)  # less when a concurrent run was first
+            report.skipped += len(rows) - len(written)
+            report.composed += sum(1 for r in written if r.status == "composed")
+            report.empty += sum(1 for r in written if r.status == "empty")
         return report
 
     def _compose_rows(
