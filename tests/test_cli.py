@@ -46,6 +46,9 @@ def test_every_setting_is_described_and_in_readme() -> None:
     for name, field in Settings.model_fields.items():
         assert field.description, f"setting {name} has no description"
         assert f"| `{name}` |" in readme, f"setting {name} is missing from the README's table"
+        (row,) = [line for line in readme.splitlines() if line.startswith(f"| `{name}` |")]
+        meaning = field.description.replace("|", "\\|")
+        assert row.endswith(f" | {meaning} |"), f"README's meaning of {name} differs"
 
 
 def test_settings_precedence_toml_env_override(
@@ -99,3 +102,32 @@ def test_bad_input_gives_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
     assert bad_db.returncode == 1
     assert "unsupported database URL" in bad_db.stderr
     assert "Traceback" not in bad_db.stderr
+
+
+@pytest.mark.parametrize("given_by", ["env", "toml", "option"])
+@pytest.mark.parametrize("where", ["a file", "under /proc"])
+def test_a_data_dir_that_cannot_be_created_is_one_clear_error(
+    tmp_path: Path, given_by: str, where: str
+) -> None:
+    in_the_way = tmp_path / "a-file"
+    in_the_way.write_text("not a directory")
+    path = in_the_way if where == "a file" else Path("/proc/paperwire-no-such-dir")
+    unset = ("PAPERWIRE_DATA_DIR", "PAPERWIRE_CONFIG", "PAPERWIRE_DATABASE_URL")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    args = [sys.executable, "-m", "paperwire"]
+    if given_by == "env":
+        env["PAPERWIRE_DATA_DIR"] = str(path)
+    elif given_by == "toml":
+        config = tmp_path / "pw.toml"
+        config.write_text(f'data_dir = "{path}"\n')
+        args += ["--config", str(config)]
+    else:
+        args += ["--data-dir", str(path)]
+    done = subprocess.run([*args, "stats"], env=env, capture_output=True, text=True)
+    assert "Traceback" not in done.stderr
+    if given_by == "option" and where == "a file":  # click's own check of the option
+        assert done.returncode == 2 and "is a file" in done.stderr
+        return
+    assert done.returncode == 1, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert f"data_dir {path}" in line and "PAPERWIRE_DATA_DIR" in line

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import DAILY_FILE
-from digest_support import SmtpServer, daily_subset
+from digest_support import SmtpServer, daily_subset, free_port
 from paperwire.cli import cli
 from paperwire.config import Settings
 
@@ -75,3 +76,40 @@ def test_subscribers_and_digest_commands(
     gone = runner.invoke(cli, [*base, "subscribers", "remove", "b@example.com"])
     assert gone.exit_code != 0 and "no subscriber" in gone.output
     assert "sent" in run("digest", "status")
+
+
+@pytest.mark.parametrize("trouble", ["unreachable", "no STARTTLS"])
+def test_digest_run_that_cannot_use_the_smtp_server_exits_non_zero(
+    settings: Settings, smtp: SmtpServer, tmp_path: Path, trouble: str
+) -> None:
+    """Every run of a cron job with a wrong SMTP setting must fail visibly, while the
+    messages wait, with no attempt used up, until the setting is fixed."""
+    good = {"PAPERWIRE_SMTP_HOST": "127.0.0.1", "PAPERWIRE_SMTP_PORT": str(smtp.port)}
+    good |= {"PAPERWIRE_SECRET_KEY": "cli-key", "PAPERWIRE_DIGEST_RETRY_BASE": "2"}
+    bad = dict(good)
+    if trouble == "unreachable":
+        bad["PAPERWIRE_SMTP_PORT"] = str(free_port())
+    else:
+        bad["PAPERWIRE_SMTP_SECURITY"] = "starttls"  # the loopback server offers no STARTTLS
+    base = ["--data-dir", str(settings.data_dir), "--database-url", settings.resolved_database_url]
+    fixed = CliRunner(env=good)
+    for args in (
+        ["import", str(daily_subset(DAILY_FILE, tmp_path / "subset.jsonl", 600))],
+        ["subscribers", "add", "a@example.com", "--category", "cs.LG"],
+        ["subscribers", "add", "b@example.com", "--category", "cs.CL"],
+    ):
+        assert fixed.invoke(cli, [*base, *args]).exit_code == 0
+    for _ in range(2):  # every run says so: also one with nothing due (retried in 2 s)
+        failed = CliRunner(env=bad).invoke(cli, [*base, "digest", "run", "--date", "2025-03-20"])
+        assert failed.exit_code == 1, failed.output
+        (reason,) = [line for line in failed.output.splitlines() if line.startswith("Error:")]
+        assert "2 message(s) stay queued" in reason and "smtp_* settings" in reason
+        assert "digest_retry_base (2.0 s)" in reason
+        assert ("STARTTLS" in reason) == (trouble == "no STARTTLS")
+    assert smtp.handler.received == []
+    status = fixed.invoke(cli, [*base, "digest", "status", "--json"])
+    assert all(p["attempts"] == 0 for p in json.loads(status.output)["problems"])
+    time.sleep(2.1)
+    sent = fixed.invoke(cli, [*base, "digest", "run", "--date", "2025-03-20"])
+    assert sent.exit_code == 0, sent.output
+    assert len(smtp.handler.received) == 2

@@ -10,8 +10,10 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -363,3 +365,29 @@ def test_scheduled_run_uses_each_subscribers_local_day(service: Service) -> None
     }
     again = service.digest.compose(now=moment + timedelta(minutes=5))
     assert again.skipped == 3 and again.composed + again.empty == 0  # idempotent
+
+
+def test_concurrent_runs_each_report_only_what_they_composed(
+    service: Service, smtp: SmtpServer, dsettings: Settings
+) -> None:
+    """Run B has found the digests not composed yet; run A writes them just before B
+    does. B writes none of them and says so (it reported them as composed too)."""
+    subscribe_many(service, 3)
+    first = Service(dsettings)
+    first_report: list[tuple[Any, Any]] = []
+
+    def first_gets_there_first(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if not first_report and statement.startswith("INSERT INTO digest_outbox"):
+            first_report.append(first.digest.run(DAY))
+
+    second = Service(dsettings)
+    try:
+        sa.event.listen(second.store.engine, "before_cursor_execute", first_gets_there_first)
+        composed, sent = second.digest.run(DAY)
+        ((first_composed, first_sent),) = first_report
+    finally:
+        first.close()
+        second.close()
+    assert (first_composed.composed, first_composed.skipped, first_sent.sent) == (3, 0, 3)
+    assert (composed.composed, composed.empty, composed.skipped, sent.sent) == (0, 0, 3, 0)
+    assert len(smtp.handler.message_ids()) == 3 and statuses(service) == {"sent": 3}

@@ -15,6 +15,9 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from paperwire import liveness
+from paperwire.config import Settings
+from paperwire.ingest import PARALLEL_MIN_BYTES, IngestInterrupted
+from paperwire.service import Service
 from paperwire.store import open_store
 from paperwire.store.schema import ingest_runs
 from tests.test_import import daily_lines
@@ -153,3 +156,98 @@ def test_a_running_run_beats(db_url: str) -> None:
         assert beat() > first
     finally:
         store.close()
+
+
+def committed_papers(url: str) -> int:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(sa.text("SELECT count(*) FROM papers")).scalar_one())
+    except sa.exc.DBAPIError:  # not created yet
+        return 0
+    finally:
+        engine.dispose()
+
+
+def run_counts(url: str) -> list[tuple[str, int, int]]:
+    """(status, new, unchanged) of every run, oldest first."""
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        query = sa.select(ingest_runs.c.status, ingest_runs.c.new, ingest_runs.c.unchanged)
+        found = [tuple(r) for r in conn.execute(query.order_by(ingest_runs.c.id))]
+    engine.dispose()
+    return found  # type: ignore[return-value]
+
+
+def test_ctrl_c_mid_import_ends_cleanly_counts_committed_batches_and_resumes(
+    tmp_path: Path, db_url: str
+) -> None:
+    source = tmp_path / "part.jsonl"
+    source.write_text("".join(daily_lines(8000)), encoding="utf-8")
+    assert source.stat().st_size >= PARALLEL_MIN_BYTES  # parsed by a second process too
+    env = {**os.environ, "PAPERWIRE_DATABASE_URL": db_url, "PAPERWIRE_BATCH_SIZE": "200"}
+    command = [sys.executable, "-m", "paperwire", "--data-dir", str(tmp_path / "d"), "import"]
+    proc = subprocess.Popen(
+        [*command, str(source)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while committed_papers(db_url) < 200 and proc.poll() is None:
+            assert time.monotonic() < deadline, "the first batch was never committed"
+            time.sleep(0.02)
+        assert proc.poll() is None, "the import finished before it could be interrupted"
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal: the whole process group
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr + stdout and "locked" not in stderr + stdout
+    message = [line for line in stderr.splitlines() if "interrupted" in line]
+    assert len(message) == 1, stderr
+    stored = committed_papers(db_url)
+    assert 0 < stored < 8000
+    assert f"{stored:,} new" in message[0] and "resumes" in message[0]
+    assert run_counts(db_url) == [("interrupted", stored, 0)]
+
+    again = cli(tmp_path / "d", env, "import", str(source))
+    assert again.returncode == 0, again.stderr
+    assert committed_papers(db_url) == 8000  # nothing lost, nothing twice
+    assert run_counts(db_url) == [("interrupted", stored, 0), ("ok", 8000 - stored, 0)]
+
+
+def test_ctrl_c_inside_a_batch_write_waits_for_its_commit(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """SIGINT once a batch's INSERT ran: the batch commits, then the import stops. A
+    KeyboardInterrupt inside the transaction left SQLite locked: recording the run failed
+    with "database is locked" after the busy timeout."""
+    source = tmp_path / "part.jsonl"
+    source.write_text("".join(daily_lines(600)), encoding="utf-8")
+    signalled: list[str] = []
+
+    def ctrl_c_mid_insert(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if not signalled and statement.startswith("INSERT INTO papers"):
+            signalled.append(statement)
+            os.kill(os.getpid(), signal.SIGINT)  # handled before this function returns
+
+    stopped: KeyboardInterrupt | None = None
+    with Service(settings.model_copy(update={"batch_size": 200})) as service:
+        sa.event.listen(service.store.engine, "after_cursor_execute", ctrl_c_mid_insert)
+        try:
+            service.import_snapshot(source)
+        except KeyboardInterrupt as exc:  # not pytest's: it would end the session
+            stopped = exc
+        assert signalled
+        assert isinstance(stopped, IngestInterrupted)
+        assert (stopped.report.new, stopped.report.seen) == (200, 200)
+        assert service.paper_count() == 200
+        (run,) = service.stats()["runs"]
+        assert (run["status"], run["new"]) == ("interrupted", 200)
+        assert service.import_snapshot(source).new == 400  # resumes after the batch

@@ -89,3 +89,41 @@ def test_sigkill_mid_harvest_then_rerun_reaches_same_state(
     finally:
         store.close()
     assert "new" in done.stdout  # the run report table
+
+
+def test_ctrl_c_mid_harvest_records_committed_pages_and_exits_130(
+    fake_remote: FakeRemote, db_url: str, tmp_path: Path
+) -> None:
+    serve_pages(fake_remote)
+    slow_page3 = Reply(200, PAGES[2], {"Content-Type": "text/xml"}, delay=60)
+    fake_remote.add("/oai", TOKEN3, slow_page3, Reply(200, PAGES[2], {"Content-Type": "text/xml"}))
+    args, env = harvest_command(fake_remote, db_url, tmp_path / "data")
+    proc = subprocess.Popen(
+        args,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        wait_for_request(fake_remote, TOKEN3)  # pages 1 and 2 are committed by now
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stdout + stderr
+    message = [line for line in stderr.splitlines() if "interrupted" in line]
+    assert len(message) == 1 and "resumes" in message[0], stderr
+    store = open_store(db_url)
+    try:
+        papers, _ = state(store)
+        assert len(papers) == 5  # pages 1 and 2
+        (run,) = store.stats()["runs"]
+        assert (run["status"], run["new"], run["updated"]) == ("interrupted", 4, 0), run
+        assert f"committed {run['new']:,} new, {run['updated']:,} updated" in message[0]
+    finally:
+        store.close()

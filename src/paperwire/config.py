@@ -128,7 +128,12 @@ class Settings(BaseSettings):
     )
     smtp_timeout: float = Field(default=30.0, gt=0, description="Seconds per SMTP operation.")
     digest_max_attempts: int = Field(
-        default=8, ge=1, description="Delivery attempts (4xx/connection errors) before failing."
+        default=8,
+        ge=1,
+        description="Tries of one message before it is marked failed; a try counts when the "
+        "server answered it with a 4xx or the connection broke while sending it. A server that "
+        "cannot be reached or refuses the connection, TLS or login counts no try: `digest run` "
+        "exits non-zero and the messages stay queued for the next run.",
     )
     digest_retry_base: float = Field(
         default=60.0,

@@ -14,6 +14,7 @@ from typing import Any
 
 from paperwire.config import Settings
 from paperwire.ingest import OnChanged, Progress
+from paperwire.interrupts import sigint_held
 from paperwire.models import IngestReport, Paper, Rejected
 from paperwire.sources import arxiv_api, arxiv_oai, hf_daily
 from paperwire.sources.http import PoliteClient, SourceError
@@ -29,15 +30,17 @@ def commit_page(
     progress: Progress | None = None,
     on_changed: OnChanged | None = None,
 ) -> None:
-    """Store one page's papers, rejects and checkpoint atomically; add counts to `report`."""
+    """Store one page's papers, rejects and checkpoint atomically; add counts to `report`.
+    Ctrl-C waits for the page to be written and indexed."""
     papers = [i for i in items if isinstance(i, Paper)]
     rejected = [i for i in items if isinstance(i, Rejected)]
-    page_report, changed = store.upsert_papers(papers, rejected, checkpoint)
-    report.add(page_report)
+    with sigint_held():
+        page_report, changed = store.upsert_papers(papers, rejected, checkpoint)
+        report.add(page_report)
+        if on_changed and changed:
+            on_changed(changed)
     if progress:
         progress(len(papers) + len(rejected))
-    if on_changed and changed:
-        on_changed(changed)
 
 
 # -- OAI-PMH ------------------------------------------------------------------

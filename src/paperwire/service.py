@@ -6,7 +6,7 @@ import contextlib
 import fcntl
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any
 from paperwire import harvest, listing
 from paperwire.config import Settings
 from paperwire.digest.digests import Digests
-from paperwire.ingest import OnChanged, Progress, SnapshotDamaged, import_snapshot
+from paperwire.ingest import (
+    IngestInterrupted,
+    OnChanged,
+    Progress,
+    SnapshotDamaged,
+    import_snapshot,
+)
+from paperwire.interrupts import sigint_held
 from paperwire.keys import load_secret_key
 from paperwire.latex import latex_to_text
 from paperwire.library import AddReport, Library, without_dismissed
@@ -61,12 +68,33 @@ class PaperNotFound(LookupError):
     """No paper with that id is stored."""
 
 
+class DataDirUnusable(RuntimeError):
+    """The data_dir setting names a directory that cannot be created; the message says
+    which, why, and where the setting comes from."""
+
+    def __init__(self, path: Path, exc: OSError):
+        in_the_way = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+        reason = f"{in_the_way} is a file" if in_the_way else (exc.strerror or str(exc)).lower()
+        super().__init__(
+            f"data_dir {path} cannot be created as the data directory: {reason}. Set "
+            "PAPERWIRE_DATA_DIR, --data-dir or data_dir in the --config file to a directory "
+            "paperwire may create"
+        )
+
+
+def _make_data_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataDirUnusable(path, exc) from exc
+
+
 class Service:
     """Owns the store, the search indexes and the digests for one Settings."""
 
     def __init__(self, settings: Settings, store: Store | None = None) -> None:
         self.settings = settings
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        _make_data_dir(settings.data_dir)
         self.store = store or open_store(settings.resolved_database_url)
         self._semantic_index: SemanticIndex | None = None
         self._search: SearchEngine | None = None
@@ -115,31 +143,44 @@ class Service:
 
     # -- ingestion -------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _ingest_run(self, source: str, detail: str) -> Iterator[IngestReport]:
+        """Record the block as an ingest run, with the counts it adds to the report it is
+        given. Ctrl-C is recorded as an interruption, with the counts of the batches
+        committed before it, and raised as IngestInterrupted."""
+        run = self.store.start_run(source, detail)
+        report = IngestReport()
+        try:
+            with RunHeartbeat(self.store, run):
+                yield report
+        except KeyboardInterrupt:
+            with sigint_held():
+                self.store.finish_run(run, report, interrupted=True)
+            raise IngestInterrupted(report) from None
+        except SnapshotDamaged as exc:
+            self.store.finish_run(run, report, error=str(exc))
+            raise
+        except BaseException as exc:
+            self.store.finish_run(run, report, error=f"{type(exc).__name__}: {exc}")
+            raise
+        self.store.finish_run(run, report)
+
     def import_snapshot(
         self,
         path: Path,
         progress: Progress | None = None,
         progress_bytes: Progress | None = None,
     ) -> IngestReport:
-        run = self.store.start_run("snapshot", str(path))
-        report = IngestReport()
-        try:
-            with RunHeartbeat(self.store, run), self._bulk_load() as load:
-                report = import_snapshot(
-                    self.store,
-                    path,
-                    batch_size=self.settings.batch_size,
-                    progress=progress,
-                    progress_bytes=progress_bytes,
-                    on_stored=load.add if load else None,
-                )
-        except SnapshotDamaged as exc:
-            self.store.finish_run(run, exc.report, error=str(exc))
-            raise
-        except BaseException as exc:
-            self.store.finish_run(run, report, error=f"{type(exc).__name__}: {exc}")
-            raise
-        self.store.finish_run(run, report)
+        with self._ingest_run("snapshot", str(path)) as report, self._bulk_load() as load:
+            import_snapshot(
+                self.store,
+                path,
+                report,
+                batch_size=self.settings.batch_size,
+                progress=progress,
+                progress_bytes=progress_bytes,
+                on_stored=load.add if load else None,
+            )
         return report
 
     # -- network sources (arXiv OAI-PMH, arXiv API, HF daily papers) ----------
@@ -148,15 +189,8 @@ class Service:
         self, source: str, detail: str, work: Callable[[PoliteClient, IngestReport], None]
     ) -> IngestReport:
         """Run `work` with a polite HTTP client, recorded as an ingest run."""
-        run = self.store.start_run(source, detail)
-        report = IngestReport()
-        try:
-            with RunHeartbeat(self.store, run), PoliteClient(self.settings) as client:
-                work(client, report)
-        except BaseException as exc:
-            self.store.finish_run(run, report, error=f"{type(exc).__name__}: {exc}")
-            raise
-        self.store.finish_run(run, report)
+        with self._ingest_run(source, detail) as report, PoliteClient(self.settings) as client:
+            work(client, report)
         return report
 
     def harvest_oai(

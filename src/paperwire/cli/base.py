@@ -8,7 +8,7 @@ import click
 from pydantic import ValidationError
 
 from paperwire.config import Settings, unknown_environment
-from paperwire.service import Service
+from paperwire.service import DataDirUnusable, Service
 from paperwire.store import StoreError
 
 
@@ -19,7 +19,7 @@ class Context:
     def service(self) -> Service:
         try:
             return Service(self.settings)
-        except StoreError as exc:
+        except (StoreError, DataDirUnusable) as exc:
             raise click.ClickException(str(exc)) from exc
 
 

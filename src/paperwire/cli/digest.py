@@ -112,6 +112,15 @@ def digest_run(ctx: Context, day: Any, dry_run: bool) -> None:
     with ctx.service() as service:
         composed, sent = service.digest.run(day.date() if day else None, dry_run=dry_run)
     print_digest_run(composed, sent, dry_run)
+    if sent.unreachable:  # cron sees it; nothing is lost
+        s = ctx.settings
+        raise click.ClickException(
+            f"could not send through the SMTP server {s.smtp_host}:{s.smtp_port} "
+            f"(smtp_security {s.smtp_security}): {' '.join(sent.unreachable.split())}. "
+            f"{sent.queued} message(s) stay queued, no attempt counted; once the smtp_* "
+            "settings are fixed, they are sent by the next `paperwire digest run` from "
+            f"digest_retry_base ({s.digest_retry_base} s) after this one"
+        )
 
 
 @digest.command("status")

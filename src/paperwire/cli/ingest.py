@@ -22,8 +22,19 @@ from paperwire.cli.render import (
     progress_bar,
     rate_lines,
 )
-from paperwire.ingest import SnapshotDamaged
+from paperwire.ingest import IngestInterrupted, SnapshotDamaged
 from paperwire.sources.http import SourceError, SourceUnreachable
+
+
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """Ctrl-C during an ingest run: one line saying what was kept, exit status 130 (as a
+    shell reports a command ended by SIGINT)."""
+    try:
+        yield
+    except IngestInterrupted as exc:
+        print_problem(str(exc), "yellow", one_line=True)
+        raise click.exceptions.Exit(130) from exc
 
 
 @cli.command("import")
@@ -41,7 +52,7 @@ def import_cmd(ctx: Context, files: tuple[Path, ...]) -> None:
     reason (see `paperwire rejects`) and the import goes on.
     """
     damaged: list[str] = []
-    with ctx.service() as service:
+    with ctx.service() as service, interruptible():
         for path in files:
             start = time.perf_counter()
             try:
@@ -275,6 +286,7 @@ def harvest(
     start = time.perf_counter()
     with (
         ctx.service() as service,
+        interruptible(),
         source_errors(),
         progress_bar("harvest OAI-PMH", None) as advance,
     ):
@@ -306,6 +318,7 @@ def fetch(ctx: Context, ids: tuple[str, ...], query: str | None, max_results: in
     start = time.perf_counter()
     with (
         ctx.service() as service,
+        interruptible(),
         source_errors(),
         progress_bar("fetch arXiv API", len(ids) or max_results) as advance,
     ):
@@ -335,6 +348,7 @@ def hf_daily_cmd(ctx: Context, day: datetime | None) -> None:
     start = time.perf_counter()
     with (
         ctx.service() as service,
+        interruptible(),
         source_errors(),
         progress_bar(f"HF daily papers {chosen}", None) as advance,
     ):

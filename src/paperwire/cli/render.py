@@ -179,9 +179,10 @@ def print_unfinished_runs(recent: list[dict[str, Any]]) -> None:
             )
 
 
-def print_problem(message: str, style: str) -> None:
-    """A warning or error line on the console (stderr-like styling, never markup)."""
-    console.print(Text(message, style=style))
+def print_problem(message: str, style: str, *, one_line: bool = False) -> None:
+    """A warning or error line on the console (stderr-like styling, never markup);
+    `one_line`: not wrapped at the console's width (the terminal wraps it, logs keep it)."""
+    console.print(Text(message, style=style), soft_wrap=one_line)
 
 
 def print_rejects(items: list[Rejected]) -> None:

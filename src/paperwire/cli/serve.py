@@ -6,6 +6,7 @@ import click
 
 from paperwire.cli.base import Context, cli, pass_ctx
 from paperwire.cli.render import console, print_settings
+from paperwire.service import DataDirUnusable
 from paperwire.store import StoreError
 
 
@@ -48,7 +49,7 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int | None)
     if settings.workers == 1:
         try:
             app = create_app(settings, background_jobs=True)
-        except StoreError as exc:
+        except (StoreError, DataDirUnusable) as exc:
             raise click.ClickException(str(exc)) from exc
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
         return

@@ -53,6 +53,10 @@ class SendReport:
     failed: int = 0
     cancelled: int = 0
     replies: list[str] = field(default_factory=list)
+    # why the SMTP server could not be used at all (unreachable, TLS, greeting or login
+    # refused): the round stopped, no attempt was counted; "" when it could
+    unreachable: str = ""
+    queued: int = 0  # messages still waiting for delivery after a round that stopped so
 
 
 # (email, period start, period end, papers never to include, how many) -> (arxiv id, why)
@@ -228,9 +232,10 @@ class DigestRunner:
                     for r in rows
                 ]
                 continue
-            self.store.record_composed(rows)
-            report.composed += sum(1 for r in rows if r.status == "composed")
-            report.empty += sum(1 for r in rows if r.status == "empty")
+            written = self.store.record_composed(rows)  # less when a concurrent run was first
+            report.skipped += len(rows) - len(written)
+            report.composed += sum(1 for r in written if r.status == "composed")
+            report.empty += sum(1 for r in written if r.status == "empty")
         return report
 
     def _compose_rows(
@@ -312,7 +317,21 @@ class DigestRunner:
                 work.put(None)
             for thread in threads:
                 thread.join()
+        queued = self.store.pending_count()
+        if queued and not (report.sent or report.retrying or report.failed):
+            self._check_server(report)  # all waiting: is the server they wait for usable?
+        if report.unreachable:
+            report.queued = queued
         return report
+
+    def _check_server(self, report: SendReport) -> None:
+        """A round that had nothing due while messages wait (e.g. put back after the server
+        could not be reached) says whether the server can be used now, as one that sent."""
+        try:
+            with SmtpSender(self.settings) as smtp:
+                smtp.check()
+        except DeliveryError as exc:
+            report.unreachable = exc.reply
 
     def _send_one(
         self,
@@ -357,6 +376,7 @@ class DigestRunner:
             later = datetime.now(UTC) + timedelta(seconds=self.settings.digest_retry_base)
             self.store.release(outbox_id, exc.reply, later)
             report.retrying += 1
+            report.unreachable = exc.reply
             return "unreachable"
         retry = exc.temporary
         if retry and attempts < self.settings.digest_max_attempts:

@@ -27,6 +27,10 @@ INTERRUPTED = (
     "interrupted: its process ended without finishing (killed or crashed); the batches it "
     "committed are kept and running the same command again resumes"
 )
+STOPPED = (
+    "stopped by Ctrl-C (SIGINT) between batches; the batches it committed are kept (the "
+    "counts here) and running the same command again resumes"
+)
 
 
 class StoreError(RuntimeError):
@@ -424,13 +428,24 @@ class Store:
                 )
         return len(gone)
 
-    def finish_run(self, run_id: int, report: IngestReport, error: str | None = None) -> None:
+    def finish_run(
+        self,
+        run_id: int,
+        report: IngestReport,
+        error: str | None = None,
+        *,
+        interrupted: bool = False,
+    ) -> None:
+        """Record how a run ended: ok, failed (`error`) or interrupted (by Ctrl-C), with
+        the counts of what it committed."""
+        status = "interrupted" if interrupted else "failed" if error else "ok"
+        error = STOPPED if interrupted else error
         with self.engine.begin() as conn:
             conn.execute(
                 ingest_runs.update()
                 .where(ingest_runs.c.id == run_id)
                 .values(
-                    status="failed" if error else "ok",
+                    status=status,
                     finished_at=_now(),
                     new=report.new,
                     updated=report.updated,

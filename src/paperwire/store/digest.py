@@ -306,24 +306,24 @@ class DigestStore:
                 out[sub_id].add(arxiv_id)
         return out
 
-    def record_composed(self, rows: Sequence[ComposedRow]) -> int:
+    def record_composed(self, rows: Sequence[ComposedRow]) -> list[ComposedRow]:
         """Write digests to the outbox and reserve their papers, atomically.
 
-        Returns how many were written. Rows whose (subscriber, period) already exists
-        (another run got there first) are skipped."""
+        Returns the rows written. Rows whose (subscriber, period) already exists (another
+        run got there first) are skipped."""
         if not rows:
-            return 0
+            return []
         try:
             with self.engine.begin() as conn:
                 self._insert_composed(conn, rows)
-            return len(rows)
+            return list(rows)
         except sa.exc.IntegrityError:
-            written = 0
+            written: list[ComposedRow] = []
             for row in rows:  # a concurrent run wrote some of them: go one by one
                 try:
                     with self.engine.begin() as conn:
                         self._insert_composed(conn, [row])
-                    written += 1
+                    written.append(row)
                 except sa.exc.IntegrityError:
                     continue
             return written
@@ -499,6 +499,12 @@ class DigestStore:
         query = sa.select(subscribers.c.status, sa.func.count()).group_by(subscribers.c.status)
         with self.engine.connect() as conn:
             return {str(s): int(n) for s, n in conn.execute(query)}
+
+    def pending_count(self) -> int:
+        """Messages waiting for delivery (composed, or retrying later)."""
+        query = sa.select(sa.func.count()).where(outbox.c.status.in_(PENDING_DELIVERY))
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
 
     def status_counts(self, period: str | None = None) -> dict[str, int]:
         query = sa.select(outbox.c.status, sa.func.count()).group_by(outbox.c.status)
