@@ -75,3 +75,25 @@ def test_subscribers_and_digest_commands(
     gone = runner.invoke(cli, [*base, "subscribers", "remove", "b@example.com"])
     assert gone.exit_code != 0 and "no subscriber" in gone.output
     assert "sent" in run("digest", "status")
+
+
+def test_subscriber_categories_are_checked_and_add_help_names_the_defaults(
+    settings: Settings,
+) -> None:
+    base = ["--data-dir", str(settings.data_dir), "--database-url", settings.resolved_database_url]
+    runner = CliRunner()
+    for bad in ("notacat", "cs.C_L", "CS.CL"):
+        refused = runner.invoke(
+            cli, [*base, "subscribers", "add", "z@example.org", "--category", bad]
+        )
+        assert refused.exit_code == 1, refused.output
+        assert f"{bad!r} is not an arXiv category: write a class like cs.CL" in refused.output
+    args = ["--category", "cs.CL,hep-th", "--category", "astro-ph.CO"]
+    added = runner.invoke(cli, [*base, "subscribers", "add", "z@example.org", *args])
+    assert added.exit_code == 0, added.output
+    listed = json.loads(runner.invoke(cli, [*base, "subscribers", "list", "--json"]).output)
+    assert [s["categories"] for s in listed] == [["cs.CL", "hep-th", "astro-ph.CO"]]
+    assert listed[0]["send_time"] == "08:00" and listed[0]["max_papers"] == 10
+    helped = runner.invoke(cli, ["subscribers", "add", "--help"]).output
+    for default in ("daily.", "08:00.", "UTC.", "0 (Monday).", "(10 unless"):
+        assert f"New subscribers: {default}" in " ".join(helped.split()) or default in helped

@@ -14,8 +14,35 @@ _VERSIONLESS_ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z][a-z-]*(?:\.[A-Z]{2})?/\d{7
 _CATEGORY = re.compile(r"^[a-z-]+(\.[A-Za-z-]+)?$")
 
 
+# arXiv's archives, the part of a category before the dot: today's, and retired ones that
+# old papers still carry.
+CURRENT_ARCHIVES = (
+    "astro-ph", "cond-mat", "cs", "econ", "eess", "gr-qc", "hep-ex", "hep-lat", "hep-ph",
+    "hep-th", "math", "math-ph", "nlin", "nucl-ex", "nucl-th", "physics", "q-bio", "q-fin",
+    "quant-ph", "stat",
+)  # fmt: skip
+RETIRED_ARCHIVES = (
+    "acc-phys", "adap-org", "alg-geom", "ao-sci", "atom-ph", "bayes-an", "chao-dyn", "chem-ph",
+    "cmp-lg", "comp-gas", "dg-ga", "funct-an", "mtrl-th", "patt-sol", "plasm-ph", "q-alg",
+    "solv-int", "supr-con",
+)  # fmt: skip
+ARXIV_ARCHIVES = frozenset(CURRENT_ARCHIVES + RETIRED_ARCHIVES)
+
+
 class InvalidRecord(ValueError):
     """A source record that cannot become a Paper; the message says why."""
+
+
+def check_category(text: str) -> str:
+    """`text` if it is an arXiv category: an archive (hep-th, cs) or one of its classes
+    (cs.CL, math.GT, astro-ph.CO). Raises InvalidRecord saying what to write instead."""
+    archive = text.split(".", 1)[0]
+    if not _CATEGORY.match(text) or archive not in ARXIV_ARCHIVES:
+        raise InvalidRecord(
+            f"{text!r} is not an arXiv category: write a class like cs.CL, math.GT or "
+            f"astro-ph.CO, or an archive ({', '.join(CURRENT_ARCHIVES)})"
+        )
+    return text
 
 
 def split_arxiv_id(raw: str) -> tuple[str, int | None]:
