@@ -11,6 +11,8 @@ from paperwire.config import Settings
 from paperwire.service import Service
 from paperwire.store import StoreError
 
+MAX_ROWS = 100_000  # the most rows a --limit may ask a listing command for
+
 
 class Context:
     def __init__(self, settings: Settings) -> None:

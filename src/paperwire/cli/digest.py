@@ -8,8 +8,9 @@ from typing import Any
 
 import click
 
-from paperwire.cli.base import Context, cli, pass_ctx
+from paperwire.cli.base import MAX_ROWS, Context, cli, pass_ctx
 from paperwire.cli.render import out, print_digest_run, print_digest_status, print_subscribers
+from paperwire.digest.preferences import MAX_PAPERS
 
 
 def _preference_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -39,8 +40,8 @@ def _preference_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--author", "authors", multiple=True, help="Followed author (repeatable)."),
         click.option(
             "--max-papers",
-            type=int,
-            help="Most papers per email (1-50). New subscribers: the "
+            type=click.IntRange(1, MAX_PAPERS),
+            help="Most papers per email. New subscribers: the "
             "digest_default_max_papers setting (10 unless set).",
         ),
     ]
@@ -142,7 +143,13 @@ def digest_run(ctx: Context, day: Any, dry_run: bool) -> None:
 
 
 @digest.command("status")
-@click.option("--limit", default=20, show_default=True, help="Rows of recent problems to show.")
+@click.option(
+    "--limit",
+    default=20,
+    show_default=True,
+    type=click.IntRange(1, MAX_ROWS),
+    help="Rows of recent problems to show.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @pass_ctx
 def digest_status(ctx: Context, limit: int, as_json: bool) -> None:

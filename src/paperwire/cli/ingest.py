@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from paperwire.cli.base import Context, cli, pass_ctx
+from paperwire.cli.base import MAX_ROWS, Context, cli, pass_ctx
 from paperwire.cli.render import (
     file_progress,
     out,
@@ -75,7 +75,13 @@ def stats(ctx: Context, as_json: bool) -> None:
 
 
 @cli.command()
-@click.option("--limit", default=20, show_default=True, help="How many to show (newest first).")
+@click.option(
+    "--limit",
+    default=20,
+    show_default=True,
+    type=click.IntRange(1, MAX_ROWS),
+    help="How many to show (newest first).",
+)
 @pass_ctx
 def rejects(ctx: Context, limit: int) -> None:
     """List rejected (malformed) records with the reason each was refused."""
