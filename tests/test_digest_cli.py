@@ -97,3 +97,18 @@ def test_subscriber_categories_are_checked_and_add_help_names_the_defaults(
     helped = runner.invoke(cli, ["subscribers", "add", "--help"]).output
     for default in ("daily.", "08:00.", "UTC.", "0 (Monday).", "(10 unless"):
         assert f"New subscribers: {default}" in " ".join(helped.split()) or default in helped
+
+
+def test_digest_status_counts_messages_and_subscribers_not_papers(settings: Settings) -> None:
+    base = ["--data-dir", str(settings.data_dir), "--database-url", settings.resolved_database_url]
+    runner = CliRunner()
+    assert runner.invoke(cli, [*base, "subscribers", "add", "a@example.org"]).exit_code == 0
+    status = runner.invoke(cli, [*base, "digest", "status"])
+    assert status.exit_code == 0, status.output
+    headers = [line for line in status.output.splitlines() if line.startswith("┃")]
+    assert [[cell.strip() for cell in h.split("┃")[1:3]] for h in headers[:2]] == [
+        ["status", "messages"],
+        ["status", "subscribers"],
+    ]
+    assert "papers" not in status.output
+    assert re.search(r"│ active\s+│\s+1 │", status.output)
