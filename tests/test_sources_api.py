@@ -142,6 +142,10 @@ def test_every_spelling_of_an_id_is_asked_for_as_the_api_wants_it(
         with pytest.raises(NotArxivIds) as refused:
             service.fetch_ids(["1707.08567", "abc", "https://example.org/abs/x"])
         assert refused.value.tokens == ["abc", "https://example.org/abs/x"]
+        with pytest.raises(
+            NotArxivIds, match=r"'https://arxiv.org/abs/2599.00001' .*month 01 to 12"
+        ):
+            service.fetch_ids(["https://arxiv.org/abs/2599.00001"])  # month 99
         assert "not an arXiv id: 'abc', 'https://example.org/abs/x'" in str(refused.value)
         assert service.store.count_papers() == 3
     assert [r["id_list"] for r in fake_remote.requests("/api/query")] == [

@@ -66,6 +66,16 @@ def split_arxiv_id(raw: str) -> tuple[str, int | None]:
     return match.group(1), version
 
 
+def check_id_month(arxiv_id: str) -> None:
+    """Raise InvalidRecord when a new-style versionless id (YYMM.NNNNN) has no month in
+    YYMM (00, or 13 to 99); old-style ids (hep-th/9504118) pass."""
+    month = arxiv_id[2:4]
+    if "/" not in arxiv_id and not 1 <= int(month) <= 12:
+        raise InvalidRecord(
+            f"{arxiv_id}: month {month} is not 01-12 (new-style arXiv ids are YYMM.NNNNN)"
+        )
+
+
 def clean_categories(raw: list[str] | str) -> list[str]:
     """Keep arXiv subject classes in order (primary first), dropping ACM/MSC class strings."""
     items = raw.split() if isinstance(raw, str) else raw
@@ -132,6 +142,7 @@ class Paper:
         """Raise InvalidRecord unless the paper is fit to store."""
         if not _VERSIONLESS_ID.match(self.arxiv_id):
             raise InvalidRecord(f"not a versionless arXiv identifier: {self.arxiv_id!r}")
+        check_id_month(self.arxiv_id)
         if not self.deleted:
             if not self.title.strip():
                 raise InvalidRecord(f"{self.arxiv_id}: empty title")

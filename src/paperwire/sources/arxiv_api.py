@@ -20,6 +20,7 @@ from paperwire.models import (
     InvalidRecord,
     Paper,
     Rejected,
+    check_id_month,
     clean_categories,
     collapse_whitespace,
     split_arxiv_id,
@@ -52,8 +53,8 @@ class NotArxivIds(ValueError):
         self.tokens = list(tokens)
         listed = ", ".join(repr(t) for t in tokens)
         super().__init__(
-            f"not an arXiv id: {listed} (write 2401.00001, 2104.12255v1, hep-th/9504118, "
-            "arXiv:2401.00001 or https://arxiv.org/abs/2401.00001)"
+            f"not an arXiv id: {listed} (write 2401.00001 - YYMM.NNNNN, month 01 to 12 - or "
+            "2104.12255v1, hep-th/9504118, arXiv:2401.00001, https://arxiv.org/abs/2401.00001)"
         )
 
 
@@ -172,6 +173,7 @@ def request_ids(raw: Iterable[str]) -> list[str]:
     for token in raw:
         try:
             arxiv_id, version = split_arxiv_id(token)
+            check_id_month(arxiv_id)
         except InvalidRecord:
             bad.append(token)
             continue
