@@ -12,6 +12,7 @@ from click.testing import CliRunner, Result
 from paperwire.cli import cli
 from paperwire.config import Settings
 from paperwire.models import Author, Paper
+from paperwire.search.engine import past_the_results
 from paperwire.service import Service
 
 DAY = date(2025, 6, 2)
@@ -88,3 +89,32 @@ def test_help_typos_and_query_errors_stay_apart(filled: Settings) -> None:
     assert typo.exit_code == 2 and "No such option '--jsno'" in typo.output
     negated = search(filled, "--mode", "lexical", "-since:2025")
     assert negated.exit_code == 1 and "since: cannot be negated" in negated.output
+
+
+def test_pagespast_the_results_say_so_in_the_core_and_the_cli(filled: Settings) -> None:
+    with Service(filled) as service:
+        for page in (2, 51, 99_999):  # past the 3 results; 51 * 200 and beyond: past 10,000
+            found = service.search("splatting", page=page, per_page=200, mode="lexical")
+            assert (found.hits, found.total) == ([], 3)
+            assert f"page {page:,} is past the results: 3 result(s) make 1 page(s) of 200" in (
+                found.notes
+            )
+        first = service.search("splatting", page=1, per_page=2, mode="lexical")
+        assert len(first.hits) == 2 and not any("past the" in n for n in first.notes)
+        last = service.search("splatting", page=2, per_page=2, mode="lexical")
+        assert len(last.hits) == 1 and not any("past the" in n for n in last.notes)
+    for page in ("10", "99999"):
+        shown = search(filled, "splatting", "--mode", "lexical", "--page", page)
+        assert shown.exit_code == 0, shown.output
+        assert "past the results: 3 result(s) make 1 page(s) of 20" in shown.output
+        assert "bad query" not in shown.output
+
+
+def test_the_note_on_a_page_deeper_than_results_go() -> None:
+    assert past_the_results(600, 20, 74_728) == (
+        "page 600 is past the results: 74,728 result(s) make 500 page(s) of 20 "
+        "(pages go no deeper than result 10,000; refine the query)"
+    )
+    assert (
+        past_the_results(3, 20, 0) == "page 3 is past the results: 0 result(s) make 0 page(s) of 20"
+    )
