@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -131,3 +132,38 @@ def test_a_data_dir_that_cannot_be_created_is_one_clear_error(
     assert done.returncode == 1, done.stderr
     (line,) = done.stderr.strip().splitlines()
     assert f"data_dir {path}" in line and "PAPERWIRE_DATA_DIR" in line
+
+
+def daily_record(arxiv_id: str, title: str) -> str:
+    record = {
+        "id": arxiv_id,
+        "title": title,
+        "authors": ["Ada Lovelace"],
+        "categories": ["cs.CL"],
+        "summary": "We study things.",
+        "listing_date": "2025-03-18",
+    }
+    return json.dumps(record)
+
+
+def test_row_limits_are_at_least_one(settings: Settings, tmp_path: Path) -> None:
+    records = tmp_path / "some-bad.jsonl"
+    lines = [daily_record(f"2503.0000{n}", "" if n < 4 else "Fine") for n in range(1, 5)]
+    records.write_text("\n".join(lines) + "\n")
+    base = ["--data-dir", str(settings.data_dir), "--database-url", settings.resolved_database_url]
+    runner = CliRunner()
+    assert runner.invoke(cli, [*base, "import", str(records)]).exit_code == 0
+
+    def rows(output: str) -> int:
+        return output.count("empty title")
+
+    assert rows(runner.invoke(cli, [*base, "rejects"]).output) == 3
+    assert rows(runner.invoke(cli, [*base, "rejects", "--limit", "2"]).output) == 2
+    for command in (["rejects"], ["digest", "status"]):
+        for limit in ("0", "-5", "100001"):
+            refused = runner.invoke(cli, [*base, *command, "--limit", limit])
+            assert refused.exit_code == 2, (command, limit, refused.output)
+            assert "Invalid value for '--limit'" in refused.output
+            assert "1<=x<=100000" in refused.output
+    bad = runner.invoke(cli, [*base, "subscribers", "add", "a@example.org", "--max-papers", "0"])
+    assert bad.exit_code == 2 and "1<=x<=50" in bad.output

@@ -113,3 +113,40 @@ def test_digest_run_that_cannot_use_the_smtp_server_exits_non_zero(
     sent = fixed.invoke(cli, [*base, "digest", "run", "--date", "2025-03-20"])
     assert sent.exit_code == 0, sent.output
     assert len(smtp.handler.received) == 2
+
+
+def test_subscriber_categories_are_checked_and_add_help_names_the_defaults(
+    settings: Settings,
+) -> None:
+    base = ["--data-dir", str(settings.data_dir), "--database-url", settings.resolved_database_url]
+    runner = CliRunner()
+    for bad in ("notacat", "cs.C_L", "CS.CL"):
+        refused = runner.invoke(
+            cli, [*base, "subscribers", "add", "z@example.org", "--category", bad]
+        )
+        assert refused.exit_code == 1, refused.output
+        assert f"{bad!r} is not an arXiv category: write a class like cs.CL" in refused.output
+    args = ["--category", "cs.CL,hep-th", "--category", "astro-ph.CO"]
+    added = runner.invoke(cli, [*base, "subscribers", "add", "z@example.org", *args])
+    assert added.exit_code == 0, added.output
+    listed = json.loads(runner.invoke(cli, [*base, "subscribers", "list", "--json"]).output)
+    assert [s["categories"] for s in listed] == [["cs.CL", "hep-th", "astro-ph.CO"]]
+    assert listed[0]["send_time"] == "08:00" and listed[0]["max_papers"] == 10
+    helped = runner.invoke(cli, ["subscribers", "add", "--help"]).output
+    for default in ("daily.", "08:00.", "UTC.", "0 (Monday).", "(10 unless"):
+        assert f"New subscribers: {default}" in " ".join(helped.split()) or default in helped
+
+
+def test_digest_status_counts_messages_and_subscribers_not_papers(settings: Settings) -> None:
+    base = ["--data-dir", str(settings.data_dir), "--database-url", settings.resolved_database_url]
+    runner = CliRunner()
+    assert runner.invoke(cli, [*base, "subscribers", "add", "a@example.org"]).exit_code == 0
+    status = runner.invoke(cli, [*base, "digest", "status"])
+    assert status.exit_code == 0, status.output
+    headers = [line for line in status.output.splitlines() if line.startswith("┃")]
+    assert [[cell.strip() for cell in h.split("┃")[1:3]] for h in headers[:2]] == [
+        ["status", "messages"],
+        ["status", "subscribers"],
+    ]
+    assert "papers" not in status.output
+    assert re.search(r"│ active\s+│\s+1 │", status.output)

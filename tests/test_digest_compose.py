@@ -164,12 +164,19 @@ def test_preferences_are_checked_with_clear_messages() -> None:
     )
     assert ok["send_time"] == "07:05"
     assert ok["categories"] == ["cs.CL", "cs.LG"]
+    assert clean_preferences({"categories": ["hep-th", "math.GT,astro-ph.CO"]})["categories"] == [
+        "hep-th",
+        "math.GT",
+        "astro-ph.CO",
+    ]
     assert ok["saved_searches"] == ["diffusion policy", "graph nets"]
     for bad, message in [
         ({"frequency": "hourly"}, "daily or weekly"),
         ({"send_time": "25:00"}, "HH:MM"),
         ({"timezone": "Mars/Olympus"}, "IANA"),
         ({"categories": "not a category!"}, "arXiv classes"),
+        ({"categories": "cs.CL, notacat"}, "'notacat' is not an arXiv category"),
+        ({"categories": ["cs.CL", "xx.YY"]}, "'xx.YY' is not an arXiv category"),
         ({"max_papers": "0"}, "between 1 and"),
         ({"weekday": "9"}, "weekday"),
         ({"saved_searches": "ok words\ngraph au:"}, "saved search 'graph au:'"),

@@ -86,6 +86,27 @@ def test_malformed_lines_are_rejected_and_the_rest_kept(settings: Settings, tmp_
         assert stored == expected
 
 
+def test_ids_without_a_month_are_rejected_and_the_rest_kept(
+    settings: Settings, tmp_path: Path
+) -> None:
+    good = daily_lines(2)
+    record = json.loads(good[0])
+    bad = [
+        json.dumps({**record, "id": arxiv_id}) + "\n" for arxiv_id in ("2599.00001", "2500.0001v2")
+    ]
+    path = tmp_path / "months.jsonl"
+    path.write_text("".join([good[0], *bad, good[1]]), encoding="utf-8")
+    with Service(settings) as service:
+        report = service.import_snapshot(path)
+        assert (report.new, report.rejected) == (2, 2)
+        assert sorted(r.reason for r in service.store.list_rejects()) == [
+            "2500.0001: month 00 is not 01-12 (new-style arXiv ids are YYMM.NNNNN)",
+            "2599.00001: month 99 is not 01-12 (new-style arXiv ids are YYMM.NNNNN)",
+        ]
+        stored = {p.arxiv_id for batch in service.store.iter_papers() for p in batch}
+        assert stored == {json.loads(line)["id"] for line in good}
+
+
 @pytest.mark.slow
 def test_full_daily_file_sqlite(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data")

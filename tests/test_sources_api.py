@@ -14,7 +14,7 @@ from paperwire.config import Settings
 from paperwire.harvest import search_arxiv
 from paperwire.models import Author, IngestReport, Paper
 from paperwire.service import Service
-from paperwire.sources.arxiv_api import ArxivApiError, MalformedFeed, parse_feed
+from paperwire.sources.arxiv_api import ArxivApiError, MalformedFeed, NotArxivIds, parse_feed
 from paperwire.sources.http import PoliteClient
 
 API = FIXTURES / "arxiv_api_atom"
@@ -126,11 +126,43 @@ def test_fetch_ids_through_server(fake_remote: FakeRemote, settings: Settings) -
     }
 
 
-def test_error_feed_through_server(fake_remote: FakeRemote, settings: Settings) -> None:
+def test_every_spelling_of_an_id_is_asked_for_as_the_api_wants_it(
+    fake_remote: FakeRemote, settings: Settings
+) -> None:
     serve_recorded(fake_remote)
     with Service(fake_remote.settings(settings)) as service:
+        both = ["oai:arXiv.org:0808.05394", "https://arxiv.org/abs/1707.08567", "1707.08567"]
+        report = service.fetch_ids(both)
+        assert (report.new, report.rejected) == (1, 0)
+        assert report.warnings == ["arXiv returned nothing for 0808.05394"]  # a 5-digit 0808
+        versioned = service.fetch_ids([" https://arxiv.org/pdf/2104.12255v1.pdf"])
+        assert (versioned.new, versioned.warnings) == (1, [])
+        old = service.fetch_ids(["arXiv:quant-ph/0201082v1"])
+        assert (old.new, old.warnings) == (1, [])
+        with pytest.raises(NotArxivIds) as refused:
+            service.fetch_ids(["1707.08567", "abc", "https://example.org/abs/x"])
+        assert refused.value.tokens == ["abc", "https://example.org/abs/x"]
+        with pytest.raises(
+            NotArxivIds, match=r"'https://arxiv.org/abs/2599.00001' .*month 01 to 12"
+        ):
+            service.fetch_ids(["https://arxiv.org/abs/2599.00001"])  # month 99
+        assert "not an arXiv id: 'abc', 'https://example.org/abs/x'" in str(refused.value)
+        assert service.store.count_papers() == 3
+    assert [r["id_list"] for r in fake_remote.requests("/api/query")] == [
+        "0808.05394,1707.08567",
+        "2104.12255v1",
+        "quant-ph/0201082v1",
+    ]
+
+
+def test_error_feed_through_server(fake_remote: FakeRemote, settings: Settings) -> None:
+    serve_recorded(fake_remote)
+    # arXiv's error feed (recorded for id_list=abc) as the answer to an id it refuses
+    params, refusal = recorded_api(next(API.glob("id_abc_*.json")))
+    fake_remote.add("/api/query", {**params, "id_list": "2401.00001"}, refusal)
+    with Service(fake_remote.settings(settings)) as service:
         with pytest.raises(ArxivApiError, match="incorrect id format for abc"):
-            service.fetch_ids(["abc"])
+            service.fetch_ids(["2401.00001"])
         run = service.stats()["runs"][0]
         assert run["status"] == "failed" and "incorrect id format" in run["error"]
         assert service.store.count_papers() == 0

@@ -125,12 +125,32 @@ def test_cli_fetch_error_feed_and_usage(fake_remote: FakeRemote, tmp_path: Path)
     serve_recorded(fake_remote)
     runner = CliRunner()
     env = env_for(fake_remote, f"sqlite:///{tmp_path / 'cli.db'}", tmp_path)
-    result = runner.invoke(cli, ["fetch", "abc"], env=env)
-    assert result.exit_code == 1 and "arXiv API error: incorrect id format for abc" in result.output
+    result = runner.invoke(cli, ["fetch", "2401.00001", "abc"], env=env)
+    assert (
+        result.exit_code == 2 and "Invalid value for IDS: not an arXiv id: 'abc'" in result.output
+    )
+    assert fake_remote.requests() == []  # nothing is sent for a list with a non-id in it
     result = runner.invoke(cli, ["fetch"], env=env)
     assert result.exit_code == 2 and "give arXiv IDs or --query" in result.output
     result = runner.invoke(cli, ["fetch", "astro-ph/0601001"], env=env)
     assert result.exit_code == 0, result.output
+    assert "warning" not in result.output
+
+
+def test_cli_fetch_takes_urls_and_names_ids_arxiv_does_not_know(
+    fake_remote: FakeRemote, tmp_path: Path
+) -> None:
+    from test_sources_api import serve_recorded
+
+    serve_recorded(fake_remote)
+    env = env_for(fake_remote, f"sqlite:///{tmp_path / 'cli.db'}", tmp_path)
+    args = ["fetch", "arXiv:0808.05394", "https://arxiv.org/abs/1707.08567"]
+    result = CliRunner().invoke(cli, args, env=env)
+    assert result.exit_code == 0, result.output
+    assert "warning: arXiv returned nothing for 0808.05394" in result.output
+    assert fake_remote.requests("/api/query")[0]["id_list"] == "0808.05394,1707.08567"
+    stats = CliRunner().invoke(cli, ["stats"], env=env)
+    assert "1 papers" in stats.output
 
 
 @pytest.mark.parametrize(

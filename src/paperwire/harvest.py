@@ -144,9 +144,15 @@ def fetch_ids(
     progress: Progress | None = None,
     on_changed: OnChanged | None = None,
 ) -> None:
-    """Look up `ids` with the arXiv API and store what it returns."""
+    """Look up `ids` (as arxiv_api.request_ids spells them) with the arXiv API and store
+    what it returns; the ids it returned nothing for are named in `report.warnings`."""
+    returned: list[Paper | Rejected] = []
     for items in arxiv_api.fetch_ids(client, settings.arxiv_api_url, ids):
         commit_page(store, items, report, progress=progress, on_changed=on_changed)
+        returned.extend(items)
+    missing = arxiv_api.not_returned(ids, returned)
+    if missing:
+        report.warnings.append(f"arXiv returned nothing for {', '.join(missing)}")
 
 
 def search_arxiv(

@@ -14,8 +14,35 @@ _VERSIONLESS_ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z][a-z-]*(?:\.[A-Z]{2})?/\d{7
 _CATEGORY = re.compile(r"^[a-z-]+(\.[A-Za-z-]+)?$")
 
 
+# arXiv's archives, the part of a category before the dot: today's, and retired ones that
+# old papers still carry.
+CURRENT_ARCHIVES = (
+    "astro-ph", "cond-mat", "cs", "econ", "eess", "gr-qc", "hep-ex", "hep-lat", "hep-ph",
+    "hep-th", "math", "math-ph", "nlin", "nucl-ex", "nucl-th", "physics", "q-bio", "q-fin",
+    "quant-ph", "stat",
+)  # fmt: skip
+RETIRED_ARCHIVES = (
+    "acc-phys", "adap-org", "alg-geom", "ao-sci", "atom-ph", "bayes-an", "chao-dyn", "chem-ph",
+    "cmp-lg", "comp-gas", "dg-ga", "funct-an", "mtrl-th", "patt-sol", "plasm-ph", "q-alg",
+    "solv-int", "supr-con",
+)  # fmt: skip
+ARXIV_ARCHIVES = frozenset(CURRENT_ARCHIVES + RETIRED_ARCHIVES)
+
+
 class InvalidRecord(ValueError):
     """A source record that cannot become a Paper; the message says why."""
+
+
+def check_category(text: str) -> str:
+    """`text` if it is an arXiv category: an archive (hep-th, cs) or one of its classes
+    (cs.CL, math.GT, astro-ph.CO). Raises InvalidRecord saying what to write instead."""
+    archive = text.split(".", 1)[0]
+    if not _CATEGORY.match(text) or archive not in ARXIV_ARCHIVES:
+        raise InvalidRecord(
+            f"{text!r} is not an arXiv category: write a class like cs.CL, math.GT or "
+            f"astro-ph.CO, or an archive ({', '.join(CURRENT_ARCHIVES)})"
+        )
+    return text
 
 
 def split_arxiv_id(raw: str) -> tuple[str, int | None]:
@@ -37,6 +64,16 @@ def split_arxiv_id(raw: str) -> tuple[str, int | None]:
         raise InvalidRecord(f"not an arXiv identifier: {raw!r}")
     version = int(match.group(3)) if match.group(3) else None
     return match.group(1), version
+
+
+def check_id_month(arxiv_id: str) -> None:
+    """Raise InvalidRecord when a new-style versionless id (YYMM.NNNNN) has no month in
+    YYMM (00, or 13 to 99); old-style ids (hep-th/9504118) pass."""
+    month = arxiv_id[2:4]
+    if "/" not in arxiv_id and not 1 <= int(month) <= 12:
+        raise InvalidRecord(
+            f"{arxiv_id}: month {month} is not 01-12 (new-style arXiv ids are YYMM.NNNNN)"
+        )
 
 
 def clean_categories(raw: list[str] | str) -> list[str]:
@@ -118,6 +155,7 @@ class Paper:
         """Raise InvalidRecord unless the paper is fit to store."""
         if not _VERSIONLESS_ID.match(self.arxiv_id):
             raise InvalidRecord(f"not a versionless arXiv identifier: {self.arxiv_id!r}")
+        check_id_month(self.arxiv_id)
         if not self.deleted:
             if not self.title.strip():
                 raise InvalidRecord(f"{self.arxiv_id}: empty title")

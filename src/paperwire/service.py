@@ -46,6 +46,7 @@ from paperwire.search.highlight import Highlighter
 from paperwire.search.lexical_load import BulkLoad
 from paperwire.search.query import parse_query, with_filters
 from paperwire.search.semantic import BackgroundEmbedder, SemanticIndex
+from paperwire.sources.arxiv_api import request_ids
 from paperwire.sources.http import PoliteClient, SourceError
 from paperwire.store import Store, open_store
 from paperwire.store.accounts import AccountStore
@@ -221,7 +222,10 @@ class Service:
         )
 
     def fetch_ids(self, ids: Sequence[str], progress: Progress | None = None) -> IngestReport:
-        """Fetch papers by arXiv id (versioned or not) from the arXiv API."""
+        """Fetch papers by arXiv id (versioned or not, any spelling split_arxiv_id
+        accepts) from the arXiv API. Raises NotArxivIds, sending nothing, when some token
+        is no arXiv id; ids arXiv returned nothing for are named in the report's warnings."""
+        ids = request_ids(ids)
         return self._network_run(
             "arxiv_api",
             "ids: " + " ".join(ids)[:200],

@@ -11,6 +11,8 @@ from paperwire.config import Settings, unknown_environment
 from paperwire.service import DataDirUnusable, Service
 from paperwire.store import StoreError
 
+MAX_ROWS = 100_000  # the most rows a --limit may ask a listing command for
+
 
 class Context:
     def __init__(self, settings: Settings) -> None:
@@ -24,6 +26,53 @@ class Context:
 
 
 pass_ctx = click.make_pass_decorator(Context)
+
+
+class FreeTextCommand(click.Command):
+    """A command whose free-text argument may hold words that start with "-" (a search
+    query's `-word`, `-"phrase"`, `-cat:x`). Its own options are taken wherever they stand
+    (`--json`, `--page 2`, `--page=2`, `-h`); any other token is text. A lone `--` still
+    ends the options, and an unknown `--name` is still an error (most likely a mistyped
+    option; write it after `--` to search for it)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, options_first(self._value_counts(ctx), args))
+
+    def _value_counts(self, ctx: click.Context) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for param in self.get_params(ctx):
+            if isinstance(param, click.Option):
+                takes = 0 if param.is_flag or param.count else param.nargs
+                counts.update(dict.fromkeys(param.opts, takes))
+                counts.update(dict.fromkeys(param.secondary_opts, 0))
+        return counts
+
+
+def options_first(value_counts: dict[str, int], args: list[str]) -> list[str]:
+    """`args` with the known options (and their values) first, then `--` and the text.
+
+    `value_counts` maps each option name to how many values follow it."""
+    options: list[str] = []
+    text: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            text.extend(args[i + 1 :])
+            break
+        attached = arg.startswith("--") and "=" in arg  # --page=2
+        name = arg.split("=", 1)[0] if attached else arg
+        if name in value_counts:
+            width = 1 if attached else 1 + value_counts[name]
+            options.extend(args[i : i + width])
+            i += width
+            continue
+        if arg.startswith("--") and arg[2:3].isalpha():
+            options.append(arg)  # an unknown --option: click says so, with a suggestion
+        else:
+            text.append(arg)
+        i += 1
+    return [*options, "--", *text]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -8,20 +8,42 @@ from typing import Any
 
 import click
 
-from paperwire.cli.base import Context, cli, pass_ctx
+from paperwire.cli.base import MAX_ROWS, Context, cli, pass_ctx
 from paperwire.cli.render import out, print_digest_run, print_digest_status, print_subscribers
+from paperwire.digest.preferences import MAX_PAPERS
 
 
 def _preference_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
-        click.option("--frequency", type=click.Choice(["daily", "weekly"]), help="How often."),
-        click.option("--send-time", help="Local send time HH:MM (24 h)."),
-        click.option("--timezone", "tz", help="IANA time zone, e.g. Europe/Berlin."),
-        click.option("--weekday", type=click.IntRange(0, 6), help="Weekly: 0=Monday … 6=Sunday."),
-        click.option("--category", "categories", multiple=True, help="arXiv class (repeatable)."),
+        click.option(
+            "--frequency",
+            type=click.Choice(["daily", "weekly"]),
+            help="How often. New subscribers: daily.",
+        ),
+        click.option("--send-time", help="Local send time HH:MM (24 h). New subscribers: 08:00."),
+        click.option(
+            "--timezone", "tz", help="IANA time zone, e.g. Europe/Berlin. New subscribers: UTC."
+        ),
+        click.option(
+            "--weekday",
+            type=click.IntRange(0, 6),
+            help="Weekly: 0=Monday … 6=Sunday. New subscribers: 0 (Monday).",
+        ),
+        click.option(
+            "--category",
+            "categories",
+            multiple=True,
+            help="arXiv class such as cs.CL, or archive such as hep-th (repeatable). "
+            "New subscribers: none (trending across everything).",
+        ),
         click.option("--search", "searches", multiple=True, help="Saved search (repeatable)."),
         click.option("--author", "authors", multiple=True, help="Followed author (repeatable)."),
-        click.option("--max-papers", type=int, help="Most papers per email."),
+        click.option(
+            "--max-papers",
+            type=click.IntRange(1, MAX_PAPERS),
+            help="Most papers per email. New subscribers: the "
+            "digest_default_max_papers setting (10 unless set).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -67,7 +89,13 @@ def subscribers_list(ctx: Context, status: str | None, as_json: bool) -> None:
 @_preference_options
 @pass_ctx
 def subscribers_add(ctx: Context, /, email: str, **given: Any) -> None:
-    """Add (or update) an ACTIVE subscriber without a confirmation email."""
+    """Add (or update) an ACTIVE subscriber without a confirmation email.
+
+    A new subscriber gets the defaults each option names; updating one changes only the
+    options given.
+
+    Example: paperwire subscribers add ada@example.org --category cs.CL --send-time 07:30
+    """
     from paperwire.digest.digests import SubscriptionError
 
     with ctx.service() as service:
@@ -124,7 +152,13 @@ def digest_run(ctx: Context, day: Any, dry_run: bool) -> None:
 
 
 @digest.command("status")
-@click.option("--limit", default=20, show_default=True, help="Rows of recent problems to show.")
+@click.option(
+    "--limit",
+    default=20,
+    show_default=True,
+    type=click.IntRange(1, MAX_ROWS),
+    help="Rows of recent problems to show.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @pass_ctx
 def digest_status(ctx: Context, limit: int, as_json: bool) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from paperwire.cli.base import Context, cli, pass_ctx
+from paperwire.cli.base import MAX_ROWS, Context, cli, pass_ctx
 from paperwire.cli.render import (
     file_progress,
     out,
@@ -86,7 +86,13 @@ def stats(ctx: Context, as_json: bool) -> None:
 
 
 @cli.command()
-@click.option("--limit", default=20, show_default=True, help="How many to show (newest first).")
+@click.option(
+    "--limit",
+    default=20,
+    show_default=True,
+    type=click.IntRange(1, MAX_ROWS),
+    help="How many to show (newest first).",
+)
 @pass_ctx
 def rejects(ctx: Context, limit: int) -> None:
     """List rejected (malformed) records with the reason each was refused."""
@@ -308,11 +314,15 @@ def harvest(
 )
 @pass_ctx
 def fetch(ctx: Context, ids: tuple[str, ...], query: str | None, max_results: int) -> None:
-    """Fetch papers by arXiv ID (2401.00001, hep-th/9504118, 2104.12255v1, abs URLs)
-    from the arXiv query API, or the results of --query, and store them.
+    """Fetch papers by arXiv ID (2401.00001, hep-th/9504118, 2104.12255v1, arXiv:…, abs or
+    pdf URLs) from the arXiv query API, or the results of --query, and store them. A token
+    that is no arXiv id stops the command before anything is sent; ids arXiv returns
+    nothing for are named in a warning.
 
     Example: paperwire fetch 2401.00001 hep-th/9504118
     """
+    from paperwire.sources.arxiv_api import NotArxivIds
+
     if bool(ids) == bool(query):
         raise click.UsageError("give arXiv IDs or --query (one of the two)")
     start = time.perf_counter()
@@ -325,8 +335,13 @@ def fetch(ctx: Context, ids: tuple[str, ...], query: str | None, max_results: in
         if query:
             report = service.search_arxiv(query, max_results, progress=advance)
         else:
-            report = service.fetch_ids(list(ids), progress=advance)
+            try:
+                report = service.fetch_ids(list(ids), progress=advance)
+            except NotArxivIds as exc:
+                raise click.BadParameter(str(exc), param_hint="IDS") from exc
     print_report("fetch", report, time.perf_counter() - start)
+    for warning in report.warnings:
+        print_problem(f"warning: {warning}", "yellow")
 
 
 @cli.command("hf-daily")

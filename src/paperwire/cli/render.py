@@ -124,10 +124,12 @@ def print_report(title: str, report: IngestReport, seconds: float) -> None:
         out.print(f"{report.rejected} record(s) rejected; see `paperwire rejects` for the reasons.")
 
 
-def print_counts(title: str, counts: Mapping[str, Any]) -> None:
+def print_counts(
+    title: str, counts: Mapping[str, Any], key: str = "name", counted: str = "papers"
+) -> None:
     table = Table(title=title)
-    table.add_column("name")
-    table.add_column("papers", justify="right")
+    table.add_column(key)
+    table.add_column(counted, justify="right")
     for key, value in counts.items():
         table.add_row(str(key), f"{value:,}")
     out.print(table)
@@ -272,8 +274,8 @@ def print_subscribers(items: list[Subscriber]) -> None:
 
 
 def print_digest_status(data: dict[str, Any]) -> None:
-    print_counts("outbox by status", data["counts"] or {"(empty)": 0})
-    print_counts("subscribers", data["subscribers"])
+    print_counts("outbox by status", data["counts"] or {"(empty)": 0}, "status", "messages")
+    print_counts("subscribers", data["subscribers"], "status", "subscribers")
     problems = Table(title="retrying / failed / in flight")
     for name in ("id", "recipient", "period", "status", "attempts", "next attempt", "reply"):
         problems.add_column(name)

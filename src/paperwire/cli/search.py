@@ -6,11 +6,11 @@ import json
 
 import click
 
-from paperwire.cli.base import Context, cli, pass_ctx
+from paperwire.cli.base import Context, FreeTextCommand, cli, pass_ctx
 from paperwire.cli.render import out, print_search_page, search_page_json
 
 
-@cli.command()
+@cli.command(cls=FreeTextCommand)
 @click.argument("query", nargs=-1)
 @click.option(
     "--sort",
@@ -45,6 +45,7 @@ def search(
              cat:cs.CL (several cat: are OR'd; cat:cs = any cs.*)
              since:2025-06-01 / since:7d / since:2w / since:3m   until:2025-12
              -word  -"phrase"  -cat:cs.CV   (exclude)
+    Options may stand before, between or after the words; after `--` all is query text.
     Example: paperwire search 'vision language "hallucination" cat:cs.CV since:3m'
     """
     from paperwire.search.query import QueryError

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from paperwire.digest.schedule import FREQUENCIES, parse_send_time, zone
-from paperwire.models import clean_categories, clean_text
+from paperwire.models import InvalidRecord, check_category, clean_categories, clean_text
 from paperwire.search.query import QueryError, parse_query
 
 _LOCAL = r"[^@\s<>,;\"\x00-\x1f\x7f]+"  # the part before @: no controls, no separators
@@ -73,11 +73,14 @@ def clean_preferences(raw: dict[str, Any]) -> dict[str, Any]:
         out["weekday"] = weekday
     if "categories" in raw:
         value = raw["categories"]
-        given = value.replace(",", " ").split() if isinstance(value, str) else list(value or [])
-        cleaned = clean_categories(given)
-        if len(cleaned) != len(set(given)):
-            raise PreferenceError("categories must be arXiv classes like cs.CL or hep-th")
-        out["categories"] = cleaned[:MAX_LIST]
+        items = [value] if isinstance(value, str) else list(value or [])
+        given = [part for item in items for part in str(item).replace(",", " ").split()]
+        for item in given:
+            try:
+                check_category(item)
+            except InvalidRecord as exc:
+                raise PreferenceError(f"categories must be arXiv classes: {exc}") from None
+        out["categories"] = clean_categories(given)[:MAX_LIST]
     for key, what in (("saved_searches", "saved searches"), ("followed_authors", "authors")):
         if key in raw:
             out[key] = _items(raw[key], what)

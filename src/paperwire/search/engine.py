@@ -89,10 +89,19 @@ def _page_offset(mode: str, sort: str, page: int, per_page: int) -> int:
         raise QueryError(f"unknown sort {sort!r}; use one of {', '.join(SORTS)}")
     if page < 1 or per_page < 1 or per_page > 200:
         raise QueryError("page must be >= 1 and per_page between 1 and 200")
-    offset = (page - 1) * per_page
-    if offset + per_page > MAX_RESULTS:
-        raise QueryError(f"results go no deeper than {MAX_RESULTS:,}; refine the query")
-    return offset
+    return (page - 1) * per_page
+
+
+def past_the_results(page: int, per_page: int, total: int) -> str:
+    """The note on an empty page past the last one (pages end at MAX_RESULTS)."""
+    pages = min(-(-total // per_page), MAX_RESULTS // per_page)
+    note = (
+        f"page {page:,} is past the results: {total:,} result(s) make {pages:,} "
+        f"page(s) of {per_page}"
+    )
+    if total > pages * per_page:
+        note += f" (pages go no deeper than result {MAX_RESULTS:,}; refine the query)"
+    return note
 
 
 def load_semantic(settings: Settings, store: Store) -> tuple[SemanticSearcher | None, str]:
@@ -268,7 +277,27 @@ class SearchEngine:
         mode: str,
         while_waiting: WhileWaiting | None = None,
     ) -> EngineResult:
+        """One page of results; a page past the last one (or deeper than MAX_RESULTS)
+        comes back empty with the total and a note saying how many pages there are."""
         offset = _page_offset(mode, sort, page, per_page)
+        if offset + per_page > MAX_RESULTS:  # too deep to serve: count from the first page
+            result = self._page(parsed, sort, 0, per_page, mode, None)
+        else:
+            result = self._page(parsed, sort, offset, per_page, mode, while_waiting)
+        if offset and (offset + per_page > MAX_RESULTS or not result.ids):
+            result.ids = []
+            result.notes.append(past_the_results(page, per_page, result.final_total()))
+        return result
+
+    def _page(
+        self,
+        parsed: ParsedQuery,
+        sort: str,
+        offset: int,
+        per_page: int,
+        mode: str,
+        while_waiting: WhileWaiting | None,
+    ) -> EngineResult:
         result = EngineResult(ids=[], total=0, mode=mode, terms=set())
         if self.lexical and self.needs_rebuild:
             result.notes.append(self._rebuild_note())

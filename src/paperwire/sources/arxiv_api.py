@@ -6,7 +6,9 @@ The API's error feed (HTTP 400, one entry titled "Error") becomes an :class:`Arx
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import contextlib
+import re
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -18,6 +20,7 @@ from paperwire.models import (
     InvalidRecord,
     Paper,
     Rejected,
+    check_id_month,
     clean_categories,
     collapse_whitespace,
     split_arxiv_id,
@@ -41,6 +44,18 @@ class ArxivApiError(SourceError):
 
 class MalformedFeed(SourceError):
     """The body is not an Atom feed (truncated, HTML, garbage)."""
+
+
+class NotArxivIds(ValueError):
+    """Some ids asked for are no arXiv ids in any spelling; nothing was sent."""
+
+    def __init__(self, tokens: Sequence[str]) -> None:
+        self.tokens = list(tokens)
+        listed = ", ".join(repr(t) for t in tokens)
+        super().__init__(
+            f"not an arXiv id: {listed} (write 2401.00001 - YYMM.NNNNN, month 01 to 12 - or "
+            "2104.12255v1, hep-th/9504118, arXiv:2401.00001, https://arxiv.org/abs/2401.00001)"
+        )
 
 
 @dataclass(slots=True)
@@ -147,6 +162,40 @@ def fetch_feed(client: PoliteClient, api_url: str, params: dict[str, str]) -> Fe
     if response.status_code == 400:
         raise ArxivApiError(f"arXiv API refused the request (HTTP 400) for {params}")
     return page
+
+
+def request_ids(raw: Iterable[str]) -> list[str]:
+    """The ids to ask the API for, from any accepted spelling (arXiv:…, oai:…, abs/pdf URL):
+    bare, keeping a version (2104.12255v1), each once. Raises NotArxivIds naming every
+    token that is no arXiv id."""
+    wanted: list[str] = []
+    bad: list[str] = []
+    for token in raw:
+        try:
+            arxiv_id, version = split_arxiv_id(token)
+            check_id_month(arxiv_id)
+        except InvalidRecord:
+            bad.append(token)
+            continue
+        wanted.append(f"{arxiv_id}v{version}" if version else arxiv_id)
+    if bad:
+        raise NotArxivIds(bad)
+    return list(dict.fromkeys(wanted))
+
+
+def not_returned(asked: Sequence[str], items: Sequence[Paper | Rejected]) -> list[str]:
+    """The ids of `asked` (as request_ids spells them) that no returned item answers."""
+    returned = {_same_paper(p.arxiv_id) for p in items if isinstance(p, Paper)}
+    for item in items:
+        if isinstance(item, Rejected):
+            with contextlib.suppress(InvalidRecord):
+                returned.add(_same_paper(split_arxiv_id(item.key)[0]))
+    return [i for i in asked if _same_paper(split_arxiv_id(i)[0]) not in returned]
+
+
+def _same_paper(arxiv_id: str) -> str:
+    """math.GT/0309136 and math/0309136 are one paper (arXiv's own id drops the class)."""
+    return re.sub(r"\.[A-Z]{2}/", "/", arxiv_id)
 
 
 def id_list_params(ids: Sequence[str], start: int = 0) -> dict[str, str]:
