@@ -136,6 +136,23 @@ def test_already_sent_papers_and_max_papers_are_respected() -> None:
     assert compose_digest(sub(), PERIOD, pool(), already_sent=everything).empty
 
 
+def test_categories_match_as_search_matches_them() -> None:
+    """An archive (cs) takes every class in it, and a class in any letter case is found:
+    a 'cs' subscriber got nothing before (papers were filed under their exact classes)."""
+    archive = compose_digest(sub(categories=["cs"], max_papers=10), PERIOD, pool(), set())
+    assert [sec.reason for sec in archive.sections] == ["trending in cs"]
+    assert archive.paper_ids == [
+        "2607.00005",
+        "2607.00004",
+        "2607.00003",
+        "2607.00002",
+        "2607.00001",
+    ]
+    lower = compose_digest(sub(categories=["cs.cl"], max_papers=10), PERIOD, pool(), set())
+    assert lower.paper_ids == ["2607.00003", "2607.00002"]
+    assert compose_digest(sub(categories=["math"]), PERIOD, pool(), set()).empty
+
+
 def test_no_preferences_means_overall_trending() -> None:
     digest = compose_digest(sub(max_papers=3), PERIOD, pool(), set())
     assert digest.sections[0].reason == "trending on paperwire"

@@ -76,6 +76,14 @@ def check_id_month(arxiv_id: str) -> None:
         )
 
 
+def category_keys(category: str) -> tuple[str, ...]:
+    """What a paper's `category` is found by, as search's cat: finds it: the class and its
+    archive, lower-cased (cs.CL -> cs.cl, cs; hep-th -> hep-th)."""
+    lowered = category.lower()
+    archive = lowered.split(".", 1)[0]
+    return (lowered,) if archive == lowered else (lowered, archive)
+
+
 def clean_categories(raw: list[str] | str) -> list[str]:
     """Keep arXiv subject classes in order (primary first), dropping ACM/MSC class strings."""
     items = raw.split() if isinstance(raw, str) else raw

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from paperwire.digest.schedule import Period
-from paperwire.models import Digest, DigestSection, Paper, Subscriber
+from paperwire.models import Digest, DigestSection, Paper, Subscriber, category_keys
 
 
 def normalize_name(name: str) -> str:
@@ -72,9 +72,12 @@ class CandidatePool:
                 by_author.setdefault(normalize_name(author.name), []).append(paper.arxiv_id)
         ranked = [i for i in trending if i in by_id]
         by_category: dict[str, list[str]] = {}
-        for arxiv_id in ranked:
-            for category in by_id[arxiv_id].categories:
-                by_category.setdefault(category, []).append(arxiv_id)
+        for arxiv_id in ranked:  # by class and by archive, lower-cased (models.category_keys)
+            keys = {
+                key for category in by_id[arxiv_id].categories for key in category_keys(category)
+            }
+            for key in keys:
+                by_category.setdefault(key, []).append(arxiv_id)
         return cls(start, end, by_id, ranked, {}, by_author, by_category)
 
 
@@ -141,7 +144,7 @@ def compose_digest(
         wanted.append((DigestSection("trending", "", "trending on paperwire"), pool.trending))
     for category in subscriber.categories:
         section = DigestSection("trending", category, f"trending in {category}")
-        wanted.append((section, pool.by_category.get(category, [])))
+        wanted.append((section, pool.by_category.get(category.lower(), [])))
 
     taken = set(already_sent)
     budget = max(1, subscriber.max_papers)

@@ -14,8 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from paperwire import feeds
 from paperwire.bibliography import to_bibtex, to_csl_json
-from paperwire.models import Paper
-from paperwire.search.lexical_docs import category_terms
+from paperwire.models import Paper, category_keys
 from paperwire.service import Service
 from paperwire.web import listing
 from paperwire.web.pages import SEARCH_PER_PAGE
@@ -88,7 +87,7 @@ def daily_feed(
 def _in_category(category: str, wanted: str) -> bool:
     """Whether a paper's `category` is `wanted` (a class, cs.CL, or an archive, cs), in any
     letter case, as search's cat: compares them."""
-    return wanted.lower() in category_terms([category])
+    return wanted.lower() in category_keys(category)
 
 
 @router.get("/feeds/trending.{fmt}")
