@@ -167,3 +167,30 @@ def test_row_limits_are_at_least_one(settings: Settings, tmp_path: Path) -> None
             assert "1<=x<=100000" in refused.output
     bad = runner.invoke(cli, [*base, "subscribers", "add", "a@example.org", "--max-papers", "0"])
     assert bad.exit_code == 2 and "1<=x<=50" in bad.output
+
+
+def test_main_turns_ctrl_c_anywhere_into_one_line_and_130(tmp_path: Path) -> None:
+    """click alone prints 'Aborted!' and exits 1 for a Ctrl-C outside an ingest batch."""
+    script = (
+        "import click, sys\n"
+        "from paperwire.cli import cli, main\n"
+        "@cli.command('sleepy')\n"
+        "def sleepy():\n"
+        "    raise KeyboardInterrupt\n"
+        "@cli.command('fails')\n"
+        "def fails():\n"
+        "    raise click.ClickException('it failed')\n"
+        "sys.argv = ['paperwire', '--data-dir', sys.argv[1], sys.argv[2]]\n"
+        "main()\n"
+    )
+
+    def run(command: str) -> subprocess.CompletedProcess[str]:
+        args = [sys.executable, "-c", script, str(tmp_path), command]
+        return subprocess.run(args, capture_output=True, text=True, check=False)
+
+    interrupted = run("sleepy")
+    assert interrupted.returncode == 130, interrupted.stderr
+    assert "interrupted" in interrupted.stderr and "Aborted!" not in interrupted.stderr
+    failed = run("fails")
+    assert failed.returncode == 1 and "Error: it failed" in failed.stderr
+    assert run("--help").returncode == 0 and run("nosuch").returncode == 2

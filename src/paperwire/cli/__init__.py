@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sys
 
+import click
+
 from paperwire.cli import backup, digest, ingest, library, listing, search, serve
 from paperwire.cli.base import cli
 from paperwire.cli.render import console
@@ -19,14 +21,20 @@ _COMMAND_GROUPS = (backup, digest, ingest, library, listing, search, serve)
 
 
 def main() -> None:
+    """Run the CLI. Errors click knows are shown as click shows them; Ctrl-C anywhere (click
+    would print "Aborted!" and exit 1) says what survives and exits 130."""
     try:
-        cli(auto_envvar_prefix=None)
-    except KeyboardInterrupt:
+        code = cli.main(auto_envvar_prefix=None, standalone_mode=False)
+    except (KeyboardInterrupt, click.exceptions.Abort):
         console.print("interrupted; committed batches are kept and a re-run resumes")
         sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
     except IndexDamaged as exc:
         print(f"Error: {exc}", file=sys.stderr)
         sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)  # --help, --version: click's exit code
 
 
 if __name__ == "__main__":
