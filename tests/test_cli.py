@@ -194,3 +194,18 @@ def test_main_turns_ctrl_c_anywhere_into_one_line_and_130(tmp_path: Path) -> Non
     failed = run("fails")
     assert failed.returncode == 1 and "Error: it failed" in failed.stderr
     assert run("--help").returncode == 0 and run("nosuch").returncode == 2
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "says"),
+    [
+        ("--port", "99999", "0<=x<=65535"),
+        ("--port", "-1", "0<=x<=65535"),
+        ("--workers", "0", "x>=1"),
+    ],
+)
+def test_serve_checks_its_port_and_workers(
+    tmp_path: Path, option: str, value: str, says: str
+) -> None:
+    done = run_cli("serve", option, value, data_dir=tmp_path)
+    assert done.returncode == 2 and says in done.stderr and "Traceback" not in done.stderr

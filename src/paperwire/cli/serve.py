@@ -19,9 +19,17 @@ def settings(ctx: Context) -> None:
 
 @cli.command()
 @click.option("--host", default=None, help="Address to bind. Default: settings.host (127.0.0.1).")
-@click.option("--port", type=int, default=None, help="Port to bind. Default: settings.port (8000).")
 @click.option(
-    "--workers", type=int, default=None, help="Worker processes. Default: settings.workers."
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Port to bind (0: any free port). Default: settings.port (8000).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes (at least 1). Default: settings.workers.",
 )
 @pass_ctx
 def serve(ctx: Context, host: str | None, port: int | None, workers: int | None) -> None:
@@ -43,8 +51,6 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int | None)
             if v is not None
         }
     )
-    if settings.workers < 1:
-        raise click.ClickException("--workers must be at least 1")
     console.print(f"paperwire serving on http://{settings.host}:{settings.port}/ (Ctrl-C stops)")
     if settings.workers == 1:
         try:
