@@ -209,3 +209,23 @@ def test_serve_checks_its_port_and_workers(
 ) -> None:
     done = run_cli("serve", option, value, data_dir=tmp_path)
     assert done.returncode == 2 and says in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_with_an_unusable_data_dir_is_one_line_for_any_worker_count(
+    tmp_path: Path, workers: str
+) -> None:
+    in_the_way = tmp_path / "a-file"
+    in_the_way.write_text("not a directory")
+    env = {**os.environ, "PAPERWIRE_DATA_DIR": str(in_the_way)}
+    done = subprocess.run(
+        [sys.executable, "-m", "paperwire", "serve", "--workers", workers, "--port", "0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert f"data_dir {in_the_way}" in line and "serving on" not in done.stdout

@@ -6,7 +6,7 @@ import click
 
 from paperwire.cli.base import Context, cli, pass_ctx
 from paperwire.cli.render import console, print_settings
-from paperwire.service import DataDirUnusable
+from paperwire.service import DataDirUnusable, Service
 from paperwire.store import StoreError
 
 
@@ -51,12 +51,14 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int | None)
             if v is not None
         }
     )
+    try:  # each worker opens the store too: a bad data_dir or database is one clear line
+        app = create_app(settings, background_jobs=True) if settings.workers == 1 else None
+        if app is None:
+            Service(settings).close()
+    except (StoreError, DataDirUnusable) as exc:
+        raise click.ClickException(str(exc)) from exc
     console.print(f"paperwire serving on http://{settings.host}:{settings.port}/ (Ctrl-C stops)")
-    if settings.workers == 1:
-        try:
-            app = create_app(settings, background_jobs=True)
-        except (StoreError, DataDirUnusable) as exc:
-            raise click.ClickException(str(exc)) from exc
+    if app is not None:
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
         return
     os.environ[SERVE_SETTINGS_ENV] = settings.model_dump_json()
