@@ -3,6 +3,7 @@ the web flow with its links, fault injection, crashes, unsubscribes and concurre
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -20,6 +21,7 @@ from fastapi.testclient import TestClient
 from conftest import DAILY_FILE
 from digest_support import SmtpServer, daily_subset, free_port, parts
 from paperwire.config import Settings
+from paperwire.digest.scheduler import DigestScheduler
 from paperwire.models import Author, Paper
 from paperwire.service import Service
 from paperwire.store.digest import DigestStore
@@ -325,6 +327,29 @@ def test_unreachable_server_loses_nothing_and_counts_no_attempt(
     assert all(m.attempts == 0 for m in service.digest.store.messages())
     _, sent = service.digest.run(DAY)
     assert sent.sent == 4 and len(smtp.handler.message_ids()) == 4
+
+
+def test_the_scheduler_logs_an_smtp_server_it_cannot_use(
+    service: Service, dsettings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Inside `serve` nobody sees an exit code: every tick says why nothing is sent."""
+    subscribe_many(service, 2)
+    settings = dsettings.model_copy(
+        update={"smtp_port": free_port(), "digest_scheduler_interval": 0.1}
+    )
+    down = Service(settings, store=service.store)
+    scheduler = DigestScheduler(settings, lambda: down.digest.run(DAY))
+    with caplog.at_level(logging.WARNING, logger="paperwire.digest.scheduler"):
+        scheduler.start()
+        deadline = time.monotonic() + 20
+        while scheduler.ticks < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        scheduler.stop()
+    warnings = [r.getMessage() for r in caplog.records if "cannot be used" in r.getMessage()]
+    assert len(warnings) >= 2  # also on ticks with nothing due, while messages wait
+    assert f"127.0.0.1:{settings.smtp_port}" in warnings[0] or settings.smtp_host in warnings[0]
+    assert "stay queued" in warnings[-1]
+    assert statuses(service).keys() <= {"composed", "retrying"}
 
 
 def test_saved_searches_go_through_the_search_engine(service: Service, smtp: SmtpServer) -> None:

@@ -28,6 +28,15 @@ class DigestScheduler:
 
     def _run_once(self) -> None:
         composed, sent = self._run()
+        if sent.unreachable:  # said on every tick until fixed: nothing else would say it
+            log.warning(
+                "digest: the SMTP server %s:%s cannot be used (%s); %d message(s) stay "
+                "queued, no attempt counted, until the smtp_* settings are fixed",
+                self.settings.smtp_host,
+                self.settings.smtp_port,
+                " ".join(sent.unreachable.split()),
+                sent.queued,
+            )
         if composed.composed or sent.sent or sent.failed or sent.retrying:
             log.info(
                 "digest: composed %d, empty %d, sent %d, retrying %d, failed %d",
