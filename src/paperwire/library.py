@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -94,11 +94,19 @@ def without_dismissed(papers: list[Paper], ratings: dict[str, int]) -> tuple[lis
     return kept, len(papers) - len(kept)
 
 
-def clean_name(raw: str, what: str = "collection name", limit: int = MAX_NAME) -> str:
+def clean_name(
+    raw: str,
+    what: str = "collection name",
+    limit: int = MAX_NAME,
+    key: Callable[[str], str] = str.casefold,
+) -> str:
+    """`raw` with spaces folded, checked: not empty, and neither it nor the `key` it is
+    stored and compared by longer than `limit` (casefold and accent folding can lengthen
+    a name: "Straße" is keyed "strasse", "ﬃ" "ffi")."""
     name = " ".join(clean_text(str(raw)).split())
     if not name:
         raise LibraryError(f"the {what} is empty")
-    if len(name) > limit:
+    if len(name) > limit or len(key(name)) > limit:
         raise LibraryError(f"the {what} is longer than {limit} characters")
     return name
 
@@ -294,10 +302,14 @@ class Library:
         return self.store.follows(user_id)
 
     def follow(self, user_id: int, name: str) -> bool:
-        return self.store.follow(user_id, clean_name(name, "author name", MAX_AUTHOR))
+        return self.store.follow(
+            user_id, clean_name(name, "author name", MAX_AUTHOR, normalize_name)
+        )
 
     def unfollow(self, user_id: int, name: str) -> bool:
-        return self.store.unfollow(user_id, clean_name(name, "author name", MAX_AUTHOR))
+        return self.store.unfollow(
+            user_id, clean_name(name, "author name", MAX_AUTHOR, normalize_name)
+        )
 
     def followed_papers(
         self, user: User, days: int = 30, per_author: int = 50
@@ -332,7 +344,7 @@ class Library:
 
     def create_token(self, user_id: int, name: str) -> tuple[ApiToken, str]:
         """A new API token: (its listing, the secret, shown to the reader once)."""
-        label = clean_name(name or "API token", "token name")
+        label = clean_name(name or "API token", "token name", key=str)
         if len(self.api_tokens.tokens(user_id)) >= MAX_TOKENS:
             raise LibraryError(f"at most {MAX_TOKENS} API tokens; revoke one first")
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)

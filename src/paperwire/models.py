@@ -29,6 +29,13 @@ RETIRED_ARCHIVES = (
 ARXIV_ARCHIVES = frozenset(CURRENT_ARCHIVES + RETIRED_ARCHIVES)
 
 
+# Widths of the papers table's columns (store/schema.py): a longer value is no DOI, license
+# or arXiv class, and PostgreSQL refuses it (the whole import batch failed).
+MAX_DOI = 256
+MAX_LICENSE = 256
+MAX_CATEGORY = 32
+
+
 class InvalidRecord(ValueError):
     """A source record that cannot become a Paper; the message says why."""
 
@@ -85,12 +92,13 @@ def category_keys(category: str) -> tuple[str, ...]:
 
 
 def clean_categories(raw: list[str] | str) -> list[str]:
-    """Keep arXiv subject classes in order (primary first), dropping ACM/MSC class strings."""
+    """Keep arXiv subject classes in order (primary first), dropping ACM/MSC class strings
+    and anything longer than any class (MAX_CATEGORY)."""
     items = raw.split() if isinstance(raw, str) else raw
     out: list[str] = []
     for item in items:
         for part in item.replace(",", " ").split():
-            if _CATEGORY.match(part) and part not in out:
+            if len(part) <= MAX_CATEGORY and _CATEGORY.match(part) and part not in out:
                 out.append(part)
     return out
 
@@ -164,6 +172,15 @@ class Paper:
         if not _VERSIONLESS_ID.match(self.arxiv_id):
             raise InvalidRecord(f"not a versionless arXiv identifier: {self.arxiv_id!r}")
         check_id_month(self.arxiv_id)
+        for name, value, limit in (
+            ("doi", self.doi, MAX_DOI),
+            ("license", self.license, MAX_LICENSE),
+            ("primary category", self.primary_category, MAX_CATEGORY),
+        ):
+            if value is not None and len(value) > limit:
+                raise InvalidRecord(
+                    f"{self.arxiv_id}: {name} is {len(value):,} characters, at most {limit}"
+                )
         if not self.deleted:
             if not self.title.strip():
                 raise InvalidRecord(f"{self.arxiv_id}: empty title")

@@ -162,9 +162,10 @@ class Store:
         return self.get_papers([arxiv_id]).get(arxiv_id)
 
     def get_papers(self, ids: Sequence[str]) -> dict[str, Paper]:
-        """Papers by id (missing ids are absent from the result)."""
+        """Papers by id (missing ids are absent from the result). An id holding NUL, as a
+        URL can (`%00`), is no stored paper's, and PostgreSQL would refuse the query."""
         with self.engine.connect() as conn:
-            return load_papers(conn, ids)
+            return load_papers(conn, [i for i in ids if "\x00" not in i])
 
     def iter_papers(
         self, modified_since: datetime | None = None, batch_size: int = 2000

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from paperwire.models import MAX_CATEGORY, MAX_DOI, MAX_LICENSE
+
 metadata = sa.MetaData()
 
 papers = sa.Table(
@@ -15,14 +17,14 @@ papers = sa.Table(
     sa.Column("abstract", sa.Text, nullable=False),
     sa.Column("authors", sa.JSON, nullable=False),  # [{"name": ..., "affiliation": ...}]
     sa.Column("categories", sa.JSON, nullable=False),  # primary first
-    sa.Column("primary_category", sa.String(32), index=True),
+    sa.Column("primary_category", sa.String(MAX_CATEGORY), index=True),
     sa.Column("submitted", sa.Date),
     sa.Column("updated", sa.Date),
     sa.Column("listing_date", sa.Date, index=True),
     sa.Column("comments", sa.Text),
     sa.Column("journal_ref", sa.Text),
-    sa.Column("doi", sa.String(256)),
-    sa.Column("license", sa.String(256)),
+    sa.Column("doi", sa.String(MAX_DOI)),
+    sa.Column("license", sa.String(MAX_LICENSE)),
     sa.Column("sources", sa.JSON, nullable=False),
     sa.Column("hf_upvotes", sa.Integer),
     sa.Column("hf_comments", sa.Integer),

@@ -1,0 +1,95 @@
+"""Values that do not fit PostgreSQL's columns, on SQLite and PostgreSQL alike: a record
+with an over-long DOI, license or category is a rejected record and the rest of its batch
+is stored (PostgreSQL refused the whole batch, on every re-run); an id holding NUL finds
+no paper (PostgreSQL refused the query: a 500 from /papers/x%00y); names whose stored key
+outgrows its column (casefold, accent folding) are refused with a reason (a 500 before)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from paperwire.config import Settings
+from paperwire.library import LibraryError
+from paperwire.service import Service
+from tests.conftest import KAGGLE_FILE
+from webkit import Live, live_server, signed_in
+
+
+def _records() -> list[dict[str, object]]:
+    with KAGGLE_FILE.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle]
+
+
+def test_over_long_fields_reject_their_record_and_nothing_else(
+    settings: Settings, tmp_path: Path
+) -> None:
+    records = _records()
+    records[1]["doi"] = "10.1000/" + "x" * 300
+    records[2]["license"] = "http://example.org/" + "l" * 300
+    records[3]["categories"] = "averyveryveryverylongarchivename.x cs.CL"  # dropped: no class
+    records[4]["categories"] = "a" * 40  # nothing left but an over-long 'class'
+    path = tmp_path / "long.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    with Service(settings) as service:
+        report = service.import_snapshot(path)
+        reasons = [r.reason for r in service.rejects()]
+        third = service.store.get_paper(str(records[3]["id"]))
+        fourth = service.store.get_paper(str(records[4]["id"]))
+    assert report.new == len(records) - 2 and report.rejected == 2
+    assert sorted(reasons) == [
+        f"{records[1]['id']}: doi is 308 characters, at most 256",
+        f"{records[2]['id']}: license is 319 characters, at most 256",
+    ]
+    assert third is not None and third.categories == ["cs.CL"]
+    assert fourth is not None and fourth.categories == []
+
+
+@pytest.fixture
+def live(settings: Settings) -> Iterator[Live]:
+    with Service(settings) as service:
+        service.import_snapshot(KAGGLE_FILE)
+    with live_server(settings) as running:
+        yield running
+
+
+def test_ids_holding_nul_find_no_paper(live: Live) -> None:
+    assert live.service.store.get_papers(["0704.0001", "07\x0004.0001"]).keys() == {"0704.0001"}
+    client, csrf, _ = signed_in(live, "nul@example.org")
+    try:
+        for path in (
+            "/papers/x%00y",
+            "/papers/x%00y.bib",
+            "/api/papers/x%00y",
+            "/api/v1/papers/x%00y",
+            "/api/v1/papers/x%00y/similar",
+        ):
+            assert client.get(path).status_code == 404, path
+        vote = client.put("/api/v1/votes/0704%00.0001", headers={"x-csrf-token": csrf})
+        assert vote.status_code == 404
+        assert client.get("/papers/0704.0001").status_code == 200
+    finally:
+        client.close()
+
+
+def test_names_whose_keys_outgrow_their_column_are_refused(live: Live) -> None:
+    library = live.service.library
+    user = live.service.accounts.get_or_create_user("keys@example.org")
+    with pytest.raises(LibraryError, match="longer than 100"):
+        library.create_collection(user.id, "Straße" * 16)  # 96 characters, keyed as 112
+    with pytest.raises(LibraryError, match="longer than 200"):
+        library.follow(user.id, "Ａ" * 60 + "ﬃ" * 100)  # 160 characters, keyed as 360
+    assert library.create_collection(user.id, "Straße" * 8).name == "Straße" * 8
+    token, _ = library.create_token(user.id, "ß" * 90)  # not keyed: 90 characters fit
+    assert token.name == "ß" * 90
+    client, csrf, _ = signed_in(live, "keys@example.org")
+    made = client.post(
+        "/api/v1/collections", json={"name": "Straße" * 16}, headers={"x-csrf-token": csrf}
+    )
+    client.close()
+    assert made.status_code == 400 and "longer than 100" in made.json()["error"]
+    assert httpx.get(f"{live.url}/").status_code == 200
