@@ -179,3 +179,18 @@ def test_serve_on_a_busy_port_says_what_to_do(tmp_path: Path, workers: str) -> N
     assert f"port {port} on 127.0.0.1 is already in use" in err
     assert "paperwire serve" in err and f"lsof -i :{port}" in err and "--port" in err
     assert "Traceback" not in done.stderr and "serving on" not in done.stdout
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers end with serve on Linux")
+def test_a_worker_whose_serve_already_died_exits_at_once() -> None:
+    code = "from paperwire.web.workers import end_with_parent as end; end({}); print('serving')"
+    gone = subprocess.run(
+        [sys.executable, "-c", code.format(2**22 + 1)], capture_output=True, text=True, timeout=30
+    )
+    assert (
+        gone.returncode == 1 and "paperwire serve ended before this worker started" in gone.stderr
+    )
+    alive = subprocess.run(
+        [sys.executable, "-c", code.format(os.getpid())], capture_output=True, text=True, timeout=30
+    )
+    assert alive.returncode == 0 and alive.stdout.strip() == "serving"

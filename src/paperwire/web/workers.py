@@ -47,10 +47,11 @@ def _bind_message(host: str, port: int, exc: OSError) -> str:
 
 
 def end_with_parent(parent_pid: int | None) -> None:
-    """In a worker process: be sent SIGTERM (uvicorn's clean shutdown) when the serve process
-    that started it dies, and exit now if it already has. Linux only (prctl
-    PR_SET_PDEATHSIG); a no-op elsewhere."""
-    if not sys.platform.startswith("linux"):
+    """In a worker process started by `paperwire serve` (pid `parent_pid`): be sent SIGTERM
+    (uvicorn's clean shutdown) when that process dies, and exit now if it already has.
+    Linux only (prctl PR_SET_PDEATHSIG); a no-op elsewhere, and for a process that serve did
+    not start (None: e.g. uvicorn run by hand, whose parent may be a shell)."""
+    if parent_pid is None or not sys.platform.startswith("linux"):
         return
     try:
         libc = ctypes.CDLL(None, use_errno=True)
@@ -60,7 +61,7 @@ def end_with_parent(parent_pid: int | None) -> None:
     if failed:
         log.warning("this worker will not end with paperwire serve (prctl unavailable)")
         return
-    if parent_pid is not None and os.getppid() != parent_pid:  # it died before prctl
+    if os.getppid() != parent_pid:  # it died before prctl could be asked
         raise SystemExit("paperwire serve ended before this worker started")
 
 
