@@ -19,7 +19,7 @@ def test_match_library_reports_matched_unmatched_and_malformed(tmp_path: Path) -
     done = run_cli("match-library", str(ids), "--json", data_dir=tmp_path)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert report["format"] == "idlist" and report["entries"] == 3
+    assert report["format"] == "idlist" and report["entries"] == 4  # the malformed line too
     assert report["matched"] == [
         {"arxiv_id": "0704.0001", "by": "DOI"},
         {"arxiv_id": "0704.0002", "by": "arXiv id"},
@@ -30,7 +30,7 @@ def test_match_library_reports_matched_unmatched_and_malformed(tmp_path: Path) -
     ]
     text = run_cli("match-library", str(ids), data_dir=tmp_path)
     assert text.returncode == 0, text.stderr
-    assert "3 entries · 2 matched (0 fetched from arXiv)" in text.stdout
+    assert "4 entries · 2 matched (0 fetched from arXiv)" in text.stdout
     assert "line 4" in text.stdout and "2501.99999" in text.stdout
 
 

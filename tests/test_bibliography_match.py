@@ -80,13 +80,15 @@ def test_id_then_doi_then_title_duplicates_and_unmatched(service: Service) -> No
 @article{{g, title = {{broken
 """
     result = service.match_library(bib.encode(), "refs.bib", fetch=False)
-    assert result.format == "bibtex" and result.entries == 6
+    assert result.format == "bibtex" and result.entries == 7  # the broken entry g too
     assert result.matched == [first.arxiv_id, second.arxiv_id, third.arxiv_id]
     assert [result.how[i] for i in result.matched] == [BY_ID, BY_DOI, BY_TITLE]
     assert result.duplicates == 1  # entry d is the paper of entry a
     assert [e.key for e in result.unmatched] == ["e (line 6)", "f (line 7)"]
     assert [m.key for m in result.malformed] == ["g (line 8)"]
     assert result.fetched == [] and result.fetch_error is None
+    parts = [result.matched, result.unmatched, result.malformed]
+    assert result.entries == sum(map(len, parts)) + result.duplicates
 
 
 def test_changed_titles_are_keyed_again(service: Service) -> None:

@@ -202,3 +202,25 @@ def test_kill_mid_import_then_rerun_reaches_same_state(
     )
     assert final == table_fingerprint(clean_url)
     assert len(final) == len({row[0] for row in final}) == 12_000
+
+
+@pytest.mark.parametrize("batch_size", [100, 2])
+def test_an_id_repeated_in_one_file_is_counted_once_per_record(
+    settings: Settings, tmp_path: Path, batch_size: int
+) -> None:
+    """Every record is counted: a repeat is merged into the paper before it and counted as a
+    repeat in a later batch is, whether or not the two share a batch."""
+    good = daily_lines(4)
+    retitled = json.dumps({**json.loads(good[1]), "title": "A retitled paper"}) + "\n"
+    lines = [good[0], good[1], good[0], good[2], retitled, "{not json\n", good[3]]
+    path = tmp_path / "repeats.jsonl"
+    path.write_text("".join(lines), encoding="utf-8")
+    settings = settings.model_copy(update={"batch_size": batch_size})
+    with Service(settings) as service:
+        report = service.import_snapshot(path)
+        counts = (report.new, report.updated, report.unchanged, report.rejected, report.deleted)
+        assert counts == (4, 1, 1, 1, 0) and report.seen == len(lines)
+        run = service.stats()["runs"][0]
+        assert [run[n] for n in ("new", "updated", "unchanged", "rejected")] == [4, 1, 1, 1]
+        assert service.store.count_papers() == 4
+        assert service.paper(json.loads(good[1])["id"]).title == "A retitled paper"  # type: ignore[union-attr]

@@ -97,6 +97,7 @@ def test_upload_form_imports_good_entries_and_reports_the_rest(live: Live) -> No
     answer = upload(client, csrf, BIBTEX, collection_id="new", new_collection="From Zotero")
     assert answer.status_code == 200, answer.text
     html = answer.text
+    assert "Read as bibtex: 8 entries, 3 of them malformed." in html  # 3 + 1 + 1 + 3
     assert re.search(r'id="sum-matched"><strong>3</strong> matched', html)
     assert re.search(r'id="sum-duplicates"><strong>1</strong> duplicate', html)
     assert re.search(r'id="sum-malformed"><strong>3</strong> malformed', html)
@@ -181,6 +182,7 @@ def test_api_import_with_a_token_and_with_a_session(live: Live) -> None:
     }
     assert [u["key"] for u in body["unmatched"]] == ["elsewhere (line 15)"]
     assert len(body["malformed"]) == 3 and body["fetched"] == []
+    assert body["entries"] == 8  # 3 matched + 1 duplicate + 1 unmatched + 3 malformed
     # a session needs the CSRF header to write
     client, csrf = reader(live, "ann@example.org")
     url = f"/api/v1/collections/{made['id']}/import"

@@ -292,3 +292,28 @@ def test_a_catch_up_leaves_an_import_s_papers_to_the_import(
         assert service.search("", mode="lexical").total == 80
         assert service.search_engine.opening_catch_up == 0
         assert index_ids(service) == live_ids(service)
+
+
+def test_a_rebuild_by_another_process_ends_the_rebuild_note(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """`paperwire index rebuild` run beside a serving process: that process's next catch-up
+    (when asked, or every lexical_catch_up_seconds) stops saying the index is empty."""
+    with Service(settings) as filler:
+        filler.import_snapshot(write(tmp_path / "a.jsonl", read_records(0, 60)))
+    shutil.rmtree(settings.data_dir / "index")
+    periodic = settings.model_copy(update={"lexical_catch_up_seconds": 0.2})
+    with Service(settings) as asked, Service(periodic) as timed:
+        for serving in (asked, timed):
+            notes = serving.search("", mode="lexical").notes
+            assert any("index is empty" in n for n in notes)
+        with Service(settings) as rebuilder:
+            assert rebuilder.rebuild_index() == 60
+        asked.search_engine.catch_up()
+        result = asked.search("", mode="lexical")
+        assert result.total == 60 and not any("rebuild" in n for n in result.notes)
+        deadline = time.monotonic() + 10
+        while any("rebuild" in n for n in timed.search("", mode="lexical").notes):
+            assert time.monotonic() < deadline, "the timed catch-up kept the note"
+            time.sleep(0.1)
+        assert timed.search("", mode="lexical").total == 60

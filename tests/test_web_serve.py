@@ -97,3 +97,100 @@ def test_serve_first_run_then_votes_across_workers(served: tuple[str, Settings, 
     text = log.read_text()
     assert "/login/verify?token=[redacted]" in text
     assert "SECRETPART" not in text
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[1] == str(pid):
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie holds no port; PID 1 may never reap it
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers end with serve on Linux")
+def test_workers_end_when_serve_is_killed(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "PAPERWIRE_DATA_DIR": str(tmp_path / "data")}
+    cmd = [sys.executable, "-m", "paperwire", "serve", "--port", str(port), "--workers", "2"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 60
+        while len(workers) < 2 or not _answers(port):
+            assert proc.poll() is None and time.monotonic() < deadline, "serve did not start"
+            time.sleep(0.2)
+            workers = [pid for pid in _children(proc.pid) if _running(pid)]
+        proc.kill()
+        proc.wait(10)
+        deadline = time.monotonic() + 10
+        while any(map(_running, workers)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [pid for pid in workers if _running(pid)], "workers outlived serve"
+        assert _port_free(port)
+    finally:
+        for pid in workers:
+            if _running(pid):
+                os.kill(pid, signal.SIGKILL)
+        if proc.poll() is None:
+            proc.kill()
+
+
+def _answers(port: int) -> bool:
+    try:
+        httpx.get(f"http://127.0.0.1:{port}/api/daily_papers", timeout=2)
+    except httpx.TransportError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_on_a_busy_port_says_what_to_do(tmp_path: Path, workers: str) -> None:
+    env = {**os.environ, "PAPERWIRE_DATA_DIR": str(tmp_path / "data")}
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        cmd = [sys.executable, "-m", "paperwire", "serve", "--port", str(port), "--workers"]
+        done = subprocess.run([*cmd, workers], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    err = " ".join(done.stderr.split())
+    assert f"port {port} on 127.0.0.1 is already in use" in err
+    assert "paperwire serve" in err and f"lsof -i :{port}" in err and "--port" in err
+    assert "Traceback" not in done.stderr and "serving on" not in done.stdout
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers end with serve on Linux")
+def test_a_worker_whose_serve_already_died_exits_at_once() -> None:
+    code = "from paperwire.web.workers import end_with_parent as end; end({}); print('serving')"
+    gone = subprocess.run(
+        [sys.executable, "-c", code.format(2**22 + 1)], capture_output=True, text=True, timeout=30
+    )
+    assert (
+        gone.returncode == 1 and "paperwire serve ended before this worker started" in gone.stderr
+    )
+    alive = subprocess.run(
+        [sys.executable, "-c", code.format(os.getpid())], capture_output=True, text=True, timeout=30
+    )
+    assert alive.returncode == 0 and alive.stdout.strip() == "serving"

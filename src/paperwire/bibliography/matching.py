@@ -27,7 +27,8 @@ Fetcher = Callable[[list[str]], tuple[set[str], str | None]]
 @dataclass(slots=True)
 class LibraryMatch:
     """What an uploaded library file matched. `matched` holds each paper once, in the
-    order of the file (fetched papers included); `how` says by what each was found."""
+    order of the file (fetched papers included); `how` says by what each was found.
+    `entries` counts every entry of the file: matched + duplicates + unmatched + malformed."""
 
     format: str
     entries: int = 0
@@ -87,7 +88,8 @@ def match_library(
     parsed: ParsedLibrary, lookup: Lookup, fetch: Fetcher | None = None
 ) -> LibraryMatch:
     entries = parsed.entries
-    result = LibraryMatch(parsed.format, len(entries), malformed=list(parsed.malformed))
+    malformed = list(parsed.malformed)  # counted too: they are entries of the file
+    result = LibraryMatch(parsed.format, len(entries) + len(malformed), malformed=malformed)
     found = _resolve(entries, lookup)
     missing = [e.arxiv_id for e, f in zip(entries, found, strict=True) if f is None and e.arxiv_id]
     if fetch is not None and missing:

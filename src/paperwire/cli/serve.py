@@ -43,6 +43,7 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int | None)
     import uvicorn
 
     from paperwire.web.app import SERVE_SETTINGS_ENV, create_app
+    from paperwire.web.workers import PARENT_PID_ENV, PortUnusable, check_port_free
 
     settings = ctx.settings.model_copy(
         update={
@@ -51,6 +52,10 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int | None)
             if v is not None
         }
     )
+    try:  # uvicorn alone says only "[Errno 98] Address already in use"
+        check_port_free(settings.host, settings.port)
+    except PortUnusable as exc:
+        raise click.ClickException(str(exc)) from exc
     try:  # each worker opens the store too: a bad data_dir or database is one clear line
         app = create_app(settings, background_jobs=True) if settings.workers == 1 else None
         if app is None:
@@ -62,6 +67,7 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int | None)
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
         return
     os.environ[SERVE_SETTINGS_ENV] = settings.model_dump_json()
+    os.environ[PARENT_PID_ENV] = str(os.getpid())  # workers end when this process does
     uvicorn.run(
         "paperwire.web.app:create_app_from_environment",
         factory=True,

@@ -195,7 +195,8 @@ class SearchEngine:
         SYNC_MARGIN of that time are compared too (a writer's commit may land late), but
         those already indexed as stored are left alone. An index that was never in sync
         with a non-empty store (new, or cleared for being of an older version) is left
-        for `rebuild`."""
+        for `rebuild`, here or in another process: the catch-up that finds it rebuilt ends
+        the note asking for one."""
         lexical = self.lexical
         started = datetime.now(UTC)
         since = lexical.synced_until
@@ -204,7 +205,8 @@ class SearchEngine:
             self.needs_rebuild = self.store.count_papers(include_deleted=True) > 0
             if self.needs_rebuild:
                 return 0
-        else:
+        else:  # in sync once, maybe by another process's `paperwire index rebuild`
+            self.needs_rebuild = False
             for states in self.store.iter_content_hashes(modified_since=since):
                 stale = lexical.stale(states)
                 if stale:

@@ -134,7 +134,7 @@ class Store:
         """Insert or merge `batch`, keep `rejected`, and save `checkpoint`, atomically.
 
         Returns the counts and the ids whose stored content changed (for indexing).
-        Duplicate ids inside one batch are merged in order.
+        Duplicate ids inside one batch are merged in order, each record counted once.
         """
         rows = [encode_paper(p) for p in batch]
         report, changed = self.upsert_encoded(rows, rejected, checkpoint)

@@ -120,14 +120,26 @@ def _stored_hashes(conn: Connection, ids: list[str]) -> dict[str, str]:
     return found
 
 
-def _dedupe(rows: Sequence[EncodedRow]) -> dict[str, EncodedRow]:
-    """One row per id; repeated ids in a batch are merged in arrival order."""
-    out: dict[str, EncodedRow] = {}
+def _dedupe(rows: Sequence[EncodedRow], report: IngestReport) -> dict[str, tuple[EncodedRow, bool]]:
+    """One row per id, with whether its first record was a deletion. A repeated id is
+    merged into the row before it (in arrival order) and counted in `report` as it would
+    be in a later batch: updated (or deleted) when the merge changed the paper, else
+    unchanged. So every record is counted once, however the file falls into batches."""
+    out: dict[str, tuple[EncodedRow, bool]] = {}
     for row in rows:
         prior = out.get(row[0])
-        out[row[0]] = (
-            row if prior is None else encode_paper(merge(decode_paper(prior), decode_paper(row)))
-        )
+        if prior is None:
+            out[row[0]] = (row, bool(row[_DELETED]))
+            continue
+        before = decode_paper(prior[0])
+        merged = encode_paper(merge(before, decode_paper(row)))
+        out[row[0]] = (merged, prior[1])
+        if merged[_HASH] == prior[0][_HASH]:
+            report.unchanged += 1
+        elif row[_DELETED] and not before.deleted:
+            report.deleted += 1
+        else:
+            report.updated += 1
     return out
 
 
@@ -139,18 +151,19 @@ def write_papers(
     A stored row whose digest equals the incoming one is unchanged without decoding it;
     otherwise the stored paper is merged with the incoming one and rewritten if that
     changed anything. Returns the counts and the rows now stored for the papers whose
-    content changed (what an index needs, without reading them back).
+    content changed (what an index needs, without reading them back). Every row is
+    counted once: a repeated id as `_dedupe` says.
     """
     report = IngestReport()
-    incoming = _dedupe(rows)
+    incoming = _dedupe(rows, report)
     stored = _stored_hashes(conn, list(incoming))
     inserts: list[EncodedRow] = []
     candidates: list[EncodedRow] = []
-    for arxiv_id, row in incoming.items():
+    for arxiv_id, (row, first_deleted) in incoming.items():
         digest = stored.get(arxiv_id)
         if digest is None:
             inserts.append(row)
-            if row[_DELETED]:
+            if first_deleted:
                 report.deleted += 1
             else:
                 report.new += 1

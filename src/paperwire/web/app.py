@@ -31,6 +31,7 @@ from paperwire.service import Service
 from paperwire.web import api, feeds, for_you, library_api, library_io, library_pages, pages
 from paperwire.web.auth import CSRF_COOKIE, Auth
 from paperwire.web.render import render, template_filters
+from paperwire.web.workers import end_with_parent, parent_pid_from_environment
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -123,6 +124,7 @@ class RedactTokens(logging.Filter):
 
 def create_app_from_environment() -> FastAPI:
     """Factory for uvicorn worker processes (`paperwire serve --workers N`)."""
+    end_with_parent(parent_pid_from_environment())
     raw = os.environ.get(SERVE_SETTINGS_ENV)
     settings = Settings.model_validate(json.loads(raw)) if raw else Settings.load()
     return create_app(settings, background_jobs=True)

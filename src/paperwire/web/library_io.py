@@ -249,7 +249,9 @@ def collection_feed(
 
 class ImportOut(BaseModel):
     format: str = Field(description="bibtex | csljson | ris | idlist")
-    entries: int
+    entries: int = Field(
+        description="every entry of the file: matched + duplicates + unmatched + malformed"
+    )
     matched: list[dict[str, str]] = Field(description="arxiv_id and `by` (how it was found)")
     fetched: list[str] = Field(description="fetched from arXiv for this import")
     duplicates: int = Field(description="entries naming a paper an earlier entry matched")
