@@ -15,7 +15,9 @@ import pytest
 
 from paperwire.config import Settings
 from paperwire.library import LibraryError
+from paperwire.models import Paper, Rejected
 from paperwire.service import Service
+from paperwire.sources import hf_daily
 from tests.conftest import KAGGLE_FILE
 from webkit import Live, live_server, signed_in
 
@@ -33,6 +35,9 @@ def test_over_long_fields_reject_their_record_and_nothing_else(
     records[2]["license"] = "http://example.org/" + "l" * 300
     records[3]["categories"] = "averyveryveryverylongarchivename.x cs.CL"  # dropped: no class
     records[4]["categories"] = "a" * 40  # nothing left but an over-long 'class'
+    records[5]["versions"] = [
+        {"version": "v" + "9" * 12, "created": "Mon, 2 Apr 2007 19:18:42 GMT"}
+    ]
     path = tmp_path / "long.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     with Service(settings) as service:
@@ -40,13 +45,33 @@ def test_over_long_fields_reject_their_record_and_nothing_else(
         reasons = [r.reason for r in service.rejects()]
         third = service.store.get_paper(str(records[3]["id"]))
         fourth = service.store.get_paper(str(records[4]["id"]))
-    assert report.new == len(records) - 2 and report.rejected == 2
-    assert sorted(reasons) == [
+    assert report.new == len(records) - 3 and report.rejected == 3
+    assert sorted(reasons)[:2] == [
         f"{records[1]['id']}: doi is 308 characters, at most 256",
         f"{records[2]['id']}: license is 319 characters, at most 256",
     ]
+    assert "version" in sorted(reasons)[2]
     assert third is not None and third.categories == ["cs.CL"]
     assert fourth is not None and fourth.categories == []
+
+
+def _unchanged() -> list[object]:
+    body = (Path(__file__).parent / "data" / "hf_daily_2024-01-16.json").read_bytes()
+    return list(hf_daily.parse_daily_papers(body))
+
+
+def test_counts_past_an_integer_column_reject_their_item() -> None:
+    """Hugging Face upvotes past 64 bits stopped the whole day's merge in encode_paper
+    (orjson), and past 31 bits PostgreSQL's integer column refused the batch."""
+    items = json.loads((Path(__file__).parent / "data" / "hf_daily_2024-01-16.json").read_text())
+    items[0]["paper"]["upvotes"] = 2**70
+    items[1]["paper"]["upvotes"] = 2**31
+    parsed = hf_daily.parse_daily_papers(json.dumps(items).encode())
+    rejected = [item.reason for item in parsed if isinstance(item, Rejected)]
+    upvotes = [r for r in rejected if "upvotes" in r]
+    assert len(upvotes) == 2 and all("is not 0 to 2,147,483,647" in r for r in upvotes)
+    papers = sum(isinstance(item, Paper) for item in parsed)
+    assert papers == sum(isinstance(item, Paper) for item in _unchanged()) - 2
 
 
 @pytest.fixture

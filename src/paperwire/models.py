@@ -34,6 +34,7 @@ ARXIV_ARCHIVES = frozenset(CURRENT_ARCHIVES + RETIRED_ARCHIVES)
 MAX_DOI = 256
 MAX_LICENSE = 256
 MAX_CATEGORY = 32
+MAX_COUNT = 2**31 - 1  # versions, upvotes, comments: integer columns
 
 
 class InvalidRecord(ValueError):
@@ -181,6 +182,13 @@ class Paper:
                 raise InvalidRecord(
                     f"{self.arxiv_id}: {name} is {len(value):,} characters, at most {limit}"
                 )
+        for name, number in (
+            ("version", self.version),
+            ("upvotes", self.hf_upvotes),
+            ("comment count", self.hf_comments),
+        ):
+            if number is not None and not 0 <= number <= MAX_COUNT:
+                raise InvalidRecord(f"{self.arxiv_id}: {name} {number} is not 0 to {MAX_COUNT:,}")
         if not self.deleted:
             if not self.title.strip():
                 raise InvalidRecord(f"{self.arxiv_id}: empty title")
