@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import sqlalchemy as sa
@@ -18,7 +20,7 @@ from paperwire.models import IngestReport, Paper, Rejected
 from paperwire.store.codec import EncodedRow, encode_paper, row_to_paper
 from paperwire.store.schema import checkpoints, ingest_runs, papers, rejects
 from paperwire.store.web_tables import votes
-from paperwire.store.writer import load_papers, rows_after, write_papers
+from paperwire.store.writer import StoredMeanwhile, load_papers, rows_after, write_papers
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_PAGE_SIZE = 16384  # measured: 35% less write time than 4096 for abstract-sized rows
@@ -31,6 +33,19 @@ STOPPED = (
     "stopped by Ctrl-C (SIGINT) between batches; the batches it committed are kept (the "
     "counts here) and running the same command again resumes"
 )
+
+
+# SQLSTATEs of a PostgreSQL transaction that lost a race with another one and may simply
+# run again: deadlock_detected, serialization_failure, unique_violation.
+RETRY_SQLSTATES = frozenset({"40P01", "40001", "23505"})
+WRITE_ATTEMPTS = 10
+_T = TypeVar("_T")
+
+
+def _lost_a_race(exc: Exception) -> bool:
+    if isinstance(exc, StoredMeanwhile):
+        return True
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in RETRY_SQLSTATES
 
 
 class StoreError(RuntimeError):
@@ -149,14 +164,38 @@ class Store:
         """upsert_papers for rows already made by codec.encode_paper (e.g. in a parser
         process): same rules, same single transaction. Returns the counts and the stored
         rows of the papers whose content changed (to index them as written)."""
-        now = _now()
-        with self.engine.begin() as conn:
+
+        def write(conn: Connection) -> tuple[IngestReport, list[EncodedRow]]:
+            now = _now()
             report, changed = write_papers(conn, rows, now)
             report.rejected = len(rejected)
             self._add_rejects(conn, rejected, now)
             if checkpoint is not None:
                 self._set_checkpoint(conn, checkpoint[0], checkpoint[1], now)
-        return report, changed
+            return report, changed
+
+        return self._write_retrying(write)
+
+    def _write_retrying(self, write: Callable[[Connection], _T]) -> _T:
+        """Run `write` in one transaction that reads and then writes what it read.
+
+        SQLite: the transaction takes the database's write lock before its first read
+        (BEGIN IMMEDIATE), so writers (other processes too) take turns and none writes
+        over what another wrote after its read. PostgreSQL: writers run side by side; a
+        transaction that lost a race with another (a deadlock, a serialization failure, a
+        row it meant to insert inserted meanwhile) is rolled back and run again, reading
+        afresh, up to WRITE_ATTEMPTS times."""
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                with self.engine.begin() as conn:
+                    if conn.dialect.name == "sqlite":
+                        conn.exec_driver_sql("BEGIN IMMEDIATE")
+                    return write(conn)
+            except (sa.exc.DBAPIError, StoredMeanwhile) as exc:
+                if attempt == WRITE_ATTEMPTS or not _lost_a_race(exc):
+                    raise
+                time.sleep(random.uniform(0, 0.02 * attempt))  # let the winner go on
+        raise AssertionError("unreachable")
 
     def get_paper(self, arxiv_id: str) -> Paper | None:
         return self.get_papers([arxiv_id]).get(arxiv_id)

@@ -120,15 +120,51 @@ def _stored_hashes(conn: Connection, ids: list[str]) -> dict[str, str]:
     return found
 
 
+# PostgreSQL: the stored rows a batch merges into, locked until it commits and in id
+# order (every writer locks in the same order), so that another writer's merge of the same
+# paper waits for this one and then merges onto its result instead of overwriting it.
+_LOCKED_BY_ID = (
+    sa.select(papers)
+    .where(papers.c.arxiv_id.in_(sa.bindparam("ids", expanding=True)))
+    .order_by(papers.c.arxiv_id)
+    .with_for_update()
+)
+
+
+def _stored_for_merge(conn: Connection, ids: list[str]) -> dict[str, tuple[Paper, str]]:
+    """The stored papers `ids` (sorted) with their content hashes, as the batch's
+    transaction now sees them: on PostgreSQL locked (see _LOCKED_BY_ID); SQLite's batch
+    holds the database's write lock from its start (Store.upsert_encoded)."""
+    found: dict[str, tuple[Paper, str]] = {}
+    if conn.dialect.name == "sqlite":
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            for chunk in _id_chunks(ids):
+                rows = cursor.execute(_SQLITE_BY_ID.format(",".join("?" * len(chunk))), chunk)
+                found.update((row[0], (decode_paper(row), row[_HASH])) for row in rows)
+        finally:
+            cursor.close()
+        return found
+    for chunk in _id_chunks(ids):
+        for r in conn.execute(_LOCKED_BY_ID, {"ids": list(chunk)}):
+            found[r.arxiv_id] = (row_to_paper(r), r.content_hash)
+    return found
+
+
+class StoredMeanwhile(RuntimeError):
+    """A paper the batch read as stored was gone when it came to merge it: the batch is
+    rolled back and written again (Store.upsert_encoded)."""
+
+
 def _dedupe(rows: Sequence[EncodedRow]) -> dict[str, EncodedRow]:
-    """One row per id; repeated ids in a batch are merged in arrival order."""
+    """One row per id, in id order; repeated ids in a batch are merged in arrival order."""
     out: dict[str, EncodedRow] = {}
     for row in rows:
         prior = out.get(row[0])
         out[row[0]] = (
             row if prior is None else encode_paper(merge(decode_paper(prior), decode_paper(row)))
         )
-    return out
+    return dict(sorted(out.items()))
 
 
 def write_papers(
@@ -140,6 +176,11 @@ def write_papers(
     otherwise the stored paper is merged with the incoming one and rewritten if that
     changed anything. Returns the counts and the rows now stored for the papers whose
     content changed (what an index needs, without reading them back).
+
+    Rows go in id order. Against another writer of the same papers (PostgreSQL): a new
+    paper it inserted first fails this INSERT with a unique violation once it commits, and
+    a paper merged here is locked before it is read for merging; Store.upsert_encoded
+    writes the batch again after such a failure (or a deadlock), reading afresh.
     """
     report = IngestReport()
     incoming = _dedupe(rows)
@@ -158,28 +199,27 @@ def write_papers(
             report.unchanged += 1
         else:
             candidates.append(row)
-    updates = _merge_known(conn, candidates, stored, report)
     if inserts:
         _insert(conn, inserts, now)
+    updates = _merge_known(conn, candidates, report)
     if updates:
         _update(conn, updates, now)
     return report, inserts + updates
 
 
 def _merge_known(
-    conn: Connection,
-    rows: list[EncodedRow],
-    stored_hashes: dict[str, str],
-    report: IngestReport,
+    conn: Connection, rows: list[EncodedRow], report: IngestReport
 ) -> list[EncodedRow]:
     if not rows:
         return []
-    stored = load_papers(conn, [r[0] for r in rows])
+    stored = _stored_for_merge(conn, [r[0] for r in rows])
     updates: list[EncodedRow] = []
     for row in rows:
-        old = stored[row[0]]
+        if row[0] not in stored:
+            raise StoredMeanwhile(row[0])
+        old, old_hash = stored[row[0]]
         merged = encode_paper(merge(old, decode_paper(row)))
-        if merged[_HASH] == stored_hashes[row[0]]:
+        if merged[_HASH] == old_hash:
             report.unchanged += 1
             continue
         updates.append(merged)
