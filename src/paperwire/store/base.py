@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -46,6 +47,19 @@ def _lost_a_race(exc: Exception) -> bool:
     if isinstance(exc, StoredMeanwhile):
         return True
     return getattr(getattr(exc, "orig", None), "sqlstate", None) in RETRY_SQLSTATES
+
+
+CHECKPOINT_NAME_LIMIT = 256  # characters of checkpoints.name
+
+
+def checkpoint_name(name: str) -> str:
+    """The checkpoints row of `name`: `name` itself when it fits the column (every name
+    stored before keeps its row), else its first 200 characters and a digest of all of it
+    (a snapshot's long path, a long OAI base URL or set)."""
+    if len(name) <= CHECKPOINT_NAME_LIMIT:
+        return name
+    digest = hashlib.blake2b(name.encode("utf-8", "surrogateescape"), digest_size=16)
+    return f"{name[:200]}#{digest.hexdigest()}"
 
 
 class StoreError(RuntimeError):
@@ -387,6 +401,7 @@ class Store:
             return [Rejected(r.source, r.key, r.reason, r.raw) for r in conn.execute(query)]
 
     def _set_checkpoint(self, conn: Connection, name: str, value: Any, now: datetime) -> None:
+        name = checkpoint_name(name)
         done = conn.execute(
             checkpoints.update()
             .where(checkpoints.c.name == name)
@@ -402,12 +417,12 @@ class Store:
     def get_checkpoint(self, name: str) -> Any:
         with self.engine.connect() as conn:
             return conn.execute(
-                sa.select(checkpoints.c.value).where(checkpoints.c.name == name)
+                sa.select(checkpoints.c.value).where(checkpoints.c.name == checkpoint_name(name))
             ).scalar()
 
     def clear_checkpoint(self, name: str) -> None:
         with self.engine.begin() as conn:
-            conn.execute(checkpoints.delete().where(checkpoints.c.name == name))
+            conn.execute(checkpoints.delete().where(checkpoints.c.name == checkpoint_name(name)))
 
     def start_run(self, source: str, detail: str) -> int:
         """Record a run of this process; first mark earlier runs whose process is gone as
