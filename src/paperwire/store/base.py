@@ -62,6 +62,16 @@ def checkpoint_name(name: str) -> str:
     return f"{name[:200]}#{digest.hexdigest()}"
 
 
+class CheckpointHeld(RuntimeError):
+    """A run that is still going holds the checkpoint asked for (Store.claim_checkpoint)."""
+
+    def __init__(self, run_id: int, started_at: datetime, owner: str | None) -> None:
+        self.run_id, self.owner = run_id, owner or ""
+        aware = started_at if started_at.tzinfo else started_at.replace(tzinfo=UTC)
+        self.started_at = aware.astimezone(UTC)
+        super().__init__(f"checkpoint held by run {run_id}")
+
+
 class StoreError(RuntimeError):
     """The database cannot be opened or used; the message says what to do."""
 
@@ -409,6 +419,36 @@ class Store:
         )
         if done.rowcount == 0:
             conn.execute(checkpoints.insert().values(name=name, value=value, updated_at=now))
+
+    def claim_checkpoint(self, name: str, run_id: int) -> dict[str, Any]:
+        """The state saved under checkpoint `name` (a dict; empty when none), which run
+        `run_id` now holds: the saved state names it (under "run") until the run saves
+        a state without it. Raises CheckpointHeld when another run holds it and is still
+        going (liveness: see mark_interrupted_runs), changing nothing. One claim at a
+        time: SQLite's write lock, PostgreSQL's lock on the checkpoint's row."""
+        self.mark_interrupted_runs()
+
+        def claim(conn: Connection) -> dict[str, Any]:
+            query = sa.select(checkpoints.c.value).where(
+                checkpoints.c.name == checkpoint_name(name)
+            )
+            if conn.dialect.name != "sqlite":
+                query = query.with_for_update()
+            value = conn.execute(query).scalar()
+            state = dict(value) if isinstance(value, dict) else {}
+            holder = state.pop("run", None)
+            if isinstance(holder, int) and holder != run_id:
+                run = conn.execute(
+                    sa.select(
+                        ingest_runs.c.status, ingest_runs.c.started_at, ingest_runs.c.owner
+                    ).where(ingest_runs.c.id == holder)
+                ).first()
+                if run is not None and run.status == "running":
+                    raise CheckpointHeld(holder, run.started_at, run.owner)
+            self._set_checkpoint(conn, name, {**state, "run": run_id}, _now())
+            return state
+
+        return self._write_retrying(claim)
 
     def set_checkpoint(self, name: str, value: Any) -> None:
         with self.engine.begin() as conn:
