@@ -134,7 +134,7 @@ def import_together(
         )
         for n, path in enumerate(files)
     ]
-    done = []
+    done: list[subprocess.CompletedProcess[str]] = []
     for proc in procs:
         stdout, stderr = proc.communicate(timeout=120)
         done.append(subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr))
@@ -177,6 +177,18 @@ def test_two_imports_of_the_same_new_papers_at_once_both_finish(
         assert store.count_papers() == 1500
     finally:
         store.close()
+
+
+def test_imports_into_a_new_database_at_once_all_finish(db_url: str, tmp_path: Path) -> None:
+    """Three imports started together on a database not yet created: each found no schema
+    and all but one failed creating it ("table papers already exists")."""
+    lines = daily_lines(300)
+    files = [write_jsonl(tmp_path / f"part{n}.jsonl", []) for n in range(3)]
+    for n, path in enumerate(files):
+        path.write_text("".join(lines[n * 100 : n * 100 + 100]), encoding="utf-8")
+    runs = import_together(db_url, tmp_path, files, batch_size=50)
+    assert [r.returncode for r in runs] == [0, 0, 0], failures(runs)
+    assert [counts(r)[0] for r in runs] == [100, 100, 100]
 
 
 def test_two_imports_revising_the_same_papers_at_once_both_finish(

@@ -14,6 +14,8 @@ import orjson
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
 from paperwire import liveness
@@ -135,15 +137,34 @@ def _make_engine(url: str) -> Engine:
     )
 
 
+# pg_advisory_xact_lock key held while migrating: one process migrates at a time
+_MIGRATION_LOCK = 0x70617065  # "pape"
+
+
+def _migrate(engine: Engine) -> None:
+    """Bring the database to the newest schema. Processes opening a new database at once
+    (two imports, `serve` workers) take turns: each read the schema as missing, and all
+    but the first failed creating it ("table papers already exists")."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    with engine.connect() as conn:
+        if MigrationContext.configure(conn).get_current_revision() == head:
+            return
+    with engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock, until it commits
+        else:
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK)))
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
 def open_store(url: str) -> Store:
     """Open (creating and migrating if needed) the database at `url`."""
     try:
         engine = _make_engine(url)
-        with engine.begin() as conn:
-            cfg = Config()
-            cfg.set_main_option("script_location", str(MIGRATIONS))
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+        _migrate(engine)
     except sa.exc.OperationalError as exc:
         raise StoreError(f"cannot open database {sa.engine.make_url(url)!r}: {exc.orig}") from exc
     return Store(engine)
