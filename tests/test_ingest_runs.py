@@ -292,7 +292,8 @@ def test_a_second_import_of_a_file_being_imported_refuses_and_says_by_whom(
         assert "Wait for that import to finish" in said and "Traceback" not in said
         assert done[0].new == 600 and service.paper_count() == 600
         status = runs(settings.resolved_database_url)
-        assert status[1] == ("ok", None) and status[2][0] == "failed"
+        assert status[1] == ("ok", None)
+        assert status[2][0] == "failed" and str(status[2][1]).startswith("another import of")
         again = cli(tmp_path / "other", env, "import", str(source))  # once it is done: fine
         assert again.returncode == 0, again.stderr
         assert "600" in again.stdout and service.paper_count() == 600

@@ -18,6 +18,7 @@ from paperwire import harvest, listing
 from paperwire.config import Settings
 from paperwire.digest.digests import Digests
 from paperwire.ingest import (
+    ImportRunning,
     IngestInterrupted,
     OnChanged,
     Progress,
@@ -158,7 +159,7 @@ class Service:
             with sigint_held():
                 self.store.finish_run(run, report, interrupted=True)
             raise IngestInterrupted(report) from None
-        except SnapshotDamaged as exc:
+        except (SnapshotDamaged, ImportRunning) as exc:  # their message says it all
             self.store.finish_run(run, report, error=str(exc))
             raise
         except BaseException as exc:
