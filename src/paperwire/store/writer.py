@@ -122,12 +122,15 @@ def _stored_hashes(conn: Connection, ids: list[str]) -> dict[str, str]:
 
 # PostgreSQL: the stored rows a batch merges into, locked until it commits and in id
 # order (every writer locks in the same order), so that another writer's merge of the same
-# paper waits for this one and then merges onto its result instead of overwriting it.
+# paper waits for this one and then merges onto its result instead of overwriting it. The
+# lock is the one its UPDATE takes anyway (FOR NO KEY UPDATE), taken earlier. Measured on
+# an import revising 20,000 stored papers (2 cores, 5 runs each): median 2.79 s against
+# 2.83 s unlocked, and 2.88 s against 2.67 s in a noisier round.
 _LOCKED_BY_ID = (
     sa.select(papers)
     .where(papers.c.arxiv_id.in_(sa.bindparam("ids", expanding=True)))
     .order_by(papers.c.arxiv_id)
-    .with_for_update()
+    .with_for_update(key_share=True)
 )
 
 
