@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import date, datetime
 from itertools import islice
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from paperwire.config import Settings
 from paperwire.models import Author
 from paperwire.search.lexical import LexicalIndex
 from paperwire.service import Service
+from paperwire.sources import snapshot
 from tests.conftest import DAILY_FILE, KAGGLE_FILE
 
 
@@ -224,3 +225,28 @@ def test_an_id_repeated_in_one_file_is_counted_once_per_record(
         assert [run[n] for n in ("new", "updated", "unchanged", "rejected")] == [4, 1, 1, 1]
         assert service.store.count_papers() == 4
         assert service.paper(json.loads(good[1])["id"]).title == "A retitled paper"  # type: ignore[union-attr]
+
+
+def test_a_file_with_a_long_path_imports_and_resumes(settings: Settings, tmp_path: Path) -> None:
+    """The checkpoint key holds the file's path: at ~200+ characters it overflowed
+    checkpoints.name (varchar(256): StringDataRightTruncation on PostgreSQL). A short
+    path's key is what it always was (an import interrupted before an upgrade resumes)."""
+    folder = tmp_path / ("d" * 120) / ("e" * 120)
+    folder.mkdir(parents=True)
+    path = folder / ("listing-" + "f" * 150 + ".jsonl")
+    path.write_text("".join(daily_lines(600)), encoding="utf-8")
+    assert len(str(path.resolve())) > 400
+    with Service(settings.model_copy(update={"batch_size": 200})) as service:
+        assert service.import_snapshot(path).new == 600
+        key = snapshot.mtime_key(path)
+        assert service.store.get_checkpoint(key) == {"line": 600, "complete": True}
+        with service.store.engine.connect() as conn:
+            (name,) = conn.execute(sa.text("SELECT name FROM checkpoints")).scalars()
+        assert len(name) <= 256 and name.startswith(key[:200])
+        service.store.set_checkpoint(key, {"line": 400})  # as if stopped there: resumes
+        again = service.import_snapshot(path)
+        assert (again.new, again.unchanged) == (0, 200)
+    short = tmp_path / "short.jsonl"
+    short.write_text(daily_lines(1)[0], encoding="utf-8")
+    stamp = datetime.fromtimestamp(short.stat().st_mtime).isoformat(timespec="seconds")
+    assert snapshot.mtime_key(short) == f"snapshot:{short.resolve()}:{short.stat().st_size}:{stamp}"

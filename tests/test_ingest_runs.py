@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ import sqlalchemy as sa
 from paperwire import liveness
 from paperwire.config import Settings
 from paperwire.ingest import PARALLEL_MIN_BYTES, IngestInterrupted
+from paperwire.models import IngestReport
 from paperwire.service import Service
 from paperwire.store import open_store
 from paperwire.store.schema import ingest_runs
@@ -251,3 +253,47 @@ def test_ctrl_c_inside_a_batch_write_waits_for_its_commit(
         (run,) = service.stats()["runs"]
         assert (run["status"], run["new"]) == ("interrupted", 200)
         assert service.import_snapshot(source).new == 400  # resumes after the batch
+
+
+def test_a_second_import_of_a_file_being_imported_refuses_and_says_by_whom(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """While an import of a file is between two batches, `paperwire import` of the same
+    file (another process, same database) stops at once and says which import runs. It
+    took the first one's checkpoint as its own and resumed from it (QA: "new 0, updated
+    0, unchanged 0", a success)."""
+    source = tmp_path / "part.jsonl"
+    source.write_text("".join(daily_lines(600)), encoding="utf-8")
+    first_batch, go_on = threading.Event(), threading.Event()
+
+    def hold_after_first_batch(_records: int) -> None:
+        if not first_batch.is_set():
+            first_batch.set()
+            assert go_on.wait(60)
+
+    settings = settings.model_copy(update={"batch_size": 200, "index_on_ingest": False})
+    env = {**os.environ, "PAPERWIRE_DATABASE_URL": settings.resolved_database_url}
+    with Service(settings) as service:
+        done: list[IngestReport] = []
+        first = threading.Thread(
+            target=lambda: done.append(service.import_snapshot(source, hold_after_first_batch))
+        )
+        first.start()
+        try:
+            assert first_batch.wait(60)
+            second = cli(tmp_path / "other", env, "import", str(source))
+        finally:
+            go_on.set()
+            first.join(60)
+        assert second.returncode == 1, second.stdout
+        said = " ".join(second.stderr.split())
+        assert f"another import of {source} is running (run 1, started " in said
+        assert f"by pid {os.getpid()} on host {socket.gethostname()}); nothing was" in said
+        assert "Wait for that import to finish" in said and "Traceback" not in said
+        assert done[0].new == 600 and service.paper_count() == 600
+        status = runs(settings.resolved_database_url)
+        assert status[1] == ("ok", None)
+        assert status[2][0] == "failed" and str(status[2][1]).startswith("another import of")
+        again = cli(tmp_path / "other", env, "import", str(source))  # once it is done: fine
+        assert again.returncode == 0, again.stderr
+        assert "600" in again.stdout and service.paper_count() == 600

@@ -137,6 +137,23 @@ def test_rejects_and_checkpoint_commit_with_batch(store: Store) -> None:
     assert store.get_paper("hep-th/9504118") is not None
 
 
+def test_checkpoints_of_any_length(store: Store) -> None:
+    """A checkpoint name longer than checkpoints.name (varchar(256)) is kept under a name
+    that fits, told apart from others sharing its start; short names are stored as given."""
+    long_names = [f"oai:https://mirror.example/{'p' * 250}:set={s}:from=*:until=*" for s in "ab"]
+    for n, name in enumerate([*long_names, "harvest:cs"]):
+        store.set_checkpoint(name, {"pages": n})
+        store.set_checkpoint(name, {"pages": n + 10})  # the same row again
+    assert [store.get_checkpoint(name) for name in long_names] == [{"pages": 10}, {"pages": 11}]
+    with store.engine.connect() as conn:
+        names = conn.execute(sa.text("SELECT name FROM checkpoints ORDER BY name")).scalars()
+        stored = list(names)
+    assert len(stored) == 3 and "harvest:cs" in stored and max(map(len, stored)) <= 256
+    store.clear_checkpoint(long_names[0])
+    assert store.get_checkpoint(long_names[0]) is None
+    assert store.get_checkpoint(long_names[1]) == {"pages": 11}
+
+
 def test_duplicate_ids_in_one_batch_merge(store: Store) -> None:
     report, _ = store.upsert_papers([make_paper(), make_paper(version=2, title="T2")])
     assert report.new == 1

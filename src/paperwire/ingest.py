@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from paperwire.interrupts import sigint_held
+from paperwire.liveness import describe_owner
 from paperwire.models import IngestReport, Paper, Rejected
 from paperwire.sources import snapshot
-from paperwire.store import Store
+from paperwire.store import CheckpointHeld, Store
 from paperwire.store.codec import EncodedRow, encode_paper
 
 Progress = Callable[[int], None]  # called with the number of records just handled
@@ -64,6 +65,21 @@ class SnapshotDamaged(ValueError):
             f"{report.unchanged:,} unchanged, {report.rejected:,} rejected){cut}. "
             "Re-running the import with the complete file is safe: papers are merged by id, "
             "never duplicated."
+        )
+
+
+class ImportRunning(RuntimeError):
+    """Another import of the same file (the same checkpoint) is running; this one stopped
+    before reading it. The message says which run, since when, where, and what to do."""
+
+    def __init__(self, path: Path, held: CheckpointHeld):
+        self.held = held
+        super().__init__(
+            f"another import of {path} is running (run {held.run_id}, started "
+            f"{held.started_at:%Y-%m-%d %H:%M:%S} UTC by {describe_owner(held.owner)}); "
+            "nothing was imported by this one. Wait for that import to finish, or stop it "
+            "(Ctrl-C, or kill its process) and run this import again: it resumes after the "
+            "last batch committed. `paperwire stats` shows the running import."
         )
 
 
@@ -173,6 +189,7 @@ def import_snapshot(
     path: Path,
     report: IngestReport,
     *,
+    run: int,
     batch_size: int,
     progress: Progress | None = None,
     progress_bytes: Progress | None = None,
@@ -185,10 +202,17 @@ def import_snapshot(
     whose content changed (e.g. to index them). Each committed batch's counts are added
     to `report`; Ctrl-C waits for a batch being written (and indexed) to finish.
 
+    The file's checkpoint is held by ingest run `run` while it reads: ImportRunning,
+    before reading anything, when another import of the file still runs (both would
+    read from the same checkpoint, each skipping what the other had read).
+
     Raises SnapshotDamaged, after committing every complete record, when the file is
     cut off or corrupt. A file with no records at all gets a warning in the report."""
     name = snapshot.mtime_key(path)
-    state = store.get_checkpoint(name) or {}
+    try:
+        state = store.claim_checkpoint(name, run)
+    except CheckpointHeld as exc:
+        raise ImportRunning(path, exc) from None
     done_lines = 0 if state.get("complete") else int(state.get("line", 0))
     big = path.stat().st_size >= PARALLEL_MIN_BYTES
     parse = _parsed_in_process if big else _encoded_batches
@@ -200,7 +224,8 @@ def import_snapshot(
             rejected = [item for _, item in batch if isinstance(item, Rejected)]
             last_line = batch[-1][0] if batch else last_line
             with sigint_held():
-                done, changed = store.upsert_encoded(rows, rejected, (name, {"line": last_line}))
+                held = (name, {"line": last_line, "run": run})
+                done, changed = store.upsert_encoded(rows, rejected, held)
                 report.add(done)
                 if on_stored and changed:
                     on_stored(changed)

@@ -50,6 +50,14 @@ def owner_token(pid: int | None = None) -> str:
     return "|".join((socket.gethostname(), _boot_id(), str(pid), _start_time(pid)))
 
 
+def describe_owner(token: str) -> str:
+    """An owner token in words: "pid 123 on host h" (or "an unknown process")."""
+    parts = token.split("|")
+    if len(parts) != 4:
+        return "an unknown process"
+    return f"pid {parts[2]} on host {parts[0]}"
+
+
 def _exists(pid: int) -> bool:
     try:
         os.kill(pid, 0)

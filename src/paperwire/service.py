@@ -18,6 +18,7 @@ from paperwire import harvest, listing
 from paperwire.config import Settings
 from paperwire.digest.digests import Digests
 from paperwire.ingest import (
+    ImportRunning,
     IngestInterrupted,
     OnChanged,
     Progress,
@@ -145,20 +146,20 @@ class Service:
     # -- ingestion -------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _ingest_run(self, source: str, detail: str) -> Iterator[IngestReport]:
-        """Record the block as an ingest run, with the counts it adds to the report it is
-        given. Ctrl-C is recorded as an interruption, with the counts of the batches
-        committed before it, and raised as IngestInterrupted."""
+    def _ingest_run(self, source: str, detail: str) -> Iterator[tuple[int, IngestReport]]:
+        """Record the block as an ingest run (its id is given), with the counts it adds to
+        the report it is given. Ctrl-C is recorded as an interruption, with the counts of
+        the batches committed before it, and raised as IngestInterrupted."""
         run = self.store.start_run(source, detail)
         report = IngestReport()
         try:
             with RunHeartbeat(self.store, run):
-                yield report
+                yield run, report
         except KeyboardInterrupt:
             with sigint_held():
                 self.store.finish_run(run, report, interrupted=True)
             raise IngestInterrupted(report) from None
-        except SnapshotDamaged as exc:
+        except (SnapshotDamaged, ImportRunning) as exc:  # their message says it all
             self.store.finish_run(run, report, error=str(exc))
             raise
         except BaseException as exc:
@@ -172,11 +173,14 @@ class Service:
         progress: Progress | None = None,
         progress_bytes: Progress | None = None,
     ) -> IngestReport:
-        with self._ingest_run("snapshot", str(path)) as report, self._bulk_load() as load:
+        """Import a snapshot file (see ingest.import_snapshot); ImportRunning when another
+        import of the same file is running."""
+        with self._ingest_run("snapshot", str(path)) as (run, report), self._bulk_load() as load:
             import_snapshot(
                 self.store,
                 path,
                 report,
+                run=run,
                 batch_size=self.settings.batch_size,
                 progress=progress,
                 progress_bytes=progress_bytes,
@@ -190,7 +194,10 @@ class Service:
         self, source: str, detail: str, work: Callable[[PoliteClient, IngestReport], None]
     ) -> IngestReport:
         """Run `work` with a polite HTTP client, recorded as an ingest run."""
-        with self._ingest_run(source, detail) as report, PoliteClient(self.settings) as client:
+        with (
+            self._ingest_run(source, detail) as (_, report),
+            PoliteClient(self.settings) as client,
+        ):
             work(client, report)
         return report
 

@@ -22,7 +22,7 @@ from paperwire.cli.render import (
     progress_bar,
     rate_lines,
 )
-from paperwire.ingest import IngestInterrupted, SnapshotDamaged
+from paperwire.ingest import ImportRunning, IngestInterrupted, SnapshotDamaged
 from paperwire.sources.http import SourceError, SourceUnreachable
 
 
@@ -49,9 +49,11 @@ def import_cmd(ctx: Context, files: tuple[Path, ...]) -> None:
     listing JSONL (id, title, authors, categories, summary, listing_date). Safe to
     re-run: existing papers are merged, never duplicated; an interrupted import
     resumes after the last committed batch. Malformed lines are rejected with a
-    reason (see `paperwire rejects`) and the import goes on.
+    reason (see `paperwire rejects`) and the import goes on. A file that another import
+    is importing right now is left alone (the command says which import, and fails).
     """
     damaged: list[str] = []
+    running: list[str] = []
     with ctx.service() as service, interruptible():
         for path in files:
             start = time.perf_counter()
@@ -65,11 +67,18 @@ def import_cmd(ctx: Context, files: tuple[Path, ...]) -> None:
                 print_problem(f"error: {exc}", "bold red")
                 damaged.append(path.name)
                 continue
+            except ImportRunning as exc:
+                print_problem(f"error: {exc}", "bold red")
+                running.append(path.name)
+                continue
             print_report(f"import {path.name}", report, time.perf_counter() - start)
             for warning in report.warnings:
                 print_problem(f"warning: {warning}", "yellow")
-    if damaged:
-        raise click.ClickException(f"incomplete file(s): {', '.join(damaged)} (see above)")
+    problems = [f"incomplete file(s): {', '.join(damaged)}"] if damaged else []
+    if running:
+        problems.append(f"being imported by another run: {', '.join(running)}")
+    if problems:
+        raise click.ClickException(f"{'; '.join(problems)} (see above)")
 
 
 @cli.command()

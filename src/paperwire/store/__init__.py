@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from paperwire.store.base import Store, StoreError, open_store
+from paperwire.store.base import CheckpointHeld, Store, StoreError, open_store
 
-__all__ = ["Store", "StoreError", "open_store"]
+__all__ = ["CheckpointHeld", "Store", "StoreError", "open_store"]

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import hashlib
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
 from paperwire import liveness
@@ -18,7 +23,7 @@ from paperwire.models import IngestReport, Paper, Rejected
 from paperwire.store.codec import EncodedRow, encode_paper, row_to_paper
 from paperwire.store.schema import checkpoints, ingest_runs, papers, rejects
 from paperwire.store.web_tables import votes
-from paperwire.store.writer import load_papers, rows_after, write_papers
+from paperwire.store.writer import StoredMeanwhile, load_papers, rows_after, write_papers
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_PAGE_SIZE = 16384  # measured: 35% less write time than 4096 for abstract-sized rows
@@ -31,6 +36,42 @@ STOPPED = (
     "stopped by Ctrl-C (SIGINT) between batches; the batches it committed are kept (the "
     "counts here) and running the same command again resumes"
 )
+
+
+# SQLSTATEs of a PostgreSQL transaction that lost a race with another one and may simply
+# run again: deadlock_detected, serialization_failure, unique_violation.
+RETRY_SQLSTATES = frozenset({"40P01", "40001", "23505"})
+WRITE_ATTEMPTS = 10
+_T = TypeVar("_T")
+
+
+def _lost_a_race(exc: Exception) -> bool:
+    if isinstance(exc, StoredMeanwhile):
+        return True
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in RETRY_SQLSTATES
+
+
+CHECKPOINT_NAME_LIMIT = 256  # characters of checkpoints.name
+
+
+def checkpoint_name(name: str) -> str:
+    """The checkpoints row of `name`: `name` itself when it fits the column (every name
+    stored before keeps its row), else its first 200 characters and a digest of all of it
+    (a snapshot's long path, a long OAI base URL or set)."""
+    if len(name) <= CHECKPOINT_NAME_LIMIT:
+        return name
+    digest = hashlib.blake2b(name.encode("utf-8", "surrogateescape"), digest_size=16)
+    return f"{name[:200]}#{digest.hexdigest()}"
+
+
+class CheckpointHeld(RuntimeError):
+    """A run that is still going holds the checkpoint asked for (Store.claim_checkpoint)."""
+
+    def __init__(self, run_id: int, started_at: datetime, owner: str | None) -> None:
+        self.run_id, self.owner = run_id, owner or ""
+        aware = started_at if started_at.tzinfo else started_at.replace(tzinfo=UTC)
+        self.started_at = aware.astimezone(UTC)
+        super().__init__(f"checkpoint held by run {run_id}")
 
 
 class StoreError(RuntimeError):
@@ -96,15 +137,34 @@ def _make_engine(url: str) -> Engine:
     )
 
 
+# pg_advisory_xact_lock key held while migrating: one process migrates at a time
+_MIGRATION_LOCK = 0x70617065  # "pape"
+
+
+def _migrate(engine: Engine) -> None:
+    """Bring the database to the newest schema. Processes opening a new database at once
+    (two imports, `serve` workers) take turns: each read the schema as missing, and all
+    but the first failed creating it ("table papers already exists")."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    with engine.connect() as conn:
+        if MigrationContext.configure(conn).get_current_revision() == head:
+            return
+    with engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock, until it commits
+        else:
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK)))
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
 def open_store(url: str) -> Store:
     """Open (creating and migrating if needed) the database at `url`."""
     try:
         engine = _make_engine(url)
-        with engine.begin() as conn:
-            cfg = Config()
-            cfg.set_main_option("script_location", str(MIGRATIONS))
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+        _migrate(engine)
     except sa.exc.OperationalError as exc:
         raise StoreError(f"cannot open database {sa.engine.make_url(url)!r}: {exc.orig}") from exc
     return Store(engine)
@@ -149,14 +209,38 @@ class Store:
         """upsert_papers for rows already made by codec.encode_paper (e.g. in a parser
         process): same rules, same single transaction. Returns the counts and the stored
         rows of the papers whose content changed (to index them as written)."""
-        now = _now()
-        with self.engine.begin() as conn:
+
+        def write(conn: Connection) -> tuple[IngestReport, list[EncodedRow]]:
+            now = _now()
             report, changed = write_papers(conn, rows, now)
             report.rejected = len(rejected)
             self._add_rejects(conn, rejected, now)
             if checkpoint is not None:
                 self._set_checkpoint(conn, checkpoint[0], checkpoint[1], now)
-        return report, changed
+            return report, changed
+
+        return self._write_retrying(write)
+
+    def _write_retrying(self, write: Callable[[Connection], _T]) -> _T:
+        """Run `write` in one transaction that reads and then writes what it read.
+
+        SQLite: the transaction takes the database's write lock before its first read
+        (BEGIN IMMEDIATE), so writers (other processes too) take turns and none writes
+        over what another wrote after its read. PostgreSQL: writers run side by side; a
+        transaction that lost a race with another (a deadlock, a serialization failure, a
+        row it meant to insert inserted meanwhile) is rolled back and run again, reading
+        afresh, up to WRITE_ATTEMPTS times."""
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                with self.engine.begin() as conn:
+                    if conn.dialect.name == "sqlite":
+                        conn.exec_driver_sql("BEGIN IMMEDIATE")
+                    return write(conn)
+            except (sa.exc.DBAPIError, StoredMeanwhile) as exc:
+                if attempt == WRITE_ATTEMPTS or not _lost_a_race(exc):
+                    raise
+                time.sleep(random.uniform(0, 0.02 * attempt))  # let the winner go on
+        raise AssertionError("unreachable")
 
     def get_paper(self, arxiv_id: str) -> Paper | None:
         return self.get_papers([arxiv_id]).get(arxiv_id)
@@ -349,6 +433,7 @@ class Store:
             return [Rejected(r.source, r.key, r.reason, r.raw) for r in conn.execute(query)]
 
     def _set_checkpoint(self, conn: Connection, name: str, value: Any, now: datetime) -> None:
+        name = checkpoint_name(name)
         done = conn.execute(
             checkpoints.update()
             .where(checkpoints.c.name == name)
@@ -357,6 +442,36 @@ class Store:
         if done.rowcount == 0:
             conn.execute(checkpoints.insert().values(name=name, value=value, updated_at=now))
 
+    def claim_checkpoint(self, name: str, run_id: int) -> dict[str, Any]:
+        """The state saved under checkpoint `name` (a dict; empty when none), which run
+        `run_id` now holds: the saved state names it (under "run") until the run saves
+        a state without it. Raises CheckpointHeld when another run holds it and is still
+        going (liveness: see mark_interrupted_runs), changing nothing. One claim at a
+        time: SQLite's write lock, PostgreSQL's lock on the checkpoint's row."""
+        self.mark_interrupted_runs()
+
+        def claim(conn: Connection) -> dict[str, Any]:
+            query = sa.select(checkpoints.c.value).where(
+                checkpoints.c.name == checkpoint_name(name)
+            )
+            if conn.dialect.name != "sqlite":
+                query = query.with_for_update()
+            value = conn.execute(query).scalar()
+            state = dict(value) if isinstance(value, dict) else {}
+            holder = state.pop("run", None)
+            if isinstance(holder, int) and holder != run_id:
+                run = conn.execute(
+                    sa.select(
+                        ingest_runs.c.status, ingest_runs.c.started_at, ingest_runs.c.owner
+                    ).where(ingest_runs.c.id == holder)
+                ).first()
+                if run is not None and run.status == "running":
+                    raise CheckpointHeld(holder, run.started_at, run.owner)
+            self._set_checkpoint(conn, name, {**state, "run": run_id}, _now())
+            return state
+
+        return self._write_retrying(claim)
+
     def set_checkpoint(self, name: str, value: Any) -> None:
         with self.engine.begin() as conn:
             self._set_checkpoint(conn, name, value, _now())
@@ -364,12 +479,12 @@ class Store:
     def get_checkpoint(self, name: str) -> Any:
         with self.engine.connect() as conn:
             return conn.execute(
-                sa.select(checkpoints.c.value).where(checkpoints.c.name == name)
+                sa.select(checkpoints.c.value).where(checkpoints.c.name == checkpoint_name(name))
             ).scalar()
 
     def clear_checkpoint(self, name: str) -> None:
         with self.engine.begin() as conn:
-            conn.execute(checkpoints.delete().where(checkpoints.c.name == name))
+            conn.execute(checkpoints.delete().where(checkpoints.c.name == checkpoint_name(name)))
 
     def start_run(self, source: str, detail: str) -> int:
         """Record a run of this process; first mark earlier runs whose process is gone as

@@ -120,11 +120,51 @@ def _stored_hashes(conn: Connection, ids: list[str]) -> dict[str, str]:
     return found
 
 
+# PostgreSQL: the stored rows a batch merges into, locked until it commits and in id
+# order (every writer locks in the same order), so that another writer's merge of the same
+# paper waits for this one and then merges onto its result instead of overwriting it. The
+# lock is the one its UPDATE takes anyway (FOR NO KEY UPDATE), taken earlier. Measured on
+# an import revising 20,000 stored papers (2 cores, 5 runs each): median 2.79 s against
+# 2.83 s unlocked, and 2.88 s against 2.67 s in a noisier round.
+_LOCKED_BY_ID = (
+    sa.select(papers)
+    .where(papers.c.arxiv_id.in_(sa.bindparam("ids", expanding=True)))
+    .order_by(papers.c.arxiv_id)
+    .with_for_update(key_share=True)
+)
+
+
+def _stored_for_merge(conn: Connection, ids: list[str]) -> dict[str, tuple[Paper, str]]:
+    """The stored papers `ids` (sorted) with their content hashes, as the batch's
+    transaction now sees them: on PostgreSQL locked (see _LOCKED_BY_ID); SQLite's batch
+    holds the database's write lock from its start (Store.upsert_encoded)."""
+    found: dict[str, tuple[Paper, str]] = {}
+    if conn.dialect.name == "sqlite":
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            for chunk in _id_chunks(ids):
+                rows = cursor.execute(_SQLITE_BY_ID.format(",".join("?" * len(chunk))), chunk)
+                found.update((row[0], (decode_paper(row), row[_HASH])) for row in rows)
+        finally:
+            cursor.close()
+        return found
+    for chunk in _id_chunks(ids):
+        for r in conn.execute(_LOCKED_BY_ID, {"ids": list(chunk)}):
+            found[r.arxiv_id] = (row_to_paper(r), r.content_hash)
+    return found
+
+
+class StoredMeanwhile(RuntimeError):
+    """A paper the batch read as stored was gone when it came to merge it: the batch is
+    rolled back and written again (Store.upsert_encoded)."""
+
+
 def _dedupe(rows: Sequence[EncodedRow], report: IngestReport) -> dict[str, tuple[EncodedRow, bool]]:
     """One row per id, with whether its first record was a deletion. A repeated id is
     merged into the row before it (in arrival order) and counted in `report` as it would
     be in a later batch: updated (or deleted) when the merge changed the paper, else
-    unchanged. So every record is counted once, however the file falls into batches."""
+    unchanged. So every record is counted once, however the file falls into batches.
+    In id order: every writer locks the same papers in the same order."""
     out: dict[str, tuple[EncodedRow, bool]] = {}
     for row in rows:
         prior = out.get(row[0])
@@ -140,7 +180,7 @@ def _dedupe(rows: Sequence[EncodedRow], report: IngestReport) -> dict[str, tuple
             report.deleted += 1
         else:
             report.updated += 1
-    return out
+    return dict(sorted(out.items()))
 
 
 def write_papers(
@@ -153,6 +193,11 @@ def write_papers(
     changed anything. Returns the counts and the rows now stored for the papers whose
     content changed (what an index needs, without reading them back). Every row is
     counted once: a repeated id as `_dedupe` says.
+
+    Rows go in id order. Against another writer of the same papers (PostgreSQL): a new
+    paper it inserted first fails this INSERT with a unique violation once it commits, and
+    a paper merged here is locked before it is read for merging; Store.upsert_encoded
+    writes the batch again after such a failure (or a deadlock), reading afresh.
     """
     report = IngestReport()
     incoming = _dedupe(rows, report)
@@ -171,28 +216,27 @@ def write_papers(
             report.unchanged += 1
         else:
             candidates.append(row)
-    updates = _merge_known(conn, candidates, stored, report)
     if inserts:
         _insert(conn, inserts, now)
+    updates = _merge_known(conn, candidates, report)
     if updates:
         _update(conn, updates, now)
     return report, inserts + updates
 
 
 def _merge_known(
-    conn: Connection,
-    rows: list[EncodedRow],
-    stored_hashes: dict[str, str],
-    report: IngestReport,
+    conn: Connection, rows: list[EncodedRow], report: IngestReport
 ) -> list[EncodedRow]:
     if not rows:
         return []
-    stored = load_papers(conn, [r[0] for r in rows])
+    stored = _stored_for_merge(conn, [r[0] for r in rows])
     updates: list[EncodedRow] = []
     for row in rows:
-        old = stored[row[0]]
+        if row[0] not in stored:
+            raise StoredMeanwhile(row[0])
+        old, old_hash = stored[row[0]]
         merged = encode_paper(merge(old, decode_paper(row)))
-        if merged[_HASH] == stored_hashes[row[0]]:
+        if merged[_HASH] == old_hash:
             report.unchanged += 1
             continue
         updates.append(merged)
