@@ -9,6 +9,8 @@ from datetime import date, datetime
 # New-style ids (0704.0001 … 2401.00001) and old-style ids (hep-th/9504118, math.GT/0309136).
 _NEW_ID = re.compile(r"^(\d{4}\.\d{4,5})(v(\d+))?$")
 _OLD_ID = re.compile(r"^([a-z][a-z-]*(?:\.[A-Z]{2})?/\d{7})(v(\d+))?$")
+# A new-style versionless id with a month 01-12: what validate accepts without more checks.
+_MONTHLY_ID = re.compile(r"^\d\d(?:0[1-9]|1[0-2])\.\d{4,5}$")
 _VERSIONLESS_ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z][a-z-]*(?:\.[A-Z]{2})?/\d{7})$")
 # arXiv subject classes: "cs.CL", "hep-th", "math.GT", "q-bio.NC"; not ACM/MSC strings.
 _CATEGORY = re.compile(r"^[a-z-]+(\.[A-Za-z-]+)?$")
@@ -170,9 +172,27 @@ class Paper:
 
     def validate(self) -> None:
         """Raise InvalidRecord unless the paper is fit to store."""
-        if not _VERSIONLESS_ID.match(self.arxiv_id):
-            raise InvalidRecord(f"not a versionless arXiv identifier: {self.arxiv_id!r}")
-        check_id_month(self.arxiv_id)
+        if not _MONTHLY_ID.match(self.arxiv_id):  # the usual case in one look
+            if not _VERSIONLESS_ID.match(self.arxiv_id):
+                raise InvalidRecord(f"not a versionless arXiv identifier: {self.arxiv_id!r}")
+            check_id_month(self.arxiv_id)
+        doi, license_, category = self.doi, self.license, self.primary_category
+        if (
+            (doi is not None and len(doi) > MAX_DOI)
+            or (license_ is not None and len(license_) > MAX_LICENSE)
+            or (category is not None and len(category) > MAX_CATEGORY)
+        ):
+            self._too_long()
+        counts = (self.version, self.hf_upvotes, self.hf_comments)
+        if counts != (None, None, None):
+            self._check_counts()
+        if not self.deleted:
+            if not self.title.strip():
+                raise InvalidRecord(f"{self.arxiv_id}: empty title")
+            if not self.abstract.strip():
+                raise InvalidRecord(f"{self.arxiv_id}: empty abstract")
+
+    def _too_long(self) -> None:
         for name, value, limit in (
             ("doi", self.doi, MAX_DOI),
             ("license", self.license, MAX_LICENSE),
@@ -182,6 +202,8 @@ class Paper:
                 raise InvalidRecord(
                     f"{self.arxiv_id}: {name} is {len(value):,} characters, at most {limit}"
                 )
+
+    def _check_counts(self) -> None:
         for name, number in (
             ("version", self.version),
             ("upvotes", self.hf_upvotes),
@@ -189,11 +211,6 @@ class Paper:
         ):
             if number is not None and not 0 <= number <= MAX_COUNT:
                 raise InvalidRecord(f"{self.arxiv_id}: {name} {number} is not 0 to {MAX_COUNT:,}")
-        if not self.deleted:
-            if not self.title.strip():
-                raise InvalidRecord(f"{self.arxiv_id}: empty title")
-            if not self.abstract.strip():
-                raise InvalidRecord(f"{self.arxiv_id}: empty abstract")
 
 
 def paper_day(paper: Paper) -> date | None:
