@@ -45,13 +45,21 @@ def wait_for_request(remote: FakeRemote, params: dict[str, str], timeout: float 
         time.sleep(0.05)
 
 
-def test_sigkill_mid_harvest_then_rerun_reaches_same_state(
+def slow_third_page(
     fake_remote: FakeRemote, db_url: str, tmp_path: Path
-) -> None:
+) -> tuple[list[str], dict[str, str]]:
+    """The recorded pages, the third answered only after a minute the first time (so a
+    harvest can be stopped there), and the harvest command over them."""
     serve_pages(fake_remote)
     slow_page3 = Reply(200, PAGES[2], {"Content-Type": "text/xml"}, delay=60)
     fake_remote.add("/oai", TOKEN3, slow_page3, Reply(200, PAGES[2], {"Content-Type": "text/xml"}))
-    args, env = harvest_command(fake_remote, db_url, tmp_path / "data")
+    return harvest_command(fake_remote, db_url, tmp_path / "data")
+
+
+def test_sigkill_mid_harvest_then_rerun_reaches_same_state(
+    fake_remote: FakeRemote, db_url: str, tmp_path: Path
+) -> None:
+    args, env = slow_third_page(fake_remote, db_url, tmp_path)
     proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         wait_for_request(fake_remote, TOKEN3)  # pages 1 and 2 are committed by now
@@ -94,10 +102,7 @@ def test_sigkill_mid_harvest_then_rerun_reaches_same_state(
 def test_ctrl_c_mid_harvest_records_committed_pages_and_exits_130(
     fake_remote: FakeRemote, db_url: str, tmp_path: Path
 ) -> None:
-    serve_pages(fake_remote)
-    slow_page3 = Reply(200, PAGES[2], {"Content-Type": "text/xml"}, delay=60)
-    fake_remote.add("/oai", TOKEN3, slow_page3, Reply(200, PAGES[2], {"Content-Type": "text/xml"}))
-    args, env = harvest_command(fake_remote, db_url, tmp_path / "data")
+    args, env = slow_third_page(fake_remote, db_url, tmp_path)
     proc = subprocess.Popen(
         args,
         env=env,
