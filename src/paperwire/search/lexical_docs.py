@@ -12,6 +12,7 @@ import orjson
 import tantivy
 
 from paperwire.latex import latex_to_text
+from paperwire.models import category_keys
 from paperwire.store.codec import ENCODED_COLUMNS, EncodedRow
 
 NO_DAY = -1  # day value of papers without any date
@@ -67,7 +68,7 @@ def category_terms(categories: Iterable[str]) -> list[str]:
     """Lowercased categories plus their archives (cs.CL -> cs.cl, cs)."""
     out: list[str] = []
     for cat in categories:
-        for term in (cat.lower(), cat.lower().split(".")[0]):
+        for term in category_keys(cat):
             if term not in out:
                 out.append(term)
     return out
