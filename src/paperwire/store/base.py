@@ -23,7 +23,13 @@ from paperwire.models import IngestReport, Paper, Rejected
 from paperwire.store.codec import EncodedRow, encode_paper, row_to_paper
 from paperwire.store.schema import checkpoints, ingest_runs, papers, rejects
 from paperwire.store.web_tables import votes
-from paperwire.store.writer import StoredMeanwhile, load_papers, rows_after, write_papers
+from paperwire.store.writer import (
+    StoredMeanwhile,
+    load_papers,
+    rows_after,
+    write_papers,
+    write_papers_sifting,
+)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_PAGE_SIZE = 16384  # measured: 35% less write time than 4096 for abstract-sized rows
@@ -49,6 +55,13 @@ def _lost_a_race(exc: Exception) -> bool:
     if isinstance(exc, StoredMeanwhile):
         return True
     return getattr(getattr(exc, "orig", None), "sqlstate", None) in RETRY_SQLSTATES
+
+
+def refused_content(exc: BaseException) -> bool:
+    """Whether the database refused what a write held, not how it ran: a value it cannot
+    store (DataError: too long, out of range, a byte it cannot encode) or a constraint
+    the row breaks (IntegrityError), other than a race another writer won."""
+    return isinstance(exc, sa.exc.DataError | sa.exc.IntegrityError) and not _lost_a_race(exc)
 
 
 CHECKPOINT_NAME_LIMIT = 256  # characters of checkpoints.name
@@ -208,18 +221,34 @@ class Store:
     ) -> tuple[IngestReport, list[EncodedRow]]:
         """upsert_papers for rows already made by codec.encode_paper (e.g. in a parser
         process): same rules, same single transaction. Returns the counts and the stored
-        rows of the papers whose content changed (to index them as written)."""
+        rows of the papers whose content changed (to index them as written).
 
-        def write(conn: Connection) -> tuple[IngestReport, list[EncodedRow]]:
+        A row the database refuses (a value or constraint no check before it caught) does
+        not fail the batch: it is kept as a reject with the database's reason (source
+        "database") and counted as rejected; the other rows, the rejects and the
+        checkpoint commit together as ever (writer.write_papers_sifting)."""
+
+        def write(conn: Connection, sift: bool) -> tuple[IngestReport, list[EncodedRow]]:
             now = _now()
-            report, changed = write_papers(conn, rows, now)
-            report.rejected = len(rejected)
-            self._add_rejects(conn, rejected, now)
+            refused: list[Rejected] = []
+            if sift:
+                report, changed, refused = write_papers_sifting(conn, rows, now, refused_content)
+            else:
+                report, changed = write_papers(conn, rows, now)
+            report.rejected = len(rejected) + len(refused)
+            self._add_rejects(conn, [*rejected, *refused], now)
             if checkpoint is not None:
                 self._set_checkpoint(conn, checkpoint[0], checkpoint[1], now)
             return report, changed
 
-        return self._write_retrying(write)
+        try:
+            return self._write_retrying(lambda conn: write(conn, sift=False))
+        except sa.exc.DBAPIError as exc:
+            if not refused_content(exc):
+                raise
+        # The database refused the batch for something no check before it caught: the
+        # rows it refuses become rejects with its reason, and the rest is stored.
+        return self._write_retrying(lambda conn: write(conn, sift=True))
 
     def _write_retrying(self, write: Callable[[Connection], _T]) -> _T:
         """Run `write` in one transaction that reads and then writes what it read.
