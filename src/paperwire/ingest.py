@@ -184,6 +184,16 @@ def _cycle_collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+def claim_snapshot(store: Store, path: Path, run: int) -> dict[str, Any]:
+    """Claim `path`'s checkpoint for ingest run `run` (see import_snapshot) and return
+    its saved state; ImportRunning, changing nothing, when another import of the file
+    still runs."""
+    try:
+        return store.claim_checkpoint(snapshot.mtime_key(path), run)
+    except CheckpointHeld as exc:
+        raise ImportRunning(path, exc) from None
+
+
 def import_snapshot(
     store: Store,
     path: Path,
@@ -194,6 +204,7 @@ def import_snapshot(
     progress: Progress | None = None,
     progress_bytes: Progress | None = None,
     on_stored: OnStored | None = None,
+    claimed: dict[str, Any] | None = None,
 ) -> None:
     """Import a snapshot file, resuming after the last committed line of an earlier,
     interrupted import of the same file. Each batch, its rejects and the line reached
@@ -204,15 +215,13 @@ def import_snapshot(
 
     The file's checkpoint is held by ingest run `run` while it reads: ImportRunning,
     before reading anything, when another import of the file still runs (both would
-    read from the same checkpoint, each skipping what the other had read).
+    read from the same checkpoint, each skipping what the other had read). `claimed` is
+    the state claim_snapshot returned, when the caller claimed the file first.
 
     Raises SnapshotDamaged, after committing every complete record, when the file is
     cut off or corrupt. A file with no records at all gets a warning in the report."""
     name = snapshot.mtime_key(path)
-    try:
-        state = store.claim_checkpoint(name, run)
-    except CheckpointHeld as exc:
-        raise ImportRunning(path, exc) from None
+    state = claim_snapshot(store, path, run) if claimed is None else claimed
     done_lines = 0 if state.get("complete") else int(state.get("line", 0))
     big = path.stat().st_size >= PARALLEL_MIN_BYTES
     parse = _parsed_in_process if big else _encoded_batches

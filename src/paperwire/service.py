@@ -23,6 +23,7 @@ from paperwire.ingest import (
     OnChanged,
     Progress,
     SnapshotDamaged,
+    claim_snapshot,
     import_snapshot,
 )
 from paperwire.interrupts import sigint_held
@@ -159,7 +160,10 @@ class Service:
             with sigint_held():
                 self.store.finish_run(run, report, interrupted=True)
             raise IngestInterrupted(report) from None
-        except (SnapshotDamaged, ImportRunning) as exc:  # their message says it all
+        except ImportRunning:  # it read nothing and changed nothing: no run to show
+            self.store.discard_run(run)
+            raise
+        except SnapshotDamaged as exc:  # its message says it all
             self.store.finish_run(run, report, error=str(exc))
             raise
         except BaseException as exc:
@@ -173,19 +177,23 @@ class Service:
         progress: Progress | None = None,
         progress_bytes: Progress | None = None,
     ) -> IngestReport:
-        """Import a snapshot file (see ingest.import_snapshot); ImportRunning when another
-        import of the same file is running."""
-        with self._ingest_run("snapshot", str(path)) as (run, report), self._bulk_load() as load:
-            import_snapshot(
-                self.store,
-                path,
-                report,
-                run=run,
-                batch_size=self.settings.batch_size,
-                progress=progress,
-                progress_bytes=progress_bytes,
-                on_stored=load.add if load else None,
-            )
+        """Import a snapshot file (see ingest.import_snapshot); ImportRunning, at once
+        (before the index is opened) and leaving no run in `stats`, when another import
+        of the same file is running."""
+        with self._ingest_run("snapshot", str(path)) as (run, report):
+            claimed = claim_snapshot(self.store, path, run)
+            with self._bulk_load() as load:
+                import_snapshot(
+                    self.store,
+                    path,
+                    report,
+                    run=run,
+                    batch_size=self.settings.batch_size,
+                    progress=progress,
+                    progress_bytes=progress_bytes,
+                    on_stored=load.add if load else None,
+                    claimed=claimed,
+                )
         return report
 
     # -- network sources (arXiv OAI-PMH, arXiv API, HF daily papers) ----------

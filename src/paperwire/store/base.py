@@ -573,6 +573,12 @@ class Store:
                 )
         return len(gone)
 
+    def discard_run(self, run_id: int) -> None:
+        """Forget a run that read and changed nothing (an import refused before it
+        began because another import of its file runs)."""
+        with self.engine.begin() as conn:
+            conn.execute(ingest_runs.delete().where(ingest_runs.c.id == run_id))
+
     def finish_run(
         self,
         run_id: int,
