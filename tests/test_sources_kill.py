@@ -132,3 +132,44 @@ def test_ctrl_c_mid_harvest_records_committed_pages_and_exits_130(
         assert f"committed {run['new']:,} new, {run['updated']:,} updated" in message[0]
     finally:
         store.close()
+
+
+def test_an_identical_harvest_while_one_runs_refuses_before_any_request(
+    fake_remote: FakeRemote, db_url: str, tmp_path: Path
+) -> None:
+    """Two harvests with the same parameters shared one resume point: the second fetched
+    the pages the first was fetching, each saving its token over the other's. Now the
+    second stops at once and names the first; one with other parameters is not held."""
+    args, env = slow_third_page(fake_remote, db_url, tmp_path)
+    first = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_for_request(fake_remote, TOKEN3)  # the first is waiting for page 3
+        asked = len(fake_remote.requests("/oai"))
+        second = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
+        assert len(fake_remote.requests("/oai")) == asked  # it sent nothing
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    assert second.returncode == 1, second.stdout
+    said = " ".join(second.stderr.split())
+    assert "an identical harvest (from=2024-01-15 until=2024-01-17 set=cs) is running" in said
+    assert f"by pid {first.pid} on host" in said and "Traceback" not in said
+    store = open_store(db_url)
+    try:
+        # the killed first one only: the refused one left no failed run
+        assert [r["status"] for r in store.stats()["runs"]] == ["interrupted"]
+    finally:
+        store.close()
+    # its process gone, the first no longer holds the resume point: the harvest resumes
+    fake_remote.log.clear()
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert fake_remote.requests("/oai") == [TOKEN3]
+    store = open_store(db_url)
+    try:
+        assert state(store)[0] == EXPECTED
+    finally:
+        store.close()

@@ -191,6 +191,7 @@ def test_persistently_malformed_page_stops_consistently_then_resumes(
             "token": "tok-2|page 2",
             "pages": 1,
             "complete": False,
+            "run": 1,  # saved by run 1 while it held the resume point; it holds no more:
         }
         assert service.stats()["runs"][0]["status"] == "failed"
     serve_pages(fake_remote)  # the server recovers

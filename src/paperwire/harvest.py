@@ -15,10 +15,11 @@ from typing import Any
 from paperwire.config import Settings
 from paperwire.ingest import OnChanged, Progress
 from paperwire.interrupts import sigint_held
+from paperwire.liveness import describe_owner
 from paperwire.models import IngestReport, Paper, Rejected
 from paperwire.sources import arxiv_api, arxiv_oai, hf_daily
 from paperwire.sources.http import PoliteClient, SourceError
-from paperwire.store import Store
+from paperwire.store import CheckpointHeld, Store
 
 
 def commit_page(
@@ -46,6 +47,22 @@ def commit_page(
 # -- OAI-PMH ------------------------------------------------------------------
 
 
+class HarvestRunning(SourceError):
+    """A harvest with the same parameters (the same resume point) is running; this one
+    stopped before sending any request. The message says which run and what to do."""
+
+    def __init__(self, detail: str, held: CheckpointHeld):
+        self.held = held
+        super().__init__(
+            f"an identical harvest ({detail}) is running (run {held.run_id}, started "
+            f"{held.started_at:%Y-%m-%d %H:%M:%S} UTC by {describe_owner(held.owner)}); "
+            "nothing was harvested by this one. Both would fetch the same pages from the "
+            "same resume point. Wait for it to finish, or stop it (Ctrl-C, or kill its "
+            "process) and run this harvest again: it resumes after the last page stored. "
+            "`paperwire stats` shows the running harvest."
+        )
+
+
 def oai_checkpoint_name(
     base_url: str, since: date | None, until: date | None, set_spec: str | None
 ) -> str:
@@ -65,6 +82,7 @@ def harvest_oai(
     progress: Progress | None = None,
     on_changed: OnChanged | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    run: int | None = None,
 ) -> None:
     """ListRecords from `since` to `until` (inclusive) in `set_spec`, page by page.
 
@@ -72,9 +90,21 @@ def harvest_oai(
     parameters unless `restart`; if the server no longer accepts that saved token (they
     expire), starts again from the first page. A finished harvest run again starts from
     its first page.
+
+    Ingest run `run` holds the resume point while it harvests (Store.claim_checkpoint):
+    HarvestRunning, before any request, while another run with the same parameters
+    still goes (both would fetch the same pages from it, each saving over the other).
     """
     name = oai_checkpoint_name(settings.oai_base_url, since, until, set_spec)
-    state = store.get_checkpoint(name) or {}
+    if run is None:
+        state = store.get_checkpoint(name) or {}
+    else:
+        try:
+            state = store.claim_checkpoint(name, run)
+        except CheckpointHeld as exc:
+            detail = f"from={since or '*'} until={until or '*'} set={set_spec or '*'}"
+            raise HarvestRunning(detail, exc) from None
+        state.pop("run", None)
     token = None if restart or state.get("complete") else state.get("token")
     pages = int(state.get("pages", 0)) if token else 0
     first = arxiv_oai.list_records_params(since, until, set_spec)
@@ -92,7 +122,13 @@ def harvest_oai(
             token, pages, params = None, 0, first  # saved token expired: start over
             continue
         pages += 1
-        value = {"token": page.token, "pages": pages, "complete": page.token is None}
+        value: dict[str, Any] = {
+            "token": page.token,
+            "pages": pages,
+            "complete": page.token is None,
+        }
+        if run is not None and page.token is not None:
+            value["run"] = run  # held until the last page, saved without it
         commit_page(
             store,
             page.items,

@@ -160,7 +160,7 @@ class Service:
             with sigint_held():
                 self.store.finish_run(run, report, interrupted=True)
             raise IngestInterrupted(report) from None
-        except ImportRunning:  # it read nothing and changed nothing: no run to show
+        except (ImportRunning, harvest.HarvestRunning):  # it did nothing: no run to show
             self.store.discard_run(run)
             raise
         except SnapshotDamaged as exc:  # its message says it all
@@ -199,14 +199,18 @@ class Service:
     # -- network sources (arXiv OAI-PMH, arXiv API, HF daily papers) ----------
 
     def _network_run(
-        self, source: str, detail: str, work: Callable[[PoliteClient, IngestReport], None]
+        self,
+        source: str,
+        detail: str,
+        work: Callable[[PoliteClient, IngestReport, int], None],
     ) -> IngestReport:
-        """Run `work` with a polite HTTP client, recorded as an ingest run."""
+        """Run `work` with a polite HTTP client, recorded as an ingest run (its id is
+        work's third argument)."""
         with (
-            self._ingest_run(source, detail) as (_, report),
+            self._ingest_run(source, detail) as (run, report),
             PoliteClient(self.settings) as client,
         ):
-            work(client, report)
+            work(client, report, run)
         return report
 
     def harvest_oai(
@@ -217,16 +221,18 @@ class Service:
         progress: Progress | None = None,
         restart: bool = False,
     ) -> IngestReport:
-        """Harvest arXiv OAI-PMH ListRecords; resumes an interrupted identical harvest."""
+        """Harvest arXiv OAI-PMH ListRecords; resumes an interrupted identical harvest.
+        HarvestRunning, before any request, while an identical harvest runs."""
         detail = f"from={since or '*'} until={until or '*'} set={set_spec or '*'}"
         return self._network_run(
             "arxiv_oai",
             detail,
-            lambda client, report: harvest.harvest_oai(
+            lambda client, report, run: harvest.harvest_oai(
                 self.store,
                 client,
                 self.settings,
                 report,
+                run=run,
                 since=since,
                 until=until,
                 set_spec=set_spec,
@@ -244,7 +250,7 @@ class Service:
         return self._network_run(
             "arxiv_api",
             "ids: " + " ".join(ids)[:200],
-            lambda client, report: harvest.fetch_ids(
+            lambda client, report, _run: harvest.fetch_ids(
                 self.store,
                 client,
                 self.settings,
@@ -262,7 +268,7 @@ class Service:
         return self._network_run(
             "arxiv_api",
             f"query: {query}"[:200],
-            lambda client, report: harvest.search_arxiv(
+            lambda client, report, _run: harvest.search_arxiv(
                 self.store,
                 client,
                 self.settings,
@@ -279,7 +285,7 @@ class Service:
         return self._network_run(
             "hf_daily",
             day.isoformat(),
-            lambda client, report: harvest.hf_daily_papers(
+            lambda client, report, _run: harvest.hf_daily_papers(
                 self.store,
                 client,
                 self.settings,
