@@ -205,6 +205,19 @@ def test_preferences_are_checked_with_clear_messages() -> None:
     assert clean_email(" Someone@Example.COM ") == "someone@example.com"
 
 
+def test_addresses_smtp_cannot_take_are_refused_and_international_domains_kept() -> None:
+    """A non-ASCII local part needs SMTPUTF8 end to end: refused when added, with what
+    to do (it was stored, then failed at the server on every try). An international
+    domain goes to its ASCII (IDNA) form, the one SMTP and DNS use."""
+    for address in ("zoë@example.org", "JÖRG@example.org", "用户@example.com"):
+        with pytest.raises(PreferenceError, match="ASCII before the @"):
+            clean_email(address)
+    assert clean_email("Anna@Bücher.Example") == "anna@xn--bcher-kva.example"
+    assert clean_email("a@xn--bcher-kva.example") == "a@xn--bcher-kva.example"
+    with pytest.raises(PreferenceError, match="not an email"):
+        clean_email("a@bü cher.example")
+
+
 # -- rendering --------------------------------------------------------------------------
 
 

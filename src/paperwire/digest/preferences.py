@@ -22,9 +22,25 @@ class PreferenceError(ValueError):
 
 
 def clean_email(raw: str) -> str:
+    """The address as stored and mailed: trimmed, lower-cased, an international domain
+    in its ASCII (IDNA) form. PreferenceError when it is no address, or when the part
+    before the @ is not ASCII: mailing such an address needs SMTPUTF8 end to end, which
+    paperwire does not speak (it failed at the server, every try)."""
     email = raw.strip().lower()
+    local, at, domain = email.rpartition("@")
+    if at and domain and not domain.isascii():
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise PreferenceError(f"not an email address: {raw!r}") from None
+        email = f"{local}@{domain}"
     if len(email) > 320 or not _EMAIL.match(email):
         raise PreferenceError(f"not an email address: {raw!r}")
+    if not local.isascii():
+        raise PreferenceError(
+            f"{raw!r}: addresses with letters other than ASCII before the @ cannot be "
+            "mailed from here; please use an ASCII address"
+        )
     return email
 
 
