@@ -110,3 +110,23 @@ def test_unreachable_server_is_temporary() -> None:
     with SmtpSender(settings) as sender, pytest.raises(DeliveryError) as failed:
         sender.send(message(settings, "a@example.com"))
     assert failed.value.temporary and "cannot connect" in failed.value.reply
+
+
+@pytest.mark.parametrize(
+    "mail_from",
+    ["Bücherwurm Digest <digest@papers.example.org>", "paperwire <digest@papers.example.org>"],
+)
+def test_a_from_name_that_is_not_ascii_keeps_the_address_readable(mail_from: str) -> None:
+    """Set raw, "Bücherwurm Digest <digest@…>" became one RFC 2047 word: the received
+    From header held no address (a parser defect, on every mail paperwire sends)."""
+    from digest_support import SmtpServer
+
+    with SmtpServer() as server:
+        settings = Settings(smtp_host="127.0.0.1", smtp_port=server.port, mail_from=mail_from)
+        with SmtpSender(settings) as smtp:
+            smtp.send(message(settings, "reader@example.org"))
+        (received,) = server.handler.received
+    sender = received.message["From"]
+    assert sender.defects == ()
+    assert sender.addresses[0].addr_spec == "digest@papers.example.org"
+    assert sender.addresses[0].display_name == mail_from.split(" <")[0]

@@ -22,7 +22,7 @@ from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.policy import compat32
-from email.utils import format_datetime, parseaddr
+from email.utils import format_datetime, formataddr, parseaddr
 from types import TracebackType
 
 from paperwire.config import Settings
@@ -75,7 +75,7 @@ def build_message(
     if html is not None:
         rich = MIMEText(html, "html", _UTF8_QP)  # type: ignore[arg-type]
         msg = MIMEMultipart("alternative", _subparts=[msg, rich])
-    msg["From"] = settings.mail_from
+    msg["From"] = from_header(settings.mail_from)
     msg["To"] = recipient
     msg["Subject"] = subject if subject.isascii() else Header(subject, "utf-8").encode()
     msg["Date"] = format_datetime(date or datetime.now(UTC))
@@ -84,6 +84,17 @@ def build_message(
         msg["List-Unsubscribe"] = f"<{unsubscribe_url}>"
         msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     return msg
+
+
+def from_header(mail_from: str) -> str:
+    """The From header for `mail_from` ("Name <addr>" or "addr"): a name that is not
+    ASCII is RFC 2047-encoded on its own, so the address stays readable to every parser
+    (set raw, the whole of "Name <addr>" became one encoded word and the address was
+    lost)."""
+    name, address = parseaddr(mail_from)
+    if not name or name.isascii():
+        return mail_from
+    return formataddr((Header(name, "utf-8").encode(), address))
 
 
 def message_bytes(msg: Message) -> bytes:
@@ -220,6 +231,12 @@ class SmtpSender:
         except OSError as exc:
             self._drop()
             raise DeliveryError(f"connection error: {exc}", True, True) from exc
+        except UnicodeError as exc:
+            # the message cannot go as it is (an address that is not ASCII, without
+            # SMTPUTF8): nothing was accepted, and trying again changes nothing. The
+            # conversation is in an unknown state: start the next message afresh.
+            self._drop()
+            raise DeliveryError(f"could not be sent: {type(exc).__name__}: {exc}", False) from exc
 
     def _fail(self, code: int, text: bytes) -> None:
         self._reset()
@@ -276,6 +293,9 @@ def send_rate_limited(
         except DeliveryError as exc:
             release()
             log.warning("a form's email was not taken by the server: %s", exc.reply)
+        except Exception:  # never leave the claim spent on a mail that did not go
+            release()
+            log.exception("a form's email could not be sent")
         finally:
             smtp.close()
 
