@@ -46,12 +46,15 @@ class SteerableHandler:
     - drop_on_data: 1-based DATA numbers on which the connection is cut (message not kept);
     - kill_on_data: (n, pid): keep the n-th message, SIGKILL pid, then answer 250;
     - kill_on_rcpt: (n, pid): SIGKILL pid on the n-th RCPT (before any message data);
-    - on_data: callback(n) run before each message is kept."""
+    - on_data: callback(n) run before each message is kept;
+    - refuse_data[rcpt] = n: answer the final "." with 452 the first n times for that
+      address (greylisting, a full mailbox: the message is not kept)."""
 
     received: list[Received] = field(default_factory=list)
     temp_fail: dict[str, int] = field(default_factory=dict)
     perm_fail: set[str] = field(default_factory=set)
     drop_on_data: set[int] = field(default_factory=set)
+    refuse_data: dict[str, int] = field(default_factory=dict)
     kill_on_data: tuple[int, int] | None = None
     kill_on_rcpt: tuple[int, int] | None = None
     rcpt_count: int = 0
@@ -81,6 +84,11 @@ class SteerableHandler:
         if number in self.drop_on_data:
             server.transport.close()
             return "421 closing"
+        refused = [a for a in envelope.rcpt_tos if self.refuse_data.get(a, 0) > 0]
+        for address in refused:
+            self.refuse_data[address] -= 1
+        if refused:
+            return "452 4.2.2 mailbox full, try again later"
         if self.on_data is not None:
             self.on_data(number)
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)

@@ -416,3 +416,75 @@ def test_concurrent_runs_each_report_only_what_they_composed(
     assert (first_composed.composed, first_composed.skipped, first_sent.sent) == (3, 0, 3)
     assert (composed.composed, composed.empty, composed.skipped, sent.sent) == (0, 0, 3, 0)
     assert len(smtp.handler.message_ids()) == 3 and statuses(service) == {"sent": 3}
+
+
+def test_an_address_the_server_cannot_take_fails_alone_and_the_batch_goes_on(
+    service: Service, smtp: SmtpServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stored address with a non-ASCII local part (accepted before; now refused when
+    added) made smtplib raise UnicodeEncodeError at RCPT: the send worker died, the row
+    stayed 'sending' with no reply, and with a few such rows every worker died and the
+    run hung on its full queue. Now that message fails with the reason, once."""
+    store = service.digest.store
+    odd = ["zoë@example.org", "jörg@example.org", "josé@example.org", "müller@example.org"]
+    for i, address in enumerate(odd):  # stored before the address check refused them
+        sub = service.digest.add_subscriber(f"odd{i}@example.org")
+        with service.store.engine.begin() as conn:
+            conn.execute(
+                sa.text("UPDATE subscribers SET email = :e WHERE id = :i"),
+                {"e": address, "i": sub.id},
+            )
+    emails = subscribe_many(service, 8)
+    outcome: list[Any] = []
+    run = threading.Thread(target=lambda: outcome.append(service.digest.run(DAY)), daemon=True)
+    run.start()
+    run.join(120)
+    assert not run.is_alive(), "digest run hung"
+    _, sent = outcome[0]
+    assert (sent.sent, sent.failed, sent.errors) == (8, 4, 0)
+    assert {r.rcpt[0] for r in smtp.handler.received} == set(emails)
+    failed = [m for m in store.messages() if m.status == "failed"]
+    assert sorted(m.recipient for m in failed) == sorted(odd)
+    assert all("UnicodeEncodeError" in (m.last_reply or "") for m in failed)
+    assert statuses(service) == {"sent": 8, "failed": 4}
+    _, again = service.digest.run(DAY)  # failed for good: not tried again
+    assert (again.sent, again.failed, again.retrying) == (0, 0, 0)
+
+
+def test_a_4xx_reply_to_the_final_dot_is_retried_under_at_most_once(
+    dsettings: Settings, smtp: SmtpServer
+) -> None:
+    """452 to the final "." says the server did not take the message. Under at-most-once
+    (digest_resend_interrupted=false) that digest was failed after one try as "may have
+    been delivered"; it is retried like any 4xx and arrives once."""
+    service = Service(dsettings.model_copy(update={"digest_resend_interrupted": False}))
+    (grey, other) = subscribe_many(service, 2)
+    smtp.handler.refuse_data = {grey: 1}
+    _, first = service.digest.run(DAY)
+    assert (first.sent, first.retrying, first.failed) == (1, 1, 0)
+    _, second = service.digest.run(DAY)
+    assert (second.sent, second.retrying, second.failed) == (1, 0, 0)
+    assert len(smtp.handler.to(grey)) == 1 and len(smtp.handler.to(other)) == 1
+    assert statuses(service) == {"sent": 2}
+
+
+def test_a_message_whose_sender_dies_every_time_fails_after_max_attempts(
+    service: Service, smtp: SmtpServer, dsettings: Settings
+) -> None:
+    """A row left 'sending' by a sender that died before any reply is taken again once
+    its lease ran out; each claim counts a try. One that has had digest_max_attempts
+    tries (a message that kills its process every time) is failed, not taken forever."""
+    (address,) = subscribe_many(service, 1)
+    store = service.digest.store
+    assert service.digest.runner.compose(day=DAY).composed == 1
+    (row,) = store.messages()
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    for _ in range(dsettings.digest_max_attempts):  # each sender "died" holding it
+        taken = store.claim(row.id, datetime.now(UTC), past, True, dsettings.digest_max_attempts)
+        assert taken is not None
+    assert store.claim(row.id, datetime.now(UTC), past, True, dsettings.digest_max_attempts) is None
+    (row,) = store.messages()
+    assert row.status == "failed" and row.attempts == dsettings.digest_max_attempts
+    assert (row.last_reply or "").startswith(f"gave up after {row.attempts} attempts")
+    _, sent = service.digest.run(DAY)
+    assert sent.sent == 0 and smtp.handler.to(address) == []

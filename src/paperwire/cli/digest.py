@@ -149,6 +149,13 @@ def digest_run(ctx: Context, day: Any, dry_run: bool) -> None:
             "settings are fixed, they are sent by the next `paperwire digest run` from "
             f"digest_retry_base ({s.digest_retry_base} s) after this one"
         )
+    if sent.errors:
+        raise click.ClickException(
+            f"{sent.errors} message(s) broke off on an error (logged above); the rest of "
+            "the batch went on. They are tried again by a `paperwire digest run` after "
+            f"digest_lease_seconds ({ctx.settings.digest_lease_seconds} s), up to "
+            f"digest_max_attempts ({ctx.settings.digest_max_attempts}) tries in all"
+        )
 
 
 @digest.command("status")

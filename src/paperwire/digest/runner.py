@@ -57,6 +57,7 @@ class SendReport:
     # refused): the round stopped, no attempt was counted; "" when it could
     unreachable: str = ""
     queued: int = 0  # messages still waiting for delivery after a round that stopped so
+    errors: int = 0  # messages whose sending broke off on an error of ours (logged)
 
 
 # (email, period start, period end, papers never to include, how many) -> (arxiv id, why)
@@ -296,7 +297,16 @@ class DigestRunner:
                 while (outbox_id := work.get()) is not None:
                     if unreachable.is_set():
                         continue
-                    outcome = self._send_one(outbox_id, smtp, report, crash_after, lock)
+                    try:
+                        outcome = self._send_one(outbox_id, smtp, report, crash_after, lock)
+                    except Exception:  # e.g. the database, mid-batch: this one waits
+                        # for its lease to run out and is taken again (a claim counts
+                        # the attempt); the worker goes on with the rest, and the
+                        # feeder, which waits on this worker's queue, never hangs
+                        log.exception("digest message %s: sending it failed", outbox_id)
+                        with lock:
+                            report.errors += 1
+                        continue
                     if outcome == "unreachable":
                         unreachable.set()
 
@@ -343,7 +353,13 @@ class DigestRunner:
     ) -> str:
         moment = datetime.now(UTC)
         lease = moment + timedelta(seconds=self.settings.digest_lease_seconds)
-        msg = self.store.claim(outbox_id, moment, lease, self.settings.digest_resend_interrupted)
+        msg = self.store.claim(
+            outbox_id,
+            moment,
+            lease,
+            self.settings.digest_resend_interrupted,
+            self.settings.digest_max_attempts,
+        )
         if msg is None:
             return "skipped"
         sub = Subscriber(id=msg.subscriber_id, email=msg.recipient)
@@ -382,7 +398,12 @@ class DigestRunner:
         if retry and attempts < self.settings.digest_max_attempts:
             delay = min(MAX_BACKOFF, self.settings.digest_retry_base * 2 ** (attempts - 1))
             self.store.mark_retry(
-                outbox_id, exc.reply, datetime.now(UTC) + timedelta(seconds=delay)
+                outbox_id,
+                exc.reply,
+                datetime.now(UTC) + timedelta(seconds=delay),
+                # the server answered (e.g. 452 to the final "."): certainly not
+                # delivered, so at-most-once may send it again too
+                refused=not exc.connection_lost,
             )
             report.retrying += 1
         else:

@@ -383,17 +383,29 @@ class DigestStore:
             return [r[0] for r in conn.execute(query)]
 
     def claim(
-        self, outbox_id: int, now: datetime, lease_until: datetime, resend_interrupted: bool
+        self,
+        outbox_id: int,
+        now: datetime,
+        lease_until: datetime,
+        resend_interrupted: bool,
+        max_attempts: int | None = None,
     ) -> OutboxMessage | None:
         """Take one message for sending (status -> sending, attempts + 1) if it is still
         due and its subscriber is still active; None when someone else has it, it is done,
         or it was cancelled/failed here (unsubscribed; interrupted after hand-over under
         at-most-once). A 'sending' row whose lease ran out and that never reached the final
         "." (handed_at empty) was certainly not delivered and is simply taken again.
+        Such a row that has had `max_attempts` tries (each ended with its sender before
+        any reply: a process that dies on this message every time) is failed instead.
         The common case is one conditional UPDATE … RETURNING."""
         due = sa.or_(
             sa.and_(outbox.c.status.in_(PENDING_DELIVERY), outbox.c.next_attempt_at <= now),
             sa.and_(outbox.c.status == "sending", outbox.c.lease_until < now),
+        )
+        tries_left = (
+            sa.true()
+            if max_attempts is None
+            else sa.or_(outbox.c.status != "sending", outbox.c.attempts < max_attempts)
         )
         active = (
             sa.select(subscribers.c.id)
@@ -404,7 +416,7 @@ class DigestStore:
         with self.engine.begin() as conn:
             row = conn.execute(
                 outbox.update()
-                .where(outbox.c.id == outbox_id, due, active, unambiguous)
+                .where(outbox.c.id == outbox_id, due, active, unambiguous, tries_left)
                 .values(
                     status="sending",
                     lease_until=lease_until,
@@ -415,14 +427,22 @@ class DigestStore:
             ).first()
             if row is not None:
                 return _message(row)
-            self._settle_unclaimable(conn, outbox_id, due)
+            self._settle_unclaimable(conn, outbox_id, due, resend_interrupted)
         return None
 
-    def _settle_unclaimable(self, conn: Connection, outbox_id: int, due: Any) -> None:
-        """A due row we may not send: cancel it (subscriber gone or unsubscribed) or, under
-        at-most-once, fail a send interrupted after hand-over instead of re-sending it."""
+    def _settle_unclaimable(
+        self, conn: Connection, outbox_id: int, due: Any, resend_interrupted: bool
+    ) -> None:
+        """A due row we may not send: cancel it (subscriber gone or unsubscribed); fail it
+        when it is out of tries; or, under at-most-once, fail a send interrupted after
+        hand-over instead of re-sending it."""
         row = conn.execute(
-            sa.select(outbox.c.status, subscribers.c.status.label("sub_status"))
+            sa.select(
+                outbox.c.status,
+                outbox.c.attempts,
+                outbox.c.handed_at,
+                subscribers.c.status.label("sub_status"),
+            )
             .select_from(outbox.outerjoin(subscribers, subscribers.c.id == outbox.c.subscriber_id))
             .where(outbox.c.id == outbox_id, due)
         ).first()
@@ -432,6 +452,13 @@ class DigestStore:
             values: dict[str, Any] = {
                 "status": "cancelled",
                 "last_reply": "unsubscribed before delivery",
+            }
+        elif row.handed_at is None or resend_interrupted:  # out of tries (see claim)
+            values = {
+                "status": "failed",
+                "lease_until": None,
+                "last_reply": f"gave up after {row.attempts} attempts: each ended before "
+                "the server answered (the process sending it stopped)",
             }
         else:
             values = {
@@ -455,18 +482,22 @@ class DigestStore:
                 .values(status="sent", sent_at=_now(), lease_until=None, last_reply=reply)
             )
 
-    def mark_retry(self, outbox_id: int, reply: str, next_attempt_at: datetime) -> None:
+    def mark_retry(
+        self, outbox_id: int, reply: str, next_attempt_at: datetime, refused: bool = False
+    ) -> None:
+        """Try again at `next_attempt_at`. `refused`: the server answered that it did not
+        take the message (a 4xx reply, even to the final "."), so it was certainly not
+        delivered: the hand-over mark is cleared, and at-most-once sends it again too."""
+        values: dict[str, Any] = {
+            "status": "retrying",
+            "lease_until": None,
+            "next_attempt_at": next_attempt_at,
+            "last_reply": reply,
+        }
+        if refused:
+            values["handed_at"] = None
         with self.engine.begin() as conn:
-            conn.execute(
-                outbox.update()
-                .where(outbox.c.id == outbox_id)
-                .values(
-                    status="retrying",
-                    lease_until=None,
-                    next_attempt_at=next_attempt_at,
-                    last_reply=reply,
-                )
-            )
+            conn.execute(outbox.update().where(outbox.c.id == outbox_id).values(values))
 
     def release(self, outbox_id: int, reply: str, next_attempt_at: datetime) -> None:
         """Undo a claim that never reached the server (no attempt is counted)."""
