@@ -488,3 +488,38 @@ def test_a_message_whose_sender_dies_every_time_fails_after_max_attempts(
     assert (row.last_reply or "").startswith(f"gave up after {row.attempts} attempts")
     _, sent = service.digest.run(DAY)
     assert sent.sent == 0 and smtp.handler.to(address) == []
+
+
+def test_a_database_error_on_one_message_leaves_the_rest_of_the_batch_going(
+    service: Service, smtp: SmtpServer
+) -> None:
+    """Recording one message as sent fails (here the database refuses it): that message
+    is left for its lease to run out and counted as an error; the worker goes on and
+    the others are delivered and recorded (the worker thread died, and the run hung)."""
+    emails = subscribe_many(service, 6)
+    with service.store.engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql(
+                "CREATE TRIGGER refuse_sent BEFORE UPDATE ON digest_outbox "
+                f"WHEN NEW.status = 'sent' AND NEW.recipient = '{emails[2]}' "
+                "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            )
+        else:
+            conn.exec_driver_sql(
+                "CREATE FUNCTION refuse_sent() RETURNS trigger AS $$ BEGIN "
+                "RAISE EXCEPTION 'refused'; END $$ LANGUAGE plpgsql"
+            )
+            conn.exec_driver_sql(
+                "CREATE TRIGGER refuse_sent BEFORE UPDATE ON digest_outbox FOR EACH ROW "
+                f"WHEN (NEW.status = 'sent' AND NEW.recipient = '{emails[2]}') "
+                "EXECUTE FUNCTION refuse_sent()"
+            )
+    outcome: list[Any] = []
+    run = threading.Thread(target=lambda: outcome.append(service.digest.run(DAY)), daemon=True)
+    run.start()
+    run.join(120)
+    assert not run.is_alive(), "digest run hung"
+    _, sent = outcome[0]
+    assert (sent.sent, sent.errors) == (6, 1)  # the server took all six
+    assert {r.rcpt[0] for r in smtp.handler.received} == set(emails)
+    assert statuses(service) == {"sent": 5, "sending": 1}
