@@ -281,3 +281,16 @@ def test_xml_uploads_are_never_parsed_as_xml() -> None:
     assert parsed.format == "idlist"
     assert len(parsed.malformed) == 14 and all(len(m.reason) < 200 for m in parsed.malformed)
     assert parsed.entries == []  # the URL sits inside markup on a line of its own making
+
+
+def test_ids_without_a_month_are_no_arxiv_ids_in_any_reader() -> None:
+    """QA: readers took 9999.99999 (month 99) as an arXiv id the API client refuses."""
+    assert arxiv_id("9999.99999") is None and arxiv_id("arXiv:2600.00001v2") is None
+    assert arxiv_id("2606.16396") == "2606.16396"
+    parsed = parse_library(b"2606.16396\n9999.99999\n", "badmonth.txt")
+    assert [e.arxiv_id for e in parsed.entries] == ["2606.16396"]
+    assert [m.key for m in parsed.malformed] == ["line 2"]
+    assert "month 99 is not 01-12" in parsed.malformed[0].reason
+    bib = b"@misc{x, eprint = {1399.00001}, title = {Kept by its title}}"
+    (entry,) = parse_library(bib, "x.bib").entries
+    assert entry.arxiv_id is None and entry.title == "Kept by its title"

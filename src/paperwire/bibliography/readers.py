@@ -23,6 +23,7 @@ from paperwire.bibliography.entries import (
     arxiv_id,
     arxiv_id_from_doi,
     arxiv_id_in_text,
+    arxiv_id_problem,
     normalise_doi,
     year_of,
 )
@@ -341,9 +342,12 @@ def read_ris(text: str) -> ParsedLibrary:
 # -- a plain list of ids, URLs and DOIs -------------------------------------------------
 
 
+def _tokens(line: str) -> list[str]:
+    return [token.strip("<>()[]\"'") for token in re.split(r"[\s,;]+", line)]
+
+
 def _from_line(line: str, key: str) -> LibraryEntry | None:
-    for token in re.split(r"[\s,;]+", line):
-        token = token.strip("<>()[]\"'")
+    for token in _tokens(line):
         found = arxiv_id(token)
         if found:
             return LibraryEntry(key, arxiv_id=found)
@@ -360,7 +364,8 @@ def read_idlist(text: str) -> ParsedLibrary:
         if not line or line.startswith(("#", "%", "//")):
             continue
         key = f"line {number}"
-        reason = f"not an arXiv id, arXiv URL or DOI: {line[:80]!r}"
+        problem = next(filter(None, map(arxiv_id_problem, _tokens(line))), None)
+        reason = problem or f"not an arXiv id, arXiv URL or DOI: {line[:80]!r}"
         _entry_or_malformed(parsed, key, _from_line(line, key), reason)
     return parsed
 
