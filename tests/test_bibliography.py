@@ -294,3 +294,31 @@ def test_ids_without_a_month_are_no_arxiv_ids_in_any_reader() -> None:
     bib = b"@misc{x, eprint = {1399.00001}, title = {Kept by its title}}"
     (entry,) = parse_library(bib, "x.bib").entries
     assert entry.arxiv_id is None and entry.title == "Kept by its title"
+
+
+def test_csl_json_fields_of_the_wrong_type_are_absent_and_the_rest_kept() -> None:
+    """QA: a list URL (AttributeError), a number arxiv field or a 5,000-digit integer
+    anywhere (ValueError) failed the whole file."""
+    huge = "9" * 5000
+    text = (
+        '[{"id": "a", "URL": ["https://arxiv.org/abs/2606.16396"]},'
+        ' {"id": "b", "URL": "https://arxiv.org/abs/2606.16428"},'
+        ' {"id": "c", "arxiv": 2606.16396, "title": "Kept by its title"},'
+        ' {"id": "d", "title": ["a", "list"], "DOI": 10.1, "author": "Smith, J.",'
+        '  "issued": "2021-03", "URL": {"x": 1}, "note": 5},'
+        ' {"id": "e", "title": {"t": 1}, "author": [3, {"family": ["x"]}, {"literal": 4}]},'
+        f' {{"id": {huge}, "title": "Huge id", "issued": {{"date-parts": [[{huge}]]}}}},'
+        f' {{"id": "g", "DOI": "10.1000/ABC", "number": {huge}, "author": {{"family": "Li"}}}}]'
+    )
+    parsed = parse_library(text.encode(), "u.json")
+    assert [(e.key, e.arxiv_id, e.doi, e.title, e.authors, e.year) for e in parsed.entries] == [
+        ("a (item 1)", "2606.16396", None, None, (), None),
+        ("b (item 2)", "2606.16428", None, None, (), None),
+        ("c (item 3)", None, None, "Kept by its title", (), None),
+        ("(no id) (item 6)", None, None, "Huge id", (), None),
+        ("g (item 7)", None, "10.1000/abc", None, ("Li",), None),
+    ]
+    assert [(m.key, m.reason) for m in parsed.malformed] == [
+        ("d (item 4)", "no title, arXiv id or DOI"),
+        ("e (item 5)", "no title, arXiv id or DOI"),
+    ]

@@ -227,41 +227,73 @@ def read_bibtex(text: str) -> ParsedLibrary:
 # -- CSL-JSON (Zotero "Better CSL JSON" / CSL JSON export) -----------------------------
 
 
+def _csl_text(value: Any) -> str | None:
+    """A CSL field that must be text: a string, else absent (a number, list or object in
+    its place says nothing certain: 2606.1 may have been 2606.10000)."""
+    return value if isinstance(value, str) else None
+
+
+def _csl_texts(value: Any) -> list[str]:
+    """The strings of a field that may hold one or a list of them (URL, arxiv)."""
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, str)]
+    return [value] if isinstance(value, str) else []
+
+
 def _csl_name(person: Any) -> str:
+    if isinstance(person, str):
+        return person
     if not isinstance(person, dict):
-        return str(person)
-    if person.get("literal"):
+        return ""
+    if _csl_text(person.get("literal")):
         return str(person["literal"])
-    return " ".join(str(person[k]) for k in ("given", "family") if person.get(k))
+    return " ".join(person[k] for k in ("given", "family") if _csl_text(person.get(k)))
+
+
+def _csl_authors(value: Any) -> list[str]:
+    """Names of a CSL author list; a lone string or object is read as one name."""
+    people = value if isinstance(value, list) else [value]
+    return [_csl_name(p) for p in people if p]
 
 
 def _csl_year(issued: Any) -> int | None:
     if isinstance(issued, dict):
         parts = issued.get("date-parts")
         if isinstance(parts, list) and parts and isinstance(parts[0], list) and parts[0]:
-            return year_of(parts[0][0])
-        return year_of(issued.get("raw") or issued.get("literal"))
-    return year_of(issued)
+            return _csl_year(parts[0][0])
+        return _csl_year(issued.get("raw") or issued.get("literal"))
+    return year_of(issued) if isinstance(issued, str | int) else None
+
+
+def _csl_key(item: dict[str, Any]) -> str:
+    found = item.get("id")
+    return str(found)[:200] if isinstance(found, str | int) else ""
 
 
 def _from_csl_item(item: dict[str, Any], number: int) -> LibraryEntry:
-    authors = item.get("author") if isinstance(item.get("author"), list) else []
     text_fields = ("number", "note", "container-title", "archive_location", "source", "extra")
+    title = _csl_text(item.get("title"))
     return _make_entry(
-        f"{item.get('id', '(no id)')} (item {number})",
-        [item.get("arxiv"), item.get("URL"), str(item.get("id", ""))],
-        item.get("DOI") if isinstance(item.get("DOI"), str) else None,
-        _CSL_MARKUP.sub("", item["title"]) if isinstance(item.get("title"), str) else None,
-        [_csl_name(a) for a in authors or []],
+        f"{_csl_key(item) or '(no id)'} (item {number})",
+        [*_csl_texts(item.get("arxiv")), *_csl_texts(item.get("URL")), _csl_key(item)],
+        _csl_text(item.get("DOI")),
+        _CSL_MARKUP.sub("", title) if title else None,
+        _csl_authors(item.get("author")),
         _csl_year(item.get("issued")),
-        (str(item[f]) for f in text_fields if item.get(f)),
+        (t for f in text_fields for t in _csl_texts(item.get(f))),
     )
+
+
+def _json_int(digits: str) -> int | float:
+    """JSON integers as Python ints, but one too long for int() (over 4,300 digits) as
+    infinity: a number no text field takes, instead of a ValueError for the whole file."""
+    return int(digits) if len(digits) <= 4000 else float(digits)
 
 
 def read_csljson(text: str) -> ParsedLibrary:
     parsed = ParsedLibrary("csljson")
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_int=_json_int)
     except json.JSONDecodeError as exc:
         raise LibraryFileError(f"not valid JSON: {exc}") from exc
     except RecursionError as exc:  # "[[[[…" thousands deep
