@@ -14,8 +14,17 @@ from pathlib import Path
 import feedparser
 import httpx
 
+from paperwire.service import Service
 from tests.conftest import DAILY_FILE
-from webkit import Live, Mailbox, imported_settings, live_server, signed_in, write_subset
+from webkit import (
+    Live,
+    Mailbox,
+    imported_settings,
+    listed_paper,
+    live_server,
+    signed_in,
+    write_subset,
+)
 
 CARD = re.compile(r'<article class="card" data-paper="([^"]+)"')
 
@@ -155,3 +164,29 @@ def test_a_library_holding_the_whole_corpus_gets_nothing_everywhere(tmp_path: Pa
         assert feed
         answer = httpx.get(feed.group(1).replace("&amp;", "&"), timeout=60)
         assert answer.status_code == 200 and not feedparser.parse(answer.content).entries
+
+
+def test_reasons_show_a_latex_title_as_its_characters(tmp_path: Path) -> None:
+    """QA: "close to '\\textsc{DiARC}: …' in your Saved" on the page and in the API."""
+    snapshot = write_subset(DAILY_FILE, tmp_path / "small.jsonl", 30)
+    with Service(imported_settings(tmp_path / "data", snapshot)) as service:
+        latest = service.latest_day()
+    assert latest is not None
+    topic = "diffusion planners for robot arms with tactile feedback"
+    saved = listed_paper(1, rf"\textsc{{DiARC}}: {topic}", ["Ann Lee"], latest)
+    near = listed_paper(2, f"Revisiting {topic}", ["Bob Stone"], latest)
+    settings = imported_settings(tmp_path / "data", snapshot, [saved, near])
+    with live_server(settings) as live:
+        client, _, user_id = reader(live, "latex@example.org")
+        live.service.add_to_collection(user_id, "Saved", [saved.arxiv_id])
+        _, secret = live.service.library.create_token(user_id, "t")
+        body = httpx.get(
+            f"{live.url}/api/v1/recommendations",
+            params={"days": 7},
+            headers={"Authorization": f"Bearer {secret}"},
+            timeout=60,
+        ).json()
+        reasons = {i["arxiv_id"]: i["reasons"] for i in body["items"]}
+        assert f"close to 'DiARC: {topic}' in your Saved" in reasons[near.arxiv_id]
+        page = client.get("/for-you", params={"days": 7}).text
+        assert "close to &#39;DiARC: diffusion planners" in page and "textsc" not in page
