@@ -322,3 +322,19 @@ def test_csl_json_fields_of_the_wrong_type_are_absent_and_the_rest_kept() -> Non
         ("d (item 4)", "no title, arXiv id or DOI"),
         ("e (item 5)", "no title, arXiv id or DOI"),
     ]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32", "utf-32-be", "utf-8-sig"])
+def test_unicode_files_with_a_byte_order_mark_are_read(encoding: str) -> None:
+    """QA: UTF-16 files with a BOM (as Windows writes them) were refused for their NULs."""
+    text = "@misc{x, title = {Café society}, eprint = {2401.00001}}\n"
+    bom = {"utf-16-be": "\ufeff", "utf-32-be": "\ufeff"}.get(encoding, "")
+    (entry,) = parse_library((bom + text).encode(encoding), "x.bib").entries
+    assert (entry.title, entry.arxiv_id) == ("Café society", "2401.00001")
+    ids = ("\ufeff" + "2401.00001\r\n1706.03762\r\n").encode("utf-16-le")
+    assert [e.arxiv_id for e in parse_library(ids, "ids.txt").entries] == [
+        "2401.00001",
+        "1706.03762",
+    ]
+    with pytest.raises(LibraryFileError, match="starts as UTF-16-LE but is not"):
+        parse_library(b"\xff\xfe" + "2401.00001".encode("utf-16-le") + b"\x00", "ids.txt")

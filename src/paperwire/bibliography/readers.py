@@ -4,6 +4,7 @@ Malformed and never stops the rest. No XML is read anywhere here."""
 
 from __future__ import annotations
 
+import codecs
 import itertools
 import json
 import logging
@@ -42,15 +43,31 @@ _BIBTEX_START = re.compile(r"^\s*@\s*[A-Za-z]+\s*[{(]", re.MULTILINE)
 _RIS_TAG = re.compile(r"^([A-Z][A-Z0-9])  -(?: (.*))?$")
 _NO_ID = "no title, arXiv id or DOI"
 _CSL_MARKUP = re.compile(r"</?(?:i|b|sup|sub|span)(?:\s[^<>]*)?>")  # CSL rich text in titles
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
 _ENTRY_LINE = re.compile(r"^\s*@", re.MULTILINE)
 # bibtexparser logs each broken block; we report them as Malformed instead
 logging.getLogger("bibtexparser").addHandler(logging.NullHandler())
 
 
 def decode(data: bytes, max_bytes: int) -> str:
-    """The file as text; LibraryFileError if it is too big or binary."""
+    """The file as text (UTF-8, or UTF-16/UTF-32 after their byte-order mark, as Windows
+    writes them; else cp1252); LibraryFileError if it is too big or binary."""
     if len(data) > max_bytes:
         raise LibraryFileError(f"the file is {len(data):,} bytes; the limit is {max_bytes:,} bytes")
+    for bom, encoding in _BOMS:  # UTF-32 first: its little-endian BOM starts like UTF-16's
+        if data.startswith(bom):
+            try:
+                return data[len(bom) :].decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise LibraryFileError(
+                    f"the file starts as {encoding.upper()} but is not: {exc.reason} "
+                    f"at byte {exc.start + len(bom):,}"
+                ) from exc
     if b"\x00" in data:
         raise LibraryFileError("this is not a text file (it contains NUL bytes)")
     try:
