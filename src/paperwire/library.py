@@ -114,8 +114,16 @@ def clean_name(
         raise LibraryError(f"the {what} is empty")
     if not "".join(c for c in name if unicodedata.category(c) != "Cf").strip():
         raise LibraryError(f"the {what} has no visible characters")
-    if len(name) > limit or len(key(name)) > limit:
-        raise LibraryError(f"the {what} is longer than {limit} characters")
+    if len(name) > limit:
+        raise LibraryError(f"the {what} is {len(name):,} characters; the limit is {limit}")
+    keyed = len(key(name))
+    if keyed > limit:
+        wide = next(c for c in name if len(key(c)) > 1)
+        raise LibraryError(
+            f"the {what} is too long: it has {len(name):,} characters, but some count as "
+            f"several (such as {wide!r}, compared as {key(wide)!r}), making {keyed:,} of "
+            f"the {limit} allowed"
+        )
     return name
 
 
