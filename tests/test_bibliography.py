@@ -281,3 +281,60 @@ def test_xml_uploads_are_never_parsed_as_xml() -> None:
     assert parsed.format == "idlist"
     assert len(parsed.malformed) == 14 and all(len(m.reason) < 200 for m in parsed.malformed)
     assert parsed.entries == []  # the URL sits inside markup on a line of its own making
+
+
+def test_ids_without_a_month_are_no_arxiv_ids_in_any_reader() -> None:
+    """QA: readers took 9999.99999 (month 99) as an arXiv id the API client refuses."""
+    assert arxiv_id("9999.99999") is None and arxiv_id("arXiv:2600.00001v2") is None
+    assert arxiv_id("2606.16396") == "2606.16396"
+    parsed = parse_library(b"2606.16396\n9999.99999\n", "badmonth.txt")
+    assert [e.arxiv_id for e in parsed.entries] == ["2606.16396"]
+    assert [m.key for m in parsed.malformed] == ["line 2"]
+    assert "month 99 is not 01-12" in parsed.malformed[0].reason
+    bib = b"@misc{x, eprint = {1399.00001}, title = {Kept by its title}}"
+    (entry,) = parse_library(bib, "x.bib").entries
+    assert entry.arxiv_id is None and entry.title == "Kept by its title"
+
+
+def test_csl_json_fields_of_the_wrong_type_are_absent_and_the_rest_kept() -> None:
+    """QA: a list URL (AttributeError), a number arxiv field or a 5,000-digit integer
+    anywhere (ValueError) failed the whole file."""
+    huge = "9" * 5000
+    text = (
+        '[{"id": "a", "URL": ["https://arxiv.org/abs/2606.16396"]},'
+        ' {"id": "b", "URL": "https://arxiv.org/abs/2606.16428"},'
+        ' {"id": "c", "arxiv": 2606.16396, "title": "Kept by its title"},'
+        ' {"id": "d", "title": ["a", "list"], "DOI": 10.1, "author": "Smith, J.",'
+        '  "issued": "2021-03", "URL": {"x": 1}, "note": 5},'
+        ' {"id": "e", "title": {"t": 1}, "author": [3, {"family": ["x"]}, {"literal": 4}]},'
+        f' {{"id": {huge}, "title": "Huge id", "issued": {{"date-parts": [[{huge}]]}}}},'
+        f' {{"id": "g", "DOI": "10.1000/ABC", "number": {huge}, "author": {{"family": "Li"}}}}]'
+    )
+    parsed = parse_library(text.encode(), "u.json")
+    assert [(e.key, e.arxiv_id, e.doi, e.title, e.authors, e.year) for e in parsed.entries] == [
+        ("a (item 1)", "2606.16396", None, None, (), None),
+        ("b (item 2)", "2606.16428", None, None, (), None),
+        ("c (item 3)", None, None, "Kept by its title", (), None),
+        ("(no id) (item 6)", None, None, "Huge id", (), None),
+        ("g (item 7)", None, "10.1000/abc", None, ("Li",), None),
+    ]
+    assert [(m.key, m.reason) for m in parsed.malformed] == [
+        ("d (item 4)", "no title, arXiv id or DOI"),
+        ("e (item 5)", "no title, arXiv id or DOI"),
+    ]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32", "utf-32-be", "utf-8-sig"])
+def test_unicode_files_with_a_byte_order_mark_are_read(encoding: str) -> None:
+    """QA: UTF-16 files with a BOM (as Windows writes them) were refused for their NULs."""
+    text = "@misc{x, title = {Café society}, eprint = {2401.00001}}\n"
+    bom = {"utf-16-be": "\ufeff", "utf-32-be": "\ufeff"}.get(encoding, "")
+    (entry,) = parse_library((bom + text).encode(encoding), "x.bib").entries
+    assert (entry.title, entry.arxiv_id) == ("Café society", "2401.00001")
+    ids = ("\ufeff" + "2401.00001\r\n1706.03762\r\n").encode("utf-16-le")
+    assert [e.arxiv_id for e in parse_library(ids, "ids.txt").entries] == [
+        "2401.00001",
+        "1706.03762",
+    ]
+    with pytest.raises(LibraryFileError, match="starts as UTF-16-LE but is not"):
+        parse_library(b"\xff\xfe" + "2401.00001".encode("utf-16-le") + b"\x00", "ids.txt")

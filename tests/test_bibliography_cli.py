@@ -48,3 +48,12 @@ def _config(tmp_path: Path) -> Path:
     config = tmp_path / "pw.toml"
     config.write_text("library_max_bytes = 1000\n")
     return config
+
+
+def test_a_file_name_with_brackets_is_printed_as_it_is(tmp_path: Path) -> None:
+    """QA: `match-library 'lib[red].txt'` printed "lib.txt": the name went into rich markup."""
+    ids = tmp_path / "lib[red].txt"
+    ids.write_text("2501.99999\n")
+    done = run_cli("match-library", str(ids), data_dir=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "lib[red].txt (idlist): 1 entries" in done.stdout

@@ -132,3 +132,27 @@ def test_fetch_failure_is_reported_and_the_rest_matched(settings: Settings, tmp_
     assert result.fetch_error and "could not fetch from arXiv" in result.fetch_error
     assert [e.arxiv_id for e in result.unmatched] == ["2401.00001"]
     assert [m.key for m in result.malformed] == ["line 2"]
+
+
+def test_an_id_without_a_month_is_malformed_and_the_rest_fetched(
+    fake_remote: FakeRemote, settings: Settings
+) -> None:
+    """QA: one '9999.99999' (month 99) in a list made `match-library --fetch` crash with
+    NotArxivIds and nothing was imported."""
+    serve_recorded(fake_remote)
+    ids = b"https://arxiv.org/abs/1707.08567v1\n9999.99999\n"
+    with Service(fake_remote.settings(settings)) as service:
+        result = service.match_library(ids, "ids.txt", fetch=True)
+        assert result.matched == ["1707.08567"] and result.fetched == ["1707.08567"]
+        assert [(m.key, m.reason) for m in result.malformed] == [
+            (
+                "line 2",
+                "not an arXiv id: 9999.99999: month 99 is not 01-12 "
+                "(new-style arXiv ids are YYMM.NNNNN)",
+            )
+        ]
+        assert result.fetch_error is None
+        # the fetch path itself never crashes on such an id: it is named and left out
+        fetched, error = service._fetch_for_library(["9999.99999", "1707.08567"])
+        assert fetched == {"1707.08567"} and error and "9999.99999" in error
+    assert [r["id_list"] for r in fake_remote.requests()] == ["1707.08567", "1707.08567"]

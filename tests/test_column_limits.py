@@ -104,9 +104,9 @@ def test_ids_holding_nul_find_no_paper(live: Live) -> None:
 def test_names_whose_keys_outgrow_their_column_are_refused(live: Live) -> None:
     library = live.service.library
     user = live.service.accounts.get_or_create_user("keys@example.org")
-    with pytest.raises(LibraryError, match="longer than 100"):
+    with pytest.raises(LibraryError, match="making 112 of the 100 allowed"):
         library.create_collection(user.id, "Straße" * 16)  # 96 characters, keyed as 112
-    with pytest.raises(LibraryError, match="longer than 200"):
+    with pytest.raises(LibraryError, match="making 360 of the 200 allowed"):
         library.follow(user.id, "Ａ" * 60 + "ﬃ" * 100)  # 160 characters, keyed as 360
     assert library.create_collection(user.id, "Straße" * 8).name == "Straße" * 8
     token, _ = library.create_token(user.id, "ß" * 90)  # not keyed: 90 characters fit
@@ -116,5 +116,35 @@ def test_names_whose_keys_outgrow_their_column_are_refused(live: Live) -> None:
         "/api/v1/collections", json={"name": "Straße" * 16}, headers={"x-csrf-token": csrf}
     )
     client.close()
-    assert made.status_code == 400 and "longer than 100" in made.json()["error"]
+    assert made.status_code == 400 and "96 characters" in made.json()["error"]
     assert httpx.get(f"{live.url}/").status_code == 200
+
+
+def test_length_messages_state_the_real_limits_in_the_readers_terms(live: Live) -> None:
+    """QA: 60 x "ﬃ" was refused as "longer than 100 characters"; a 201-character name got
+    "at most 200 characters" (the limit is 100) and a 20,001-character note "at most 20000"
+    (the limit is 5,000); a rename to a name in use was headed "Something went wrong"."""
+    client, csrf, user_id = signed_in(live, "limits@example.org", "/library")
+    try:
+        wide = client.post("/library/new", data={"name": "ﬃ" * 60, "csrf_token": csrf})
+        assert wide.status_code == 400
+        assert "it has 60 characters" in wide.text and "making 180 of the 100 allowed" in wide.text
+        long = client.post("/library/new", data={"name": "n" * 201, "csrf_token": csrf})
+        assert long.status_code == 400 and "is 201 characters; the limit is 100" in long.text
+        live.service.add_to_collection(user_id, "Saved", ["0704.0001"])
+        saved = live.service.library.collections(user_id)[0]
+        note = client.post(
+            f"/library/{saved.id}/note",
+            data={"arxiv_id": "0704.0001", "note": "x" * 20_001, "csrf_token": csrf},
+        )
+        assert note.status_code == 400 and "at most 5000 characters" in note.text
+        assert "20000" not in note.text
+        other = live.service.library.create_collection(user_id, "Other")
+        clash = client.post(
+            f"/library/{other.id}/rename", data={"name": "saved", "csrf_token": csrf}
+        )
+        assert clash.status_code == 409 and "That is already taken" in clash.text
+        assert "Something went wrong" not in clash.text
+        assert "you already have a collection called" in clash.text
+    finally:
+        client.close()

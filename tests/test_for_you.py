@@ -9,11 +9,22 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import feedparser
 import httpx
 
-from webkit import Live, Mailbox, signed_in
+from paperwire.service import Service
+from tests.conftest import DAILY_FILE
+from webkit import (
+    Live,
+    Mailbox,
+    imported_settings,
+    listed_paper,
+    live_server,
+    signed_in,
+    write_subset,
+)
 
 CARD = re.compile(r'<article class="card" data-paper="([^"]+)"')
 
@@ -121,3 +132,61 @@ def test_digest_recommends_for_a_subscriber_with_a_library(site: tuple[Live, Mai
     mailed = set(re.findall(r"/papers/([0-9.]+)\n", text))
     again = service.recommend_for_digest(email, latest, latest, mailed, 10)
     assert not {i for i, _ in again} & (mailed | set(saved) | {dismissed})
+
+
+def test_a_library_holding_the_whole_corpus_gets_nothing_everywhere(tmp_path: Path) -> None:
+    """QA: with every paper of the recommender's corpus in the library the background
+    sample is empty and the classifier failed ("needs samples of at least 2 classes"):
+    500 on the page, the API and the feed; the digest path crashed too."""
+    snapshot = write_subset(DAILY_FILE, tmp_path / "small.jsonl", 30)
+    with live_server(imported_settings(tmp_path / "data", snapshot)) as live:
+        client, _, user_id = reader(live, "all@example.org")
+        ids = [p.arxiv_id for batch in live.service.store.iter_papers() for p in batch]
+        assert len(ids) == 30
+        report = live.service.import_library(user_id, "Mine", "\n".join(ids).encode(), "all.txt")
+        assert report.added.added == 30
+        assert live.service.recommended(user_id, 30, 10).items == []
+        latest = live.service.latest_day()
+        assert latest is not None
+        start = latest - timedelta(days=29)
+        assert live.service.recommend_for_digest("all@example.org", start, latest, set(), 5) == []
+        page = client.get("/for-you", params={"days": 30})
+        assert page.status_code == 200 and "Nothing to recommend yet" in page.text
+        assert "Try a longer window" in page.text
+        _, secret = live.service.library.create_token(user_id, "t")
+        api = httpx.get(
+            f"{live.url}/api/v1/recommendations",
+            headers={"Authorization": f"Bearer {secret}"},
+            timeout=60,
+        )
+        assert api.status_code == 200 and api.json()["items"] == []
+        feed = re.search(r'href="([^"]+/feeds/for-you\.rss\?token=[^"]+)"', page.text)
+        assert feed
+        answer = httpx.get(feed.group(1).replace("&amp;", "&"), timeout=60)
+        assert answer.status_code == 200 and not feedparser.parse(answer.content).entries
+
+
+def test_reasons_show_a_latex_title_as_its_characters(tmp_path: Path) -> None:
+    """QA: "close to '\\textsc{DiARC}: …' in your Saved" on the page and in the API."""
+    snapshot = write_subset(DAILY_FILE, tmp_path / "small.jsonl", 30)
+    with Service(imported_settings(tmp_path / "data", snapshot)) as service:
+        latest = service.latest_day()
+    assert latest is not None
+    topic = "diffusion planners for robot arms with tactile feedback"
+    saved = listed_paper(1, rf"\textsc{{DiARC}}: {topic}", ["Ann Lee"], latest)
+    near = listed_paper(2, f"Revisiting {topic}", ["Bob Stone"], latest)
+    settings = imported_settings(tmp_path / "data", snapshot, [saved, near])
+    with live_server(settings) as live:
+        client, _, user_id = reader(live, "latex@example.org")
+        live.service.add_to_collection(user_id, "Saved", [saved.arxiv_id])
+        _, secret = live.service.library.create_token(user_id, "t")
+        body = httpx.get(
+            f"{live.url}/api/v1/recommendations",
+            params={"days": 7},
+            headers={"Authorization": f"Bearer {secret}"},
+            timeout=60,
+        ).json()
+        reasons = {i["arxiv_id"]: i["reasons"] for i in body["items"]}
+        assert f"close to 'DiARC: {topic}' in your Saved" in reasons[near.arxiv_id]
+        page = client.get("/for-you", params={"days": 7}).text
+        assert "close to &#39;DiARC: diffusion planners" in page and "textsc" not in page

@@ -124,6 +124,18 @@ def test_upload_form_imports_good_entries_and_reports_the_rest(live: Live) -> No
     assert "(0 new there, 3 already in it)" in again.text
 
 
+def test_the_fetch_hint_only_when_an_unmatched_entry_has_an_arxiv_id(live: Live) -> None:
+    """QA: "import again with 'Fetch…' ticked" showed whenever fetch was not ticked, even
+    when no entry left unmatched had an arXiv id to fetch."""
+    client, csrf = reader(live, "hint@example.org")
+    no_ids = b"@misc{a, title = {A title stored nowhere}}\n@misc{b, doi = {10.1000/none}}\n"
+    answer = upload(client, csrf, no_ids, collection_id="new", new_collection="Hintless")
+    assert answer.status_code == 200 and 'id="unmatched"' in answer.text
+    assert 'id="fetch-hint"' not in answer.text
+    with_id = upload(client, csrf, b"2506.09999\n", "ids.txt", collection_id="new")
+    assert 'id="fetch-hint"' in with_id.text
+
+
 def test_upload_form_needs_csrf_and_the_signed_in_reader(live: Live) -> None:
     client, csrf = reader(live, "ann@example.org")
     refused = upload(client, None, BIBTEX, new_collection="Sneaky")

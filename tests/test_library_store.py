@@ -215,6 +215,75 @@ def test_a_deleted_collections_id_is_never_given_again(service: Service) -> None
         library.collection(user.id, first.id)
 
 
+def test_names_that_look_the_same_are_one_and_invisible_ones_are_refused(
+    service: Service,
+) -> None:
+    """QA: "Café" typed with é and with e + U+0301 made two collections that look the same;
+    a name of only U+200B (an invisible link) and one opening with U+202E were taken."""
+    lib = service.library
+    ann = service.accounts.get_or_create_user("unicode@example.org")
+    cafe = lib.create_collection(ann.id, "Cafe\u0301")
+    assert cafe.name == "Café"  # stored in NFC
+    with pytest.raises(LibraryConflict):
+        lib.create_collection(ann.id, "CAFÉ")
+    lib.create_collection(ann.id, "ﬁles")
+    with pytest.raises(LibraryConflict):
+        lib.create_collection(ann.id, "files")
+    assert lib.add_to_collection(ann.id, "cafe\u0301", ["2506.00001"]).collection.id == cafe.id
+    for invisible in ("\u200b", "\u200b\u2060 \ufeff", "\u202e\u202c"):
+        with pytest.raises(LibraryError, match=r"no visible characters|empty"):
+            lib.create_collection(ann.id, invisible)
+    turned = lib.create_collection(ann.id, "\u202eevil\u2066 name\u2069")
+    assert turned.name == "evil name"
+    other = lib.create_collection(ann.id, "zero\u200bwidth")  # visible text: kept as typed
+    assert other.name == "zero\u200bwidth"
+
+
+def _at_revision(url: str, revision: str) -> sa.Engine:
+    engine = _make_engine(url)
+    with engine.begin() as conn:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+    return engine
+
+
+def test_migration_to_collection_keys_rekeys_and_keeps_clashing_names(tmp_path: Path) -> None:
+    """Rows keyed at 0011 (case folding only): after 0012 a name typed another way finds
+    them, and two that now share a key both survive, the later one renamed."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = _at_revision(url, "0011_collection_ids")
+    when = "2025-06-02 00:00:00"
+    names = ["Cafe\u0301", "café", "Reading", "ﬁles"]
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("INSERT INTO users (id, email, created_at) VALUES (1, 'a@b.org', :t)"),
+            {"t": when},
+        )
+        for n, name in enumerate(names, 1):
+            conn.execute(
+                sa.text("INSERT INTO collections VALUES (:n, 1, :name, :key, :t)"),
+                {"n": n, "name": name, "key": " ".join(name.split()).casefold(), "t": when},
+            )
+    engine.dispose()
+    store = open_store(url)
+    try:
+        library = LibraryStore(store.engine)
+        assert [c.name for c in library.list_collections(1)] == [
+            "Café",
+            "café (2)",
+            "Reading",
+            "ﬁles",
+        ]
+        found = library.find_collection(1, "CAFÉ")
+        assert found is not None and found.id == 1
+        files = library.find_collection(1, "files")
+        assert files is not None and files.id == 4
+    finally:
+        store.close()
+
+
 def test_migration_to_collection_ids_keeps_every_item(tmp_path: Path) -> None:
     """A SQLite database made at 0010 with collections and items: after 0011 the items are
     all there, still cascade with their collection, and a deleted top id is not reused."""

@@ -421,3 +421,23 @@ def test_digest_links_like_dismiss_and_save_without_signing_in(
 
 def collection_of(service: Service, user_id: int, name: str = "Saved") -> int:
     return next(c.id for c in service.library.collections(user_id) if c.name == name)
+
+
+def test_latex_titles_read_as_characters_on_collection_and_email_action_pages(
+    live: Live,
+) -> None:
+    """QA: the collection page (and the digest link's confirm page) showed a title's raw
+    LaTeX ('\\textsc{DiARC}') where every other page shows the characters."""
+    service = live.service
+    latex = _paper(7, r"\textsc{DiARC}: robots that {\"u}ber-plan", ["Ann Lee"])
+    service.store.upsert_papers([latex])
+    client, _ = reader(live, "latex@example.org")
+    user = service.accounts.get_or_create_user("latex@example.org")
+    service.add_to_collection(user.id, "Saved", [latex.arxiv_id])
+    page = client.get(f"/library/{collection_id(client, 'Saved')}").text
+    assert "DiARC: robots that über-plan</a>" in page and "textsc" not in page
+    sub = service.digest.add_subscriber("latex@example.org", {})
+    link = service.digest.runner.paper_action_link(sub, latex.arxiv_id, "save")
+    confirm = httpx.get(link)
+    assert confirm.status_code == 200
+    assert "DiARC: robots that über-plan" in confirm.text and "textsc" not in confirm.text

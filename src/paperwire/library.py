@@ -8,7 +8,9 @@ recommender reads ``reader_signals``.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -30,7 +32,7 @@ from paperwire.models import (
 from paperwire.store import Store
 from paperwire.store.accounts import AccountStore
 from paperwire.store.api_tokens import ApiTokenStore
-from paperwire.store.library import ITEM_SORTS, LibraryConflict, LibraryStore
+from paperwire.store.library import ITEM_SORTS, LibraryConflict, LibraryStore, name_key
 
 if TYPE_CHECKING:
     from paperwire.digest.digests import Digests
@@ -45,6 +47,8 @@ MAX_TOKENS = 20
 TOKEN_PREFIX = "pw_"
 FOLLOWED_DAYS = (7, 30, 90, 365)
 RATINGS = {"up": 1, "down": -1, "none": 0}
+# bidi embeddings, overrides and isolates: they turn the text around them ("\u202egpj.exe")
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 __all__ = [
     "DEFAULT_COLLECTION",
@@ -98,16 +102,28 @@ def clean_name(
     raw: str,
     what: str = "collection name",
     limit: int = MAX_NAME,
-    key: Callable[[str], str] = str.casefold,
+    key: Callable[[str], str] = name_key,
 ) -> str:
-    """`raw` with spaces folded, checked: not empty, and neither it nor the `key` it is
-    stored and compared by longer than `limit` (casefold and accent folding can lengthen
-    a name: "Straße" is keyed "strasse", "ﬃ" "ffi")."""
-    name = " ".join(clean_text(str(raw)).split())
+    """`raw` with spaces folded, bidi controls removed and in NFC (as it looks, one way),
+    checked: something visible left once format characters (zero-width spaces, …) are
+    set aside, and neither it nor the `key` it is stored and compared by longer than
+    `limit` (case and Unicode folding can lengthen a name: "Straße" is keyed "strasse")."""
+    text = _BIDI_CONTROLS.sub("", clean_text(str(raw)))
+    name = unicodedata.normalize("NFC", " ".join(text.split()))
     if not name:
         raise LibraryError(f"the {what} is empty")
-    if len(name) > limit or len(key(name)) > limit:
-        raise LibraryError(f"the {what} is longer than {limit} characters")
+    if not "".join(c for c in name if unicodedata.category(c) != "Cf").strip():
+        raise LibraryError(f"the {what} has no visible characters")
+    if len(name) > limit:
+        raise LibraryError(f"the {what} is {len(name):,} characters; the limit is {limit}")
+    keyed = len(key(name))
+    if keyed > limit:
+        wide = next(c for c in name if len(key(c)) > 1)
+        raise LibraryError(
+            f"the {what} is too long: it has {len(name):,} characters, but some count as "
+            f"several (such as {wide!r}, compared as {key(wide)!r}), making {keyed:,} of "
+            f"the {limit} allowed"
+        )
     return name
 
 

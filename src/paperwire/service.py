@@ -48,7 +48,7 @@ from paperwire.search.highlight import Highlighter
 from paperwire.search.lexical_load import BulkLoad
 from paperwire.search.query import parse_query, with_filters
 from paperwire.search.semantic import BackgroundEmbedder, SemanticIndex
-from paperwire.sources.arxiv_api import request_ids
+from paperwire.sources.arxiv_api import NotArxivIds, request_ids
 from paperwire.sources.http import PoliteClient, SourceError
 from paperwire.store import Store, open_store
 from paperwire.store.accounts import AccountStore
@@ -613,11 +613,20 @@ class Service:
         return match_library(parsed, keys, self._fetch_for_library if fetch else None)
 
     def _fetch_for_library(self, ids: list[str]) -> tuple[set[str], str | None]:
+        """Fetch what arXiv may have; an id the API client refuses (the readers should
+        never give one) is left out of the request and named, never a crash."""
         error = None
         try:
-            self.fetch_ids(ids)
+            request_ids(ids)
+        except NotArxivIds as exc:
+            refused = set(exc.tokens)
+            ids = [i for i in ids if i not in refused]
+            error = f"not asked of arXiv: {exc}"
+        try:
+            if ids:
+                self.fetch_ids(ids)
         except SourceError as exc:  # offline, or arXiv refused: report, match the rest
-            error = f"could not fetch from arXiv: {exc}"
+            error = "; ".join(filter(None, (error, f"could not fetch from arXiv: {exc}")))
         return PaperKeys(self.store.engine).live_ids(ids), error
 
     # -- the reader's library (issue 13): see paperwire/library.py ------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from paperwire.models import InvalidRecord, split_arxiv_id
+from paperwire.models import InvalidRecord, check_id_month, split_arxiv_id
 
 ARXIV_DOI_PREFIX = "10.48550/arxiv."
 _DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>{}]+)", re.IGNORECASE)
@@ -64,7 +64,25 @@ def arxiv_id_from_doi(doi: str | None) -> str | None:
 
 
 def arxiv_id(raw: str | None) -> str | None:
-    """The versionless arXiv id in an id, ``arXiv:`` id, abs/pdf URL or arXiv DOI."""
+    """The versionless arXiv id in an id, ``arXiv:`` id, abs/pdf URL or arXiv DOI; None
+    for anything else, a new-style id without a month (9999.99999) included, as the arXiv
+    API client would refuse it."""
+    return None if arxiv_id_problem(raw) else _parsed_id(raw)
+
+
+def arxiv_id_problem(raw: str | None) -> str | None:
+    """Why a token spelled like an arXiv id is none (its YYMM has no month), else None."""
+    found = _parsed_id(raw)
+    if found is None:
+        return None
+    try:
+        check_id_month(found)
+    except InvalidRecord as exc:
+        return f"not an arXiv id: {exc}"
+    return None
+
+
+def _parsed_id(raw: str | None) -> str | None:
     if not raw:
         return None
     text = raw.strip()

@@ -4,6 +4,7 @@ Malformed and never stops the rest. No XML is read anywhere here."""
 
 from __future__ import annotations
 
+import codecs
 import itertools
 import json
 import logging
@@ -23,6 +24,7 @@ from paperwire.bibliography.entries import (
     arxiv_id,
     arxiv_id_from_doi,
     arxiv_id_in_text,
+    arxiv_id_problem,
     normalise_doi,
     year_of,
 )
@@ -41,15 +43,31 @@ _BIBTEX_START = re.compile(r"^\s*@\s*[A-Za-z]+\s*[{(]", re.MULTILINE)
 _RIS_TAG = re.compile(r"^([A-Z][A-Z0-9])  -(?: (.*))?$")
 _NO_ID = "no title, arXiv id or DOI"
 _CSL_MARKUP = re.compile(r"</?(?:i|b|sup|sub|span)(?:\s[^<>]*)?>")  # CSL rich text in titles
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
 _ENTRY_LINE = re.compile(r"^\s*@", re.MULTILINE)
 # bibtexparser logs each broken block; we report them as Malformed instead
 logging.getLogger("bibtexparser").addHandler(logging.NullHandler())
 
 
 def decode(data: bytes, max_bytes: int) -> str:
-    """The file as text; LibraryFileError if it is too big or binary."""
+    """The file as text (UTF-8, or UTF-16/UTF-32 after their byte-order mark, as Windows
+    writes them; else cp1252); LibraryFileError if it is too big or binary."""
     if len(data) > max_bytes:
         raise LibraryFileError(f"the file is {len(data):,} bytes; the limit is {max_bytes:,} bytes")
+    for bom, encoding in _BOMS:  # UTF-32 first: its little-endian BOM starts like UTF-16's
+        if data.startswith(bom):
+            try:
+                return data[len(bom) :].decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise LibraryFileError(
+                    f"the file starts as {encoding.upper()} but is not: {exc.reason} "
+                    f"at byte {exc.start + len(bom):,}"
+                ) from exc
     if b"\x00" in data:
         raise LibraryFileError("this is not a text file (it contains NUL bytes)")
     try:
@@ -226,41 +244,73 @@ def read_bibtex(text: str) -> ParsedLibrary:
 # -- CSL-JSON (Zotero "Better CSL JSON" / CSL JSON export) -----------------------------
 
 
+def _csl_text(value: Any) -> str | None:
+    """A CSL field that must be text: a string, else absent (a number, list or object in
+    its place says nothing certain: 2606.1 may have been 2606.10000)."""
+    return value if isinstance(value, str) else None
+
+
+def _csl_texts(value: Any) -> list[str]:
+    """The strings of a field that may hold one or a list of them (URL, arxiv)."""
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, str)]
+    return [value] if isinstance(value, str) else []
+
+
 def _csl_name(person: Any) -> str:
+    if isinstance(person, str):
+        return person
     if not isinstance(person, dict):
-        return str(person)
-    if person.get("literal"):
+        return ""
+    if _csl_text(person.get("literal")):
         return str(person["literal"])
-    return " ".join(str(person[k]) for k in ("given", "family") if person.get(k))
+    return " ".join(person[k] for k in ("given", "family") if _csl_text(person.get(k)))
+
+
+def _csl_authors(value: Any) -> list[str]:
+    """Names of a CSL author list; a lone string or object is read as one name."""
+    people = value if isinstance(value, list) else [value]
+    return [_csl_name(p) for p in people if p]
 
 
 def _csl_year(issued: Any) -> int | None:
     if isinstance(issued, dict):
         parts = issued.get("date-parts")
         if isinstance(parts, list) and parts and isinstance(parts[0], list) and parts[0]:
-            return year_of(parts[0][0])
-        return year_of(issued.get("raw") or issued.get("literal"))
-    return year_of(issued)
+            return _csl_year(parts[0][0])
+        return _csl_year(issued.get("raw") or issued.get("literal"))
+    return year_of(issued) if isinstance(issued, str | int) else None
+
+
+def _csl_key(item: dict[str, Any]) -> str:
+    found = item.get("id")
+    return str(found)[:200] if isinstance(found, str | int) else ""
 
 
 def _from_csl_item(item: dict[str, Any], number: int) -> LibraryEntry:
-    authors = item.get("author") if isinstance(item.get("author"), list) else []
     text_fields = ("number", "note", "container-title", "archive_location", "source", "extra")
+    title = _csl_text(item.get("title"))
     return _make_entry(
-        f"{item.get('id', '(no id)')} (item {number})",
-        [item.get("arxiv"), item.get("URL"), str(item.get("id", ""))],
-        item.get("DOI") if isinstance(item.get("DOI"), str) else None,
-        _CSL_MARKUP.sub("", item["title"]) if isinstance(item.get("title"), str) else None,
-        [_csl_name(a) for a in authors or []],
+        f"{_csl_key(item) or '(no id)'} (item {number})",
+        [*_csl_texts(item.get("arxiv")), *_csl_texts(item.get("URL")), _csl_key(item)],
+        _csl_text(item.get("DOI")),
+        _CSL_MARKUP.sub("", title) if title else None,
+        _csl_authors(item.get("author")),
         _csl_year(item.get("issued")),
-        (str(item[f]) for f in text_fields if item.get(f)),
+        (t for f in text_fields for t in _csl_texts(item.get(f))),
     )
+
+
+def _json_int(digits: str) -> int | float:
+    """JSON integers as Python ints, but one too long for int() (over 4,300 digits) as
+    infinity: a number no text field takes, instead of a ValueError for the whole file."""
+    return int(digits) if len(digits) <= 4000 else float(digits)
 
 
 def read_csljson(text: str) -> ParsedLibrary:
     parsed = ParsedLibrary("csljson")
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_int=_json_int)
     except json.JSONDecodeError as exc:
         raise LibraryFileError(f"not valid JSON: {exc}") from exc
     except RecursionError as exc:  # "[[[[…" thousands deep
@@ -341,9 +391,12 @@ def read_ris(text: str) -> ParsedLibrary:
 # -- a plain list of ids, URLs and DOIs -------------------------------------------------
 
 
+def _tokens(line: str) -> list[str]:
+    return [token.strip("<>()[]\"'") for token in re.split(r"[\s,;]+", line)]
+
+
 def _from_line(line: str, key: str) -> LibraryEntry | None:
-    for token in re.split(r"[\s,;]+", line):
-        token = token.strip("<>()[]\"'")
+    for token in _tokens(line):
         found = arxiv_id(token)
         if found:
             return LibraryEntry(key, arxiv_id=found)
@@ -360,7 +413,8 @@ def read_idlist(text: str) -> ParsedLibrary:
         if not line or line.startswith(("#", "%", "//")):
             continue
         key = f"line {number}"
-        reason = f"not an arXiv id, arXiv URL or DOI: {line[:80]!r}"
+        problem = next(filter(None, map(arxiv_id_problem, _tokens(line))), None)
+        reason = problem or f"not an arXiv id, arXiv URL or DOI: {line[:80]!r}"
         _entry_or_malformed(parsed, key, _from_line(line, key), reason)
     return parsed
 

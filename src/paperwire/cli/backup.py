@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.markup import escape
 from rich.text import Text
 
 from paperwire.cli.base import Context, cli, pass_ctx
@@ -62,6 +63,8 @@ def restore_cmd(ctx: Context, path: Path, force: bool) -> None:
     except (BackupError, StoreError) as exc:
         raise click.ClickException(str(exc)) from exc
     rows = ", ".join(f"{t} {v.split(':')[0]}" for t, v in report.fingerprint.items())
-    out.print(f"restored {report.path} ({report.database}); identical to the backup: {rows}")
+    out.print(
+        f"restored {escape(str(report.path))} ({report.database}); identical to the backup: {rows}"
+    )
     for note in report.notes:
         out.print(Text(f"note: {note}", style="dim"))

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import click
+from rich.markup import escape
 
 from paperwire.cli.base import MAX_ROWS, Context, cli, pass_ctx
 from paperwire.cli.render import out, print_digest_run, print_digest_status, print_subscribers
@@ -103,7 +104,7 @@ def subscribers_add(ctx: Context, /, email: str, **given: Any) -> None:
             sub = service.digest.add_subscriber(email, _preferences(**given))
         except SubscriptionError as exc:
             raise click.ClickException(str(exc)) from exc
-    out.print(f"subscriber {sub.id} {sub.email}: {sub.status}, {sub.frequency}")
+    out.print(f"subscriber {sub.id} {escape(sub.email)}: {sub.status}, {sub.frequency}")
 
 
 @subscribers.command("remove")
@@ -115,7 +116,7 @@ def subscribers_remove(ctx: Context, email: str) -> None:
         removed = service.digest.remove_subscriber(email)
     if not removed:
         raise click.ClickException(f"no subscriber {email}")
-    out.print(f"removed {email}")
+    out.print(f"removed {escape(email)}")
 
 
 @cli.group()

@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import click
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -44,13 +45,13 @@ def match_library_cmd(ctx: Context, file: Path, as_json: bool, fetch: bool) -> N
         out.print_json(json.dumps(result.as_dict()))
         return
     out.print(
-        f"{file.name} ({result.format}): {result.entries} entries · "
+        f"{escape(file.name)} ({result.format}): {result.entries} entries · "
         f"{len(result.matched)} matched ({len(result.fetched)} fetched from arXiv) · "
         f"{result.duplicates} duplicates · {len(result.unmatched)} unmatched · "
         f"{len(result.malformed)} malformed"
     )
     if result.fetch_error:
-        out.print(f"[yellow]{result.fetch_error}[/yellow]", highlight=False)
+        out.print(f"[yellow]{escape(result.fetch_error)}[/yellow]", highlight=False)
     by = Counter(result.how.values())
     if by:
         out.print("matched by " + ", ".join(f"{how}: {n}" for how, n in by.items()))

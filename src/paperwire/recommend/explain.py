@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from paperwire.latex import latex_to_text
 from paperwire.models import LibraryItem
 from paperwire.recommend.corpus import CorpusFeatures, name_key
 from paperwire.recommend.model import ReaderModel
@@ -25,7 +26,8 @@ TITLE_CHARS = 90
 
 
 def short_title(title: str) -> str:
-    flat = " ".join(title.split())
+    """The title as the characters its LaTeX stands for (as pages show it), shortened."""
+    flat = " ".join(latex_to_text(title).split())
     return flat if len(flat) <= TITLE_CHARS else flat[: TITLE_CHARS - 1].rstrip() + "…"
 
 

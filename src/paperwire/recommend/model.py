@@ -114,10 +114,14 @@ def train_classifier(
     weights: FloatArray,
     negatives: IntArray,
     config: ModelConfig,
-) -> FloatArray:
-    """Linear classifier weights over the tf-idf columns (positives vs dismissals + background)."""
+) -> FloatArray | None:
+    """Linear classifier weights over the tf-idf columns (positives vs dismissals +
+    background); None when there is nothing to tell the positives from (the library holds
+    every paper of the corpus and nothing was dismissed): a classifier needs two classes."""
     avoid = np.concatenate([positives, negatives])
     background = background_rows(corpus, avoid, config.background, config.seed)
+    if not len(negatives) + len(background):
+        return None
     rows = np.concatenate([positives, negatives, background])
     labels = np.r_[np.ones(len(positives)), np.zeros(len(negatives) + len(background))]
     sample = np.r_[weights, np.full(len(negatives), NEGATIVE_WEIGHT), np.ones(len(background))]

@@ -7,6 +7,7 @@ it in SQL: a collection id of another account is simply not found.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -50,8 +51,11 @@ def _aware(value: datetime) -> datetime:
 
 
 def name_key(name: str) -> str:
-    """Collection names compare case-insensitively and without extra spaces."""
-    return " ".join(name.split()).casefold()
+    """Collection names compare as they look: without extra spaces, case-insensitively and
+    in one Unicode form (NFKC), so "Café" typed as é or as e + a combining accent, or "ﬁ"
+    and "fi", are one name. Migration 0012_collection_keys rekeyed rows of the older rule."""
+    folded = unicodedata.normalize("NFKC", " ".join(name.split())).casefold()
+    return unicodedata.normalize("NFKC", folded)
 
 
 def _chunks(ids: Sequence[str]) -> Iterable[list[str]]:

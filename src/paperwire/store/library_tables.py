@@ -25,7 +25,8 @@ def owner_key(name: str, target: str) -> sa.Column[int]:
     return sa.Column(name, sa.Integer, sa.ForeignKey(target, ondelete="CASCADE"), primary_key=True)
 
 
-# `name_key` is the case-folded name: one reader cannot have "Saved" and "saved".
+# `name_key` is store.library.name_key(name) (case and Unicode forms folded): one reader
+# cannot have "Saved" and "saved", nor "Café" twice (é, or e + a combining accent).
 collections = sa.Table(
     "collections",
     metadata,

@@ -52,6 +52,7 @@ def for_you_page(request: Request, days: int = 30) -> Response:
         "why": {r.arxiv_id: r.reasons for r, _ in picked.items},
         "found": found,
         "days": days,
+        "has_library": not picked.items and bool(service.reader_signals(user.id).positives),
         "choices": FOR_YOU_DAYS,
         "feeds": for_you_feed_urls(service, user.id),
     }

@@ -34,6 +34,10 @@ PER_PAGE = 50  # papers per collection page (each carries its note form)
 Csrf = Annotated[str | None, Form(alias=CSRF_FIELD)]
 Next = Annotated[str, Form(alias="next")]
 PaperField = Annotated[str, Form(max_length=64)]
+# names and notes are checked by the library, whose messages state the real limits (100
+# characters a name, 5,000 a note); the form only stops what no browser field would send
+FORM_TEXT_CAP = 100_000
+NameField = Annotated[str, Form(max_length=FORM_TEXT_CAP)]
 ACTS = {
     "save": "saved",
     "unsave": "removed from your collections",
@@ -90,7 +94,7 @@ def library_act(
     arxiv_id: PaperField,
     do: Annotated[str, Form(max_length=16)],
     collection_id: Annotated[int | None, Form(ge=1, le=MAX_ROW_ID)] = None,
-    new_collection: Annotated[str, Form(max_length=200)] = "",
+    new_collection: NameField = "",
     next_path: Next = "/",
     csrf_token: Csrf = None,
 ) -> Response:
@@ -179,7 +183,7 @@ def library_page(request: Request) -> Response:
 @router.post("/library/new")
 def create_collection(
     request: Request,
-    name: Annotated[str, Form(max_length=200)] = "",
+    name: NameField = "",
     csrf_token: Csrf = None,
 ) -> Response:
     user = _reader(request, "/library", csrf_token)
@@ -232,7 +236,7 @@ def collection_page(
 def rename_collection(
     request: Request,
     collection_id: CollectionId,
-    name: Annotated[str, Form(max_length=200)] = "",
+    name: NameField = "",
     csrf_token: Csrf = None,
 ) -> Response:
     return _change(
@@ -260,7 +264,7 @@ def set_note(
     request: Request,
     collection_id: CollectionId,
     arxiv_id: PaperField,
-    note: Annotated[str, Form(max_length=20_000)] = "",
+    note: Annotated[str, Form(max_length=FORM_TEXT_CAP)] = "",
     next_path: Next = "",
     csrf_token: Csrf = None,
 ) -> Response:
@@ -349,7 +353,7 @@ def _account(
 @router.post("/account/tokens")
 def create_token(
     request: Request,
-    name: Annotated[str, Form(max_length=200)] = "",
+    name: NameField = "",
     csrf_token: Csrf = None,
 ) -> Response:
     user = _reader(request, "/account", csrf_token)
