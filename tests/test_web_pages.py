@@ -12,6 +12,8 @@ import httpx
 import pytest
 
 from paperwire.config import Settings
+from paperwire.latex import math_spans
+from paperwire.web.render import preview
 from paperwire.web.auth import Auth
 from webkit import Live, hostile_paper, imported_settings, live_server
 
@@ -100,6 +102,26 @@ def test_paper_page_has_everything(live: Live) -> None:
     assert "/static/katex/katex.min.js" in html and "/static/katex/auto-render.min.js" in html
     for asset in ("katex/katex.min.js", "katex/katex.min.css", "paperwire.css", "app.js"):
         assert httpx.get(f"{live.url}/static/{asset}").status_code == 200
+
+
+def test_a_listing_preview_never_cuts_a_formula() -> None:
+    # arXiv 2503.24180: the 420th character falls inside this formula
+    text = (
+        "Graphical user interfaces (GUI) automation agents are emerging as powerful\n"
+        "tools, enabling humans to accomplish increasingly complex tasks on smart\n"
+        "devices. However, users often inadvertently omit key information when conveying\n"
+        "tasks, which hinders agent performance in the current agent paradigm that does\n"
+        "not support immediate user intervention. To address this issue, we introduce a\n"
+        "$\\textbf{Self-Correction GUI Navigation}$ task that incorporates interactive\n"
+        "information completion capabilities within GUI agents."
+    )
+    assert preview(text).endswith("we introduce a …")
+    assert preview(text, 40) == "Graphical user interfaces (GUI) …"
+    formula = text.index("$")
+    assert preview(text[formula:], 20) == "$\\textbf{Self-Correction GUI Navigation}$ …"
+    for chars in range(20, len(text), 7):
+        shown = preview(text, chars)
+        assert shown.count("$") == sum(m.group(0).count("$") for m in math_spans(shown))
 
 
 def test_hostile_text_renders_as_text_everywhere(live: Live) -> None:
