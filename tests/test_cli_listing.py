@@ -68,6 +68,28 @@ def test_daily_lists_the_latest_day_its_neighbours_and_pages(settings: Settings)
     assert ids(week) + ids(second) == [f"2506.{i:05d}" for i in (13, 12, 11, 3, 2, 1)]
 
 
+def test_a_page_past_the_end_says_so_like_search(settings: Settings) -> None:
+    fill(settings)
+    past = daily(settings, "--date", MONDAY.isoformat(), "--page", "100")
+    assert past["total"] == 3 and past["papers"] == []
+    assert past["notes"] == ["page 100 is past the papers: 3 paper(s) make 1 page(s) of 50"]
+    assert daily(settings, "--date", MONDAY.isoformat())["notes"] == []
+    base = ["--data-dir", str(settings.data_dir), "--database-url", settings.database_url or ""]
+    table = CliRunner().invoke(cli, [*base, "daily", "--date", "2025-06-02", "--page", "100"])
+    assert table.exit_code == 0 and "note: page 100 is past the papers" in table.output
+    sunday = daily(settings, "--date", "2025-06-08")
+    assert sunday["notes"] == ["arXiv does not announce papers on weekends"]
+    after = daily(settings, "--date", "2030-01-01")
+    assert after["notes"] == [
+        "Tuesday, January 1, 2030 is after the latest listing day, Wednesday, June 11, 2025"
+    ]
+    with live_server(settings) as live:  # the JSON APIs: an empty page, with its total
+        v1 = httpx.get(f"{live.url}/api/v1/daily", params={"date": "2025-06-02", "page": 100})
+        hf = httpx.get(f"{live.url}/api/daily_papers", params={"date": "2025-06-02", "p": 100})
+    assert v1.status_code == 200 and v1.json()["results"] == [] and v1.json()["total"] == 3
+    assert hf.status_code == 200 and hf.json() == []
+
+
 def test_daily_trending_matches_the_api_and_bad_input_is_a_clear_error(
     settings: Settings,
 ) -> None:

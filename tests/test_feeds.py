@@ -19,6 +19,7 @@ from paperwire import feeds
 from paperwire.bibliography import parse_library
 from paperwire.bibliography.latex import latex_to_plain
 from paperwire.models import Author, Paper
+from paperwire.web import feeds as web_feeds
 from webkit import Live, hostile_paper, imported_settings, live_server
 
 HOSTILE_DAY = date(2025, 3, 17)  # the day before the subset's first listing day
@@ -118,18 +119,35 @@ def test_daily_feed_latest_day_per_category_and_by_date(live: Live) -> None:
     assert latest is not None
     day = store.papers_listed(latest, latest)
     feed = get_feed(live, "/feeds/daily.rss")
-    assert ids_of(feed, live) == [p.arxiv_id for p in day][: feeds_limit()]
-    cl = [p.arxiv_id for p in day if "cs.CL" in p.categories][: feeds_limit()]
+    assert ids_of(feed, live) == [p.arxiv_id for p in day]
+    cl = [p.arxiv_id for p in day if "cs.CL" in p.categories]
     assert 0 < len(cl) < len(day)
     assert ids_of(get_feed(live, "/feeds/daily.atom?category=cs.CL"), live) == cl
     assert "cs.CL" in get_feed(live, "/feeds/daily.atom?category=cs.CL").feed.title
     archive = get_feed(live, "/feeds/daily.atom?category=cs")
-    assert len(archive.entries) == min(len(day), feeds_limit())
+    assert len(archive.entries) == len(day)
     hostile = get_feed(live, f"/feeds/daily.atom?date={HOSTILE_DAY}")
     assert ids_of(hostile, live) == ["2503.99999"]
     assert hostile.entries[0].title.startswith('<script>alert("t")</script>')
     page = get(live, hostile.entries[0].link.removeprefix(live.url))
     assert "text/html" in page.headers["content-type"]
+
+
+def test_a_day_feed_holds_the_whole_day(live: Live, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 2025-03-18 lists more papers than a ranked feed's FEED_ITEMS: all of them are in it.
+    day = date(2025, 3, 18)
+    listed = [p.arxiv_id for p in live.service.store.papers_listed(day, day)]
+    assert len(listed) > feeds_limit()
+    feed = get_feed(live, f"/feeds/daily.rss?date={day}")
+    assert ids_of(feed, live) == listed
+    assert feed.feed.description == "daily papers, March 18, 2025, from paperwire"
+    # Past DAY_FEED_ITEMS the feed is cut, and its description says so.
+    monkeypatch.setattr(web_feeds, "DAY_FEED_ITEMS", 50)
+    for path in (f"/feeds/daily.rss?date={day}", f"/feeds/daily.atom?date={day}&category=cs"):
+        cut = get_feed(live, path)
+        assert ids_of(cut, live) == listed[:50]
+        described = cut.feed.get("description") or cut.feed.get("subtitle")
+        assert f"the first 50 of {len(listed)} papers" in described
 
 
 def feeds_limit() -> int:
@@ -144,11 +162,17 @@ def test_trending_and_search_feeds(live: Live) -> None:
     trending = get_feed(live, "/feeds/trending.rss?window=month")
     assert len(trending.entries) == min(feeds_limit(), 1200)
     assert "trending" in trending.feed.title
+    month = live.service.window("month", latest)
+    in_month = live.service.store.count_listed(month.start, month.end)
+    assert in_month > feeds_limit()
+    assert f"the first {feeds_limit()} of {in_month:,} papers" in trending.feed.description
     result = live.service.search("diffusion", sort="date", per_page=feeds_limit())
     assert result.hits
     search = get_feed(live, "/feeds/search.atom?q=diffusion")
     assert ids_of(search, live) == [h.paper.arxiv_id for h in result.hits]
     assert search.feed.title == "paperwire · search: diffusion"
+    assert result.total > feeds_limit()  # the feed is cut, and says so
+    assert f"the first {feeds_limit()} of {result.total} papers" in search.feed.subtitle
     links = {link.rel: link.href for link in search.feed.links}
     assert links["self"] == live.url + "/feeds/search.atom?q=diffusion"
     assert links["alternate"] == live.url + "/search?q=diffusion&sort=date"

@@ -12,7 +12,9 @@ import httpx
 import pytest
 
 from paperwire.config import Settings
+from paperwire.latex import math_spans
 from paperwire.web.auth import Auth
+from paperwire.web.render import preview
 from webkit import Live, hostile_paper, imported_settings, live_server
 
 HOSTILE_DAY = date(2025, 3, 17)  # the day before the subset's first listing day
@@ -74,6 +76,27 @@ def test_pages_out_of_range_and_bad_input_get_friendly_errors(live: Live) -> Non
     assert "Not found" in get(live, "/no/such/page", 404)
 
 
+def test_an_empty_page_says_why_it_is_empty(live: Live) -> None:
+    # 2025-03-18 (a Tuesday) lists more than PER_PAGE papers: page 100 is past them.
+    total = live.service.store.count_listed(date(2025, 3, 18), date(2025, 3, 18))
+    past = get(live, "/?date=2025-03-18&page=100")
+    assert f"{total} papers" in past and "Page 100 is past the end" in past
+    assert f"{total:,} paper(s) make {-(-total // 50)} page(s) of 50" in past
+    assert "No papers listed" not in past and "weekends" not in past
+    assert 'href="/?date=2025-03-18&view=day&sort=date&page=1"' in past
+    trending = get(live, "/trending?page=100")
+    assert "Page 100 is past the end" in trending and "Nothing listed" not in trending
+    # A weekday after the newest listing day, a Saturday, a weekday with no listing here.
+    latest = live.service.store.latest_listing_date()
+    assert latest is not None
+    future = get(live, "/?date=2030-01-01")
+    assert "No papers listed on this day" in future and "weekends" not in future
+    assert f"after the latest listing day, {latest:%A, %B %-d, %Y}" in future
+    assert "does not announce papers on weekends" in get(live, "/?date=2025-03-15")
+    friday = get(live, "/?date=2025-03-14")
+    assert "weekends" not in friday and "arXiv holiday, or days not imported here" in friday
+
+
 def test_search_page_shows_count_results_and_no_results_help(live: Live) -> None:
     html = get(live, "/search?q=language+model&category=cs.CL&sort=date")
     assert re.search(r"[\d,]+ results?", html)
@@ -100,6 +123,26 @@ def test_paper_page_has_everything(live: Live) -> None:
     assert "/static/katex/katex.min.js" in html and "/static/katex/auto-render.min.js" in html
     for asset in ("katex/katex.min.js", "katex/katex.min.css", "paperwire.css", "app.js"):
         assert httpx.get(f"{live.url}/static/{asset}").status_code == 200
+
+
+def test_a_listing_preview_never_cuts_a_formula() -> None:
+    # arXiv 2503.24180: the 420th character falls inside this formula
+    text = (
+        "Graphical user interfaces (GUI) automation agents are emerging as powerful\n"
+        "tools, enabling humans to accomplish increasingly complex tasks on smart\n"
+        "devices. However, users often inadvertently omit key information when conveying\n"
+        "tasks, which hinders agent performance in the current agent paradigm that does\n"
+        "not support immediate user intervention. To address this issue, we introduce a\n"
+        "$\\textbf{Self-Correction GUI Navigation}$ task that incorporates interactive\n"
+        "information completion capabilities within GUI agents."
+    )
+    assert preview(text).endswith("we introduce a …")
+    assert preview(text, 40) == "Graphical user interfaces (GUI) …"
+    formula = text.index("$")
+    assert preview(text[formula:], 20) == "$\\textbf{Self-Correction GUI Navigation}$ …"
+    for chars in range(20, len(text), 7):
+        shown = preview(text, chars)
+        assert shown.count("$") == sum(m.group(0).count("$") for m in math_spans(shown))
 
 
 def test_hostile_text_renders_as_text_everywhere(live: Live) -> None:

@@ -62,6 +62,26 @@ class Listing:
     hidden: int = 0  # papers of this page the reader marked "not interested"
 
 
+def empty_page_note(
+    window: Window, total: int, page: int, per_page: int, latest: date | None
+) -> str:
+    """Why a page of `window`'s listing holds no papers: the page is past the last one,
+    the window is after the newest listing day, it is a weekend day, or arXiv (or this
+    store) has no listing for it."""
+    if total > 0:
+        pages = -(-total // per_page)
+        return (
+            f"page {page:,} is past the papers: {total:,} paper(s) make {pages:,} "
+            f"page(s) of {per_page}"
+        )
+    if latest is not None and window.start > latest:
+        return f"{window.label} is after the latest listing day, {latest:%A, %B %-d, %Y}"
+    if window.view == "day" and window.anchor.weekday() >= 5:
+        return "arXiv does not announce papers on weekends"
+    where = "on this day" if window.view == "day" else f"in this {window.view}"
+    return f"no papers are listed {where} (an arXiv holiday, or days not imported here)"
+
+
 # Days a route accepts: every window around them (a month, a week on) is a real date.
 FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
 

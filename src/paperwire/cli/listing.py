@@ -9,7 +9,7 @@ import click
 
 from paperwire.cli.base import Context, cli, pass_ctx
 from paperwire.cli.render import listing_json, out, print_listing
-from paperwire.listing import LISTING_SORTS, VIEWS, ListingError
+from paperwire.listing import LISTING_SORTS, VIEWS, ListingError, empty_page_note
 
 PERIOD_HELP = "That day (default), its week (Monday to Sunday) or its month."
 SORT_HELP = "date (default): newest first; trending: upvotes with time decay."
@@ -42,7 +42,8 @@ def daily(
     Example: paperwire daily --date 2025-03-18 --period week --sort trending
     """
     with ctx.service() as service:
-        if service.latest_day() is None:
+        latest = service.latest_day()
+        if latest is None:
             raise click.ClickException(
                 "no papers yet: import a snapshot with paperwire import FILE"
             )
@@ -51,7 +52,9 @@ def daily(
             found = service.listed(window, sort, page, per_page)
         except ListingError as exc:
             raise click.ClickException(str(exc)) from exc
+    notes = [] if found.papers else [empty_page_note(window, found.total, page, per_page, latest)]
     if as_json:
-        out.print_json(json.dumps(listing_json(window, found, sort, page, per_page), default=str))
+        listed = listing_json(window, found, sort, page, per_page, notes)
+        out.print_json(json.dumps(listed, default=str))
         return
-    print_listing(window, found, sort, page, per_page)
+    print_listing(window, found, sort, page, per_page, notes)

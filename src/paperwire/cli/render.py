@@ -311,7 +311,7 @@ def print_digest_run(composed: ComposeReport, sent: SendReport, dry_run: bool) -
 
 
 def listing_json(
-    window: Window, found: Listing, sort: str, page: int, per_page: int
+    window: Window, found: Listing, sort: str, page: int, per_page: int, notes: list[str]
 ) -> dict[str, Any]:
     return {
         "period": window.view,
@@ -324,6 +324,7 @@ def listing_json(
         "page": page,
         "per_page": per_page,
         "total": found.total,
+        "notes": notes,
         "papers": [
             {
                 "arxiv_id": p.arxiv_id,
@@ -339,7 +340,9 @@ def listing_json(
     }
 
 
-def print_listing(window: Window, found: Listing, sort: str, page: int, per_page: int) -> None:
+def print_listing(
+    window: Window, found: Listing, sort: str, page: int, per_page: int, notes: list[str]
+) -> None:
     first = (page - 1) * per_page
     extra = ("votes", "score") if sort == "trending" else ("votes",)
     table = _papers_table(f"{window.label} — {found.total:,} paper(s), page {page}, {sort}", *extra)
@@ -349,6 +352,8 @@ def print_listing(window: Window, found: Listing, sort: str, page: int, per_page
             cells.append(f"{found.scores.get(paper.arxiv_id, 0.0):.3f}")
         table.add_row(*cells)
     out.print(table)
+    for note in notes:
+        out.print(Text(f"note: {note}", style="dim"))
     hints = [f"--page {page + 1}"] if found.total > first + len(found.papers) else []
     hints += [
         f"{name}: --date {d}" for name, d in (("previous", window.prev), ("next", window.next)) if d

@@ -2,6 +2,10 @@
 
 Words are compared after the same analysis the index uses (e.g. stemming), so
 "agents" in the text lights up for the query word "agent".
+
+Math (``$…$``, ``$$…$$``, ``\\(…\\)``, ``\\[…\\]``) is typeset in the browser from the
+text between its delimiters: a <mark> inside it would split the formula, so a formula that
+holds a matching word is marked as a whole, and a snippet never begins or ends inside one.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ import re
 import unicodedata
 from collections.abc import Callable, Collection
 from functools import lru_cache
+
+from paperwire.latex import math_spans
 
 Analyze = Callable[[str], list[str]]
 
@@ -112,9 +118,14 @@ class Highlighter:
         """`text` as HTML: everything escaped, matching words in <mark>…</mark>.
 
         With `max_chars`, only the best window of about that many characters is kept and
-        cut ends are marked with an ellipsis."""
-        spans = self.spans(text)
-        start, end = (0, len(text)) if max_chars is None else _window(text, spans, max_chars)
+        cut ends are marked with an ellipsis. A formula holding a matching word is marked
+        whole (see the module's docstring)."""
+        math = [m.span() for m in math_spans(text)]
+        spans = _whole_formulas(self.spans(text), math)
+        if max_chars is None:
+            start, end = 0, len(text)
+        else:
+            start, end = _window(text, spans, max_chars, math)
         parts: list[str] = []
         cursor = start
         for span_start, span_end in spans:
@@ -132,8 +143,33 @@ class Highlighter:
         return (ELLIPSIS if start > 0 else "") + marked + (ELLIPSIS if end < len(text) else "")
 
 
-def _window(text: str, spans: list[tuple[int, int]], max_chars: int) -> tuple[int, int]:
-    """The max_chars-long stretch of `text` holding the most matches, on word bounds."""
+def _whole_formulas(
+    words: list[tuple[int, int]], math: list[tuple[int, int]]
+) -> list[tuple[int, int]]:
+    """`words` (sorted spans) with each word inside a formula of `math` (sorted, disjoint
+    spans) replaced by that formula, once."""
+    if not math:
+        return words
+    out: list[tuple[int, int]] = []
+    at = 0  # math[:at] end before the current word
+    for word in words:
+        while at < len(math) and math[at][1] <= word[0]:
+            at += 1
+        inside = at < len(math) and math[at][0] <= word[0]
+        span = math[at] if inside else word
+        if not out or out[-1] != span:
+            out.append(span)
+    return out
+
+
+def _window(
+    text: str,
+    spans: list[tuple[int, int]],
+    max_chars: int,
+    math: list[tuple[int, int]],
+) -> tuple[int, int]:
+    """The max_chars-long stretch of `text` holding the most matches, on word bounds and
+    outside the formulas of `math` (a cut formula would leave its $ unpaired)."""
     if len(text) <= max_chars:
         return 0, len(text)
     best_start, best_count = 0, 0
@@ -149,11 +185,42 @@ def _window(text: str, spans: list[tuple[int, int]], max_chars: int) -> tuple[in
     if start > 0:
         space = text.find(" ", start)
         start = space + 1 if 0 <= space < best_start else start
+    start = _start_outside_math(text, start, best_start if best_count > 0 else 0, math)
     end = min(len(text), start + max_chars)
     if end < len(text):
         space = text.rfind(" ", start, end)
         end = space if space > start else end
-    return start, end
+    return start, _end_outside_math(text, start, end, max_chars // 5, math)
+
+
+def _start_outside_math(
+    text: str, start: int, first_match: int, math: list[tuple[int, int]]
+) -> int:
+    """`start`, or the bound of the formula it falls inside: after the formula when that
+    is only context before the first match, else the formula's beginning."""
+    for formula_start, formula_end in math:
+        if formula_start < start < formula_end:
+            if formula_end > first_match:
+                return formula_start
+            while formula_end < len(text) and text[formula_end] == " ":
+                formula_end += 1
+            return formula_end
+    return start
+
+
+def _end_outside_math(
+    text: str, start: int, end: int, slack: int, math: list[tuple[int, int]]
+) -> int:
+    """`end`, or the bound of the formula it falls inside: the formula's end when that is
+    at most `slack` further (or the window holds nothing before the formula), else just
+    before the formula."""
+    for formula_start, formula_end in math:
+        if formula_start < end < formula_end:
+            if formula_end - end <= slack or formula_start <= start:
+                return formula_end
+            before = text[start:formula_start].rstrip()
+            return start + len(before) if before else formula_end
+    return end
 
 
 def highlight(

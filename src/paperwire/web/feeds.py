@@ -5,7 +5,7 @@ Service (as the pages do), hand them to paperwire.feeds / paperwire.bibliography
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated
 from urllib.parse import quote
 
@@ -21,8 +21,11 @@ from paperwire.web.pages import SEARCH_PER_PAGE
 from paperwire.web.render import with_query
 
 router = APIRouter(include_in_schema=False)
-FEED_ITEMS = 100  # papers per feed
-DAILY_ITEMS = 5000  # at most this many papers of one day are read before the category filter
+# A ranked or open-ended list (trending, search, a collection) feeds its first FEED_ITEMS
+# papers; a day's feed holds the whole day, as arXiv's own feeds do, up to DAY_FEED_ITEMS
+# (a busy cs day lists ~1,000). A feed that is cut says so in its description.
+FEED_ITEMS = 100
+DAY_FEED_ITEMS = 5000
 EXPORT_TYPES = {
     "bibtex": ("application/x-bibtex; charset=utf-8", "bib"),
     "csljson": ("application/vnd.citationstyles.csl+json; charset=utf-8", "json"),
@@ -41,14 +44,30 @@ def _feed_format(fmt: str) -> str:
     return fmt
 
 
-def _feed(request: Request, fmt: str, info_title: str, page: str, papers: list[Paper]) -> Response:
+def feed_description(info_title: str, shown: int, total: int | None) -> str:
+    """What a feed is, and, when it holds only the first `shown` of `total` papers, so."""
+    description = f"{info_title}, from paperwire"
+    if total is not None and total > shown:
+        description += f"; the first {shown:,} of {total:,} papers (the rest are on the page)"
+    return description
+
+
+def _feed(
+    request: Request,
+    fmt: str,
+    info_title: str,
+    page: str,
+    papers: list[Paper],
+    total: int | None = None,
+) -> Response:
+    """`papers` as a feed; `total` (when more than len(papers)) is told in its description."""
     base = request.app.state.settings.base_url.rstrip("/")
     query = f"?{request.url.query}" if request.url.query else ""
     info = feeds.FeedInfo(
         title=f"paperwire · {info_title}",
         link=base + page,
         self_url=f"{base}{request.url.path}{query}",
-        description=f"{info_title}, from paperwire",
+        description=feed_description(info_title, len(papers), total),
         site_url=base,
     )
     build = feeds.rss if fmt == "rss" else feeds.atom
@@ -65,7 +84,8 @@ def daily_feed(
     day: Annotated[str | None, Query(alias="date")] = None,
 ) -> Response:
     """The papers of the newest listing day (or ?date=), optionally of one ?category=
-    (cs.CL, or a whole archive: cs), cross-lists included."""
+    (cs.CL, or a whole archive: cs), cross-lists included: the whole day, up to
+    DAY_FEED_ITEMS."""
     fmt = _feed_format(fmt)
     if category and not _CATEGORY.match(category):
         raise HTTPException(400, "category must look like cs.CL or cs")
@@ -74,14 +94,30 @@ def daily_feed(
         chosen = listing.parse_day(day) or listing.latest_day(service)
     except listing.BadRequest as exc:
         raise HTTPException(400, str(exc)) from exc
-    papers = service.store.papers_listed(chosen, chosen, DAILY_ITEMS) if chosen else []
-    if category:
-        papers = [p for p in papers if any(_in_category(c, category) for c in p.categories)]
+    papers, total = _day_papers(service, chosen, category) if chosen else ([], 0)
     title = f"daily papers{' in ' + category if category else ''}"
     if chosen:
         title += f", {chosen:%B %-d, %Y}"
     page = with_query("/", date=chosen.isoformat() if chosen else None)
-    return _feed(request, fmt, title, page, papers[:FEED_ITEMS])
+    return _feed(request, fmt, title, page, papers, total)
+
+
+def _day_papers(service: Service, day: date, category: str) -> tuple[list[Paper], int]:
+    """The first DAY_FEED_ITEMS papers of `day` (in `category`, if given), and how many
+    there are."""
+    if not category:
+        papers = service.store.papers_listed(day, day, DAY_FEED_ITEMS)
+        cut = len(papers) == DAY_FEED_ITEMS
+        return papers, service.store.count_listed(day, day) if cut else len(papers)
+    kept: list[Paper] = []
+    total = 0
+    for batch in service.store.iter_papers_listed(day, day):
+        for paper in batch:
+            if any(_in_category(c, category) for c in paper.categories):
+                total += 1
+                if len(kept) < DAY_FEED_ITEMS:
+                    kept.append(paper)
+    return kept, total
 
 
 def _in_category(category: str, wanted: str) -> bool:
@@ -97,20 +133,23 @@ def trending_feed(request: Request, fmt: str, window: str = "week") -> Response:
     service = _service(request)
     latest = listing.latest_day(service)
     papers: list[Paper] = []
+    total = 0
     if latest is not None:
         try:
             span = listing.make_window(service, window, latest)
         except listing.BadRequest as exc:
             raise HTTPException(400, str(exc)) from exc
-        papers = [p for p, _ in service.trending(span.start, span.end, limit=FEED_ITEMS)[0]]
+        ranked, total = service.trending(span.start, span.end, limit=FEED_ITEMS)
+        papers = [p for p, _ in ranked]
     page = with_query("/trending", window=window)
-    return _feed(request, fmt, f"trending papers ({window})", page, papers)
+    return _feed(request, fmt, f"trending papers ({window})", page, papers, total)
 
 
 def _search_papers(
     service: Service, form: dict[str, str], page: int, per_page: int
-) -> tuple[str, list[Paper]]:
-    """The papers of one page of the search the search page's `form` describes."""
+) -> tuple[str, list[Paper], int]:
+    """The papers of one page of the search the search page's `form` describes, and how
+    many the search found."""
     q, category, since, until, sort = (form[k] for k in ("q", "category", "since", "until", "sort"))
     if sort not in listing.SORTS:
         raise HTTPException(400, f"sort must be one of {', '.join(listing.SORTS)}")
@@ -133,7 +172,7 @@ def _search_papers(
         )
         if part
     )
-    return shown, [h.paper for h in result.hits]
+    return shown, [h.paper for h in result.hits], result.total
 
 
 @router.get("/feeds/search.{fmt}")
@@ -146,11 +185,13 @@ def search_feed(
     until: str = "",
     sort: str = "date",
 ) -> Response:
-    """Papers matching a search (the search page's parameters), newest first by default."""
+    """The first FEED_ITEMS papers matching a search (the search page's parameters),
+    newest first by default."""
     fmt = _feed_format(fmt)
     form = {"q": q, "category": category, "since": since, "until": until, "sort": sort}
-    query, papers = _search_papers(_service(request), form, 1, FEED_ITEMS)
-    return _feed(request, fmt, f"search: {query}", with_query("/search", **form), papers)
+    query, papers, total = _search_papers(_service(request), form, 1, FEED_ITEMS)
+    page = with_query("/search", **form)
+    return _feed(request, fmt, f"search: {query}", page, papers, total)
 
 
 # -- exports -----------------------------------------------------------------------------
@@ -208,5 +249,5 @@ def search_export(
     if format not in EXPORT_TYPES:
         raise HTTPException(400, f"format must be one of {', '.join(EXPORT_TYPES)}")
     form = {"q": q, "category": category, "since": since, "until": until, "sort": sort}
-    _query, papers = _search_papers(service, form, page, SEARCH_PER_PAGE)
+    _query, papers, _total = _search_papers(service, form, page, SEARCH_PER_PAGE)
     return _export(papers, format, f"paperwire-search-page{page}")

@@ -230,7 +230,8 @@ def collection_feed(
     fmt: FeedFormat,
     token: Annotated[str, Query(max_length=100)] = "",
 ) -> Response:
-    """A collection as RSS or Atom, newest added first; `token` from its feed page."""
+    """A collection as RSS or Atom, its FEED_ITEMS newest added first; `token` from its
+    feed page."""
     service = service_of(request)
     owner = service.feed_tokens.owner(token, collection_scope(collection_id))
     if owner is None:
@@ -238,7 +239,9 @@ def collection_feed(
     user = User(id=owner, email="")
     collection = _own_collection(service, owner, collection_id)
     papers = _all_papers(service, user, collection_id, FEED_ITEMS)
-    response = _feed(request, fmt, f"collection {collection.name}", "/library", papers)
+    title = f"collection {collection.name}"
+    more = collection.size if collection.size > FEED_ITEMS else None  # size counts withdrawn ones
+    response = _feed(request, fmt, title, "/library", papers, more)
     response.headers["Cache-Control"] = "private, max-age=300"
     response.headers["Referrer-Policy"] = "no-referrer"
     return response

@@ -11,6 +11,7 @@ from paperwire.listing import (
     Listing,
     ListingError,
     Window,
+    empty_page_note,
     parse_day,
     parse_month,
     parse_week,
@@ -18,7 +19,15 @@ from paperwire.listing import (
 from paperwire.models import Hit, InvalidRecord, Paper, SearchPage, User, split_arxiv_id
 from paperwire.service import Service
 
-__all__ = ["VIEWS", "Listing", "Window", "parse_day", "parse_month", "parse_week"]
+__all__ = [
+    "VIEWS",
+    "Listing",
+    "Window",
+    "empty_page_note",
+    "parse_day",
+    "parse_month",
+    "parse_week",
+]
 
 SORTS = ("relevance", "date", "trending")
 BadRequest = ListingError  # input that cannot be served; the message says what is wrong

@@ -77,8 +77,17 @@ async def home(
             "latest": latest,
             "pages": page_count(found.total, PER_PAGE),
             "nav": _window_links(window, sort, latest),
+            "empty_note": _empty_note(window, found, page, latest),
         },
     )
+
+
+def _empty_note(window: listing.Window, found: listing.Listing, page: int, latest: date) -> str:
+    """Why the page shows no papers (nothing when it shows some)."""
+    if found.papers:
+        return ""
+    note = listing.empty_page_note(window, found.total, page, PER_PAGE, latest)
+    return note[:1].upper() + note[1:]
 
 
 def _window_links(window: listing.Window, sort: str, latest: date) -> dict[str, Any]:
@@ -121,6 +130,7 @@ async def trending(
             "page": page,
             "pages": page_count(found.total, PER_PAGE),
             "day": day or "",
+            "empty_note": _empty_note(span, found, page, latest),
         },
     )
 

@@ -11,7 +11,7 @@ from fastapi import Request
 from starlette.responses import HTMLResponse
 
 from paperwire.bibliography.export import bibtex_entry, citation_key
-from paperwire.latex import latex_to_text
+from paperwire.latex import latex_to_text, math_spans
 from paperwire.models import Paper
 
 
@@ -48,10 +48,15 @@ def author_line(paper: Paper, limit: int = 6) -> str:
 
 
 def preview(text: str, chars: int = 420) -> str:
-    """The first ~`chars` characters of an abstract, cut at a word boundary."""
+    """The first ~`chars` characters of an abstract, cut at a word boundary outside any
+    formula (a cut formula leaves one $ unpaired, and KaTeX pairs the wrong ones)."""
     if len(text) <= chars:
         return text
     cut = text[:chars].rsplit(" ", 1)[0]
+    for formula in math_spans(text):
+        if formula.start() < len(cut) < formula.end():
+            cut = text[: formula.start()].rstrip() or text[: formula.end()]
+            break
     return cut + " …"
 
 
