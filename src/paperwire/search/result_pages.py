@@ -37,6 +37,7 @@ TRENDING_DEPTH = 500
 SEMANTIC_MAX_RESULTS = 200  # semantic mode lists at most this many nearest papers
 FILTER_OVERFETCH = 4  # semantic candidates fetched per wanted result when filters apply
 T = TypeVar("T")
+NO_WORD_MATCHES = "no paper contains these words; showing the closest by meaning"
 
 # Called by hybrid search, on the caller's thread, with the ids that head the page's word
 # matches and the words to highlight, while the semantic half still runs on a helper
@@ -160,6 +161,11 @@ class ResultPages:
     ) -> EngineResult:
         # A fixed depth keeps totals and pages consistent from page to page.
         ranked = self._semantic_ids(index, parsed, SEMANTIC_MAX_RESULTS, result)
+        if sort == "relevance" and len(ranked) == SEMANTIC_MAX_RESULTS:
+            result.notes.append(
+                f"meaning-based search lists the {SEMANTIC_MAX_RESULTS} papers nearest in "
+                "meaning, whether or not they contain these words"
+            )
         if offset + limit > SEMANTIC_MAX_RESULTS:
             result.notes.append(
                 f"meaning-only results stop at the {SEMANTIC_MAX_RESULTS} nearest papers"
@@ -200,6 +206,8 @@ class ResultPages:
 
         result.pending_total = self.in_background(semantic_then_count)
         lexical = _settle(lexical_ready, lambda: self.lexical.search(query, limit=depth))
+        if not lexical.total:
+            result.notes.append(NO_WORD_MATCHES)
         end = offset + limit
         if while_waiting is not None and end <= depth:
             while_waiting([i for i, _ in lexical.ids[offset:end]], result.terms)
