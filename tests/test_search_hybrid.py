@@ -331,3 +331,48 @@ def test_semantic_mode_pages_have_one_total(service: Service) -> None:
         totals.add(result.total)
         ids += [h.paper.arxiv_id for h in result.hits]
     assert totals == {200} and len(ids) == len(set(ids)) == 200
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "{id}",
+        "{id}v2",
+        "arXiv:{id}",
+        "https://arxiv.org/abs/{id}",
+        "https://arxiv.org/pdf/{id}v1",
+        "10.48550/arXiv.{id}",
+    ],
+)
+@pytest.mark.parametrize("mode", ["hybrid", "lexical", "semantic"])
+def test_a_pasted_arxiv_id_finds_that_paper_in_every_mode(
+    service: Service, records: list[dict[str, Any]], spelling: str, mode: str
+) -> None:
+    wanted = records[700]["id"]  # not embedded: found by id all the same
+    result = service.search(spelling.format(id=wanted), mode=mode)
+    assert [h.paper.arxiv_id for h in result.hits] == [wanted]
+    assert result.total == 1 and any(f"arXiv id {wanted}" in n for n in result.notes)
+    assert not service.search(spelling.format(id=wanted), mode=mode, page=2).hits
+
+
+def test_an_arxiv_id_not_stored_or_filtered_out_says_so(
+    service: Service, records: list[dict[str, Any]]
+) -> None:
+    for query in ("hep-th/9504118", "2412.99999"):
+        result = service.search(query)
+        assert not result.hits and result.total == 0
+        assert any("no stored paper has arXiv id" in n for n in result.notes)
+    wanted = records[3]["id"]
+    other = "cs.RO" if "cs.RO" not in records[3]["categories"] else "math.GT"
+    result = service.search(wanted, category=other)
+    assert not result.hits and any("does not pass the filters" in n for n in result.notes)
+
+
+def test_when_no_paper_holds_the_words_hybrid_and_semantic_say_so(service: Service) -> None:
+    hybrid = service.search("zzzqqq", mode="hybrid")
+    assert hybrid.mode == "hybrid" and hybrid.hits
+    assert any("no paper contains these words" in n for n in hybrid.notes)
+    semantic = service.search("zzzqqq", mode="semantic")
+    assert semantic.total == 200
+    assert any("200 papers nearest in meaning" in n for n in semantic.notes)
+    assert not any("no paper contains" in n for n in service.search("segmentation").notes)

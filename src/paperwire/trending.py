@@ -22,12 +22,13 @@ Worked example (window "day", h = 12): 3 votes, 24 h old -> 4 * 2**-2 = 1.0;
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from paperwire.models import Paper, paper_day
 
+EPOCH_DAY = date(1970, 1, 1)
 HALF_LIFE_HOURS: dict[str, float] = {"day": 12.0, "week": 48.0, "month": 168.0}
 WINDOW_DAYS: dict[str, int] = {"day": 1, "week": 7, "month": 30}
 
@@ -93,3 +94,18 @@ def rank_tallies(
     now = day_start(end + timedelta(days=1))
     items = (TrendingItem(pid, hf + ours, day_start(day)) for pid, day, hf, ours in tallies)
     return rank_trending(items, now, window_for(start, end))
+
+
+def rank_matches(
+    tallies: Sequence[tuple[str, date | None, int, int]], since: date | None = None
+) -> list[tuple[str, float]]:
+    """Rank search matches (arxiv_id, listing day, HF upvotes, our upvotes) by
+    rank_tallies over the window from `since` (else the oldest of their days) to the
+    newest of their days: ages to the end of that day, the half-life of that span. A match
+    without a day counts as listed on 1970-01-01."""
+    if not tallies:
+        return []
+    dated = [(pid, day or EPOCH_DAY, hf, ours) for pid, day, hf, ours in tallies]
+    days = [day for _pid, day, _hf, _ours in dated]
+    end = max(days)
+    return rank_tallies(dated, min(since or min(days), end), end)

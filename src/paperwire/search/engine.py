@@ -303,6 +303,8 @@ class SearchEngine:
         result = EngineResult(ids=[], total=0, mode=mode, terms=set())
         if self.lexical and self.needs_rebuild:
             result.notes.append(self._rebuild_note())
+        if parsed.arxiv_id is not None:
+            return self._known_item(parsed.arxiv_id, parsed, offset, per_page, result)
         parsed, nothing = self._searchable(parsed, result.notes)
         if nothing:
             return result  # the words it asked for cannot be in any paper: no match
@@ -321,6 +323,28 @@ class SearchEngine:
         if result.mode == "semantic":
             return pages.semantic_page(semantic, parsed, sort, offset, per_page, result)
         return pages.hybrid_page(semantic, parsed, sort, offset, per_page, result, while_waiting)
+
+    def _known_item(
+        self, arxiv_id: str, parsed: ParsedQuery, offset: int, per_page: int, result: EngineResult
+    ) -> EngineResult:
+        """A query that is an arXiv id: that paper alone, when it is stored (and passes
+        the filters); one lookup by id, whatever the mode."""
+        paper = self.store.get_papers([arxiv_id]).get(arxiv_id)
+        stored = paper is not None and not paper.deleted
+        kept = stored and (
+            not parsed.has_filters or arxiv_id in self.lexical.restrict([arxiv_id], parsed)
+        )
+        result.mode = "lexical"
+        if kept:
+            result.ids, result.total = [(arxiv_id, 1.0)][offset : offset + per_page], 1
+            result.notes.append(f"arXiv id {arxiv_id}: the paper with this id")
+        elif stored:
+            result.notes.append(f"the paper with arXiv id {arxiv_id} does not pass the filters")
+        else:
+            result.notes.append(
+                f"no stored paper has arXiv id {arxiv_id} (`paperwire fetch {arxiv_id}` adds it)"
+            )
+        return result
 
     def _searchable(self, parsed: ParsedQuery, notes: list[str]) -> tuple[ParsedQuery, bool]:
         """Check the query's words against the index's analysis: True (with a note) when

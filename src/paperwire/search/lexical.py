@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import tantivy
@@ -30,6 +30,7 @@ from paperwire.search.lexical_docs import (
     key_id,
     put_rows,
 )
+from paperwire.search.lexical_sort import day_of, newest_first, trending_candidates
 from paperwire.search.query import Clause, ParsedQuery, QueryError
 from paperwire.store.codec import EncodedRow, encode_paper
 
@@ -58,7 +59,6 @@ REBUILD_HEAP = 1_500_000_000
 LOG = logging.getLogger(__name__)
 LOCK_WAIT_SECONDS = 30.0
 OPEN_TRIES = 3  # opening an index whose files cannot be read, before it counts as damaged
-SORT_FIELDS = {"date": "day", "trending": "upvotes"}  # fast fields of the other sorts
 
 # Query-side stopwords: dropped from free words (not from phrases) unless nothing else is left.
 # Leaving them out of the index too (custom_stopword before the stemmer, phrases built with
@@ -461,31 +461,52 @@ class LexicalIndex:
         sort: str = "relevance",
         count: bool = True,
     ) -> LexicalResult:
-        """Run `query`; sort "relevance" (BM25), "date" (newest first) or "trending"
-        (most HF upvotes first). Without `count` the total is not computed (reported as
-        0), which lets tantivy skip documents that cannot reach the top."""
+        """Run `query`; sort "relevance" (BM25) or "date" (newest listing day first, then
+        newest id: lexical_sort.newest_first). Trending ranks candidates this index gives
+        (trending_pool). Without `count` the total is not computed (reported as 0), which
+        lets tantivy skip documents that cannot reach the top."""
         searcher = self.searcher()
         limit = max(limit, 1)
         try:
             if sort == "relevance":
                 result = searcher.search(query, limit, count=count, offset=offset)
+                hits = [(float(key), address) for key, address in result.hits]
+                total: int | None = getattr(result, "count", None)  # missing from the stubs
+            elif sort == "date":
+                dated, total = newest_first(searcher, self.schema, query, limit, offset, count)
+                hits = [(float(day), address) for day, address in dated]
             else:
-                result = searcher.search(
-                    query,
-                    limit,
-                    count=count,
-                    offset=offset,
-                    order_by_field=SORT_FIELDS[sort],
-                    order=tantivy.Order.Desc,
-                )
-            ids = self._ids(searcher, [address for _key, address in result.hits])
+                raise ValueError(f"the lexical index has no sort {sort!r}")
+            ids = self._ids(searcher, [address for _key, address in hits])
         except ValueError as exc:
             if is_damage(exc):
                 raise IndexDamaged(f"the search index is damaged ({exc}); {REBUILD_HINT}") from exc
             raise
-        keys = [float(key) for key, _address in result.hits]
-        total: int | None = getattr(result, "count", None)  # missing from tantivy's stubs
+        keys = [key for key, _address in hits]
         return LexicalResult(ids=list(zip(ids, keys, strict=True)), total=int(total or 0))
+
+    def trending_pool(
+        self, query: tantivy.Query, depth: int, voted: Sequence[str]
+    ) -> tuple[list[tuple[str, date | None, int]], int, int]:
+        """What trending ranks of `query`'s matches (lexical_sort.trending_candidates):
+        (arxiv_id, listing day, HF upvotes) of each, how many of them lead the matches in
+        newest-first order, and the number of matches."""
+        searcher = self.searcher()
+        try:
+            newest, others, total = trending_candidates(searcher, self.schema, query, depth, voted)
+            addresses = newest + others
+            ids = self._ids(searcher, addresses)
+            days = searcher.fast_field_values("day", addresses) if addresses else []
+            votes = searcher.fast_field_values("upvotes", addresses) if addresses else []
+        except ValueError as exc:
+            if is_damage(exc):
+                raise IndexDamaged(f"the search index is damaged ({exc}); {REBUILD_HINT}") from exc
+            raise
+        pool = [
+            (arxiv_id, day_of(int(day) if day is not None else -1), int(up or 0))
+            for arxiv_id, day, up in zip(ids, days, votes, strict=True)
+        ]
+        return pool, len(newest), total
 
     @staticmethod
     def _ids(searcher: tantivy.Searcher, addresses: list[tantivy.DocAddress]) -> list[str]:

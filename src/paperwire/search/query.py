@@ -106,6 +106,9 @@ class ParsedQuery:
     # `categories`: a paper must be in one of these as well.
     category_filter: tuple[str, ...] = ()
     raw: str = field(default="", compare=False)
+    # The paper a query of nothing but an arXiv id names (2503.11731, arXiv:…v2, an abs or
+    # pdf URL, its 10.48550 DOI, hep-th/9504118): search looks it up instead (engine).
+    arxiv_id: str | None = None
     notes: tuple[str, ...] = field(default=(), compare=False)  # repairs made to the text
 
     @property
@@ -289,13 +292,36 @@ def _categories(value: str, name: str = "cat:") -> list[str]:
     return out
 
 
+def pasted_arxiv_id(text: str) -> str | None:
+    """The versionless arXiv id when `text` is one arXiv id in any spelling
+    (bibliography.entries.arxiv_id) with a real month, else None."""
+    # lazily: importing paperwire.bibliography loads its file readers (BibTeX parser)
+    from paperwire.bibliography.entries import arxiv_id
+    from paperwire.models import InvalidRecord, check_id_month
+
+    token = text.strip()
+    if not token or any(c.isspace() for c in token):
+        return None
+    found = arxiv_id(token)
+    try:
+        if found is not None:
+            check_id_month(found)
+    except InvalidRecord:
+        return None
+    return found
+
+
 def parse_query(text: str, *, today: date) -> ParsedQuery:
-    """Parse `text` (see the module docstring). `today` anchors since:7d and friends."""
+    """Parse `text` (see the module docstring). `today` anchors since:7d and friends.
+    A query of nothing but an arXiv id is that id (ParsedQuery.arxiv_id)."""
     if len(text) > MAX_QUERY_CHARS:
         raise QueryError(
             f"the query is too long: {len(text):,} characters, at most {MAX_QUERY_CHARS:,}; "
             "shorten it (a title or a sentence or two finds a paper)"
         )
+    pasted = pasted_arxiv_id(text)
+    if pasted is not None:
+        return ParsedQuery(free_words=(text.strip(),), raw=text, arxiv_id=pasted)
     reader = _Reader(text)
     free: list[str] = []
     required: list[Clause] = []
