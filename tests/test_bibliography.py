@@ -61,6 +61,27 @@ def test_latex_to_plain_renders_accents_commands_math_and_specials() -> None:
     assert latex_to_plain("plain  title\n  broken") == "plain title broken"
 
 
+def test_scripts_in_math_keep_their_meaning_as_unicode_and_still_match() -> None:
+    r"""Dropping ^ and _ made "SP$^3$" read "SP3" and "${\mathbb R}^{12}$" read "R12" in
+    CSL-JSON exports and feeds (real titles of the shared corpus). Scripts whose every
+    character has a Unicode form become it; others are flattened as before; title
+    matching is unchanged (the forms fold back to their characters)."""
+    cases = {
+        "SP$^3$: a network": "SP³: a network",
+        "U$^2$Mamba": "U²Mamba",
+        "${\\mathbb R}^{12}$ lattices": "R¹² lattices",
+        "codes of length $4p^s$": "codes of length 4pˢ",
+        "H$_2$O and $x_{ij}$": "H₂O and xᵢⱼ",
+        "$\\ell_1$ loss, $A^T$, $x^{n+1}_{k}$": "ℓ₁ loss, Aᵀ, xⁿ⁺¹ₖ",
+        "$O(n^{2+\\epsilon})$ time": "O(n2+ε) time",  # no superscript epsilon: flat
+        "GSBAK$^K$": "GSBAKᴷ",
+    }
+    for latex, plain in cases.items():
+        assert latex_to_plain(latex) == plain
+        flat = latex.replace("^", "").replace("_", "")
+        assert title_key(latex) == title_key(flat)  # matching as before
+
+
 def test_title_key_folds_case_accents_latex_and_punctuation() -> None:
     variants = [
         r"M{\"u}ller's {\'E}tude: a {LaTeX} Study",
@@ -252,7 +273,7 @@ def test_bibtex_export_is_valid_and_carries_arxiv_fields() -> None:
 
 def test_csl_json_export_renders_titles_and_names() -> None:
     items = json.loads(to_csl_json(PAPERS))
-    assert items[0]["title"] == "Tom & Jerry: 50% of α1 GPUs"
+    assert items[0]["title"] == "Tom & Jerry: 50% of α₁ GPUs"
     assert items[0]["author"] == [
         {"family": "Müller", "given": "Zoë"},
         {"family": "Li", "given": "Bo"},

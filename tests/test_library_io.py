@@ -136,6 +136,19 @@ def test_the_fetch_hint_only_when_an_unmatched_entry_has_an_arxiv_id(live: Live)
     assert 'id="fetch-hint"' in with_id.text
 
 
+def test_a_file_with_no_entries_is_refused_and_makes_no_collection(live: Live) -> None:
+    """Bytes 1..255 (no NUL, so not taken for binary) were read as an empty id list:
+    "0 entries", a success, and a new empty collection named after the file."""
+    client, csrf = reader(live, "noise@example.org")
+    noise = bytes(range(1, 256)) * 4
+    answer = upload(client, csrf, noise, "binary.bib", collection_id="new")
+    assert answer.status_code == 400
+    assert "no entries found in binary.bib" in answer.text and "nothing was imported" in answer.text
+    user = live.service.accounts.get_or_create_user("noise@example.org")
+    names = [c.name for c in live.service.library.store.list_collections(user.id)]
+    assert not any("binary" in n for n in names), names
+
+
 def test_upload_form_needs_csrf_and_the_signed_in_reader(live: Live) -> None:
     client, csrf = reader(live, "ann@example.org")
     refused = upload(client, None, BIBTEX, new_collection="Sneaky")

@@ -659,10 +659,19 @@ class Service:
     ) -> ImportReport:
         """Match a library file (see match_library) and add what matched to the reader's
         collection (by id, or by name: made if missing). Imported papers are saved papers:
-        the recommender takes them as positives under the collection's name."""
+        the recommender takes them as positives under the collection's name.
+        LibraryFileError, making no collection, when the file holds no entry at all."""
         if isinstance(collection, int):
             self.library.collection(user_id, collection)  # NotFound before any work
         matched = self.match_library(data, filename, fetch=fetch)
+        if matched.entries == 0:  # e.g. binary bytes read as an id list: no collection made
+            from paperwire.bibliography.entries import LibraryFileError
+
+            raise LibraryFileError(
+                f"no entries found in {filename or 'the file'} (read as {matched.format}); "
+                "nothing was imported: choose a BibTeX, CSL-JSON or RIS file, or a list of "
+                "arXiv ids or DOIs, one per line"
+            )
         added = self.library.add_to_collection(user_id, collection, matched.matched)
         return ImportReport(matched, added)
 

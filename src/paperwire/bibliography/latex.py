@@ -45,6 +45,19 @@ _FLAT_SYMBOLS = {
 _FLAT_TOKEN = re.compile(r"\\([A-Za-z]+)\s?|\\([^A-Za-z\s])|([{}$~^])")
 _RAW = {"{": "", "}": "", "$": "", "^": "", "~": " "}
 _SUBSCRIPT = re.compile(r"(?<!\\)_")
+# x^3, x^{12}, H_2, p^{n+1} inside math: to Unicode superscripts and subscripts when every
+# character of the script has one (SP$^3$ -> SP³; dropping the ^ read "SP3"), else flat.
+_SCRIPT = re.compile(r"(?<!\\)([\^_])(?:\{([^{}\\]*)\}|([A-Za-z0-9+\-=()]))")
+_SUPERSCRIPTS = dict(
+    zip(
+        "0123456789+-=()abcdefghijklmnoprstuvwxyzABDEGHIJKLMNOPRTUVW",
+        "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ᵃᵇᶜᵈᵉᶠᵍʰⁱʲᵏˡᵐⁿᵒᵖʳˢᵗᵘᵛʷˣʸᶻᴬᴮᴰᴱᴳᴴᴵᴶᴷᴸᴹᴺᴼᴾᴿᵀᵁⱽᵂ",
+        strict=True,
+    )
+)
+_SUBSCRIPTS = dict(
+    zip("0123456789+-=()aehijklmnoprstuvx", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ", strict=True)
+)
 # Written characters that flattening would take for LaTeX: held as private-use stand-ins
 # while paperwire.latex renders, put back at the end.
 _WRITTEN = {"\\{": "{", "\\}": "}", "\\$": "$", "\\textasciitilde": "~"}
@@ -64,9 +77,18 @@ def _flat_token(match: re.Match[str]) -> str:
     return _FLAT_SYMBOLS.get(name, "")  # \textit, \mathcal, \emph …: braces go, text stays
 
 
+def _script(match: re.Match[str]) -> str:
+    table = _SUPERSCRIPTS if match.group(1) == "^" else _SUBSCRIPTS
+    body = match.group(2) if match.group(2) is not None else match.group(3)
+    if body and all(ch in table for ch in body.replace(" ", "")):
+        return "".join(table[ch] for ch in body.replace(" ", ""))
+    return match.group(0)
+
+
 def latex_to_plain(text: str) -> str:
     """Plain Unicode for LaTeX-ish text (matching, exports, feeds): paperwire.latex's
     rendering, then math and unknown commands flattened too — maths symbols mapped,
+    superscripts and subscripts written as Unicode ones where each character has one,
     commands dropped (their arguments kept), math dollars and grouping braces removed,
     whitespace collapsed."""
     if not text:
@@ -77,8 +99,9 @@ def latex_to_plain(text: str) -> str:
     rendered, spans = read_latex(held)
     out: list[str] = []
     at = 0
-    for start, end in spans:  # $x_1$ -> x1
-        out += [rendered[at:start], _SUBSCRIPT.sub("", rendered[start:end])]
+    for start, end in spans:  # $x_1$ -> x₁, $x_{ij}$ -> xᵢⱼ, $x_{\alpha}$ -> xα
+        math = _SCRIPT.sub(_script, rendered[start:end])
+        out += [rendered[at:start], _SUBSCRIPT.sub("", math)]
         at = end
     out.append(rendered[at:])
     flat = _FLAT_TOKEN.sub(_flat_token, "".join(out))
