@@ -63,6 +63,11 @@ class HarvestRunning(SourceError):
         )
 
 
+class HarvestLoops(SourceError):
+    """The OAI-PMH server keeps the harvest going forever (repeats its resumption token, or
+    sends far more records than it said it has); every page received is stored."""
+
+
 def oai_checkpoint_name(
     base_url: str, since: date | None, until: date | None, set_spec: str | None
 ) -> str:
@@ -111,6 +116,7 @@ def harvest_oai(
     params = arxiv_oai.resume_params(token) if token else first
     if progress and token:
         progress(0)
+    records = 0  # records received by this run, against the server's completeListSize
     while True:
         try:
             page = _fetch_oai_page(client, settings, params, pages + 1, sleep)
@@ -122,6 +128,7 @@ def harvest_oai(
             token, pages, params = None, 0, first  # saved token expired: start over
             continue
         pages += 1
+        records += len(page.items)
         value: dict[str, Any] = {
             "token": page.token,
             "pages": pages,
@@ -139,7 +146,27 @@ def harvest_oai(
         )
         if page.token is None:
             return
+        _refuse_endless(page, params.get("resumptionToken"), pages, records)
         params = arxiv_oai.resume_params(page.token)
+
+
+def _refuse_endless(page: arxiv_oai.OaiPage, used: str | None, pages: int, records: int) -> None:
+    """HarvestLoops when `page` (number `pages`, asked for with token `used`) would keep
+    the harvest going in circles."""
+    stored = f"pages 1-{pages} are stored (re-running resumes after them)"
+    if page.token == used:
+        raise HarvestLoops(
+            f"the OAI-PMH server answered resumption token {used!r} with the same token "
+            f"again (page {pages}): it repeats itself, so the harvest stopped; {stored}. "
+            "Try again later, or with --restart"
+        )
+    size = page.complete_list_size
+    if size and records > 2 * size:
+        raise HarvestLoops(
+            f"the OAI-PMH server has sent {records:,} records in {pages} pages, more than "
+            f"twice the completeListSize={size:,} it announces: it seems to go in "
+            f"circles, so the harvest stopped; {stored}. Try again later, or with --restart"
+        )
 
 
 def _fetch_oai_page(
