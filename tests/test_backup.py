@@ -168,3 +168,73 @@ def test_backup_refuses_an_existing_folder_and_restore_a_non_backup(tmp_path: Pa
     wrong = cli(tmp_path / "d", url, "restore", str(tmp_path / "used"))
     assert wrong.returncode == 1 and "not a paperwire backup" in wrong.stderr
     assert "Traceback" not in taken.stderr + wrong.stderr
+
+
+@pytest.fixture
+def backed_up(tmp_path: Path) -> tuple[Path, str, Path]:
+    """(data dir, SQLite URL, backup folder): 200 papers and a secret key, backed up."""
+    data = tmp_path / "data"
+    url = f"sqlite:///{data / 'paperwire.db'}"
+    settings = Settings(data_dir=data, database_url=url)
+    with Service(settings) as service:
+        service.import_snapshot(KAGGLE_FILE)
+    load_secret_key(settings)
+    done = cli(data, url, "backup", str(tmp_path / "bk"))
+    assert done.returncode == 0, done.stderr
+    return data, url, tmp_path / "bk"
+
+
+def damaged_copy(backup: Path, name: str, damage: str) -> Path:
+    """A copy of `backup` damaged as QA found backups damaged (`damage` names how)."""
+    import shutil
+    import sqlite3
+
+    copy = backup.with_name(name)
+    shutil.copytree(backup, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest.pop("database_sha256", None)  # as a backup written before checksums were kept
+    if damage == "deleted papers":
+        db = sqlite3.connect(copy / "paperwire.db")
+        db.execute("DELETE FROM papers WHERE rowid IN (SELECT rowid FROM papers LIMIT 150)")
+        db.commit()
+        db.close()
+    elif damage == "truncated":
+        with (copy / "paperwire.db").open("r+b") as stream:
+            stream.truncate((copy / "paperwire.db").stat().st_size // 3)
+    elif damage == "no secret key":
+        (copy / "secret_key").unlink()
+    elif damage == "changed file":
+        manifest["database_sha256"] = "0" * 64
+    else:  # a manifest of another shape
+        manifest = json.loads(damage)
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    return copy
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("deleted papers", "does not hold what manifest.json says (papers: 50 rows, the manifest says 200)"),
+        ("truncated", "paperwire.db is "),
+        ("no secret key", "is incomplete: secret_key missing"),
+        ("changed file", "is not the file this backup wrote"),
+        ('{"format": 1}', "manifest.json is damaged or incomplete (database, secret_key, fingerprint"),
+        ("[1]", "manifest.json is damaged: not a JSON object"),
+    ],
+)  # fmt: skip
+def test_a_damaged_backup_is_refused_before_the_target_is_touched(
+    backed_up: tuple[Path, str, Path], damage: str, message: str
+) -> None:
+    data, url, backup = backed_up
+    before, key = prints(url), (data / "secret_key").read_bytes()
+    bad = damaged_copy(backup, "bad", damage)
+    refused = cli(data, url, "restore", "--force", str(bad))
+    assert refused.returncode == 1
+    assert message in refused.stderr and "nothing was restored" in refused.stderr
+    assert "Traceback" not in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    assert prints(url) == before and (data / "secret_key").read_bytes() == key
+    assert [p.name for p in data.iterdir() if p.name.startswith(".restore")] == []
+    found = cli(data, url, "search", "--json", "--mode", "lexical", "diphoton")
+    assert "0704.0001" in found.stdout  # the index is the one of the untouched database
+    again = cli(data, url, "restore", "--force", str(backup))  # the good backup still restores
+    assert again.returncode == 0, again.stderr

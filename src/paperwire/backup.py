@@ -10,10 +10,13 @@ renamed into place when complete, so PATH is either a whole backup or absent.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -21,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from paperwire.config import Settings
+from paperwire.store import StoreError, open_store
 from paperwire.store import backup as db_backup
-from paperwire.store import open_store
 
 MANIFEST = "manifest.json"
 SECRET_FILE = "secret_key"
@@ -73,6 +76,7 @@ def create_backup(settings: Settings, target: Path) -> BackupReport:
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "database": dialect,
         "database_file": database.name,
+        "database_sha256": _sha256(database),
         "secret_key": (partial / SECRET_FILE).exists(),
         "fingerprint": prints,
     }
@@ -85,13 +89,110 @@ def create_backup(settings: Settings, target: Path) -> BackupReport:
 
 
 def read_manifest(source: Path) -> dict[str, Any]:
+    """The manifest of the backup in `source`, checked for everything a restore uses;
+    BackupError saying what is wrong otherwise."""
+    path = source / MANIFEST
     try:
-        manifest: dict[str, Any] = json.loads((source / MANIFEST).read_text(encoding="utf-8"))
+        manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise BackupError(f"{source} is not a paperwire backup (no readable {MANIFEST})") from exc
+    if not isinstance(manifest, dict):
+        raise BackupError(f"{path} is damaged: not a JSON object; nothing was restored")
     if manifest.get("format") != FORMAT:
         raise BackupError(f"{source}: unknown backup format {manifest.get('format')!r}")
+    wrong = [key for key, ok in _MANIFEST_CHECKS.items() if not ok(manifest.get(key))]
+    if "database_sha256" in manifest and not isinstance(manifest["database_sha256"], str):
+        wrong.append("database_sha256")
+    if wrong:
+        raise BackupError(
+            f"{path} is damaged or incomplete ({', '.join(wrong)} missing or wrong); "
+            "nothing was restored"
+        )
     return manifest
+
+
+def _is_fingerprint(value: object) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(value.get(name), str) for name in db_backup.FINGERPRINT_TABLES
+    )
+
+
+_MANIFEST_CHECKS: dict[str, Callable[[object], bool]] = {
+    "database": lambda value: value in ("sqlite", "postgresql"),
+    "secret_key": lambda value: isinstance(value, bool),
+    "fingerprint": _is_fingerprint,
+}
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while block := stream.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_files(source: Path, manifest: dict[str, Any]) -> Path:
+    """The database copy of the backup in `source`, once every file the manifest names is
+    there and the copy is the one the manifest describes; BackupError otherwise."""
+    copy = source / db_backup.backup_file(manifest["database"])
+    missing = [p.name for p in (copy, source / SECRET_FILE) if not p.is_file()]
+    if not manifest["secret_key"] and SECRET_FILE in missing:
+        missing.remove(SECRET_FILE)
+    if missing:
+        raise BackupError(
+            f"{source} is incomplete: {', '.join(missing)} missing though {MANIFEST} "
+            "lists it; nothing was restored"
+        )
+    expected = manifest.get("database_sha256")
+    if expected is not None and _sha256(copy) != expected:
+        raise BackupError(
+            f"{copy} is not the file this backup wrote (its checksum differs from "
+            f"{MANIFEST}): damaged or changed since; nothing was restored"
+        )
+    return copy
+
+
+@contextmanager
+def _checked_copy(settings: Settings, source: Path, manifest: dict[str, Any]) -> Iterator[Path]:
+    """The backup's database copy, checked (readable, intact, holding what the manifest
+    says) before anything is replaced; BackupError otherwise. A SQLite copy is checked on
+    a scratch copy in the data directory, which is what is then restored."""
+    copy = _check_files(source, manifest)
+    if manifest["database"] != "sqlite":
+        try:
+            db_backup.check_pg_dump(copy)
+        except StoreError as exc:
+            raise BackupError(f"{exc}; nothing was restored") from exc
+        yield copy
+        return
+    data_dir = Path(settings.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".restore-check-", dir=data_dir))
+    try:
+        checked = scratch / db_backup.SQLITE_FILE
+        try:
+            found = db_backup.check_sqlite_copy(copy, checked)
+        except StoreError as exc:
+            raise BackupError(f"{exc}; nothing was restored") from exc
+        if found != manifest["fingerprint"]:
+            raise BackupError(
+                f"{copy} does not hold what {MANIFEST} says "
+                f"({_differences(found, manifest['fingerprint'])}): damaged or changed "
+                "since the backup; nothing was restored"
+            )
+        yield checked
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _differences(found: dict[str, str], expected: dict[str, str]) -> str:
+    return ", ".join(
+        f"{name}: {found.get(name, '?').split(':')[0]} rows, the manifest says "
+        f"{expected[name].split(':')[0]}"
+        for name in db_backup.FINGERPRINT_TABLES
+        if found.get(name) != expected[name]
+    )
 
 
 def _refuse_non_empty(settings: Settings, counts: dict[str, int], secret_key: bool) -> None:
@@ -113,8 +214,9 @@ def restore_backup(
     settings: Settings, source: Path, *, force: bool, rebuild_index: Rebuild
 ) -> BackupReport:
     """Put the backup in `source` in place of the installation of `settings` (stop `serve`
-    first). Refuses a non-empty target unless `force`. Checks the restored database
-    against the backup's fingerprint."""
+    first). Refuses a non-empty target unless `force`. Checks the backup (manifest, files,
+    checksum, a readable database holding what the manifest says) before anything is
+    replaced, and the restored database against the backup's fingerprint after."""
     manifest = read_manifest(source)
     store = open_store(settings.resolved_database_url)
     try:
@@ -125,7 +227,8 @@ def restore_backup(
             )
         if not force:
             _refuse_non_empty(settings, db_backup.row_counts(store), manifest["secret_key"])
-        db_backup.restore_database(store, source)
+        with _checked_copy(settings, source, manifest) as copy:
+            db_backup.restore_database(store, copy)
     finally:
         store.close()
     store = open_store(settings.resolved_database_url)  # also migrates an older backup
