@@ -10,6 +10,7 @@ renamed into place when complete, so PATH is either a whole backup or absent.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -30,10 +31,26 @@ from paperwire.store import backup as db_backup
 MANIFEST = "manifest.json"
 SECRET_FILE = "secret_key"
 FORMAT = 1
+PARTIAL = "partial-"  # .NAME.partial-PID: a backup being written by process PID
 
 
 class BackupError(RuntimeError):
     """A backup or restore cannot go ahead; the message says why and what to do."""
+
+
+class RestoreInterrupted(BackupError):
+    """Ctrl-C during a restore; the message says what state the target is in."""
+
+    def __init__(self, replaced: bool) -> None:
+        self.replaced = replaced
+        super().__init__(
+            "restore interrupted after the database was replaced: the target holds the "
+            "backup's data, but its secret key and search index may still be the old ones; "
+            "run the same restore again with --force to finish"
+            if replaced
+            else "restore interrupted before anything was replaced: the target is as it "
+            "was; run the restore again when ready"
+        )
 
 
 @dataclass(slots=True)
@@ -51,12 +68,74 @@ def _secret_file(settings: Settings) -> Path:
 
 
 def create_backup(settings: Settings, target: Path) -> BackupReport:
-    """Back up the installation of `settings` into the new folder `target`."""
-    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+    """Back up the installation of `settings` into the new folder `target`. On any error
+    or Ctrl-C the partial folder is removed; left-overs of dead backups to the same place
+    are removed first (named in the notes)."""
+    target = _backup_folder(target)
+    notes = _remove_stale_partials(target)
+    partial = target.with_name(f".{target.name}.{PARTIAL}{os.getpid()}")
+    try:
+        partial.mkdir(parents=True)
+    except OSError as exc:
+        raise BackupError(f"cannot write a backup in {target.parent}: {_os_reason(exc)}") from exc
+    try:
+        report = _write_backup(settings, partial, target)
+    except BaseException as exc:
+        shutil.rmtree(partial, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise BackupError(
+                f"backup failed: {_os_reason(exc)}; the incomplete copy was removed"
+            ) from exc
+        if isinstance(exc, StoreError):
+            raise BackupError(f"{exc}; the incomplete copy was removed") from exc
+        raise
+    report.notes[:0] = notes
+    return report
+
+
+def _backup_folder(target: Path) -> Path:
+    """`target` as an absolute path, checked to be usable as a new backup folder."""
+    resolved = target.resolve()
+    if not resolved.name or resolved == Path.cwd().resolve():
+        raise BackupError(
+            f"{str(target)!r} cannot hold a backup: name a new folder, e.g. "
+            "paperwire backup backups/2026-12-01"
+        )
+    if resolved.exists() and (not resolved.is_dir() or any(resolved.iterdir())):
         raise BackupError(f"{target} already exists and is not empty; choose a new folder")
-    partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
+    return resolved
+
+
+def _remove_stale_partials(target: Path) -> list[str]:
+    """Remove the partial folders of earlier backups to `target` whose process is gone
+    (killed, or a crash); returns a note for each."""
+    notes = []
+    for stale in sorted(target.parent.glob(f".{target.name}.{PARTIAL}*")):
+        pid = stale.name.rsplit(PARTIAL, 1)[1]
+        if not pid.isdigit() or _process_alive(int(pid)):
+            continue
+        shutil.rmtree(stale, ignore_errors=True)
+        notes.append(f"removed {stale.name}, left by an unfinished backup (pid {pid}, gone)")
+    return notes
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _os_reason(exc: OSError) -> str:
+    if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        return f"the disk is full ({exc.strerror})"
+    return exc.strerror or str(exc)
+
+
+def _write_backup(settings: Settings, partial: Path, target: Path) -> BackupReport:
     store = open_store(settings.resolved_database_url)
     try:
         database, prints = db_backup.backup_database(store, partial)
@@ -218,30 +297,35 @@ def restore_backup(
     checksum, a readable database holding what the manifest says) before anything is
     replaced, and the restored database against the backup's fingerprint after."""
     manifest = read_manifest(source)
-    store = open_store(settings.resolved_database_url)
+    replaced = False
     try:
-        if store.dialect != manifest["database"]:
-            raise BackupError(
-                f"{source} is a {manifest['database']} backup; the target database is "
-                f"{store.dialect}"
-            )
-        if not force:
-            _refuse_non_empty(settings, db_backup.row_counts(store), manifest["secret_key"])
-        with _checked_copy(settings, source, manifest) as copy:
-            db_backup.restore_database(store, copy)
-    finally:
-        store.close()
-    store = open_store(settings.resolved_database_url)  # also migrates an older backup
-    try:
-        restored = db_backup.fingerprint(store)
-    finally:
-        store.close()
-    if restored != manifest["fingerprint"]:
-        raise BackupError(f"restored database differs from the backup: {restored}")
-    if manifest["secret_key"]:
-        _put_secret(settings, source / SECRET_FILE)
-    shutil.rmtree(Path(settings.data_dir) / "index", ignore_errors=True)
-    notes = [f"search index rebuilt: {rebuild_index(settings):,} papers"]
+        store = open_store(settings.resolved_database_url)
+        try:
+            if store.dialect != manifest["database"]:
+                raise BackupError(
+                    f"{source} is a {manifest['database']} backup; the target database is "
+                    f"{store.dialect}"
+                )
+            if not force:
+                _refuse_non_empty(settings, db_backup.row_counts(store), manifest["secret_key"])
+            with _checked_copy(settings, source, manifest) as copy:
+                db_backup.restore_database(store, copy)
+                replaced = True
+        finally:
+            store.close()
+        store = open_store(settings.resolved_database_url)  # also migrates an older backup
+        try:
+            restored = db_backup.fingerprint(store)
+        finally:
+            store.close()
+        if restored != manifest["fingerprint"]:
+            raise BackupError(f"restored database differs from the backup: {restored}")
+        if manifest["secret_key"]:
+            _put_secret(settings, source / SECRET_FILE)
+        shutil.rmtree(Path(settings.data_dir) / "index", ignore_errors=True)
+        notes = [f"search index rebuilt: {rebuild_index(settings):,} papers"]
+    except KeyboardInterrupt:
+        raise RestoreInterrupted(replaced) from None
     size = sum(p.stat().st_size for p in source.iterdir())
     return BackupReport(source, store.dialect, size, restored, manifest["secret_key"], notes)
 

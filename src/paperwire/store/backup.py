@@ -95,19 +95,23 @@ def backup_database(store: Store, folder: Path) -> tuple[Path, dict[str, str]]:
     the fingerprint of exactly what it holds (see fingerprint)."""
     if store.dialect == "sqlite":
         target = folder / SQLITE_FILE
-        source = _read_only(_sqlite_path(store))
-        copy = sqlite3.connect(target)
         try:
-            source.backup(copy)  # all pages in one step: one snapshot, writers not blocked
-            copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
-        finally:
-            copy.close()
-            source.close()
-        copied = open_store(f"sqlite:///{target}")
-        try:
-            return target, fingerprint(copied)
-        finally:
-            copied.close()
+            source = _read_only(_sqlite_path(store))
+            copy = sqlite3.connect(target)
+            try:
+                source.backup(copy)  # all pages in one step: one snapshot, writers not blocked
+                copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+            finally:
+                copy.close()
+                source.close()
+            copied = open_store(f"sqlite:///{target}")
+            try:
+                return target, fingerprint(copied)
+            finally:
+                copied.close()
+        except (sqlite3.Error, sa.exc.DBAPIError) as exc:
+            reason = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
+            raise StoreError(f"cannot copy the database: {reason}") from exc
     target = folder / POSTGRES_FILE
     uri, env = _libpq(store)
     with store.engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
