@@ -201,6 +201,14 @@ def test_persistently_malformed_page_stops_consistently_then_resumes(
     assert papers == EXPECTED and rejects == EXPECTED_REJECTS
 
 
+def test_a_malformed_first_page_says_nothing_is_stored(
+    fake_remote: FakeRemote, settings: Settings
+) -> None:
+    fake_remote.add("/oai", FIRST, xml_reply(b"<OAI-PMH"))
+    with pytest.raises(SourceError, match=r"still malformed after 1 tries .*; nothing is stored"):
+        harvest(fake_remote.settings(settings, http_retries=0))
+
+
 def test_expired_saved_token_restarts_from_first_page(
     fake_remote: FakeRemote, settings: Settings
 ) -> None:
@@ -218,8 +226,11 @@ def test_expired_saved_token_restarts_from_first_page(
 
 def test_fresh_token_refused_is_a_clear_error(fake_remote: FakeRemote, settings: Settings) -> None:
     serve_pages(fake_remote, [xml_reply((DATA / "oai_bad_token.xml").read_bytes())])
-    with pytest.raises(OaiError, match=r"badResumptionToken.*--restart"):
+    with pytest.raises(OaiError, match=r"badResumptionToken") as refused:
         harvest(fake_remote.settings(settings), restart=True)
+    message = str(refused.value)
+    assert "refused the resumption token it had just sent (for page 2)" in message
+    assert "pages 1-1 are stored" in message and "--restart" not in message
     assert fake_remote.requests("/oai") == [FIRST, TOKEN2]
 
 

@@ -121,10 +121,16 @@ def harvest_oai(
         try:
             page = _fetch_oai_page(client, settings, params, pages + 1, sleep)
         except arxiv_oai.OaiError as exc:
-            if not (token and params.get("resumptionToken") == token):
-                raise
             if exc.code != "badResumptionToken":
                 raise
+            if not (token and params.get("resumptionToken") == token):
+                raise arxiv_oai.OaiError(
+                    exc.code,
+                    exc.detail,
+                    hint=f"the server refused the resumption token it had just sent (for "
+                    f"page {pages + 1}); {_stored(pages)} — run the same command again "
+                    "later to resume",
+                ) from exc
             token, pages, params = None, 0, first  # saved token expired: start over
             continue
         pages += 1
@@ -153,7 +159,7 @@ def harvest_oai(
 def _refuse_endless(page: arxiv_oai.OaiPage, used: str | None, pages: int, records: int) -> None:
     """HarvestLoops when `page` (number `pages`, asked for with token `used`) would keep
     the harvest going in circles."""
-    stored = f"pages 1-{pages} are stored (re-running resumes after them)"
+    stored = f"{_stored(pages)} (re-running resumes after them)"
     if page.token == used:
         raise HarvestLoops(
             f"the OAI-PMH server answered resumption token {used!r} with the same token "
@@ -167,6 +173,10 @@ def _refuse_endless(page: arxiv_oai.OaiPage, used: str | None, pages: int, recor
             f"twice the completeListSize={size:,} it announces: it seems to go in "
             f"circles, so the harvest stopped; {stored}. Try again later, or with --restart"
         )
+
+
+def _stored(pages: int) -> str:
+    return f"pages 1-{pages} are stored" if pages else "nothing is stored yet"
 
 
 def _fetch_oai_page(
@@ -187,8 +197,8 @@ def _fetch_oai_page(
             if attempt == tries:
                 raise SourceError(
                     f"page {number} of the OAI-PMH harvest was still malformed after {tries} "
-                    f"tries ({exc}); pages 1-{number - 1} are stored — re-run the same "
-                    "command later to resume from this page"
+                    f"tries ({exc}); {_stored(number - 1)} — re-run the same command later "
+                    "to resume from this page"
                 ) from exc
             sleep(min(60.0, settings.retry_backoff * 2 ** (attempt - 1)))
     raise AssertionError("unreachable")
