@@ -1,8 +1,8 @@
 """A real HTTP server on 127.0.0.1 that plays arXiv OAI-PMH, the arXiv API and Hugging Face.
 
 Routes map (path, query parameters) to a script of replies served in order (the last one
-repeats). Replies can be slow, reset the connection mid-body, or promise more bytes than
-they send. Every request is logged with its arrival time.
+repeats). Replies can be slow, trickle their body, reset the connection mid-body, or
+promise more bytes than they send. Every request is logged with its arrival time.
 """
 
 from __future__ import annotations
@@ -31,6 +31,10 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds before answering
     action: str = "normal"  # normal | reset (RST mid-body) | short (fewer bytes than promised)
+    drip: float = 0.0  # seconds between DRIP_BYTES pieces of the body (0: all at once)
+
+
+DRIP_BYTES = 100
 
 
 @dataclass
@@ -143,6 +147,13 @@ def _handler_for(remote: FakeRemote) -> type[BaseHTTPRequestHandler]:
             promised = len(reply.body) * (2 if reply.action == "short" else 1)
             self.send_header("Content-Length", str(promised))
             self.end_headers()
+            if reply.action == "normal" and reply.drip:
+                for start in range(0, len(reply.body), DRIP_BYTES):
+                    self.wfile.write(reply.body[start : start + DRIP_BYTES])
+                    self.wfile.flush()
+                    if remote.release.wait(reply.drip):
+                        return
+                return
             if reply.action == "normal":
                 self.wfile.write(reply.body)
                 return

@@ -168,3 +168,140 @@ def test_backup_refuses_an_existing_folder_and_restore_a_non_backup(tmp_path: Pa
     wrong = cli(tmp_path / "d", url, "restore", str(tmp_path / "used"))
     assert wrong.returncode == 1 and "not a paperwire backup" in wrong.stderr
     assert "Traceback" not in taken.stderr + wrong.stderr
+
+
+@pytest.fixture
+def backed_up(tmp_path: Path) -> tuple[Path, str, Path]:
+    """(data dir, SQLite URL, backup folder): 200 papers and a secret key, backed up."""
+    data = tmp_path / "data"
+    url = f"sqlite:///{data / 'paperwire.db'}"
+    settings = Settings(data_dir=data, database_url=url)
+    with Service(settings) as service:
+        service.import_snapshot(KAGGLE_FILE)
+    load_secret_key(settings)
+    done = cli(data, url, "backup", str(tmp_path / "bk"))
+    assert done.returncode == 0, done.stderr
+    return data, url, tmp_path / "bk"
+
+
+def damaged_copy(backup: Path, name: str, damage: str) -> Path:
+    """A copy of `backup` damaged as QA found backups damaged (`damage` names how)."""
+    import shutil
+    import sqlite3
+
+    copy = backup.with_name(name)
+    shutil.copytree(backup, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest.pop("database_sha256", None)  # as a backup written before checksums were kept
+    if damage == "deleted papers":
+        db = sqlite3.connect(copy / "paperwire.db")
+        db.execute("DELETE FROM papers WHERE rowid IN (SELECT rowid FROM papers LIMIT 150)")
+        db.commit()
+        db.close()
+    elif damage == "truncated":
+        with (copy / "paperwire.db").open("r+b") as stream:
+            stream.truncate((copy / "paperwire.db").stat().st_size // 3)
+    elif damage == "no secret key":
+        (copy / "secret_key").unlink()
+    elif damage == "changed file":
+        manifest["database_sha256"] = "0" * 64
+    else:  # a manifest of another shape
+        manifest = json.loads(damage)
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    return copy
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("deleted papers", "does not hold what manifest.json says (papers: 50 rows, the manifest says 200)"),
+        ("truncated", "paperwire.db is "),
+        ("no secret key", "is incomplete: secret_key missing"),
+        ("changed file", "is not the file this backup wrote"),
+        ('{"format": 1}', "manifest.json is damaged or incomplete (database, secret_key, fingerprint"),
+        ("[1]", "manifest.json is damaged: not a JSON object"),
+    ],
+)  # fmt: skip
+def test_a_damaged_backup_is_refused_before_the_target_is_touched(
+    backed_up: tuple[Path, str, Path], damage: str, message: str
+) -> None:
+    data, url, backup = backed_up
+    before, key = prints(url), (data / "secret_key").read_bytes()
+    bad = damaged_copy(backup, "bad", damage)
+    refused = cli(data, url, "restore", "--force", str(bad))
+    assert refused.returncode == 1
+    assert message in refused.stderr and "nothing was restored" in refused.stderr
+    assert "Traceback" not in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    assert prints(url) == before and (data / "secret_key").read_bytes() == key
+    assert [p.name for p in data.iterdir() if p.name.startswith(".restore")] == []
+    found = cli(data, url, "search", "--json", "--mode", "lexical", "diphoton")
+    assert "0704.0001" in found.stdout  # the index is the one of the untouched database
+    again = cli(data, url, "restore", "--force", str(backup))  # the good backup still restores
+    assert again.returncode == 0, again.stderr
+
+
+def small_files_only() -> None:
+    """In the child: files cannot grow past 100 kB, as on a full disk (EFBIG, not SIGXFSZ)."""
+    import resource
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
+
+
+def test_a_backup_that_cannot_be_written_says_why_and_leaves_nothing(
+    backed_up: tuple[Path, str, Path],
+) -> None:
+    data, url, backup = backed_up
+    folder = backup.parent
+    command, env = paperwire(data, url, "backup", str(folder / "full"))
+    full = subprocess.run(
+        command, env=env, capture_output=True, text=True, preexec_fn=small_files_only
+    )
+    assert full.returncode == 1
+    # EFBIG reads "disk I/O error" to SQLite; ENOSPC would read "database or disk is full"
+    assert "cannot copy the database: disk I/O error; the incomplete copy was removed" in (
+        full.stderr
+    )
+    (blocker := folder / "a-file").write_text("x")
+    for where in (blocker / "bk", Path(".")):
+        refused = cli(data, url, "backup", str(where))
+        assert refused.returncode == 1, refused.stdout
+        assert "cannot" in refused.stderr
+    for result in (full, refused):
+        assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert sorted(p.name for p in folder.iterdir()) == ["a-file", "bk", "data"]
+
+
+def test_partial_folders_of_dead_backups_are_removed_by_the_next_one(
+    backed_up: tuple[Path, str, Path],
+) -> None:
+    data, url, backup = backed_up
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    stale = backup.parent / f".again.partial-{gone.stdout.strip()}"
+    stale.mkdir()
+    (stale / "paperwire.db").write_bytes(b"\0" * 1000)
+    mine = backup.parent / f".again.partial-{os.getpid()}"  # a live process: kept
+    mine.mkdir()
+    again = cli(data, url, "backup", str(backup.parent / "again"))
+    assert again.returncode == 0, again.stderr
+    assert f"removed {stale.name}, left by an unfinished backup" in " ".join(again.stderr.split())
+    assert not stale.exists() and mine.exists()
+    assert json.loads((backup.parent / "again" / "manifest.json").read_text())["format"] == 1
+
+
+def test_ctrl_c_during_restore_says_what_state_the_target_is_in(
+    backed_up: tuple[Path, str, Path], tmp_path: Path
+) -> None:
+    from paperwire.backup import RestoreInterrupted, restore_backup
+
+    _, _, backup = backed_up
+    fresh = Settings(data_dir=tmp_path / "fresh", database_url=f"sqlite:///{tmp_path / 'f.db'}")
+
+    def ctrl_c(_settings: Settings) -> int:  # Ctrl-C while the index is rebuilt
+        raise KeyboardInterrupt
+
+    with pytest.raises(RestoreInterrupted, match=r"after the database was replaced.*--force"):
+        restore_backup(fresh, backup, force=False, rebuild_index=ctrl_c)
+    assert prints(fresh.resolved_database_url)["papers"].startswith("200:")

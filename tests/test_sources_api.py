@@ -9,12 +9,19 @@ from datetime import date
 import pytest
 
 from conftest import FIXTURES
-from fake_arxiv import FakeRemote, recorded_api
+from fake_arxiv import FakeRemote, Reply, recorded_api
 from paperwire.config import Settings
 from paperwire.harvest import search_arxiv
 from paperwire.models import Author, IngestReport, Paper
 from paperwire.service import Service
-from paperwire.sources.arxiv_api import ArxivApiError, MalformedFeed, NotArxivIds, parse_feed
+from paperwire.sources.arxiv_api import (
+    ArxivApiError,
+    IncompleteResults,
+    MalformedFeed,
+    NotArxivIds,
+    parse_feed,
+    search_params,
+)
 from paperwire.sources.http import PoliteClient
 
 API = FIXTURES / "arxiv_api_atom"
@@ -202,3 +209,40 @@ def test_search_service_single_page(fake_remote: FakeRemote, settings: Settings)
                 )
             )
         )
+
+
+def empty_page(name: str) -> Reply:
+    """The recorded page `name` with its entries removed: the empty page the API sends now
+    and then, its totalResults still the real one."""
+    stripped = re.sub(rb"<entry>.*?</entry>", b"", body(name), flags=re.DOTALL)
+    return Reply(200, stripped, {"Content-Type": "application/atom+xml"})
+
+
+def test_an_empty_page_before_the_end_is_asked_again_then_reported(
+    fake_remote: FakeRemote, settings: Settings
+) -> None:
+    serve_recorded(fake_remote)
+    second = search_params("testing", 10, 10)
+    recorded = recorded_api(next(API.glob("q_testing_s10_m10_*.json")))[1]
+    fake_remote.add("/api/query", second, empty_page("q_testing_s10_m10"), recorded)
+    remote_settings = fake_remote.settings(settings, http_retries=2)
+    with Service(remote_settings) as service, PoliteClient(remote_settings) as client:
+        report = IngestReport()
+        search_arxiv(service.store, client, remote_settings, report, "testing", 20, page_size=10)
+        assert report.new == 20
+        fake_remote.add("/api/query", second, empty_page("q_testing_s10_m10"))
+        with pytest.raises(
+            IncompleteResults, match=r"start=10 3 times .* stopped with 10 of the 20 asked for"
+        ):
+            search_arxiv(
+                service.store, client, remote_settings, report, "testing", 20, page_size=10
+            )
+    assert [r["start"] for r in fake_remote.requests()] == ["0", "10", "10", "0", *["10"] * 3]
+
+
+def test_never_more_papers_than_asked_for(fake_remote: FakeRemote, settings: Settings) -> None:
+    hundred = recorded_api(next(API.glob("q_testing_s0_m100_*.json")))[1]
+    fake_remote.add("/api/query", search_params("testing", 0, 10), hundred)
+    with Service(fake_remote.settings(settings)) as service:
+        report = service.search_arxiv("testing", max_results=10)
+        assert report.seen == 10 and service.store.count_papers() == 10

@@ -173,3 +173,58 @@ def test_an_identical_harvest_while_one_runs_refuses_before_any_request(
         assert state(store)[0] == EXPECTED
     finally:
         store.close()
+
+
+def big_page(records: int, token: str) -> bytes:
+    """An OAI-PMH page of `records` records with long abstracts, then `token`."""
+    words = " ".join(f"word{i}" for i in range(300))
+    body = "".join(
+        f"<record><header><identifier>oai:arXiv.org:2401.{50000 + i:05d}</identifier>"
+        "<datestamp>2024-01-16</datestamp></header><metadata>"
+        '<arXiv xmlns="http://arxiv.org/OAI/arXiv/">'
+        f"<id>2401.{50000 + i:05d}</id><created>2024-01-16</created><authors><author>"
+        f"<keyname>Smith</keyname></author></authors><title>Paper {i}</title>"
+        f"<categories>cs.CL</categories><abstract>{i} {words}</abstract></arXiv></metadata>"
+        "</record>"
+        for i in range(records)
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/"><ListRecords>'
+        f"{body}<resumptionToken>{token}</resumptionToken></ListRecords></OAI-PMH>"
+    ).encode()
+
+
+def full_disk() -> None:
+    """In the child: no file may grow past 3 MB (writes fail with EFBIG, as on a full
+    disk; SIGXFSZ ignored so the write fails instead of killing the process)."""
+    import resource
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (3_000_000, 3_000_000))
+
+
+def test_a_full_disk_mid_harvest_is_one_line_a_finished_run_and_resumable(
+    fake_remote: FakeRemote, tmp_path: Path
+) -> None:
+    db_url = f"sqlite:///{tmp_path / 'full.db'}"
+    serve_pages(fake_remote)
+    fake_remote.add("/oai", TOKEN2, Reply(200, big_page(2500, "tok-3|page 3")))
+    command, env = harvest_command(fake_remote, db_url, tmp_path / "data")
+    full = subprocess.run(command, env=env, capture_output=True, text=True, preexec_fn=full_disk)
+    assert full.returncode == 1, full.stdout + full.stderr
+    assert "Traceback" not in full.stderr and len(full.stderr.strip().splitlines()) == 1
+    assert "the database refused the write" in full.stderr
+    assert "run the same command again, it resumes" in full.stderr
+    store = open_store(db_url)
+    try:
+        (run,) = store.stats()["runs"]
+        assert run["status"] in ("failed", "interrupted")  # never 'running' once it is gone
+        papers, _ = state(store)
+        assert sorted(papers) == ["2401.90001", "2401.90002"]  # page 1, committed
+    finally:
+        store.close()
+    fake_remote.log.clear()
+    again = subprocess.run(command, env=env, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert fake_remote.requests("/oai") == [TOKEN2, TOKEN3]  # resumed after page 1

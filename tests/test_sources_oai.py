@@ -12,7 +12,7 @@ import pytest
 from conftest import FIXTURES
 from fake_arxiv import DATA, FakeRemote, Reply, recorded_nock, xml_reply
 from paperwire.config import Settings
-from paperwire.harvest import oai_checkpoint_name
+from paperwire.harvest import HarvestLoops, oai_checkpoint_name
 from paperwire.models import Author, Paper
 from paperwire.service import Service
 from paperwire.sources.arxiv_oai import OaiError
@@ -201,6 +201,14 @@ def test_persistently_malformed_page_stops_consistently_then_resumes(
     assert papers == EXPECTED and rejects == EXPECTED_REJECTS
 
 
+def test_a_malformed_first_page_says_nothing_is_stored(
+    fake_remote: FakeRemote, settings: Settings
+) -> None:
+    fake_remote.add("/oai", FIRST, xml_reply(b"<OAI-PMH"))
+    with pytest.raises(SourceError, match=r"still malformed after 1 tries .*; nothing is stored"):
+        harvest(fake_remote.settings(settings, http_retries=0))
+
+
 def test_expired_saved_token_restarts_from_first_page(
     fake_remote: FakeRemote, settings: Settings
 ) -> None:
@@ -218,9 +226,50 @@ def test_expired_saved_token_restarts_from_first_page(
 
 def test_fresh_token_refused_is_a_clear_error(fake_remote: FakeRemote, settings: Settings) -> None:
     serve_pages(fake_remote, [xml_reply((DATA / "oai_bad_token.xml").read_bytes())])
-    with pytest.raises(OaiError, match=r"badResumptionToken.*--restart"):
+    with pytest.raises(OaiError, match=r"badResumptionToken") as refused:
         harvest(fake_remote.settings(settings), restart=True)
+    message = str(refused.value)
+    assert "refused the resumption token it had just sent (for page 2)" in message
+    assert "pages 1-1 are stored" in message and "--restart" not in message
     assert fake_remote.requests("/oai") == [FIRST, TOKEN2]
+
+
+def test_a_repeated_resumption_token_stops_the_harvest_keeping_its_pages(
+    fake_remote: FakeRemote, settings: Settings
+) -> None:
+    same_again = PAGES[1].replace(b">tok-3|page 3<", b">tok-2|page 2<")
+    serve_pages(fake_remote, [xml_reply(same_again)])
+    with Service(fake_remote.settings(settings)) as service:
+        with pytest.raises(HarvestLoops, match=r"same token again \(page 2\): it repeats itself"):
+            service.harvest_oai(SINCE, UNTIL, "cs")
+        papers, _ = state(service.store)
+        run = service.stats()["runs"][0]
+    assert fake_remote.requests("/oai") == [FIRST, TOKEN2]
+    assert sorted(papers) == [
+        "2312.90005",
+        "2401.90001",
+        "2401.90002",
+        "2401.90004",
+        "math/0309136",
+    ]
+    assert run["status"] == "failed" and "repeats itself" in run["error"]
+
+
+def test_a_token_cycle_stops_past_twice_the_complete_list_size(
+    fake_remote: FakeRemote, settings: Settings
+) -> None:
+    back_to_2 = PAGES[2].replace(
+        b'<resumptionToken cursor="6" completeListSize="9"/>',
+        b'<resumptionToken cursor="6" completeListSize="9">tok-2|page 2</resumptionToken>',
+    )
+    serve_pages(fake_remote)
+    fake_remote.add("/oai", TOKEN3, xml_reply(back_to_2))
+    with (
+        Service(fake_remote.settings(settings)) as service,
+        pytest.raises(HarvestLoops, match=r"more than twice the completeListSize=9"),
+    ):
+        service.harvest_oai(SINCE, UNTIL, "cs")
+    assert fake_remote.requests("/oai") == [FIRST, *[TOKEN2, TOKEN3] * 3]
 
 
 def test_no_records_match_is_an_empty_harvest(fake_remote: FakeRemote, settings: Settings) -> None:

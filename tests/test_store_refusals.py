@@ -17,7 +17,7 @@ from paperwire.config import Settings
 from paperwire.models import Paper
 from paperwire.service import Service
 from paperwire.sources import snapshot
-from paperwire.store import Store
+from paperwire.store import Store, write_refused
 from paperwire.store.writer import REFUSED_SOURCE
 from tests.conftest import KAGGLE_FILE
 
@@ -111,3 +111,21 @@ def test_an_error_that_is_not_a_refusal_still_fails_the_write(store: Store) -> N
     with pytest.raises(sa.exc.DBAPIError) as caught:
         store.upsert_papers(papers)
     assert not isinstance(caught.value, sa.exc.DataError | sa.exc.IntegrityError)
+
+
+@pytest.mark.parametrize(
+    ("said", "cause"),
+    [
+        ("database or disk is full", "the disk is full"),
+        ('could not extend file "base/16384/2619": No space left on device', "the disk is full"),
+        ("disk I/O error", "a disk error: the disk may be full or failing"),
+        ("no such table: papers", None),
+    ],
+)
+def test_a_write_refused_for_want_of_space_is_named(said: str, cause: str | None) -> None:
+    refused = write_refused(sa.exc.OperationalError("INSERT …", {}, Exception(said)))
+    if cause is None:
+        assert refused is None
+    else:
+        assert refused is not None
+        assert str(refused) == f"the database refused the write, {cause} ({said})"

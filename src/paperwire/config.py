@@ -52,7 +52,18 @@ class Settings(BaseSettings):
         description="Seconds between requests to one arXiv host (arXiv asks for >= 3; "
         "lower only for tests against a local server).",
     )
-    http_timeout: float = Field(default=30.0, gt=0, description="Seconds per HTTP request.")
+    http_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds one HTTP request may take in all, its whole body read (a "
+        "server trickling bytes is cut off too).",
+    )
+    http_max_body_mb: float = Field(
+        default=100.0,
+        gt=0,
+        description="Largest HTTP response body accepted, in MB after decompression (arXiv "
+        "OAI-PMH pages are a few MB); a bigger one stops the request, not retried.",
+    )
     http_retries: int = Field(
         default=5, ge=0, description="Retries on 503/connection errors before giving up."
     )

@@ -63,6 +63,11 @@ class HarvestRunning(SourceError):
         )
 
 
+class HarvestLoops(SourceError):
+    """The OAI-PMH server keeps the harvest going forever (repeats its resumption token, or
+    sends far more records than it said it has); every page received is stored."""
+
+
 def oai_checkpoint_name(
     base_url: str, since: date | None, until: date | None, set_spec: str | None
 ) -> str:
@@ -111,17 +116,25 @@ def harvest_oai(
     params = arxiv_oai.resume_params(token) if token else first
     if progress and token:
         progress(0)
+    records = 0  # records received by this run, against the server's completeListSize
     while True:
         try:
             page = _fetch_oai_page(client, settings, params, pages + 1, sleep)
         except arxiv_oai.OaiError as exc:
-            if not (token and params.get("resumptionToken") == token):
-                raise
             if exc.code != "badResumptionToken":
                 raise
+            if not (token and params.get("resumptionToken") == token):
+                raise arxiv_oai.OaiError(
+                    exc.code,
+                    exc.detail,
+                    hint=f"the server refused the resumption token it had just sent (for "
+                    f"page {pages + 1}); {_stored(pages)} — run the same command again "
+                    "later to resume",
+                ) from exc
             token, pages, params = None, 0, first  # saved token expired: start over
             continue
         pages += 1
+        records += len(page.items)
         value: dict[str, Any] = {
             "token": page.token,
             "pages": pages,
@@ -139,7 +152,31 @@ def harvest_oai(
         )
         if page.token is None:
             return
+        _refuse_endless(page, params.get("resumptionToken"), pages, records)
         params = arxiv_oai.resume_params(page.token)
+
+
+def _refuse_endless(page: arxiv_oai.OaiPage, used: str | None, pages: int, records: int) -> None:
+    """HarvestLoops when `page` (number `pages`, asked for with token `used`) would keep
+    the harvest going in circles."""
+    stored = f"{_stored(pages)} (re-running resumes after them)"
+    if page.token == used:
+        raise HarvestLoops(
+            f"the OAI-PMH server answered resumption token {used!r} with the same token "
+            f"again (page {pages}): it repeats itself, so the harvest stopped; {stored}. "
+            "Try again later, or with --restart"
+        )
+    size = page.complete_list_size
+    if size and records > 2 * size:
+        raise HarvestLoops(
+            f"the OAI-PMH server has sent {records:,} records in {pages} pages, more than "
+            f"twice the completeListSize={size:,} it announces: it seems to go in "
+            f"circles, so the harvest stopped; {stored}. Try again later, or with --restart"
+        )
+
+
+def _stored(pages: int) -> str:
+    return f"pages 1-{pages} are stored" if pages else "nothing is stored yet"
 
 
 def _fetch_oai_page(
@@ -160,8 +197,8 @@ def _fetch_oai_page(
             if attempt == tries:
                 raise SourceError(
                     f"page {number} of the OAI-PMH harvest was still malformed after {tries} "
-                    f"tries ({exc}); pages 1-{number - 1} are stored — re-run the same "
-                    "command later to resume from this page"
+                    f"tries ({exc}); {_stored(number - 1)} — re-run the same command later "
+                    "to resume from this page"
                 ) from exc
             sleep(min(60.0, settings.retry_backoff * 2 ** (attempt - 1)))
     raise AssertionError("unreachable")

@@ -50,7 +50,7 @@ from paperwire.search.query import parse_query, with_filters
 from paperwire.search.semantic import BackgroundEmbedder, SemanticIndex
 from paperwire.sources.arxiv_api import NotArxivIds, request_ids
 from paperwire.sources.http import PoliteClient, SourceError
-from paperwire.store import Store, open_store
+from paperwire.store import Store, WriteRefused, open_store, write_refused
 from paperwire.store.accounts import AccountStore
 from paperwire.store.paper_keys import PaperKeys
 
@@ -167,8 +167,17 @@ class Service:
             self.store.finish_run(run, report, error=str(exc))
             raise
         except BaseException as exc:
-            self.store.finish_run(run, report, error=f"{type(exc).__name__}: {exc}")
-            raise
+            refused = write_refused(exc)
+            if refused is None:
+                self.store.finish_run(run, report, error=f"{type(exc).__name__}: {exc}")
+                raise
+            refused = WriteRefused(
+                f"{refused}; everything committed before it is kept: free some space and "
+                "run the same command again, it resumes after the last batch stored"
+            )
+            with contextlib.suppress(Exception):  # the disk may refuse this write too:
+                self.store.finish_run(run, report, error=str(refused))  # then `stats`
+            raise refused from exc  # marks the run interrupted once this process is gone
         self.store.finish_run(run, report)
 
     def import_snapshot(

@@ -14,6 +14,7 @@ from paperwire.cli import backup, digest, ingest, library, listing, search, serv
 from paperwire.cli.base import cli
 from paperwire.cli.render import console
 from paperwire.search.damage import IndexDamaged
+from paperwire.store import StoreError
 
 __all__ = ["cli", "main"]
 
@@ -31,7 +32,7 @@ def main() -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except IndexDamaged as exc:
+    except (IndexDamaged, StoreError) as exc:  # e.g. WriteRefused: a full disk mid-ingest
         print(f"Error: {exc}", file=sys.stderr)
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)  # --help, --version: click's exit code

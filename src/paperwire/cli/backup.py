@@ -32,6 +32,9 @@ def backup_cmd(ctx: Context, path: Path) -> None:
         report = create_backup(ctx.settings, path)
     except (BackupError, StoreError) as exc:
         raise click.ClickException(str(exc)) from exc
+    except KeyboardInterrupt:
+        console.print("interrupted; no backup was written (the incomplete copy was removed)")
+        raise click.exceptions.Exit(130) from None
     rows = ", ".join(f"{t} {v.split(':')[0]}" for t, v in report.fingerprint.items())
     out.print(
         f"backed up {report.database} to {report.path} ({report.size_bytes / 1e6:.1f} MB): {rows}"
@@ -52,7 +55,7 @@ def restore_cmd(ctx: Context, path: Path, force: bool) -> None:
 
     Example: paperwire --data-dir new-data restore backups/2026-12-01
     """
-    from paperwire.backup import BackupError, restore_backup
+    from paperwire.backup import BackupError, RestoreInterrupted, restore_backup
 
     def rebuild(settings: Settings) -> int:
         with Service(settings) as service:
@@ -60,6 +63,9 @@ def restore_cmd(ctx: Context, path: Path, force: bool) -> None:
 
     try:
         report = restore_backup(ctx.settings, path, force=force, rebuild_index=rebuild)
+    except RestoreInterrupted as exc:
+        console.print(str(exc))
+        raise click.exceptions.Exit(130) from None
     except (BackupError, StoreError) as exc:
         raise click.ClickException(str(exc)) from exc
     rows = ", ".join(f"{t} {v.split(':')[0]}" for t, v in report.fingerprint.items())

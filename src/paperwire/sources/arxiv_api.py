@@ -46,6 +46,10 @@ class MalformedFeed(SourceError):
     """The body is not an Atom feed (truncated, HTML, garbage)."""
 
 
+class IncompleteResults(SourceError):
+    """A search stopped early: the API kept sending empty pages before its announced end."""
+
+
 class NotArxivIds(ValueError):
     """Some ids asked for are no arXiv ids in any spelling; nothing was sent."""
 
@@ -227,14 +231,31 @@ def fetch_ids(
 def search(
     client: PoliteClient, api_url: str, query: str, max_results: int, page_size: int = PAGE_SIZE
 ) -> Iterator[list[Paper | Rejected]]:
-    """Up to `max_results` results of `query`, one list per page."""
+    """Up to `max_results` results of `query`, one list per page (never more than asked,
+    whatever the server sends). An empty page before the end the feed announces (the API
+    sends such pages now and then) is asked for again, http_retries times; then
+    IncompleteResults says how many of how many were fetched."""
     start = 0
+    empty = 0
     while start < max_results:
         size = min(page_size, max_results - start)
         page = fetch_feed(client, api_url, search_params(query, start, size))
-        if not page.items:
-            return
-        yield page.items
-        start += len(page.items)
+        items = page.items[:size]
+        if not items:
+            if start >= page.total_results:
+                return
+            empty += 1
+            if empty > client.settings.http_retries:
+                wanted = min(max_results, page.total_results)
+                raise IncompleteResults(
+                    f"the arXiv API sent an empty page at start={start} {empty} times in a "
+                    f"row though it reports {page.total_results:,} results; stopped with "
+                    f"{start:,} of the {wanted:,} asked for fetched and stored — try again "
+                    "later"
+                )
+            continue
+        empty = 0
+        yield items
+        start += len(items)
         if start >= page.total_results:
             return

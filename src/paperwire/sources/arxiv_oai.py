@@ -44,9 +44,10 @@ class MalformedResponse(SourceError):
 class OaiError(SourceError):
     """The OAI-PMH server answered with an <error code=…> other than noRecordsMatch."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, *, hint: str | None = None) -> None:
         self.code = code
-        hint = {
+        self.detail = message
+        hint = hint or {
             "badResumptionToken": "the saved resumption token is no longer valid (arXiv "
             "tokens expire); start this harvest again with --restart",
             "badArgument": "check --since/--until (YYYY-MM-DD) and --set",

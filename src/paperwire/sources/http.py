@@ -6,6 +6,10 @@
   longer than ``Settings.max_retry_after``;
 - connection errors, resets, timeouts and other 5xx retried with exponential backoff,
   ``Settings.http_retries`` times;
+- ``Settings.http_timeout`` bounds a whole request (body included), and a body larger than
+  ``Settings.http_max_body_mb`` decoded stops at once (no retry);
+- redirects followed only within the same host (http to https allowed), at most
+  MAX_REDIRECTS, each hop paced like a request;
 - everything else (4xx, exhausted retries) raises :class:`SourceError` saying what to do.
 """
 
@@ -26,6 +30,10 @@ from paperwire.numbers import is_ascii_digits
 USER_AGENT = "paperwire/0.1 (self-hosted paper discovery; polite harvester)"
 MAX_BACKOFF = 60.0
 ARXIV_MIN_DELAY = 3.0  # arXiv's rule; a lower request_delay only applies to other hosts
+MAX_REDIRECTS = 5
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+# The body handed on is decoded, so these no longer describe it.
+DECODED_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
 
 class SourceError(RuntimeError):
@@ -34,6 +42,30 @@ class SourceError(RuntimeError):
 
 class SourceUnreachable(SourceError):
     """The host could not be reached at all (no network, DNS, refused, timeouts)."""
+
+
+class ResponseTooLarge(SourceError):
+    """A response body passed Settings.http_max_body_mb (decompressed); not retried."""
+
+
+class RedirectRefused(SourceError):
+    """A redirect to another host, or too many redirects; not followed, not retried."""
+
+
+def same_host(origin: httpx.URL, target: httpx.URL) -> bool:
+    """Whether a redirect from `origin` to `target` stays on its host: the same host name
+    and port, the scheme the same or upgraded from http to https (default ports)."""
+    if target.host.lower() != origin.host.lower():
+        return False
+    if (origin.scheme, target.scheme) == ("http", "https"):
+        return origin.port is None and target.port is None
+    return target.scheme == origin.scheme and target.port == origin.port
+
+
+def _origin(url: httpx.URL) -> str:
+    """scheme://host[:port] of `url`: names a host without its path or query (which can
+    carry secrets of a redirect target)."""
+    return f"{url.scheme}://{url.netloc.decode('ascii')}"
 
 
 def request_delay_for(host: str, configured: float) -> float:
@@ -78,7 +110,7 @@ class PoliteClient:
         self._http = httpx.Client(
             timeout=settings.http_timeout,
             headers={"User-Agent": USER_AGENT},
-            follow_redirects=True,
+            follow_redirects=False,  # followed by _send: same host only, each hop paced
             transport=transport,
         )
 
@@ -103,14 +135,11 @@ class PoliteClient:
         host = urlsplit(url).netloc
         attempt = 0
         while True:
-            self._wait_turn(host)
             try:
-                response = self._http.get(url, params=params)
-                response.read()
+                response = self._send(self._http.build_request("GET", url, params=params))
             except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
                 raise SourceError(f"bad source URL {url!r}: {exc} (check the settings)") from exc
             except (httpx.TransportError, httpx.DecodingError) as exc:
-                self._last_done[host] = time.monotonic()
                 attempt += 1
                 if attempt > self.settings.http_retries:
                     raise SourceUnreachable(
@@ -119,11 +148,73 @@ class PoliteClient:
                     ) from exc
                 self._sleep(self._backoff(attempt))
                 continue
-            self._last_done[host] = time.monotonic()
             if response.status_code in ok_status:
                 return response
             attempt += 1
             self._sleep(self._retry_wait(response, attempt, host))
+
+    def _send(self, request: httpx.Request) -> httpx.Response:
+        """Send `request`, following up to MAX_REDIRECTS redirects within its host (each
+        hop paced like a request); the response read in full within the limits."""
+        origin = request.url
+        for _hop in range(MAX_REDIRECTS + 1):
+            response = self._read_one(request)
+            location = response.headers.get("Location")
+            if response.status_code not in REDIRECT_STATUSES or location is None:
+                return response
+            target = request.url.join(location)
+            if not same_host(origin, target):
+                raise RedirectRefused(
+                    f"{_origin(request.url)} redirected (HTTP {response.status_code}) to "
+                    f"another host, {_origin(target)}; not followed: paperwire follows "
+                    "redirects only within the host of the configured URL (check the "
+                    "source URL settings)"
+                )
+            request = self._http.build_request("GET", target)
+        raise RedirectRefused(
+            f"{_origin(origin)} redirected more than {MAX_REDIRECTS} times in a row (last "
+            f"to {target.copy_with(query=None)}); stopped — check the source URL settings"
+        )
+
+    def _read_one(self, request: httpx.Request) -> httpx.Response:
+        """One paced request, its decoded body read within http_max_body_mb and the whole
+        exchange within http_timeout (httpx's own timeout is per read)."""
+        host = request.url.netloc.decode("ascii")
+        self._wait_turn(host)
+        limit = int(self.settings.http_max_body_mb * 1_000_000)
+        deadline = time.monotonic() + self.settings.http_timeout
+        body = bytearray()
+        try:
+            response = self._http.send(request, stream=True)
+            try:
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > limit:
+                        raise ResponseTooLarge(
+                            f"{_origin(request.url)} sent a response body larger than "
+                            f"http_max_body_mb={self.settings.http_max_body_mb:g} MB "
+                            "(decompressed); stopped reading and not retried. Raise "
+                            "PAPERWIRE_HTTP_MAX_BODY_MB if this source really sends pages "
+                            "that big"
+                        )
+                    if time.monotonic() > deadline:
+                        raise httpx.ReadTimeout(
+                            f"the response took longer than http_timeout="
+                            f"{self.settings.http_timeout:g} s in all",
+                            request=request,
+                        )
+            finally:
+                response.close()
+        finally:
+            self._last_done[host] = time.monotonic()
+        headers = [
+            (name, value)
+            for name, value in response.headers.multi_items()
+            if name.lower() not in DECODED_HEADERS
+        ]
+        return httpx.Response(
+            response.status_code, headers=headers, content=bytes(body), request=request
+        )
 
     def _wait_turn(self, host: str) -> None:
         last = self._last_done.get(host)

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
-from paperwire.store.base import CheckpointHeld, Store, StoreError, open_store
+from paperwire.store.base import (
+    CheckpointHeld,
+    Store,
+    StoreError,
+    WriteRefused,
+    open_store,
+    write_refused,
+)
 
-__all__ = ["CheckpointHeld", "Store", "StoreError", "open_store"]
+__all__ = ["CheckpointHeld", "Store", "StoreError", "WriteRefused", "open_store", "write_refused"]

@@ -95,19 +95,23 @@ def backup_database(store: Store, folder: Path) -> tuple[Path, dict[str, str]]:
     the fingerprint of exactly what it holds (see fingerprint)."""
     if store.dialect == "sqlite":
         target = folder / SQLITE_FILE
-        source = _read_only(_sqlite_path(store))
-        copy = sqlite3.connect(target)
         try:
-            source.backup(copy)  # all pages in one step: one snapshot, writers not blocked
-            copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
-        finally:
-            copy.close()
-            source.close()
-        copied = open_store(f"sqlite:///{target}")
-        try:
-            return target, fingerprint(copied)
-        finally:
-            copied.close()
+            source = _read_only(_sqlite_path(store))
+            copy = sqlite3.connect(target)
+            try:
+                source.backup(copy)  # all pages in one step: one snapshot, writers not blocked
+                copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+            finally:
+                copy.close()
+                source.close()
+            copied = open_store(f"sqlite:///{target}")
+            try:
+                return target, fingerprint(copied)
+            finally:
+                copied.close()
+        except (sqlite3.Error, sa.exc.DBAPIError) as exc:
+            reason = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
+            raise StoreError(f"cannot copy the database: {reason}") from exc
     target = folder / POSTGRES_FILE
     uri, env = _libpq(store)
     with store.engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
@@ -121,15 +125,53 @@ def backup_database(store: Store, folder: Path) -> tuple[Path, dict[str, str]]:
     return target, prints
 
 
-def restore_database(store: Store, folder: Path) -> None:
-    """Replace the whole database behind `store` with the copy in `folder` (made by
-    backup_database for the same kind of database)."""
+def backup_file(dialect: str) -> str:
+    """The name of the database copy in a backup folder of a `dialect` database."""
+    return SQLITE_FILE if dialect == "sqlite" else POSTGRES_FILE
+
+
+def check_sqlite_copy(copy: Path, scratch: Path) -> dict[str, str]:
+    """Check the SQLite backup `copy` (only read) before anything is replaced: copy it to
+    `scratch`, run SQLite's integrity check, bring its schema up to date and return its
+    fingerprint. StoreError when it is damaged or no database at all."""
+    try:
+        source = _read_only(copy)
+        target = sqlite3.connect(scratch)
+        try:
+            source.backup(target)
+            problems = [str(row[0]) for row in target.execute("PRAGMA quick_check")]
+        finally:
+            target.close()
+            source.close()
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{copy} is not a readable SQLite database ({exc})") from exc
+    if problems != ["ok"]:
+        raise StoreError(f"{copy} is damaged: {'; '.join(problems[:3])}")
+    try:
+        checked = open_store(f"sqlite:///{scratch}")  # migrates an older backup
+        try:
+            return fingerprint(checked)
+        finally:
+            checked.close()
+    except sa.exc.DBAPIError as exc:
+        raise StoreError(f"{copy} is no paperwire database ({exc.orig})") from exc
+
+
+def check_pg_dump(dump: Path) -> None:
+    """StoreError unless pg_restore can read the archive `dump` (its table of contents);
+    a restore of it is one transaction, so a dump damaged further in changes nothing."""
+    _run([_pg_tool("pg_restore"), "--list", str(dump)], dict(os.environ))
+
+
+def restore_database(store: Store, copy: Path) -> None:
+    """Replace the whole database behind `store` with `copy`: a SQLite file (checked by
+    check_sqlite_copy) or a pg_dump archive made by backup_database, for the same kind of
+    database."""
+    if not copy.exists():
+        raise StoreError(f"{copy} is missing")
+    store.engine.dispose()
     if store.dialect == "sqlite":
-        source_file = folder / SQLITE_FILE
-        if not source_file.exists():
-            raise StoreError(f"{folder} holds no SQLite backup ({SQLITE_FILE})")
-        store.engine.dispose()
-        source = _read_only(source_file)
+        source = _read_only(copy)
         target = sqlite3.connect(_sqlite_path(store), timeout=60)
         try:
             source.backup(target)
@@ -137,13 +179,9 @@ def restore_database(store: Store, folder: Path) -> None:
             target.close()
             source.close()
         return
-    dump = folder / POSTGRES_FILE
-    if not dump.exists():
-        raise StoreError(f"{folder} holds no PostgreSQL backup ({POSTGRES_FILE})")
-    store.engine.dispose()
     uri, env = _libpq(store)
     command = [_pg_tool("pg_restore"), "--clean", "--if-exists", "--no-owner"]
-    _run([*command, "--no-privileges", "--single-transaction", f"--dbname={uri}", str(dump)], env)
+    _run([*command, "--no-privileges", "--single-transaction", f"--dbname={uri}", str(copy)], env)
 
 
 def row_counts(store: Store) -> dict[str, int]:

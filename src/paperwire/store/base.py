@@ -91,6 +91,32 @@ class StoreError(RuntimeError):
     """The database cannot be opened or used; the message says what to do."""
 
 
+class WriteRefused(StoreError):
+    """The database could not write (a full disk, a file size limit, a failing disk)."""
+
+
+# What SQLite and PostgreSQL say when they cannot write for want of space (or a disk
+# that fails): a message holding one of these is a WriteRefused, not a bug.
+_NO_SPACE = ("database or disk is full", "could not extend file", "no space left on device")
+_DISK_ERROR = ("disk i/o error", "could not write", "file too large")
+
+
+def write_refused(exc: BaseException) -> WriteRefused | None:
+    """`exc` as a WriteRefused when the database refused a write for want of disk space
+    (or a failing disk); None for anything else."""
+    if not isinstance(exc, sa.exc.DBAPIError):
+        return None
+    reason = " ".join(str(exc.orig).split())
+    said = reason.lower()
+    if any(text in said for text in _NO_SPACE):
+        cause = "the disk is full"
+    elif any(text in said for text in _DISK_ERROR):
+        cause = "a disk error: the disk may be full or failing"
+    else:
+        return None
+    return WriteRefused(f"the database refused the write, {cause} ({reason[:200]})")
+
+
 _LISTED_DAY = sa.func.coalesce(papers.c.listing_date, papers.c.hf_date)
 
 
