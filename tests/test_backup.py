@@ -146,6 +146,15 @@ def test_backup_during_import_restores_identically(
     assert restored.returncode == 0, restored.stderr
     assert "identical to the backup" in restored.stdout
     assert prints(fresh_url) == manifest["fingerprint"]
+    # the import was running when the backup was taken: not "running" in the copy
+    assert "1 ingest run(s) were running when the backup was taken" in restored.stdout
+    copy = open_store(fresh_url)
+    try:
+        with copy.engine.connect() as conn:  # as stored: stats() would mark them itself
+            statuses = list(conn.execute(sa.text("SELECT status FROM ingest_runs")).scalars())
+    finally:
+        copy.close()
+    assert "interrupted" in statuses and "running" not in statuses, statuses
     key = (data / "secret_key").read_bytes()
     assert (tmp_path / "fresh" / "secret_key").read_bytes() == key
     found = cli(tmp_path / "fresh", fresh_url, "search", "--json", "--mode", "lexical", "diphoton")

@@ -316,6 +316,7 @@ def restore_backup(
         store = open_store(settings.resolved_database_url)  # also migrates an older backup
         try:
             restored = db_backup.fingerprint(store)
+            ended = store.end_restored_runs()
         finally:
             store.close()
         if restored != manifest["fingerprint"]:
@@ -324,6 +325,11 @@ def restore_backup(
             _put_secret(settings, source / SECRET_FILE)
         shutil.rmtree(Path(settings.data_dir) / "index", ignore_errors=True)
         notes = [f"search index rebuilt: {rebuild_index(settings):,} papers"]
+        if ended:
+            notes.append(
+                f"{ended} ingest run(s) were running when the backup was taken: marked "
+                "interrupted here; running the same command again resumes"
+            )
     except KeyboardInterrupt:
         raise RestoreInterrupted(replaced) from None
     size = sum(p.stat().st_size for p in source.iterdir())

@@ -38,6 +38,10 @@ INTERRUPTED = (
     "interrupted: its process ended without finishing (killed or crashed); the batches it "
     "committed are kept and running the same command again resumes"
 )
+RESTORED_MID_RUN = (
+    "running when the backup this database was restored from was taken; the batches it "
+    "had committed by then are here, and running the same command again resumes"
+)
 STOPPED = (
     "stopped by Ctrl-C (SIGINT) between batches; the batches it committed are kept (the "
     "counts here) and running the same command again resumes"
@@ -598,6 +602,19 @@ class Store:
                     .values(status="interrupted", finished_at=now, error=INTERRUPTED)
                 )
         return len(gone)
+
+    def end_restored_runs(self) -> int:
+        """After a restore: runs the backup holds as 'running' (it was taken while they
+        ran) become 'interrupted' — their processes write to the database the backup came
+        from, never to this copy, and their heartbeats would only have timed out after
+        liveness.RUN_LEASE. Returns how many."""
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                ingest_runs.update()
+                .where(ingest_runs.c.status == "running")
+                .values(status="interrupted", finished_at=_now(), error=RESTORED_MID_RUN)
+            )
+        return int(done.rowcount or 0)
 
     def discard_run(self, run_id: int) -> None:
         """Forget a run that read and changed nothing (an import refused before it
