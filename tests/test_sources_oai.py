@@ -215,8 +215,12 @@ def test_expired_saved_token_restarts_from_first_page(
     bad_token = xml_reply((DATA / "oai_bad_token.xml").read_bytes())
     serve_pages(fake_remote, [Reply(500, b"oops")])
     remote_settings = fake_remote.settings(settings, http_retries=0)
-    with pytest.raises(SourceError, match="HTTP 500"):
+    with pytest.raises(SourceError, match="HTTP 500") as stopped:
         harvest(remote_settings)  # stops after page 1 with tok-2 saved
+    # the message says what is kept and how to go on (it said neither)
+    assert str(stopped.value).endswith(
+        "; pages 1-1 are stored — run the same command again later to resume from page 2"
+    )
     serve_pages(fake_remote, [bad_token, xml_reply(PAGES[1])])  # tok-2 has expired since
     fake_remote.log.clear()
     _, (papers, rejects), _ = harvest(remote_settings)
@@ -341,3 +345,20 @@ def test_request_delay_is_honoured(fake_remote: FakeRemote, tmp_path: Any) -> No
     arrivals = [e.at for e in fake_remote.log]
     gaps = [b - a for a, b in itertools.pairwise(arrivals)]
     assert len(gaps) == 2 and min(gaps) >= 0.2
+
+
+def test_a_host_that_answered_earlier_pages_gets_no_no_network_hint() -> None:
+    """A timeout on page 2 from a host that answered page 1 said "no network? import a
+    snapshot instead"; with pages stored it says how to resume instead."""
+    import click
+
+    from paperwire.cli.ingest import NO_NETWORK_HINT, source_errors
+    from paperwire.sources.http import SourceUnreachable
+
+    for progress, hinted in (("", True), ("pages 1-3 are stored — run it again", False)):
+        failure = SourceUnreachable("could not reach export.arxiv.org: timed out")
+        failure.progress = progress
+        with pytest.raises(click.ClickException) as caught, source_errors():
+            raise failure
+        assert (NO_NETWORK_HINT in caught.value.message) is hinted
+        assert progress in caught.value.message

@@ -133,6 +133,13 @@ def harvest_oai(
                 ) from exc
             token, pages, params = None, 0, first  # saved token expired: start over
             continue
+        except SourceError as exc:
+            if pages and "are stored" not in str(exc):  # the host answered before
+                exc.progress = (
+                    f"{_stored(pages)} — run the same command again later to resume from "
+                    f"page {pages + 1}"
+                )
+            raise
         pages += 1
         records += len(page.items)
         value: dict[str, Any] = {

@@ -251,6 +251,8 @@ def source_errors() -> Iterator[None]:
     try:
         yield
     except SourceUnreachable as exc:
+        if exc.progress:  # the host answered earlier pages: the network is there
+            raise click.ClickException(str(exc)) from exc
         raise click.ClickException(f"{exc}\n{NO_NETWORK_HINT}") from exc
     except SourceError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -37,7 +37,15 @@ DECODED_HEADERS = frozenset({"content-encoding", "content-length", "transfer-enc
 
 
 class SourceError(RuntimeError):
-    """A remote source failed in a way retrying will not fix; the message says what to do."""
+    """A remote source failed in a way retrying will not fix; the message says what to do.
+    `progress`, when a harvest set it: what was stored before the failure and how to
+    resume (added to the message)."""
+
+    progress: str = ""
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return f"{text}; {self.progress}" if self.progress else text
 
 
 class SourceUnreachable(SourceError):
