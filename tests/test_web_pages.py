@@ -15,7 +15,7 @@ from paperwire.config import Settings
 from paperwire.latex import math_spans
 from paperwire.web.auth import Auth
 from paperwire.web.render import preview
-from webkit import Live, hostile_paper, imported_settings, live_server
+from webkit import Live, hostile_paper, imported_settings, live_server, signed_in
 
 HOSTILE_DAY = date(2025, 3, 17)  # the day before the subset's first listing day
 
@@ -200,6 +200,27 @@ def test_responses_are_compressed_and_static_files_cached(live: Live) -> None:
     assert "set-cookie" not in css.headers
     font = httpx.get(live.url + "/static/katex/fonts/KaTeX_Main-Regular.woff2")
     assert font.status_code == 200 and len(font.content) > 10_000
+
+
+def test_html_pages_are_never_kept_for_a_reader_and_only_privately_for_anyone(
+    live: Live,
+) -> None:
+    """Back after a vote, a save or signing out showed the page as it was (no Cache-Control
+    on HTML): a signed-in reader's pages are no-store; anonymous pages (they carry the
+    visitor's CSRF token) are private and revalidated; feeds and static files keep theirs."""
+    anonymous = httpx.get(live.url + "/", headers={"accept-encoding": "gzip"})
+    assert anonymous.headers["cache-control"] == "private, no-cache"
+    vary = {v.strip().lower() for v in anonymous.headers["vary"].split(",")}
+    assert vary == {"cookie", "accept-encoding"}
+    client, _, _ = signed_in(live, "cache@example.org")
+    try:
+        for path in ("/", "/search?q=model", "/papers/2503.99999", "/library", "/nope"):
+            assert client.get(path).headers["cache-control"] == "no-store", path
+        assert client.get("/feeds/daily.rss").headers["cache-control"] == "public, max-age=300"
+        assert "max-age=86400" in client.get("/static/paperwire.css").headers["cache-control"]
+    finally:
+        client.close()
+    assert "cache-control" not in httpx.get(live.url + "/api/daily_papers").headers
 
 
 def test_every_visitor_gets_one_csrf_cookie_and_the_security_headers(live: Live) -> None:
