@@ -1,0 +1,116 @@
+"""Layout, contrast and focus in real headless Chromium, for the faults a browser QA pass
+found: signed-in pages on a phone (menu, feed page, long collection names), the vote
+count once voted, dark mode (errors, form fields, search highlights), the query-language
+help on a phone, the focus ring of segmented links, the pager's disabled text.
+
+Colours are read with getComputedStyle and their contrast computed as WCAG 2 does."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from paperwire.web.auth import SESSION_COOKIE, Auth
+from webkit import Live, Mailbox
+
+pytestmark = pytest.mark.browser
+PHONE = {"width": 375, "height": 812}
+READER = "layout@example.org"
+LONG_NAME = ("Reading group <b>x</b> with a very long collection name that goes on and on " * 2)[
+    :100
+]
+
+# [text colour, background] of an element as painted: the first ancestor (or itself) with
+# a background, the text blended into it by the opacity of it and its ancestors
+COLOURS = """el => {
+  const rgb = s => s.match(/[\\d.]+/g).map(Number);
+  let bg = [255, 255, 255];
+  for (let n = el; n; n = n.parentElement) {
+    const c = rgb(getComputedStyle(n).backgroundColor);
+    if (c.length < 4 || c[3] > 0) { bg = c.slice(0, 3); break; }
+  }
+  let opacity = 1;
+  for (let n = el; n; n = n.parentElement) opacity *= parseFloat(getComputedStyle(n).opacity);
+  const fg = rgb(getComputedStyle(el).color).slice(0, 3).map((v, i) => v * opacity + bg[i] * (1 - opacity));
+  return [fg, bg];
+}"""
+
+
+def contrast(page_or_locator: Any, selector: str | None = None) -> float:
+    locator = page_or_locator.locator(selector) if selector else page_or_locator
+    fg, bg = locator.first.evaluate(COLOURS)
+
+    def luminance(rgb: list[float]) -> float:
+        c = [v / 255 for v in rgb]
+        c = [v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4 for v in c]
+        return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]
+
+    light, dark = sorted((luminance(fg), luminance(bg)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+@pytest.fixture(scope="module")
+def reader(site: tuple[Live, Mailbox]) -> dict[str, Any]:
+    """A signed-in reader's session cookie, a paper they voted for and saved into a
+    collection with a 100-character name, and that collection's id."""
+    live, _ = site
+    service = live.service
+    user = service.accounts.get_or_create_user(READER)
+    value, _ = Auth(live.settings, service.accounts).start_session(user)
+    paper = service.listed(service.window("day")).papers[0]
+    collection, _ = service.library.save(user.id, paper.arxiv_id, new_collection=LONG_NAME)
+    service.set_vote(user.id, paper.arxiv_id, True)
+    cookie = {"name": SESSION_COOKIE, "value": value, "url": live.url}
+    return {"cookie": cookie, "paper": paper.arxiv_id, "collection": collection.id}
+
+
+@pytest.fixture
+def phone(browser: Any, reader: dict[str, Any]) -> Iterator[Any]:
+    """A signed-in page in a 375x812 phone context."""
+    context = browser.new_context(viewport=PHONE, is_mobile=True)
+    context.add_cookies([reader["cookie"]])
+    yield context.new_page()
+    context.close()
+
+
+def overflow(page: Any) -> int:
+    """How far the page scrolls sideways on the phone (a mobile viewport widens
+    innerWidth to fit wide content, so this measures against the phone's width)."""
+    return int(page.evaluate("document.documentElement.scrollWidth")) - PHONE["width"]
+
+
+def test_signed_in_pages_fit_a_phone(
+    site: tuple[Live, Mailbox], reader: dict[str, Any], phone: Any
+) -> None:
+    """The signed-in menu (six links) wraps instead of pushing every page 159 px sideways;
+    the feed page's URL fields and a 100-character collection name fit too."""
+    live, _ = site
+    collection = reader["collection"]
+    for path in (
+        "/",
+        "/search?q=model",
+        f"/papers/{reader['paper']}",
+        "/library",
+        f"/library/{collection}",
+        f"/library/{collection}/feed",
+        "/following",
+        "/account",
+    ):
+        phone.goto(live.url + path)
+        assert READER in phone.locator(".account").inner_text(), path
+        assert overflow(phone) <= 0, (path, overflow(phone))
+        right = phone.eval_on_selector_all(
+            "nav[aria-label=Main] a", "links => links.map(a => a.getBoundingClientRect().right)"
+        )
+        assert len(right) == 6 and max(right) <= PHONE["width"], (path, right)
+
+
+def test_feed_addresses_are_labelled_fields(
+    site: tuple[Live, Mailbox], reader: dict[str, Any], phone: Any
+) -> None:
+    live, _ = site
+    phone.goto(f"{live.url}/library/{reader['collection']}/feed")
+    assert "/feeds/" in phone.get_by_label("RSS", exact=True).input_value()
+    assert "/feeds/" in phone.get_by_label("Atom", exact=True).input_value()
