@@ -114,3 +114,25 @@ def test_feed_addresses_are_labelled_fields(
     phone.goto(f"{live.url}/library/{reader['collection']}/feed")
     assert "/feeds/" in phone.get_by_label("RSS", exact=True).input_value()
     assert "/feeds/" in phone.get_by_label("Atom", exact=True).input_value()
+
+
+@pytest.fixture
+def desktop(browser: Any, reader: dict[str, Any]) -> Iterator[Any]:
+    """A signed-in page in a 1280x900 context."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.add_cookies([reader["cookie"]])
+    yield context.new_page()
+    context.close()
+
+
+def test_the_vote_count_is_readable_and_in_place_once_voted(
+    site: tuple[Live, Mailbox], reader: dict[str, Any], desktop: Any
+) -> None:
+    """The search page's `.count` rule (muted, 1rem margin) also painted the count in a
+    voted button: grey on blue (1.3:1), pushed 16 px down."""
+    live, _ = site
+    desktop.goto(f"{live.url}/papers/{reader['paper']}")
+    count = desktop.locator(".paper-head .vote button.voted .count")
+    assert count.inner_text() == "1"
+    assert contrast(count) >= 4.5
+    assert count.evaluate("e => getComputedStyle(e).marginTop") == "0px"
