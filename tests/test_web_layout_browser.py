@@ -136,3 +136,10 @@ def test_the_vote_count_is_readable_and_in_place_once_voted(
     assert count.inner_text() == "1"
     assert contrast(count) >= 4.5
     assert count.evaluate("e => getComputedStyle(e).marginTop") == "0px"
+
+
+def test_the_disabled_pager_text_is_readable(site: tuple[Live, Mailbox], desktop: Any) -> None:
+    live, _ = site
+    desktop.goto(f"{live.url}/search?q=model")
+    assert desktop.locator(".pager .off").inner_text() == "← Previous"
+    assert contrast(desktop, ".pager .off") >= 4.5
