@@ -143,3 +143,32 @@ def test_the_disabled_pager_text_is_readable(site: tuple[Live, Mailbox], desktop
     desktop.goto(f"{live.url}/search?q=model")
     assert desktop.locator(".pager .off").inner_text() == "← Previous"
     assert contrast(desktop, ".pager .off") >= 4.5
+
+
+def test_dark_mode_errors_fields_and_highlights_are_readable(
+    site: tuple[Live, Mailbox], browser: Any
+) -> None:
+    """Dark mode kept the light --warn and --ok (1.9:1), left number fields and textareas
+    white under near-white text, and highlighted search words at 3.75:1."""
+    live, _ = site
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme="dark")
+    page = context.new_page()
+    page.goto(f"{live.url}/search?q=au:")
+    assert contrast(page, ".alert") >= 4.5
+    page.goto(f"{live.url}/search?q=model")
+    assert contrast(page, ".abstract mark") >= 4.5
+    sub = live.service.digest.add_subscriber("dark@example.org")
+    page.goto(live.service.digest.manage_url(sub))
+    fields = page.locator(
+        "form.stack input:not([type=hidden]), form.stack select, form.stack textarea"
+    )
+    assert fields.count() == 8
+    for n in range(fields.count()):
+        field = fields.nth(n)
+        name = field.get_attribute("name")
+        assert contrast(field) >= 4.5, name
+        _, background = field.evaluate(COLOURS)
+        assert max(background) < 64, (name, background)  # a dark field, not a white one
+    page.click("form.stack button[type=submit]")
+    assert contrast(page, "p.ok") >= 4.5
+    context.close()
