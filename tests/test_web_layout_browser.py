@@ -172,3 +172,21 @@ def test_dark_mode_errors_fields_and_highlights_are_readable(
     page.click("form.stack button[type=submit]")
     assert contrast(page, "p.ok") >= 4.5
     context.close()
+
+
+def test_the_query_language_help_stacks_on_a_phone(site: tuple[Live, Mailbox], phone: Any) -> None:
+    live, _ = site
+    phone.goto(f"{live.url}/search")
+    phone.click("#syntax summary")
+    boxes = phone.eval_on_selector_all(
+        "#syntax dt, #syntax dd",
+        "els => els.map(e => { const r = e.getBoundingClientRect(); "
+        "return [e.tagName, r.left, r.top, r.bottom, r.width]; })",
+    )
+    terms = [b for b in boxes if b[0] == "DT"]
+    meanings = [b for b in boxes if b[0] == "DD"]
+    assert len(terms) == len(meanings) == 7
+    for term, meaning in zip(terms, meanings, strict=True):
+        assert meaning[2] >= term[3] - 1, (term, meaning)  # under its term, not beside it
+        assert meaning[4] >= 250, meaning  # the whole width, not a sliver
+    assert overflow(phone) <= 0
