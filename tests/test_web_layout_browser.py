@@ -190,3 +190,41 @@ def test_the_query_language_help_stacks_on_a_phone(site: tuple[Live, Mailbox], p
         assert meaning[2] >= term[3] - 1, (term, meaning)  # under its term, not beside it
         assert meaning[4] >= 250, meaning  # the whole width, not a sliver
     assert overflow(phone) <= 0
+
+
+def test_the_focus_ring_of_segmented_links_is_not_clipped(
+    site: tuple[Live, Mailbox], browser: Any
+) -> None:
+    """`.seg { overflow: hidden }` (for its rounded corners) cut off the focus outline of
+    Day/Week/Month, Newest/Trending and the trending window links."""
+    live, _ = site
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    for path in ("/", "/trending"):
+        page.goto(live.url + path)
+        reached = []
+        for _ in range(60):
+            page.keyboard.press("Tab")
+            focused = page.evaluate(
+                """() => {
+                  const el = document.activeElement;
+                  if (!el.closest('.seg')) return null;
+                  const style = getComputedStyle(el);
+                  const clipping = [];
+                  for (let n = el.parentElement; n && n !== document.body; n = n.parentElement) {
+                    const o = getComputedStyle(n);
+                    if (o.overflowX !== 'visible' || o.overflowY !== 'visible') clipping.push(n.className);
+                  }
+                  return [el.textContent, style.outlineStyle, parseFloat(style.outlineWidth),
+                          parseFloat(style.outlineOffset), clipping];
+                }"""
+            )
+            if focused:
+                reached.append(focused[0])
+                _text, style, width, offset, clipping = focused
+                assert style != "none" and width >= 2, focused
+                assert offset < 0 or not clipping, focused  # drawn inside, or nothing clips
+            elif reached:
+                break
+        assert len(reached) >= 2, (path, reached)
+    context.close()
