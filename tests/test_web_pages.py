@@ -113,6 +113,20 @@ def test_search_page_shows_count_results_and_no_results_help(live: Live) -> None
     assert "&#39;foo:&#39; is not a field" in prose
 
 
+def test_a_search_page_past_the_last_says_so_with_links_back(live: Live) -> None:
+    """Page 999 of a search said 'No papers match: check the spelling' under '699 results'."""
+    total = live.service.search("model", mode="lexical").total
+    pages = -(-total // 20)
+    assert pages >= 2
+    html = get(live, "/search?q=model&sort=date&page=999")
+    assert "No papers match" not in html and "Page 999 is past the end" in html
+    assert f"{total:,} results make {pages} pages" in html
+    assert "page 999 of" not in html
+    link = "/search?q=model&category=&since=&until=&sort=date&page="
+    assert f'<a href="{link}{pages}">last page</a>' in html
+    assert f'<a href="{link}1">first page</a>' in html
+
+
 def test_paper_page_has_everything(live: Live) -> None:
     paper = live.service.store.papers_listed(date(2025, 3, 1), date(2026, 12, 31), limit=1)[0]
     html = get(live, f"/papers/{paper.arxiv_id}")
