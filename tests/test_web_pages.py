@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -280,3 +281,17 @@ def test_a_broken_database_gives_a_friendly_500_not_a_traceback(tmp_path: Path) 
         assert api.status_code == 500 and api.json() == {
             "error": "Something went wrong on our side. The error has been logged."
         }
+
+
+def test_a_paper_page_title_is_plain_text_not_latex(live: Live) -> None:
+    """Browser tabs showed 'Di$\\mathtt{[M]}$O: …': <title> gets no KaTeX."""
+    paper = replace(
+        hostile_paper("2401.99997", date(2024, 1, 2)),
+        title=r"Di$\mathtt{[M]}$O: Distilling $\alpha$-Models <&> T\"ornberg",
+    )
+    live.service.store.upsert_papers([paper])
+    html = get(live, "/papers/2401.99997")
+    title = re.search(r"<title>(.*?)</title>", html, re.S)
+    assert (
+        title and title.group(1) == "Di[M]O: Distilling α-Models &lt;&amp;&gt; Törnberg · paperwire"
+    )
