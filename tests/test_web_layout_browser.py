@@ -136,6 +136,10 @@ def test_the_vote_count_is_readable_and_in_place_once_voted(
     assert count.inner_text() == "1"
     assert contrast(count) >= 4.5
     assert count.evaluate("e => getComputedStyle(e).marginTop") == "0px"
+    # its accessible name starts with the text it shows (axe label-content-name-mismatch)
+    button = desktop.locator(".paper-head .vote button")
+    assert button.get_attribute("aria-label") is None
+    assert desktop.get_by_role("button", name="1 votes, upvote", pressed=True).count() == 1
 
 
 def test_the_disabled_pager_text_is_readable(site: tuple[Live, Mailbox], desktop: Any) -> None:
