@@ -89,6 +89,8 @@ def test_help_typos_and_query_errors_stay_apart(filled: Settings) -> None:
     assert typo.exit_code == 2 and "No such option '--jsno'" in typo.output
     negated = search(filled, "--mode", "lexical", "-since:2025")
     assert negated.exit_code == 1 and "since: cannot be negated" in negated.output
+    unknown = search(filled, "--mode", "lexical", "splatting", "cat:bogus")
+    assert unknown.exit_code == 1 and "'bogus' is not an arXiv category" in unknown.output
 
 
 def test_pagespast_the_results_say_so_in_the_core_and_the_cli(filled: Settings) -> None:

@@ -74,9 +74,17 @@ def test_buttons_pages_and_hiding_as_forms_and_fetch(live: Live) -> None:
     assert 'value="save"' in search and 'name="follow" value="Ann Lee"' in search
     assert 'value="save"' in client.get("/trending?window=month").text
 
-    # without JavaScript: post and come back
-    saved = client.post("/library/act", data={**form, "arxiv_id": ids[0], "do": "save"})
-    assert saved.status_code == 303 and saved.headers["location"] == "/?date=2025-06-02"
+    # without JavaScript: post and come back, to the card (not the top of the list)
+    card = re.search(r'<article class="card" id="p-([^"]+)"', home)
+    assert card, "cards carry an id to come back to"
+    anchor = f"/?date=2025-06-02#p-{card.group(1)}"
+    for action in ("/vote", "/library/act", "/follow"):
+        at = home.index(f'action="{action}"', home.index(card.group(0)))
+        assert f'name="next" value="{anchor}"' in home[at : at + 400], action
+    saved = client.post(
+        "/library/act", data={**form, "next": anchor, "arxiv_id": ids[0], "do": "save"}
+    )
+    assert saved.status_code == 303 and saved.headers["location"] == anchor
     assert 'value="unsave"' in client.get(f"/papers/{ids[0]}").text
     # with fetch: the same form answers JSON
     made = client.post(

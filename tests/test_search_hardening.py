@@ -142,7 +142,7 @@ def test_saved_search_of_vanishing_words_mails_nothing(tmp_path: Path, web_subse
 
 
 def test_category_is_a_validated_structured_filter(live: Live) -> None:
-    for bad in ("x OR au:smith", '"', "cs.CL)", "cs.CL au:smith"):
+    for bad in ("x OR au:smith", '"', "cs.CL)", "cs.CL au:smith", "bogus"):
         r = v1(live, q="quantum", category=bad)
         assert r.status_code == 400, bad
         error = r.json()["error"]

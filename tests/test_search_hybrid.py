@@ -376,3 +376,17 @@ def test_when_no_paper_holds_the_words_hybrid_and_semantic_say_so(service: Servi
     assert semantic.total == 200
     assert any("200 papers nearest in meaning" in n for n in semantic.notes)
     assert not any("no paper contains" in n for n in service.search("segmentation").notes)
+
+
+def test_when_filters_leave_out_every_word_match_hybrid_says_the_filters_did(
+    service: Service,
+) -> None:
+    """'no paper contains these words' was said when the words matched hundreds of papers
+    and a category or date filter left them all out."""
+    everywhere = service.search("segmentation", mode="lexical").total
+    assert everywhere > 0
+    for filters in ({"category": "hep-th"}, {"until": date(2000, 1, 1)}):
+        result = service.search("segmentation", mode="hybrid", **filters)  # type: ignore[arg-type]
+        assert not any("no paper contains" in n for n in result.notes), (filters, result.notes)
+        note = f"no paper within the filters contains these words ({everywhere:,} outside them do)"
+        assert note in result.notes, (filters, result.notes)

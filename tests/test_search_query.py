@@ -85,6 +85,8 @@ def test_dates(text: str, since: date | None, until: date | None) -> None:
         ("since:2025-06-01 since:2025-07-01", "given twice"),
         ("since:2026-01-01 until:2025-01-01", "nothing can match"),
         ("cat:cs.CL!", "not an arXiv category"),
+        ("diffusion cat:bogus", "'bogus' is not an arXiv category: write a class like cs.CL"),
+        ("-cat:bogus.XY", "'bogus.XY' is not an arXiv category: write a class like cs.CL"),
         ("cat:,", "needs a category"),
         ("ti: graph", "needs a value"),
         ("au:", "needs a value"),
@@ -180,7 +182,7 @@ def test_structured_filters_are_values_anded_with_the_query() -> None:
     assert q.free_words == ("quantum",) and q.since == date(2025, 1, 1)
     narrowed = with_filters(q, since=date(2025, 6, 1), until=date(2025, 7, 1))
     assert (narrowed.since, narrowed.until) == (date(2025, 6, 1), date(2025, 7, 1))
-    for bad in ("x OR au:smith", '"', "cs.CL)"):
+    for bad in ("x OR au:smith", '"', "cs.CL)", "bogus", "cs.CL,bogus"):
         with pytest.raises(QueryError, match="not an arXiv category"):
             with_filters(parse("quantum"), category=bad)
     with pytest.raises(QueryError, match="nothing can match"):

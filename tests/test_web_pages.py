@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from paperwire.config import Settings
 from paperwire.latex import math_spans
 from paperwire.web.auth import Auth
 from paperwire.web.render import preview
-from webkit import Live, hostile_paper, imported_settings, live_server
+from webkit import Live, hostile_paper, imported_settings, live_server, signed_in
 
 HOSTILE_DAY = date(2025, 3, 17)  # the day before the subset's first listing day
 
@@ -113,6 +114,20 @@ def test_search_page_shows_count_results_and_no_results_help(live: Live) -> None
     assert "&#39;foo:&#39; is not a field" in prose
 
 
+def test_a_search_page_past_the_last_says_so_with_links_back(live: Live) -> None:
+    """Page 999 of a search said 'No papers match: check the spelling' under '699 results'."""
+    total = live.service.search("model", mode="lexical").total
+    pages = -(-total // 20)
+    assert pages >= 2
+    html = get(live, "/search?q=model&sort=date&page=999")
+    assert "No papers match" not in html and "Page 999 is past the end" in html
+    assert f"{total:,} results make {pages} pages" in html
+    assert "page 999 of" not in html
+    link = "/search?q=model&category=&since=&until=&sort=date&page="
+    assert f'<a href="{link}{pages}">last page</a>' in html
+    assert f'<a href="{link}1">first page</a>' in html
+
+
 def test_paper_page_has_everything(live: Live) -> None:
     paper = live.service.store.papers_listed(date(2025, 3, 1), date(2026, 12, 31), limit=1)[0]
     html = get(live, f"/papers/{paper.arxiv_id}")
@@ -202,6 +217,27 @@ def test_responses_are_compressed_and_static_files_cached(live: Live) -> None:
     assert font.status_code == 200 and len(font.content) > 10_000
 
 
+def test_html_pages_are_never_kept_for_a_reader_and_only_privately_for_anyone(
+    live: Live,
+) -> None:
+    """Back after a vote, a save or signing out showed the page as it was (no Cache-Control
+    on HTML): a signed-in reader's pages are no-store; anonymous pages (they carry the
+    visitor's CSRF token) are private and revalidated; feeds and static files keep theirs."""
+    anonymous = httpx.get(live.url + "/", headers={"accept-encoding": "gzip"})
+    assert anonymous.headers["cache-control"] == "private, no-cache"
+    vary = {v.strip().lower() for v in anonymous.headers["vary"].split(",")}
+    assert vary == {"cookie", "accept-encoding"}
+    client, _, _ = signed_in(live, "cache@example.org")
+    try:
+        for path in ("/", "/search?q=model", "/papers/2503.99999", "/library", "/nope"):
+            assert client.get(path).headers["cache-control"] == "no-store", path
+        assert client.get("/feeds/daily.rss").headers["cache-control"] == "public, max-age=300"
+        assert "max-age=86400" in client.get("/static/paperwire.css").headers["cache-control"]
+    finally:
+        client.close()
+    assert "cache-control" not in httpx.get(live.url + "/api/daily_papers").headers
+
+
 def test_every_visitor_gets_one_csrf_cookie_and_the_security_headers(live: Live) -> None:
     """The ASGI middleware in web/app.py: a fresh visitor is given a pw_csrf cookie once
     (HttpOnly, SameSite=Lax, whole site) that the page's form token is signed from; a valid
@@ -245,3 +281,17 @@ def test_a_broken_database_gives_a_friendly_500_not_a_traceback(tmp_path: Path) 
         assert api.status_code == 500 and api.json() == {
             "error": "Something went wrong on our side. The error has been logged."
         }
+
+
+def test_a_paper_page_title_is_plain_text_not_latex(live: Live) -> None:
+    """Browser tabs showed 'Di$\\mathtt{[M]}$O: …': <title> gets no KaTeX."""
+    paper = replace(
+        hostile_paper("2401.99997", date(2024, 1, 2)),
+        title=r"Di$\mathtt{[M]}$O: Distilling $\alpha$-Models <&> T\"ornberg",
+    )
+    live.service.store.upsert_papers([paper])
+    html = get(live, "/papers/2401.99997")
+    title = re.search(r"<title>(.*?)</title>", html, re.S)
+    assert (
+        title and title.group(1) == "Di[M]O: Distilling α-Models &lt;&amp;&gt; Törnberg · paperwire"
+    )

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 from paperwire.latex import latex_to_text
+from paperwire.models import ARXIV_ARCHIVES, CURRENT_ARCHIVES
 
 # Longer input is refused, on every path (the HF-compatible API's own limit; a pasted
 # arXiv abstract, at most 1,920 characters, fits).
@@ -285,6 +286,11 @@ def _categories(value: str, name: str = "cat:") -> list[str]:
         if not _CATEGORY.match(cat):
             raise QueryError(
                 f"{name} {part!r} is not an arXiv category (like cs.CL, math.GT, hep-th)"
+            )
+        if cat.split(".", 1)[0] not in ARXIV_ARCHIVES:  # cat:bogus filtered every paper out
+            raise QueryError(
+                f"{name} {part.strip()!r} is not an arXiv category: write a class like cs.CL, "
+                f"math.GT or astro-ph.CO, or an archive ({', '.join(CURRENT_ARCHIVES)})"
             )
         out.append(cat)
     if not out:

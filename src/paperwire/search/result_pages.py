@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 
 import tantivy
@@ -38,6 +38,17 @@ SEMANTIC_MAX_RESULTS = 200  # semantic mode lists at most this many nearest pape
 FILTER_OVERFETCH = 4  # semantic candidates fetched per wanted result when filters apply
 T = TypeVar("T")
 NO_WORD_MATCHES = "no paper contains these words; showing the closest by meaning"
+
+
+def no_word_matches(outside: int, nearest: bool) -> str:
+    """The note on a hybrid search whose words matched nothing: NO_WORD_MATCHES when no
+    paper at all holds them, else that the filters left them out (`outside`: how many
+    papers outside the filters do); `nearest`: papers near in meaning are shown."""
+    if not outside:
+        return NO_WORD_MATCHES
+    note = f"no paper within the filters contains these words ({outside:,} outside them do)"
+    return note + ("; showing the closest by meaning within the filters" if nearest else "")
+
 
 # Called by hybrid search, on the caller's thread, with the ids that head the page's word
 # matches and the words to highlight, while the semantic half still runs on a helper
@@ -206,8 +217,7 @@ class ResultPages:
 
         result.pending_total = self.in_background(semantic_then_count)
         lexical = _settle(lexical_ready, lambda: self.lexical.search(query, limit=depth))
-        if not lexical.total:
-            result.notes.append(NO_WORD_MATCHES)
+        outside = 0 if lexical.total else self._matches_without_filters(parsed)
         end = offset + limit
         if while_waiting is not None and end <= depth:
             while_waiting([i for i, _ in lexical.ids[offset:end]], result.terms)
@@ -215,10 +225,28 @@ class ResultPages:
         overlap = self._top_overlap(parsed, lexical.ids, terms)  # while the query embeds
         vectors = self._hit_vectors(index, lexical.ids, terms)  # the word matches' too
         semantic = semantic_ready.result()
+        if not lexical.total:
+            result.notes.append(no_word_matches(outside, bool(semantic)))
         vectors = self._hit_vectors(index, semantic, terms, vectors)  # then the rest
         fused = adaptive_fuse(lexical.ids, semantic, terms, self.adaptive, overlap, vectors)
         result.ids = self._past_fused(query, fused, end)[offset:end]
         return result
+
+    def _matches_without_filters(self, parsed: ParsedQuery) -> int:
+        """How many papers the query's words and fields match without its categories and
+        dates (0 when it has none): a search that a filter emptied is not one whose words
+        are in no paper."""
+        unfiltered = replace(
+            parsed,
+            categories=(),
+            excluded_categories=(),
+            category_filter=(),
+            since=None,
+            until=None,
+        )
+        if unfiltered == parsed:
+            return 0
+        return self.lexical.search(self.lexical.build_query(unfiltered), limit=1).total
 
     def _past_fused(
         self, query: tantivy.Query, fused: list[tuple[str, float]], end: int

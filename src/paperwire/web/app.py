@@ -29,7 +29,7 @@ from paperwire.config import Settings
 from paperwire.search.damage import REBUILD_HINT, IndexDamaged
 from paperwire.service import Service
 from paperwire.web import api, feeds, for_you, library_api, library_io, library_pages, pages
-from paperwire.web.auth import CSRF_COOKIE, Auth
+from paperwire.web.auth import CSRF_COOKIE, SESSION_COOKIE, Auth
 from paperwire.web.render import render, template_filters
 from paperwire.web.workers import end_with_parent, parent_pid_from_environment
 
@@ -151,10 +151,11 @@ class VisitorHeaders:
         scope.setdefault("state", {})["csrf_nonce"] = nonce
         static = scope["path"].startswith("/static/")
         cookie = _csrf_cookie(nonce, self.secure) if fresh and not static else None
+        session = bool(_cookie(scope, SESSION_COOKIE))
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                _add_headers(MutableHeaders(scope=message), static, cookie)
+                _add_headers(MutableHeaders(scope=message), static, cookie, session)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -200,7 +201,7 @@ def _csrf_cookie(nonce: str, secure: bool) -> str:
     return cookie.output(header="").strip()
 
 
-def _add_headers(headers: MutableHeaders, static: bool, cookie: str | None) -> None:
+def _add_headers(headers: MutableHeaders, static: bool, cookie: str | None, session: bool) -> None:
     if static:
         headers.setdefault("Cache-Control", "public, max-age=86400")
     if cookie is not None:
@@ -210,6 +211,12 @@ def _add_headers(headers: MutableHeaders, static: bool, cookie: str | None) -> N
     headers.setdefault("X-Frame-Options", "DENY")
     if headers.get("content-type", "").startswith("text/html"):
         headers.setdefault("Content-Security-Policy", CSP)
+        # Pages carry the visitor's CSRF token, and a reader's votes, saves and name: no
+        # shared cache may keep them, and a signed-in page is not kept at all, so Back
+        # after a vote, a save or signing out asks the server again instead of showing
+        # the page as it was.
+        headers.setdefault("Cache-Control", "no-store" if session else "private, no-cache")
+        headers.add_vary_header("Cookie")
 
 
 def _wants_json(request: Request) -> bool:

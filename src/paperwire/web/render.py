@@ -11,6 +11,7 @@ from fastapi import Request
 from starlette.responses import HTMLResponse
 
 from paperwire.bibliography.export import bibtex_entry, citation_key
+from paperwire.bibliography.latex import latex_to_plain
 from paperwire.latex import latex_to_text, math_spans
 from paperwire.models import Paper
 
@@ -79,6 +80,7 @@ def template_filters() -> dict[str, Callable[..., Any]]:
     return {
         "author_line": author_line,
         "latex": latex_to_text,
+        "plain": latex_to_plain,  # <title>, where no KaTeX runs: math flattened too
         "preview": preview,
         "human_date": human_date,
         "bibtex": bibtex,

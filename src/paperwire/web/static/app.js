@@ -42,7 +42,6 @@ async function submitVote(event) {
     action.value = body.voted ? "down" : "up";
     button.classList.toggle("voted", body.voted);
     button.setAttribute("aria-pressed", body.voted ? "true" : "false");
-    button.setAttribute("aria-label", (body.voted ? "Remove upvote" : "Upvote") + " (" + body.upvotes + " votes)");
     button.querySelector(".count").textContent = body.upvotes;
   } finally {
     button.disabled = false;
