@@ -418,6 +418,16 @@ def test_concurrent_runs_each_report_only_what_they_composed(
     assert len(smtp.handler.message_ids()) == 3 and statuses(service) == {"sent": 3}
 
 
+def run_without_hanging(service: Service) -> Any:
+    """service.digest.run(DAY) on a thread, its send report; fails if it hangs."""
+    outcome: list[Any] = []
+    run = threading.Thread(target=lambda: outcome.append(service.digest.run(DAY)), daemon=True)
+    run.start()
+    run.join(120)
+    assert not run.is_alive(), "digest run hung"
+    return outcome[0][1]
+
+
 def test_an_address_the_server_cannot_take_fails_alone_and_the_batch_goes_on(
     service: Service, smtp: SmtpServer, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -435,12 +445,7 @@ def test_an_address_the_server_cannot_take_fails_alone_and_the_batch_goes_on(
                 {"e": address, "i": sub.id},
             )
     emails = subscribe_many(service, 8)
-    outcome: list[Any] = []
-    run = threading.Thread(target=lambda: outcome.append(service.digest.run(DAY)), daemon=True)
-    run.start()
-    run.join(120)
-    assert not run.is_alive(), "digest run hung"
-    _, sent = outcome[0]
+    sent = run_without_hanging(service)
     assert (sent.sent, sent.failed, sent.errors) == (8, 4, 0)
     assert {r.rcpt[0] for r in smtp.handler.received} == set(emails)
     failed = [m for m in store.messages() if m.status == "failed"]
@@ -514,12 +519,7 @@ def test_a_database_error_on_one_message_leaves_the_rest_of_the_batch_going(
                 f"WHEN (NEW.status = 'sent' AND NEW.recipient = '{emails[2]}') "
                 "EXECUTE FUNCTION refuse_sent()"
             )
-    outcome: list[Any] = []
-    run = threading.Thread(target=lambda: outcome.append(service.digest.run(DAY)), daemon=True)
-    run.start()
-    run.join(120)
-    assert not run.is_alive(), "digest run hung"
-    _, sent = outcome[0]
+    sent = run_without_hanging(service)
     assert (sent.sent, sent.errors) == (6, 1)  # the server took all six
     assert {r.rcpt[0] for r in smtp.handler.received} == set(emails)
     assert statuses(service) == {"sent": 5, "sending": 1}

@@ -14,6 +14,7 @@ from paperwire.store import open_store
 from test_sources_oai import (
     EXPECTED,
     EXPECTED_REJECTS,
+    FIRST_TWO_PAGES,
     PAGES,
     TOKEN2,
     TOKEN3,
@@ -72,13 +73,7 @@ def test_sigkill_mid_harvest_then_rerun_reaches_same_state(
     store = open_store(db_url)
     try:
         papers, rejects = state(store)
-        assert sorted(papers) == [
-            "2312.90005",
-            "2401.90001",
-            "2401.90002",
-            "2401.90004",
-            "math/0309136",
-        ]
+        assert sorted(papers) == FIRST_TWO_PAGES
         assert rejects == EXPECTED_REJECTS[:1]
     finally:
         store.close()

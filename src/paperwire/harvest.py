@@ -13,9 +13,8 @@ from datetime import date
 from typing import Any
 
 from paperwire.config import Settings
-from paperwire.ingest import OnChanged, Progress
+from paperwire.ingest import OnChanged, Progress, describe_holder
 from paperwire.interrupts import sigint_held
-from paperwire.liveness import describe_owner
 from paperwire.models import IngestReport, Paper, Rejected
 from paperwire.sources import arxiv_api, arxiv_oai, hf_daily
 from paperwire.sources.http import PoliteClient, SourceError
@@ -54,8 +53,7 @@ class HarvestRunning(SourceError):
     def __init__(self, detail: str, held: CheckpointHeld):
         self.held = held
         super().__init__(
-            f"an identical harvest ({detail}) is running (run {held.run_id}, started "
-            f"{held.started_at:%Y-%m-%d %H:%M:%S} UTC by {describe_owner(held.owner)}); "
+            f"an identical harvest ({detail}) is running ({describe_holder(held)}); "
             "nothing was harvested by this one. Both would fetch the same pages from the "
             "same resume point. Wait for it to finish, or stop it (Ctrl-C, or kill its "
             "process) and run this harvest again: it resumes after the last page stored. "

@@ -68,6 +68,13 @@ class SnapshotDamaged(ValueError):
         )
 
 
+def describe_holder(held: CheckpointHeld) -> str:
+    """'run 3, started 2026-12-02 10:00:00 UTC by pid 42 on host h': the run holding a
+    checkpoint, for messages refusing a second import or harvest of the same thing."""
+    started = f"{held.started_at:%Y-%m-%d %H:%M:%S}"
+    return f"run {held.run_id}, started {started} UTC by {describe_owner(held.owner)}"
+
+
 class ImportRunning(RuntimeError):
     """Another import of the same file (the same checkpoint) is running; this one stopped
     before reading it. The message says which run, since when, where, and what to do."""
@@ -75,8 +82,7 @@ class ImportRunning(RuntimeError):
     def __init__(self, path: Path, held: CheckpointHeld):
         self.held = held
         super().__init__(
-            f"another import of {path} is running (run {held.run_id}, started "
-            f"{held.started_at:%Y-%m-%d %H:%M:%S} UTC by {describe_owner(held.owner)}); "
+            f"another import of {path} is running ({describe_holder(held)}); "
             "nothing was imported by this one. Wait for that import to finish, or stop it "
             "(Ctrl-C, or kill its process) and run this import again: it resumes after the "
             "last batch committed. `paperwire stats` shows the running import."
