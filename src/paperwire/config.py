@@ -116,6 +116,13 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="Address `paperwire serve` binds.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port `paperwire serve` binds.")
     workers: int = Field(default=1, ge=1, description="Web server worker processes.")
+    shutdown_timeout: int = Field(
+        default=10,
+        ge=1,
+        description="Seconds `paperwire serve` lets open requests finish after SIGTERM or "
+        "Ctrl-C before it closes their connections and exits (a client that never reads its "
+        "responses cannot keep it running).",
+    )
     smtp_host: str = Field(default="localhost", description="SMTP server for emails.")
     smtp_port: int = Field(default=25, ge=0, le=65535, description="SMTP port.")
     smtp_security: str = Field(

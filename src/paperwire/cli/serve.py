@@ -64,7 +64,13 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int | None)
         raise click.ClickException(str(exc)) from exc
     console.print(f"paperwire serving on http://{settings.host}:{settings.port}/ (Ctrl-C stops)")
     if app is not None:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+            timeout_graceful_shutdown=settings.shutdown_timeout,
+        )
         return
     os.environ[SERVE_SETTINGS_ENV] = settings.model_dump_json()
     os.environ[PARENT_PID_ENV] = str(os.getpid())  # workers end when this process does
@@ -75,4 +81,5 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int | None)
         port=settings.port,
         workers=settings.workers,
         log_level="info",
+        timeout_graceful_shutdown=settings.shutdown_timeout,
     )
