@@ -208,6 +208,12 @@ class Settings(BaseSettings):
         description="Largest library file (BibTeX, CSL-JSON, RIS, list of ids) accepted "
         "for matching, in bytes.",
     )
+    max_body_bytes: int = Field(
+        default=1_000_000,
+        ge=1024,
+        description="Largest request body the site and API accept, in bytes (a bigger one "
+        "gets 413 before it is read); library file uploads have library_max_bytes instead.",
+    )
 
     # -- scale (issue 15) --
     vector_backend: str = Field(
