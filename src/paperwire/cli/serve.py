@@ -6,6 +6,7 @@ import click
 
 from paperwire.cli.base import Context, cli, pass_ctx
 from paperwire.cli.render import console, print_settings
+from paperwire.logs import log_config
 from paperwire.service import DataDirUnusable, Service
 from paperwire.store import StoreError
 
@@ -68,7 +69,8 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int | None)
             app,
             host=settings.host,
             port=settings.port,
-            log_level="info",
+            log_level=settings.log_level,
+            log_config=log_config(settings.log_level, web=True),
             timeout_graceful_shutdown=settings.shutdown_timeout,
         )
         return
@@ -80,6 +82,7 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int | None)
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
-        log_level="info",
+        log_level=settings.log_level,
+        log_config=log_config(settings.log_level, web=True),
         timeout_graceful_shutdown=settings.shutdown_timeout,
     )

@@ -1,9 +1,11 @@
-"""`paperwire serve` as a process ends on SIGTERM within `shutdown_timeout`, even while a
-client holds a connection full of pipelined requests whose responses it never reads."""
+"""`paperwire serve` as a process: it ends on SIGTERM within `shutdown_timeout`, even while
+a client holds a connection full of pipelined requests whose responses it never reads, and
+its log lines (uvicorn's and paperwire's) carry time, level and logger name."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -60,3 +62,40 @@ def test_sigterm_ends_serve_despite_a_client_that_never_reads(tmp_path: Path, wo
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+
+
+STAMP = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}"
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_log_lines_have_time_level_and_logger(tmp_path: Path, workers: str) -> None:
+    proc, port = _start(tmp_path, workers)
+    try:
+        verify = f"http://127.0.0.1:{port}/login/verify?token=secret-sign-in&next=/"
+        httpx.get(verify, timeout=10)
+    finally:
+        _stop(proc)
+    text = (tmp_path / "serve.log").read_text()
+    assert re.search(rf"^{STAMP} INFO uvicorn.error: Application startup complete", text, re.M)
+    access = rf'^{STAMP} INFO uvicorn.access: 127.0.0.1:\d+ - "GET /login/verify\?token='
+    assert re.search(access + r"\[redacted\]&next=/ HTTP/1.1\" \d+", text, re.M), text
+    assert "secret-sign-in" not in text
+
+
+def test_log_level_warning_leaves_out_access_lines(tmp_path: Path) -> None:
+    proc, port = _start(tmp_path, "1", PAPERWIRE_LOG_LEVEL="warning")
+    try:
+        httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=10)
+    finally:
+        _stop(proc)
+    text = (tmp_path / "serve.log").read_text()
+    assert "uvicorn.access" not in text and "GET /openapi.json" not in text
