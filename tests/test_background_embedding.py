@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import time
+from datetime import date
 from itertools import islice
 from pathlib import Path
 
+import pytest
+
 from paperwire.config import Settings
+from paperwire.search.semantic import BackgroundEmbedder
 from paperwire.service import Service
 from tests.conftest import KAGGLE_FILE
+from webkit import listed_paper
+
+DAY = date(2025, 6, 2)
 
 
 def test_one_background_embedder_per_data_dir_and_it_embeds(tmp_path: Path) -> None:
@@ -39,3 +47,23 @@ def test_background_embedding_can_be_switched_off(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data", embed_in_background=False)
     with Service(settings) as service:
         assert service.start_background_embedding() is None
+
+
+def test_background_embedding_errors_are_logged_once_each(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "models").write_text("not a directory")  # the model cannot be prepared
+    settings = Settings(data_dir=tmp_path / "data", model_dir=tmp_path / "models")
+    with Service(settings) as service:
+        service.store.upsert_papers([listed_paper(1, "Unembeddable", ["Ann Lee"], DAY)])
+        embedder = BackgroundEmbedder(service.semantic_index, interval=0.05)
+        with caplog.at_level(logging.INFO, logger="paperwire.search.semantic"):
+            embedder.start()
+            deadline = time.monotonic() + 60
+            while embedder.rounds_failed < 5 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            embedder.stop(timeout=30)
+    assert embedder.rounds_failed >= 5 and embedder.last_error
+    failed = [r for r in caplog.records if "background embedding failed" in r.getMessage()]
+    assert len(failed) == 1 and failed[0].levelno == logging.ERROR
+    assert failed[0].exc_info is not None  # with its traceback, once

@@ -5,9 +5,12 @@ to do, typos of setting names caught, descriptions shown as written."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 SECRETS = {
     "PAPERWIRE_ADMIN_TOKEN": "admintok999",
@@ -66,3 +69,31 @@ def test_a_mistyped_setting_variable_is_pointed_out(tmp_path: Path) -> None:
     ) in result.stderr
     far = paperwire("stats", env={"PAPERWIRE_SHARED": "/x", "PAPERWIRE_DATA_DIR": str(tmp_path)})
     assert "warning" not in far.stderr  # not a near miss: other tools' variables stay quiet
+
+
+LOG_PROBE = """
+import logging, sys
+from paperwire.cli import cli
+try:
+    cli(["--data-dir", sys.argv[1], "settings"])
+except SystemExit:
+    pass
+logging.getLogger("paperwire.probe").info("info line")
+logging.getLogger("paperwire.probe").warning("warning line")
+"""
+
+
+@pytest.mark.parametrize(("level", "shown"), [("info", 2), ("warning", 1)])
+def test_commands_configure_paperwire_logging(tmp_path: Path, level: str, shown: int) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PAPERWIRE_")}
+    done = subprocess.run(
+        [sys.executable, "-c", LOG_PROBE, str(tmp_path / "data")],
+        capture_output=True,
+        text=True,
+        env={**clean, "PAPERWIRE_LOG_LEVEL": level},
+        check=True,
+    )
+    stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}"
+    lines = re.findall(rf"^{stamp} (INFO|WARNING) paperwire.probe: (\w+) line$", done.stderr, re.M)
+    assert len(lines) == shown, done.stderr
+    assert ("WARNING", "warning") in lines

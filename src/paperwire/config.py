@@ -14,6 +14,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from paperwire.logs import LEVELS
+
 ENV_PREFIX = "PAPERWIRE_"
 # Settings whose values are never printed (`paperwire settings`, error messages, logs).
 SECRET_SETTINGS = frozenset({"secret_key", "smtp_password", "admin_token"})
@@ -116,6 +118,18 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="Address `paperwire serve` binds.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port `paperwire serve` binds.")
     workers: int = Field(default=1, ge=1, description="Web server worker processes.")
+    log_level: str = Field(
+        default="info",
+        description="debug | info | warning | error — the least severe log lines `paperwire "
+        "serve` and the commands write to stderr (each with time, level and logger name).",
+    )
+    shutdown_timeout: int = Field(
+        default=10,
+        ge=1,
+        description="Seconds `paperwire serve` lets open requests finish after SIGTERM or "
+        "Ctrl-C before it closes their connections and exits (a client that never reads its "
+        "responses cannot keep it running).",
+    )
     smtp_host: str = Field(default="localhost", description="SMTP server for emails.")
     smtp_port: int = Field(default=25, ge=0, le=65535, description="SMTP port.")
     smtp_security: str = Field(
@@ -201,6 +215,12 @@ class Settings(BaseSettings):
         description="Largest library file (BibTeX, CSL-JSON, RIS, list of ids) accepted "
         "for matching, in bytes.",
     )
+    max_body_bytes: int = Field(
+        default=1_000_000,
+        ge=1024,
+        description="Largest request body the site and API accept, in bytes (a bigger one "
+        "gets 413 before it is read); library file uploads have library_max_bytes instead.",
+    )
 
     # -- scale (issue 15) --
     vector_backend: str = Field(
@@ -228,6 +248,13 @@ class Settings(BaseSettings):
         if value not in {"local", "pgvector"}:
             raise ValueError("vector_backend must be one of: local, pgvector")
         return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        if value.lower() not in LEVELS:
+            raise ValueError(f"log_level must be one of: {', '.join(LEVELS)}")
+        return value.lower()
 
     @field_validator("embed_device")
     @classmethod

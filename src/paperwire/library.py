@@ -118,7 +118,7 @@ def clean_name(
         raise LibraryError(f"the {what} is {len(name):,} characters; the limit is {limit}")
     keyed = len(key(name))
     if keyed > limit:
-        wide = next(c for c in name if len(key(c)) > 1)
+        wide = next((c for c in name if len(key(c)) > 1), name[-1])  # never StopIteration
         raise LibraryError(
             f"the {what} is too long: it has {len(name):,} characters, but some count as "
             f"several (such as {wide!r}, compared as {key(wide)!r}), making {keyed:,} of "
@@ -273,6 +273,18 @@ class Library:
         self.collection(user_id, collection_id)
         if not self.store.remove_item(user_id, collection_id, canonical(arxiv_id)):
             raise NotFound(f"{arxiv_id!r} is not in this collection")
+
+    def put_item(
+        self, user_id: int, collection_id: int, arxiv_id: str, note: str | None = None
+    ) -> tuple[Paper, CollectionEntry]:
+        """Idempotent add of one stored paper, setting its note when one is given, in one
+        transaction: the paper and its row as stored, whatever else runs meanwhile."""
+        paper = self.paper(arxiv_id)
+        clean = None if note is None else clean_note(note)
+        entry = self.store.put_item(user_id, collection_id, paper.arxiv_id, clean)
+        if entry is None:
+            raise NotFound("you have no collection with that id")
+        return paper, entry
 
     def set_note(self, user_id: int, collection_id: int, arxiv_id: str, note: str) -> None:
         self.collection(user_id, collection_id)

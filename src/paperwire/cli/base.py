@@ -8,6 +8,7 @@ import click
 from pydantic import ValidationError
 
 from paperwire.config import Settings, unknown_environment
+from paperwire.logs import configure_logging
 from paperwire.service import DataDirUnusable, Service
 from paperwire.store import StoreError
 
@@ -103,6 +104,7 @@ def cli(
         settings = Settings.load(config_file, data_dir=data_dir, database_url=database_url)
     except (ValueError, ValidationError) as exc:
         raise click.ClickException(f"invalid settings: {exc}") from None
+    configure_logging(settings.log_level)
     for warning in unknown_environment():
         click.echo(f"warning: {warning}", err=True)
     ctx.obj = Context(settings)

@@ -6,6 +6,7 @@ import click
 
 from paperwire.cli.base import Context, cli, pass_ctx
 from paperwire.cli.render import console, print_settings
+from paperwire.logs import log_config
 from paperwire.service import DataDirUnusable, Service
 from paperwire.store import StoreError
 
@@ -64,7 +65,14 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int | None)
         raise click.ClickException(str(exc)) from exc
     console.print(f"paperwire serving on http://{settings.host}:{settings.port}/ (Ctrl-C stops)")
     if app is not None:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+            log_config=log_config(settings.log_level, web=True),
+            timeout_graceful_shutdown=settings.shutdown_timeout,
+        )
         return
     os.environ[SERVE_SETTINGS_ENV] = settings.model_dump_json()
     os.environ[PARENT_PID_ENV] = str(os.getpid())  # workers end when this process does
@@ -74,5 +82,7 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int | None)
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
-        log_level="info",
+        log_level=settings.log_level,
+        log_config=log_config(settings.log_level, web=True),
+        timeout_graceful_shutdown=settings.shutdown_timeout,
     )

@@ -395,6 +395,7 @@ class BackgroundEmbedder:
         self.interval = interval
         self.embedded = 0
         self.last_error: str | None = None
+        self.rounds_failed = 0
         self.lock_file: IO[str] | None = None  # closed (lock released) by stop()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="paperwire-embed", daemon=True)
@@ -424,9 +425,17 @@ class BackgroundEmbedder:
                     since = started
                     if modified_since is None:
                         full_at = time.monotonic()
+                if self.last_error is not None:
+                    LOG.info("background embedding works again")
                 self.last_error = None
             except Exception as exc:  # a bad round must not kill the worker
-                self.last_error = f"{type(exc).__name__}: {exc}"
+                error = f"{type(exc).__name__}: {exc}"
+                self.rounds_failed += 1
+                if error != self.last_error:  # once per distinct error, not every round
+                    LOG.exception(
+                        "background embedding failed (tried again every %ss)", self.interval
+                    )
+                self.last_error = error
                 since = None
             self._stop.wait(self.interval)
 

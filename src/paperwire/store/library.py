@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from paperwire.digest.compose import normalize_name
@@ -235,6 +236,32 @@ class LibraryStore:
                 )
                 conn.execute(stmt, rows)
         return len(rows), len(unique) - len(rows)
+
+    def put_item(
+        self, user_id: int, collection_id: int, arxiv_id: str, note: str | None = None
+    ) -> CollectionEntry | None:
+        """Add one paper, or keep it, and set its note when `note` is given: one upsert
+        (INSERT … ON CONFLICT DO UPDATE … RETURNING), so a removal running at the same time
+        never leaves this without its row. The row as stored, or None when the collection
+        is not the reader's."""
+        with self.engine.begin() as conn:
+            if not self._owns(conn, user_id, collection_id):
+                return None
+            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+            stmt = dialect.insert(collection_items).values(
+                collection_id=collection_id, arxiv_id=arxiv_id, added_at=_now(), note=note or ""
+            )
+            kept = collection_items.c.note if note is None else stmt.excluded.note
+            row = conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["collection_id", "arxiv_id"], set_={"note": kept}
+                ).returning(
+                    collection_items.c.arxiv_id,
+                    collection_items.c.added_at,
+                    collection_items.c.note,
+                )
+            ).one()
+        return CollectionEntry(str(row.arxiv_id), _aware(row.added_at), str(row.note or ""))
 
     def remove_item(self, user_id: int, collection_id: int, arxiv_id: str) -> bool:
         with self.engine.begin() as conn:

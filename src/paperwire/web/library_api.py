@@ -292,15 +292,9 @@ def put_item(
 ) -> ItemOut:
     """Idempotent: adds the paper if missing; sets its note when `note` is given."""
     user = reader(request, authorization, x_csrf_token, True)
-    library = _library(request)
+    note = body.note if body is not None else None
     try:
-        paper = library.paper(arxiv_id)
-        library.add_to_collection(user.id, collection_id, [paper.arxiv_id])
-        if body is not None and body.note is not None:
-            library.set_note(user.id, collection_id, paper.arxiv_id, body.note)
-        entry = next(
-            e for e in library.store.items(user.id, collection_id) if e.arxiv_id == paper.arxiv_id
-        )
+        paper, entry = _library(request).put_item(user.id, collection_id, arxiv_id, note)
     except (LibraryError, NotFound) as exc:
         raise library_http_error(exc) from exc
     service = service_of(request)
