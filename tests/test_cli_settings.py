@@ -97,3 +97,36 @@ def test_commands_configure_paperwire_logging(tmp_path: Path, level: str, shown:
     lines = re.findall(rf"^{stamp} (INFO|WARNING) paperwire.probe: (\w+) line$", done.stderr, re.M)
     assert len(lines) == shown, done.stderr
     assert ("WARNING", "warning") in lines
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("PAPERWIRE_HOST", "", "host is empty: give an address to bind"),
+        ("PAPERWIRE_DATA_DIR", " ", "data_dir is empty"),
+        ("PAPERWIRE_BASE_URL", "not a url", "base_url must be the site's public http(s)"),
+        ("PAPERWIRE_MAIL_FROM", "not an address", "mail_from must be an email address"),
+    ],
+)
+def test_settings_that_cannot_work_are_refused(
+    tmp_path: Path, variable: str, value: str, said: str
+) -> None:
+    """These passed before: an empty host bound every address ("serving on http://:8000/"),
+    an empty data_dir became ".", and a base_url or mail_from that is none made broken
+    links and From headers in every email."""
+    env = {"PAPERWIRE_DATA_DIR": str(tmp_path), variable: value}
+    result = paperwire("settings", env=env)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"{variable}: {said}" in " ".join(result.stderr.split())
+
+
+def test_a_short_sign_in_link_says_seconds() -> None:
+    from paperwire.config import Settings
+    from paperwire.web.auth import login_message
+
+    def text(seconds: int) -> str:
+        message = login_message(Settings(login_link_max_age=seconds), "a@example.org", "L")
+        return str(message.get_payload(decode=True), "utf-8")
+
+    assert "valid for 3 seconds," in text(3) and "valid for 1 second," in text(1)
+    assert "valid for 15 minutes," in text(900)

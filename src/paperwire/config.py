@@ -6,8 +6,10 @@ import difflib
 import os
 import tomllib
 from collections.abc import Mapping
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -113,7 +115,10 @@ class Settings(BaseSettings):
         "once and kept in data_dir/secret_key.",
     )
     base_url: str = Field(
-        default="http://127.0.0.1:8000", description="Public URL of the site, used in emails."
+        default="http://127.0.0.1:8000",
+        description="Public URL of the site, used in emails and feeds. paperwire "
+        "must be served at the root of that host: a reverse proxy may not add a path "
+        "prefix (/paperwire/), since pages, forms and redirects use root-relative links.",
     )
     host: str = Field(default="127.0.0.1", description="Address `paperwire serve` binds.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port `paperwire serve` binds.")
@@ -241,6 +246,46 @@ class Settings(BaseSettings):
         description="auto | cpu | cuda — where the embedding model runs; auto picks CUDA "
         "when onnxruntime-gpu (the [gpu] extra) and a GPU are present, else the CPU.",
     )
+
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _data_dir(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():  # Path("") would be "."
+            raise ValueError("data_dir is empty: give a directory (default paperwire-data)")
+        return value
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        if not value.strip():  # uvicorn took "" as every address, IPv4 and IPv6
+            raise ValueError(
+                "host is empty: give an address to bind, e.g. 127.0.0.1 (this machine only) "
+                "or 0.0.0.0 (every interface)"
+            )
+        return value.strip()
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                "base_url must be the site's public http(s) address, e.g. "
+                "https://papers.example.org"
+            )
+        return value.strip()
+
+    @field_validator("mail_from")
+    @classmethod
+    def _mail_from(cls, value: str) -> str:
+        address = parseaddr(value)[1]
+        local, _, domain = address.rpartition("@")
+        if not local or not domain:
+            raise ValueError(
+                "mail_from must be an email address, optionally with a name: "
+                "'paperwire <digest@papers.example.org>'"
+            )
+        return value
 
     @field_validator("vector_backend")
     @classmethod

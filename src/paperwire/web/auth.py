@@ -186,14 +186,19 @@ def safe_next(path: str | None) -> str:
 
 def login_message(settings: Settings, email: str, link: str) -> Message:
     """The sign-in email (plain text). The link is never logged."""
-    minutes = max(1, settings.login_link_max_age // 60)
+    seconds = settings.login_link_max_age
+    valid = (
+        f"{seconds} second{'s' if seconds != 1 else ''}"
+        if seconds < 120
+        else f"{seconds // 60} minutes"
+    )
     return build_message(
         settings=settings,
         recipient=email,
         subject="Your paperwire sign-in link",
         text=(
             "Someone (hopefully you) asked to sign in to paperwire with this address.\n\n"
-            f"Open this link to sign in (valid for {minutes} minutes, works once):\n{link}\n\n"
+            f"Open this link to sign in (valid for {valid}, works once):\n{link}\n\n"
             "If you did not ask for it, ignore this email.\n"
         ),
         html=None,
