@@ -268,6 +268,28 @@ def test_result_ids_of_every_arxiv_id_form(settings: Settings) -> None:
         assert search_ids(service, 'ti:"quokka survey 5"') == {"math.GT/0309136"}
 
 
+def test_a_catch_up_that_cannot_record_its_time_still_searches(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """On a full disk the first search after start answered 500: the catch-up it runs
+    writes the index's sync time. The write is now best effort (a real OS error here: a
+    directory where the meta file's temporary copy goes), and the old meta stays whole."""
+    with Service(settings) as service:
+        service.import_snapshot(write(tmp_path / "a.jsonl", read_records(0, 50)))
+        meta = settings.data_dir / "index" / "lexical" / "paperwire.json"
+        before = meta.read_text()
+    blocker = meta.with_suffix(".tmp")
+    blocker.mkdir()
+    try:
+        with Service(settings) as service:
+            title = read_records(3, 4)[0]["title"]
+            assert read_records(3, 4)[0]["id"] in search_ids(service, str(title))
+            assert service.search_engine.catch_up() == 0
+    finally:
+        blocker.rmdir()
+    assert meta.read_text() == before
+
+
 def test_a_catch_up_leaves_an_import_s_papers_to_the_import(
     settings: Settings, tmp_path: Path
 ) -> None:

@@ -216,7 +216,10 @@ class SearchEngine:
                         LOG.info("lexical catch-up deferred: another process holds the index")
                         return count  # synced_until stays: the next catch-up looks again
                     count += len(stale)
-        lexical.synced_until = started - SYNC_MARGIN
+        try:
+            lexical.synced_until = started - SYNC_MARGIN
+        except OSError as exc:  # e.g. a full disk: searching goes on, the next one retries
+            LOG.warning("could not record the lexical index's sync time: %s", exc)
         return count
 
     def use_semantic(self, index: SemanticSearcher | None, reason: str = "") -> None:

@@ -210,8 +210,12 @@ class LexicalIndex:
     def synced_until(self, when: datetime | None) -> None:
         meta = {"schema_version": SCHEMA_VERSION, "synced_until": when and when.isoformat()}
         temporary = self._meta_path().with_suffix(".tmp")
-        temporary.write_text(json.dumps(meta))
-        temporary.replace(self._meta_path())
+        try:
+            temporary.write_text(json.dumps(meta))
+            temporary.replace(self._meta_path())
+        except OSError:
+            temporary.unlink(missing_ok=True)  # the old meta stays whole
+            raise
 
     @property
     def outdated(self) -> bool:
