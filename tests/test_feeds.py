@@ -180,6 +180,26 @@ def test_trending_and_search_feeds(live: Live) -> None:
     assert all("cs.CV" in [t.term for t in e.tags] for e in narrowed.entries)
 
 
+def test_a_feed_reader_polling_an_unchanged_feed_gets_304_and_no_cookie(live: Live) -> None:
+    """Feeds had no validator, so every poll fetched the whole body (If-None-Match: 200),
+    and they carried the CSRF cookie under Cache-Control: public, which a shared cache
+    could hand to many visitors. The CSRF cookie goes with pages only."""
+    with httpx.Client(base_url=live.url, timeout=60) as client:
+        first = client.get("/feeds/daily.rss")
+        assert first.status_code == 200 and "set-cookie" not in first.headers
+        tag = first.headers["etag"]
+        assert tag.startswith('W/"')
+        again = client.get("/feeds/daily.rss", headers={"If-None-Match": tag})
+        assert again.status_code == 304 and again.content == b""
+        assert again.headers["etag"] == tag
+        other = client.get("/feeds/daily.atom", headers={"If-None-Match": tag})
+        assert other.status_code == 200 and other.headers["etag"] != tag
+        api = client.get("/api/v1/search", params={"q": "language"})
+        assert api.status_code == 200 and "set-cookie" not in api.headers
+        page = client.get("/")
+        assert "pw_csrf=" in page.headers.get("set-cookie", "")
+
+
 def test_feed_errors_are_clear(live: Live) -> None:
     assert "give a search query" in get(live, "/feeds/search.rss", 400).text
     assert "since" in get(live, "/feeds/search.rss?q=since:someday", 400).text

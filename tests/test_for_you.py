@@ -26,7 +26,7 @@ from webkit import (
     write_subset,
 )
 
-CARD = re.compile(r'<article class="card" data-paper="([^"]+)"')
+CARD = re.compile(r'<article class="card"[^>]* data-paper="([^"]+)"')
 
 
 def reader(live: Live, email: str) -> tuple[httpx.Client, str, int]:

@@ -208,12 +208,14 @@ def _csrf_cookie(nonce: str, secure: bool) -> str:
 def _add_headers(headers: MutableHeaders, static: bool, cookie: str | None, session: bool) -> None:
     if static:
         headers.setdefault("Cache-Control", "public, max-age=86400")
-    if cookie is not None:
-        headers.append("set-cookie", cookie)
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("X-Frame-Options", "DENY")
     if headers.get("content-type", "").startswith("text/html"):
+        # The CSRF cookie goes with pages only, the forms' token in them: feeds and JSON
+        # may be kept by shared caches, which must not hand one visitor's nonce to others
+        if cookie is not None:
+            headers.append("set-cookie", cookie)
         headers.setdefault("Content-Security-Policy", CSP)
         # Pages carry the visitor's CSRF token, and a reader's votes, saves and name: no
         # shared cache may keep them, and a signed-in page is not kept at all, so Back

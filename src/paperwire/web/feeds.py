@@ -4,6 +4,7 @@ Service (as the pages do), hand them to paperwire.feeds / paperwire.bibliography
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import UTC, date, datetime
 from typing import Annotated
@@ -70,10 +71,34 @@ def _feed(
         description=feed_description(info_title, len(papers), total),
         site_url=base,
     )
+    media = feeds.FEED_TYPES[fmt] + "; charset=utf-8"
+    tag = _feed_tag(fmt, info, papers)
+    headers = {"Cache-Control": "public, max-age=300", "ETag": tag}
+    if tag in _etags(request.headers.get("if-none-match", "")):
+        return Response(status_code=304, headers=headers)  # a feed reader's poll: unchanged
     build = feeds.rss if fmt == "rss" else feeds.atom
     body = build(info, papers, datetime.now(UTC))
-    media = feeds.FEED_TYPES[fmt] + "; charset=utf-8"
-    return Response(body, media_type=media, headers={"Cache-Control": "public, max-age=300"})
+    return Response(body, media_type=media, headers=headers)
+
+
+def _feed_tag(fmt: str, info: feeds.FeedInfo, papers: list[Paper]) -> str:
+    """A weak ETag of what a feed says: its header and each paper as listed (id, version,
+    dates, title, abstract), not the build time every body carries."""
+    digest = hashlib.blake2b(digest_size=16)
+    for part in (fmt, info.title, info.link, info.self_url, info.description):
+        digest.update(part.encode("utf-8", "surrogatepass") + b"\0")
+    for paper in papers:
+        fields = (paper.arxiv_id, paper.version, paper.updated, paper.listing_date)
+        digest.update(repr(fields).encode() + b"\0")
+        digest.update(paper.title.encode("utf-8", "surrogatepass") + b"\0")
+        digest.update(paper.abstract.encode("utf-8", "surrogatepass") + b"\0")
+    return f'W/"{digest.hexdigest()}"'
+
+
+def _etags(header: str) -> set[str]:
+    """The entity tags of an If-None-Match header, each also as its weak form."""
+    tags = {t.strip() for t in header.split(",") if t.strip()}
+    return tags | {t if t.startswith("W/") else f"W/{t}" for t in tags}
 
 
 @router.get("/feeds/daily.{fmt}")
