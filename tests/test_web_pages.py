@@ -3,6 +3,7 @@ first-run page, error pages, and that paper text can never inject markup."""
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 from dataclasses import replace
@@ -123,9 +124,27 @@ def test_a_search_page_past_the_last_says_so_with_links_back(live: Live) -> None
     assert "No papers match" not in html and "Page 999 is past the end" in html
     assert f"{total:,} results make {pages} pages" in html
     assert "page 999 of" not in html
-    link = "/search?q=model&category=&since=&until=&sort=date&page="
+    link = "/search?q=model&category=&since=&until=&sort=date&mode=hybrid&page="
     assert f'<a href="{link}{pages}">last page</a>' in html
     assert f'<a href="{link}1">first page</a>' in html
+
+
+def test_the_search_page_takes_a_mode_like_the_api(live: Live) -> None:
+    """The page searched hybrid whatever `mode=` said (the API honours it): words only,
+    meaning only or both now, kept in the form and in the page links."""
+    words = get(live, "/search?q=model&mode=lexical")
+    assert '<option value="lexical" selected>Words only</option>' in words
+    assert "&amp;mode=lexical&amp;page=2" in words or "&mode=lexical&page=2" in words
+    api = httpx.get(f"{live.url}/api/v1/search", params={"q": "model", "mode": "semantic"})
+    page = get(live, "/search?q=model&mode=semantic")
+    notes = api.json()["notes"]
+    assert notes, "the API says how a semantic search went (its coverage or why not)"
+    for note in notes:  # the page searched the same way: the same notes
+        assert html.escape(note, quote=True) in page
+    assert '<option value="semantic" selected>Meaning only</option>' in page
+    assert "mode must be one of hybrid, lexical, semantic" in get(
+        live, "/search?q=model&mode=fuzzy", 400
+    )
 
 
 def test_paper_page_has_everything(live: Live) -> None:

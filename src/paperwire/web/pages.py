@@ -13,6 +13,7 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from paperwire.mail import MAIL_DOWN, DeliveryError
+from paperwire.search.engine import MODES
 from paperwire.service import Service
 from paperwire.web import listing
 from paperwire.web.auth import (
@@ -30,6 +31,7 @@ router = APIRouter(include_in_schema=False)
 log = logging.getLogger(__name__)
 PER_PAGE = 50
 SEARCH_PER_PAGE = 20
+SEARCH_MODES = MODES  # hybrid (default), lexical, semantic: as the API takes them
 
 
 def _service(request: Request) -> Service:
@@ -144,17 +146,35 @@ async def search_page(
     until: str = "",
     sort: str = "relevance",
     page: Annotated[int, Query(ge=1, le=1000)] = 1,
+    mode: str = "hybrid",
 ) -> Response:
     service = _service(request)
-    form = {"q": q, "category": category, "since": since, "until": until, "sort": sort}
+    form = {
+        "q": q,
+        "category": category,
+        "since": since,
+        "until": until,
+        "sort": sort,
+        "mode": mode,
+    }
     context: dict[str, Any] = {"form": form, "result": None, "error": None, "page": page}
     if sort not in listing.SORTS:
         raise HTTPException(400, f"sort must be one of {', '.join(listing.SORTS)}")
+    if mode not in SEARCH_MODES:
+        raise HTTPException(400, f"mode must be one of {', '.join(SEARCH_MODES)}")
     if q.strip() or category.strip() or since or until:
         try:
             low, high = listing.parse_day(since, "since"), listing.parse_day(until, "until")
             result = listing.search(
-                service, q, sort, page, SEARCH_PER_PAGE, category=category, since=low, until=high
+                service,
+                q,
+                sort,
+                page,
+                SEARCH_PER_PAGE,
+                mode=mode,
+                category=category,
+                since=low,
+                until=high,
             )
         except ValueError as exc:
             context["error"] = str(exc)
