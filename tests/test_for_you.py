@@ -190,3 +190,13 @@ def test_reasons_show_a_latex_title_as_its_characters(tmp_path: Path) -> None:
         assert f"close to 'DiARC: {topic}' in your Saved" in reasons[near.arxiv_id]
         page = client.get("/for-you", params={"days": 7}).text
         assert "close to &#39;DiARC: diffusion planners" in page and "textsc" not in page
+
+
+def test_for_you_with_an_empty_library_says_what_it_shows(site: tuple[Live, Mailbox]) -> None:
+    """With nothing saved the page showed trending picks under "ranked for you from what
+    you saved, imported, liked and upvoted"."""
+    live, _ = site
+    client, _, _ = reader(live, "nothing-yet@example.org")
+    page = client.get("/for-you", params={"days": 30}).text
+    assert "ranked for you from what you saved" not in page
+    assert "the most trending of them while your library is empty" in page
