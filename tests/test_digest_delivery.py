@@ -116,9 +116,20 @@ def test_web_flow_email_headers_parts_and_links(
     assert saved.status_code == 200 and "preferences are saved" in saved.text
     bad = client.post(
         "/subscribe/manage",
-        data={"token": manage_path.split("token=")[1], "timezone": "Nowhere/Here"},
+        data={
+            "token": manage_path.split("token=")[1],
+            "timezone": "Nowhere/Here",
+            "frequency": "weekly",
+            "weekday": "4",
+            "max_papers": "12",
+        },
     )
     assert bad.status_code == 400 and "IANA" in bad.text
+    # the form shows what was submitted, to fix the one field (it reverted to the stored)
+    assert 'value="Nowhere/Here"' in bad.text and 'value="12"' in bad.text
+    assert '<option value="weekly" selected>' in bad.text
+    assert '<option value="4" selected>' in bad.text
+    assert 'value="cs.CL"' in bad.text  # not submitted: the stored value
 
     composed, sent = service.digest.run(DAY)
     assert (composed.composed, sent.sent) == (1, 1)  # the stranger never confirmed

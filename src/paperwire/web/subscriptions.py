@@ -146,15 +146,32 @@ def manage_form(request: Request, token: str = "") -> HTMLResponse:
 
 
 def _manage_page(
-    request: Request, token: str, saved: bool = False, error: str | None = None
+    request: Request,
+    token: str,
+    saved: bool = False,
+    error: str | None = None,
+    submitted: dict[str, str] | None = None,
 ) -> HTMLResponse:
+    """The preferences form: the stored values, or after an error the values the reader
+    submitted (they were thrown away, the form showing the stored ones again)."""
     service = _service(request)
     try:
         sub = service.digest.subscriber_for_token(token, "manage")
     except SubscriptionError as exc:
         return _message(request, "Link not valid", str(exc), 400)
+    shown = {
+        "frequency": sub.frequency,
+        "weekday": str(sub.weekday),
+        "send_time": sub.send_time,
+        "timezone": sub.timezone,
+        "categories": " ".join(sub.categories),
+        "saved_searches": "\n".join(sub.saved_searches),
+        "followed_authors": "\n".join(sub.followed_authors),
+        "max_papers": str(sub.max_papers),
+    } | (submitted or {})
     context = {
         "sub": sub,
+        "shown": shown,
         "token": token,
         "weekdays": WEEKDAYS,
         "unsubscribe_url": service.digest.unsubscribe_url(sub),
@@ -173,7 +190,7 @@ async def manage(request: Request) -> HTMLResponse:
     try:
         _service(request).digest.update_subscription(token, values)
     except SubscriptionError as exc:
-        return _manage_page(request, token, error=str(exc))
+        return _manage_page(request, token, error=str(exc), submitted=values)
     return _manage_page(request, token, saved=True)
 
 
