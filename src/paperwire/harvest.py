@@ -132,7 +132,7 @@ def harvest_oai(
             token, pages, params = None, 0, first  # saved token expired: start over
             continue
         except SourceError as exc:
-            if pages and "are stored" not in str(exc):  # the host answered before
+            if pages and not exc.progress:  # the host answered before
                 exc.progress = (
                     f"{_stored(pages)} — run the same command again later to resume from "
                     f"page {pages + 1}"
@@ -200,11 +200,15 @@ def _fetch_oai_page(
             return arxiv_oai.parse_list_records(body)
         except arxiv_oai.MalformedResponse as exc:
             if attempt == tries:
-                raise SourceError(
+                failure = SourceError(
                     f"page {number} of the OAI-PMH harvest was still malformed after {tries} "
-                    f"tries ({exc}); {_stored(number - 1)} — re-run the same command later "
-                    "to resume from this page"
-                ) from exc
+                    f"tries ({exc})"
+                )
+                failure.progress = (
+                    f"{_stored(number - 1)} — re-run the same command later to resume from "
+                    "this page"
+                )
+                raise failure from exc
             sleep(min(60.0, settings.retry_backoff * 2 ** (attempt - 1)))
     raise AssertionError("unreachable")
 
