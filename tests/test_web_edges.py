@@ -138,6 +138,23 @@ def test_head_answers_as_get_without_a_body(live: Live) -> None:
         assert client.head("/papers/2506.99999").status_code == 404
 
 
+def test_a_compressed_static_file_has_its_own_weak_etag_and_revalidates(live: Live) -> None:
+    with httpx.Client(base_url=live.url) as client:
+        path = "/static/paperwire.css"  # well above GZip's 2,000-byte minimum
+        plain = client.get(path, headers={"Accept-Encoding": "identity"})
+        packed = client.get(path, headers={"Accept-Encoding": "gzip"})
+        assert "content-encoding" not in plain.headers
+        assert packed.headers["content-encoding"] == "gzip"
+        assert plain.headers["etag"].startswith('"')  # the plain bytes keep a strong tag
+        assert packed.headers["etag"] == "W/" + plain.headers["etag"]
+        for tag, encoding in (
+            (packed.headers["etag"], "gzip"),
+            (plain.headers["etag"], "identity"),
+        ):
+            again = client.get(path, headers={"Accept-Encoding": encoding, "If-None-Match": tag})
+            assert again.status_code == 304, encoding
+
+
 def test_admin_endpoint_speaks_json_and_wants_bearer(live: Live) -> None:
     with httpx.Client(base_url=live.url) as client:
         good = {"authorization": "Bearer admin-secret"}
