@@ -82,6 +82,9 @@ def test_anonymous_api_writes_get_401_before_the_body(live: Live) -> None:
 def test_forms_are_limited_and_uploads_keep_their_own_limit(live: Live, api: httpx.Client) -> None:
     login = httpx.post(f"{live.url}/login", data={"email": "a@example.org", "x": "y" * LIMIT})
     assert login.status_code == 413
+    assert login.headers["content-type"].startswith("text/html")  # a form gets a page
+    assert "<h1>413 Request too large</h1>" in login.text and "max_body_bytes" in login.text
+    assert "default-src" in login.headers["content-security-policy"]
     cid = api.post("/api/v1/collections", json={"name": "Import"}).json()["id"]
     ids = b"\n".join(b"2506.%05d" % n for n in range(LIMIT // 5))  # ~130 kB of ids
     imported = api.post(f"/api/v1/collections/{cid}/import", content=ids)

@@ -8,6 +8,7 @@ own limit, library_max_bytes (web/library_io.py)."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 
@@ -26,7 +27,7 @@ def too_large_message(limit: int) -> str:
 
 
 class BodyLimit:
-    """See the module docstring. 413 (JSON under /api and /admin, text elsewhere) when the
+    """See the module docstring. 413 (JSON under /api and /admin, a small HTML page elsewhere) when the
     Content-Length says too much; an HTTPException(413) from `receive` when a streamed body
     passes the limit, which the app's error handlers answer."""
 
@@ -72,8 +73,8 @@ async def _refuse(send: Send, path: str, status: int, message: str) -> None:
     is not read either."""
     if path.startswith(("/api", "/admin/")):
         body, kind = json.dumps({"error": message}).encode(), b"application/json"
-    else:
-        body, kind = message.encode(), b"text/plain; charset=utf-8"
+    else:  # a form sent from a page: a page answers (the templates are out of reach here)
+        body, kind = _page(status, message).encode(), b"text/html; charset=utf-8"
     headers = [
         (b"content-type", kind),
         (b"content-length", str(len(body)).encode()),
@@ -83,3 +84,17 @@ async def _refuse(send: Send, path: str, status: int, message: str) -> None:
         headers.append((b"www-authenticate", b"Bearer"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+TITLES = {401: "Sign-in needed", 413: "Request too large"}
+
+
+def _page(status: int, message: str) -> str:
+    title = f"{status} {TITLES.get(status, 'Refused')}"
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{title} · paperwire</title></head><body><main><h1>{title}</h1>"
+        f"<p>{html.escape(message)}. Go back, shorten what you sent and try again.</p>"
+        '<p><a href="/">paperwire home</a></p></main></body></html>'
+    )
