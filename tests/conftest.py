@@ -29,6 +29,19 @@ SCIFACT = SHARED / "beir_scifact"
 _counter = itertools.count()
 
 
+_STRAY_DATA = Path.cwd() / "paperwire-data"  # the default data_dir, relative to where tests run
+
+
+@pytest.fixture(autouse=True)
+def _no_stray_data_dir() -> Iterator[None]:
+    """A test writing the default ./paperwire-data (no data_dir of its own) fails, named."""
+    before = _STRAY_DATA.exists()
+    yield
+    if not before and _STRAY_DATA.exists():
+        shutil.rmtree(_STRAY_DATA, ignore_errors=True)
+        pytest.fail(f"this test created {_STRAY_DATA}: give it a data_dir under tmp_path")
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED.exists():

@@ -27,9 +27,9 @@ def too_large_message(limit: int) -> str:
 
 
 class BodyLimit:
-    """See the module docstring. 413 (JSON under /api and /admin, a small HTML page elsewhere) when the
-    Content-Length says too much; an HTTPException(413) from `receive` when a streamed body
-    passes the limit, which the app's error handlers answer."""
+    """See the module docstring. 413 (JSON under /api and /admin, a small HTML page
+    elsewhere) when the Content-Length says too much; an HTTPException(413) from `receive`
+    when a streamed body passes the limit, which the app's error handlers answer."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
