@@ -136,6 +136,21 @@ def test_the_fetch_hint_only_when_an_unmatched_entry_has_an_arxiv_id(live: Live)
     assert 'id="fetch-hint"' in with_id.text
 
 
+def test_an_import_matching_nothing_makes_no_new_collection(live: Live) -> None:
+    """QA: a file none of whose entries matched left a new, empty collection behind."""
+    client, csrf = reader(live, "nomatch@example.org")
+    user = live.service.accounts.get_or_create_user("nomatch@example.org")
+    stored_nowhere = b"@misc{a, title = {A title stored nowhere}}\n"
+    answer = upload(client, csrf, stored_nowhere, collection_id="new", new_collection="Empty")
+    assert answer.status_code == 200 and 'id="unmatched"' in answer.text
+    assert "<strong>0</strong> matched, so no collection was made" in answer.text
+    assert live.service.library.store.find_collection(user.id, "Empty") is None
+    # into a collection that exists, nothing matching still reports that collection
+    made = live.service.library.create_collection(user.id, "Empty")
+    again = upload(client, csrf, stored_nowhere, collection_id="new", new_collection="Empty")
+    assert f'href="/library/{made.id}" id="import-collection">Empty</a>' in again.text
+
+
 def test_a_file_with_no_entries_is_refused_and_makes_no_collection(live: Live) -> None:
     """Bytes 1..255 (no NUL, so not taken for binary) were read as an empty id list:
     "0 entries", a success, and a new empty collection named after the file."""

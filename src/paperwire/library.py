@@ -184,6 +184,10 @@ class Library:
             raise NotFound("you have no collection with that id")
         return found
 
+    def find_collection(self, user_id: int, name: str) -> Collection | None:
+        """The reader's collection of that name (compared as names are), or None."""
+        return self.store.find_collection(user_id, clean_name(name))
+
     def create_collection(self, user_id: int, name: str) -> Collection:
         name = clean_name(name)
         if len(self.store.list_collections(user_id)) >= MAX_COLLECTIONS:

@@ -31,9 +31,11 @@ class ImportReport:
     """What importing one file did: how it matched, and what the collection took."""
 
     match: LibraryMatch
-    added: AddReport
+    added: AddReport | None  # None: nothing matched, and the new collection was not made
 
     def as_dict(self) -> dict[str, Any]:
+        if self.added is None:
+            return {**self.match.as_dict(), "collection": None, "added": 0, "already": 0}
         collection = self.added.collection
         return {
             **self.match.as_dict(),

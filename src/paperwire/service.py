@@ -667,7 +667,8 @@ class Service:
         fetch: bool = False,
     ) -> ImportReport:
         """Match a library file (see match_library) and add what matched to the reader's
-        collection (by id, or by name: made if missing). Imported papers are saved papers:
+        collection (by id, or by name: made if missing, unless nothing matched, when the
+        report's `added` is None). Imported papers are saved papers:
         the recommender takes them as positives under the collection's name.
         LibraryFileError, making no collection, when the file holds no entry at all."""
         if isinstance(collection, int):
@@ -681,6 +682,12 @@ class Service:
                 "nothing was imported: choose a BibTeX, CSL-JSON or RIS file, or a list of "
                 "arXiv ids or DOIs, one per line"
             )
+        if (
+            not matched.matched
+            and isinstance(collection, str)
+            and self.library.find_collection(user_id, collection) is None
+        ):
+            return ImportReport(matched, None)  # nothing to put in it: no empty collection
         added = self.library.add_to_collection(user_id, collection, matched.matched)
         return ImportReport(matched, added)
 
