@@ -232,3 +232,26 @@ def test_the_focus_ring_of_segmented_links_is_not_clipped(
                 break
         assert len(reached) >= 2, (path, reached)
     context.close()
+
+
+@pytest.mark.parametrize("error", [False, True])
+def test_the_stand_alone_subscription_layout_follows_dark_mode(browser: Any, error: bool) -> None:
+    """The subscription pages' own layout (an app without the site around them) was
+    light-only: a dark-mode reader got dark text settings on a white page."""
+    from paperwire.web.subscriptions import templates
+
+    page_html = templates.get_template("subscriptions/message.html").render(
+        layout="subscriptions/_layout.html",
+        title="Unsubscribed",
+        error=error,
+        message="You will get no more digests",
+        manage_url="/subscribe/manage?token=x",
+    )
+    context = browser.new_context(viewport={"width": 800, "height": 600}, color_scheme="dark")
+    page = context.new_page()
+    page.set_content(page_html)
+    _, background = page.locator("body").evaluate(COLOURS)
+    assert max(background) < 64, background  # a dark page
+    for selector in ("h1", ".alert" if error else ".ok", "a[href^='/subscribe']"):
+        assert contrast(page, selector) >= 4.5, selector
+    context.close()
