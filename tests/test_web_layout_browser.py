@@ -255,3 +255,30 @@ def test_the_stand_alone_subscription_layout_follows_dark_mode(browser: Any, err
     for selector in ("h1", ".alert" if error else ".ok", "a[href^='/subscribe']"):
         assert contrast(page, selector) >= 4.5, selector
     context.close()
+
+
+# elements that scroll sideways and that the keyboard cannot reach (axe's
+# scrollable-region-focusable): not focusable themselves and holding nothing focusable
+UNREACHABLE_SCROLLERS = """() => [...document.querySelectorAll('body *')].filter(el => {
+  const style = getComputedStyle(el);
+  if (!['auto', 'scroll'].includes(style.overflowX) || el.scrollWidth <= el.clientWidth + 1)
+    return false;
+  return el.tabIndex < 0 && !el.querySelector('a[href], button, input, select, textarea, [tabindex]');
+}).map(el => el.tagName + '.' + el.className)"""
+
+
+def test_the_api_docs_scroll_boxes_are_reachable_by_keyboard(
+    site: tuple[Live, Mailbox], phone: Any
+) -> None:
+    """On a phone the endpoint sections of /docs scrolled sideways, and no key reached them."""
+    live, _ = site
+    phone.goto(f"{live.url}/docs")
+    assert phone.evaluate(UNREACHABLE_SCROLLERS) == []
+    assert phone.eval_on_selector_all(".table-scroll", "els => els.length") >= 5
+    assert overflow(phone) <= 0
+    box = phone.locator(".table-scroll").first
+    box.focus()
+    before = box.evaluate("el => el.scrollLeft")
+    phone.keyboard.press("ArrowRight")
+    phone.wait_for_timeout(100)
+    assert box.evaluate("el => el.scrollLeft") > before  # the keys scroll what they reach
