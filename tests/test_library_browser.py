@@ -29,6 +29,15 @@ def test_save_dismiss_and_follow_in_a_browser(site: tuple[Live, Mailbox], browse
     page.click("form.save-to button[type=submit]")
     expect(page.locator(".lib-status")).to_contain_text("Reading group")
     expect(page.locator(".mine form.lib .save")).to_have_attribute("aria-pressed", "true")
+    # the menu now holds the new collection, ticked and chosen; the name field is empty
+    chosen = page.locator("#save-collection option:checked")
+    expect(chosen).to_have_text("Reading group ✓")
+    expect(page.locator("#new-collection")).to_have_value("")
+    page.click("form.save-to button[type=submit]")  # again: into it, no second collection
+    expect(page.locator(".lib-status")).to_contain_text("Reading group")
+    reader = live.service.accounts.get_or_create_user("library@example.org")
+    names = [c.name for c in live.service.library.store.list_collections(reader.id)]
+    assert names.count("Reading group") == 1 and not any("(2)" in n for n in names), names
     shot(page, "20-library-saved")
     page.click("nav[aria-label=Main] >> text=Library")
     page.wait_for_url("**/library")

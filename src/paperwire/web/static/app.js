@@ -146,7 +146,25 @@ function showLibrary(form, submitter, body) {
     link.href = body.collection.url;
     link.textContent = body.collection.name;
     status.append(link);
+    markSavedIn(form, body.collection);
   }
+}
+
+// The "Save to" menu shows the collection just saved to, ticked and chosen (a new one is
+// added to it), and the new-collection field is emptied: a second Save does not make or
+// name it again.
+function markSavedIn(form, collection) {
+  const menu = form.querySelector("select[name=collection_id]");
+  if (!menu) return;
+  let option = [...menu.options].find((o) => o.value === String(collection.id));
+  if (!option) {
+    option = new Option(collection.name, String(collection.id));
+    menu.add(option);
+  }
+  if (!option.textContent.endsWith(" ✓")) option.textContent += " ✓";
+  menu.value = String(collection.id);
+  const fresh = form.querySelector("input[name=new_collection]");
+  if (fresh) fresh.value = "";
 }
 
 function showFollow(form, submitter, body) {
