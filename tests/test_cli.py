@@ -89,20 +89,26 @@ def test_import_and_stats_through_the_real_cli(tmp_path: Path) -> None:
     assert "snapshot" in stats.stdout
 
 
+PAPERWIRE = (sys.executable, "-m", "paperwire")
+
+
 def test_bad_input_gives_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
     missing = run_cli("import", str(tmp_path / "nope.jsonl"), data_dir=tmp_path)
     assert missing.returncode == 2
     assert "does not exist" in missing.stderr
     assert "Traceback" not in missing.stderr
-    bad_db = subprocess.run(
-        [sys.executable, "-m", "paperwire", "--database-url", "mysql://x", "stats"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert bad_db.returncode == 1
-    assert "unsupported database URL" in bad_db.stderr
-    assert "Traceback" not in bad_db.stderr
+    data_dir = tmp_path / "never-made"
+    for url in ("mysql://bob:hunter2@db.example.org/papers", "not a url"):
+        bad_db = subprocess.run(
+            [*PAPERWIRE, "--data-dir", str(data_dir), "--database-url", url, "stats"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert bad_db.returncode == 1
+        assert "--database-url: database_url must be sqlite:///" in bad_db.stderr
+        assert "Traceback" not in bad_db.stderr and "hunter2" not in bad_db.stderr
+        assert not data_dir.exists()  # refused before anything was made
 
 
 @pytest.mark.parametrize("given_by", ["env", "toml", "option"])

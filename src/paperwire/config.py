@@ -254,6 +254,23 @@ class Settings(BaseSettings):
             raise ValueError("data_dir is empty: give a directory (default paperwire-data)")
         return value
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        """Refused before anything is made (the data dir, a SQLite file): an unreadable URL
+        or one of a database paperwire does not speak."""
+        if value is None or not value.strip():
+            return None  # the default: SQLite in data_dir
+        try:
+            driver = make_url(value.strip()).drivername
+        except ArgumentError:
+            driver = ""
+        if driver.split("+", 1)[0] not in ("sqlite", "postgresql"):
+            raise ValueError(
+                "database_url must be sqlite:///path.db or postgresql+psycopg://user@host/db"
+            )
+        return value.strip()
+
     @field_validator("host")
     @classmethod
     def _host(cls, value: str) -> str:

@@ -175,8 +175,9 @@ def _make_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql"):
         return sa.create_engine(url, pool_pre_ping=True, **_JSON)
-    raise StoreError(
-        f"unsupported database URL {url!r}: use sqlite:///path.db or postgresql+psycopg://…"
+    raise StoreError(  # never the URL itself: it may hold a password
+        f"unsupported database URL (a {url.split(':', 1)[0][:20]!r} URL): use "
+        "sqlite:///path.db or postgresql+psycopg://…"
     )
 
 
