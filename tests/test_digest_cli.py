@@ -57,6 +57,9 @@ def test_subscribers_and_digest_commands(
         cli, [*base, "subscribers", "add", "c@example.com", "--timezone", "Mars/Base"]
     )
     assert bad.exit_code != 0 and "IANA" in bad.output
+    for spelling in ("(x)a@example.com", "g:a@example.com;", "A <a@example.com>"):
+        refused = runner.invoke(cli, [*base, "subscribers", "add", spelling])
+        assert refused.exit_code != 0 and "not an email address" in refused.output
     listed = json.loads(run("subscribers", "list", "--json"))
     assert [(s["email"], s["status"], s["frequency"]) for s in listed] == [
         ("a@example.com", "active", "daily"),

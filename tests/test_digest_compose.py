@@ -11,6 +11,7 @@ from paperwire.digest.preferences import PreferenceError, clean_email, clean_pre
 from paperwire.digest.render import Links, render_digest
 from paperwire.digest.schedule import Period, due_period, period_for, send_at
 from paperwire.models import Author, Paper, Subscriber
+from paperwire.web.auth import normalise_email
 
 
 def sub(**kw: object) -> Subscriber:
@@ -216,6 +217,43 @@ def test_addresses_smtp_cannot_take_are_refused_and_international_domains_kept()
     assert clean_email("a@xn--bcher-kva.example") == "a@xn--bcher-kva.example"
     with pytest.raises(PreferenceError, match="not an email"):
         clean_email("a@bü cher.example")
+
+
+SPELLINGS_OF_ONE_MAILBOX = [  # each named victim@example.org to a mail parser
+    "(0)victim@example.org",
+    "victim(1)@example.org",
+    "victim@(2)example.org",
+    "g0:victim@example.org",
+    "g0:victim@example.org;",
+    "Victim <victim@example.org>",
+    "<victim@example.org>",
+    "victim@example.org (Victim)",
+    '"victim"@example.org',
+    "vic tim@example.org",
+    "victim@example.org,other@example.org",
+    "victim@[127.0.0.1]",
+    "victim@example.org.",
+    ".victim@example.org",
+    "vic..tim@example.org",
+    "victim\\@example.org",
+    "a@b@example.org",
+]
+
+
+def test_the_shared_address_check_takes_only_a_plain_address() -> None:
+    """Comments, groups, display names, quotes and whitespace were taken: each spelling
+    was a new address (its own limit counter, subscriber and account) while SMTP mailed
+    them all to victim@example.org. One check serves the subscribe form, the CLI and
+    sign-in (normalise_email)."""
+    for raw in SPELLINGS_OF_ONE_MAILBOX:
+        for check in (clean_email, normalise_email):
+            with pytest.raises(ValueError, match="not an email address"):
+                check(raw)
+    for plain in ("victim@example.org", "o'brien+digest@mail.example.co.uk", "a_b-c@localhost"):
+        assert clean_email(plain) == normalise_email(plain) == plain
+    assert normalise_email(" Victim@Example.ORG ") == "victim@example.org"
+    with pytest.raises(ValueError, match="ASCII before the @"):
+        normalise_email("jörg@example.org")
 
 
 # -- rendering --------------------------------------------------------------------------

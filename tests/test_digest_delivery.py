@@ -180,6 +180,23 @@ def test_web_flow_email_headers_parts_and_links(
     assert status.status_code == 200 and status.json()["counts"] == {"sent": 1}
 
 
+def test_subscribe_refuses_what_is_not_one_plain_address(
+    client: TestClient, service: Service, smtp: SmtpServer
+) -> None:
+    """Each spelling was a new subscriber with its own mail limit, and every confirmation
+    went to victim@example.com: a mail bomb through the form. Now each is refused."""
+    spellings = [f"g{n}:victim@example.com" for n in range(3)]
+    spellings += [f"({n})victim@example.com" for n in range(3)]
+    spellings += ["Victim <victim@example.com>", "victim@example.com (x)"]
+    for spelling in spellings:
+        r = client.post("/subscribe", data={"email": spelling})
+        assert r.status_code == 400 and "not an email address" in r.text, spelling
+    assert service.digest.list_subscribers() == []
+    assert client.post("/subscribe", data={"email": "victim@example.com"}).status_code == 200
+    smtp.handler.wait_to("victim@example.com")
+    assert [r.rcpt for r in smtp.handler.received] == [["victim@example.com"]]
+
+
 def subscribe_many(service: Service, count: int, **prefs: object) -> list[str]:
     emails = [f"user{i:02d}@example.com" for i in range(count)]
     for address in emails:
@@ -461,7 +478,9 @@ def test_an_address_the_server_cannot_take_fails_alone_and_the_batch_goes_on(
     assert {r.rcpt[0] for r in smtp.handler.received} == set(emails)
     failed = [m for m in store.messages() if m.status == "failed"]
     assert sorted(m.recipient for m in failed) == sorted(odd)
-    assert all("UnicodeEncodeError" in (m.last_reply or "") for m in failed)
+    # refused before any SMTP command (it was UnicodeEncodeError at RCPT before the
+    # sender checked every recipient with the address check)
+    assert all("not a plain email address" in (m.last_reply or "") for m in failed)
     assert statuses(service) == {"sent": 8, "failed": 4}
     _, again = service.digest.run(DAY)  # failed for good: not tried again
     assert (again.sent, again.failed, again.retrying) == (0, 0, 0)

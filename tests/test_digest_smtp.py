@@ -89,18 +89,20 @@ def test_tls_and_auth_from_settings(
         smtp_ca_file=ca[1],
     )
     with SmtpSender(settings) as sender:
-        assert sender.send(message(settings, "a@example.com")).startswith("250")
-        assert sender.send(message(settings, "b@example.com")).startswith("250")  # same connection
+        assert sender.send(message(settings, "a@example.com"), "a@example.com").startswith("250")
+        assert sender.send(message(settings, "b@example.com"), "b@example.com").startswith(
+            "250"
+        )  # same connection
     assert [r.rcpt for r in handler.received] == [["a@example.com"], ["b@example.com"]]
 
     wrong = settings.model_copy(update={"smtp_password": "nope"})
     with SmtpSender(wrong) as sender, pytest.raises(DeliveryError) as refused:
-        sender.send(message(wrong, "c@example.com"))
+        sender.send(message(wrong, "c@example.com"), "c@example.com")
     assert refused.value.reply.startswith("535") and not refused.value.temporary
 
     untrusted = settings.model_copy(update={"smtp_ca_file": None})  # self-made CA not trusted
     with SmtpSender(untrusted) as sender, pytest.raises(DeliveryError) as bad_cert:
-        sender.send(message(untrusted, "d@example.com"))
+        sender.send(message(untrusted, "d@example.com"), "d@example.com")
     assert bad_cert.value.temporary and bad_cert.value.connection_lost
     assert len(handler.received) == 2
 
@@ -108,7 +110,7 @@ def test_tls_and_auth_from_settings(
 def test_unreachable_server_is_temporary() -> None:
     settings = Settings(smtp_host="127.0.0.1", smtp_port=free_port(), smtp_timeout=5)
     with SmtpSender(settings) as sender, pytest.raises(DeliveryError) as failed:
-        sender.send(message(settings, "a@example.com"))
+        sender.send(message(settings, "a@example.com"), "a@example.com")
     assert failed.value.temporary and "cannot connect" in failed.value.reply
 
 
@@ -124,9 +126,26 @@ def test_a_from_name_that_is_not_ascii_keeps_the_address_readable(mail_from: str
     with SmtpServer() as server:
         settings = Settings(smtp_host="127.0.0.1", smtp_port=server.port, mail_from=mail_from)
         with SmtpSender(settings) as smtp:
-            smtp.send(message(settings, "reader@example.org"))
+            smtp.send(message(settings, "reader@example.org"), "reader@example.org")
         (received,) = server.handler.received
     sender = received.message["From"]
     assert sender.defects == ()
     assert sender.addresses[0].addr_spec == "digest@papers.example.org"
     assert sender.addresses[0].display_name == mail_from.split(" <")[0]
+
+
+def test_rcpt_is_the_stored_address_never_read_back_from_the_to_header() -> None:
+    """RCPT came from parseaddr(msg["To"]), and smtplib's rcpt() parses again: a stored
+    "(0)victim@example.org" went to victim@example.org. Now RCPT TO is the address the
+    caller stored, as it is, and one that is not a plain address is not sent at all."""
+    from digest_support import SmtpServer
+
+    with SmtpServer() as server:
+        settings = Settings(smtp_host="127.0.0.1", smtp_port=server.port)
+        with SmtpSender(settings) as smtp:
+            smtp.send(message(settings, "header@example.org"), "stored@example.org")
+            for spelling in ("(0)victim@example.org", "g0:victim@example.org;"):
+                with pytest.raises(DeliveryError) as refused:
+                    smtp.send(message(settings, spelling), spelling)
+                assert not refused.value.temporary and "not a plain" in refused.value.reply
+        assert [r.rcpt for r in server.handler.received] == [["stored@example.org"]]

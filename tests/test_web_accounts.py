@@ -141,6 +141,27 @@ def test_sign_in_emails_are_rate_limited_per_address(live: Live, mailbox: Mailbo
         assert "token" not in sent[0]["Subject"]
 
 
+def test_sign_in_refuses_what_is_not_one_plain_address_that_can_be_mailed(
+    live: Live, mailbox: Mailbox
+) -> None:
+    """ "(0)victim@example.org", "(1)victim@…" and "g0:victim@example.org" each had a limit
+    counter of their own, yet SMTP mailed them all to victim@example.org (mail bombing,
+    and an account per spelling); "jörg@example.org" was told "we sent a link" while the
+    send failed. Each is now refused as the subscribe form refuses it, and nothing goes
+    out."""
+    spellings = [f"({n})victim@example.org" for n in range(7)]
+    spellings += ["g0:victim@example.org", "Victim <victim@example.org>", '"v"@example.org']
+    with httpx.Client(base_url=live.url) as client:
+        for spelling in spellings:
+            r = client.post("/login", data={"email": spelling, "csrf_token": csrf_of(client)})
+            assert r.status_code == 400 and "not an email address" in r.text, spelling
+            assert "Check your inbox" not in r.text
+        r = client.post("/login", data={"email": "jörg@example.org", "csrf_token": csrf_of(client)})
+        assert r.status_code == 400 and "ASCII before the @" in r.text
+    time.sleep(0.5)  # a send runs on a background thread: give one the time to arrive
+    assert mailbox.messages == []
+
+
 def test_a_link_used_by_parallel_requests_signs_in_once(live: Live) -> None:
     auth = Auth(live.settings, live.service.accounts)
     token = httpx.URL(auth.issue_login_link("race@example.org")).params["token"]

@@ -25,6 +25,7 @@ from email.policy import compat32
 from email.utils import format_datetime, formataddr, parseaddr
 from types import TracebackType
 
+from paperwire.addresses import is_plain_address
 from paperwire.config import Settings
 
 log = logging.getLogger(__name__)
@@ -194,21 +195,32 @@ class SmtpSender:
             self._smtp.close()
             self._smtp = None
 
-    def send(self, msg: Message, before_final_dot: Callable[[], None] | None = None) -> str:
-        """Hand one message to the server; returns its final reply ("250 …") or raises
-        DeliveryError. `before_final_dot` runs after the whole message went over the wire
-        and before the terminating "." that makes the server accept it: until then a
-        crash cannot leave a delivered message behind."""
+    def send(
+        self,
+        msg: Message,
+        recipient: str,
+        before_final_dot: Callable[[], None] | None = None,
+    ) -> str:
+        """Hand one message for `recipient` to the server; returns its final reply
+        ("250 …") or raises DeliveryError. `recipient` is the stored address and goes into
+        RCPT TO exactly as it is (never read back from the To header: a parser drops
+        comments and groups, so one mailbox answered to many stored spellings); one that
+        is not a plain address is refused before anything is sent. `before_final_dot`
+        runs after the whole message went over the wire and before the terminating "."
+        that makes the server accept it: until then a crash cannot leave a delivered
+        message behind."""
+        if not is_plain_address(recipient):
+            raise DeliveryError(f"not a plain email address, not sent: {recipient!r}", False)
         if self._smtp is None:
             self._smtp = self._connect()
         smtp = self._smtp
-        sender = parseaddr(str(msg["From"]))[1]
-        recipient = parseaddr(str(msg["To"]))[1]
+        sender = parseaddr(self.settings.mail_from)[1]
         try:
             code, text = smtp.mail(sender)
             if code != 250:
                 self._fail(code, text)
-            code, text = smtp.rcpt(recipient)
+            smtp.putcmd("rcpt", f"TO:<{recipient}>")  # smtp.rcpt() re-parses the address
+            code, text = smtp.getreply()
             if code not in (250, 251):
                 self._fail(code, text)
             code, text = smtp.docmd("DATA")
@@ -256,12 +268,13 @@ class SmtpSender:
 
 def send_rate_limited(
     settings: Settings,
+    recipient: str,
     claim: Callable[[], bool],
     release: Callable[[], None],
     build: Callable[[], Message],
 ) -> threading.Thread | None:
-    """Send the one mail a form asks for (a confirmation, a sign-in link) when `claim()`
-    grants it under the per-address limit.
+    """Send the one mail a form asks for (a confirmation, a sign-in link) to `recipient`
+    (the address as stored, the one the limit counts) when `claim()` grants it under the per-address limit.
 
     Every call does the same work before it returns, whatever the address: connect to the
     server and check that it takes mail (DeliveryError, for every address alike, when it
@@ -289,7 +302,7 @@ def send_rate_limited(
 
     def deliver() -> None:
         try:
-            smtp.send(message)
+            smtp.send(message, recipient)
         except DeliveryError as exc:
             release()
             log.warning("a form's email was not taken by the server: %s", exc.reply)

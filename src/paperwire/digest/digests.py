@@ -68,6 +68,7 @@ class Digests:
         sub, _created = self.store.subscribe(address, values)
         send_rate_limited(  # one email per address per NOTICE_GAP_SECONDS: no mail-bombing
             self.settings,
+            sub.email,
             claim=lambda: self.store.claim_notice(sub.id, NOTICE_GAP_SECONDS),
             release=lambda: self.store.release_notice(sub.id),
             build=lambda: self._confirmation(sub),

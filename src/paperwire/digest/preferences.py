@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Any
 
+from paperwire.addresses import AddressError, clean_address
 from paperwire.digest.schedule import FREQUENCIES, parse_send_time, zone
 from paperwire.models import InvalidRecord, check_category, clean_categories, clean_text
 from paperwire.search.query import QueryError, parse_query
 
-_LOCAL = r"[^@\s<>,;\"\x00-\x1f\x7f]+"  # the part before @: no controls, no separators
-_EMAIL = re.compile(rf"^{_LOCAL}@[A-Za-z0-9.-]+\.[A-Za-z0-9-]{{2,}}$|^{_LOCAL}@localhost$")
 MAX_LIST = 20
 MAX_ITEM = 200
 MAX_PAPERS = 50
@@ -22,26 +20,13 @@ class PreferenceError(ValueError):
 
 
 def clean_email(raw: str) -> str:
-    """The address as stored and mailed: trimmed, lower-cased, an international domain
-    in its ASCII (IDNA) form. PreferenceError when it is no address, or when the part
-    before the @ is not ASCII: mailing such an address needs SMTPUTF8 end to end, which
-    paperwire does not speak (it failed at the server, every try)."""
-    email = raw.strip().lower()
-    local, at, domain = email.rpartition("@")
-    if at and domain and not domain.isascii():
-        try:
-            domain = domain.encode("idna").decode("ascii")
-        except UnicodeError:
-            raise PreferenceError(f"not an email address: {raw!r}") from None
-        email = f"{local}@{domain}"
-    if len(email) > 320 or not _EMAIL.match(email):
-        raise PreferenceError(f"not an email address: {raw!r}")
-    if not local.isascii():
-        raise PreferenceError(
-            f"{raw!r}: addresses with letters other than ASCII before the @ cannot be "
-            "mailed from here; please use an ASCII address"
-        )
-    return email
+    """The address as stored and mailed (see paperwire.addresses.clean_address: one plain
+    address, ASCII before the @, an international domain in its IDNA form);
+    PreferenceError with the reason otherwise."""
+    try:
+        return clean_address(raw)
+    except AddressError as exc:
+        raise PreferenceError(str(exc)) from None
 
 
 def _items(value: Any, what: str) -> list[str]:

@@ -373,7 +373,9 @@ class DigestRunner:
             unsubscribe_url=self.links(sub).unsubscribe,
         )
         try:
-            reply = smtp.send(email, before_final_dot=lambda: self.store.mark_handed(msg.id))
+            reply = smtp.send(
+                email, msg.recipient, before_final_dot=lambda: self.store.mark_handed(msg.id)
+            )
         except DeliveryError as exc:
             with lock:
                 return self._record_failure(msg.id, msg.attempts, exc, report)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import re
 import secrets
 from datetime import UTC, datetime, timedelta
 from email.message import Message
@@ -22,6 +21,7 @@ from urllib.parse import urlencode
 from fastapi import HTTPException, Request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from paperwire.addresses import clean_address
 from paperwire.config import Settings
 from paperwire.keys import load_secret_key
 from paperwire.mail import build_message, mail_domain, send_rate_limited
@@ -35,8 +35,6 @@ CSRF_COOKIE = "pw_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 LINKS_PER_HOUR = 5
-_PART = r"[^@\s<>\"',;\x00-\x1f\x7f]+"  # no controls, no separators
-_EMAIL = re.compile(rf"^{_PART}@{_PART}\.{_PART}$")
 
 
 USED_LINK = "This sign-in link was already used. Ask for a new one."
@@ -47,11 +45,10 @@ class LoginError(ValueError):
 
 
 def normalise_email(raw: str) -> str:
-    """Trimmed, lower-cased email; ValueError with a readable reason if it is not one."""
-    email = raw.strip().lower()
-    if len(email) > 254 or not _EMAIL.match(email):
-        raise ValueError("Please enter a valid email address, like name@example.org.")
-    return email
+    """The address as stored and mailed (paperwire.addresses.clean_address, the check the
+    subscribe form uses too); AddressError (a ValueError) with a readable reason if it is
+    not one plain address that can be mailed."""
+    return clean_address(raw)
 
 
 def _sha256(text: str) -> str:
@@ -100,6 +97,7 @@ class Auth:
 
         if send_rate_limited(
             self.settings,
+            email,
             claim=claim,
             release=lambda: self.accounts.delete_login_token(issued[0][1]),
             build=lambda: login_message(self.settings, email, issued[0][0]),
