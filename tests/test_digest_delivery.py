@@ -89,8 +89,13 @@ def test_web_flow_email_headers_parts_and_links(
     (confirm_mail,) = smtp.handler.wait_to("reader@example.com")
     confirm_path = link(parts(confirm_mail)["text/plain"], "/subscribe/confirm")
     assert client.get("/subscribe/confirm?token=forged").status_code == 400
-    confirmed = client.get(confirm_path)
+    assert client.post("/subscribe/confirm", data={"token": "forged"}).status_code == 400
+    confirm_token = confirm_path.split("token=")[1]
+    confirmed = confirm(client, service, confirm_path, "reader@example.com")
     assert confirmed.status_code == 200 and "reader@example.com will receive" in confirmed.text
+    assert client.get(confirm_path).text.count("will receive") == 1  # confirmed: says so
+    again_confirmed = client.post("/subscribe/confirm", data={"token": confirm_token})
+    assert again_confirmed.status_code == 200  # the button pressed twice: still subscribed
 
     # subscribing again: same page as for a stranger; the owner gets a manage link
     again = client.post("/subscribe", data={"email": "reader@example.com"})
@@ -178,6 +183,21 @@ def test_web_flow_email_headers_parts_and_links(
     assert status.status_code == 401
     status = client.get("/admin/digest/status", headers={"Authorization": "Bearer admin-secret"})
     assert status.status_code == 200 and status.json()["counts"] == {"sent": 1}
+
+
+def confirm(client: TestClient, service: Service, confirm_path: str, email: str) -> Any:
+    """Open the emailed link (as a mail scanner does: nothing changes; HEAD, which the
+    site answers as GET, in tests/test_digest_site.py), then press the page's button
+    (POST with the token)."""
+    page = client.get(confirm_path)
+    assert page.status_code == 200
+    sub = service.digest.store.get_by_email(email)
+    assert sub is not None and sub.status == "pending"
+    assert f"Send the paperwire digest to <strong>{email}</strong>?" in page.text
+    token = re.search(r'name="token" value="([^"]+)"', page.text)
+    assert token and token.group(1) == confirm_path.split("token=")[1]
+    assert 'action="/subscribe/confirm"' in page.text
+    return client.post("/subscribe/confirm", data={"token": token.group(1)})
 
 
 def test_subscribe_refuses_what_is_not_one_plain_address(

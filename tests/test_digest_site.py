@@ -59,9 +59,19 @@ def test_subscription_flow_through_the_site(site_settings: Settings, smtp: SmtpS
         assert 'href="/static/' in done.text  # rendered in the site's base layout
         text = parts(smtp.handler.wait_to("site@example.com")[0])["text/plain"]
         confirm = re.search(r"http://testserver(/subscribe/confirm\?token=\S+)", text)
-        assert confirm and client.get(confirm.group(1)).status_code == 200
-
+        assert confirm
         service = app.state.service
+        page = client.head(confirm.group(1)), client.get(confirm.group(1))  # a mail scanner
+        assert [r.status_code for r in page] == [200, 200] and 'href="/static/' in page[1].text
+        assert service.digest.store.get_by_email("site@example.com").status == "pending"
+        form = dict(re.findall(r'name="(csrf_token|token)" value="([^"]+)"', page[1].text))
+        assert set(form) == {"csrf_token", "token"}
+        no_csrf = client.post("/subscribe/confirm", data={"token": form["token"]})
+        assert no_csrf.status_code == 403
+        assert service.digest.store.get_by_email("site@example.com").status == "pending"
+        confirmed = client.post("/subscribe/confirm", data=form)
+        assert confirmed.status_code == 200 and "site@example.com will receive" in confirmed.text
+
         sub = service.digest.store.get_by_email("site@example.com")
         assert sub is not None and sub.status == "active"
         manage_path = service.digest.links(sub).manage.removeprefix(BASE)

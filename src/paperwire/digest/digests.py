@@ -26,6 +26,7 @@ from paperwire.store.digest import DigestStore
 from paperwire.store.library import LibraryStore
 
 NOTICE_GAP_SECONDS = 600.0
+CANCELLED = "this subscription was cancelled; subscribe again"
 
 
 class SubscriptionError(ValueError):
@@ -115,11 +116,20 @@ class Digests:
             add_follows(sub, website.get(sub.email, []))
         return sub
 
+    def subscriber_to_confirm(self, token: str) -> Subscriber:
+        """The subscriber a confirmation link is for, changing nothing (the page the link
+        opens); SubscriptionError when the link is bad or the subscription was cancelled."""
+        sub = self.subscriber_for_token(token, "confirm")
+        if sub.status == "unsubscribed":
+            raise SubscriptionError(CANCELLED)
+        return sub
+
     def confirm_subscription(self, token: str) -> Subscriber:
+        """pending -> active for a valid confirmation link (the confirm page's POST)."""
         sub = self.subscriber_for_token(token, "confirm")
         confirmed = self.store.confirm(sub.id)
         if confirmed is None:
-            raise SubscriptionError("this subscription was cancelled; subscribe again")
+            raise SubscriptionError(CANCELLED)
         return confirmed
 
     def update_subscription(self, token: str, values: dict[str, Any]) -> Subscriber:

@@ -197,8 +197,10 @@ def render_confirmation(confirm_url: str, manage_url: str | None) -> Rendered:
         subject = "Your paperwire digest subscription"
     else:
         text = (
-            "Confirm that you want paperwire digests at this address:\n"
-            f"{confirm_url}\n\nIf you did not ask for this, ignore this email.\n"
+            "To get paperwire digests at this address, open this link and press "
+            '"Confirm subscription" (valid for 7 days):\n'
+            f"{confirm_url}\n\nIf you did not ask for this, ignore this email: nothing "
+            "is sent until you confirm.\n"
         )
         link, label = confirm_url, "Confirm subscription"
         subject = "Confirm your paperwire digest subscription"

@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 from paperwire.digest.digests import SubscriptionError
 from paperwire.digest.scheduler import DigestScheduler
 from paperwire.mail import MAIL_DOWN, DeliveryError
+from paperwire.models import Subscriber
 from paperwire.service import Service
 
 
@@ -128,12 +129,34 @@ async def subscribe(request: Request) -> HTMLResponse:
 
 
 @router.get("/subscribe/confirm", response_class=HTMLResponse)
-def confirm(request: Request, token: str = "") -> HTMLResponse:
+def confirm_form(request: Request, token: str = "") -> HTMLResponse:
+    """What the emailed link opens: the address and one button. Opening it (GET, HEAD)
+    changes nothing, so mail scanners that open every link cannot confirm a
+    subscription someone else typed in."""
     service = _service(request)
     try:
-        sub = service.digest.confirm_subscription(token)
+        sub = service.digest.subscriber_to_confirm(token)
     except SubscriptionError as exc:
         return _message(request, "Link not valid", str(exc), 400)
+    if sub.status == "active":
+        return _subscribed(request, service, sub)
+    return _page(request, "confirm.html", "Confirm your subscription", sub=sub, token=token)
+
+
+@router.post("/subscribe/confirm", response_class=HTMLResponse)
+async def confirm(request: Request) -> HTMLResponse:
+    """The confirm page's button: double opt-in done."""
+    form = await request.form()
+    _check_csrf(request, form)
+    service = _service(request)
+    try:
+        sub = service.digest.confirm_subscription(str(form.get("token", "")))
+    except SubscriptionError as exc:
+        return _message(request, "Link not valid", str(exc), 400)
+    return _subscribed(request, service, sub)
+
+
+def _subscribed(request: Request, service: Service, sub: Subscriber) -> HTMLResponse:
     manage = service.digest.manage_url(sub)
     return _message(
         request, "Subscribed", f"{sub.email} will receive the paperwire digest.", manage_url=manage
