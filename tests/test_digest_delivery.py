@@ -217,6 +217,36 @@ def test_subscribe_refuses_what_is_not_one_plain_address(
     assert [r.rcpt for r in smtp.handler.received] == [["victim@example.com"]]
 
 
+def test_an_unconfirmed_resubscribe_keeps_the_stored_preferences(
+    client: TestClient, service: Service, smtp: SmtpServer
+) -> None:
+    """Anyone may type an unsubscribed address into /subscribe: that re-opened the row as
+    pending and overwrote its saved searches and papers-per-email with the form's
+    defaults. Now the row is re-opened with what it had; its owner confirms (and
+    changes preferences through the manage link)."""
+    kept = {"saved_searches": "graph neural", "max_papers": "7", "categories": "cs.LG"}
+    sub = service.digest.add_subscriber("owner@example.com", kept)
+    service.digest.unsubscribe(service.digest.links(sub).unsubscribe.split("token=")[1])
+    r = client.post("/subscribe", data={"email": "owner@example.com", "categories": "math.AG"})
+    assert r.status_code == 200 and "Check your inbox" in r.text
+    reopened = service.digest.store.get(sub.id)
+    assert reopened is not None and reopened.status == "pending"
+    assert reopened.saved_searches == ["graph neural"] and reopened.max_papers == 7
+    assert reopened.categories == ["cs.LG"]
+    (mail,) = smtp.handler.wait_to("owner@example.com")
+    confirmed = confirm(
+        client, service, link(parts(mail)["text/plain"], "/subscribe/confirm"), "owner@example.com"
+    )
+    assert confirmed.status_code == 200
+    back = service.digest.store.get(sub.id)
+    assert back is not None and back.status == "active"
+    assert (back.saved_searches, back.max_papers, back.categories) == (
+        ["graph neural"],
+        7,
+        ["cs.LG"],
+    )
+
+
 def subscribe_many(service: Service, count: int, **prefs: object) -> list[str]:
     emails = [f"user{i:02d}@example.com" for i in range(count)]
     for address in emails:

@@ -63,6 +63,9 @@ class Digests:
     def subscribe(self, email: str, preferences: dict[str, Any] | None = None) -> None:
         """Start double opt-in: the same outcome for the caller whatever the address's
         state; its owner gets a confirmation link (or, if already active, a manage link).
+        `preferences` are stored for a new address only: a known one (pending, active, or
+        unsubscribed and re-opened as pending) keeps what it has, since anyone can type an
+        address in; its owner changes them through the manage link.
         Raises DeliveryError when the mail server cannot take mail now (for every
         address alike); the per-address limit is spent only on a mail that went out."""
         address, values = self._cleaned(email, preferences)

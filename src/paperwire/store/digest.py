@@ -103,8 +103,10 @@ class DigestStore:
     # -- subscribers -------------------------------------------------------------
 
     def subscribe(self, email: str, preferences: dict[str, Any]) -> tuple[Subscriber, bool]:
-        """Create a pending subscriber, or return the existing one (re-opening an
-        unsubscribed address as pending). Returns (subscriber, created)."""
+        """Create a pending subscriber with `preferences`, or return the existing one
+        unchanged but for re-opening an unsubscribed address as pending: its stored
+        preferences stay (anyone can ask to subscribe an address; only its owner, through
+        the manage link, changes what it receives). Returns (subscriber, created)."""
         email = email.strip().lower()
         now = _now()
         with self.engine.begin() as conn:
@@ -114,7 +116,7 @@ class DigestStore:
                     conn.execute(
                         subscribers.update()
                         .where(subscribers.c.id == row.id)
-                        .values(status="pending", unsubscribed_at=None, **preferences)
+                        .values(status="pending", unsubscribed_at=None)
                     )
                     row = conn.execute(
                         sa.select(subscribers).where(subscribers.c.id == row.id)
