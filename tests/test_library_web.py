@@ -421,6 +421,25 @@ def test_digest_links_like_dismiss_and_save_without_signing_in(
     with pytest.raises(TokenError, match="expired"):
         check_paper_action(key, save_token, service.digest.store.get, date.today() + timedelta(31))
     assert check_paper_action(key, save_token, service.digest.store.get).arxiv_id == saved
+    # unsubscribing ends the links of the digests already sent, with a page that says so;
+    # re-opened by anyone's /subscribe (pending) they stay dead until confirmed again
+    like_url = next(url for label, url, _ in found if label == "Like")
+    service.digest.unsubscribe(service.digest.links(sub).unsubscribe.split("token=")[1])
+    with httpx.Client() as browser:
+        page = browser.get(like_url)
+        assert page.status_code == 400 and "subscription was cancelled" in page.text
+        login_form = browser.get(f"{live.url}/login").text  # a form with this visitor's token
+        csrf = re.findall(r'name="csrf_token" value="([^"]+)"', login_form)[0]
+        form = {"token": like_url.split("token=")[1], "csrf_token": csrf}
+        refused = browser.post(f"{live.url}/email-action", data=form)
+        assert refused.status_code == 400 and "subscription was cancelled" in refused.text
+    service.digest.store.subscribe("reader@example.org", {})
+    assert service.digest.store.get(sub.id).status == "pending"  # type: ignore[union-attr]
+    with pytest.raises(TokenError, match="cancelled"):
+        check_paper_action(key, save_token, service.digest.store.get)
+    assert service.library.ratings(account.id) == {dismissed: -1}  # no like was recorded
+    service.digest.add_subscriber("reader@example.org")  # active again: the links work
+    assert check_paper_action(key, save_token, service.digest.store.get).arxiv_id == saved
     service.digest.remove_subscriber("reader@example.org")
     with pytest.raises(TokenError):
         check_paper_action(key, save_token, service.digest.store.get)

@@ -53,7 +53,8 @@ def read_token(key: str, purpose: str, token: str) -> tuple[int, str]:
 # actions each, so these are a compact HMAC rather than an itsdangerous token (~100 us, and
 # longer): "<subscriber id>.<expiry day>.<action letter>.<signature>.<arXiv id>", the
 # signature (96 bits) over all of that and the subscriber's email. The email is not in the
-# link; checking reads it from the subscriber, so a removed subscription's links die.
+# link; checking reads it from the subscriber, so a removed subscription's links die (and
+# an unsubscribed one's are refused).
 
 PAPER_ACTION_DAYS = 30  # a digest's action links work this many days
 PAPER_ACTIONS = {"like": "l", "dismiss": "d", "save": "s"}
@@ -99,7 +100,8 @@ def check_paper_action(
     today: date | None = None,
 ) -> PaperAction:
     """The subscriber's email, paper and action of a valid link; TokenError if the link
-    is altered, expired, or its subscription is gone."""
+    is altered, expired, or its subscription is gone or not active (unsubscribing ends
+    the links of the digests already sent)."""
     parts = token.split(".", 4)
     if len(parts) != 5 or ascii_int(parts[0]) is None or ascii_int(parts[1]) is None:
         raise TokenError(_INVALID)
@@ -111,4 +113,9 @@ def check_paper_action(
         raise TokenError(_INVALID)
     if int(expires) < ((today or datetime.now(UTC).date()) - _EPOCH).days:
         raise TokenError("this link has expired; use the buttons on the website instead")
+    if sub.status != "active":  # unsubscribed (or re-opened, not confirmed again)
+        raise TokenError(
+            "this digest's subscription was cancelled, so its links no longer work; "
+            "sign in to save or rate papers on the website"
+        )
     return PaperAction(sub.email, arxiv_id, _ACTION_OF[letter])
