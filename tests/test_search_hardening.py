@@ -4,6 +4,7 @@ one date check and one length cap, LaTeX rendered and searched both ways."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from markupsafe import escape
 
 from digest_support import SmtpServer, parts
 from paperwire.config import Settings
@@ -268,3 +270,34 @@ def test_latex_is_rendered_in_emails() -> None:
     for body in (mail.text, mail.html):
         assert "Petter Törnberg" in body and "étude of øresund" in body, body
         assert "Schrödinger" in body and 'T\\"ornberg' not in body
+
+
+# -- honest notes: an id with filter items, an exclusion that empties the page -----------
+
+
+def test_every_route_gives_the_same_notes_for_an_id_with_filter_items(live: Live) -> None:
+    """`2503.90001 cat:cs.CL` was searched as digits (no note, or 'no paper contains these
+    words'), while the same id with the API's `category` was a lookup."""
+    env = {
+        **os.environ,
+        "PAPERWIRE_DATA_DIR": str(live.settings.data_dir),
+        "PAPERWIRE_DATABASE_URL": live.settings.resolved_database_url,
+    }
+    wanted = TORNBERG.arxiv_id
+    for q, found in ((f"{wanted} cat:cs.CL", [wanted]), (f"{wanted} -cat:cs.SI", [])):
+        body = v1(live, q=q).json()
+        assert [h["paper"]["arxiv_id"] for h in body["results"]] == found, body
+        lookup = "the paper with this id" if found else "does not pass the filters"
+        assert any(lookup in n for n in body["notes"]), body["notes"]
+        run = subprocess.run(
+            [sys.executable, "-m", "paperwire", "search", "--json", "--", q],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert run.returncode == 0, run.stderr
+        assert json.loads(run.stdout)["notes"] == body["notes"]
+        html = page(live, "/search", q=q).text
+        assert all(f'<p class="note">{escape(n)}</p>' in html for n in body["notes"])
+        assert [item["paper"]["id"] for item in hf(live, q).json()] == found

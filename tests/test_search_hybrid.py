@@ -390,3 +390,76 @@ def test_when_filters_leave_out_every_word_match_hybrid_says_the_filters_did(
         assert not any("no paper contains" in n for n in result.notes), (filters, result.notes)
         note = f"no paper within the filters contains these words ({everywhere:,} outside them do)"
         assert note in result.notes, (filters, result.notes)
+
+
+def test_a_phrase_no_paper_holds_lists_nothing_and_says_so_in_every_mode(
+    service: Service,
+) -> None:
+    """A quoted phrase in no paper gave, in hybrid, 'showing the closest by meaning' over
+    an empty page and a note about narrow filters, for a query without any."""
+    for mode in ("hybrid", "semantic"):
+        result = service.search('"segmentation zzzqqq"', mode=mode)
+        assert result.total == 0 and not result.hits
+        assert not any("closest by meaning" in n or "nearest" in n for n in result.notes)
+        assert any('no paper contains "segmentation zzzqqq"' in n for n in result.notes), mode
+    held = service.search('"semantic segmentation"', mode="semantic", per_page=200)
+    words = service.search('"semantic segmentation"', mode="lexical", per_page=200)
+    assert held.hits and {h.paper.arxiv_id for h in held.hits} <= {
+        h.paper.arxiv_id for h in words.hits
+    }
+
+
+def test_when_no_paper_is_shown_by_meaning_no_note_says_one_is(service: Service) -> None:
+    """Filters no paper passes, or that only papers beyond the nearest pass: the note says
+    that, never that the closest by meaning are shown."""
+    gone = service.search("zzzqqq until:2000", mode="hybrid")
+    assert gone.total == 0 and "no paper contains these words" in gone.notes
+    assert any("no paper passes the filters" in n for n in gone.notes)
+    # cs.IR: 9 papers, none of them embedded, so none among the 400 nearest
+    rare = service.search("zzzqqq cat:cs.IR", mode="hybrid")
+    assert rare.total == 0 and "no paper contains these words" in rare.notes
+    beyond = "meaning-based matches come from the 400 papers nearest in meaning: 9 other papers"
+    assert any(n.startswith(beyond) for n in rare.notes), rare.notes
+    for result in (gone, rare):
+        assert not any("closest by meaning" in n for n in result.notes), result.notes
+
+
+def test_an_exclusion_that_empties_the_word_matches_is_named(service: Service) -> None:
+    everywhere = service.search("segmentation", mode="lexical").total
+    result = service.search("segmentation -segmentation", mode="hybrid")
+    assert not any(n.startswith("no paper contains") for n in result.notes), result.notes
+    assert any(
+        f"no paper within the filters contains these words ({everywhere:,} outside them do)" in n
+        for n in result.notes
+    ), result.notes
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "lexical", "semantic"])
+def test_an_arxiv_id_with_filter_items_is_a_lookup_within_them(
+    service: Service, records: list[dict[str, Any]], mode: str
+) -> None:
+    wanted = records[3]["id"]
+    own = records[3]["categories"][0]
+    other = "cs.RO" if "cs.RO" not in records[3]["categories"] else "math.GT"
+    for query in (f"{wanted} cat:{own}", f"arXiv:{wanted}v1 -cat:{other} since:2020"):
+        result = service.search(query, mode=mode)
+        assert [h.paper.arxiv_id for h in result.hits] == [wanted], query
+        assert any(f"arXiv id {wanted}" in n for n in result.notes)
+    for query in (f"{wanted} cat:{other}", f"{wanted} -cat:{own}", f"{wanted} until:2000"):
+        result = service.search(query, mode=mode)
+        assert not result.hits and result.total == 0, query
+        assert any("does not pass the filters" in n for n in result.notes), query
+
+
+def test_semantic_coverage_is_the_embedded_share_in_every_mode(
+    service: Service, records: list[dict[str, Any]]
+) -> None:
+    """It read 0.0 in lexical mode, for an id lookup and for a word too long to index."""
+    for query, mode in (
+        ("segmentation", "lexical"),
+        (records[3]["id"], "hybrid"),
+        ("x" * 41, "hybrid"),
+        ("segmentation", "semantic"),
+    ):
+        result = service.search(query, mode=mode)
+        assert result.semantic_coverage == pytest.approx(EMBEDDED / N_RECORDS), (query, mode)

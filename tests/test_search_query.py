@@ -197,3 +197,13 @@ def test_format_query_round_trips() -> None:
         "cat:cs.cl,cs -cat:cs.ro since:2026-06-24 until:2026-12-31"
     )
     assert parse(format_query(q)) == q
+
+
+def test_an_arxiv_id_with_category_and_date_items_is_a_lookup() -> None:
+    q = parse("2503.11731 cat:cs.CL -cat:cs.RO since:2025")
+    assert q.arxiv_id == "2503.11731" and q.categories == ("cs.cl",)
+    assert q.excluded_categories == ("cs.ro",) and q.since == date(2025, 1, 1)
+    assert parse("until:2026 https://arxiv.org/abs/2503.11731v2").arxiv_id == "2503.11731"
+    assert parse(format_query(q)) == q
+    for text in ("2503.11731 graphs", "2503.11731 -x", '2503.11731 "a b"', "2503.11731 au:smi"):
+        assert parse(text).arxiv_id is None, text

@@ -272,7 +272,7 @@ class SearchPage:
     per_page: int
     sort: str = "relevance"
     mode: str = "hybrid"  # hybrid | lexical | semantic
-    semantic_coverage: float = 0.0  # fraction of papers embedded so far
+    semantic_coverage: float = 0.0  # share of live papers embedded so far, in every mode
     notes: list[str] = field(default_factory=list)
 
 

@@ -304,6 +304,7 @@ class SearchEngine:
         while_waiting: WhileWaiting | None,
     ) -> EngineResult:
         result = EngineResult(ids=[], total=0, mode=mode, terms=set())
+        result.semantic_coverage = self.semantic_coverage()
         if self.lexical and self.needs_rebuild:
             result.notes.append(self._rebuild_note())
         if parsed.arxiv_id is not None:
@@ -381,13 +382,22 @@ class SearchEngine:
             )
         return "the search index is empty; run `paperwire index rebuild`"
 
+    def semantic_coverage(self) -> float:
+        """The share of live papers that meaning-based search covers (embedded by its
+        model): reported with every search, whatever its mode; 0.0 without semantic
+        search or papers."""
+        index, _reason = self.semantic()
+        if index is None:
+            return 0.0
+        done, total = index.coverage()
+        return done / total if total else 0.0
+
     def _semantic_for(self, parsed: ParsedQuery, result: EngineResult) -> SemanticSearcher | None:
         index, reason = self.semantic()
         if index is None:
             result.notes.append(f"{reason}; showing word matches only")
             return None
         done, total = index.coverage()
-        result.semantic_coverage = done / total if total else 0.0
         if done == 0:
             result.notes.append("no papers are embedded yet (`paperwire embed`); word matches only")
             return None

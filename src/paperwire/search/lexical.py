@@ -524,17 +524,30 @@ class LexicalIndex:
             for key, address in zip(keys, addresses, strict=True)
         ]
 
+    def _passing_clauses(self, parsed: ParsedQuery) -> list[tuple[tantivy.Occur, tantivy.Query]]:
+        """The query's filters (categories, dates, exclusions) and required items."""
+        clauses = [(tantivy.Occur.Must, self.clause_query(c)) for c in parsed.required]
+        return clauses + self.filter_clauses(parsed)
+
     def restrict(self, ids: Sequence[str], parsed: ParsedQuery) -> set[str]:
         """Those of `ids` that pass the query's filters (categories, dates, exclusions and
         required items); used to filter semantic results."""
         if not ids:
             return set()
-        clauses = [(tantivy.Occur.Must, self.clause_query(c)) for c in parsed.required]
-        clauses += self.filter_clauses(parsed)
+        clauses = self._passing_clauses(parsed)
         members = tantivy.Query.term_set_query(self.schema, "arxiv_id", list(ids))
         clauses.append((tantivy.Occur.Must, members))
         found = self.search(tantivy.Query.boolean_query(clauses), limit=len(ids), count=False)
         return {arxiv_id for arxiv_id, _ in found.ids}
+
+    def count_passing(self, parsed: ParsedQuery) -> int:
+        """How many papers pass the query's filters and hold its required items, whatever
+        its free words."""
+        clauses = self._passing_clauses(parsed)
+        if not any(occur == tantivy.Occur.Must for occur, _ in clauses):
+            clauses.append((tantivy.Occur.Must, tantivy.Query.all_query()))
+        query = tantivy.Query.const_score_query(tantivy.Query.boolean_query(clauses), 1.0)
+        return self.search(query, limit=1).total
 
     def more_like_this(self, paper: Paper, k: int) -> list[tuple[str, float]]:
         """Papers sharing the most distinctive terms of `paper`'s title and abstract."""

@@ -16,6 +16,8 @@ Syntax (whitespace separates items; everything is case-insensitive except phrase
     since:7d since:2w since:3m since:1y         relative to today
     until:2025-12-31 ...                        on or before (same forms)
     -word  -"phrase"  -au:x -cat:x  exclude papers matching the item
+    2503.11731 cat:cs.CL           an arXiv id (any spelling), alone or with category and
+                                   date items: a lookup of that paper (ParsedQuery.arxiv_id)
 
 Free words are OR'd and ranked (long natural-language queries still work); phrases and
 field items are required. Field items AND with each other. A word with a colon whose
@@ -24,10 +26,11 @@ not a letter), URLs (``https://…``) and ``arXiv:…``/``doi:…`` identifiers 
 LaTeX in the query is read as the characters it stands for (``T\\"ornberg`` is Törnberg).
 
 Pasted prose is searched, not refused: a quote without its partner (LaTeX's
-````like this"``) is dropped, a ``-`` before punctuation (`` -- ``) or a quoted phrase
-without letters or digits is punctuation, and in a query of PROSE_WORDS words or more
-an unknown ``word:`` or a known field followed by a space is text; each such repair
-adds a note (ParsedQuery.notes) for the results. Misuse of an operator stays an error
+````like this"``) is dropped, and in a query of PROSE_WORDS words or more an unknown
+``word:`` or a known field followed by a space is text; each such repair adds a note
+(ParsedQuery.notes) for the results. A ``-`` before punctuation (`` -- ``, ``-.``) or a
+quoted phrase without letters or digits is punctuation, without a note: punctuation is
+in no index, so read either way it matches nothing. Misuse of an operator stays an error
 (``au:`` with nothing after it, a bad date or category, ``-since:``): QueryError, with a
 message meant for the person who typed it.
 """
@@ -108,7 +111,8 @@ class ParsedQuery:
     category_filter: tuple[str, ...] = ()
     raw: str = field(default="", compare=False)
     # The paper a query of nothing but an arXiv id names (2503.11731, arXiv:…v2, an abs or
-    # pdf URL, its 10.48550 DOI, hep-th/9504118): search looks it up instead (engine).
+    # pdf URL, its 10.48550 DOI, hep-th/9504118), maybe with category and date filters:
+    # search looks it up instead, within the filters (engine).
     arxiv_id: str | None = None
     notes: tuple[str, ...] = field(default=(), compare=False)  # repairs made to the text
 
@@ -319,7 +323,8 @@ def pasted_arxiv_id(text: str) -> str | None:
 
 def parse_query(text: str, *, today: date) -> ParsedQuery:
     """Parse `text` (see the module docstring). `today` anchors since:7d and friends.
-    A query of nothing but an arXiv id is that id (ParsedQuery.arxiv_id)."""
+    A query of nothing but an arXiv id, alone or with cat:, -cat:, since: and until:
+    items, is that id (ParsedQuery.arxiv_id), looked up within those filters."""
     if len(text) > MAX_QUERY_CHARS:
         raise QueryError(
             f"the query is too long: {len(text):,} characters, at most {MAX_QUERY_CHARS:,}; "
@@ -350,6 +355,9 @@ def parse_query(text: str, *, today: date) -> ParsedQuery:
     since, until = bounds.get("since"), bounds.get("until")
     if since and until and since > until:
         raise QueryError(f"since: {since} is after until: {until}; nothing can match")
+    # An id with category and date filters (2503.11731 cat:cs.CL) is still a lookup.
+    alone = len(free) == 1 and not (required or excluded)
+    looked_up = pasted_arxiv_id(free[0]) if alone else None
     return ParsedQuery(
         free_words=tuple(free),
         required=tuple(required),
@@ -359,6 +367,7 @@ def parse_query(text: str, *, today: date) -> ParsedQuery:
         since=since,
         until=until,
         raw=text,
+        arxiv_id=looked_up,
         notes=tuple(reader.notes),
     )
 

@@ -24,7 +24,7 @@ from paperwire.search.fusion import (
     wants_smoothing,
 )
 from paperwire.search.lexical import LexicalIndex, LexicalResult
-from paperwire.search.query import ParsedQuery
+from paperwire.search.query import ParsedQuery, format_query
 from paperwire.store import Store
 from paperwire.store.accounts import AccountStore
 from paperwire.trending import rank_matches
@@ -37,15 +37,19 @@ TRENDING_DEPTH = 500
 SEMANTIC_MAX_RESULTS = 200  # semantic mode lists at most this many nearest papers
 FILTER_OVERFETCH = 4  # semantic candidates fetched per wanted result when filters apply
 T = TypeVar("T")
-NO_WORD_MATCHES = "no paper contains these words; showing the closest by meaning"
+NO_PAPER_CONTAINS = "no paper contains these words"
+NO_WORD_MATCHES = NO_PAPER_CONTAINS + "; showing the closest by meaning"
+# Quoted phrases and ti:/abs:/au: items are required in every mode: meaning-based
+# results are drawn from the papers that hold them.
+MUST_MATCH = "quoted phrases and ti:, abs:, au: items must match in every mode, by meaning too"
 
 
 def no_word_matches(outside: int, nearest: bool) -> str:
-    """The note on a hybrid search whose words matched nothing: NO_WORD_MATCHES when no
-    paper at all holds them, else that the filters left them out (`outside`: how many
-    papers outside the filters do); `nearest`: papers near in meaning are shown."""
+    """The note on a hybrid search whose words matched nothing: that no paper at all
+    holds them, else that the filters left them out (`outside`: how many papers outside
+    the filters do); `nearest`: papers near in meaning are shown (NO_WORD_MATCHES)."""
     if not outside:
-        return NO_WORD_MATCHES
+        return NO_WORD_MATCHES if nearest else NO_PAPER_CONTAINS
     note = f"no paper within the filters contains these words ({outside:,} outside them do)"
     return note + ("; showing the closest by meaning within the filters" if nearest else "")
 
@@ -106,6 +110,11 @@ class ResultPages:
     adaptive: AdaptiveFusion
     # Runs a function on a helper thread (SearchEngine._in_background).
     in_background: Callable[..., Future[Any]]
+    # No paper holds the query's required items: the semantic half said so (_none_pass).
+    required_unmatched: bool = False
+    # (candidates fetched, papers passing the filters not among them) when the semantic
+    # half could not reach every paper that passes (_semantic_ids).
+    beyond_reach: tuple[int, int] | None = None
 
     def lexical_page(
         self, parsed: ParsedQuery, sort: str, offset: int, limit: int, result: EngineResult
@@ -147,19 +156,45 @@ class ResultPages:
     def _semantic_ids(
         self, index: SemanticSearcher, parsed: ParsedQuery, depth: int, result: EngineResult
     ) -> list[tuple[str, float]]:
-        """Nearest papers passing the filters (over-fetched 4x when filters apply)."""
+        """Nearest papers passing the filters (over-fetched 4x when filters apply); when
+        fewer than `depth` do, a note says why, if the reason is not that fewer pass."""
         if not parsed.has_filters:
             return index.search(parsed.semantic_text, depth)
         fetch = depth * FILTER_OVERFETCH
         candidates = index.search(parsed.semantic_text, fetch)
         allowed = self.lexical.restrict([i for i, _ in candidates], parsed)
         kept = [(i, s) for i, s in candidates if i in allowed][:depth]
-        if len(kept) < depth and len(candidates) == fetch:
-            result.notes.append(
-                f"meaning-based matches come from the {fetch:,} nearest papers that "
-                "pass the filters; narrow filters may leave some out"
-            )
+        if len(kept) == depth or (kept and len(candidates) < fetch):
+            return kept  # enough, or every embedded paper was a candidate
+        passing = self.lexical.count_passing(parsed)
+        if not passing:
+            result.notes.append(self._none_pass(parsed))
+        elif passing > len(kept) and len(candidates) == fetch:
+            self.beyond_reach = (fetch, passing - len(kept))
         return kept
+
+    def _beyond_reach_note(self, result: EngineResult) -> None:
+        """Say that papers passing the filters were not among the nearest fetched."""
+        if self.beyond_reach is None:
+            return
+        fetch, missed = self.beyond_reach
+        others = (
+            "1 other paper that passes" if missed == 1 else f"{missed:,} other papers that pass"
+        )
+        result.notes.append(
+            f"meaning-based matches come from the {fetch:,} papers nearest in meaning: "
+            f"{others} the filters {'is' if missed == 1 else 'are'} not among them"
+        )
+
+    def _none_pass(self, parsed: ParsedQuery) -> str:
+        """Why no paper can be listed by meaning, when none passes the query's filters:
+        its required items (phrases, ti:, abs:, au:) when no paper holds them, else the
+        filters as a whole."""
+        required = ParsedQuery(required=parsed.required)
+        if parsed.required and not self.lexical.count_passing(required):
+            self.required_unmatched = True
+            return f"no paper contains {format_query(required)} ({MUST_MATCH})"
+        return "no paper passes the filters, so none can be listed by meaning"
 
     def semantic_page(
         self,
@@ -172,6 +207,7 @@ class ResultPages:
     ) -> EngineResult:
         # A fixed depth keeps totals and pages consistent from page to page.
         ranked = self._semantic_ids(index, parsed, SEMANTIC_MAX_RESULTS, result)
+        self._beyond_reach_note(result)
         if sort == "relevance" and len(ranked) == SEMANTIC_MAX_RESULTS:
             result.notes.append(
                 f"meaning-based search lists the {SEMANTIC_MAX_RESULTS} papers nearest in "
@@ -225,19 +261,22 @@ class ResultPages:
         overlap = self._top_overlap(parsed, lexical.ids, terms)  # while the query embeds
         vectors = self._hit_vectors(index, lexical.ids, terms)  # the word matches' too
         semantic = semantic_ready.result()
-        if not lexical.total:
-            result.notes.append(no_word_matches(outside, bool(semantic)))
+        if not lexical.total:  # the page is meaning-based matches alone
+            self._beyond_reach_note(result)
+            if not self.required_unmatched:
+                result.notes.append(no_word_matches(outside, bool(semantic)))
         vectors = self._hit_vectors(index, semantic, terms, vectors)  # then the rest
         fused = adaptive_fuse(lexical.ids, semantic, terms, self.adaptive, overlap, vectors)
         result.ids = self._past_fused(query, fused, end)[offset:end]
         return result
 
     def _matches_without_filters(self, parsed: ParsedQuery) -> int:
-        """How many papers the query's words and fields match without its categories and
-        dates (0 when it has none): a search that a filter emptied is not one whose words
-        are in no paper."""
+        """How many papers the query's words and fields match without its categories,
+        dates and exclusions (0 when it has none): a search that a filter emptied is not
+        one whose words are in no paper."""
         unfiltered = replace(
             parsed,
+            excluded=(),
             categories=(),
             excluded_categories=(),
             category_filter=(),

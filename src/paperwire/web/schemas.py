@@ -130,7 +130,10 @@ class SearchOut(BaseModel):
     pages: int
     sort: str
     mode: str
-    semantic_coverage: float
+    semantic_coverage: float = Field(
+        description="share of stored papers with vectors (meaning-based search covers "
+        "them), in every mode; 0.0 when semantic search is not installed"
+    )
     notes: list[str]
     results: list[HitOut]
 
