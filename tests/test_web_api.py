@@ -248,3 +248,24 @@ def test_another_paperwire_harvests_our_daily_papers(
     assert report.rejected == 0
     assert {p.arxiv_id for p in got} == days[day] and len(days[day]) > 100
     assert all(p.hf_date == date.fromisoformat(day) for p in got)
+
+
+def test_v1_empty_listing_pages_say_why(live: Live, records: list[dict[str, object]]) -> None:
+    """An empty page of /api/v1/daily or /api/v1/trending carries the note the website and
+    `paperwire daily --json` give (listing.empty_page_note), a full page none."""
+    days = sorted(by_day(records))
+    latest = date.fromisoformat(days[-1])
+    saturday = latest - timedelta(days=(latest.weekday() - 5) % 7)
+    assert saturday > date.fromisoformat(days[0]), days
+    after = latest + timedelta(days=40)
+    for path, params, needle in [
+        ("/api/v1/daily", {"date": saturday.isoformat()}, "weekends"),
+        ("/api/v1/daily", {"date": days[0], "page": 500}, "page 500 is past the papers"),
+        ("/api/v1/trending", {"date": after.isoformat()}, "is after the latest listing day"),
+        ("/api/v1/daily", {"date": after.isoformat(), "view": "month"}, "after the latest"),
+    ]:
+        body = httpx.get(f"{live.url}{path}", params=params).json()
+        assert body["results"] == [] and len(body["notes"]) == 1, (path, params, body)
+        assert needle in body["notes"][0], (path, params, body["notes"])
+    full = httpx.get(f"{live.url}/api/v1/daily", params={"date": days[0]}).json()
+    assert full["results"] and full["notes"] == []

@@ -221,12 +221,15 @@ def _paper_list(
     request: Request, day: str | None, view: str, sort: str, page: int, per_page: int
 ) -> Response:
     service = _service(request)
+    latest = listing.latest_day(service)
     try:
-        anchor = listing.parse_day(day) or listing.latest_day(service) or date.today()
+        anchor = listing.parse_day(day) or latest or date.today()
         window = listing.make_window(service, view, anchor)
     except listing.BadRequest as exc:
         raise HTTPException(400, str(exc)) from exc
     found = listing.daily(service, window, sort, page, per_page, None)
+    empty = not found.papers
+    notes = [listing.empty_page_note(window, found.total, page, per_page, latest)] if empty else []
     return JSONBody(
         {
             "start": window.start,
@@ -236,6 +239,7 @@ def _paper_list(
             "per_page": per_page,
             "pages": page_count(found.total, per_page),
             "sort": sort,
+            "notes": notes,
             "results": [paper_out(p, found.upvotes[p.arxiv_id]) for p in found.papers],
             "scores": {k: float(v) for k, v in found.scores.items()},
         }
