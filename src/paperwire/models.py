@@ -274,6 +274,7 @@ class SearchPage:
     mode: str = "hybrid"  # hybrid | lexical | semantic
     semantic_coverage: float = 0.0  # fraction of papers embedded so far
     notes: list[str] = field(default_factory=list)
+    pages: int = 1  # pages that can be fetched: none deeper than the engine serves
 
 
 # -- digest (issue 5) ----------------------------------------------------------

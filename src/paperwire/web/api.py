@@ -15,6 +15,7 @@ from fastapi import APIRouter, Header, HTTPException, Path, Query, Request
 from starlette.responses import Response
 
 from paperwire.models import Paper, User
+from paperwire.search.engine import MAX_RESULTS
 from paperwire.search.query import MAX_QUERY_CHARS
 from paperwire.service import Service
 from paperwire.web import listing
@@ -156,11 +157,14 @@ async def search(
     until: Annotated[str | None, Query(description="listed on or before, YYYY-MM-DD")] = None,
     sort: Literal["relevance", "date", "trending"] = "relevance",
     mode: Literal["hybrid", "lexical", "semantic"] = "hybrid",
-    page: Annotated[int, Query(ge=1, le=1000)] = 1,
+    page: Annotated[
+        int, Query(ge=1, le=MAX_RESULTS, description="up to `pages` of the answer")
+    ] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> Response:
     """Search with paperwire's query language plus optional filters (structured values,
-    never added to the query text)."""
+    never added to the query text). `pages` counts the pages that can be fetched: none
+    goes deeper than result 10,000 (a note says so when the results are more)."""
     service = _service(request)
     if not (q.strip() or category.strip() or since or until):
         raise HTTPException(400, "q is empty: type some words, a phrase or a filter like cat:cs.CL")
@@ -178,7 +182,7 @@ async def search(
             "total": found.total,
             "page": found.page,
             "per_page": found.per_page,
-            "pages": page_count(found.total, found.per_page),
+            "pages": found.pages,
             "sort": found.sort,
             "mode": found.mode,
             "semantic_coverage": float(found.semantic_coverage),
