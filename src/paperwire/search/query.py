@@ -39,7 +39,13 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 from paperwire.latex import latex_to_text
-from paperwire.models import ARXIV_ARCHIVES, CURRENT_ARCHIVES
+from paperwire.models import (
+    ARXIV_ARCHIVES,
+    CURRENT_ARCHIVES,
+    InvalidRecord,
+    check_id_month,
+    read_arxiv_id,
+)
 
 # Longer input is refused, on every path (the HF-compatible API's own limit; a pasted
 # arXiv abstract, at most 1,920 characters, fits).
@@ -300,15 +306,12 @@ def _categories(value: str, name: str = "cat:") -> list[str]:
 
 def pasted_arxiv_id(text: str) -> str | None:
     """The versionless arXiv id when `text` is one arXiv id in any spelling
-    (bibliography.entries.arxiv_id) with a real month, else None."""
-    # lazily: importing paperwire.bibliography loads its file readers (BibTeX parser)
-    from paperwire.bibliography.entries import arxiv_id
-    from paperwire.models import InvalidRecord, check_id_month
-
+    (models.read_arxiv_id, as every route taking a paper id reads it) with a real month,
+    else None."""
     token = text.strip()
     if not token or any(c.isspace() for c in token):
         return None
-    found = arxiv_id(token)
+    found = read_arxiv_id(token)
     try:
         if found is not None:
             check_id_month(found)
