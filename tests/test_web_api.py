@@ -269,3 +269,29 @@ def test_v1_empty_listing_pages_say_why(live: Live, records: list[dict[str, obje
         assert needle in body["notes"][0], (path, params, body["notes"])
     full = httpx.get(f"{live.url}/api/v1/daily", params={"date": days[0]}).json()
     assert full["results"] and full["notes"] == []
+
+
+def test_trailing_slashes_redirect_on_every_route(
+    live: Live, records: list[dict[str, object]]
+) -> None:
+    """A trailing slash is redirected away (307, the query kept) on the paper-id routes as on
+    the others; those took `2504.16930/` and `search/` for paper ids and answered 404."""
+    rec = str(records[3]["id"])
+    for path, query in [
+        ("/api/v1/search", "q=x"),
+        ("/api/daily_papers", ""),
+        ("/api/papers/search", "q=language"),
+        (f"/api/v1/papers/{rec}", ""),
+        (f"/api/v1/papers/{rec}/similar", "k=3"),
+        (f"/api/papers/{rec}", ""),
+        (f"/papers/{rec}", ""),
+        (f"/papers/{rec}/export", "format=csljson"),
+    ]:
+        r = httpx.get(f"{live.url}{path}/", params=httpx.QueryParams(query))
+        assert r.status_code == 307, (path, r.status_code, r.text[:200])
+        assert r.headers["location"].endswith(f"{path}?{query}" if query else path), path
+        assert httpx.get(f"{live.url}{path}/?{query}", follow_redirects=True).status_code == 200
+    user = live.service.accounts.get_or_create_user("slash@example.org")
+    _, secret = live.service.library.create_token(user.id, "slash")
+    r = httpx.put(f"{live.url}/api/v1/votes/{rec}/", headers={"authorization": f"Bearer {secret}"})
+    assert r.status_code == 307 and r.headers["location"].endswith(f"/api/v1/votes/{rec}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Header, HTTPException, Query, Request
 from starlette.responses import Response
 
 from paperwire.models import Paper, User
@@ -20,6 +20,7 @@ from paperwire.search.query import MAX_QUERY_CHARS
 from paperwire.service import Service
 from paperwire.web import listing
 from paperwire.web.library_api import Authorization, reader
+from paperwire.web.paper_path import PaperId
 from paperwire.web.schemas import (
     ErrorOut,
     HfDailyItem,
@@ -41,7 +42,6 @@ ERRORS: dict[int | str, dict[str, object]] = {
     404: {"model": ErrorOut, "description": "No such paper."},
 }
 router = APIRouter(responses=ERRORS)
-PaperId = Annotated[str, Path(description="arXiv id, e.g. 2503.12345", max_length=64)]
 
 
 def _service(request: Request) -> Service:
@@ -128,7 +128,7 @@ async def hf_search(
 
 
 @router.get(
-    "/api/papers/{arxiv_id:path}",
+    "/api/papers/{arxiv_id:paper}",
     summary="One paper (Hugging Face-compatible)",
     response_model=HfPaper,
     tags=["huggingface"],
@@ -251,7 +251,7 @@ def _paper_list(
 
 
 @router.get(
-    "/api/v1/papers/{arxiv_id:path}/similar",
+    "/api/v1/papers/{arxiv_id:paper}/similar",
     summary="Similar papers",
     response_model=list[PaperOut],
     tags=["paperwire"],
@@ -268,7 +268,7 @@ async def similar(
 
 
 @router.get(
-    "/api/v1/papers/{arxiv_id:path}",
+    "/api/v1/papers/{arxiv_id:paper}",
     summary="One paper",
     response_model=PaperOut,
     tags=["paperwire"],
@@ -299,7 +299,7 @@ CsrfHeader = Annotated[
 
 
 @router.put(
-    "/api/v1/votes/{arxiv_id:path}",
+    "/api/v1/votes/{arxiv_id:paper}",
     summary="Upvote",
     response_model=VoteOut,
     tags=["paperwire"],
@@ -317,7 +317,7 @@ async def upvote(
 
 
 @router.delete(
-    "/api/v1/votes/{arxiv_id:path}",
+    "/api/v1/votes/{arxiv_id:paper}",
     summary="Withdraw an upvote",
     response_model=VoteOut,
     tags=["paperwire"],

@@ -24,6 +24,7 @@ from paperwire.web.auth import (
     normalise_email,
     safe_next,
 )
+from paperwire.web.paper_path import PaperId
 from paperwire.web.render import render, with_query
 from paperwire.web.schemas import page_count
 
@@ -188,8 +189,8 @@ async def search_page(
     return render(request, "search.html", context, status_code=status)
 
 
-@router.get("/papers/{arxiv_id:path}")
-async def paper_page(request: Request, arxiv_id: str) -> Response:
+@router.get("/papers/{arxiv_id:paper}")
+async def paper_page(request: Request, arxiv_id: PaperId) -> Response:
     service = _service(request)
     canonical = listing.canonical_id(arxiv_id)
     if canonical != arxiv_id:
