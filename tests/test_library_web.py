@@ -364,6 +364,59 @@ def test_every_paper_id_route_reads_the_ids_search_reads(live: Live) -> None:
     api.close()
 
 
+def test_bad_bodies_say_what_is_wrong_with_the_body(live: Live) -> None:
+    """A body that is not JSON, missing or not a JSON object answers 400 naming the body,
+    where the JSON breaks or what to send; never a bare number or "request"."""
+    user = live.service.accounts.get_or_create_user("bodies@example.org")
+    _, secret = live.service.library.create_token(user.id, "bodies")
+    api = httpx.Client(base_url=live.url, headers={"authorization": f"Bearer {secret}"})
+    cid = api.post("/api/v1/collections", json={"name": "Bodies"}).json()["id"]
+    as_json = {"content-type": "application/json"}
+    for method, path, content, headers, message in [
+        (
+            "POST",
+            "/api/v1/collections",
+            b"notjson",
+            as_json,
+            "body: not valid JSON (at character 1: expecting value)",
+        ),
+        (
+            "PUT",
+            f"/api/v1/collections/{cid}/items/2506.00001",
+            b"{bad",
+            as_json,
+            "body: not valid JSON (at character 2: expecting property name enclosed in "
+            "double quotes)",
+        ),
+        (
+            "PUT",
+            "/api/v1/ratings/2506.00001",
+            b"",
+            {},
+            'body: send {"rating": …} as JSON (content-type: application/json)',
+        ),
+        (
+            "PUT",
+            "/api/v1/ratings/2506.00001",
+            b'{"rating":"up"}',
+            {},
+            'body: send {"rating": …} as JSON (content-type: application/json)',
+        ),
+        (
+            "POST",
+            f"/api/v1/collections/{cid}/items",
+            b'["2506.00001"]',
+            as_json,
+            'body: send {"arxiv_ids": …} as JSON (content-type: application/json)',
+        ),
+    ]:
+        r = api.request(method, path, content=content, headers=headers)
+        assert (r.status_code, r.json()) == (400, {"error": message}), (path, content)
+    wrong = api.put("/api/v1/ratings/2506.00001", json={"rating": "sideways"})
+    assert wrong.status_code == 400 and wrong.json()["error"].startswith("rating: ")
+    api.close()
+
+
 def test_every_library_form_refuses_posts_without_a_valid_csrf_token(live: Live) -> None:
     client, _ = reader(live, "csrf@example.org")
     cid = collection_id(client, "Saved")

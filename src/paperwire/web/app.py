@@ -31,7 +31,7 @@ from paperwire.service import Service
 from paperwire.web import api, feeds, for_you, library_api, library_io, library_pages, pages
 from paperwire.web.auth import CSRF_COOKIE, SESSION_COOKIE, Auth
 from paperwire.web.body_limit import BodyLimit
-from paperwire.web.errors import ServerErrors
+from paperwire.web.errors import ServerErrors, validation_message
 from paperwire.web.render import render, template_filters
 from paperwire.web.workers import end_with_parent, parent_pid_from_environment
 
@@ -277,11 +277,7 @@ def _install_error_pages(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
-        problems = [
-            f"{'.'.join(str(p) for p in err.get('loc', ())[1:]) or 'request'}: {err.get('msg')}"
-            for err in exc.errors()
-        ]
-        message = "; ".join(problems) or "invalid request"
+        message = validation_message(request, exc.errors())
         if _wants_json(request):
             return JSONResponse({"error": message}, 400)
         return render(request, "error.html", {"status": 400, "message": message}, status_code=400)
