@@ -114,6 +114,9 @@ def test_hf_bad_parameters_say_what_is_wrong(live: Live) -> None:
         ("month=2025-1", "month"),
         ("limit=0", "limit"),
         ("sort=random", "sort"),
+        ("week=２０２５-W17", "week must look like 2025-W09"),  # ASCII digits, as date= reads
+        ("month=２０２５-０４", "month must look like 2025-02"),
+        ("date=２０２５-04-24", "date must be a date like"),
     ]:
         r = httpx.get(f"{live.url}/api/daily_papers?{query}")
         assert r.status_code == 400, query
