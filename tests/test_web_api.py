@@ -298,3 +298,58 @@ def test_trailing_slashes_redirect_on_every_route(
     _, secret = live.service.library.create_token(user.id, "slash")
     r = httpx.put(f"{live.url}/api/v1/votes/{rec}/", headers={"authorization": f"Bearer {secret}"})
     assert r.status_code == 307 and r.headers["location"].endswith(f"/api/v1/votes/{rec}")
+
+
+def test_openapi_documents_the_answers_the_app_gives(
+    live: Live, records: list[dict[str, object]]
+) -> None:
+    """Real requests against the schema: each answer's status code is one its operation
+    documents, with the content type documented for it; invalid input is the 400 ErrorOut
+    (no 422 HTTPValidationError anywhere), the import documents its body, the HTML form
+    routes stay out."""
+    spec = httpx.get(f"{live.url}/openapi.json").json()
+    assert "HTTPValidationError" not in json.dumps(spec)
+    assert not {"/subscribe", "/subscribe/manage", "/unsubscribe"} & spec["paths"].keys()
+    upload = spec["paths"]["/api/v1/collections/{collection_id}/import"]["post"]
+    assert {"text/plain", "multipart/form-data"} <= upload["requestBody"]["content"].keys()
+    user = live.service.accounts.get_or_create_user("openapi@example.org")
+    _, secret = live.service.library.create_token(user.id, "openapi")
+    api = httpx.Client(base_url=live.url, headers={"authorization": f"Bearer {secret}"})
+    cid = api.post("/api/v1/collections", json={"name": "Schema"}).json()["id"]
+    rec = str(records[4]["id"])
+    items = "/api/v1/collections/{collection_id}/items"
+    calls: list[tuple[str, str, str, dict[str, object]]] = [
+        ("get", "/api/v1/search", "/api/v1/search", {"params": {"q": "language"}}),
+        ("get", "/api/v1/search", "/api/v1/search", {"params": {"q": "x", "per_page": 1000}}),
+        ("get", "/api/daily_papers", "/api/daily_papers", {"params": {"week": "2025-X9"}}),
+        ("get", "/api/v1/papers/{arxiv_id}", "/api/v1/papers/2101.99999", {}),
+        ("get", "/api/v1/daily", "/api/v1/daily", {"params": {"page": 0}}),
+        ("post", "/api/v1/collections", "/api/v1/collections", {"content": b"notjson"}),
+        ("post", items, f"/api/v1/collections/{cid}/items", {"json": {"arxiv_ids": [rec]}}),
+        ("put", "/api/v1/ratings/{arxiv_id}", f"/api/v1/ratings/{rec}", {}),
+        (
+            "post",
+            "/api/v1/collections/{collection_id}/import",
+            f"/api/v1/collections/{cid}/import",
+            {"content": rec.encode(), "headers": {"content-type": "text/plain"}},
+        ),
+    ] + [
+        (
+            "get",
+            "/api/v1/collections/{collection_id}/export",
+            f"/api/v1/collections/{cid}/export",
+            {"params": {"format": fmt}},
+        )
+        for fmt in ("bibtex", "csljson", "xml")
+    ]
+    seen = set()
+    for method, documented, path, kwargs in calls:
+        r = api.request(method.upper(), path, **kwargs)  # type: ignore[arg-type]
+        responses = spec["paths"][documented][method]["responses"]
+        code = str(r.status_code)
+        assert code in responses, (method, path, code, sorted(responses))
+        kind = r.headers["content-type"].split(";")[0]
+        assert kind in responses[code].get("content", {}), (path, code, kind, responses[code])
+        seen.add(code)
+    assert {"200", "400", "404"} <= seen
+    api.close()

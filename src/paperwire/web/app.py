@@ -28,7 +28,16 @@ from paperwire import __version__
 from paperwire.config import Settings
 from paperwire.search.damage import REBUILD_HINT, IndexDamaged
 from paperwire.service import Service
-from paperwire.web import api, feeds, for_you, library_api, library_io, library_pages, pages
+from paperwire.web import (
+    api,
+    feeds,
+    for_you,
+    library_api,
+    library_io,
+    library_pages,
+    openapi,
+    pages,
+)
 from paperwire.web.auth import CSRF_COOKIE, SESSION_COOKIE, Auth
 from paperwire.web.body_limit import BodyLimit
 from paperwire.web.errors import ServerErrors, validation_message
@@ -105,6 +114,7 @@ def create_app(
     app.add_middleware(HeadAsGet)
     app.add_middleware(ServerErrors)  # 500/503 answered and logged once (web/errors.py)
     _install_error_pages(app)
+    openapi.install(app)  # validation failures documented as the 400 they answer
     access = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, RedactTokens) for f in access.filters):
         access.addFilter(RedactTokens())

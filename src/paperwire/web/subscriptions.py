@@ -104,12 +104,12 @@ def _message(
     return _page(request, "message.html", title, status_code, message=message, error=error, **extra)
 
 
-@router.get("/subscribe", response_class=HTMLResponse)
+@router.get("/subscribe", response_class=HTMLResponse, include_in_schema=False)
 def subscribe_form(request: Request) -> HTMLResponse:
     return _page(request, "subscribe.html", "Subscribe to the digest")
 
 
-@router.post("/subscribe", response_class=HTMLResponse)
+@router.post("/subscribe", response_class=HTMLResponse, include_in_schema=False)
 async def subscribe(request: Request) -> HTMLResponse:
     """Same response whether or not the address is known (no enumeration)."""
     form = await request.form()
@@ -127,7 +127,7 @@ async def subscribe(request: Request) -> HTMLResponse:
     return _page(request, "subscribe.html", "Check your inbox", done=True)
 
 
-@router.get("/subscribe/confirm", response_class=HTMLResponse)
+@router.get("/subscribe/confirm", response_class=HTMLResponse, include_in_schema=False)
 def confirm(request: Request, token: str = "") -> HTMLResponse:
     service = _service(request)
     try:
@@ -140,7 +140,7 @@ def confirm(request: Request, token: str = "") -> HTMLResponse:
     )
 
 
-@router.get("/subscribe/manage", response_class=HTMLResponse)
+@router.get("/subscribe/manage", response_class=HTMLResponse, include_in_schema=False)
 def manage_form(request: Request, token: str = "") -> HTMLResponse:
     return _manage_page(request, token)
 
@@ -181,7 +181,7 @@ def _manage_page(
     return _page(request, "manage.html", "Your digest", 400 if error else 200, **context)
 
 
-@router.post("/subscribe/manage", response_class=HTMLResponse)
+@router.post("/subscribe/manage", response_class=HTMLResponse, include_in_schema=False)
 async def manage(request: Request) -> HTMLResponse:
     form = await request.form()
     _check_csrf(request, form)
@@ -194,7 +194,7 @@ async def manage(request: Request) -> HTMLResponse:
     return _manage_page(request, token, saved=True)
 
 
-@router.get("/unsubscribe", response_class=HTMLResponse)
+@router.get("/unsubscribe", response_class=HTMLResponse, include_in_schema=False)
 def unsubscribe_form(request: Request, token: str = "") -> HTMLResponse:
     try:
         sub = _service(request).digest.subscriber_for_token(token, "unsubscribe")
@@ -203,7 +203,7 @@ def unsubscribe_form(request: Request, token: str = "") -> HTMLResponse:
     return _page(request, "unsubscribe.html", "Unsubscribe", sub=sub, token=token)
 
 
-@router.post("/unsubscribe", response_class=HTMLResponse)
+@router.post("/unsubscribe", response_class=HTMLResponse, include_in_schema=False)
 def unsubscribe(request: Request, token: str = "") -> HTMLResponse:
     """RFC 8058 one-click target (List-Unsubscribe-Post) and the page's button."""
     try:
