@@ -327,6 +327,96 @@ def test_api_tokens_and_the_library_api(live: Live) -> None:
     api.close(), client.close()
 
 
+def test_every_paper_id_route_reads_the_ids_search_reads(live: Live) -> None:
+    """The arXiv DOI, a versioned id, `arXiv:` and an abs URL name a stored paper on every
+    route that takes a paper id, as search's id lookup reads them."""
+    user = live.service.accounts.get_or_create_user("doi@example.org")
+    _, secret = live.service.library.create_token(user.id, "doi")
+    api = httpx.Client(base_url=live.url, headers={"authorization": f"Bearer {secret}"})
+    cid = api.post("/api/v1/collections", json={"name": "By DOI"}).json()["id"]
+    added = api.post(
+        f"/api/v1/collections/{cid}/items",
+        json={
+            "arxiv_ids": ["10.48550/arXiv.2506.00001", "https://doi.org/10.48550/arXiv.2506.00002"]
+        },
+    ).json()
+    assert (added["added"], added["missing"]) == (2, []), added
+    for spelling in ("10.48550/arXiv.2506.00003", "https://arxiv.org/abs/2506.00003v2"):
+        put = api.put(f"/api/v1/collections/{cid}/items/{spelling}", json={"note": "n"})
+        assert put.status_code == 200 and put.json()["paper"]["arxiv_id"] == "2506.00003", put.text
+    deleted = api.delete(f"/api/v1/collections/{cid}/items/10.48550/arXiv.2506.00003")
+    assert deleted.status_code == 204
+    for path in (
+        "/api/v1/papers/10.48550/arXiv.2506.00004",
+        "/api/v1/papers/10.48550/arXiv.2506.00004/similar",
+        "/api/papers/10.48550/arXiv.2506.00004",
+        "/api/papers/arXiv:2506.00004v1",
+    ):
+        assert api.get(path).status_code == 200, path
+    voted = api.put("/api/v1/votes/10.48550/arXiv.2506.00004")
+    assert voted.status_code == 200 and voted.json()["arxiv_id"] == "2506.00004", voted.text
+    rated = api.put("/api/v1/ratings/10.48550/arXiv.2506.00004", json={"rating": "up"})
+    assert rated.status_code == 200 and rated.json()["arxiv_id"] == "2506.00004", rated.text
+    page = httpx.get(f"{live.url}/papers/10.48550/arXiv.2506.00004")
+    assert page.status_code == 301 and page.headers["location"] == "/papers/2506.00004"
+    other = api.get("/api/v1/papers/10.1000/arXiv.2506.00004")  # another DOI names no paper
+    assert other.status_code == 404 and "10.1000/arXiv.2506.00004" in other.json()["error"]
+    api.close()
+
+
+def test_bad_bodies_say_what_is_wrong_with_the_body(live: Live) -> None:
+    """A body that is not JSON, missing or not a JSON object answers 400 naming the body,
+    where the JSON breaks or what to send; never a bare number or "request"."""
+    user = live.service.accounts.get_or_create_user("bodies@example.org")
+    _, secret = live.service.library.create_token(user.id, "bodies")
+    api = httpx.Client(base_url=live.url, headers={"authorization": f"Bearer {secret}"})
+    cid = api.post("/api/v1/collections", json={"name": "Bodies"}).json()["id"]
+    as_json = {"content-type": "application/json"}
+    for method, path, content, headers, message in [
+        (
+            "POST",
+            "/api/v1/collections",
+            b"notjson",
+            as_json,
+            "body: not valid JSON (at character 1: expecting value)",
+        ),
+        (
+            "PUT",
+            f"/api/v1/collections/{cid}/items/2506.00001",
+            b"{bad",
+            as_json,
+            "body: not valid JSON (at character 2: expecting property name enclosed in "
+            "double quotes)",
+        ),
+        (
+            "PUT",
+            "/api/v1/ratings/2506.00001",
+            b"",
+            {},
+            'body: send {"rating": …} as JSON (content-type: application/json)',
+        ),
+        (
+            "PUT",
+            "/api/v1/ratings/2506.00001",
+            b'{"rating":"up"}',
+            {},
+            'body: send {"rating": …} as JSON (content-type: application/json)',
+        ),
+        (
+            "POST",
+            f"/api/v1/collections/{cid}/items",
+            b'["2506.00001"]',
+            as_json,
+            'body: send {"arxiv_ids": …} as JSON (content-type: application/json)',
+        ),
+    ]:
+        r = api.request(method, path, content=content, headers=headers)
+        assert (r.status_code, r.json()) == (400, {"error": message}), (path, content)
+    wrong = api.put("/api/v1/ratings/2506.00001", json={"rating": "sideways"})
+    assert wrong.status_code == 400 and wrong.json()["error"].startswith("rating: ")
+    api.close()
+
+
 def test_every_library_form_refuses_posts_without_a_valid_csrf_token(live: Live) -> None:
     client, _ = reader(live, "csrf@example.org")
     cid = collection_id(client, "Saved")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from paperwire.models import InvalidRecord, clean_categories, split_arxiv_id
+from paperwire.models import InvalidRecord, clean_categories, read_arxiv_id, split_arxiv_id
 
 
 @pytest.mark.parametrize(
@@ -34,3 +34,26 @@ def test_clean_categories_drops_acm_and_msc() -> None:
         "cs.AI",
     ]
     assert clean_categories("hep-th math.GT q-bio.NC") == ["hep-th", "math.GT", "q-bio.NC"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("2504.16918", "2504.16918"),
+        (" 2504.16918v3 ", "2504.16918"),
+        ("arXiv:2504.16918", "2504.16918"),
+        ("https://arxiv.org/abs/2504.16918v2", "2504.16918"),
+        ("arxiv.org/pdf/2504.16918.pdf", "2504.16918"),
+        ("10.48550/arXiv.2504.16918", "2504.16918"),
+        ("10.48550/ARXIV.2504.16918V2", "2504.16918"),
+        ("https://doi.org/10.48550/arXiv.2504.16918.", "2504.16918"),
+        ("10.48550/arXiv.hep-th/9504118", "hep-th/9504118"),
+        ("hep-th/9504118v1", "hep-th/9504118"),
+        ("10.1000/abs/2504.16918", None),  # another DOI names no arXiv paper
+        ("10.48550/arXiv.", None),
+        ("search/", None),
+        ("", None),
+    ],
+)
+def test_read_arxiv_id_reads_every_spelling_search_reads(raw: str, expected: str | None) -> None:
+    assert read_arxiv_id(raw) == expected

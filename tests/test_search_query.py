@@ -131,6 +131,30 @@ def test_query_of_the_length_cap_parses() -> None:
     assert len(q.free_words) == 286 and len(q.raw) == 2000
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("since:２０２５-04-24", "cannot read date '２０２５-04-24': use YYYY-MM-DD"),
+        ("until:2025-0４", "cannot read date '2025-0４'"),
+        ("since:７d", "cannot read date '７d'"),
+        ("since:2025-13-01", "'2025-13-01' is not a real date: month 13 is not 01-12"),
+        ("until:2025-02-30", "'2025-02-30' is not a real date: February 2025 has 28 days"),
+        ("since:0000", "'0000' is not a real date: years begin at 0001"),
+    ],
+)
+def test_dates_are_ascii_and_their_messages_our_own(text: str, message: str) -> None:
+    with pytest.raises(QueryError) as err:
+        parse(text)
+    assert str(err.value) == message or str(err.value).startswith(message), str(err.value)
+    assert "isoformat" not in str(err.value) and "out of range" not in str(err.value)
+
+
+def test_the_last_month_and_year_end_on_their_last_day() -> None:
+    assert parse("until:9999-12").until == date(9999, 12, 31)
+    assert parse("until:9999").until == date(9999, 12, 31)
+    assert parse("since:9999-12").since == date(9999, 12, 1)
+
+
 def test_relative_date_must_be_sane() -> None:
     with pytest.raises(QueryError):
         parse_date_bound("999999d", today=TODAY, upper=False)

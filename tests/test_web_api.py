@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
-from typing import get_args
+from typing import Any, get_args
 
 import httpx
 import pytest
@@ -114,6 +114,9 @@ def test_hf_bad_parameters_say_what_is_wrong(live: Live) -> None:
         ("month=2025-1", "month"),
         ("limit=0", "limit"),
         ("sort=random", "sort"),
+        ("week=２０２５-W17", "week must look like 2025-W09"),  # ASCII digits, as date= reads
+        ("month=２０２５-０４", "month must look like 2025-02"),
+        ("date=２０２５-04-24", "date must be a date like"),
     ]:
         r = httpx.get(f"{live.url}/api/daily_papers?{query}")
         assert r.status_code == 400, query
@@ -248,3 +251,105 @@ def test_another_paperwire_harvests_our_daily_papers(
     assert report.rejected == 0
     assert {p.arxiv_id for p in got} == days[day] and len(days[day]) > 100
     assert all(p.hf_date == date.fromisoformat(day) for p in got)
+
+
+def test_v1_empty_listing_pages_say_why(live: Live, records: list[dict[str, object]]) -> None:
+    """An empty page of /api/v1/daily or /api/v1/trending carries the note the website and
+    `paperwire daily --json` give (listing.empty_page_note), a full page none."""
+    days = sorted(by_day(records))
+    latest = date.fromisoformat(days[-1])
+    saturday = latest - timedelta(days=(latest.weekday() - 5) % 7)
+    assert saturday > date.fromisoformat(days[0]), days
+    after = latest + timedelta(days=40)
+    for path, params, needle in [
+        ("/api/v1/daily", {"date": saturday.isoformat()}, "weekends"),
+        ("/api/v1/daily", {"date": days[0], "page": 500}, "page 500 is past the papers"),
+        ("/api/v1/trending", {"date": after.isoformat()}, "is after the latest listing day"),
+        ("/api/v1/daily", {"date": after.isoformat(), "view": "month"}, "after the latest"),
+    ]:
+        body = httpx.get(f"{live.url}{path}", params=params).json()
+        assert body["results"] == [] and len(body["notes"]) == 1, (path, params, body)
+        assert needle in body["notes"][0], (path, params, body["notes"])
+    full = httpx.get(f"{live.url}/api/v1/daily", params={"date": days[0]}).json()
+    assert full["results"] and full["notes"] == []
+
+
+def test_trailing_slashes_redirect_on_every_route(
+    live: Live, records: list[dict[str, object]]
+) -> None:
+    """A trailing slash is redirected away (307, the query kept) on the paper-id routes as on
+    the others; those took `2504.16930/` and `search/` for paper ids and answered 404."""
+    rec = str(records[3]["id"])
+    for path, query in [
+        ("/api/v1/search", "q=x"),
+        ("/api/daily_papers", ""),
+        ("/api/papers/search", "q=language"),
+        (f"/api/v1/papers/{rec}", ""),
+        (f"/api/v1/papers/{rec}/similar", "k=3"),
+        (f"/api/papers/{rec}", ""),
+        (f"/papers/{rec}", ""),
+        (f"/papers/{rec}/export", "format=csljson"),
+    ]:
+        r = httpx.get(f"{live.url}{path}/", params=httpx.QueryParams(query))
+        assert r.status_code == 307, (path, r.status_code, r.text[:200])
+        assert r.headers["location"].endswith(f"{path}?{query}" if query else path), path
+        assert httpx.get(f"{live.url}{path}/?{query}", follow_redirects=True).status_code == 200
+    user = live.service.accounts.get_or_create_user("slash@example.org")
+    _, secret = live.service.library.create_token(user.id, "slash")
+    r = httpx.put(f"{live.url}/api/v1/votes/{rec}/", headers={"authorization": f"Bearer {secret}"})
+    assert r.status_code == 307 and r.headers["location"].endswith(f"/api/v1/votes/{rec}")
+
+
+def test_openapi_documents_the_answers_the_app_gives(
+    live: Live, records: list[dict[str, object]]
+) -> None:
+    """Real requests against the schema: each answer's status code is one its operation
+    documents, with the content type documented for it; invalid input is the 400 ErrorOut
+    (no 422 HTTPValidationError anywhere), the import documents its body, the HTML form
+    routes stay out."""
+    spec = httpx.get(f"{live.url}/openapi.json").json()
+    assert "HTTPValidationError" not in json.dumps(spec)
+    assert not {"/subscribe", "/subscribe/manage", "/unsubscribe"} & spec["paths"].keys()
+    upload = spec["paths"]["/api/v1/collections/{collection_id}/import"]["post"]
+    assert {"text/plain", "multipart/form-data"} <= upload["requestBody"]["content"].keys()
+    user = live.service.accounts.get_or_create_user("openapi@example.org")
+    _, secret = live.service.library.create_token(user.id, "openapi")
+    api = httpx.Client(base_url=live.url, headers={"authorization": f"Bearer {secret}"})
+    cid = api.post("/api/v1/collections", json={"name": "Schema"}).json()["id"]
+    rec = str(records[4]["id"])
+    items = "/api/v1/collections/{collection_id}/items"
+    calls: list[tuple[str, str, str, dict[str, Any]]] = [
+        ("get", "/api/v1/search", "/api/v1/search", {"params": {"q": "language"}}),
+        ("get", "/api/v1/search", "/api/v1/search", {"params": {"q": "x", "per_page": 1000}}),
+        ("get", "/api/daily_papers", "/api/daily_papers", {"params": {"week": "2025-X9"}}),
+        ("get", "/api/v1/papers/{arxiv_id}", "/api/v1/papers/2101.99999", {}),
+        ("get", "/api/v1/daily", "/api/v1/daily", {"params": {"page": 0}}),
+        ("post", "/api/v1/collections", "/api/v1/collections", {"content": b"notjson"}),
+        ("post", items, f"/api/v1/collections/{cid}/items", {"json": {"arxiv_ids": [rec]}}),
+        ("put", "/api/v1/ratings/{arxiv_id}", f"/api/v1/ratings/{rec}", {}),
+        (
+            "post",
+            "/api/v1/collections/{collection_id}/import",
+            f"/api/v1/collections/{cid}/import",
+            {"content": rec.encode(), "headers": {"content-type": "text/plain"}},
+        ),
+    ] + [
+        (
+            "get",
+            "/api/v1/collections/{collection_id}/export",
+            f"/api/v1/collections/{cid}/export",
+            {"params": {"format": fmt}},
+        )
+        for fmt in ("bibtex", "csljson", "xml")
+    ]
+    seen = set()
+    for method, documented, path, kwargs in calls:
+        r = api.request(method.upper(), path, **kwargs)
+        responses = spec["paths"][documented][method]["responses"]
+        code = str(r.status_code)
+        assert code in responses, (method, path, code, sorted(responses))
+        kind = r.headers["content-type"].split(";")[0]
+        assert kind in responses[code].get("content", {}), (path, code, kind, responses[code])
+        seen.add(code)
+    assert {"200", "400", "404"} <= seen
+    api.close()

@@ -22,12 +22,11 @@ from paperwire.models import (
     ApiToken,
     Collection,
     CollectionEntry,
-    InvalidRecord,
     Paper,
     ReaderSignals,
     User,
+    canonical_arxiv_id,
     clean_text,
-    split_arxiv_id,
 )
 from paperwire.store import Store
 from paperwire.store.accounts import AccountStore
@@ -135,11 +134,9 @@ def clean_note(raw: str) -> str:
 
 
 def canonical(raw: str) -> str:
-    """`2503.01234v2`, `arXiv:2503.01234`, an abs URL -> `2503.01234`; else unchanged."""
-    try:
-        return split_arxiv_id(raw)[0]
-    except InvalidRecord:
-        return raw.strip()
+    """`2503.01234v2`, `arXiv:2503.01234`, an abs URL, `10.48550/arXiv.2503.01234` ->
+    `2503.01234` (models.read_arxiv_id); else stripped but unchanged."""
+    return canonical_arxiv_id(raw)
 
 
 def _token_hash(secret: str) -> str:

@@ -18,8 +18,10 @@ from paperwire.trending import rank_tallies
 
 VIEWS = ("day", "week", "month")
 LISTING_SORTS = ("date", "trending")
-_WEEK = re.compile(r"^(\d{4})-W(\d{1,2})$")
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+# ASCII digits only, as parse_day and search's since:/until: read them: \d also matches
+# other scripts' digits (２０２５), which int() reads.
+_WEEK = re.compile(r"^([0-9]{4})-W([0-9]{1,2})$")
+_MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})$")
 
 
 class ListingError(ValueError):
@@ -91,7 +93,7 @@ def parse_day(text: str | None, name: str = "date") -> date | None:
     if not text:
         return None
     try:
-        day = date.fromisoformat(text) if len(text) == 10 else None
+        day = date.fromisoformat(text) if len(text) == 10 and text.isascii() else None
     except ValueError:
         day = None
     if day is None or not FIRST_DAY <= day <= LAST_DAY:

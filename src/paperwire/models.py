@@ -76,6 +76,39 @@ def split_arxiv_id(raw: str) -> tuple[str, int | None]:
     return match.group(1), version
 
 
+# An arXiv DataCite DOI (10.48550/arXiv.2503.01234), bare or as a doi.org URL.
+_ARXIV_DOI = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/)?10\.48550/arxiv\.(.+)$", re.I)
+_ARXIV_HOST = re.compile(r"^(?:https?://)?(?:www\.|export\.)?arxiv\.org", re.I)
+
+
+def read_arxiv_id(raw: str | None) -> str | None:
+    """The versionless arXiv id `raw` names, in any spelling people paste: a bare or
+    versioned id (2503.01234v2, hep-th/9504118), ``arXiv:``, an abs or pdf URL, or its
+    arXiv DOI (10.48550/arXiv.2503.01234, also as a doi.org URL); None for anything else.
+    The one id reader of search's lookup, the library file importers and every route
+    that takes a paper id."""
+    if not raw:
+        return None
+    text = raw.strip()
+    doi = _ARXIV_DOI.match(text)
+    if doi is not None:
+        text = doi.group(1).rstrip(".,;)")
+    elif text.lower().startswith(("10.", "https://doi.org/", "http://doi.org/")):
+        return None  # another DOI: no arXiv id, whatever its suffix looks like
+    for candidate in (text, text.lower()) if doi is not None else (text,):
+        try:
+            return split_arxiv_id(_ARXIV_HOST.sub("", candidate))[0]
+        except InvalidRecord:
+            continue
+    return None
+
+
+def canonical_arxiv_id(raw: str) -> str:
+    """The versionless id `raw` names (read_arxiv_id); other text stripped but unchanged,
+    so that a lookup finds nothing and the message names what was asked for."""
+    return read_arxiv_id(raw) or raw.strip()
+
+
 def check_id_month(arxiv_id: str) -> None:
     """Raise InvalidRecord when a new-style versionless id (YYMM.NNNNN) has no month in
     YYMM (00, or 13 to 99); old-style ids (hep-th/9504118) pass."""
@@ -274,6 +307,7 @@ class SearchPage:
     mode: str = "hybrid"  # hybrid | lexical | semantic
     semantic_coverage: float = 0.0  # share of live papers embedded so far, in every mode
     notes: list[str] = field(default_factory=list)
+    pages: int = 1  # pages that can be fetched: none deeper than the engine serves
 
 
 # -- digest (issue 5) ----------------------------------------------------------

@@ -43,7 +43,7 @@ from paperwire.models import (
     SearchPage,
 )
 from paperwire.search.embed import INSTALL_HINT
-from paperwire.search.engine import SearchEngine
+from paperwire.search.engine import SearchEngine, servable_pages
 from paperwire.search.highlight import Highlighter
 from paperwire.search.lexical_load import BulkLoad
 from paperwire.search.query import parse_query, with_filters
@@ -460,16 +460,18 @@ class Service:
             for i, score in result.ids
             if i in ready
         ]
+        total = result.final_total()
         return SearchPage(
             query=query,
             hits=hits,
-            total=result.final_total(),
+            total=total,
             page=page,
             per_page=per_page,
             sort=result.sort,
             mode=result.mode,
             semantic_coverage=result.semantic_coverage,
             notes=[*parsed.notes, *result.notes],
+            pages=servable_pages(total, per_page),
         )
 
     def _hits(self, ids: list[str], terms: set[str]) -> dict[str, Hit]:

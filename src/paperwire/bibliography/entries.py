@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from paperwire.models import InvalidRecord, check_id_month, split_arxiv_id
+from paperwire.models import InvalidRecord, check_id_month, read_arxiv_id
 
 ARXIV_DOI_PREFIX = "10.48550/arxiv."
 _DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>{}]+)", re.IGNORECASE)
@@ -59,20 +59,20 @@ def normalise_doi(raw: str | None) -> str | None:
 def arxiv_id_from_doi(doi: str | None) -> str | None:
     """The arXiv id of an arXiv DataCite DOI (10.48550/arXiv.2401.00001), else None."""
     if doi and doi.startswith(ARXIV_DOI_PREFIX):
-        return arxiv_id(doi[len(ARXIV_DOI_PREFIX) :])
+        return arxiv_id(doi)
     return None
 
 
 def arxiv_id(raw: str | None) -> str | None:
-    """The versionless arXiv id in an id, ``arXiv:`` id, abs/pdf URL or arXiv DOI; None
-    for anything else, a new-style id without a month (9999.99999) included, as the arXiv
-    API client would refuse it."""
-    return None if arxiv_id_problem(raw) else _parsed_id(raw)
+    """The versionless arXiv id in an id, ``arXiv:`` id, abs/pdf URL or arXiv DOI
+    (models.read_arxiv_id); None for anything else, a new-style id without a month
+    (9999.99999) included, as the arXiv API client would refuse it."""
+    return None if arxiv_id_problem(raw) else read_arxiv_id(raw)
 
 
 def arxiv_id_problem(raw: str | None) -> str | None:
     """Why a token spelled like an arXiv id is none (its YYMM has no month), else None."""
-    found = _parsed_id(raw)
+    found = read_arxiv_id(raw)
     if found is None:
         return None
     try:
@@ -80,18 +80,6 @@ def arxiv_id_problem(raw: str | None) -> str | None:
     except InvalidRecord as exc:
         return f"not an arXiv id: {exc}"
     return None
-
-
-def _parsed_id(raw: str | None) -> str | None:
-    if not raw:
-        return None
-    text = raw.strip()
-    if text.lower().startswith(("10.48550/", "https://doi.org/10.48550/")):
-        return arxiv_id_from_doi(normalise_doi(text))
-    try:
-        return split_arxiv_id(re.sub(r"^(?:https?://)?(?:export\.)?arxiv\.org", "", text))[0]
-    except InvalidRecord:
-        return None
 
 
 def arxiv_id_in_text(text: str | None) -> str | None:

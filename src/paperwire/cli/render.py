@@ -216,6 +216,7 @@ def search_page_json(result: SearchPage) -> dict[str, Any]:
         "total": result.total,
         "page": result.page,
         "per_page": result.per_page,
+        "pages": result.pages,
         "sort": result.sort,
         "mode": result.mode,
         "semantic_coverage": result.semantic_coverage,
@@ -248,8 +249,8 @@ def print_search_page(result: SearchPage) -> None:
     out.print(table)
     for note in result.notes:
         out.print(Text(f"note: {note}", style="dim"))
-    if result.total > first + len(result.hits):
-        out.print(Text(f"more: --page {result.page + 1}", style="dim"))
+    if result.hits and result.page < result.pages:
+        out.print(Text(f"more: --page {result.page + 1} (of {result.pages:,})", style="dim"))
 
 
 def print_subscribers(items: list[Subscriber]) -> None:

@@ -92,9 +92,19 @@ def _page_offset(mode: str, sort: str, page: int, per_page: int) -> int:
     return (page - 1) * per_page
 
 
+def _pages(total: int, per_page: int) -> int:
+    return min(-(-total // per_page), MAX_RESULTS // per_page)
+
+
+def servable_pages(total: int, per_page: int) -> int:
+    """How many pages of `per_page` can be fetched (at least 1): the results' pages, but
+    none deeper than MAX_RESULTS. The page count every shell shows (API, web, CLI)."""
+    return max(1, _pages(total, per_page))
+
+
 def past_the_results(page: int, per_page: int, total: int) -> str:
     """The note on an empty page past the last one (pages end at MAX_RESULTS)."""
-    pages = min(-(-total // per_page), MAX_RESULTS // per_page)
+    pages = _pages(total, per_page)
     note = (
         f"page {page:,} is past the results: {total:,} result(s) make {pages:,} "
         f"page(s) of {per_page}"
@@ -102,6 +112,17 @@ def past_the_results(page: int, per_page: int, total: int) -> str:
     if total > pages * per_page:
         note += f" (pages go no deeper than result {MAX_RESULTS:,}; refine the query)"
     return note
+
+
+def paging_limit_note(per_page: int, total: int) -> str | None:
+    """The note on a page of results too many to page through to the end, else None."""
+    pages = _pages(total, per_page)
+    if total <= pages * per_page:
+        return None
+    return (
+        f"only the first {pages * per_page:,} of {total:,} results can be paged "
+        f"({pages:,} page(s) of {per_page}); refine the query to reach the rest"
+    )
 
 
 def load_semantic(settings: Settings, store: Store) -> tuple[SemanticSearcher | None, str]:
@@ -292,6 +313,8 @@ class SearchEngine:
         if offset and (offset + per_page > MAX_RESULTS or not result.ids):
             result.ids = []
             result.notes.append(past_the_results(page, per_page, result.final_total()))
+        elif (limited := paging_limit_note(per_page, result.final_total())) is not None:
+            result.notes.append(limited)
         return result
 
     def _page(

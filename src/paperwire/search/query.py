@@ -37,12 +37,19 @@ message meant for the person who typed it.
 
 from __future__ import annotations
 
+import calendar
 import re
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 from paperwire.latex import latex_to_text
-from paperwire.models import ARXIV_ARCHIVES, CURRENT_ARCHIVES
+from paperwire.models import (
+    ARXIV_ARCHIVES,
+    CURRENT_ARCHIVES,
+    InvalidRecord,
+    check_id_month,
+    read_arxiv_id,
+)
 
 # Longer input is refused, on every path (the HF-compatible API's own limit; a pasted
 # arXiv abstract, at most 1,920 characters, fits).
@@ -67,7 +74,9 @@ KNOWN_FIELDS = sorted({*TEXT_FIELDS, *CATEGORY_FIELDS, *DATE_FIELDS})
 LITERAL_PREFIXES = {"http", "https", "ftp", "arxiv", "doi", "mailto"}
 
 _FIELD_PREFIX = re.compile(r"([A-Za-z]+):")
-_RELATIVE = re.compile(r"^(\d{1,5})([dwmy])$")
+# ASCII digits only: \d also matches other scripts' digits (２０２５), which int() reads.
+_RELATIVE = re.compile(r"^([0-9]{1,5})([dwmy])$")
+_DATE = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?")
 _DANGLING_LATEX = re.compile(r"(?:\\(?:[A-Za-z]{1,2}|[^A-Za-z])?)+$")
 # A command whose braced argument the item does not close (\\textbf{x, {\\em x): its
 # backslash goes, or written back before "… y}" it would swallow the next items.
@@ -251,7 +260,8 @@ class _Reader:
 
 
 def parse_date_bound(value: str, *, today: date, upper: bool) -> date:
-    """``2025-06-01``, ``2025-06``, ``2025`` or ``7d``/``2w``/``3m``/``1y`` (before today).
+    """``2025-06-01``, ``2025-06``, ``2025`` or ``7d``/``2w``/``3m``/``1y`` (before today),
+    in ASCII digits, as every date parameter reads them (listing.parse_day).
 
     For partial dates the lower bound is the first day, the upper bound the last day."""
     rel = _RELATIVE.match(value.lower())
@@ -261,24 +271,27 @@ def parse_date_bound(value: str, *, today: date, upper: bool) -> date:
         if days > 365 * 300:
             raise QueryError(f"{value!r} reaches too far back")
         return today - timedelta(days=days)
-    try:
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-            return date.fromisoformat(value)
-        if re.fullmatch(r"\d{4}-\d{2}", value):
-            year, month = int(value[:4]), int(value[5:])
-            first = date(year, month, 1)
-            if not upper:
-                return first
-            following = date(year + month // 12, month % 12 + 1, 1)
-            return following - timedelta(days=1)
-        if re.fullmatch(r"\d{4}", value):
-            return date(int(value), 12, 31) if upper else date(int(value), 1, 1)
-    except ValueError as exc:
-        raise QueryError(f"{value!r} is not a real date ({exc})") from exc
-    raise QueryError(
-        f"cannot read date {value!r}: use YYYY-MM-DD, YYYY-MM, YYYY, or a number with "
-        "d/w/m/y such as 7d, 2w, 3m, 1y"
-    )
+    parts = _DATE.fullmatch(value)
+    if parts is None:
+        raise QueryError(
+            f"cannot read date {value!r}: use YYYY-MM-DD, YYYY-MM, YYYY, or a number with "
+            "d/w/m/y such as 7d, 2w, 3m, 1y"
+        )
+    year = int(parts.group(1))
+    month, day = (int(p) if p else None for p in parts.group(2, 3))
+    if year < 1:
+        raise QueryError(f"{value!r} is not a real date: years begin at 0001")
+    if month is not None and not 1 <= month <= 12:
+        raise QueryError(f"{value!r} is not a real date: month {month:02d} is not 01-12")
+    if month is None:
+        return date(year, 12, 31) if upper else date(year, 1, 1)
+    last = calendar.monthrange(year, month)[1]
+    if day is None:
+        return date(year, month, last if upper else 1)
+    if not 1 <= day <= last:
+        name = calendar.month_name[month]
+        raise QueryError(f"{value!r} is not a real date: {name} {year} has {last} days")
+    return date(year, month, day)
 
 
 def _categories(value: str, name: str = "cat:") -> list[str]:
@@ -304,15 +317,12 @@ def _categories(value: str, name: str = "cat:") -> list[str]:
 
 def pasted_arxiv_id(text: str) -> str | None:
     """The versionless arXiv id when `text` is one arXiv id in any spelling
-    (bibliography.entries.arxiv_id) with a real month, else None."""
-    # lazily: importing paperwire.bibliography loads its file readers (BibTeX parser)
-    from paperwire.bibliography.entries import arxiv_id
-    from paperwire.models import InvalidRecord, check_id_month
-
+    (models.read_arxiv_id, as every route taking a paper id reads it) with a real month,
+    else None."""
     token = text.strip()
     if not token or any(c.isspace() for c in token):
         return None
-    found = arxiv_id(token)
+    found = read_arxiv_id(token)
     try:
         if found is not None:
             check_id_month(found)

@@ -11,14 +11,16 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Header, HTTPException, Query, Request
 from starlette.responses import Response
 
 from paperwire.models import Paper, User
+from paperwire.search.engine import MAX_RESULTS
 from paperwire.search.query import MAX_QUERY_CHARS
 from paperwire.service import Service
 from paperwire.web import listing
 from paperwire.web.library_api import Authorization, reader
+from paperwire.web.paper_path import PaperId
 from paperwire.web.schemas import (
     ErrorOut,
     HfDailyItem,
@@ -40,7 +42,6 @@ ERRORS: dict[int | str, dict[str, object]] = {
     404: {"model": ErrorOut, "description": "No such paper."},
 }
 router = APIRouter(responses=ERRORS)
-PaperId = Annotated[str, Path(description="arXiv id, e.g. 2503.12345", max_length=64)]
 
 
 def _service(request: Request) -> Service:
@@ -127,7 +128,7 @@ async def hf_search(
 
 
 @router.get(
-    "/api/papers/{arxiv_id:path}",
+    "/api/papers/{arxiv_id:paper}",
     summary="One paper (Hugging Face-compatible)",
     response_model=HfPaper,
     tags=["huggingface"],
@@ -156,11 +157,14 @@ async def search(
     until: Annotated[str | None, Query(description="listed on or before, YYYY-MM-DD")] = None,
     sort: Literal["relevance", "date", "trending"] = "relevance",
     mode: Literal["hybrid", "lexical", "semantic"] = "hybrid",
-    page: Annotated[int, Query(ge=1, le=1000)] = 1,
+    page: Annotated[
+        int, Query(ge=1, le=MAX_RESULTS, description="up to `pages` of the answer")
+    ] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> Response:
     """Search with paperwire's query language plus optional filters (structured values,
-    never added to the query text)."""
+    never added to the query text). `pages` counts the pages that can be fetched: none
+    goes deeper than result 10,000 (a note says so when the results are more)."""
     service = _service(request)
     if not (q.strip() or category.strip() or since or until):
         raise HTTPException(400, "q is empty: type some words, a phrase or a filter like cat:cs.CL")
@@ -178,7 +182,7 @@ async def search(
             "total": found.total,
             "page": found.page,
             "per_page": found.per_page,
-            "pages": page_count(found.total, found.per_page),
+            "pages": found.pages,
             "sort": found.sort,
             "mode": found.mode,
             "semantic_coverage": float(found.semantic_coverage),
@@ -221,12 +225,15 @@ def _paper_list(
     request: Request, day: str | None, view: str, sort: str, page: int, per_page: int
 ) -> Response:
     service = _service(request)
+    latest = listing.latest_day(service)
     try:
-        anchor = listing.parse_day(day) or listing.latest_day(service) or date.today()
+        anchor = listing.parse_day(day) or latest or date.today()
         window = listing.make_window(service, view, anchor)
     except listing.BadRequest as exc:
         raise HTTPException(400, str(exc)) from exc
     found = listing.daily(service, window, sort, page, per_page, None)
+    empty = not found.papers
+    notes = [listing.empty_page_note(window, found.total, page, per_page, latest)] if empty else []
     return JSONBody(
         {
             "start": window.start,
@@ -236,6 +243,7 @@ def _paper_list(
             "per_page": per_page,
             "pages": page_count(found.total, per_page),
             "sort": sort,
+            "notes": notes,
             "results": [paper_out(p, found.upvotes[p.arxiv_id]) for p in found.papers],
             "scores": {k: float(v) for k, v in found.scores.items()},
         }
@@ -243,7 +251,7 @@ def _paper_list(
 
 
 @router.get(
-    "/api/v1/papers/{arxiv_id:path}/similar",
+    "/api/v1/papers/{arxiv_id:paper}/similar",
     summary="Similar papers",
     response_model=list[PaperOut],
     tags=["paperwire"],
@@ -260,7 +268,7 @@ async def similar(
 
 
 @router.get(
-    "/api/v1/papers/{arxiv_id:path}",
+    "/api/v1/papers/{arxiv_id:paper}",
     summary="One paper",
     response_model=PaperOut,
     tags=["paperwire"],
@@ -291,7 +299,7 @@ CsrfHeader = Annotated[
 
 
 @router.put(
-    "/api/v1/votes/{arxiv_id:path}",
+    "/api/v1/votes/{arxiv_id:paper}",
     summary="Upvote",
     response_model=VoteOut,
     tags=["paperwire"],
@@ -309,7 +317,7 @@ async def upvote(
 
 
 @router.delete(
-    "/api/v1/votes/{arxiv_id:path}",
+    "/api/v1/votes/{arxiv_id:paper}",
     summary="Withdraw an upvote",
     response_model=VoteOut,
     tags=["paperwire"],

@@ -28,10 +28,19 @@ from paperwire import __version__
 from paperwire.config import Settings
 from paperwire.search.damage import REBUILD_HINT, IndexDamaged
 from paperwire.service import Service
-from paperwire.web import api, feeds, for_you, library_api, library_io, library_pages, pages
+from paperwire.web import (
+    api,
+    feeds,
+    for_you,
+    library_api,
+    library_io,
+    library_pages,
+    openapi,
+    pages,
+)
 from paperwire.web.auth import CSRF_COOKIE, SESSION_COOKIE, Auth
 from paperwire.web.body_limit import BodyLimit
-from paperwire.web.errors import ServerErrors
+from paperwire.web.errors import ServerErrors, validation_message
 from paperwire.web.render import render, template_filters
 from paperwire.web.workers import end_with_parent, parent_pid_from_environment
 
@@ -105,6 +114,7 @@ def create_app(
     app.add_middleware(HeadAsGet)
     app.add_middleware(ServerErrors)  # 500/503 answered and logged once (web/errors.py)
     _install_error_pages(app)
+    openapi.install(app)  # validation failures documented as the 400 they answer
     access = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, RedactTokens) for f in access.filters):
         access.addFilter(RedactTokens())
@@ -277,11 +287,7 @@ def _install_error_pages(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
-        problems = [
-            f"{'.'.join(str(p) for p in err.get('loc', ())[1:]) or 'request'}: {err.get('msg')}"
-            for err in exc.errors()
-        ]
-        message = "; ".join(problems) or "invalid request"
+        message = validation_message(request, exc.errors())
         if _wants_json(request):
             return JSONResponse({"error": message}, 400)
         return render(request, "error.html", {"status": 400, "message": message}, status_code=400)

@@ -19,6 +19,7 @@ from paperwire.models import Paper, category_keys
 from paperwire.service import Service
 from paperwire.web import listing
 from paperwire.web.pages import SEARCH_PER_PAGE
+from paperwire.web.paper_path import PaperId
 from paperwire.web.render import with_query
 
 router = APIRouter(include_in_schema=False)
@@ -238,18 +239,18 @@ def _live_paper(request: Request, arxiv_id: str) -> Paper:
     return paper
 
 
-@router.get("/papers/{arxiv_id:path}.bib")
-def paper_bibtex(request: Request, arxiv_id: str) -> Response:
+@router.get("/papers/{arxiv_id:paper}.bib")
+def paper_bibtex(request: Request, arxiv_id: PaperId) -> Response:
     return paper_export(request, arxiv_id, "bibtex")
 
 
-@router.get("/papers/{arxiv_id:path}.json")
-def paper_csljson(request: Request, arxiv_id: str) -> Response:
+@router.get("/papers/{arxiv_id:paper}.json")
+def paper_csljson(request: Request, arxiv_id: PaperId) -> Response:
     return paper_export(request, arxiv_id, "csljson")
 
 
-@router.get("/papers/{arxiv_id:path}/export")
-def paper_export(request: Request, arxiv_id: str, format: str = "bibtex") -> Response:
+@router.get("/papers/{arxiv_id:paper}/export")
+def paper_export(request: Request, arxiv_id: PaperId, format: str = "bibtex") -> Response:
     canonical = listing.canonical_id(arxiv_id)
     if canonical != arxiv_id:
         extension = EXPORT_TYPES.get(format, ("", "bib"))[1]

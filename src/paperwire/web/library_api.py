@@ -18,6 +18,7 @@ from paperwire.models import Collection, CollectionEntry, Paper, User
 from paperwire.numbers import MAX_ROW_ID
 from paperwire.service import Service
 from paperwire.web.auth import Auth
+from paperwire.web.paper_path import PaperId
 from paperwire.web.schemas import ErrorOut, PaperOut, paper_out
 
 AUTH_ERRORS: dict[int | str, dict[str, object]] = {
@@ -37,7 +38,6 @@ router = APIRouter(prefix="/api/v1", tags=["library"], responses=AUTH_ERRORS)
 CollectionId = Annotated[
     int, Path(ge=1, le=MAX_ROW_ID, description="id of one of your collections")
 ]
-PaperId = Annotated[str, Path(description="arXiv id, e.g. 2503.12345", max_length=64)]
 Authorization = Annotated[
     str | None, Header(description="Bearer <API token from the account page>")
 ]
@@ -278,7 +278,7 @@ def add_items(
 
 
 @router.put(
-    "/collections/{collection_id}/items/{arxiv_id:path}",
+    "/collections/{collection_id}/items/{arxiv_id:paper}",
     summary="Add one paper, or change its note",
     response_model=ItemOut,
 )
@@ -307,7 +307,7 @@ def _item_out(entry: CollectionEntry, paper: Paper | None, upvotes: int) -> Item
 
 
 @router.delete(
-    "/collections/{collection_id}/items/{arxiv_id:path}",
+    "/collections/{collection_id}/items/{arxiv_id:paper}",
     summary="Remove a paper from a collection",
     status_code=204,
     response_class=Response,
@@ -350,7 +350,7 @@ def list_ratings(request: Request, authorization: Authorization = None) -> list[
     return [RatingOut(arxiv_id=k, rating=v) for k, v in rated.items()]
 
 
-@router.put("/ratings/{arxiv_id:path}", summary="Thumbs up or down", response_model=RatingOut)
+@router.put("/ratings/{arxiv_id:paper}", summary="Thumbs up or down", response_model=RatingOut)
 def put_rating(
     request: Request,
     arxiv_id: PaperId,
@@ -362,7 +362,7 @@ def put_rating(
     return _rate(request, arxiv_id, body.rating, authorization, x_csrf_token)
 
 
-@router.delete("/ratings/{arxiv_id:path}", summary="Take back a rating", response_model=RatingOut)
+@router.delete("/ratings/{arxiv_id:paper}", summary="Take back a rating", response_model=RatingOut)
 def delete_rating(
     request: Request,
     arxiv_id: PaperId,

@@ -271,11 +271,41 @@ class FeedUrlsOut(BaseModel):
     atom: str
 
 
+_FILE = {"type": "string", "format": "binary"}
+# The import route reads its body itself (web/library_io.read_upload): documented by hand.
+IMPORT_BODY = {
+    "required": True,
+    "description": "The file: BibTeX, CSL-JSON, RIS or a list of arXiv ids/URLs/DOIs (the "
+    "format is told from the content), or a multipart form with a `file` part.",
+    "content": {
+        "application/x-bibtex": {"schema": {"type": "string"}},
+        "application/vnd.citationstyles.csl+json": {"schema": {"type": "string"}},
+        "application/json": {"schema": {"type": "string"}},
+        "application/x-research-info-systems": {"schema": {"type": "string"}},
+        "text/plain": {"schema": {"type": "string"}},
+        "application/octet-stream": {"schema": _FILE},
+        "multipart/form-data": {
+            "schema": {"type": "object", "properties": {"file": _FILE}, "required": ["file"]}
+        },
+    },
+}
+EXPORT_ANSWER = {
+    "description": "The collection as BibTeX (format=bibtex) or CSL-JSON (format=csljson).",
+    "content": {
+        "application/x-bibtex": {"schema": {"type": "string"}},
+        "application/vnd.citationstyles.csl+json": {
+            "schema": {"type": "array", "items": {"type": "object"}}
+        },
+    },
+}
+
+
 @api_router.post(
     "/collections/{collection_id}/import",
     summary="Import a library file into a collection",
     response_model=ImportOut,
     responses={413: {"description": "The file is larger than library_max_bytes."}},
+    openapi_extra={"requestBody": IMPORT_BODY},
 )
 async def import_api(
     request: Request,
@@ -300,7 +330,7 @@ async def import_api(
     "/collections/{collection_id}/export",
     summary="Export a collection as BibTeX or CSL-JSON",
     response_class=Response,
-    responses={200: {"content": {"application/x-bibtex": {}}}},
+    responses={200: EXPORT_ANSWER},
 )
 def export_api(
     request: Request,

@@ -16,7 +16,7 @@ from paperwire.listing import (
     parse_month,
     parse_week,
 )
-from paperwire.models import Hit, InvalidRecord, Paper, SearchPage, User, split_arxiv_id
+from paperwire.models import Hit, Paper, SearchPage, User, read_arxiv_id
 from paperwire.service import Service
 
 __all__ = [
@@ -81,11 +81,9 @@ def similar(service: Service, arxiv_id: str, k: int = 6) -> list[Hit]:
 
 
 def canonical_id(raw: str) -> str:
-    """`2503.01234v2`, `arXiv:2503.01234` or an abs URL -> `2503.01234`; other text unchanged."""
-    try:
-        return split_arxiv_id(raw)[0]
-    except InvalidRecord:
-        return raw
+    """`2503.01234v2`, `arXiv:2503.01234`, an abs URL or its arXiv DOI -> `2503.01234`
+    (models.read_arxiv_id, as search's id lookup reads them); other text unchanged."""
+    return read_arxiv_id(raw) or raw
 
 
 def cast_vote(service: Service, user: User, arxiv_id: str, up: bool) -> tuple[Paper, int] | None:

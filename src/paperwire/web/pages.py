@@ -13,7 +13,7 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from paperwire.mail import MAIL_DOWN, DeliveryError
-from paperwire.search.engine import MODES
+from paperwire.search.engine import MAX_RESULTS, MODES
 from paperwire.service import Service
 from paperwire.web import listing
 from paperwire.web.auth import (
@@ -24,6 +24,7 @@ from paperwire.web.auth import (
     normalise_email,
     safe_next,
 )
+from paperwire.web.paper_path import PaperId
 from paperwire.web.render import render, with_query
 from paperwire.web.schemas import page_count
 
@@ -145,7 +146,7 @@ async def search_page(
     since: str = "",
     until: str = "",
     sort: str = "relevance",
-    page: Annotated[int, Query(ge=1, le=1000)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_RESULTS)] = 1,
     mode: str = "hybrid",
 ) -> Response:
     service = _service(request)
@@ -183,15 +184,13 @@ async def search_page(
             found = listing.decorate(service, [h.paper for h in result.hits], user)
             shown = {p.arxiv_id for p in found.papers}
             result.hits = [h for h in result.hits if h.paper.arxiv_id in shown]
-            context.update(
-                result=result, found=found, pages=page_count(result.total, SEARCH_PER_PAGE)
-            )
+            context.update(result=result, found=found, pages=result.pages)
     status = 400 if context["error"] else 200
     return render(request, "search.html", context, status_code=status)
 
 
-@router.get("/papers/{arxiv_id:path}")
-async def paper_page(request: Request, arxiv_id: str) -> Response:
+@router.get("/papers/{arxiv_id:paper}")
+async def paper_page(request: Request, arxiv_id: PaperId) -> Response:
     service = _service(request)
     canonical = listing.canonical_id(arxiv_id)
     if canonical != arxiv_id:

@@ -146,6 +146,9 @@ class PaperListOut(BaseModel):
     per_page: int
     pages: int
     sort: str
+    notes: list[str] = Field(
+        default_factory=list, description="why the page is empty (nothing when it is not)"
+    )
     results: list[PaperOut]
     scores: dict[str, float] = Field(default_factory=dict, description="trending scores")
 

@@ -105,12 +105,12 @@ def _message(
     return _page(request, "message.html", title, status_code, message=message, error=error, **extra)
 
 
-@router.get("/subscribe", response_class=HTMLResponse)
+@router.get("/subscribe", response_class=HTMLResponse, include_in_schema=False)
 def subscribe_form(request: Request) -> HTMLResponse:
     return _page(request, "subscribe.html", "Subscribe to the digest")
 
 
-@router.post("/subscribe", response_class=HTMLResponse)
+@router.post("/subscribe", response_class=HTMLResponse, include_in_schema=False)
 async def subscribe(request: Request) -> HTMLResponse:
     """Same response whether or not the address is known (no enumeration)."""
     form = await request.form()
@@ -128,7 +128,7 @@ async def subscribe(request: Request) -> HTMLResponse:
     return _page(request, "subscribe.html", "Check your inbox", done=True)
 
 
-@router.get("/subscribe/confirm", response_class=HTMLResponse)
+@router.get("/subscribe/confirm", response_class=HTMLResponse, include_in_schema=False)
 def confirm_form(request: Request, token: str = "") -> HTMLResponse:
     """What the emailed link opens: the address and one button. Opening it (GET, HEAD)
     changes nothing, so mail scanners that open every link cannot confirm a
@@ -143,7 +143,7 @@ def confirm_form(request: Request, token: str = "") -> HTMLResponse:
     return _page(request, "confirm.html", "Confirm your subscription", sub=sub, token=token)
 
 
-@router.post("/subscribe/confirm", response_class=HTMLResponse)
+@router.post("/subscribe/confirm", response_class=HTMLResponse, include_in_schema=False)
 async def confirm(request: Request) -> HTMLResponse:
     """The confirm page's button: double opt-in done."""
     form = await request.form()
@@ -163,7 +163,7 @@ def _subscribed(request: Request, service: Service, sub: Subscriber) -> HTMLResp
     )
 
 
-@router.get("/subscribe/manage", response_class=HTMLResponse)
+@router.get("/subscribe/manage", response_class=HTMLResponse, include_in_schema=False)
 def manage_form(request: Request, token: str = "") -> HTMLResponse:
     return _manage_page(request, token)
 
@@ -204,7 +204,7 @@ def _manage_page(
     return _page(request, "manage.html", "Your digest", 400 if error else 200, **context)
 
 
-@router.post("/subscribe/manage", response_class=HTMLResponse)
+@router.post("/subscribe/manage", response_class=HTMLResponse, include_in_schema=False)
 async def manage(request: Request) -> HTMLResponse:
     form = await request.form()
     _check_csrf(request, form)
@@ -217,7 +217,7 @@ async def manage(request: Request) -> HTMLResponse:
     return _manage_page(request, token, saved=True)
 
 
-@router.get("/unsubscribe", response_class=HTMLResponse)
+@router.get("/unsubscribe", response_class=HTMLResponse, include_in_schema=False)
 def unsubscribe_form(request: Request, token: str = "") -> HTMLResponse:
     try:
         sub = _service(request).digest.subscriber_for_token(token, "unsubscribe")
@@ -226,7 +226,7 @@ def unsubscribe_form(request: Request, token: str = "") -> HTMLResponse:
     return _page(request, "unsubscribe.html", "Unsubscribe", sub=sub, token=token)
 
 
-@router.post("/unsubscribe", response_class=HTMLResponse)
+@router.post("/unsubscribe", response_class=HTMLResponse, include_in_schema=False)
 def unsubscribe(request: Request, token: str = "") -> HTMLResponse:
     """RFC 8058 one-click target (List-Unsubscribe-Post) and the page's button."""
     try:
