@@ -121,6 +121,29 @@ def test_a_day_only_hugging_face_lists_is_a_listing_day_everywhere(settings: Set
     assert nav_link(after, "prev") == "2025-06-13"
 
 
+def test_cli_dates_are_the_days_the_web_takes_with_its_message(settings: Settings) -> None:
+    """One date check (listing.parse_day) for pages, API and CLI: days past 2999-12-31
+    were taken by the CLI and crashed it (OverflowError one day or week past them)."""
+    fill(settings)
+    base = ["--data-dir", str(settings.data_dir), "--database-url", settings.database_url or ""]
+    with live_server(settings) as live:
+        web = httpx.get(f"{live.url}/api/v1/daily", params={"date": "3000-01-01"})
+    assert web.status_code == 400 and "date must be a date like 2025-06-30" in web.text
+    for command, option, value in (
+        (["daily", "--period", "week"], "date", "9999-12-27"),
+        (["daily", "--sort", "trending"], "date", "9999-12-31"),
+        (["daily"], "date", "3000-01-01"),
+        (["digest", "run", "--dry-run"], "date", "9999-12-31"),
+        (["hf-daily"], "date", "3000-01-01"),
+        (["harvest", "--since", "2025-06-01"], "until", "3000-01-01"),
+    ):
+        result = CliRunner().invoke(cli, [*base, *command, f"--{option}", value])
+        said = f"{option} must be a date like 2025-06-30, not '{value}'"
+        assert result.exit_code == 2 and said in result.output, (command, result.output)
+    last = daily(settings, "--date", "2999-12-31", "--period", "week", "--sort", "trending")
+    assert (last["start"], last["end"], last["total"]) == ("2999-12-30", "3000-01-05", 0)
+
+
 def test_a_page_past_the_end_says_so_like_search(settings: Settings) -> None:
     fill(settings)
     past = daily(settings, "--date", MONDAY.isoformat(), "--page", "100")
