@@ -6,6 +6,7 @@ the same window, order, paging and totals, checked here against the real server.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from datetime import date, timedelta
 
@@ -66,6 +67,81 @@ def test_daily_lists_the_latest_day_its_neighbours_and_pages(settings: Settings)
         settings, "--date", "2025-06-05", "--period", "week", "--per-page", "4", "--page", "2"
     )
     assert ids(week) + ids(second) == [f"2506.{i:05d}" for i in (13, 12, 11, 3, 2, 1)]
+
+
+def nav_link(html: str, rel: str) -> str | None:
+    """The day the page's rel="prev"/"next" link goes to."""
+    found = re.search(rf'rel="{rel}" href="/\?date=([\d-]+)', html)
+    return found.group(1) if found else None
+
+
+def test_days_whose_papers_are_all_deleted_are_not_listing_days(settings: Settings) -> None:
+    fill(settings)
+    withdrawn = [MONDAY + timedelta(days=1), DAYS[2] + timedelta(days=1)]  # Tue, next Thu
+    with Service(settings) as service:  # every paper of those days deleted (OAI-PMH)
+        service.store.upsert_papers(
+            [
+                replace(hostile_paper(f"2506.0090{k}", day), deleted=True)
+                for k, day in enumerate(withdrawn)
+            ]
+        )
+    latest = daily(settings)
+    assert (latest["start"], latest["total"], latest["next"]) == ("2025-06-11", 3, None)
+    assert daily(settings, "--date", MONDAY.isoformat())["next"] == "2025-06-04"
+    assert daily(settings, "--date", "2025-06-04")["prev"] == "2025-06-02"
+    with live_server(settings) as live:
+        home = httpx.get(f"{live.url}/").text
+        monday = httpx.get(f"{live.url}/", params={"date": "2025-06-02"}).text
+        feed = httpx.get(f"{live.url}/feeds/daily.rss").text
+    assert "Wednesday, June 11, 2025" in home and nav_link(home, "next") is None
+    assert nav_link(monday, "next") == "2025-06-04"
+    assert "June 11, 2025" in feed and feed.count("<item>") == 3
+
+
+def test_a_day_only_hugging_face_lists_is_a_listing_day_everywhere(settings: Settings) -> None:
+    fill(settings)
+    hf_day = DAYS[2] + timedelta(days=2)  # Fri 06-13: one paper, known from HF alone
+    hf_only = replace(hostile_paper("2506.00901", hf_day), listing_date=None, hf_date=hf_day)
+    with Service(settings) as service:
+        service.store.upsert_papers([hf_only])
+    latest = daily(settings)
+    assert (latest["start"], ids(latest), latest["prev"]) == (
+        "2025-06-13",
+        ["2506.00901"],
+        "2025-06-11",
+    )
+    assert daily(settings, "--date", "2025-06-11")["next"] == "2025-06-13"
+    with live_server(settings) as live:
+        home = httpx.get(f"{live.url}/").text
+        wednesday = httpx.get(f"{live.url}/", params={"date": "2025-06-11"}).text
+        after = httpx.get(f"{live.url}/", params={"date": "2025-06-16"}).text
+    assert "Friday, June 13, 2025" in home and nav_link(home, "prev") == "2025-06-11"
+    assert nav_link(wednesday, "next") == "2025-06-13"
+    assert "after the latest listing day, Friday, June 13, 2025" in after
+    assert nav_link(after, "prev") == "2025-06-13"
+
+
+def test_cli_dates_are_the_days_the_web_takes_with_its_message(settings: Settings) -> None:
+    """One date check (listing.parse_day) for pages, API and CLI: days past 2999-12-31
+    were taken by the CLI and crashed it (OverflowError one day or week past them)."""
+    fill(settings)
+    base = ["--data-dir", str(settings.data_dir), "--database-url", settings.database_url or ""]
+    with live_server(settings) as live:
+        web = httpx.get(f"{live.url}/api/v1/daily", params={"date": "3000-01-01"})
+    assert web.status_code == 400 and "date must be a date like 2025-06-30" in web.text
+    for command, option, value in (
+        (["daily", "--period", "week"], "date", "9999-12-27"),
+        (["daily", "--sort", "trending"], "date", "9999-12-31"),
+        (["daily"], "date", "3000-01-01"),
+        (["digest", "run", "--dry-run"], "date", "9999-12-31"),
+        (["hf-daily"], "date", "3000-01-01"),
+        (["harvest", "--since", "2025-06-01"], "until", "3000-01-01"),
+    ):
+        result = CliRunner().invoke(cli, [*base, *command, f"--{option}", value])
+        said = f"{option} must be a date like 2025-06-30, not '{value}'"
+        assert result.exit_code == 2 and said in result.output, (command, result.output)
+    last = daily(settings, "--date", "2999-12-31", "--period", "week", "--sort", "trending")
+    assert (last["start"], last["end"], last["total"]) == ("2999-12-30", "3000-01-05", 0)
 
 
 def test_a_page_past_the_end_says_so_like_search(settings: Settings) -> None:

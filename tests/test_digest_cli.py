@@ -66,7 +66,10 @@ def test_subscribers_and_digest_commands(
         ("b@example.com", "active", "weekly"),
     ]
     dry = run("digest", "run", "--date", "2025-03-20", "--dry-run")  # a Thursday
-    assert re.search(r"a@example.com\s+daily:2025-03-20\s+composed\s+3 papers", dry)
+    assert re.search(
+        r"a@example.com\s+daily:2025-03-20\s+composed\s+3 papers\s+listed\s+2025-03-19..2025-03-20",
+        dry,
+    )
     assert re.search(r"b@example.com\s+weekly:2025-03-20\s+composed", dry)
     assert smtp.handler.received == []
     assert "composed" in run("digest", "run", "--date", "2025-03-20")

@@ -9,7 +9,7 @@ import pytest
 from paperwire.digest.compose import CandidatePool, compose_digest, match_locally, normalize_name
 from paperwire.digest.preferences import PreferenceError, clean_email, clean_preferences
 from paperwire.digest.render import Links, render_digest
-from paperwire.digest.schedule import Period, due_period, period_for, send_at
+from paperwire.digest.schedule import Period, catch_up, due_period, period_for, send_at
 from paperwire.models import Author, Paper, Subscriber
 from paperwire.web.auth import normalise_email
 
@@ -76,6 +76,22 @@ def test_weekly_only_on_its_weekday_and_covers_a_week() -> None:
     assert due_period(weekly, utc(2026, 7, 17, 9, 0)) is None  # Friday: nothing
     daily = period_for(sub(), date(2026, 7, 14))
     assert daily == Period("daily:2026-07-14", date(2026, 7, 13), date(2026, 7, 14))
+
+
+def test_a_digest_after_missed_ones_reaches_back_to_the_previous_one_at_most_a_week() -> None:
+    day = period_for(sub(), date(2026, 3, 31))
+    assert day is not None
+    assert catch_up(day, "daily", None) == day  # no previous digest: its own window
+    assert catch_up(day, "daily", date(2026, 3, 30)) == day  # yesterday's: nothing missed
+    # down after 03-26: 03-27 .. 03-30 got no digest, so 03-31 covers them (same key)
+    assert catch_up(day, "daily", date(2026, 3, 26)) == Period(
+        "daily:2026-03-31", date(2026, 3, 26), date(2026, 3, 31)
+    )
+    assert catch_up(day, "daily", date(2026, 1, 1)).start == date(2026, 3, 24)  # a week
+    week = period_for(sub(frequency="weekly", weekday=1), date(2026, 3, 31))  # Tuesday
+    assert week is not None and week.start == date(2026, 3, 24)
+    assert catch_up(week, "weekly", date(2026, 3, 17)).start == date(2026, 3, 17)
+    assert catch_up(week, "weekly", date(2026, 1, 1)).start == date(2026, 3, 17)  # 2 weeks
 
 
 # -- composition ----------------------------------------------------------------------

@@ -470,6 +470,42 @@ def test_scheduled_run_uses_each_subscribers_local_day(service: Service) -> None
     assert again.skipped == 3 and again.composed + again.empty == 0  # idempotent
 
 
+def test_a_run_after_days_of_downtime_mails_everything_listed_since_the_last_digest(
+    service: Service, smtp: SmtpServer
+) -> None:
+    """Digests on day 1, then nothing until day 5: day 5's digest covers days 1..5, so the
+    papers of days 2 and 3 (outside its own [4, 5] window) are mailed, each once."""
+    first = datetime.now(UTC).date() + timedelta(days=3)
+    days = [first + timedelta(days=n) for n in range(5)]
+    hopper = [Author("Grace Hopper")]
+    service.store.upsert_papers(
+        [
+            Paper(f"2699.1000{n}", f"Paper {n}", "Abstract", hopper, ["cs.PL"], listing_date=day)
+            for n, day in enumerate(days)
+        ]
+    )
+    service.digest.add_subscriber(
+        "hopper-fan@example.com", {"send_time": "08:00", "followed_authors": ["Grace Hopper"]}
+    )
+
+    def at_nine(day: date) -> datetime:
+        return datetime.combine(day, datetime.min.time(), tzinfo=UTC).replace(hour=9)
+
+    service.digest.run(now=at_nine(days[0]))
+    composed, sent = service.digest.run(now=at_nine(days[4]))  # days 1..3 got no run
+    mails = smtp.handler.to("hopper-fan@example.com")
+    mailed = [re.findall(r"/papers/([\d.]+)", parts(m)["text/plain"]) for m in mails]
+    assert [sorted(set(ids)) for ids in mailed] == [
+        ["2699.10000"],
+        ["2699.10001", "2699.10002", "2699.10003", "2699.10004"],
+    ]
+    assert len({m["Message-ID"] for m in mails}) == 2
+    assert (composed.composed, composed.caught_up, sent.sent) == (1, 1, 1)  # and it says so
+    again, resent = service.digest.run(now=at_nine(days[4]))  # exactly once: nothing new
+    assert (again.skipped, again.composed, resent.sent) == (1, 0, 0)
+    assert statuses(service) == {"sent": 2}
+
+
 def test_concurrent_runs_each_report_only_what_they_composed(
     service: Service, smtp: SmtpServer, dsettings: Settings
 ) -> None:

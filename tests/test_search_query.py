@@ -66,7 +66,7 @@ def test_exclusions() -> None:
         ("since:2024 until:2024", date(2024, 1, 1), date(2024, 12, 31)),
         ("since:7d", date(2026, 6, 24), None),
         ("since:2w", date(2026, 6, 17), None),
-        ("since:3m", date(2026, 4, 2), None),
+        ("since:3m", date(2026, 4, 1), None),  # calendar months: was Apr 2 (90 days)
         ("since:1y", date(2025, 7, 1), None),
         ("until:2025-12", None, date(2025, 12, 31)),
     ],
@@ -155,9 +155,32 @@ def test_the_last_month_and_year_end_on_their_last_day() -> None:
     assert parse("since:9999-12").since == date(9999, 12, 1)
 
 
+@pytest.mark.parametrize(
+    ("text", "today", "bound"),
+    [
+        ("1m", date(2026, 3, 1), date(2026, 2, 1)),  # was 2026-01-30 (30-day months)
+        ("3m", date(2026, 3, 1), date(2025, 12, 1)),
+        ("1m", date(2026, 3, 31), date(2026, 2, 28)),  # a shorter month: its last day
+        ("1m", date(2024, 3, 31), date(2024, 2, 29)),
+        ("12m", date(2026, 3, 15), date(2025, 3, 15)),
+        ("1y", date(2026, 3, 15), date(2025, 3, 15)),  # 1y == 12m (was 365 days)
+        ("1y", date(2024, 2, 29), date(2023, 2, 28)),
+        ("4y", date(2024, 2, 29), date(2020, 2, 29)),
+        ("13m", date(2026, 1, 31), date(2024, 12, 31)),
+        ("300y", date(2026, 7, 1), date(1726, 7, 1)),
+    ],
+)
+def test_relative_months_and_years_are_calendar_ones(text: str, today: date, bound: date) -> None:
+    assert parse_date_bound(text, today=today, upper=False) == bound
+    assert parse_date_bound(text, today=today, upper=True) == bound
+
+
 def test_relative_date_must_be_sane() -> None:
     with pytest.raises(QueryError):
         parse_date_bound("999999d", today=TODAY, upper=False)
+    for too_far in ("301y", "3601m"):
+        with pytest.raises(QueryError, match="reaches too far back"):
+            parse_date_bound(too_far, today=TODAY, upper=False)
 
 
 @pytest.mark.parametrize(

@@ -176,7 +176,8 @@ def test_cli_rejects_bad_dates_and_urls(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2 and "--until is before --since" in result.output
     result = runner.invoke(cli, ["hf-daily", "--date", "yesterday"], env=env)
-    assert result.exit_code == 2 and "does not match the format '%Y-%m-%d'" in result.output
+    said = "date must be a date like 2025-06-30, not 'yesterday'"  # the web's words
+    assert result.exit_code == 2 and said in result.output
     env["PAPERWIRE_HF_BASE_URL"] = "ftp://127.0.0.1:9"
     result = runner.invoke(cli, ["hf-daily", "--date", "2024-01-16"], env=env)
     assert result.exit_code == 1 and "bad source URL" in result.output

@@ -66,6 +66,24 @@ def test_week_and_month_views_and_trending_order(live: Live) -> None:
     assert trending.count('class="card"') == 50
 
 
+def test_switching_views_keeps_the_readers_day(live: Live) -> None:
+    """From a month (anchored on its 1st, a Saturday here) Day and Week go to the day the
+    reader asked for, not to March 1 and the week of Feb 24 - Mar 2."""
+    month = get(live, "/?date=2025-03-19&view=month&sort=trending").replace("&amp;", "&")
+    links = re.findall(
+        r'<a href="(/\?date=[^"]+)" (?:aria-current="true")?>(Day|Week|Month)<', month
+    )
+    assert {name: href for href, name in links} == {
+        v.title(): f"/?date=2025-03-19&view={v}&sort=trending" for v in ("day", "week", "month")
+    }
+    assert 'href="/?date=2025-03-19&view=month&sort=date"' in month  # Newest keeps it too
+    assert 'name="date" value="2025-03-19"' in month
+    day = get(live, "/?date=2025-03-19&view=day&sort=trending")
+    assert "Wednesday, March 19, 2025" in day and 'class="card"' in day
+    week = get(live, "/?date=2025-03-19&view=week")
+    assert "Mar 17 – Mar 23" in week
+
+
 def test_pages_out_of_range_and_bad_input_get_friendly_errors(live: Live) -> None:
     assert "No papers listed" in get(live, "/?date=2020-01-04")
     bad = get(live, "/?date=not-a-day", 400)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import click
 from pydantic import ValidationError
 
 from paperwire.config import Settings, unknown_environment
+from paperwire.listing import ListingError, parse_day
 from paperwire.logs import configure_logging
 from paperwire.service import DataDirUnusable, Service
 from paperwire.store import StoreError
@@ -27,6 +30,34 @@ class Context:
 
 
 pass_ctx = click.make_pass_decorator(Context)
+
+
+class Day(click.ParamType):  # type: ignore[type-arg]  # generic only in newer click (>=8.1)
+    """A YYYY-MM-DD option checked by listing.parse_day, the one date check of the pages
+    and the API: the same days (1900-01-01 .. 2999-12-31) and the same message."""
+
+    name = "YYYY-MM-DD"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
+        if isinstance(value, date):
+            return value
+        try:
+            day = parse_day(str(value), _option_name(param))
+        except ListingError as exc:
+            self.fail(str(exc), param, ctx)
+        if day is None:  # an empty value
+            self.fail("a date like 2025-06-30 is needed", param, ctx)
+        return day
+
+
+DAY = Day()
+
+
+def _option_name(param: click.Parameter | None) -> str:
+    """`--date` -> "date": the name the web's parameter has (its message says it)."""
+    if param is None or not param.opts:
+        return "date"
+    return param.opts[0].lstrip("-")
 
 
 class FreeTextCommand(click.Command):

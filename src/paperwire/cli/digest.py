@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import click
 from rich.markup import escape
 
-from paperwire.cli.base import MAX_ROWS, Context, cli, pass_ctx
+from paperwire.cli.base import DAY, MAX_ROWS, Context, cli, pass_ctx
 from paperwire.cli.render import out, print_digest_run, print_digest_status, print_subscribers
 from paperwire.digest.preferences import MAX_PAPERS
 
@@ -128,18 +129,18 @@ def digest() -> None:
 @click.option(
     "--date",
     "day",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
+    type=DAY,
     help="Compose the period of this date for everyone (weekly: on their weekday). "
     "Default: whatever each subscriber's local send time makes due now.",
 )
 @click.option("--dry-run", is_flag=True, help="Show what would be composed; send nothing.")
 @pass_ctx
-def digest_run(ctx: Context, day: Any, dry_run: bool) -> None:
+def digest_run(ctx: Context, day: date | None, dry_run: bool) -> None:
     """Compose due digests into the outbox and send them. Safe to run from cron as often
     as you like, and concurrently: each digest is composed once per subscriber and period
     and sent once (see `paperwire digest status`)."""
     with ctx.service() as service:
-        composed, sent = service.digest.run(day.date() if day else None, dry_run=dry_run)
+        composed, sent = service.digest.run(day, dry_run=dry_run)
     print_digest_run(composed, sent, dry_run)
     if sent.unreachable:  # cron sees it; nothing is lost
         s = ctx.settings

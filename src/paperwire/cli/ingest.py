@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from paperwire.cli.base import MAX_ROWS, Context, cli, pass_ctx
+from paperwire.cli.base import DAY, MAX_ROWS, Context, cli, pass_ctx
 from paperwire.cli.render import (
     file_progress,
     out,
@@ -258,20 +258,16 @@ def source_errors() -> Iterator[None]:
         raise click.ClickException(str(exc)) from exc
 
 
-def _day(value: datetime | None) -> date | None:
-    return value.date() if value is not None else None
-
-
 @cli.command()
 @click.option(
     "--since",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
+    type=DAY,
     required=True,
     help="First datestamp to harvest (YYYY-MM-DD): records added or changed since then.",
 )
 @click.option(
     "--until",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
+    type=DAY,
     help="Last datestamp to harvest (YYYY-MM-DD, inclusive). Default: up to now.",
 )
 @click.option("--set", "set_spec", help="OAI set, e.g. cs, math, physics:hep-th. Default: all.")
@@ -283,8 +279,8 @@ def _day(value: datetime | None) -> date | None:
 @pass_ctx
 def harvest(
     ctx: Context,
-    since: datetime,
-    until: datetime | None,
+    since: date,
+    until: date | None,
     set_spec: str | None,
     restart: bool,
 ) -> None:
@@ -307,9 +303,7 @@ def harvest(
         source_errors(),
         progress_bar("harvest OAI-PMH", None) as advance,
     ):
-        report = service.harvest_oai(
-            since.date(), _day(until), set_spec, progress=advance, restart=restart
-        )
+        report = service.harvest_oai(since, until, set_spec, progress=advance, restart=restart)
     print_report("harvest", report, time.perf_counter() - start)
 
 
@@ -359,18 +353,18 @@ def fetch(ctx: Context, ids: tuple[str, ...], query: str | None, max_results: in
 @click.option(
     "--date",
     "day",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
+    type=DAY,
     help="Day listed on Hugging Face daily papers (YYYY-MM-DD). Default: today (UTC).",
 )
 @pass_ctx
-def hf_daily_cmd(ctx: Context, day: datetime | None) -> None:
+def hf_daily_cmd(ctx: Context, day: date | None) -> None:
     """Fetch Hugging Face daily papers for a day and merge them into the papers by arXiv
     id (adds upvotes, comment count, GitHub repo and the HF listing date; arXiv's own
     metadata is kept).
 
     Example: paperwire hf-daily --date 2024-10-24
     """
-    chosen = _day(day) or datetime.now(UTC).date()
+    chosen = day or datetime.now(UTC).date()
     start = time.perf_counter()
     with (
         ctx.service() as service,

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date
 
 import click
 
-from paperwire.cli.base import Context, cli, pass_ctx
+from paperwire.cli.base import DAY, Context, cli, pass_ctx
 from paperwire.cli.render import listing_json, out, print_listing
 from paperwire.listing import LISTING_SORTS, VIEWS, ListingError, empty_page_note
 
@@ -19,7 +19,7 @@ SORT_HELP = "date (default): newest first; trending: upvotes with time decay."
 @click.option(
     "--date",
     "day",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
+    type=DAY,
     help="A day inside the period (YYYY-MM-DD). Default: the latest listing day.",
 )
 @click.option("--period", type=click.Choice(VIEWS), default="day", help=PERIOD_HELP)
@@ -30,7 +30,7 @@ SORT_HELP = "date (default): newest first; trending: upvotes with time decay."
 @pass_ctx
 def daily(
     ctx: Context,
-    day: datetime | None,
+    day: date | None,
     period: str,
     sort: str,
     page: int,
@@ -48,7 +48,7 @@ def daily(
                 "no papers yet: import a snapshot with paperwire import FILE"
             )
         try:
-            window = service.window(period, day.date() if day else None)
+            window = service.window(period, day)
             found = service.listed(window, sort, page, per_page)
         except ListingError as exc:
             raise click.ClickException(str(exc)) from exc

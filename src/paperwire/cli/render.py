@@ -297,9 +297,11 @@ def print_digest_run(composed: ComposeReport, sent: SendReport, dry_run: bool) -
     if dry_run:
         for item in composed.previews:
             out.print(
-                f"{item['email']}\t{item['period']}\t{item['status']}\t{len(item['papers'])} papers"
+                f"{item['email']}\t{item['period']}\t{item['status']}\t"
+                f"{len(item['papers'])} papers\tlisted {item['start']}..{item['end']}"
             )
         out.print(f"dry run: {len(composed.previews)} digest(s) would be composed; nothing sent")
+        _print_caught_up(composed.caught_up)
         return
     table = Table(title="digest run")
     for name in ("composed", "empty", "already done", "sent", "retrying", "failed"):
@@ -309,6 +311,15 @@ def print_digest_run(composed: ComposeReport, sent: SendReport, dry_run: bool) -
         *(str(n) for n in (sent.sent, sent.retrying, sent.failed)),
     )
     out.print(table)
+    _print_caught_up(composed.caught_up)
+
+
+def _print_caught_up(count: int) -> None:
+    if count:
+        out.print(
+            f"{count} digest(s) reach back over missed periods to the subscriber's previous "
+            "digest (at most a week for daily, two weeks for weekly)"
+        )
 
 
 def listing_json(

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from paperwire.config import Settings
 from paperwire.digest.compose import CandidatePool, add_follows, compose_digest
 from paperwire.digest.render import Links, render_digest
-from paperwire.digest.schedule import Period, due_period, period_for
+from paperwire.digest.schedule import FREQUENCIES, Period, catch_up, due_period, period_for
 from paperwire.digest.tokens import make_paper_action, make_token
 from paperwire.keys import load_secret_key
 from paperwire.listing import ranked_window
@@ -43,6 +43,9 @@ class ComposeReport:
     empty: int = 0
     skipped: int = 0  # already composed for that period
     not_due: int = 0
+    # digests reaching back over periods that got no digest (the run after downtime): each
+    # covers everything listed since that subscriber's previous digest (CATCH_UP_DAYS)
+    caught_up: int = 0
     previews: list[dict[str, Any]] = field(default_factory=list)  # dry run only
 
 
@@ -221,23 +224,42 @@ class DigestRunner:
             )
             todo = [(s, p) for s, p in due if (s.id, p.key) not in existing]
             report.skipped += len(due) - len(todo)
+            todo, widened = self._caught_up(todo)
             rows = self._compose_rows(todo, domain)
             if dry_run:
                 report.previews += [
                     {
                         "email": r.recipient,
                         "period": r.period,
+                        "start": p.start,
+                        "end": p.end,
                         "status": r.status,
                         "papers": r.paper_ids,
                     }
-                    for r in rows
+                    for r, (_, p) in zip(rows, todo, strict=True)
                 ]
+                report.caught_up += len(widened)
                 continue
             written = self.store.record_composed(rows)  # less when a concurrent run was first
             report.skipped += len(rows) - len(written)
+            report.caught_up += len(widened & {(r.subscriber_id, r.period) for r in written})
             report.composed += sum(1 for r in written if r.status == "composed")
             report.empty += sum(1 for r in written if r.status == "empty")
         return report
+
+    def _caught_up(
+        self, todo: Sequence[tuple[Subscriber, Period]]
+    ) -> tuple[list[tuple[Subscriber, Period]], set[tuple[int, str]]]:
+        """Each period reaching back to the end of its subscriber's previous digest when
+        digests were missed in between (schedule.catch_up), and the (subscriber, period)
+        pairs that were so widened."""
+        previous: dict[int, date] = {}
+        for end in sorted({p.end for _, p in todo}):
+            ids = [s.id for s, p in todo if p.end == end]
+            previous.update(self.store.previous_period_ends(ids, end, FREQUENCIES))
+        out = [(s, catch_up(p, s.frequency, previous.get(s.id))) for s, p in todo]
+        widened = {(s.id, p.key) for (s, p), (_, old) in zip(out, todo, strict=True) if p != old}
+        return out, widened
 
     def _compose_rows(
         self, todo: Sequence[tuple[Subscriber, Period]], domain: str

@@ -13,6 +13,10 @@ FREQUENCIES = ("daily", "weekly")
 # windows overlap so that nothing falls between two digests whatever the time zone; the
 # sent-papers record makes sure an overlapping paper is never sent twice.
 WINDOW_DAYS = {"daily": 1, "weekly": 7}
+# A digest after missed ones (the server was down, cron stopped) reaches back to the end of
+# the subscriber's previous digest, so nothing listed in between is lost; at most this many
+# days before its own day (a daily one: the weekly window; a weekly one: two weeks).
+CATCH_UP_DAYS = {"daily": 7, "weekly": 14}
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +49,17 @@ def period_for(subscriber: Subscriber, day: date) -> Period | None:
         return None
     span = WINDOW_DAYS.get(subscriber.frequency, 1)
     return Period(f"{subscriber.frequency}:{day.isoformat()}", day - timedelta(days=span), day)
+
+
+def catch_up(period: Period, frequency: str, previous_end: date | None) -> Period:
+    """`period` reaching back to `previous_end`, the end of the subscriber's previous
+    digest, when digests were missed in between (never further than CATCH_UP_DAYS before
+    its end). Its key, and so its Message-ID, stays the period's own; the sent-papers
+    record still keeps a paper of the overlap from being mailed twice."""
+    if previous_end is None or previous_end >= period.start:
+        return period
+    earliest = period.end - timedelta(days=CATCH_UP_DAYS.get(frequency, 7))
+    return Period(period.key, max(previous_end, earliest), period.end)
 
 
 def send_at(subscriber: Subscriber, day: date) -> datetime:

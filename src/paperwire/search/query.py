@@ -259,16 +259,32 @@ class _Reader:
         self.items.append((negated, name, value, quoted))
 
 
+MAX_YEARS_BACK = 300  # the furthest a relative date (7d, 3m, 1y) may reach
+
+
+def months_before(day: date, months: int) -> date:
+    """The same day of the month `months` calendar months before `day`, or that month's
+    last day when it is shorter (Mar 31 - 1 month = Feb 28/29; Feb 29 - 1 year = Feb 28)."""
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
 def parse_date_bound(value: str, *, today: date, upper: bool) -> date:
-    """``2025-06-01``, ``2025-06``, ``2025`` or ``7d``/``2w``/``3m``/``1y`` (before today),
-    in ASCII digits, as every date parameter reads them (listing.parse_day).
+    """``2025-06-01``, ``2025-06``, ``2025`` or ``7d``/``2w``/``3m``/``1y`` (before today;
+    months and years are calendar ones, see months_before), in ASCII digits, as every date
+    parameter reads them (listing.parse_day).
 
     For partial dates the lower bound is the first day, the upper bound the last day."""
     rel = _RELATIVE.match(value.lower())
     if rel:
         amount, unit = int(rel.group(1)), rel.group(2)
-        days = amount * {"d": 1, "w": 7, "m": 30, "y": 365}[unit]
-        if days > 365 * 300:
+        if unit in ("m", "y"):  # calendar months and years: 1y == 12m, 3m on Mar 1 -> Dec 1
+            months = amount * (12 if unit == "y" else 1)
+            if months > 12 * MAX_YEARS_BACK:
+                raise QueryError(f"{value!r} reaches too far back")
+            return months_before(today, months)
+        days = amount * (7 if unit == "w" else 1)
+        if days > 365 * MAX_YEARS_BACK:
             raise QueryError(f"{value!r} reaches too far back")
         return today - timedelta(days=days)
     parts = _DATE.fullmatch(value)

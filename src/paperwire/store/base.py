@@ -133,6 +133,30 @@ def _listed(start: date, end: date) -> sa.Select[Any]:
     )
 
 
+def _edge_day(
+    conn: Connection, newest: bool, below: date | None = None, above: date | None = None
+) -> date | None:
+    """The newest (or oldest) listing day of a live paper strictly between `above` and
+    `below`: max/min of coalesce(listing_date, hf_date), as _listed lists, each column
+    read along its own index (the coalesce has none) and stopping at the first live one."""
+    found: list[date] = []
+    for column, *only in (
+        (papers.c.listing_date,),
+        (papers.c.hf_date, papers.c.listing_date.is_(None)),  # HF only: its HF day
+    ):
+        query = sa.select(column).where(column.is_not(None), papers.c.deleted.is_(False), *only)
+        if below is not None:
+            query = query.where(column < below)
+        if above is not None:
+            query = query.where(column > above)
+        query = query.order_by(column.desc() if newest else column.asc()).limit(1)
+        if (value := _as_date(conn.execute(query).scalar())) is not None:
+            found.append(value)
+    if not found:
+        return None
+    return max(found) if newest else min(found)
+
+
 def _as_date(value: Any) -> date | None:
     if isinstance(value, datetime):
         return value.date()
@@ -411,11 +435,10 @@ class Store:
             return int(conn.execute(query).scalar_one())
 
     def neighbour_days(self, day: date) -> tuple[date | None, date | None]:
-        """The nearest listing days with papers before and after `day`."""
+        """The nearest listing days (or HF days) with live papers before and after `day`:
+        a day whose papers were all deleted lists none, so it is no neighbour."""
         with self.engine.connect() as conn:
-            before = conn.execute(sa.select(sa.func.max(_LISTED_DAY)).where(day > _LISTED_DAY))
-            after = conn.execute(sa.select(sa.func.min(_LISTED_DAY)).where(day < _LISTED_DAY))
-            return _as_date(before.scalar()), _as_date(after.scalar())
+            return _edge_day(conn, newest=True, below=day), _edge_day(conn, newest=False, above=day)
 
     def vote_tallies(self, start: date, end: date) -> list[tuple[str, date, int, int]]:
         """(arxiv_id, day, HF upvotes, our upvotes) for live papers listed in [start, end]:
@@ -453,9 +476,10 @@ class Store:
             return _as_date(conn.execute(query).scalar())
 
     def latest_listing_date(self) -> date | None:
+        """The newest day that lists live papers: the listing day, or the HF day of a paper
+        that only Hugging Face listed (the day listings and neighbour_days go by)."""
         with self.engine.connect() as conn:
-            value = conn.execute(sa.select(sa.func.max(papers.c.listing_date))).scalar()
-        return value if isinstance(value, date) else None
+            return _edge_day(conn, newest=True)
 
     # -- rejects, checkpoints, runs ------------------------------------------
 

@@ -293,6 +293,31 @@ class DigestStore:
         with self.engine.connect() as conn:
             return {(r[0], r[1]) for r in conn.execute(query)}
 
+    def previous_period_ends(
+        self, subscriber_ids: Sequence[int], before: date, kinds: Sequence[str]
+    ) -> dict[int, date]:
+        """The last day of each subscriber's latest digest (of any status, empty ones too)
+        whose period ends before `before`; subscribers with none are left out. Periods
+        are keyed "kind:YYYY-MM-DD" (the day is the period's end), for each of `kinds`."""
+        out: dict[int, date] = {}
+        if not subscriber_ids:
+            return out
+        with self.engine.connect() as conn:
+            for kind in kinds:
+                query = (
+                    sa.select(outbox.c.subscriber_id, sa.func.max(outbox.c.period))
+                    .where(
+                        outbox.c.subscriber_id.in_(list(subscriber_ids)),
+                        outbox.c.period.like(f"{kind}:%"),
+                        outbox.c.period < f"{kind}:{before.isoformat()}",  # ISO days sort
+                    )
+                    .group_by(outbox.c.subscriber_id)
+                )
+                for sub_id, key in conn.execute(query):
+                    end = date.fromisoformat(str(key).split(":", 1)[1])
+                    out[sub_id] = max(end, out.get(sub_id, end))
+        return out
+
     def sent_papers(self, subscriber_ids: Sequence[int], since_end: date) -> dict[int, set[str]]:
         """Papers reserved for each subscriber by digests whose period ended on or after
         `since_end` (a paper listed on day X can only be in periods ending on/after X)."""

@@ -64,7 +64,8 @@ async def home(
     if sort not in ("date", "trending"):
         raise HTTPException(400, "sort must be 'date' or 'trending'")
     try:
-        window = listing.make_window(service, view, listing.parse_day(day) or latest)
+        chosen = listing.parse_day(day) or latest  # the reader's day, kept across views
+        window = listing.make_window(service, view, chosen)
     except listing.BadRequest as exc:
         raise _bad(exc) from exc
     user = _auth(request).current_user(request)
@@ -74,12 +75,13 @@ async def home(
         "home.html",
         {
             "window": window,
+            "day": chosen,
             "found": found,
             "sort": sort,
             "page": page,
             "latest": latest,
             "pages": page_count(found.total, PER_PAGE),
-            "nav": _window_links(window, sort, latest),
+            "nav": _window_links(window, sort, latest, chosen),
             "empty_note": _empty_note(window, found, page, latest),
         },
     )
@@ -93,7 +95,10 @@ def _empty_note(window: listing.Window, found: listing.Listing, page: int, lates
     return note[:1].upper() + note[1:]
 
 
-def _window_links(window: listing.Window, sort: str, latest: date) -> dict[str, Any]:
+def _window_links(window: listing.Window, sort: str, latest: date, day: date) -> dict[str, Any]:
+    """Previous/next window and the day/week/month views of the reader's `day` (a month's
+    anchor is its 1st, often a day without papers: the Day link went there)."""
+
     def link(anchor: date | None, view: str) -> str | None:
         if anchor is None:
             return None
@@ -103,7 +108,7 @@ def _window_links(window: listing.Window, sort: str, latest: date) -> dict[str, 
     return {
         "prev": link(window.prev, window.view),
         "next": link(nxt, window.view),
-        "views": {v: link(window.anchor, v) for v in listing.VIEWS},
+        "views": {v: link(day, v) for v in listing.VIEWS},
     }
 
 
