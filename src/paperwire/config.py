@@ -223,6 +223,12 @@ class Settings(BaseSettings):
         description="Largest library file (BibTeX, CSL-JSON, RIS, list of ids) accepted "
         "for matching, in bytes.",
     )
+    library_fetch_max: int = Field(
+        default=500,
+        ge=0,
+        description="Most papers one library import or match fetches from the arXiv API "
+        "(100 per request, 3 s apart); later unknown ids are reported as not fetched.",
+    )
     max_body_bytes: int = Field(
         default=1_000_000,
         ge=1024,
