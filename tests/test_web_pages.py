@@ -17,7 +17,14 @@ from paperwire.config import Settings
 from paperwire.latex import math_spans
 from paperwire.web.auth import Auth
 from paperwire.web.render import preview
-from webkit import Live, hostile_paper, imported_settings, live_server, signed_in
+from webkit import (
+    Live,
+    assert_error_headers,
+    hostile_paper,
+    imported_settings,
+    live_server,
+    signed_in,
+)
 
 HOSTILE_DAY = date(2025, 3, 17)  # the day before the subset's first listing day
 # a row stored before the sources checked links: a javascript: "GitHub" link, and a DOI
@@ -326,6 +333,7 @@ def test_a_broken_database_gives_a_friendly_500_not_a_traceback(tmp_path: Path) 
         assert api.status_code == 500 and api.json() == {
             "error": "Something went wrong on our side. The error has been logged."
         }
+    assert_error_headers(page, api)
 
 
 def test_a_paper_page_title_is_plain_text_not_latex(live: Live) -> None:
