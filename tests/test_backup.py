@@ -20,7 +20,12 @@ import sqlalchemy as sa
 from paperwire.config import Settings
 from paperwire.service import Service
 from paperwire.store import open_store
-from paperwire.store.backup import fingerprint
+from paperwire.store.backup import (
+    backup_database,
+    fingerprint,
+    libpq_connection,
+    restore_database,
+)
 from paperwire.web.auth import load_secret_key
 from tests.conftest import KAGGLE_FILE
 from tests.test_import import daily_lines
@@ -166,6 +171,29 @@ def test_backup_during_import_restores_identically(
     forced = cli(data, db_url, "restore", "--force", str(tmp_path / "bk"))
     assert forced.returncode == 0, forced.stderr
     assert prints(db_url) == manifest["fingerprint"]
+
+
+def test_secrets_in_a_postgres_url_never_reach_pg_dumps_command_line(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """`?password=` in database_url went on pg_dump's and pg_restore's command lines (any
+    local user's `ps` shows them). The password goes in PGPASSWORD, other secrets in a
+    private service file, and pg_dump/pg_restore still connect with them."""
+    url = other_url("postgresql", tmp_path, "", request) + "&password=QPASS777&sslpassword=SSLPW555"
+    store = open_store(url)
+    try:
+        with libpq_connection(store) as (uri, env):
+            assert "QPASS777" not in uri and "SSLPW555" not in uri and "password" not in uri
+            assert env["PGPASSWORD"] == "QPASS777"
+            service = Path(env["PGSERVICEFILE"])
+            assert service.read_text() == "[paperwire]\nsslpassword=SSLPW555\n"
+            assert (service.parent.stat().st_mode & 0o777) == 0o700
+        assert not service.exists()
+        dump, prints = backup_database(store, tmp_path)
+        restore_database(store, dump)
+        assert fingerprint(store) == prints
+    finally:
+        store.close()
 
 
 def test_backup_refuses_an_existing_folder_and_restore_a_non_backup(tmp_path: Path) -> None:

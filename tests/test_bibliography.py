@@ -4,6 +4,7 @@ limits, and BibTeX/CSL-JSON export read back by bibtexparser and our own readers
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 
 import bibtexparser
@@ -96,7 +97,7 @@ def test_text_to_bibtex_escapes_specials_and_keeps_math() -> None:
     assert text_to_bibtex("Tom & Jerry 50% #1 a_b") == r"Tom \& Jerry 50\% \#1 a\_b"
     assert text_to_bibtex(r"$\alpha_1 < \beta$ & x") == r"$\alpha_1 < \beta$ \& x"
     assert text_to_bibtex("naïve Łódź Ærø") == r"na{\"\i}ve {\L}{\'o}d{\'z} {\AE}r{\o}"
-    assert text_to_bibtex("{unbalanced") == r"\{unbalanced"
+    assert text_to_bibtex("{unbalanced") == r"\textbraceleft{}unbalanced"
     assert text_to_bibtex("1\\2 costs $5") == r"1\textbackslash{}2 costs \$5"
     assert text_to_bibtex(r"already {\"o} \& fine") == r"already {\"o} \& fine"
 
@@ -269,6 +270,104 @@ def test_bibtex_export_is_valid_and_carries_arxiv_fields() -> None:
     assert ours[2].authors == ("Ludwig van Beethoven", "Mallory and Co")
     assert ours[0].authors == ("Zoë Müller", "Bo Li")
     assert citation_keys(PAPERS) == [e.key for e in entries]  # stable: same again
+
+
+def _bibtex_fields(entry: str) -> list[tuple[str, str]]:
+    """The fields of one ``@type{key, name = {value}, …}`` entry read the way BibTeX
+    reads them: a braced value ends at the brace that balances its opening one, every
+    brace counted (a backslash escapes none); a comma or the entry's closing brace
+    follows. Raises AssertionError where BibTeX would find no field or a broken entry."""
+    head = re.match(r"@\w+\{[^,\s{}]+,\s*", entry)
+    assert head, entry
+    fields: list[tuple[str, str]] = []
+    pos = head.end()
+    while entry[pos] != "}":
+        named = re.compile(r"([A-Za-z]+)\s*=\s*\{").match(entry, pos)
+        assert named, f"no field at {entry[pos : pos + 40]!r}"
+        depth, start = 1, named.end()
+        pos = start
+        while depth:
+            depth += (entry[pos] == "{") - (entry[pos] == "}")
+            pos += 1
+        fields.append((named.group(1), entry[start : pos - 1]))
+        after = re.compile(r"\s*(,\s*)?").match(entry, pos)
+        assert after
+        pos = after.end()
+    assert entry[pos + 1 :].strip() == "", f"text after the entry: {entry[pos:]!r}"
+    return fields
+
+
+def _bibtex_names(value: str) -> int:
+    """How many names BibTeX splits an author field into: at "and" between spaces,
+    outside braces (braced text is masked first)."""
+    outside, depth = [], 0
+    for ch in value:
+        depth += (ch == "{") - (ch == "}")
+        outside.append(ch if depth == 0 and ch not in "{}" else "_")
+    return 1 + len(re.findall(r"(?i)(?<=\s)and(?=\s)", "".join(outside)))
+
+
+HOSTILE = [
+    'Qinj2 }}, url = "https://evil.example/x", author = "Mallory Evil", z = 1',
+    "one unbalanced } brace",
+    "Q }, url = {https://evil.example/y}, note = {",
+    r"\}, url = {https://evil.example/z}, x = \{",
+    r"$\}x\{$ math closes early",
+    r"{a $b} c$ d",
+    r"\\{ back\\slash {",
+    "@misc{evil, title = {x}}",
+    "}" * 5 + "{" * 3,
+    r"$\{x\}$ kept as a set \{y\} and {GPU}s",
+]
+
+
+def _export_fields(paper: Paper) -> list[tuple[str, str]]:
+    return _bibtex_fields(to_bibtex([paper]))
+
+
+def test_bibtex_export_braces_balance_as_bibtex_counts_them() -> None:
+    r"""`\}` closed a title field for BibTeX (pybtex read an injected url and author and
+    lost the real ones; one stray `}` dropped every later field): braces the text does
+    not balance, and written ones, are exported as \textbraceleft{}/\textbraceright{}."""
+    for hostile in HOSTILE:
+        paper = _paper("2503.00009", hostile, [hostile, "Bo Li"])
+        paper.doi, paper.journal_ref = "10.1/x}y", hostile
+        paper.abstract = paper.comments = hostile
+        fields = dict(_export_fields(paper))
+        assert list(fields) == [
+            "title", "author", "year", "eprint", "archivePrefix", "primaryClass", "doi",
+            "journal", "url",
+        ]  # fmt: skip
+        assert fields["url"] == "https://arxiv.org/abs/2503.00009"
+        assert fields["eprint"] == "2503.00009"
+        assert _bibtex_names(fields["author"]) == 2
+    for hostile in HOSTILE[:3]:  # unbalanced plain text reads back as it was written
+        assert latex_to_plain(text_to_bibtex(hostile)) == hostile
+    assert text_to_bibtex(r"$\{x\}$ kept {GPU}s") == r"$\lbrace x\rbrace $ kept {GPU}s"
+    assert text_to_bibtex("a } b") == r"a \textbraceright{} b"
+
+
+_HOSTILE_TEXT = st.text(
+    alphabet=st.sampled_from(list('ab Z{}{}\\\\$$,="@%&#_^~\n\t é}')), min_size=1, max_size=40
+)
+
+
+@given(_HOSTILE_TEXT, st.lists(_HOSTILE_TEXT, min_size=1, max_size=3), _HOSTILE_TEXT)
+def test_every_exported_entry_has_exactly_the_fields_written(
+    title: str, authors: list[str], journal: str
+) -> None:
+    paper = _paper("2503.00009", title, authors)
+    paper.journal_ref, paper.doi = journal, journal
+    fields = _export_fields(paper)
+    assert [name for name, _ in fields] == [
+        "title", "author", "year", "eprint", "archivePrefix", "primaryClass", "doi",
+        "journal", "url",
+    ]  # fmt: skip
+    values = dict(fields)
+    assert values["title"] == "{" + text_to_bibtex(title) + "}"
+    assert values["url"] == "https://arxiv.org/abs/2503.00009"
+    written = [a for a in authors if text_to_bibtex(a)]  # blank names are left out
+    assert _bibtex_names(values["author"]) == (len(written) if written else 1)
 
 
 def test_csl_json_export_renders_titles_and_names() -> None:

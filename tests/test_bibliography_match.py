@@ -123,6 +123,25 @@ def test_unknown_ids_are_fetched_from_arxiv(fake_remote: FakeRemote, settings: S
     ]
 
 
+def test_one_match_fetches_at_most_library_fetch_max_papers(
+    fake_remote: FakeRemote, settings: Settings
+) -> None:
+    """1,500 unknown ids were 15 arXiv requests (a 5 MB id list ~4,500, hours) in one web
+    request: the first library_fetch_max are fetched, the rest reported as not fetched."""
+    serve_recorded(fake_remote)
+    ids = b"0808.05394\n1707.08567\n2401.00001\n2401.00002\n"
+    capped = fake_remote.settings(settings).model_copy(update={"library_fetch_max": 2})
+    with Service(capped) as service:
+        result = service.match_library(ids, "ids.txt", fetch=True)
+        assert result.fetched == ["1707.08567"]
+        assert result.fetch_error is not None and result.fetch_error.startswith(
+            "2 more arXiv ids were not fetched: one import fetches at most 2 papers "
+            "(setting library_fetch_max)"
+        )
+        assert [e.arxiv_id for e in result.unmatched] == ["0808.05394", "2401.00001", "2401.00002"]
+    assert [r["id_list"] for r in fake_remote.requests()] == ["0808.05394,1707.08567"]
+
+
 def test_fetch_failure_is_reported_and_the_rest_matched(settings: Settings, tmp_path: Path) -> None:
     down = settings.model_copy(
         update={"arxiv_api_url": "http://127.0.0.1:9/api/query", "http_retries": 0}

@@ -43,6 +43,21 @@ def test_settings_hide_every_secret(tmp_path: Path) -> None:
     assert "(the [gpu] extra)" in shown.stdout
 
 
+def test_a_password_in_the_database_urls_query_is_never_printed(tmp_path: Path) -> None:
+    """`?password=` (and libpq's ?sslpassword=) were printed in clear by `paperwire
+    settings` and in "cannot open database …" errors of every command."""
+    url = "postgresql+psycopg://bob@127.0.0.1:5/db?password=QPASS777&sslpassword=SSLPW555"
+    env = {"PAPERWIRE_DATA_DIR": str(tmp_path), "PAPERWIRE_DATABASE_URL": url}
+    shown = paperwire("settings", env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert "QPASS777" not in shown.stdout and "SSLPW555" not in shown.stdout
+    assert "postgresql+psycopg://bob@127.0.0.1:5/db?password=***&sslpassword=***" in shown.stdout
+    stats = paperwire("stats", env=env)
+    assert stats.returncode == 1 and "cannot open database" in stats.stderr, stats.stderr
+    assert "QPASS777" not in stats.stderr + stats.stdout
+    assert "SSLPW555" not in stats.stderr + stats.stdout
+
+
 def test_settings_errors_name_the_source_and_never_the_value(tmp_path: Path) -> None:
     config = tmp_path / "pw.toml"
     config.write_text("smtp_password = 98765432\nsmtp_prot = 3\n")

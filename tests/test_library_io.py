@@ -330,3 +330,21 @@ def test_fetch_from_arxiv_only_when_asked(settings: Settings, fake_remote: FakeR
         assert [r["id_list"] for r in fake_remote.requests()] == ["0808.05394,1707.08567"]
         assert ids_in(live, "ann@example.org", "Ids") == {"2506.00001", "1707.08567"}
         assert "0808.05394" in fetched.text  # arXiv has no such paper: still unmatched
+
+
+def test_api_import_fetches_at_most_library_fetch_max_papers(
+    settings: Settings, fake_remote: FakeRemote
+) -> None:
+    """Any signed-in reader's import could make thousands of arXiv requests in the request
+    thread: the API fetches the first library_fetch_max and says so in fetch_error."""
+    serve_recorded(fake_remote)
+    ids = b"0808.05394\n1707.08567\n" + b"".join(b"2401.%05d\n" % n for n in range(1, 150))
+    with live_server(fake_remote.settings(settings), library_fetch_max=2) as live:
+        api = bearer(live, "ann@example.org")
+        made = api.post("/api/v1/collections", json={"name": "Many"}).json()
+        answer = api.post(f"/api/v1/collections/{made['id']}/import?fetch=true", content=ids)
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert body["fetched"] == ["1707.08567"] and body["added"] == 1
+        assert body["fetch_error"].startswith("149 more arXiv ids were not fetched")
+    assert [r["id_list"] for r in fake_remote.requests()] == ["0808.05394,1707.08567"]

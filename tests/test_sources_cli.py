@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -97,6 +98,31 @@ def test_cli_harvest_and_hf_daily(fake_remote: FakeRemote, db_url: str, tmp_path
         assert paper is not None and paper.hf_upvotes == 42
         assert paper.title == "Counting Pebbles with Small Language Models (revised)"
         assert store.count_papers() == 7  # 5 harvested + 2 only on HF
+    finally:
+        store.close()
+
+
+def test_cli_hf_daily_keeps_no_javascript_github_link(
+    fake_remote: FakeRemote, db_url: str, tmp_path: Path
+) -> None:
+    """`paperwire hf-daily` stored githubRepo "javascript:alert(document.domain)" as the
+    paper's GitHub link; an https one is kept."""
+    data = json.loads(HF_FILE.read_text())
+    data[0]["paper"]["githubRepo"] = "javascript:alert(document.domain)"
+    data[1]["paper"]["githubRepo"] = "https://github.com/example/only-hf"
+    fake_remote.add(
+        "/api/daily_papers",
+        {"date": "2024-01-16", "limit": "100", "p": "0"},
+        Reply(200, json.dumps(data).encode()),
+    )
+    env = env_for(fake_remote, db_url, tmp_path)
+    result = CliRunner().invoke(cli, ["hf-daily", "--date", "2024-01-16"], env=env)
+    assert result.exit_code == 0, result.output
+    store = open_store(db_url)
+    try:
+        first, second = (store.get_paper(i) for i in ("2401.90001", "2401.90010"))
+        assert first is not None and first.hf_upvotes == 42 and first.hf_github is None
+        assert second is not None and second.hf_github == "https://github.com/example/only-hf"
     finally:
         store.close()
 

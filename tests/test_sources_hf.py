@@ -79,6 +79,26 @@ def test_bad_counts_are_rejected_not_fatal() -> None:
     assert isinstance(items[1], Paper)
 
 
+@pytest.mark.parametrize(
+    "link",
+    [
+        "javascript:alert(document.domain)",
+        " JavaScript:alert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "//evil.example/x",
+        "http://github.com/example/plain-http",
+        "https://user:pw@github.com/example/x",
+        "github.com/example/no-scheme",
+    ],
+)
+def test_github_links_that_are_no_https_addresses_are_not_kept(link: str) -> None:
+    """A javascript: githubRepo from Hugging Face became the paper page's GitHub link."""
+    data = json.loads(HF_FILE.read_text())
+    data[0]["paper"]["githubRepo"] = link
+    items = parse_daily_papers(json.dumps(data).encode())
+    assert isinstance(items[0], Paper) and items[0].hf_github is None  # the paper is kept
+
+
 def serve(remote: FakeRemote) -> None:
     remote.add("/oai", OAI_PARAMS, recorded_nock(NOCK, 1))
     remote.add("/api/daily_papers", HF_PAGE0, hf_reply())

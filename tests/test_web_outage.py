@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from conftest import new_postgres_url
 from paperwire.config import Settings
-from webkit import live_server
+from webkit import assert_error_headers, live_server
 
 
 class Lines(logging.Handler):
@@ -55,6 +55,7 @@ def test_a_dropped_database_is_503_and_one_line_per_request(
     assert api.status_code == 503 and api.headers["retry-after"] == "5"
     assert "database is unavailable" in api.json()["error"]
     assert page.status_code == 503 and "database is unavailable" in page.text
+    assert_error_headers(page, api)
     errors = [r for r in lines.records if r.levelno >= logging.ERROR]
     assert len(errors) == 2, [r.getMessage() for r in errors]
     assert all(

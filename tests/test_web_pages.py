@@ -17,15 +17,31 @@ from paperwire.config import Settings
 from paperwire.latex import math_spans
 from paperwire.web.auth import Auth
 from paperwire.web.render import preview
-from webkit import Live, hostile_paper, imported_settings, live_server, signed_in
+from webkit import (
+    Live,
+    assert_error_headers,
+    hostile_paper,
+    imported_settings,
+    live_server,
+    signed_in,
+)
 
 HOSTILE_DAY = date(2025, 3, 17)  # the day before the subset's first listing day
+# a row stored before the sources checked links: a javascript: "GitHub" link, and a DOI
+# that tries to leave its doi.org address
+HOSTILE_LINKS = replace(
+    hostile_paper("2503.99998", HOSTILE_DAY),
+    hf_github="javascript:alert(document.domain)",
+    doi='10.1/x" onmouseover="alert(1) #y?z=%',
+)
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory, web_subset: Path) -> Iterator[Live]:
     hostile = hostile_paper("2503.99999", HOSTILE_DAY)
-    settings = imported_settings(tmp_path_factory.mktemp("pages"), web_subset, [hostile])
+    settings = imported_settings(
+        tmp_path_factory.mktemp("pages"), web_subset, [hostile, HOSTILE_LINKS]
+    )
     with live_server(settings) as running:
         yield running
 
@@ -222,6 +238,23 @@ def test_hostile_text_renders_as_text_everywhere(live: Live) -> None:
     )
 
 
+def test_stored_links_that_are_no_web_addresses_are_never_links(live: Live) -> None:
+    """A javascript: GitHub link stored from Hugging Face rendered as
+    <a href="javascript:…">GitHub</a> on the paper page and its cards (only the CSP stopped
+    it), and the HF-compatible API and /api/v1 passed it on: pages show no link, the APIs
+    no address. The DOI link is percent-encoded under https://doi.org/."""
+    for path in ("/papers/2503.99998", f"/?date={HOSTILE_DAY}"):
+        page = get(live, path)
+        assert "javascript:" not in page and ">GitHub</a>" not in page, path
+    page = get(live, "/papers/2503.99998")
+    assert 'href="https://doi.org/10.1/x%22%20onmouseover%3D%22alert(1)%20%23y%3Fz%3D%25"' in page
+    hf = httpx.get(f"{live.url}/api/papers/2503.99998").json()
+    assert hf["githubRepo"] is None
+    daily = httpx.get(f"{live.url}/api/daily_papers", params={"date": str(HOSTILE_DAY)}).json()
+    assert {i["paper"]["id"]: i["paper"]["githubRepo"] for i in daily}["2503.99998"] is None
+    assert httpx.get(f"{live.url}/api/v1/papers/2503.99998").json()["github"] is None
+
+
 def test_subscribe_form_refuses_a_bad_address(live: Live) -> None:
     """The full double opt-in flow (emails, links) is in tests/test_digest_site.py."""
     with httpx.Client(base_url=live.url) as client:
@@ -318,6 +351,7 @@ def test_a_broken_database_gives_a_friendly_500_not_a_traceback(tmp_path: Path) 
         assert api.status_code == 500 and api.json() == {
             "error": "Something went wrong on our side. The error has been logged."
         }
+    assert_error_headers(page, api)
 
 
 def test_a_paper_page_title_is_plain_text_not_latex(live: Live) -> None:

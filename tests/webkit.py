@@ -255,3 +255,15 @@ __all__ = [
     "signed_in",
     "smtp_server",
 ]
+
+
+def assert_error_headers(page: httpx.Response, api: httpx.Response) -> None:
+    """500 and 503 answers were made outside the middleware that adds the security
+    headers: no CSP, X-Frame-Options, nosniff, Referrer-Policy or Cache-Control."""
+    for answer in (page, api):
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert answer.headers["x-frame-options"] == "DENY"
+        assert answer.headers["referrer-policy"] == "same-origin"
+        assert answer.headers["cache-control"] == "no-store"
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert page.headers["set-cookie"].startswith("pw_csrf=")  # the page's forms work

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,6 +22,9 @@ ENV_PREFIX = "PAPERWIRE_"
 # Settings whose values are never printed (`paperwire settings`, error messages, logs).
 SECRET_SETTINGS = frozenset({"secret_key", "smtp_password", "admin_token"})
 HIDDEN = "********"
+# libpq connection parameters that are secrets: a database URL may carry them in its query
+# string (postgresql://bob@host/db?password=…) as well as before its host.
+SECRET_URL_PARAMETERS = frozenset({"password", "sslpassword", "oauth_client_secret"})
 
 
 class Settings(BaseSettings):
@@ -220,6 +223,12 @@ class Settings(BaseSettings):
         description="Largest library file (BibTeX, CSL-JSON, RIS, list of ids) accepted "
         "for matching, in bytes.",
     )
+    library_fetch_max: int = Field(
+        default=500,
+        ge=0,
+        description="Most papers one library import or match fetches from the arXiv API "
+        "(100 per request, 3 s apart); later unknown ids are reported as not fetched.",
+    )
     max_body_bytes: int = Field(
         default=1_000_000,
         ge=1024,
@@ -395,11 +404,25 @@ def shown_value(name: str, value: Any) -> str:
     if name in SECRET_SETTINGS and value:
         return HIDDEN
     if name == "database_url" and value:
-        try:
-            return make_url(str(value)).render_as_string(hide_password=True)
-        except ArgumentError:
-            return HIDDEN  # unreadable: it may hold a password anywhere
+        return shown_database_url(str(value))
     return str(value)
+
+
+def shown_database_url(url: str) -> str:
+    """Database `url` as it may be printed (settings, error messages, logs): the password
+    before its host and secret query parameters (``?password=``, ``?sslpassword=``) as
+    ``***``; an unreadable URL entirely hidden (it may hold a password anywhere)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return HIDDEN
+    pairs = [
+        (key, "***" if key.lower() in SECRET_URL_PARAMETERS else value)
+        for key, values in parsed.query.items()
+        for value in ((values,) if isinstance(values, str) else values)
+    ]
+    shown = parsed.set(query={}).render_as_string(hide_password=True)
+    return shown + (f"?{urlencode(pairs, safe='/*:')}" if pairs else "")
 
 
 def _source(name: str, where: str) -> str:

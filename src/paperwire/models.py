@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from urllib.parse import urlsplit
 
 # New-style ids (0704.0001 … 2401.00001) and old-style ids (hep-th/9504118, math.GT/0309136).
 _NEW_ID = re.compile(r"^(\d{4}\.\d{4,5})(v(\d+))?$")
@@ -155,6 +156,26 @@ def clean_text(text: str) -> str:
 def collapse_whitespace(text: str | None) -> str:
     """arXiv text has hard line breaks and indentation; fold them into single spaces."""
     return " ".join(text.split()) if text else ""
+
+
+MAX_LINK = 2048
+
+
+def web_link(text: str | None, schemes: tuple[str, ...] = ("https", "http")) -> str | None:
+    """`text` if it is an absolute web address a page may link to: a scheme of `schemes`,
+    a host, no ``user:password@``, no whitespace or control characters; else None.
+    ``javascript:``, ``data:``, ``//host`` and relative paths are no such links (a
+    ``javascript:`` address from Hugging Face became a paper page's GitHub link)."""
+    if not text or len(text) > MAX_LINK or not text.isprintable() or " " in text:
+        return None
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 -- raises ValueError for a port that is no number
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in schemes or not parts.hostname or "@" in parts.netloc:
+        return None
+    return text
 
 
 @dataclass(frozen=True, slots=True)

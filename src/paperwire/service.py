@@ -626,19 +626,27 @@ class Service:
     def _fetch_for_library(self, ids: list[str]) -> tuple[set[str], str | None]:
         """Fetch what arXiv may have; an id the API client refuses (the readers should
         never give one) is left out of the request and named, never a crash."""
-        error = None
+        errors: list[str] = []
         try:
             request_ids(ids)
         except NotArxivIds as exc:
             refused = set(exc.tokens)
             ids = [i for i in ids if i not in refused]
-            error = f"not asked of arXiv: {exc}"
+            errors.append(f"not asked of arXiv: {exc}")
+        cap = self.settings.library_fetch_max
+        if len(ids) > cap:  # 1,500 ids were 15 arXiv requests in one web request's thread
+            errors.append(
+                f"{len(ids) - cap:,} more arXiv ids were not fetched: one import fetches at "
+                f"most {cap:,} papers (setting library_fetch_max); import the file again "
+                "to fetch the next ones"
+            )
+            ids = ids[:cap]
         try:
             if ids:
                 self.fetch_ids(ids)
         except SourceError as exc:  # offline, or arXiv refused: report, match the rest
-            error = "; ".join(filter(None, (error, f"could not fetch from arXiv: {exc}")))
-        return PaperKeys(self.store.engine).live_ids(ids), error
+            errors.append(f"could not fetch from arXiv: {exc}")
+        return PaperKeys(self.store.engine).live_ids(ids), "; ".join(errors) or None
 
     # -- the reader's library (issue 13): see paperwire/library.py ------------------
 

@@ -91,6 +91,8 @@ def citation_keys(papers: list[Paper]) -> list[str]:
 
 def _bibtex_name(name: str) -> str:
     text = text_to_bibtex(name)
+    if not text:
+        return ""
     # a name containing the word "and" or a comma would be split or reordered by BibTeX
     if re.search(r"\band\b|,", text, re.IGNORECASE):
         return "{" + text + "}"
@@ -101,7 +103,8 @@ def bibtex_entry(paper: Paper, key: str) -> str:
     """One @misc entry (arXiv's own style) or @article when a journal DOI is known."""
     fields: list[tuple[str, str]] = [
         ("title", "{" + text_to_bibtex(paper.title) + "}"),
-        ("author", " and ".join(_bibtex_name(a.name) for a in paper.authors)),
+        # a blank name would read as a name of its own: " and Bo Li" is two authors
+        ("author", " and ".join(n for a in paper.authors if (n := _bibtex_name(a.name)))),
     ]
     year = paper_year(paper)
     if year:

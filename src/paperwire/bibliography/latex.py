@@ -39,6 +39,7 @@ _FLAT_SYMBOLS = {
     "star": "⋆", "ast": "∗", "emptyset": "∅", "forall": "∀", "exists": "∃",
     "mid": "|", "vert": "|", "^": "^", "~": "~", "%": "%", "&": "&", "#": "#", "_": "_",
     "textbackslash": "\\", "textasciicircum": "^", "quad": " ", "qquad": " ",
+    "textbraceleft": "{", "textbraceright": "}", "lbrace": "{", "rbrace": "}",
     " ": " ", ",": " ", ";": " ", ":": " ", "!": "",
 }  # fmt: skip
 # one pass, so what a command renders to is never read again as LaTeX
@@ -123,16 +124,32 @@ def title_key(text: str) -> str:
 # -- Unicode/arXiv text -> BibTeX ----------------------------------------------------
 
 _MATH = re.compile(r"(?<!\\)\$(?:\\.|[^$\\])+?(?<!\\)\$")
-_KNOWN_COMMAND = re.compile(r"\\(?:[A-Za-z]+|[`'^\"~=.&%$#_{} \\])")
+# One token of text: a LaTeX command we keep (\textit, \"o, \&, \{ …) or one character
+# (a backslash that starts no such command is a character too).
+_TOKEN = re.compile(r"\\(?:[A-Za-z]+|[`'^\"~=.&%$#_{} \\])|.", re.DOTALL)
+# Written braces, as commands without a brace character in them: BibTeX counts every
+# brace, backslash or not, so ``\}`` in a field closes it (the rest of a title became
+# fields of its own: url, author …). Text mode and math mode spell them differently.
+_TEXT_BRACE = {"{": "\\textbraceleft{}", "}": "\\textbraceright{}"}
+_MATH_BRACE = {"\\{": "\\lbrace ", "\\}": "\\rbrace "}
 
 
-def _balanced(text: str) -> bool:
+def bibtex_balanced(text: str) -> bool:
+    """Whether `text`'s braces balance the way BibTeX counts them: every ``{`` and ``}``,
+    backslash before it or not. A field value that does not would end early (what
+    follows read as further fields) or swallow the rest of the entry."""
     depth = 0
-    for ch in re.sub(r"\\[{}]", "", text):
+    for ch in text:
         depth += (ch == "{") - (ch == "}")
         if depth < 0:
             return False
     return depth == 0
+
+
+def _balanced(text: str) -> bool:
+    """Whether the grouping braces of LaTeX-ish `text` balance (``\\{``, ``\\}`` are
+    written braces, not grouping)."""
+    return bibtex_balanced("".join(t for t in _TOKEN.findall(text) if t in ("{", "}")))
 
 
 def _escape_char(ch: str) -> str:
@@ -142,6 +159,10 @@ def _escape_char(ch: str) -> str:
         return "\\textasciicircum{}"
     if ch == "~":
         return "\\textasciitilde{}"
+    if ch == "$":
+        return "\\$"
+    if ch == "\\":
+        return "\\textbackslash{}"
     if ord(ch) < 128:
         return ch
     if ch in _LETTER_TO_COMMAND:
@@ -158,38 +179,43 @@ def _escape_char(ch: str) -> str:
 
 def _escape_text(text: str, braces_ok: bool) -> str:
     out: list[str] = []
-    pos = 0
-    while pos < len(text):
-        ch = text[pos]
-        if ch == "\\":
-            known = _KNOWN_COMMAND.match(text, pos)
-            if known:  # already LaTeX (\"o, \textit, \&): keep it
-                out.append(known.group(0))
-                pos = known.end()
-                continue
-            out.append("\\textbackslash{}")
-        elif ch in "{}":
-            out.append(ch if braces_ok else "\\" + ch)
-        elif ch == "$":
-            out.append("\\$")
+    for token in _TOKEN.findall(text):
+        if token in ("\\{", "\\}"):
+            out.append(_TEXT_BRACE[token[1]])
+        elif len(token) > 1:  # already LaTeX (\"o, \textit, \&): keep it
+            out.append(token)
+        elif token in "{}":
+            out.append(token if braces_ok else _TEXT_BRACE[token])
         else:
-            out.append(_escape_char(ch))
-        pos += 1
+            out.append(_escape_char(token))
     return "".join(out)
+
+
+def _math_to_bibtex(body: str) -> str:
+    if not _balanced(body):
+        return _escape_text(body, False)  # $ written as \$: the math reads as text
+    return "".join(_MATH_BRACE.get(t, t) for t in _TOKEN.findall(body))
 
 
 def text_to_bibtex(text: str) -> str:
     """A field value safe inside BibTeX braces: ``$…$`` math and LaTeX commands already
     in the text are kept; bare specials (& % # _ ^ ~ \\ and stray $) are escaped;
-    accented letters become accent commands; unbalanced braces are escaped."""
+    accented letters become accent commands. Grouping braces are kept when they
+    balance; otherwise, and always for written ones (``\\{``), braces become
+    ``\\textbraceleft{}`` / ``\\textbraceright{}`` (``\\lbrace`` / ``\\rbrace`` in math),
+    so the value balances by BibTeX's own counting (:func:`bibtex_balanced`)."""
     text = _CONTROL.sub("", " ".join(text.split()))
-    braces_ok = _balanced(text)
-    out: list[str] = []
+    pieces: list[tuple[bool, str]] = []
     pos = 0
     for math in _MATH.finditer(text):
-        out.append(_escape_text(text[pos : math.start()], braces_ok))
-        body = math.group(0)
-        out.append(body if braces_ok and _balanced(body) else _escape_text(body, False))
+        pieces += [(False, text[pos : math.start()]), (True, math.group(0))]
         pos = math.end()
-    out.append(_escape_text(text[pos:], braces_ok))
-    return "".join(out)
+    pieces.append((False, text[pos:]))
+    for braces_ok in (True, False):  # each piece balances alone when braces_ok is False
+        out = "".join(
+            _math_to_bibtex(piece) if is_math else _escape_text(piece, braces_ok)
+            for is_math, piece in pieces
+        )
+        if bibtex_balanced(out):
+            break
+    return out

@@ -19,6 +19,7 @@ from paperwire.models import (
     Rejected,
     collapse_whitespace,
     split_arxiv_id,
+    web_link,
 )
 from paperwire.sources.http import PoliteClient, SourceError
 
@@ -96,7 +97,9 @@ def parse_item(item: dict[str, Any], paper_json: dict[str, Any]) -> Paper:
         sources=[SOURCE],
         hf_upvotes=_count(paper_json.get("upvotes"), "upvotes"),
         hf_comments=_count(item.get("numComments"), "numComments"),
-        hf_github=_str(paper_json.get("githubRepo")).strip() or None,
+        # a code repository's https address (github.com in practice); anything else
+        # (javascript:, data:, http:, a bare name) is no link: stored as "not said"
+        hf_github=web_link(_str(paper_json.get("githubRepo")).strip(), ("https",)),
         hf_date=_day(item.get("publishedAt")),
     )
     paper.validate()

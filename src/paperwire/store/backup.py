@@ -14,12 +14,15 @@ import re
 import shutil
 import sqlite3
 import subprocess
-from collections.abc import Iterable
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
+from paperwire.config import SECRET_URL_PARAMETERS
 from paperwire.store import digest_tables, search_tables, web_tables
 from paperwire.store.base import Store, StoreError, open_store
 from paperwire.store.schema import metadata
@@ -50,15 +53,31 @@ def _read_only(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
 
 
-def _libpq(store: Store) -> tuple[str, dict[str, str]]:
-    """The store's URL as a libpq URI for pg_dump/pg_restore, the password in the
-    environment (not on a command line others can read)."""
+@contextmanager
+def libpq_connection(store: Store) -> Iterator[tuple[str, dict[str, str]]]:
+    """The store's URL as a libpq URI for pg_dump/pg_restore, and their environment. The
+    URL's secrets never go on a command line others can read (ps): the password (before
+    the host or ``?password=``) goes in PGPASSWORD, other secret parameters
+    (``?sslpassword=``) in a service file only this user can read, removed after."""
     url = store.engine.url
     env = dict(os.environ)
-    if url.password:
-        env["PGPASSWORD"] = str(url.password)
-    plain = url.set(drivername="postgresql", password=None)
-    return plain.render_as_string(hide_password=False), env
+    query = {k: v if isinstance(v, str) else v[-1] for k, v in url.query.items()}
+    secrets = {k: query.pop(k) for k in list(query) if k in SECRET_URL_PARAMETERS}
+    password = url.password or secrets.pop("password", None)
+    secrets.pop("password", None)
+    if password:
+        env["PGPASSWORD"] = str(password)
+    plain = url.set(drivername="postgresql", password=None, query=query)
+    uri = plain.render_as_string(hide_password=False)
+    if not secrets:
+        yield uri, env
+        return
+    if any("\n" in v or "\r" in v for v in secrets.values()):
+        raise StoreError("a secret parameter of database_url holds a line break")
+    with tempfile.TemporaryDirectory(prefix="paperwire-libpq-") as folder:  # mode 0700
+        service = Path(folder) / "pg_service.conf"
+        service.write_text("[paperwire]\n" + "".join(f"{k}={v}\n" for k, v in secrets.items()))
+        yield uri, {**env, "PGSERVICEFILE": str(service), "PGSERVICE": "paperwire"}
 
 
 def _pg_tool(name: str) -> str:
@@ -113,8 +132,10 @@ def backup_database(store: Store, folder: Path) -> tuple[Path, dict[str, str]]:
             reason = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
             raise StoreError(f"cannot copy the database: {reason}") from exc
     target = folder / POSTGRES_FILE
-    uri, env = _libpq(store)
-    with store.engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
+    with (
+        libpq_connection(store) as (uri, env),
+        store.engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn,
+    ):
         # pg_dump reads the snapshot this transaction exported: the fingerprint taken in
         # it describes the dump exactly, however busy the database is meanwhile.
         snapshot = conn.execute(sa.text("SELECT pg_export_snapshot()")).scalar_one()
@@ -179,9 +200,11 @@ def restore_database(store: Store, copy: Path) -> None:
             target.close()
             source.close()
         return
-    uri, env = _libpq(store)
     command = [_pg_tool("pg_restore"), "--clean", "--if-exists", "--no-owner"]
-    _run([*command, "--no-privileges", "--single-transaction", f"--dbname={uri}", str(copy)], env)
+    with libpq_connection(store) as (uri, env):
+        _run(
+            [*command, "--no-privileges", "--single-transaction", f"--dbname={uri}", str(copy)], env
+        )
 
 
 def row_counts(store: Store) -> dict[str, int]:

@@ -19,6 +19,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
 from paperwire import liveness
+from paperwire.config import shown_database_url
 from paperwire.models import IngestReport, Paper, Rejected
 from paperwire.store.codec import EncodedRow, encode_paper, row_to_paper
 from paperwire.store.schema import checkpoints, ingest_runs, papers, rejects
@@ -234,7 +235,7 @@ def open_store(url: str) -> Store:
         engine = _make_engine(url)
         _migrate(engine)
     except sa.exc.OperationalError as exc:
-        raise StoreError(f"cannot open database {sa.engine.make_url(url)!r}: {exc.orig}") from exc
+        raise StoreError(f"cannot open database {shown_database_url(url)}: {exc.orig}") from exc
     return Store(engine)
 
 

@@ -30,11 +30,14 @@ def _wants_json(path: str) -> bool:
 
 
 def error_response(request: Request, status: int, message: str) -> Response:
-    headers = {"Retry-After": RETRY_AFTER} if status == 503 else None
+    """The 500/503 answer; no cache keeps it (VisitorHeaders, outside, adds the rest)."""
+    headers = {"Cache-Control": "no-store"}
+    if status == 503:
+        headers["Retry-After"] = RETRY_AFTER
     if _wants_json(request.url.path):
         return JSONResponse({"error": message}, status, headers=headers)
     page = render(request, "error.html", {"status": status, "message": message}, status)
-    page.headers.update(headers or {})
+    page.headers.update(headers)
     return page
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import Request
 from starlette.responses import HTMLResponse
@@ -13,7 +13,7 @@ from starlette.responses import HTMLResponse
 from paperwire.bibliography.export import bibtex_entry, citation_key
 from paperwire.bibliography.latex import latex_to_plain
 from paperwire.latex import latex_to_text, math_spans
-from paperwire.models import Paper
+from paperwire.models import Paper, web_link
 
 
 def render(
@@ -70,6 +70,18 @@ def bibtex(paper: Paper) -> str:
     return bibtex_entry(paper, citation_key(paper)).rstrip()
 
 
+def link_href(url: str | None) -> str:
+    """`url` if it is an http(s) address with a host, else "": a row stored before the
+    sources checked links (a ``javascript:`` GitHub link) renders no link."""
+    return web_link(url) or ""
+
+
+def doi_url(doi: str) -> str:
+    """The doi.org address of `doi`, percent-encoded: a DOI holding ``#``, ``?``, ``%``,
+    spaces or quotes still names its own DOI page."""
+    return "https://doi.org/" + quote(doi, safe="/:;()")
+
+
 def with_query(path: str, **params: Any) -> str:
     """`path` with the non-empty `params` as its query string."""
     clean = {k: v for k, v in params.items() if v not in (None, "")}
@@ -84,4 +96,6 @@ def template_filters() -> dict[str, Callable[..., Any]]:
         "preview": preview,
         "human_date": human_date,
         "bibtex": bibtex,
+        "link_href": link_href,
+        "doi_url": doi_url,
     }

@@ -15,7 +15,7 @@ import orjson
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from paperwire.models import Hit, Paper
+from paperwire.models import Hit, Paper, web_link
 
 
 def hf_datetime(day: date | None) -> str | None:
@@ -69,7 +69,7 @@ def hf_paper(paper: Paper, upvotes: int) -> dict[str, Any]:
         "submittedOnDailyAt": hf_datetime(listed),
         "upvotes": upvotes,
         "numComments": paper.hf_comments or 0,
-        "githubRepo": paper.hf_github,
+        "githubRepo": web_link(paper.hf_github),
         "discussionId": None,
         "categories": list(paper.categories),
         "arxivUrl": paper.abs_url,
@@ -180,7 +180,7 @@ def paper_out(paper: Paper, upvotes: int) -> dict[str, Any]:
         "doi": paper.doi,
         "upvotes": upvotes,
         "hf_comments": paper.hf_comments,
-        "github": paper.hf_github,
+        "github": web_link(paper.hf_github),
         "abs_url": paper.abs_url,
         "pdf_url": paper.pdf_url,
         "url": f"/papers/{paper.arxiv_id}",
