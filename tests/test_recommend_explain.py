@@ -67,9 +67,7 @@ def test_a_library_whose_papers_link_their_code_gets_topics_as_reasons(
     model = train(corpus, signals)
     github = int(np.flatnonzero(corpus.terms == "https github")[0])
     assert model.term_counts[github] == len(library)  # the phrase is shared by all 14
-    found = {
-        r: shared_phrase(corpus, model, r) for r in linking[len(library) :] + list(range(300))
-    }
+    found = {r: shared_phrase(corpus, model, r) for r in linking[len(library) :] + list(range(300))}
     phrases = {r: p for r, p in found.items() if p is not None}
     assert len(phrases) > 100, found
     assert not [p for p in phrases.values() if is_boilerplate(p[0])]
@@ -80,4 +78,3 @@ def test_a_library_whose_papers_link_their_code_gets_topics_as_reasons(
 
 def terms_of(corpus: CorpusFeatures, row: int) -> set[str]:
     return {str(t) for t in corpus.terms[corpus.text[row].indices]}
-

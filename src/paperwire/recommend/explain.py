@@ -26,20 +26,22 @@ VERBS = {"liked": "liked", "upvoted": "upvoted", "imported": "imported"}
 MIN_SHARED = 2  # a phrase is a reason once this many library papers share it
 TITLE_CHARS = 90
 # a term with any of these words is a piece of a link, never a topic
-URL_WORDS = frozenset(
-    "http https www href url com org net edu io html htm pdf php doi github gitlab "
-    "huggingface zenodo git".split()
-)
+URL_WORDS = frozenset({
+    "http", "https", "www", "href", "url", "com", "org", "net", "edu", "io", "html", "htm",
+    "pdf", "php", "doi", "github", "gitlab", "huggingface", "zenodo", "git",
+})  # fmt: skip
 # a term made only of these words is release or paper boilerplate ('code available',
 # 'project page', 'paper propose'); with a topic word ('code generation') it is a topic
-BOILERPLATE_WORDS = frozenset(
-    "code codes available publicly public release released releases open-source "
-    "open-sourced open source project projects page webpage website repository repo demo "
-    "demos supplementary material materials information link links accessible anonymous "
-    "arxiv preprint accepted acceptance soon paper propose proposes proposed introduce "
-    "introduces present presents data dataset datasets model models method methods "
-    "task tasks experiment experiments result results".split()
-)
+BOILERPLATE_WORDS = frozenset({
+    "code", "codes", "available", "publicly", "public", "release", "released", "releases",
+    "open-source", "open-sourced", "open", "source", "project", "projects", "page",
+    "webpage", "website", "repository", "repo", "demo", "demos", "supplementary",
+    "material", "materials", "information", "link", "links", "accessible", "anonymous",
+    "arxiv", "preprint", "accepted", "acceptance", "soon", "paper", "propose", "proposes",
+    "proposed", "introduce", "introduces", "present", "presents", "data", "dataset",
+    "datasets", "model", "models", "method", "methods", "task", "tasks", "experiment",
+    "experiments", "result", "results",
+})  # fmt: skip
 
 
 def short_title(title: str) -> str:
