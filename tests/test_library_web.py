@@ -8,11 +8,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import date, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 
 from paperwire.config import Settings
+from paperwire.digest.render import ACTION_LABELS
 from paperwire.digest.tokens import TokenError, check_paper_action
 from paperwire.models import Paper
 from paperwire.service import Service
@@ -471,7 +473,10 @@ def test_digest_links_like_dismiss_and_save_without_signing_in(
     assert "email-action?token=" in html and "Not interested</a>" in html
     dismiss = [url for label, url, _ in found if label == "Not interested"]
     saves = [(url, token) for label, url, token in found if label == "Save"]
+    likes = [url for label, url, _ in found if label == "Like"]
     with httpx.Client() as browser:  # not signed in
+        like = browser.get(likes[0]).text  # the page a link opens names it as the email does
+        assert "<h1>Like</h1>" in like and 'id="confirm-action">Like</button>' in like
         confirm = browser.get(dismiss[0])
         assert confirm.status_code == 200 and "reader@example.org" in confirm.text
         assert not service.library.ratings(account.id)  # opening the link changed nothing
@@ -534,6 +539,21 @@ def test_digest_links_like_dismiss_and_save_without_signing_in(
     with pytest.raises(TokenError):
         check_paper_action(key, save_token, service.digest.store.get)
     assert sub.id
+
+
+def test_digest_actions_are_named_as_the_site_and_the_readme_name_them(live: Live) -> None:
+    """One vocabulary: the digest's per-paper links carry the labels of the site's buttons,
+    and the README names them so."""
+    client, _ = reader(live, "ann@example.org")
+    home = client.get("/?date=2025-06-02").text
+    bar = home[home.index('<form class="lib"') :]
+    buttons = re.findall(r'<button type="submit" name="do"[^>]*>([^<]+)</button>', bar[:2000])
+    site = {b.strip("☆★ ") for b in buttons}
+    emailed = [label for _, label in ACTION_LABELS]
+    assert set(emailed) <= site, (emailed, site)
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    sentence = readme[readme.index("Digest emails carry") :].split(". They")[0]
+    assert re.findall(r"\*([^*]+)\*", sentence) == emailed
 
 
 def collection_of(service: Service, user_id: int, name: str = "Saved") -> int:

@@ -29,6 +29,7 @@ class Links:
         return f"{self.base_url.rstrip('/')}/papers/{arxiv_id}"
 
 
+# the site's button labels (web/templates/macros.html library_bar), as the README names them
 ACTION_LABELS = (("like", "Like"), ("dismiss", "Not interested"), ("save", "Save"))
 
 

@@ -4,7 +4,9 @@
   vectors): "close to 'Attention Is All You Need' in your Saved";
 * a followed author on the paper (name match, shown as such): "by followed author X";
 * a distinctive word or phrase the paper shares with several library papers:
-  "you saved 3 papers on 'diffusion policy'".
+  "you saved 3 papers on 'diffusion policy'"; never a piece of a link ('https github',
+  'github io') or release boilerplate ('code available', 'project page'), which abstracts
+  share whatever their topic (is_boilerplate).
 """
 
 from __future__ import annotations
@@ -23,6 +25,23 @@ from paperwire.recommend.model import ReaderModel
 VERBS = {"liked": "liked", "upvoted": "upvoted", "imported": "imported"}
 MIN_SHARED = 2  # a phrase is a reason once this many library papers share it
 TITLE_CHARS = 90
+# a term with any of these words is a piece of a link, never a topic
+URL_WORDS = frozenset({
+    "http", "https", "www", "href", "url", "com", "org", "net", "edu", "io", "html", "htm",
+    "pdf", "php", "doi", "github", "gitlab", "huggingface", "zenodo", "git",
+})  # fmt: skip
+# a term made only of these words is release or paper boilerplate ('code available',
+# 'project page', 'paper propose'); with a topic word ('code generation') it is a topic
+BOILERPLATE_WORDS = frozenset({
+    "code", "codes", "available", "publicly", "public", "release", "released", "releases",
+    "open-source", "open-sourced", "open", "source", "project", "projects", "page",
+    "webpage", "website", "repository", "repo", "demo", "demos", "supplementary",
+    "material", "materials", "information", "link", "links", "accessible", "anonymous",
+    "arxiv", "preprint", "accepted", "acceptance", "soon", "paper", "propose", "proposes",
+    "proposed", "introduce", "introduces", "present", "presents", "data", "dataset",
+    "datasets", "model", "models", "method", "methods", "task", "tasks", "experiment",
+    "experiments", "result", "results",
+})  # fmt: skip
 
 
 def short_title(title: str) -> str:
@@ -59,8 +78,15 @@ def followed_on(corpus: CorpusFeatures, model: ReaderModel, row: int) -> list[st
     return [a for a in corpus.authors[row] if name_key(a) in model.followed]
 
 
+def is_boilerplate(term: str) -> bool:
+    """A piece of a link or release boilerplate (see URL_WORDS, BOILERPLATE_WORDS)."""
+    words = term.split()
+    return any(w in URL_WORDS for w in words) or all(w in BOILERPLATE_WORDS for w in words)
+
+
 def shared_phrase(corpus: CorpusFeatures, model: ReaderModel, row: int) -> tuple[str, int] | None:
-    """The candidate's most distinctive term that >= MIN_SHARED library papers contain."""
+    """The candidate's most distinctive term that >= MIN_SHARED library papers contain,
+    boilerplate skipped."""
     if len(model.positives) < MIN_SHARED:
         return None
     candidate = corpus.text[row]
@@ -70,10 +96,13 @@ def shared_phrase(corpus: CorpusFeatures, model: ReaderModel, row: int) -> tuple
     counts = model.term_counts[columns]
     phrase_bonus = np.where(corpus.is_phrase[columns], 1.5, 1.0)
     value = np.where(counts >= MIN_SHARED, weights * np.log1p(counts) * phrase_bonus, 0.0)
-    best = int(np.argmax(value))
-    if value[best] <= 0:
-        return None
-    return str(corpus.terms[columns[best]]), int(counts[best])
+    for best in np.argsort(-value, kind="stable").tolist():
+        if value[best] <= 0:
+            return None
+        term = str(corpus.terms[columns[best]])
+        if not is_boilerplate(term):
+            return term, int(counts[best])
+    return None
 
 
 def library_verb(items: Sequence[LibraryItem]) -> str:

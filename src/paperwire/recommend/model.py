@@ -12,10 +12,13 @@ candidates so that none dominates by scale:
 * ``centroid`` (weight 0 by default): cosine to the positives' mean embedding
   (zotero-arxiv-daily's signal).
 
-Followed authors add ``follow_bonus`` (6 z-units: their papers come first). The weights and the learner
-were chosen on the development authors of benchmarks/bench_recommend.py (``--tune``): the
-classifier carries most of the quality; adding ``nearest`` helped a little, ``centroid`` on
-top did not; logistic regression scored the same as the SVM at ~10x the training time.
+Papers by followed authors come first, in the order of their own scores: each is lifted
+by the candidates' score range plus ``follow_bonus``, so the lowest of them still beats the
+best other paper by that margin (a flat bonus did not: a tight library's best z-scores pass
+10). The weights and the learner were chosen on the development authors of
+benchmarks/bench_recommend.py (``--tune``): the classifier carries most of the quality;
+adding ``nearest`` helped a little, ``centroid`` on top did not; logistic regression scored
+the same as the SVM at ~10x the training time.
 With a single positive there is nothing to classify against: the score is then the
 "similar papers" recipe (tf-idf cosine plus embedding cosine). Everything here is pure:
 rows in, scores out.
@@ -50,7 +53,7 @@ class ModelConfig:
     svm_c: float = 0.1
     background: int = 2000
     nearest_k: int = 3
-    follow_bonus: float = 6.0
+    follow_bonus: float = 1.0  # margin of the lowest followed paper over the best other
     use_follows: bool = True
     seed: int = 0
 
@@ -251,5 +254,7 @@ def score(corpus: CorpusFeatures, model: ReaderModel, rows: IntArray) -> FloatAr
             total += config.centroid * zscore(corpus.vectors[rows] @ model.centroid)
         if model.centroid is not None and config.nearest:
             total += config.nearest * _nearest_part(corpus, model, rows, total)
-    total += config.follow_bonus * followed_rows(corpus, model.followed, rows)
+    followed = followed_rows(corpus, model.followed, rows)
+    if followed.any():  # followed authors' papers first: see the module docstring
+        total[followed] += float(total.max() - total.min()) + config.follow_bonus
     return total
