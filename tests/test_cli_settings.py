@@ -130,3 +130,28 @@ def test_a_short_sign_in_link_says_seconds() -> None:
 
     assert "valid for 3 seconds," in text(3) and "valid for 1 second," in text(1)
     assert "valid for 15 minutes," in text(900)
+
+
+def test_a_config_file_is_top_level_keys_or_one_paperwire_table(tmp_path: Path) -> None:
+    """A [paperwire] table made every top-level key vanish without a word (data_dir stayed
+    the default), and any other table was dropped beside it."""
+    from paperwire.config import Settings
+
+    config = tmp_path / "pw.toml"
+    config.write_text(f'data_dir = "{tmp_path}"\n[paperwire]\nport = 18503\n')
+    both = paperwire("--config", str(config), "settings")
+    assert both.returncode == 1 and "Traceback" not in both.stderr
+    said = " ".join(both.stderr.split())
+    assert f"config file {config} has a [paperwire] table and also data_dir outside it" in said
+    for text, refused in [
+        ("[paperwire]\nport = 18503\n[other]\na = 1\n", "also [other] outside it"),
+        ("[foo]\nport = 1\n", "unknown table [foo]"),
+        ("[paperwire]\nport = 1\n[paperwire.x]\na = 1\n", "unknown table [paperwire.x]"),
+    ]:
+        config.write_text(text)
+        with pytest.raises(ValueError, match=re.escape(refused)):
+            Settings.load(config)
+    config.write_text(f'[paperwire]\nport = 18503\ndata_dir = "{tmp_path}"\n')
+    assert Settings.load(config).data_dir == tmp_path
+    config.write_text(f'port = 18503\ndata_dir = "{tmp_path}"\n')
+    assert Settings.load(config).port == 18503
