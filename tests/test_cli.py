@@ -89,6 +89,36 @@ def test_import_and_stats_through_the_real_cli(tmp_path: Path) -> None:
     assert "snapshot" in stats.stdout
 
 
+def test_stats_shows_every_count_of_a_run_whole_even_in_80_columns(tmp_path: Path) -> None:
+    """The run table had no `deleted` column (only --json had it), and at 80 columns its
+    headers were cut ("uncha…")."""
+    from paperwire.models import IngestReport
+    from paperwire.store import open_store
+
+    tmp_path.mkdir(exist_ok=True)
+    store = open_store(f"sqlite:///{tmp_path / 'paperwire.db'}")
+    run = store.start_run("arxiv_oai", "2025-03-01..2025-03-02 cs")
+    store.finish_run(run, IngestReport(new=12, updated=3, unchanged=4000, rejected=1, deleted=7))
+    store.engine.dispose()
+    done = subprocess.run(
+        [*PAPERWIRE, "--data-dir", str(tmp_path), "stats"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "80"},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    cells = [line.split("│")[5:10] for line in done.stdout.splitlines() if "│" in line]
+    heads = [line for line in done.stdout.splitlines() if "┃ new ┃" in line]
+    assert heads and heads[0].split("┃")[6:10] == [
+        " updated ",
+        " unchanged ",
+        " deleted ",
+        " rejected ",
+    ]
+    assert [c.strip() for c in cells[0]] == ["12", "3", "4,000", "7", "1"]
+
+
 PAPERWIRE = (sys.executable, "-m", "paperwire")
 
 

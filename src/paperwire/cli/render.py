@@ -106,16 +106,17 @@ def file_progress(
         yield on_records, on_bytes
 
 
+# what one ingest run counts, as `import` prints it and `stats` shows per run
+RUN_COUNTS = ("new", "updated", "unchanged", "deleted", "rejected")
+
+
 def print_report(title: str, report: IngestReport, seconds: float) -> None:
     table = Table(title=title, show_header=True)
-    for name in ("new", "updated", "unchanged", "deleted", "rejected", "seconds", "records/s"):
+    for name in (*RUN_COUNTS, "seconds", "records/s"):
         table.add_column(name, justify="right")
     rate = report.seen / seconds if seconds > 0 else 0.0
     table.add_row(
-        *(
-            f"{getattr(report, n):,}"
-            for n in ("new", "updated", "unchanged", "deleted", "rejected")
-        ),
+        *(f"{getattr(report, n):,}" for n in RUN_COUNTS),
         f"{seconds:.1f}",
         f"{rate:,.0f}",
     )
@@ -148,24 +149,17 @@ def print_stats(data: dict[str, Any]) -> None:
         out.print(f"listing dates: {first} … {last} ({len(dates)} days)")
         print_counts("last 7 listing days", dict(list(dates.items())[-7:]))
     runs = Table(title="recent ingest runs")
-    for name in (
-        "source",
-        "detail",
-        "status",
-        "started",
-        "new",
-        "updated",
-        "unchanged",
-        "rejected",
-    ):
-        runs.add_column(name)
+    for name in ("source", "detail", "status", "started"):
+        runs.add_column(name, overflow="fold")  # narrow: folded onto more lines, never cut
+    for name in RUN_COUNTS:  # whole numbers under whole headers, however narrow
+        runs.add_column(name, justify="right", no_wrap=True, min_width=len(name))
     for run in data["runs"]:
         runs.add_row(
             run["source"],
             str(run["detail"])[:40],
             run["status"],
             str(run["started_at"])[:19],
-            *(str(run[n]) for n in ("new", "updated", "unchanged", "rejected")),
+            *(f"{run[n]:,}" for n in RUN_COUNTS),
         )
     out.print(runs)
     print_unfinished_runs(data["runs"])
