@@ -389,6 +389,16 @@ class Settings(BaseSettings):
         values = self.model_dump()
         return {name: shown_value(name, values[name]) for name in type(self).model_fields}
 
+    def shown_json(self) -> dict[str, Any]:
+        """Every setting's value as JSON takes it (numbers, booleans, null), secrets and
+        the password in database_url hidden as in `shown`."""
+        values = self.model_dump(mode="json")
+        hidden = {"database_url", *SECRET_SETTINGS}
+        return {
+            name: shown_value(name, value) if name in hidden and value else value
+            for name, value in values.items()
+        }
+
 
 def file_settings(document: dict[str, Any], config_file: Path) -> dict[str, Any]:
     """The settings of a parsed TOML `document`: its top-level keys, or the keys of its

@@ -194,13 +194,22 @@ def print_rejects(items: list[Rejected]) -> None:
 
 
 def print_settings(settings: Settings) -> None:
-    table = Table(title="settings (env PAPERWIRE_<NAME>, or NAME = value in --config TOML)")
-    for name in ("name", "value", "meaning"):
-        table.add_column(name)
+    """Every setting, its whole value (secrets hidden) and meaning: a table on a terminal,
+    folding a long value onto more lines; piped, one `name = value  # meaning` line each,
+    nothing cut (a table cut values to the width with "…")."""
     values = settings.shown()  # secrets hidden
-    for name, field in Settings.model_fields.items():
+    meanings = {name: field.description or "" for name, field in Settings.model_fields.items()}
+    if not out.is_terminal:
+        for name, meaning in meanings.items():
+            out.print(Text(f"{name} = {values[name]}  # {meaning}"), soft_wrap=True)
+        return
+    table = Table(title="settings (env PAPERWIRE_<NAME>, or NAME = value in --config TOML)")
+    table.add_column("name", no_wrap=True, min_width=max(map(len, meanings)))
+    table.add_column("value", overflow="fold")
+    table.add_column("meaning", overflow="fold")
+    for name, meaning in meanings.items():
         # Text, not markup: "[gpu]" in a description is no style tag
-        table.add_row(name, Text(values[name]), Text(field.description or ""))
+        table.add_row(name, Text(values[name]), Text(meaning))
     out.print(table)
 
 
