@@ -12,7 +12,12 @@ from paperwire.store.base import (
     write_refused,
 )
 
-__all__ = ["CheckpointHeld", "Store", "StoreError", "WriteRefused", "open_store",
+__all__ = [
+    "CheckpointHeld",
+    "Store",
+    "StoreError",
+    "WriteRefused",
+    "open_store",
     "sqlite_file",
     "write_refused",
 ]
