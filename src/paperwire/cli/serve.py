@@ -14,9 +14,7 @@ from paperwire.store import StoreError
 
 
 @cli.command()
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print machine-readable JSON: name -> value."
-)
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON: name -> value.")
 @pass_ctx
 def settings(ctx: Context, as_json: bool) -> None:
     """Print every setting with its current value and meaning (secrets hidden).
