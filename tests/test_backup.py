@@ -207,6 +207,28 @@ def test_backup_refuses_an_existing_folder_and_restore_a_non_backup(tmp_path: Pa
     assert "Traceback" not in taken.stderr + wrong.stderr
 
 
+def test_backup_of_a_data_dir_that_is_not_there_is_refused_and_makes_nothing(
+    tmp_path: Path,
+) -> None:
+    """A mistyped --data-dir made an empty database there and "backed up … papers 0", rc 0."""
+    unset = ("PAPERWIRE_DATA_DIR", "PAPERWIRE_CONFIG", "PAPERWIRE_DATABASE_URL")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    for data in (tmp_path / "mistyped", tmp_path / "made-but-empty"):
+        if data.name == "made-but-empty":
+            data.mkdir()
+        command = [sys.executable, "-m", "paperwire", "--data-dir", str(data), "backup"]
+        done = subprocess.run(
+            [*command, str(tmp_path / "bk")], env=env, capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 1 and "Traceback" not in done.stderr
+        said = " ".join(done.stderr.split())
+        assert f"nothing to back up: there is no database at {data / 'paperwire.db'}" in said
+        assert ("which does not exist" in said) == (data.name == "mistyped")
+        assert "PAPERWIRE_DATA_DIR, --data-dir or data_dir" in said
+        assert not (tmp_path / "bk").exists() and not (data / "paperwire.db").exists()
+    assert not (tmp_path / "mistyped").exists()
+
+
 @pytest.fixture
 def backed_up(tmp_path: Path) -> tuple[Path, str, Path]:
     """(data dir, SQLite URL, backup folder): 200 papers and a secret key, backed up."""

@@ -215,8 +215,28 @@ def test_sniffing_prefers_content_over_the_file_name() -> None:
     assert sniff_format("@article{x, title={y}}", "refs.txt") == "bibtex"
     assert sniff_format('  [{"id": "x"}]', "refs.bib") == "csljson"
     assert sniff_format("TY  - JOUR\nER  - \n", "") == "ris"
-    assert sniff_format("2401.00001\n", "x.bib") == "bibtex"  # no marker: the extension
     assert sniff_format("2401.00001\n", "") == "idlist"
+    assert sniff_format("no marker, no id\n", "x.bib") == "bibtex"  # then the extension
+
+
+@pytest.mark.parametrize("name", ["ids.bib", "ids.ris", "ids.json", "ids.txt", "ids"])
+def test_an_id_list_is_read_as_one_whatever_its_name(name: str) -> None:
+    """Named .bib/.ris it gave 0 entries and no word; named .json, "not valid JSON"."""
+    text = (
+        "# my reading list\narXiv:1706.03762v5\nhttps://arxiv.org/abs/2401.00001\n"
+        "10.48550/arXiv.2312.00752\nhttps://doi.org/10.1145/3366423.3380130\n"
+        "hep-th/9901001\n[1] Vaswani et al., arXiv:1706.03762\nnot an id\n"
+    )
+    parsed = parse_library(text.encode(), name)
+    assert parsed.format == "idlist"
+    assert len(parsed.entries) == 6 and [m.key for m in parsed.malformed] == ["line 8"]
+
+
+@pytest.mark.parametrize(("name", "shown"), [("x.bib", "BibTeX"), ("x.json", "CSL-JSON")])
+def test_a_format_chosen_by_name_alone_that_holds_nothing_says_so(name: str, shown: str) -> None:
+    with pytest.raises(LibraryFileError, match=f"in {name}: read as {shown} for its name, but"):
+        parse_library(b"Some notes.\nNo references here.\n", name)
+    assert parse_library(b"\n", "x.bib").entries == []  # an empty file is just empty
 
 
 def test_size_limit_and_binary_files_are_refused() -> None:

@@ -57,3 +57,18 @@ def test_a_file_name_with_brackets_is_printed_as_it_is(tmp_path: Path) -> None:
     done = run_cli("match-library", str(ids), data_dir=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "lib[red].txt (idlist): 1 entries" in done.stdout
+
+
+def test_an_id_list_named_bib_is_matched_as_an_id_list(tmp_path: Path) -> None:
+    """QA: `ids_as.bib` printed "(bibtex): 0 entries · 0 matched", rc 0."""
+    assert run_cli("import", str(KAGGLE_FILE), data_dir=tmp_path).returncode == 0
+    ids = tmp_path / "ids_as.bib"
+    ids.write_text("arXiv:0704.0002v1\nhttps://doi.org/10.1103/PhysRevD.76.013009\n")
+    done = run_cli("match-library", str(ids), data_dir=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "ids_as.bib (idlist): 2 entries · 2 matched" in done.stdout
+    prose = tmp_path / "notes.json"
+    prose.write_text("nothing to match here\n")
+    refused = run_cli("match-library", str(prose), data_dir=tmp_path)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "no entries found in notes.json: read as CSL-JSON for its name, but" in refused.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -39,6 +40,29 @@ def test_every_command_has_help(path: tuple[str, ...]) -> None:
         assert isinstance(command, click.Group)
         command = command.commands[name]
     assert command.help and len(command.help.strip()) > 20, f"{path} needs a real --help text"
+
+
+def test_every_option_of_a_command_in_the_readme_table_is_in_its_row() -> None:
+    """The table left out options that exist (`search --per-page`, `stats --json`,
+    `rejects --limit`, `digest status --limit/--json`, `subscribers list --status/--json`)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    checked = []
+    for line in readme.splitlines():
+        found = re.match(r"\| `paperwire ([a-z-]+)(?: ([a-z-]+))?", line)
+        if found is None:
+            continue
+        command: click.Command = cli
+        for name in filter(None, found.groups()):
+            if isinstance(command, click.Group) and name in command.commands:
+                command = command.commands[name]
+        cell = re.split(r"(?<!\\)\|", line)[1]
+        options = [o for p in command.params if isinstance(p, click.Option) for o in p.opts]
+        missing = [o for o in options if o.startswith("--") and o not in cell]
+        assert not missing, f"README's row of {command.name} lacks {missing}"
+        checked.append(command.name)
+    assert {"daily", "stats", "rejects", "status", "list", "serve"} <= set(checked)
+    search = next(line for line in readme.splitlines() if "paperwire search '" in line)
+    assert all(o in search for p in cli.commands["search"].params for o in p.opts if "--" in o)
 
 
 def test_every_setting_is_described_and_in_readme() -> None:
@@ -87,6 +111,36 @@ def test_import_and_stats_through_the_real_cli(tmp_path: Path) -> None:
     assert stats.returncode == 0, stats.stderr
     assert "200 papers" in stats.stdout
     assert "snapshot" in stats.stdout
+
+
+def test_stats_shows_every_count_of_a_run_whole_even_in_80_columns(tmp_path: Path) -> None:
+    """The run table had no `deleted` column (only --json had it), and at 80 columns its
+    headers were cut ("uncha…")."""
+    from paperwire.models import IngestReport
+    from paperwire.store import open_store
+
+    tmp_path.mkdir(exist_ok=True)
+    store = open_store(f"sqlite:///{tmp_path / 'paperwire.db'}")
+    run = store.start_run("arxiv_oai", "2025-03-01..2025-03-02 cs")
+    store.finish_run(run, IngestReport(new=12, updated=3, unchanged=4000, rejected=1, deleted=7))
+    store.engine.dispose()
+    done = subprocess.run(
+        [*PAPERWIRE, "--data-dir", str(tmp_path), "stats"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "80"},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    cells = [line.split("│")[5:10] for line in done.stdout.splitlines() if "│" in line]
+    heads = [line for line in done.stdout.splitlines() if "┃ new ┃" in line]
+    assert heads and heads[0].split("┃")[6:10] == [
+        " updated ",
+        " unchanged ",
+        " deleted ",
+        " rejected ",
+    ]
+    assert [c.strip() for c in cells[0]] == ["12", "3", "4,000", "7", "1"]
 
 
 PAPERWIRE = (sys.executable, "-m", "paperwire")

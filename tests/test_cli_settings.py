@@ -4,6 +4,7 @@ to do, typos of setting names caught, descriptions shown as written."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -145,3 +146,60 @@ def test_a_short_sign_in_link_says_seconds() -> None:
 
     assert "valid for 3 seconds," in text(3) and "valid for 1 second," in text(1)
     assert "valid for 15 minutes," in text(900)
+
+
+def test_a_config_file_is_top_level_keys_or_one_paperwire_table(tmp_path: Path) -> None:
+    """A [paperwire] table made every top-level key vanish without a word (data_dir stayed
+    the default), and any other table was dropped beside it."""
+    from paperwire.config import Settings
+
+    config = tmp_path / "pw.toml"
+    config.write_text(f'data_dir = "{tmp_path}"\n[paperwire]\nport = 18503\n')
+    both = paperwire("--config", str(config), "settings")
+    assert both.returncode == 1 and "Traceback" not in both.stderr
+    said = " ".join(both.stderr.split())
+    assert f"config file {config} has a [paperwire] table and also data_dir outside it" in said
+    for text, refused in [
+        ("[paperwire]\nport = 18503\n[other]\na = 1\n", "also [other] outside it"),
+        ("[foo]\nport = 1\n", "unknown table [foo]"),
+        ("[paperwire]\nport = 1\n[paperwire.x]\na = 1\n", "unknown table [paperwire.x]"),
+    ]:
+        config.write_text(text)
+        with pytest.raises(ValueError, match=re.escape(refused)):
+            Settings.load(config)
+    config.write_text(f'[paperwire]\nport = 18503\ndata_dir = "{tmp_path}"\n')
+    assert Settings.load(config).data_dir == tmp_path
+    config.write_text(f'port = 18503\ndata_dir = "{tmp_path}"\n')
+    assert Settings.load(config).port == 18503
+
+
+def test_settings_print_every_value_whole_piped_on_a_narrow_terminal_and_as_json(
+    tmp_path: Path,
+) -> None:
+    """Piped or at 80 columns the table cut values with "…" (`oai_base_url` showed
+    `https://oaipmh.arxiv.or…`)."""
+    from paperwire.config import Settings
+
+    url = "postgresql+psycopg://reader:dbpass666@127.0.0.1:5432/papers"
+    env = {**SECRETS, "PAPERWIRE_DATA_DIR": str(tmp_path), "PAPERWIRE_DATABASE_URL": url}
+    env["PAPERWIRE_OAI_BASE_URL"] = "https://oai.example.org/a/long/path/to/the/oai-pmh/endpoint"
+    piped = paperwire("settings", env={**env, "COLUMNS": "80"})
+    assert piped.returncode == 0, piped.stderr
+    lines = piped.stdout.splitlines()
+    assert len(lines) == len(Settings.model_fields) and "…" not in piped.stdout
+    for line, (name, field) in zip(lines, Settings.model_fields.items(), strict=True):
+        assert line.startswith(f"{name} = ") and line.endswith(f"  # {field.description}")
+    assert f"oai_base_url = {env['PAPERWIRE_OAI_BASE_URL']}  # " in piped.stdout
+    assert "database_url = postgresql+psycopg://reader:***@127.0.0.1:5432/papers  # " in lines[1]
+    terminal = paperwire("settings", env={**env, "COLUMNS": "80", "FORCE_COLOR": "1"})
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", terminal.stdout)
+    assert "┃ name" in plain and "…" not in plain
+    assert all(len(line) <= 80 for line in plain.splitlines())
+    folded = "".join(line.split("│")[2].strip() for line in plain.splitlines() if "│" in line)
+    assert "https://oai.example.org/a/long/path/to/the/oai-pmh/endpoint" in folded
+    as_json = paperwire("settings", "--json", env=env)
+    values = json.loads(as_json.stdout)
+    assert values["database_url"] == "postgresql+psycopg://reader:***@127.0.0.1:5432/papers"
+    assert all(values[k[10:].lower()] == "********" for k in SECRETS)
+    assert values["port"] == 8000 and values["embed_in_background"] is True
+    assert values["smtp_user"] is None and list(values) == list(Settings.model_fields)

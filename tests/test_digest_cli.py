@@ -84,6 +84,27 @@ def test_subscribers_and_digest_commands(
     assert "sent" in run("digest", "status")
 
 
+def test_a_subscriber_is_removed_by_any_spelling_add_takes(settings: Settings) -> None:
+    """`add 'x@bücher.de'` stored x@xn--bcher-kva.de, and `remove 'x@bücher.de'` said
+    "no subscriber": remove looked the raw spelling up."""
+    base = ["--data-dir", str(settings.data_dir), "--database-url", settings.resolved_database_url]
+    runner = CliRunner()
+    for spelling in ("x@bücher.de", " Ada@Example.org"):
+        added = runner.invoke(cli, [*base, "subscribers", "add", spelling])
+        assert added.exit_code == 0, added.output
+    for spelling, stored in [
+        ("X@Bücher.DE ", "x@xn--bcher-kva.de"),
+        (" ada@example.org", "ada@example.org"),
+    ]:
+        removed = runner.invoke(cli, [*base, "subscribers", "remove", spelling])
+        assert removed.exit_code == 0, removed.output
+        assert removed.output == f"removed {stored}\n"
+    listed = runner.invoke(cli, [*base, "subscribers", "list", "--json"])
+    assert json.loads(listed.output) == []
+    gone = runner.invoke(cli, [*base, "subscribers", "remove", "x@bücher.de"])
+    assert gone.exit_code == 1 and "no subscriber x@bücher.de" in gone.output
+
+
 @pytest.mark.parametrize("trouble", ["unreachable", "no STARTTLS"])
 def test_digest_run_that_cannot_use_the_smtp_server_exits_non_zero(
     settings: Settings, smtp: SmtpServer, tmp_path: Path, trouble: str

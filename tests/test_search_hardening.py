@@ -210,11 +210,31 @@ def test_one_date_check_for_every_route(live: Live) -> None:
         for bad in ("9999-99-99", "2025-02-30", "9999-12-31", "20250301"):
             r = page(live, path, **{name: bad, "view": "week"})
             assert r.status_code == 400 and message in r.text, (path, bad, r.status_code)
-    for name in ("since", "until"):
-        assert message in v1(live, q="x", **{name: "9999-99-99"}).json()["error"]
-        assert message in page(live, "/search", q="x", **{name: "9999-99-99"}).text
+    for name in ("since", "until"):  # the filters read what the query's since:/until: read
+        said = f"{name}: '9999-99-99' is not a real date"
+        assert said in v1(live, q="x", **{name: "9999-99-99"}).json()["error"]
+        html = page(live, "/search", q="x", **{name: "9999-99-99"})
+        assert html.status_code == 400 and said.replace("'", "&#39;") in html.text
     shown = page(live, "/trending", date=str(DAY), window="day")
     assert shown.status_code == 200 and DAY.strftime("%B %-d, %Y") in shown.text
+
+
+def test_since_and_until_filters_take_every_form_the_query_language_takes(live: Live) -> None:
+    """since=2025-04 and since=7d were 400 ("must be a date like 2025-06-30") on the API,
+    the search page and its feed, though since:2025-04 and since:7d work in q."""
+    for low, high in [("2025-03", "2025-03"), ("2025", "2025"), ("100y", "")]:
+        filtered = v1(live, q="zebrafish", since=low, until=high, mode="lexical")
+        assert filtered.status_code == 200, filtered.text
+        query = f"zebrafish since:{low}" + (f" until:{high}" if high else "")
+        in_q = v1(live, q=query, mode="lexical").json()
+        assert filtered.json()["results"] == in_q["results"] and in_q["total"] >= 1
+        shown = page(live, "/search", q="zebrafish", since=low, until=high)
+        assert shown.status_code == 200 and UNICODE.arxiv_id in shown.text
+        assert page(live, "/feeds/search.atom", q="zebrafish", since=low).status_code == 200
+    for low, high in [("2025-04", ""), ("7d", ""), ("", "2025-02")]:  # outside DAY: none
+        assert v1(live, q="zebrafish", since=low, until=high).json()["total"] == 0
+    bad = v1(live, q="x", since="sometime")
+    assert bad.status_code == 400 and "use YYYY-MM-DD, YYYY-MM, YYYY" in bad.json()["error"]
 
 
 def test_one_query_length_cap_everywhere(live: Live) -> None:

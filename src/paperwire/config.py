@@ -375,7 +375,7 @@ class Settings(BaseSettings):
                 raise ValueError(f"config file not found: {config_file}") from exc
             except tomllib.TOMLDecodeError as exc:
                 raise ValueError(f"config file {config_file} is not valid TOML: {exc}") from exc
-            file_values = file_values.get("paperwire", file_values)
+            file_values = file_settings(file_values, config_file)
         try:
             env_values = cls().model_dump(exclude_unset=True)
         except ValidationError as exc:
@@ -397,6 +397,47 @@ class Settings(BaseSettings):
         database_url."""
         values = self.model_dump()
         return {name: shown_value(name, values[name]) for name in type(self).model_fields}
+
+    def shown_json(self) -> dict[str, Any]:
+        """Every setting's value as JSON takes it (numbers, booleans, null), secrets and
+        the password in database_url hidden as in `shown`."""
+        values = self.model_dump(mode="json")
+        hidden = {"database_url", *SECRET_SETTINGS}
+        return {
+            name: shown_value(name, value) if name in hidden and value else value
+            for name, value in values.items()
+        }
+
+
+def file_settings(document: dict[str, Any], config_file: Path) -> dict[str, Any]:
+    """The settings of a parsed TOML `document`: its top-level keys, or the keys of its
+    `[paperwire]` table, never both (a key beside the table was dropped without a word).
+    Any other table is refused by name: no setting takes one."""
+    table = document.get("paperwire")
+    if isinstance(table, dict):
+        values: dict[str, Any] = table
+        prefix = "paperwire."
+        outside = [
+            f"[{key}]" if isinstance(value, dict) else key
+            for key, value in document.items()
+            if key != "paperwire"
+        ]
+        if outside:
+            raise ValueError(
+                f"config file {config_file} has a [paperwire] table and also "
+                f"{', '.join(outside)} outside it, which would be ignored: put every "
+                "setting under [paperwire], or drop the table line and keep them all "
+                "at the top level"
+            )
+    else:
+        values, prefix = document, ""
+    tables = [f"[{prefix}{key}]" for key, value in values.items() if isinstance(value, dict)]
+    if tables:
+        raise ValueError(
+            f"config file {config_file}: unknown table {', '.join(tables)}; settings are "
+            "NAME = value lines, at the top level or under one [paperwire] table"
+        )
+    return values
 
 
 def shown_value(name: str, value: Any) -> str:

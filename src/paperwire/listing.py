@@ -9,10 +9,11 @@ import calendar
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from paperwire.library import LibraryMarks
 from paperwire.models import Paper
+from paperwire.search.query import QueryError, parse_date_bound
 from paperwire.store import Store
 from paperwire.trending import rank_tallies
 
@@ -98,6 +99,22 @@ def parse_day(text: str | None, name: str = "date") -> date | None:
         day = None
     if day is None or not FIRST_DAY <= day <= LAST_DAY:
         raise ListingError(f"{name} must be a date like 2025-06-30, not {text!r}")
+    return day
+
+
+def parse_bound(text: str | None, name: str) -> date | None:
+    """A `since` or `until` filter field (`name`), in every form the query language's
+    since:/until: take, read by the same parser: 2025-06-01, 2025-06, 2025 (since: the
+    first day, until: the last), or 7d, 2w, 3m, 1y before today (UTC, as a query's)."""
+    if not text or not text.strip():
+        return None
+    try:
+        today = datetime.now(UTC).date()
+        day = parse_date_bound(text.strip(), today=today, upper=name == "until")
+    except QueryError as exc:
+        raise ListingError(f"{name}: {exc}") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ListingError(f"{name} must be a date between {FIRST_DAY} and {LAST_DAY}")
     return day
 
 

@@ -683,10 +683,13 @@ class Service:
         LibraryFileError, making no collection, when the file holds no entry at all."""
         if isinstance(collection, int):
             self.library.collection(user_id, collection)  # NotFound before any work
-        matched = self.match_library(data, filename, fetch=fetch)
-        if matched.entries == 0:  # e.g. binary bytes read as an id list: no collection made
-            from paperwire.bibliography.entries import LibraryFileError
+        from paperwire.bibliography.entries import LibraryFileError
 
+        try:
+            matched = self.match_library(data, filename, fetch=fetch)
+        except LibraryFileError as exc:
+            raise LibraryFileError(f"{exc}; nothing was imported") from exc
+        if matched.entries == 0:  # e.g. binary bytes read as an id list: no collection made
             raise LibraryFileError(
                 f"no entries found in {filename or 'the file'} (read as {matched.format}); "
                 "nothing was imported: choose a BibTeX, CSL-JSON or RIS file, or a list of "

@@ -49,6 +49,9 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
+# CSL-JSON is an object or a list (of objects, or nested: refused later as too deep);
+# "[1] Vaswani et al., arXiv:1706.03762", a numbered reference list, is no JSON
+_JSON_START = re.compile(r"\s*(?:\{|\[\s*(?:[{\[\]]|$))")
 _ENTRY_LINE = re.compile(r"^\s*@", re.MULTILINE)
 # bibtexparser logs each broken block; we report them as Malformed instead
 logging.getLogger("bibtexparser").addHandler(logging.NullHandler())
@@ -78,21 +81,58 @@ def decode(data: bytes, max_bytes: int) -> str:
 
 def sniff_format(text: str, filename: str = "") -> str:
     """bibtex | csljson | ris | idlist, from the content first, then the file name."""
-    head = text.lstrip()[:1]
-    if head in ("[", "{"):
-        return "csljson"
+    return _sniff(text, filename)[0]
+
+
+def _sniff(text: str, filename: str) -> tuple[str, bool]:
+    """The format, and whether the content (not the name) chose it: a JSON start, an
+    @entry{, a TY tag, or a line holding an arXiv id, arXiv URL or DOI (an id list named
+    .bib or .json was read as that and gave nothing)."""
+    if _JSON_START.match(text):
+        return "csljson", True
     if _BIBTEX_START.search(text[:200_000]):
-        return "bibtex"
+        return "bibtex", True
     if re.search(r"^TY  - ", text[:200_000], re.MULTILINE):
-        return "ris"
-    return _EXTENSIONS.get(PurePath(filename).suffix.lower(), "idlist")
+        return "ris", True
+    if _holds_ids(text):
+        return "idlist", True
+    return _EXTENSIONS.get(PurePath(filename).suffix.lower(), "idlist"), False
+
+
+def _holds_ids(text: str, lines: int = 2000) -> bool:
+    """Whether a line among the first `lines` that are not blank or comments holds an
+    arXiv id, arXiv URL or DOI, as the id-list reader reads one."""
+    read = (line.strip() for line in text[:200_000].splitlines())
+    wanted = (line for line in read if line and not line.startswith(("#", "%", "//")))
+    return any(_from_line(line, "") for line in itertools.islice(wanted, lines))
+
+
+_FORMAT_NAMES = {"bibtex": "BibTeX", "csljson": "CSL-JSON", "ris": "RIS", "idlist": "an id list"}
 
 
 def parse_library(data: bytes, filename: str = "", max_bytes: int = 5_000_000) -> ParsedLibrary:
-    """Parse an uploaded library file of any supported format (sniffed)."""
+    """Parse an uploaded library file of any supported format (sniffed). LibraryFileError
+    when only the file name chose the format and the file holds nothing of it."""
     text = decode(data, max_bytes)
-    fmt = sniff_format(text, filename)
-    return READERS[fmt](text)
+    fmt, by_content = _sniff(text, filename)
+    try:
+        parsed = READERS[fmt](text)
+    except LibraryFileError as exc:
+        if by_content or not text.strip():
+            raise
+        raise LibraryFileError(f"{_named_but_not(fmt, filename)} ({exc})") from exc
+    if not by_content and text.strip() and not (parsed.entries or parsed.malformed):
+        raise LibraryFileError(_named_but_not(fmt, filename))
+    return parsed
+
+
+def _named_but_not(fmt: str, filename: str) -> str:
+    name = _FORMAT_NAMES[fmt]
+    return (
+        f"no entries found in {PurePath(filename).name}: read as {name} for its name, but "
+        f"nothing in it is {name}, nor an arXiv id or DOI; choose a BibTeX, CSL-JSON or "
+        "RIS file, or a list of arXiv ids or DOIs, one per line"
+    )
 
 
 def _entry_or_malformed(

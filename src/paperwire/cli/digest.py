@@ -115,9 +115,9 @@ def subscribers_remove(ctx: Context, email: str) -> None:
     """Delete a subscriber and their delivery history."""
     with ctx.service() as service:
         removed = service.digest.remove_subscriber(email)
-    if not removed:
+    if removed is None:
         raise click.ClickException(f"no subscriber {email}")
-    out.print(f"removed {escape(email)}")
+    out.print(f"removed {escape(removed)}")
 
 
 @cli.group()

@@ -106,16 +106,17 @@ def file_progress(
         yield on_records, on_bytes
 
 
+# what one ingest run counts, as `import` prints it and `stats` shows per run
+RUN_COUNTS = ("new", "updated", "unchanged", "deleted", "rejected")
+
+
 def print_report(title: str, report: IngestReport, seconds: float) -> None:
     table = Table(title=title, show_header=True)
-    for name in ("new", "updated", "unchanged", "deleted", "rejected", "seconds", "records/s"):
+    for name in (*RUN_COUNTS, "seconds", "records/s"):
         table.add_column(name, justify="right")
     rate = report.seen / seconds if seconds > 0 else 0.0
     table.add_row(
-        *(
-            f"{getattr(report, n):,}"
-            for n in ("new", "updated", "unchanged", "deleted", "rejected")
-        ),
+        *(f"{getattr(report, n):,}" for n in RUN_COUNTS),
         f"{seconds:.1f}",
         f"{rate:,.0f}",
     )
@@ -148,24 +149,17 @@ def print_stats(data: dict[str, Any]) -> None:
         out.print(f"listing dates: {first} … {last} ({len(dates)} days)")
         print_counts("last 7 listing days", dict(list(dates.items())[-7:]))
     runs = Table(title="recent ingest runs")
-    for name in (
-        "source",
-        "detail",
-        "status",
-        "started",
-        "new",
-        "updated",
-        "unchanged",
-        "rejected",
-    ):
-        runs.add_column(name)
+    for name in ("source", "detail", "status", "started"):
+        runs.add_column(name, overflow="fold")  # narrow: folded onto more lines, never cut
+    for name in RUN_COUNTS:  # whole numbers under whole headers, however narrow
+        runs.add_column(name, justify="right", no_wrap=True, min_width=len(name))
     for run in data["runs"]:
         runs.add_row(
             run["source"],
             str(run["detail"])[:40],
             run["status"],
             str(run["started_at"])[:19],
-            *(str(run[n]) for n in ("new", "updated", "unchanged", "rejected")),
+            *(f"{run[n]:,}" for n in RUN_COUNTS),
         )
     out.print(runs)
     print_unfinished_runs(data["runs"])
@@ -200,13 +194,22 @@ def print_rejects(items: list[Rejected]) -> None:
 
 
 def print_settings(settings: Settings) -> None:
-    table = Table(title="settings (env PAPERWIRE_<NAME>, or NAME = value in --config TOML)")
-    for name in ("name", "value", "meaning"):
-        table.add_column(name)
+    """Every setting, its whole value (secrets hidden) and meaning: a table on a terminal,
+    folding a long value onto more lines; piped, one `name = value  # meaning` line each,
+    nothing cut (a table cut values to the width with "…")."""
     values = settings.shown()  # secrets hidden
-    for name, field in Settings.model_fields.items():
+    meanings = {name: field.description or "" for name, field in Settings.model_fields.items()}
+    if not out.is_terminal:
+        for name, meaning in meanings.items():
+            out.print(Text(f"{name} = {values[name]}  # {meaning}"), soft_wrap=True)
+        return
+    table = Table(title="settings (env PAPERWIRE_<NAME>, or NAME = value in --config TOML)")
+    table.add_column("name", no_wrap=True, min_width=max(map(len, meanings)))
+    table.add_column("value", overflow="fold")
+    table.add_column("meaning", overflow="fold")
+    for name, meaning in meanings.items():
         # Text, not markup: "[gpu]" in a description is no style tag
-        table.add_row(name, Text(values[name]), Text(field.description or ""))
+        table.add_row(name, Text(values[name]), Text(meaning))
     out.print(table)
 
 

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 
 from paperwire.cli.base import Context, cli, pass_ctx
-from paperwire.cli.render import console, print_settings
+from paperwire.cli.render import console, out, print_settings
 from paperwire.logs import log_config
 from paperwire.service import DataDirUnusable, Service
 from paperwire.store import StoreError
 
 
 @cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON: name -> value.")
 @pass_ctx
-def settings(ctx: Context) -> None:
-    """Print every setting with its current value and meaning (secrets hidden)."""
+def settings(ctx: Context, as_json: bool) -> None:
+    """Print every setting with its current value and meaning (secrets hidden).
+
+    On a terminal a table; piped, one `name = value  # meaning` line per setting.
+    """
+    if as_json:
+        out.print_json(json.dumps(ctx.settings.shown_json()))
+        return
     print_settings(ctx.settings)
 
 

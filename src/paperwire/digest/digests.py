@@ -172,8 +172,16 @@ class Digests:
         assert fresh is not None
         return fresh
 
-    def remove_subscriber(self, email: str) -> bool:
-        return self.store.remove(email)
+    def remove_subscriber(self, email: str) -> str | None:
+        """Delete the subscriber `email` names, spelt as `add_subscriber` takes it (spaces,
+        capitals, an international domain); the address as stored, None if there is none.
+        A spelling the address rules now refuse is looked up as given (trimmed, lower-cased),
+        so an address stored under older rules can still be removed."""
+        try:
+            address = prefs.clean_email(email)
+        except prefs.PreferenceError:
+            address = email.strip().lower()
+        return address if self.store.remove(address) else None
 
     def list_subscribers(self, status: str | None = None) -> list[Subscriber]:
         return self.store.list_subscribers(status)

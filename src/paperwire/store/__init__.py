@@ -8,7 +8,16 @@ from paperwire.store.base import (
     StoreError,
     WriteRefused,
     open_store,
+    sqlite_file,
     write_refused,
 )
 
-__all__ = ["CheckpointHeld", "Store", "StoreError", "WriteRefused", "open_store", "write_refused"]
+__all__ = [
+    "CheckpointHeld",
+    "Store",
+    "StoreError",
+    "WriteRefused",
+    "open_store",
+    "sqlite_file",
+    "write_refused",
+]

@@ -179,6 +179,14 @@ def _dump_json(value: Any) -> str:
 _JSON: dict[str, Any] = {"json_serializer": _dump_json, "json_deserializer": orjson.loads}
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a sqlite:/// URL (None for any other URL, or in memory)."""
+    if not url.startswith("sqlite"):
+        return None
+    path = sa.engine.make_url(url).database
+    return Path(path) if path and path != ":memory:" else None
+
+
 def _make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = sa.engine.make_url(url).database

@@ -143,6 +143,9 @@ async def hf_paper_info(request: Request, arxiv_id: PaperId) -> Response:
 # -- paperwire's own -----------------------------------------------------------
 
 
+BOUNDS = "YYYY-MM-DD, YYYY-MM, YYYY, or 7d/2w/3m/1y ago, as since:/until: in q"
+
+
 @router.get("/api/v1/search", summary="Search", response_model=SearchOut, tags=["paperwire"])
 async def search(
     request: Request,
@@ -153,8 +156,8 @@ async def search(
     category: Annotated[
         str, Query(max_length=64, description="arXiv category filter: cs.CL, cs, or cs.CL,cs.CV")
     ] = "",
-    since: Annotated[str | None, Query(description="listed on or after, YYYY-MM-DD")] = None,
-    until: Annotated[str | None, Query(description="listed on or before, YYYY-MM-DD")] = None,
+    since: Annotated[str | None, Query(description=f"listed on or after: {BOUNDS}")] = None,
+    until: Annotated[str | None, Query(description=f"listed on or before: {BOUNDS}")] = None,
     sort: Literal["relevance", "date", "trending"] = "relevance",
     mode: Literal["hybrid", "lexical", "semantic"] = "hybrid",
     page: Annotated[
@@ -169,7 +172,7 @@ async def search(
     if not (q.strip() or category.strip() or since or until):
         raise HTTPException(400, "q is empty: type some words, a phrase or a filter like cat:cs.CL")
     try:
-        low, high = listing.parse_day(since, "since"), listing.parse_day(until, "until")
+        low, high = listing.parse_bound(since, "since"), listing.parse_bound(until, "until")
         found = listing.search(
             service, q, sort, page, per_page, mode, category=category, since=low, until=high
         )

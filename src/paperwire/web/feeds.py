@@ -182,7 +182,7 @@ def _search_papers(
     if not (q.strip() or category.strip() or since or until):
         raise HTTPException(400, "give a search query: ?q=…")
     try:
-        low, high = listing.parse_day(since, "since"), listing.parse_day(until, "until")
+        low, high = listing.parse_bound(since, "since"), listing.parse_bound(until, "until")
         result = listing.search(
             service, q, sort, page, per_page, category=category, since=low, until=high
         )

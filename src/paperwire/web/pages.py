@@ -170,7 +170,7 @@ async def search_page(
         raise HTTPException(400, f"mode must be one of {', '.join(SEARCH_MODES)}")
     if q.strip() or category.strip() or since or until:
         try:
-            low, high = listing.parse_day(since, "since"), listing.parse_day(until, "until")
+            low, high = listing.parse_bound(since, "since"), listing.parse_bound(until, "until")
             result = listing.search(
                 service,
                 q,
