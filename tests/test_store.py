@@ -178,6 +178,22 @@ def test_listing_window_and_stats(store: Store) -> None:
     assert stats["by_listing_date"] == {"2024-01-02": 1, "2024-01-03": 1, "2024-01-09": 1}
 
 
+def test_stats_counts_the_listing_days_the_lists_show(store: Store) -> None:
+    """QA: stats counted a day whose only paper was deleted as the latest listing day
+    and left out days only Hugging Face lists, which the lists show."""
+    store.upsert_papers(
+        [
+            make_paper("2401.00001", listing_date=date(2024, 1, 2)),
+            make_paper("2401.00002", listing_date=date(2024, 1, 3), deleted=True),
+            make_paper("2401.00003", listing_date=None, hf_date=date(2024, 1, 6)),
+        ]
+    )
+    stats = store.stats()
+    assert stats["by_listing_date"] == {"2024-01-02": 1, "2024-01-06": 1}
+    assert stats["papers"] == 2 and stats["deleted"] == 1
+    assert stats["by_category"] == {"cs.CL": 2} and stats["by_source"] == {"oai": 2}
+
+
 def test_changes_since_a_time_come_whole_across_batches_of_one_timestamp(store: Store) -> None:
     """Papers modified after a time are paged by (modified_at, id): every one comes once,
     over batches that split a run of papers written with one timestamp; papers not

@@ -687,8 +687,8 @@ class Store:
     # -- statistics ------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
-        """Counts by source, primary category and listing month, and the latest runs
-        (runs whose process is gone are marked interrupted first)."""
+        """Counts of live papers by source, primary category and listing day, and the
+        latest runs (runs whose process is gone are marked interrupted first)."""
         self.mark_interrupted_runs()
         with self.engine.connect() as conn:
             total = conn.execute(sa.select(sa.func.count()).select_from(papers)).scalar_one()
@@ -698,20 +698,23 @@ class Store:
             by_category: dict[str | None, int] = dict(
                 conn.execute(
                     sa.select(papers.c.primary_category, sa.func.count())
+                    .where(papers.c.deleted.is_(False))
                     .group_by(papers.c.primary_category)
                     .order_by(sa.func.count().desc())
                 ).all()
             )
             by_source: dict[str, int] = {}
-            for (sources,) in conn.execute(sa.select(papers.c.sources)):
+            live = sa.select(papers.c.sources).where(papers.c.deleted.is_(False))
+            for (sources,) in conn.execute(live):
                 for name in sources:
                     by_source[name] = by_source.get(name, 0) + 1
+            # the listing days the lists show: live papers, by coalesce(listing_date, hf_date)
             by_date: dict[date, int] = dict(
                 conn.execute(
-                    sa.select(papers.c.listing_date, sa.func.count())
-                    .where(papers.c.listing_date.is_not(None))
-                    .group_by(papers.c.listing_date)
-                    .order_by(papers.c.listing_date)
+                    sa.select(_LISTED_DAY, sa.func.count())
+                    .where(_LISTED_DAY.is_not(None), papers.c.deleted.is_(False))
+                    .group_by(_LISTED_DAY)
+                    .order_by(_LISTED_DAY)
                 ).all()
             )
             runs = (
