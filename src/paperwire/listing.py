@@ -113,9 +113,8 @@ def parse_bound(text: str | None, name: str) -> date | None:
         day = parse_date_bound(text.strip(), today=today, upper=name == "until")
     except QueryError as exc:
         raise ListingError(f"{name}: {exc}") from None
-    if not FIRST_DAY <= day <= LAST_DAY:
-        raise ListingError(f"{name} must be a date between {FIRST_DAY} and {LAST_DAY}")
-    return day
+    # as the query's since:/until: are taken: a bound past every paper leaves none out
+    return min(max(day, FIRST_DAY), LAST_DAY)
 
 
 def parse_week(text: str) -> date:
