@@ -193,11 +193,15 @@ class WeakEncodedETags:
             await self.app(scope, receive, send)
             return
 
+        asked = _header(scope, b"if-none-match")
+
         async def send_weakened(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 etag = headers.get("etag", "")
-                if etag.startswith('"') and headers.get("content-encoding"):
+                # a 304 answers with the tag the cache holds: the weak one of a gzip body
+                revalidated = message["status"] == 304 and f"W/{etag}" in asked
+                if etag.startswith('"') and (headers.get("content-encoding") or revalidated):
                     headers["etag"] = "W/" + etag
             await send(message)
 
@@ -224,6 +228,13 @@ class HeadAsGet:
             await send(message)
 
         await self.app({**scope, "method": "GET"}, receive, send_headers_only)
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return ""
 
 
 def _cookie(scope: Scope, name: str) -> str:
