@@ -424,6 +424,28 @@ def test_when_no_paper_is_shown_by_meaning_no_note_says_one_is(service: Service)
         assert not any("closest by meaning" in n for n in result.notes), result.notes
 
 
+def test_the_beyond_reach_note_names_what_a_paper_must_pass() -> None:
+    """QA: a quoted phrase alone got a note about "the filters" the reader never gave."""
+    from paperwire.search.query import ParsedQuery, parse_query
+    from paperwire.search.result_pages import _what_passes
+
+    def parse(text: str) -> ParsedQuery:
+        return parse_query(text, today=date(2026, 1, 1))
+
+    assert _what_passes(parse('"visual tokenizer"')) == (
+        'contains "visual tokenizer"',
+        'contain "visual tokenizer"',
+    )
+    assert _what_passes(parse("tokenizer cat:cs.CV")) == (
+        "passes the filters",
+        "pass the filters",
+    )
+    assert _what_passes(parse('"visual tokenizer" since:2025')) == (
+        "passes the filters",
+        "pass the filters",
+    )
+
+
 def test_an_exclusion_that_empties_the_word_matches_is_named(service: Service) -> None:
     everywhere = service.search("segmentation", mode="lexical").total
     result = service.search("segmentation -segmentation", mode="hybrid")

@@ -114,7 +114,7 @@ class ResultPages:
     required_unmatched: bool = False
     # (candidates fetched, papers passing the filters not among them) when the semantic
     # half could not reach every paper that passes (_semantic_ids).
-    beyond_reach: tuple[int, int] | None = None
+    beyond_reach: tuple[int, int, tuple[str, str]] | None = None
 
     def lexical_page(
         self, parsed: ParsedQuery, sort: str, offset: int, limit: int, result: EngineResult
@@ -170,20 +170,21 @@ class ResultPages:
         if not passing:
             result.notes.append(self._none_pass(parsed))
         elif passing > len(kept) and len(candidates) == fetch:
-            self.beyond_reach = (fetch, passing - len(kept))
+            self.beyond_reach = (fetch, passing - len(kept), _what_passes(parsed))
         return kept
 
     def _beyond_reach_note(self, result: EngineResult) -> None:
         """Say that papers passing the filters were not among the nearest fetched."""
         if self.beyond_reach is None:
             return
-        fetch, missed = self.beyond_reach
+        fetch, missed, what = self.beyond_reach
+        one = missed == 1
         others = (
-            "1 other paper that passes" if missed == 1 else f"{missed:,} other papers that pass"
+            f"1 other paper that {what[0]}" if one else f"{missed:,} other papers that {what[1]}"
         )
         result.notes.append(
             f"meaning-based matches come from the {fetch:,} papers nearest in meaning: "
-            f"{others} the filters {'is' if missed == 1 else 'are'} not among them"
+            f"{others} {'is' if one else 'are'} not among them"
         )
 
     def _none_pass(self, parsed: ParsedQuery) -> str:
@@ -373,3 +374,14 @@ class ResultPages:
         found = self.lexical.search(union, limit=limit, offset=offset, sort=sort)
         result.ids, result.total = found.ids, found.total
         return result
+
+
+def _what_passes(parsed: ParsedQuery) -> tuple[str, str]:
+    """What a paper must do to be listed, for the beyond-reach note (singular, plural):
+    pass the filters, or, when the query's only constraints are its required items
+    (phrases, ti:, abs:, au:), contain them."""
+    only_required = parsed.required and not replace(parsed, required=()).has_filters
+    if only_required:
+        required = format_query(ParsedQuery(required=parsed.required))
+        return f"contains {required}", f"contain {required}"
+    return "passes the filters", "pass the filters"
