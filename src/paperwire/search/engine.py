@@ -318,7 +318,12 @@ class SearchEngine:
         result.sort = sort
         semantic = self._semantic_for(parsed, result) if mode != "lexical" else None
         pages = ResultPages(
-            self.lexical, self.store, self.fusion, self.adaptive, self._in_background
+            self.lexical,
+            self.store,
+            self.fusion,
+            self.adaptive,
+            self._in_background,
+            words_indexed=not self.needs_rebuild,
         )
         if semantic is None:
             result.mode = "lexical"

@@ -38,6 +38,8 @@ SEMANTIC_MAX_RESULTS = 200  # semantic mode lists at most this many nearest pape
 FILTER_OVERFETCH = 4  # semantic candidates fetched per wanted result when filters apply
 T = TypeVar("T")
 NO_WORD_MATCHES = "no paper contains these words; showing the closest by meaning"
+# hybrid on an index that is empty though the store is not (new host, cleared index)
+UNINDEXED_WORDS = "no word matches until the search index is built; showing the closest by meaning"
 
 
 def no_word_matches(outside: int, nearest: bool) -> str:
@@ -106,6 +108,9 @@ class ResultPages:
     adaptive: AdaptiveFusion
     # Runs a function on a helper thread (SearchEngine._in_background).
     in_background: Callable[..., Future[Any]]
+    # False when the lexical index is unbuilt though papers are stored (needs_rebuild):
+    # finding no word match then says nothing about the papers
+    words_indexed: bool = True
 
     def lexical_page(
         self, parsed: ParsedQuery, sort: str, offset: int, limit: int, result: EngineResult
@@ -226,7 +231,10 @@ class ResultPages:
         vectors = self._hit_vectors(index, lexical.ids, terms)  # the word matches' too
         semantic = semantic_ready.result()
         if not lexical.total:
-            result.notes.append(no_word_matches(outside, bool(semantic)))
+            unknown = not self.words_indexed and semantic
+            result.notes.append(
+                UNINDEXED_WORDS if unknown else no_word_matches(outside, bool(semantic))
+            )
         vectors = self._hit_vectors(index, semantic, terms, vectors)  # then the rest
         fused = adaptive_fuse(lexical.ids, semantic, terms, self.adaptive, overlap, vectors)
         result.ids = self._past_fused(query, fused, end)[offset:end]
