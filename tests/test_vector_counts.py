@@ -134,13 +134,13 @@ def test_concurrent_savers_merge(store: Store) -> None:
     for round_ in range(8):
         barrier = threading.Barrier(2)
 
-        def save(seed: int) -> None:
+        def save(seed: int, barrier: threading.Barrier = barrier) -> None:
             table = EmbeddingStore(store)
             rows = vector_rows(papers, seed=seed)
             barrier.wait()
             try:
                 table.save(MODEL, rows)
-            except BaseException as exc:  # noqa: BLE001 - reported below
+            except BaseException as exc:  # reported below
                 failures.append(exc)
 
         threads = [threading.Thread(target=save, args=(2 * round_ + n,)) for n in (0, 1)]

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from paperwire import liveness
 from paperwire.models import IngestReport, Paper, Rejected
 from paperwire.store.codec import EncodedRow, encode_paper, row_to_paper
+from paperwire.store.outage import privilege_missing
 from paperwire.store.schema import checkpoints, ingest_runs, papers, rejects
 from paperwire.store.web_tables import votes
 from paperwire.store.writer import (
@@ -89,6 +90,9 @@ class CheckpointHeld(RuntimeError):
         aware = started_at if started_at.tzinfo else started_at.replace(tzinfo=UTC)
         self.started_at = aware.astimezone(UTC)
         super().__init__(f"checkpoint held by run {run_id}")
+
+
+DRIVER_HINT = "paperwire talks to PostgreSQL through psycopg: use postgresql+psycopg://…"
 
 
 class StoreError(RuntimeError):
@@ -220,6 +224,13 @@ def open_store(url: str) -> Store:
         _migrate(engine)
     except sa.exc.OperationalError as exc:
         raise StoreError(f"cannot open database {sa.engine.make_url(url)!r}: {exc.orig}") from exc
+    except sa.exc.ProgrammingError as exc:  # a role without the privileges it needs
+        missing = privilege_missing(exc, sa.engine.make_url(url).username)
+        if missing is None:
+            raise
+        raise StoreError(missing) from exc
+    except ImportError as exc:  # a driver paperwire does not ship: +psycopg2, +asyncpg
+        raise StoreError(f"{DRIVER_HINT} (no module {exc.name!r})") from exc
     return Store(engine)
 
 
