@@ -195,6 +195,8 @@ def embed(
                     )
                     count = report.embedded
                     out.print(f"Ray workers: {', '.join(report.workers)}")
+                    for note in report.notes:
+                        print_problem(f"note: {note}", "yellow")
                 elif processes and processes > 1:
                     count = service.embed_in_processes(
                         processes, advance, limit=limit, batch=batch, threads=threads or 1,
