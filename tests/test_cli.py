@@ -289,3 +289,14 @@ def test_serve_with_an_unusable_data_dir_is_one_line_for_any_worker_count(
     assert done.returncode == 1 and "Traceback" not in done.stderr
     (line,) = done.stderr.strip().splitlines()
     assert f"data_dir {in_the_way}" in line and "serving on" not in done.stdout
+
+
+def test_ray_workers_without_ray_is_refused(tmp_path: Path) -> None:
+    """`embed --ray-workers 2` without --ray was silently ignored (and embedded locally),
+    while --processes with --ray is refused: both say what goes with what, before work."""
+    data = ["--data-dir", str(tmp_path / "data")]
+    alone = CliRunner().invoke(cli, [*data, "embed", "--ray-workers", "2"])
+    assert alone.exit_code == 2 and "--ray-workers needs --ray ADDRESS" in alone.output
+    both = CliRunner().invoke(cli, [*data, "embed", "--ray", "auto", "--processes", "2"])
+    assert both.exit_code == 2 and "give one of them" in both.output
+    assert not (tmp_path / "data").exists()

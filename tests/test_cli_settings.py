@@ -203,3 +203,61 @@ def test_settings_print_every_value_whole_piped_on_a_narrow_terminal_and_as_json
     assert all(values[k[10:].lower()] == "********" for k in SECRETS)
     assert values["port"] == 8000 and values["embed_in_background"] is True
     assert values["smtp_user"] is None and list(values) == list(Settings.model_fields)
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("postgresql+psycopg://u:pw5551@127.0.0.1:notaport/db", "port is not a number"),
+        ("postgresql+psycopg://u:pw5551@1@127.0.0.1:5432/db", "must be percent-encoded: @ as %40"),
+        ("postgresql+psycopg2://u:pw5551@127.0.0.1/db", "use postgresql+psycopg://"),
+        ("postgresql+asyncpg://u:pw5551@127.0.0.1/db", "use postgresql+psycopg://"),
+        ("postgresql+psycopg://u:pw5551@127.0.0.1:1/db?foo=bar", 'invalid connection option "foo"'),
+    ],
+)
+def test_a_misconfigured_database_url_is_one_line_without_the_password(
+    tmp_path: Path, url: str, said: str
+) -> None:
+    """A port that is no number (or a password's unencoded @ that makes one) gave a
+    ValueError traceback, +psycopg2/+asyncpg a ModuleNotFoundError one, or leaked the
+    part of the password after the @ as the host."""
+    result = paperwire("stats", env={"PAPERWIRE_DATA_DIR": str(tmp_path / "d"),
+                                     "PAPERWIRE_DATABASE_URL": url})  # fmt: skip
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert said in " ".join(result.stderr.split()), result.stderr
+    assert "pw5551" not in result.stderr and "5551" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    if "?" not in url:  # refused by the settings check, before anything is made
+        assert not (tmp_path / "d").exists()
+
+
+def test_a_role_without_privileges_is_told_which_grant_is_missing(
+    postgres_server: str, tmp_path: Path
+) -> None:
+    """A role that may not read paperwire's tables: a ProgrammingError (InsufficientPrivilege)
+    traceback, opening the store or in the middle of a command."""
+    import sqlalchemy as sa
+
+    from conftest import new_postgres_url
+    from paperwire.store import open_store
+
+    owner_url = new_postgres_url(postgres_server)
+    open_store(owner_url).close()  # migrated by its owner
+    admin = sa.create_engine(owner_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text("DROP ROLE IF EXISTS pw_reader"))
+        conn.execute(sa.text("CREATE ROLE pw_reader LOGIN"))
+    url = owner_url.replace("postgres:@", "pw_reader:@", 1)
+    env = {"PAPERWIRE_DATA_DIR": str(tmp_path / "d"), "PAPERWIRE_DATABASE_URL": url}
+    opening = paperwire("stats", env=env)
+    assert opening.returncode == 1 and "Traceback" not in opening.stderr, opening.stderr
+    said = " ".join(opening.stderr.split())
+    assert "missing grant GRANT SELECT ON TABLE alembic_version TO pw_reader" in said, said
+    with admin.connect() as conn:  # it may read the schema version, nothing else
+        conn.execute(sa.text("GRANT SELECT ON alembic_version TO pw_reader"))
+    admin.dispose()
+    midway = paperwire("stats", env=env)
+    assert midway.returncode == 1 and "Traceback" not in midway.stderr, midway.stderr
+    said = " ".join(midway.stderr.split())
+    assert "permission denied for table" in said and "missing grant GRANT SELECT ON TABLE" in said
+    assert len(midway.stderr.strip().splitlines()) == 1, midway.stderr

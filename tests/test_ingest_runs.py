@@ -78,6 +78,8 @@ def test_sigkilled_import_is_marked_interrupted_live_run_is_not(
     kill_import_midway(source, data_dir, env, db_url)
     (killed,) = runs(db_url)
     assert runs(db_url)[killed] == ("running", None)  # what SIGKILL leaves behind
+    committed = committed_papers(db_url)
+    assert committed >= 800
 
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLD_RUN, db_url], env=env, stdout=subprocess.PIPE, text=True
@@ -91,8 +93,11 @@ def test_sigkilled_import_is_marked_interrupted_live_run_is_not(
         assert status[killed][0] == "interrupted" and "resumes" in str(status[killed][1])
         assert status[held] == ("running", None)  # really still going: left alone
         shown = " ".join(stats.stdout.split())
-        assert f"run {killed} (snapshot {source}) interrupted: " in shown
+        assert f"run {killed} (snapshot {source}) interrupted: its process ended" in shown
+        assert "interrupted: interrupted" not in shown  # the reason says it once
         assert "interrupted" in shown and "running" in shown
+        # its counts are what it committed (each batch adds its own), not 0
+        assert run_counts(db_url)[0] == ("interrupted", committed, 0)
         again = cli(data_dir, env, "import", str(source))  # resumes, and is left alone too
         assert again.returncode == 0, again.stderr
         assert runs(db_url)[held] == ("running", None)

@@ -145,3 +145,97 @@ def test_ray_backfill_survives_killed_worker_and_driver_and_matches_local_vector
     remote = np.stack([np.frombuffer(vectors[i].vector, dtype=np.float32) for i in ids])
     cosines = np.einsum("ij,ij->i", remote, local)
     assert cosines.min() > 0.9999, cosines.min()
+
+
+def second_raylet() -> int:
+    """The process id of the raylet started last (the second node's); the processes it
+    started die with it (see kill_second_node)."""
+    found: list[tuple[int, int]] = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if not proc.name.isdigit():
+                continue
+            command = (proc / "cmdline").read_bytes().split(b"\0")[0]
+            if command.endswith(b"/raylet"):
+                started = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[19])
+                found.append((started, int(proc.name)))
+        except (OSError, ValueError, IndexError):
+            continue
+    assert len(found) == 2, f"expected two raylets, found {found}"
+    return max(found)[1]
+
+
+def kill_second_node() -> None:
+    """SIGKILL the second node's raylet and the embedding worker it started (a worker on
+    a node whose raylet is gone serves on until it notices; a node lost with its power
+    would not)."""
+    raylet = second_raylet()
+    children = [
+        pid
+        for pid in embedding_workers()
+        if int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]) == raylet
+    ]
+    assert len(children) == 1, children
+    os.kill(raylet, signal.SIGKILL)
+    os.kill(children[0], signal.SIGKILL)
+
+
+def test_ray_backfill_hands_a_dead_nodes_batches_to_the_live_worker(
+    ray_cluster: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    """SIGKILL of the second node's raylet mid-run: its worker is gone for good (no CPU to
+    restart it on); the run used to retry the same dead actor three times and end in an
+    ActorUnavailableError traceback. Its batches go to the head's worker: every paper is
+    embedded once, none twice, none missing."""
+    address, env = ray_cluster
+    settings = Settings(data_dir=tmp_path / "data")
+    env = {**env, "PAPERWIRE_DATA_DIR": str(settings.data_dir)}
+    papers = 320
+    subset = write_subset(DAILY_FILE, tmp_path / "subset.jsonl", papers)
+    base = [sys.executable, "-m", "paperwire"]
+    subprocess.run([*base, "import", str(subset)], env=env, check=True, capture_output=True)
+    embed = [*base, "embed", "--ray", address, "--batch", "8"]
+    run = subprocess.Popen(
+        embed, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        deadline = time.monotonic() + RAY_TIMEOUT
+        while stored_count(settings.resolved_database_url) < 16:
+            assert run.poll() is None, run.communicate()[0]
+            assert time.monotonic() < deadline, "no batch came back from the Ray workers"
+            time.sleep(0.2)
+        kill_second_node()
+        said = run.communicate(timeout=2 * RAY_TIMEOUT)[0]
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert run.returncode == 0, said
+    (Path(tmp_path) / "embed.out").write_text(said)
+    assert "Traceback (most recent" not in said, said
+    assert "died; its batches go to the others" in said, said
+    assert f"coverage {papers}/{papers} live papers" in said, said
+    assert stored_count(settings.resolved_database_url) == papers
+
+
+def test_more_ray_workers_than_cpus_start_as_many_as_fit(
+    ray_cluster: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    """--ray-workers 5 on a cluster of 2 CPUs waited forever, silently, for CPUs the
+    three extra actors asked for. It starts the 2 that fit and says so."""
+    address, env = ray_cluster
+    env = {**env, "PAPERWIRE_DATA_DIR": str(tmp_path / "data")}
+    subset = write_subset(DAILY_FILE, tmp_path / "subset.jsonl", 16)
+    base = [sys.executable, "-m", "paperwire"]
+    subprocess.run([*base, "import", str(subset)], env=env, check=True, capture_output=True)
+    done = subprocess.run(
+        [*base, "embed", "--ray", address, "--ray-workers", "5", "--batch", "8"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=RAY_TIMEOUT,
+    )
+    said = " ".join((done.stdout + done.stderr).split())
+    assert done.returncode == 0, said
+    assert "the cluster has 2 CPUs free; asked for 5 workers of 1 thread(s): started 2" in said
+    assert "coverage 16/16 live papers" in said

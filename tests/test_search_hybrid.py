@@ -378,6 +378,24 @@ def test_when_no_paper_holds_the_words_hybrid_and_semantic_say_so(service: Servi
     assert not any("no paper contains" in n for n in service.search("segmentation").notes)
 
 
+def test_an_unbuilt_index_does_not_claim_no_paper_holds_the_words(
+    service: Service, vectors: TfidfVectors, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A new host on the same database, its lexical index not built yet: hybrid said both
+    "the search index is empty" and "no paper contains these words" (dozens do)."""
+    assert service.search("segmentation", mode="lexical").total > 0
+    fresh = Settings(
+        data_dir=tmp_path_factory.mktemp("new-host"),
+        database_url=service.settings.resolved_database_url,
+    )
+    with Service(fresh) as new_host:
+        new_host.search_engine.use_semantic(vectors)
+        result = new_host.search("segmentation", mode="hybrid")
+    assert result.hits and any("index is empty" in n for n in result.notes), result.notes
+    assert not any("no paper" in n for n in result.notes), result.notes
+    assert any("closest by meaning" in n for n in result.notes), result.notes
+
+
 def test_when_filters_leave_out_every_word_match_hybrid_says_the_filters_did(
     service: Service,
 ) -> None:

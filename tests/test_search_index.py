@@ -339,3 +339,38 @@ def test_a_rebuild_by_another_process_ends_the_rebuild_note(
             assert time.monotonic() < deadline, "the timed catch-up kept the note"
             time.sleep(0.1)
         assert timed.search("", mode="lexical").total == 60
+
+
+def test_a_serving_host_catches_up_while_idle_and_answers_its_first_query_current(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Another host stores papers while this one is idle: the first query after the
+    interval finds them (and so do similar papers), as the README says each host catches
+    up every lexical_catch_up_seconds. The catch-up used to start only on a query once
+    the interval had passed, in the background, and that query was answered stale."""
+    from fastapi.testclient import TestClient
+
+    from paperwire.web.app import create_app
+
+    with Service(settings) as filler:
+        filler.import_snapshot(write(tmp_path / "a.jsonl", read_records(0, 20)))
+    here = settings.model_copy(
+        update={"data_dir": tmp_path / "host-b", "lexical_catch_up_seconds": 0.3,
+                "embed_in_background": False, "recommend_warm_up": False}
+    )  # fmt: skip
+    later = read_records(20, 60)
+    wanted = later[-1]
+    with TestClient(create_app(here, background_jobs=True)) as client:
+        client.app.state.service.rebuild_index()  # this host's index, in sync
+        first = client.get("/api/v1/search", params={"q": wanted["title"], "mode": "lexical"})
+        assert wanted["id"] not in str(first.json())  # not stored yet
+        with Service(settings) as other_host:  # its own data dir and index
+            other_host.import_snapshot(write(tmp_path / "b.jsonl", later))
+        time.sleep(2.0)  # idle: no query for several intervals
+        found = client.get("/api/v1/search", params={"q": wanted["title"], "mode": "lexical"})
+        ids = [hit["paper"]["arxiv_id"] for hit in found.json()["results"]]
+        similar = client.get(f"/api/v1/papers/{later[0]['id']}/similar")
+        assert similar.status_code == 200, similar.text
+        newer = {r["id"] for r in later}  # 40 of its 59 candidates: some are among them
+        assert newer & {hit["arxiv_id"] for hit in similar.json()}, similar.json()
+        assert wanted["id"] in ids[:3], found.json()

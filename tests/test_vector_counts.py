@@ -117,3 +117,45 @@ def test_a_reader_of_saved_files_starts_from_their_fingerprint(
     reader.vectors_store.live_hashes = refused  # type: ignore[method-assign]
     index = reader.refresh(force=True)
     assert len(index) == 12 and index.hashes == live_hashes(MODEL_ID)
+
+
+def test_concurrent_savers_merge(store: Store) -> None:
+    """Two savers of the same papers at once (two `paperwire embed` runs, a server's
+    background embedder and an operator's run): neither fails with a duplicate key, each
+    paper keeps one row, and on PostgreSQL its pgvector column holds the same vector as
+    its `vector` bytes (one saver's, not a mix)."""
+    import threading
+
+    import sqlalchemy as sa
+
+    papers = daily_papers(40)
+    store.upsert_papers(papers)
+    failures: list[BaseException] = []
+    for round_ in range(8):
+        barrier = threading.Barrier(2)
+
+        def save(seed: int, barrier: threading.Barrier = barrier) -> None:
+            table = EmbeddingStore(store)
+            rows = vector_rows(papers, seed=seed)
+            barrier.wait()
+            try:
+                table.save(MODEL, rows)
+            except BaseException as exc:  # reported below
+                failures.append(exc)
+
+        threads = [threading.Thread(target=save, args=(2 * round_ + n,)) for n in (0, 1)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not failures, failures[0]
+    table = EmbeddingStore(store)
+    assert table.coverage(MODEL) == (40, 40)
+    stored = list(table.vectors(MODEL, [p.arxiv_id for p in papers]))
+    assert len(stored) == 40 and {v.text_hash for v in stored} <= {"t14", "t15"}
+    if table.fills_pgvector:
+        with store.engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT vector, embedding::text FROM embeddings")).all()
+        for blob, text in rows:
+            halves = np.array(text.strip("[]").split(","), dtype=np.float32)
+            assert np.allclose(np.frombuffer(blob, dtype=np.float32), halves, atol=1e-3)

@@ -27,6 +27,13 @@ HIDDEN = "********"
 SECRET_URL_PARAMETERS = frozenset({"password", "sslpassword", "oauth_client_secret"})
 
 
+_DRIVERS = ("sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg")
+_ENCODE_HINT = (
+    " (an @, :, / or # in the password must be percent-encoded: @ as %40, : as %3A, "
+    "/ as %2F, # as %23)"
+)
+
+
 class Settings(BaseSettings):
     """Every setting may come from the environment (``PAPERWIRE_<NAME>``) or a TOML file.
 
@@ -271,13 +278,22 @@ class Settings(BaseSettings):
         if value is None or not value.strip():
             return None  # the default: SQLite in data_dir
         try:
-            driver = make_url(value.strip()).drivername
+            url = make_url(value.strip())
         except ArgumentError:
-            driver = ""
-        if driver.split("+", 1)[0] not in ("sqlite", "postgresql"):
+            url = None
+        except ValueError:  # never the URL: it may hold a password
+            raise ValueError(f"database_url's port is not a number{_ENCODE_HINT}") from None
+        if url is None or url.drivername.split("+", 1)[0] not in ("sqlite", "postgresql"):
             raise ValueError(
                 "database_url must be sqlite:///path.db or postgresql+psycopg://user@host/db"
             )
+        if url.drivername not in _DRIVERS:
+            raise ValueError(
+                f"database_url's driver {url.drivername.split('+', 1)[1]!r} is not one paperwire "
+                "ships: use postgresql+psycopg://user@host/db (or sqlite:///path.db)"
+            )
+        if url.host and "@" in url.host:  # "user:p@ss@host": the password's @ not encoded
+            raise ValueError(f"database_url holds an @ after the one before its host{_ENCODE_HINT}")
         return value.strip()
 
     @field_validator("host")

@@ -27,6 +27,7 @@ def commit_page(
     report: IngestReport,
     *,
     checkpoint: tuple[str, Any] | None = None,
+    run: int | None = None,
     progress: Progress | None = None,
     on_changed: OnChanged | None = None,
 ) -> None:
@@ -35,7 +36,7 @@ def commit_page(
     papers = [i for i in items if isinstance(i, Paper)]
     rejected = [i for i in items if isinstance(i, Rejected)]
     with sigint_held():
-        page_report, changed = store.upsert_papers(papers, rejected, checkpoint)
+        page_report, changed = store.upsert_papers(papers, rejected, checkpoint, run)
         report.add(page_report)
         if on_changed and changed:
             on_changed(changed)
@@ -152,6 +153,7 @@ def harvest_oai(
             page.items,
             report,
             checkpoint=(name, value),
+            run=run,
             progress=progress,
             on_changed=on_changed,
         )

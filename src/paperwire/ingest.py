@@ -240,7 +240,7 @@ def import_snapshot(
             last_line = batch[-1][0] if batch else last_line
             with sigint_held():
                 held = (name, {"line": last_line, "run": run})
-                done, changed = store.upsert_encoded(rows, rejected, held)
+                done, changed = store.upsert_encoded(rows, rejected, held, run)
                 report.add(done)
                 if on_stored and changed:
                     on_stored(changed)

@@ -34,7 +34,12 @@ def log_config(level: str, web: bool = False) -> dict[str, Any]:
         "disable_existing_loggers": False,
         "formatters": {"paperwire": {"format": FORMAT}},
         "handlers": {"stderr": handler},
-        "loggers": {"paperwire": {"handlers": ["stderr"], "level": upper}},
+        "loggers": {
+            "paperwire": {"handlers": ["stderr"], "level": upper},
+            # psycopg warns "error ignored terminating <Pipeline>: the connection is lost"
+            # after the failure it ignored was raised (and reported once, store/outage.py)
+            "psycopg": {"level": "ERROR"},
+        },
     }
     if web:
         quiet = {"handlers": ["stderr"], "level": upper, "propagate": False}

@@ -15,6 +15,7 @@ from paperwire.cli.base import cli
 from paperwire.cli.render import console
 from paperwire.search.damage import IndexDamaged
 from paperwire.store import StoreError
+from paperwire.store.outage import database_problem
 
 __all__ = ["cli", "main"]
 
@@ -34,6 +35,12 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except (IndexDamaged, StoreError) as exc:  # e.g. WriteRefused: a full disk mid-ingest
         print(f"Error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except Exception as exc:  # the database went away mid-command, or refuses this role
+        problem = database_problem(exc)
+        if problem is None:
+            raise
+        print(f"Error: {problem}", file=sys.stderr)  # one line: never the rows it wrote
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)  # --help, --version: click's exit code
 

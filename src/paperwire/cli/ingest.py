@@ -176,6 +176,8 @@ def embed(
 
     if ray_address and processes:
         raise click.UsageError("--processes runs here, --ray on a cluster: give one of them")
+    if ray_workers and not ray_address:
+        raise click.UsageError("--ray-workers needs --ray ADDRESS (workers run on a Ray cluster)")
     with ctx.service() as service:
         done, total = service.embedding_coverage()
         todo = total - done if limit is None else min(limit, total - done)
@@ -193,6 +195,8 @@ def embed(
                     )
                     count = report.embedded
                     out.print(f"Ray workers: {', '.join(report.workers)}")
+                    for note in report.notes:
+                        print_problem(f"note: {note}", "yellow")
                 elif processes and processes > 1:
                     count = service.embed_in_processes(
                         processes, advance, limit=limit, batch=batch, threads=threads or 1,

@@ -164,6 +164,9 @@ class SearchEngine:
         self._stems: dict[str, list[str]] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._caught_up_at = 0.0
+        self._opening = threading.RLock()  # one thread opens the index (a catch-up re-enters)
+        self._timer: threading.Thread | None = None
+        self._timer_stop = threading.Event()
 
     def _in_background(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
         """Run `fn` on a helper thread while the caller does the lexical half of a query:
@@ -173,7 +176,32 @@ class SearchEngine:
             self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="paperwire-search")
         return self._pool.submit(fn, *args)
 
+    def start_catch_up_timer(self) -> None:
+        """Catch up every `lexical_catch_up_seconds` on a daemon thread, queried or not
+        (`paperwire serve`): a query never waits for a catch-up, and none is answered from
+        an index more than one interval (and the catch-up's own time) behind the store.
+        Without it a catch-up began only on a query after the interval, in the
+        background, and that first query after an idle spell was answered stale."""
+        interval = self.settings.lexical_catch_up_seconds
+        if interval <= 0 or self._timer is not None:
+            return
+        self._timer = threading.Thread(
+            target=self._catch_up_every, args=(interval,), name="paperwire-lexical-timer",
+            daemon=True,
+        )  # fmt: skip
+        self._timer.start()
+
+    def _catch_up_every(self, interval: float) -> None:
+        self._catch_up_quietly()  # opens the index at once (its opening catch-up)
+        while not self._timer_stop.wait(interval):
+            self._caught_up_at = time.monotonic()
+            self._catch_up_quietly()
+
     def close(self) -> None:
+        if self._timer is not None:
+            self._timer_stop.set()
+            self._timer.join(timeout=30)
+            self._timer = None
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
@@ -181,25 +209,32 @@ class SearchEngine:
     @property
     def lexical(self) -> LexicalIndex:
         if self._lexical is None:
-            self._lexical = LexicalIndex(self.settings.data_dir / "index" / "lexical")
-            self._caught_up_at = time.monotonic()
-            try:
-                self.opening_catch_up = self.catch_up()
-            except ValueError as exc:  # segment files unreadable though the index opened
-                if not is_damage(exc):
-                    raise
-                self._lexical.clear_damaged(exc)
-                self.opening_catch_up = self.catch_up()  # an empty index: asks for a rebuild
-        elif self._catch_up_due():
+            with self._opening:
+                if self._lexical is None:
+                    self._open_lexical()
+        elif self._timer is None and self._catch_up_due():
             self._caught_up_at = time.monotonic()  # one catch-up at a time
             threading.Thread(
                 target=self._catch_up_quietly, name="paperwire-lexical-catch-up", daemon=True
             ).start()
+        assert self._lexical is not None
         return self._lexical
 
+    def _open_lexical(self) -> None:
+        self._lexical = LexicalIndex(self.settings.data_dir / "index" / "lexical")
+        self._caught_up_at = time.monotonic()
+        try:
+            self.opening_catch_up = self.catch_up()
+        except ValueError as exc:  # segment files unreadable though the index opened
+            if not is_damage(exc):
+                raise
+            self._lexical.clear_damaged(exc)
+            self.opening_catch_up = self.catch_up()  # an empty index: asks for a rebuild
+
     def _catch_up_due(self) -> bool:
-        """True when a long-running process should look for papers that other processes
-        or hosts stored (every `lexical_catch_up_seconds`; 0 never)."""
+        """True when a long-running process without the catch-up timer should look for
+        papers that other processes or hosts stored (every `lexical_catch_up_seconds`; 0
+        never)."""
         interval = self.settings.lexical_catch_up_seconds
         return interval > 0 and time.monotonic() - self._caught_up_at >= interval
 
@@ -342,7 +377,12 @@ class SearchEngine:
         result.sort = sort
         semantic = self._semantic_for(parsed, result) if mode != "lexical" else None
         pages = ResultPages(
-            self.lexical, self.store, self.fusion, self.adaptive, self._in_background
+            self.lexical,
+            self.store,
+            self.fusion,
+            self.adaptive,
+            self._in_background,
+            words_indexed=not self.needs_rebuild,
         )
         if semantic is None:
             result.mode = "lexical"

@@ -7,14 +7,20 @@ the local path does. Workers need paperwire[semantic] and the model package inst
 no access to the database.
 
 Resumable: only saved batches count. A killed driver loses the batches in flight (a re-run
-finds them pending again); a dead actor's batch is handed to another actor. Saving replaces
-a paper's vector, so a batch embedded twice leaves no duplicate.
+finds them pending again); a dead actor (its process or its node killed) is dropped and its
+batches are handed to the actors still alive; with none left the run stops, saying that a
+re-run resumes. Saving replaces a paper's vector, so a batch embedded twice leaves no
+duplicate.
+
+Workers are started only as far as the cluster has CPUs for them (each asks for `threads`
+CPUs; more would wait for resources forever, silently), and their start-up is timed out.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +34,11 @@ from paperwire.search.semantic import BatchWork, SemanticIndex
 CONNECT_TIMEOUT = 10.0  # seconds to reach the head's port before saying it is unreachable
 RAY_HINT = "embedding on Ray needs the ray package: pip install 'paperwire[ray]'"
 IN_FLIGHT_PER_WORKER = 2  # batches queued per actor, so none waits between batches
-MAX_ATTEMPTS = 3  # tries per batch before the run fails
+MAX_ATTEMPTS = (
+    3  # tries per batch (its embedding failing, not its actor dying) before the run fails
+)
+START_TIMEOUT = 300.0  # seconds for every actor to prepare its model before the run gives up
+RESUMES = "the batches saved so far are kept and re-running the command resumes"
 
 
 class RayUnavailable(RuntimeError):
@@ -57,6 +67,7 @@ class RayReport:
     batches: int = 0
     retried: int = 0
     workers: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # worth telling whoever ran it
 
 
 def _import_ray() -> Any:
@@ -112,16 +123,48 @@ class RayBackfill:
         finally:
             ray.shutdown()
 
-    def _start_actors(self) -> list[Any]:
+    def _worker_count(self, notes: list[str]) -> int:
+        """How many actors of `threads` CPUs to start: those asked for (default: as many
+        as the free CPUs hold), no more than fit; RayUnavailable when none fits."""
         ray = self.ray
-        cpus = int(ray.cluster_resources().get("CPU", 1))
-        count = self.workers or max(1, cpus // self.threads)
-        remote = ray.remote(num_cpus=self.threads, max_restarts=-1)(EmbedWorker)
+        free = float(ray.available_resources().get("CPU", 0))
+        nodes = [n for n in ray.nodes() if n.get("Alive")]
+        per_node = sum(int(n.get("Resources", {}).get("CPU", 0) // self.threads) for n in nodes)
+        fit = min(int(free // self.threads), per_node)
+        asked = self.workers or fit
+        if fit < 1:
+            raise RayUnavailable(
+                f"the cluster has {free:g} CPUs free; asked for {asked} worker(s) of "
+                f"{self.threads} thread(s): free some CPUs or add nodes"
+            )
+        if asked > fit:
+            notes.append(
+                f"the cluster has {free:g} CPUs free; asked for {asked} workers of "
+                f"{self.threads} thread(s): started {fit}"
+            )
+            return fit
+        return asked
+
+    def _start_actors(self, notes: list[str]) -> list[Any]:
+        ray = self.ray
+        count = self._worker_count(notes)
+        remote = ray.remote(num_cpus=self.threads, max_restarts=0)(EmbedWorker)
         actors = [
             remote.options(scheduling_strategy="SPREAD").remote(self.threads, self.index.device)
             for _ in range(count)
         ]
-        models = ray.get([a.model_id.remote() for a in actors])
+        try:
+            models = ray.get([a.model_id.remote() for a in actors], timeout=START_TIMEOUT)
+        except ray.exceptions.GetTimeoutError:
+            self._kill(actors)
+            raise RayUnavailable(
+                f"the {count} Ray worker(s) did not start within {START_TIMEOUT:.0f} s (no "
+                "node with the CPUs they ask for, or paperwire[semantic] and the model "
+                "missing on a node?); see `ray status`"
+            ) from None
+        except ray.exceptions.RayError as exc:
+            self._kill(actors)
+            raise RayUnavailable(f"a Ray worker failed to start: {_first_line(exc)}") from exc
         if any(m != MODEL_ID for m in models):
             raise RayUnavailable(
                 f"Ray workers run model {sorted(set(models))}, this driver {MODEL_ID}: "
@@ -129,31 +172,65 @@ class RayBackfill:
             )
         return actors
 
+    def _kill(self, actors: list[Any]) -> None:
+        for actor in actors:
+            try:
+                self.ray.kill(actor, no_restart=True)
+            except Exception:  # already gone
+                continue
+
     def _drive(
         self, batch: int, limit: int | None, progress: Callable[[int], None] | None
     ) -> RayReport:
         ray = self.ray
-        actors = self._start_actors()
-        report = RayReport(workers=ray.get([a.node.remote() for a in actors]))
+        notes: list[str] = []
+        actors = self._start_actors(notes)
+        report = RayReport(workers=ray.get([a.node.remote() for a in actors]), notes=notes)
         queue = Backlog(self.index, batch, limit)
+        again: deque[tuple[BatchWork, int]] = deque()  # batches to hand out again (attempt)
         running: dict[Any, tuple[BatchWork, int, int]] = {}  # ref -> (work, actor, attempt)
+        live = set(range(len(actors)))
         free = [n for n in range(len(actors)) for _ in range(IN_FLIGHT_PER_WORKER)]
         while True:
-            while free and (work := queue.next()) is not None:
+            while free:
+                if again:
+                    work, attempt = again.popleft()
+                elif (work := queue.next()) is not None:  # type: ignore[assignment]
+                    attempt = 1
+                else:
+                    break
                 actor = free.pop()
-                running[actors[actor].embed.remote(work.texts)] = (work, actor, 1)
+                running[actors[actor].embed.remote(work.texts)] = (work, actor, attempt)
             if not running:
                 break
             [ref], _ = ray.wait(list(running), num_returns=1)
             work, actor, attempt = running.pop(ref)
             try:
                 vectors = np.asarray(ray.get(ref), dtype=np.float32)
-            except ray.exceptions.RayError:
+            except ray.exceptions.RayActorError as exc:  # its process or node died
+                if actor in live:
+                    live.discard(actor)
+                    free = [n for n in free if n != actor]
+                    self._kill([actors[actor]])
+                    report.notes.append(
+                        f"Ray worker {report.workers[actor]} died; its batches go to the others"
+                    )
+                if not live:
+                    raise RayUnavailable(
+                        f"every Ray worker died ({_first_line(exc)}); {RESUMES}"
+                    ) from exc
+                report.retried += 1
+                again.append((work, attempt))
+                continue
+            except ray.exceptions.RayError as exc:  # the batch failed: another try
                 if attempt >= MAX_ATTEMPTS:
-                    raise
-                report.retried += 1  # the actor died or failed: try the batch again
-                retry = actors[actor].embed.remote(work.texts)
-                running[retry] = (work, actor, attempt + 1)
+                    raise RayUnavailable(
+                        f"a batch failed {attempt} times on the Ray workers "
+                        f"({_first_line(exc)}); {RESUMES}"
+                    ) from exc
+                report.retried += 1
+                again.append((work, attempt + 1))
+                free.append(actor)
                 continue
             self.index.finish_batch(work, vectors)
             report.embedded += len(work.todo)
@@ -163,3 +240,8 @@ class RayBackfill:
                 progress(len(work.todo))
         self.index.after_embedding()
         return report
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    return lines[0].strip()[:300] if lines else type(exc).__name__

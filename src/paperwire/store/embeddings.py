@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from paperwire.store.base import Store
 from paperwire.store.schema import papers
@@ -57,6 +58,17 @@ def _stored(row: sa.Row[Any]) -> StoredVector:
 
 def _live_join() -> sa.Join:
     return papers.join(embeddings, papers.c.arxiv_id == embeddings.c.arxiv_id)
+
+
+def _upsert(dialect: str, table: sa.TableClause) -> sa.Insert:
+    """INSERT … ON CONFLICT (arxiv_id) DO UPDATE of every other column of `table`."""
+    if dialect == "postgresql":
+        pg = postgresql.insert(table)
+        changed = {c.name: pg.excluded[c.name] for c in table.columns if c.name != "arxiv_id"}
+        return pg.on_conflict_do_update(index_elements=["arxiv_id"], set_=changed)
+    lite = sqlite.insert(table)
+    changed = {c.name: lite.excluded[c.name] for c in table.columns if c.name != "arxiv_id"}
+    return lite.on_conflict_do_update(index_elements=["arxiv_id"], set_=changed)
 
 
 class EmbeddingStore:
@@ -122,11 +134,16 @@ class EmbeddingStore:
         ]
 
     def save(self, model: str, rows: Sequence[StoredVector]) -> None:
-        """Insert or replace the vectors of `rows` atomically."""
+        """Insert or replace the vectors of `rows` atomically. Savers running at once
+        (two `paperwire embed` runs, a server's background embedder and an operator's
+        run) merge: each row is one upsert, the last saver's vector kept, where a delete
+        then insert under READ COMMITTED failed with a duplicate key for the second."""
         if not rows:
             return
         now = datetime.now(UTC)
-        ids = [r.arxiv_id for r in rows]
+        by_id = {r.arxiv_id: r for r in rows}  # a batch naming a paper twice: the last wins
+        # in id order: concurrent savers lock shared rows in one order (no deadlock)
+        ordered = [by_id[i] for i in sorted(by_id)]
         values: list[dict[str, object]] = [
             {
                 "arxiv_id": r.arxiv_id,
@@ -136,16 +153,15 @@ class EmbeddingStore:
                 "vector": r.vector,
                 "embedded_at": now,
             }
-            for r in rows
+            for r in ordered
         ]
         table: sa.TableClause = embeddings
         if self.fills_pgvector:
             table = embeddings_with_vector
-            for value, row in zip(values, rows, strict=True):
+            for value, row in zip(values, ordered, strict=True):
                 value["embedding"] = np.frombuffer(row.vector, dtype=np.float32)
         with self.engine.begin() as conn:
-            conn.execute(sa.delete(embeddings).where(embeddings.c.arxiv_id.in_(ids)))
-            conn.execute(sa.insert(table), values)
+            conn.execute(_upsert(conn.dialect.name, table), values)
 
     def mark_current(self, paper_hashes: dict[str, str]) -> None:
         """Record that these papers changed in ways that leave their embedded text alone."""

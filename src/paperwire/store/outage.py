@@ -1,9 +1,20 @@
 """Telling a database that cannot be reached (stopped, restarting, dropped, refusing
-connections) from a bug: the web answers the first with 503 and one log line."""
+connections) or that refuses this role from a bug: the web answers the first with 503 and
+one log line, the CLI with one line saying what to do (never the rows it was writing)."""
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy.exc import DBAPIError, OperationalError
+
+INSUFFICIENT_PRIVILEGE = "42501"  # PostgreSQL's SQLSTATE for "permission denied"
+RESUMES = "the batches committed before it are kept and re-running the command resumes"
+
+
+def _first_line(exc: DBAPIError) -> str:
+    first = str(exc.orig or exc).strip().splitlines()
+    return first[0] if first else type(exc).__name__
 
 
 def database_unavailable(exc: BaseException) -> str | None:
@@ -12,6 +23,41 @@ def database_unavailable(exc: BaseException) -> str | None:
     if isinstance(exc, OperationalError) or (
         isinstance(exc, DBAPIError) and exc.connection_invalidated
     ):
-        first = str(exc.orig or exc).strip().splitlines()
-        return first[0] if first else type(exc).__name__
+        return _first_line(exc)
     return None
+
+
+def privilege_missing(exc: BaseException, role: str | None = None) -> str | None:
+    """What to grant when PostgreSQL refused `exc`'s statement for want of a privilege
+    (SQLSTATE 42501); None for anything else."""
+    if not isinstance(exc, DBAPIError):
+        return None
+    if getattr(exc.orig, "sqlstate", None) != INSUFFICIENT_PRIVILEGE:
+        return None
+    reason = _first_line(exc)
+    who = role or "<role>"
+    verb = (exc.statement or "").split(maxsplit=1)[0].upper() if exc.statement else "USE"
+    table = re.search(r"permission denied for (?:table|relation) (\S+)", reason)
+    sequence = re.search(r"permission denied for sequence (\S+)", reason)
+    if table:
+        grant = f"GRANT {verb} ON TABLE {table.group(1)} TO {who}"
+    elif sequence:
+        grant = f"GRANT USAGE, SELECT ON SEQUENCE {sequence.group(1)} TO {who}"
+    elif "for schema" in reason:
+        grant = f"GRANT USAGE, CREATE ON SCHEMA public TO {who}"
+    else:
+        grant = f"GRANT the privileges paperwire needs TO {who}"
+    return (
+        f"the database refused this role ({reason}): missing grant {grant}; paperwire "
+        f"needs SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public and USAGE "
+        f"ON ALL SEQUENCES IN SCHEMA public (or the role owning the database)"
+    )
+
+
+def database_problem(exc: BaseException) -> str | None:
+    """One line for a command that `exc` ended: the database is unavailable (re-running
+    resumes) or refuses this role a privilege; None for anything else."""
+    unavailable = database_unavailable(exc)
+    if unavailable is not None:
+        return f"the database is unavailable ({unavailable}); {RESUMES}"
+    return privilege_missing(exc)

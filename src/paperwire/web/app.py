@@ -62,7 +62,8 @@ def create_app(
     """The paperwire web application for `settings` (default: Settings.load()).
 
     `background_jobs` (set by `paperwire serve`) also embeds new papers while serving,
-    when Settings.embed_in_background allows it."""
+    when Settings.embed_in_background allows it, and catches the lexical index up with
+    the store every lexical_catch_up_seconds."""
     settings = settings or Settings.load()
     service = service or Service(settings)
 
@@ -71,6 +72,7 @@ def create_app(
         embedder = service.start_background_embedding() if background_jobs else None
         if background_jobs:
             service.start_recommender_warm_up()
+            service.search_engine.start_catch_up_timer()  # other hosts' papers, unasked
         yield
         if embedder is not None:
             embedder.stop(timeout=30)
