@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from conftest import DAILY_FILE, new_postgres_url
 from paperwire.config import Settings
 from paperwire.search.embed import model_installed
+from paperwire.search.semantic import COVERAGE_TTL
 from paperwire.service import Service
 from paperwire.store import StoreError, open_store
 from paperwire.web.auth import Auth
@@ -141,7 +142,14 @@ def test_two_servers_share_papers_vectors_and_votes(
             time.sleep(0.5)
     semantic = [ids_of(search(base, sentence, "semantic")) for base in (base_a, base_b)]
     assert semantic[0][0] == paper_id and semantic[0] == semantic[1]
-    hybrid = [search(base, sentence, "hybrid") for base in (base_a, base_b)]
+    # every search reports coverage (the lexical ones above too), counted at most every
+    # COVERAGE_TTL seconds: the other host's embeddings show within that
+    deadline = time.monotonic() + COVERAGE_TTL + 30
+    while True:
+        hybrid = [search(base, sentence, "hybrid") for base in (base_a, base_b)]
+        if all(h["semantic_coverage"] == 1.0 for h in hybrid) or time.monotonic() > deadline:
+            break
+        time.sleep(1)
     assert all(h["semantic_coverage"] == 1.0 and ids_of(h)[0] == paper_id for h in hybrid)
     similar = [
         httpx.get(f"{base}/api/v1/papers/{paper_id}/similar", timeout=60)

@@ -140,7 +140,7 @@ def test_search_page_shows_count_results_and_no_results_help(live: Live) -> None
     assert 'value="cs.CL"' in html
     empty = get(live, "/search?q=zzzxqvbnonexistentword")
     assert "No papers match" in empty and "0 results" in empty
-    assert "since must be a date" in get(live, "/search?q=x&since=2025-99-01", 400)
+    assert "is not a real date: month 99" in get(live, "/search?q=x&since=2025-99-01", 400)
     bad = get(live, "/search?q=graph+au%3A", 400)  # the query language's own message
     assert "Cannot run this search" in bad and "au: needs a value" in bad
     api = httpx.get(f"{live.url}/api/v1/search", params={"q": "graph au:"})
