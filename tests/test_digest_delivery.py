@@ -217,6 +217,24 @@ def test_subscribe_refuses_what_is_not_one_plain_address(
     assert [r.rcpt for r in smtp.handler.received] == [["victim@example.com"]]
 
 
+def test_plus_tag_spellings_of_one_mailbox_share_its_mail_limit(
+    client: TestClient, service: Service, smtp: SmtpServer
+) -> None:
+    """victim+1@…, victim+2@… were each a new subscriber with a limit of its own, and most
+    mail services deliver them all to victim@…: one confirmation per request, a mail bomb.
+    They share the mailbox's limit now; another mailbox is not held back."""
+    for email in ["victim@example.com"] + [f"victim+{n}@example.com" for n in range(4)]:
+        r = client.post("/subscribe", data={"email": email})
+        assert r.status_code == 200 and "Check your inbox" in r.text, email
+    assert client.post("/subscribe", data={"email": "victimized@example.com"}).status_code == 200
+    smtp.handler.wait_to("victimized@example.com")
+    time.sleep(0.5)
+    assert sorted(r.rcpt[0] for r in smtp.handler.received) == [
+        "victim@example.com",
+        "victimized@example.com",
+    ]
+
+
 def test_an_unconfirmed_resubscribe_keeps_the_stored_preferences(
     client: TestClient, service: Service, smtp: SmtpServer
 ) -> None:

@@ -328,3 +328,21 @@ def test_every_route_gives_the_same_notes_for_an_id_with_filter_items(live: Live
         html = page(live, "/search", q=q).text
         assert all(f'<p class="note">{escape(n)}</p>' in html for n in body["notes"])
         assert [item["paper"]["id"] for item in hf(live, q).json()] == found
+
+
+def test_a_category_no_paper_is_listed_under_is_named_on_every_route(live: Live) -> None:
+    """`cat:cs.BOGUS learning` was an empty page with no word on why (it read as if no
+    paper held the words); a category with papers gets no such note."""
+    named = "no stored paper is listed under cs.bogus"
+    for mode in ("lexical", "hybrid"):
+        body = v1(live, q="cat:cs.BOGUS learning", mode=mode).json()
+        assert body["total"] == 0 and any(named in n for n in body["notes"]), body["notes"]
+        body = v1(live, q="learning", category="cs.BOGUS", mode=mode).json()
+        assert any(named in n for n in body["notes"]), body["notes"]
+    either = v1(live, q="cat:cs.BOGUS,cs.SI learning", mode="lexical").json()
+    assert any(named in n for n in either["notes"]), either["notes"]
+    fine = v1(live, q="cat:cs.SI learning", mode="lexical").json()
+    assert not any("is listed under" in n for n in fine["notes"]), fine["notes"]
+    assert named in page(live, "/search", q="cat:cs.BOGUS learning").text
+    run = cli(live, "cat:cs.BOGUS learning")
+    assert run.returncode == 0 and named in run.stdout

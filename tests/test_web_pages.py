@@ -34,13 +34,17 @@ HOSTILE_LINKS = replace(
     hf_github="javascript:alert(document.domain)",
     doi='10.1/x" onmouseover="alert(1) #y?z=%',
 )
+# arXiv keeps a paper's several DOIs in one field, space-separated
+TWO_DOIS = replace(
+    hostile_paper("2503.99997", HOSTILE_DAY), doi="10.1103/PhysRevD.76.013009 10.1016/j.a.2020.1"
+)
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory, web_subset: Path) -> Iterator[Live]:
     hostile = hostile_paper("2503.99999", HOSTILE_DAY)
     settings = imported_settings(
-        tmp_path_factory.mktemp("pages"), web_subset, [hostile, HOSTILE_LINKS]
+        tmp_path_factory.mktemp("pages"), web_subset, [hostile, HOSTILE_LINKS, TWO_DOIS]
     )
     with live_server(settings) as running:
         yield running
@@ -366,3 +370,12 @@ def test_a_paper_page_title_is_plain_text_not_latex(live: Live) -> None:
     assert (
         title and title.group(1) == "Di[M]O: Distilling α-Models &lt;&amp;&gt; Törnberg · paperwire"
     )
+
+
+def test_each_doi_of_a_paper_is_its_own_link(live: Live) -> None:
+    """A field of two DOIs was one link to doi.org/10.1103/…%2010.1016/… (no such DOI)."""
+    page = get(live, "/papers/2503.99997")
+    assert "<dt>DOIs</dt>" in page
+    for doi in ("10.1103/PhysRevD.76.013009", "10.1016/j.a.2020.1"):
+        assert f'<a href="https://doi.org/{doi}" rel="noopener">{doi}</a>' in page
+    assert "%20" not in page.split("<dt>DOIs</dt>")[1].split("</dd>")[0]

@@ -80,3 +80,14 @@ def is_plain_address(address: str) -> bool:
         return clean_address(address) == address
     except AddressError:
         return False
+
+
+def mailbox_variants(address: str) -> tuple[str, str]:
+    """(`address` without its ``+tag``, a LIKE pattern, escaped with a backslash, that
+    every ``+tag`` spelling of it matches). Most mail services deliver ``ann+1@x``,
+    ``ann+2@x``… to ``ann@x``: the per-address mail limits count them as one mailbox, or
+    each spelling would be a new limit on the same inbox."""
+    local, _at, domain = address.rpartition("@")
+    base = local.split("+", 1)[0] or local
+    escaped = base.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"{base}@{domain}", f"{escaped}+%@{domain}"

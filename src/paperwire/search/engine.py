@@ -368,6 +368,7 @@ class SearchEngine:
         if parsed.arxiv_id is not None:
             return self._known_item(parsed.arxiv_id, parsed, offset, per_page, result)
         parsed, nothing = self._searchable(parsed, result.notes)
+        self._note_empty_categories(parsed, result.notes)
         if nothing:
             return result  # the words it asked for cannot be in any paper: no match
         result.terms = self._highlight_terms(parsed)
@@ -430,6 +431,16 @@ class SearchEngine:
             notes.append(f"an exclusion was ignored: {_unsearchable(gone)}")
             parsed = replace(parsed, excluded=kept)
         return parsed, False
+
+    def _note_empty_categories(self, parsed: ParsedQuery, notes: list[str]) -> None:
+        """Say which asked-for categories no paper is listed under: an empty page for
+        cat:cs.BOGUS would otherwise read as "no paper matches the words"."""
+        if not self.lexical or self.needs_rebuild:
+            return
+        wanted = parsed.categories + parsed.category_filter
+        if empty := self.lexical.empty_categories(wanted):
+            names = ", ".join(empty)
+            notes.append(f"no stored paper is listed under {names} (check the spelling)")
 
     def _clause_terms(self, clause: Clause) -> list[str]:
         analyzer = self.lexical.names if clause.field == "authors" else self.lexical.text

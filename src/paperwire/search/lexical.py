@@ -540,6 +540,16 @@ class LexicalIndex:
         found = self.search(tantivy.Query.boolean_query(clauses), limit=len(ids), count=False)
         return {arxiv_id for arxiv_id, _ in found.ids}
 
+    def empty_categories(self, categories: Iterable[str]) -> list[str]:
+        """Those of `categories` (lowercased, as the query parser gives them) that no
+        indexed paper is listed under (a typo like cs.BOGUS, a class this store lacks)."""
+        empty = []
+        for cat in dict.fromkeys(categories):
+            query = tantivy.Query.term_query(self.schema, "category", cat)
+            if not self.search(query, limit=1).total:
+                empty.append(cat)
+        return empty
+
     def count_passing(self, parsed: ParsedQuery) -> int:
         """How many papers pass the query's filters and hold its required items, whatever
         its free words."""

@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from paperwire.models import User
+from paperwire.store.mailboxes import same_mailbox
 from paperwire.store.web_tables import (
     login_tokens,
     sessions,
@@ -77,9 +78,10 @@ class AccountStore:
             )
 
     def count_login_tokens(self, email: str, since: datetime) -> int:
-        """How many sign-in links were issued for `email` since `since`."""
+        """How many sign-in links were issued for `email`'s mailbox (the address and
+        its ``+tag`` spellings, store.mailboxes) since `since`."""
         query = sa.select(sa.func.count()).where(
-            login_tokens.c.email == email, login_tokens.c.created_at >= since
+            same_mailbox(login_tokens.c.email, email), login_tokens.c.created_at >= since
         )
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from paperwire.models import OutboxMessage, Subscriber
 from paperwire.store.digest_tables import outbox, sent_papers, subscribers
+from paperwire.store.mailboxes import same_mailbox
 
 PREFERENCE_FIELDS = (
     "frequency",
@@ -203,17 +204,31 @@ class DigestStore:
 
     def claim_notice(self, subscriber_id: int, min_gap_seconds: float) -> bool:
         """True (and the time noted) if no confirmation/reminder email went to this
-        subscriber in the last `min_gap_seconds`: one conditional UPDATE, race-free."""
+        subscriber, nor to another ``+tag`` spelling of its mailbox (store.mailboxes), in
+        the last `min_gap_seconds`: one conditional UPDATE, race-free for the address."""
         now = _now()
+        recent = now - timedelta(seconds=min_gap_seconds)
         with self.engine.begin() as conn:
+            email = conn.execute(
+                sa.select(subscribers.c.email).where(subscribers.c.id == subscriber_id)
+            ).scalar()
+            if email is None:
+                return False
+            sibling = subscribers.alias("sibling")
+            noticed = sa.select(sibling.c.id).where(
+                same_mailbox(sibling.c.email, email),
+                sibling.c.id != subscriber_id,
+                sibling.c.last_notice_at >= recent,
+            )
             done = conn.execute(
                 subscribers.update()
                 .where(
                     subscribers.c.id == subscriber_id,
                     sa.or_(
                         subscribers.c.last_notice_at.is_(None),
-                        subscribers.c.last_notice_at < now - timedelta(seconds=min_gap_seconds),
+                        subscribers.c.last_notice_at < recent,
                     ),
+                    ~sa.exists(noticed),
                 )
                 .values(last_notice_at=now)
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -82,6 +83,16 @@ def doi_url(doi: str) -> str:
     return "https://doi.org/" + quote(doi, safe="/:;()")
 
 
+_NEXT_DOI = re.compile(r"[\s,;]+(?=10\.)")
+
+
+def dois(field: str) -> list[str]:
+    """The DOIs of a paper's DOI field: arXiv lists a paper's several DOIs in one field,
+    space-separated (``10.1103/a 10.1103/b``), each its own doi.org page (a space not
+    before ``10.`` stays inside its DOI, percent-encoded by doi_url)."""
+    return [doi.rstrip(",;") for doi in _NEXT_DOI.split(field.strip()) if doi.rstrip(",;")]
+
+
 def with_query(path: str, **params: Any) -> str:
     """`path` with the non-empty `params` as its query string."""
     clean = {k: v for k, v in params.items() if v not in (None, "")}
@@ -98,4 +109,5 @@ def template_filters() -> dict[str, Callable[..., Any]]:
         "bibtex": bibtex,
         "link_href": link_href,
         "doi_url": doi_url,
+        "dois": dois,
     }
