@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from paperwire import harvest, listing
 from paperwire.config import Settings
 from paperwire.digest.digests import Digests
+from paperwire.graphemes import clip
 from paperwire.ingest import (
     ImportRunning,
     IngestInterrupted,
@@ -276,7 +277,7 @@ class Service:
         """Fetch up to `max_results` papers matching an arXiv API search query."""
         return self._network_run(
             "arxiv_api",
-            f"query: {query}"[:200],
+            clip(f"query: {query}", 200),
             lambda client, report, _run: harvest.search_arxiv(
                 self.store,
                 client,

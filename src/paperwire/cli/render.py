@@ -22,6 +22,7 @@ from rich.text import Text
 
 from paperwire.config import Settings
 from paperwire.digest.runner import ComposeReport, SendReport
+from paperwire.graphemes import clip
 from paperwire.latex import latex_to_text
 from paperwire.listing import Listing, Window
 from paperwire.models import IngestReport, Paper, Rejected, SearchPage, Subscriber, paper_day
@@ -156,7 +157,7 @@ def print_stats(data: dict[str, Any]) -> None:
     for run in data["runs"]:
         runs.add_row(
             run["source"],
-            str(run["detail"])[:40],
+            clip(str(run["detail"]), 40),
             run["status"],
             str(run["started_at"])[:19],
             *(f"{run[n]:,}" for n in RUN_COUNTS),

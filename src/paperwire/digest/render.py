@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from html import escape
 
+from paperwire.graphemes import shorten
 from paperwire.latex import latex_to_text
 from paperwire.models import Digest, DigestSection, Paper
 
@@ -75,8 +76,7 @@ def subject_for(digest: Digest) -> str:
 
 
 def _short(text: str, limit: int = ABSTRACT_CHARS) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
+    return shorten(" ".join(text.split()), limit)
 
 
 def _authors(paper: Paper, limit: int = 4) -> str:

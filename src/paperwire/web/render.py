@@ -12,6 +12,7 @@ from starlette.responses import HTMLResponse
 
 from paperwire.bibliography.export import bibtex_entry, citation_key
 from paperwire.bibliography.latex import latex_to_plain
+from paperwire.graphemes import cut_index
 from paperwire.latex import latex_to_text, math_spans
 from paperwire.models import Paper, web_link
 
@@ -53,7 +54,7 @@ def preview(text: str, chars: int = 420) -> str:
     formula (a cut formula leaves one $ unpaired, and KaTeX pairs the wrong ones)."""
     if len(text) <= chars:
         return text
-    cut = text[:chars].rsplit(" ", 1)[0]
+    cut = text[: cut_index(text, chars)]
     for formula in math_spans(text):
         if formula.start() < len(cut) < formula.end():
             cut = text[: formula.start()].rstrip() or text[: formula.end()]
