@@ -152,11 +152,16 @@ def _note_html(section: DigestSection, paper: Paper, block: str) -> str:
 
 def render_html(digest: Digest, links: Links) -> str:
     parts = [
-        '<!DOCTYPE html><html><body style="margin:0;padding:0;background:#f6f6f6">',
+        '<!DOCTYPE html><html><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1"></head>'
+        '<body style="margin:0;padding:0;background:#f6f6f6">',
         '<table role="presentation" width="100%" cellpadding="0" cellspacing="0" '
         f'style="background:#f6f6f6;{FONT}"><tr><td align="center">',
-        '<table role="presentation" width="600" cellpadding="0" cellspacing="0" '
-        'style="max-width:600px;background:#ffffff;padding:16px">',
+        # 600 px at most, a phone's width on a phone; long words (a URL, a 200-character
+        # title word) break rather than widen it
+        '<table role="presentation" width="100%" cellpadding="0" cellspacing="0" '
+        'style="max-width:600px;background:#ffffff;padding:16px;'
+        'overflow-wrap:anywhere;word-break:break-word">',
         f'<tr><td><h1 style="font-size:20px;margin:0 0 8px 0;color:#111111">'
         f"{escape(subject_for(digest))}</h1></td></tr>",
     ]
