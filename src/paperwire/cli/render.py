@@ -20,6 +20,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from paperwire.bidi import isolated
 from paperwire.config import Settings
 from paperwire.digest.runner import ComposeReport, SendReport
 from paperwire.graphemes import clip
@@ -394,10 +395,10 @@ def _papers_table(title: str, *numbers: str) -> Table:
 def _paper_cells(rank: int, paper: Paper) -> list[str | Text]:
     day = paper_day(paper)
     date_text = day.isoformat() if day else ""
-    title = Text(latex_to_text(paper.title))
+    title = Text(isolated(latex_to_text(paper.title)))
     return [str(rank), paper.arxiv_id, date_text, title, Text(_short_authors(paper))]
 
 
 def _short_authors(paper: Paper) -> str:
-    names = [latex_to_text(a.name) for a in paper.authors]
+    names = [isolated(latex_to_text(a.name)) for a in paper.authors]
     return ", ".join(names[:3]) + (f" +{len(names) - 3}" if len(names) > 3 else "")
