@@ -16,6 +16,7 @@ from email.utils import format_datetime
 from lxml import etree
 
 from paperwire.bibliography.latex import latex_to_plain
+from paperwire.bidi import without_bidi_controls
 from paperwire.models import Paper
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -38,8 +39,9 @@ def _clean(text: str | None) -> str:
 
 
 def _plain(text: str) -> str:
-    """Readable text of LaTeX-ish `text`, without characters XML cannot carry."""
-    return latex_to_plain(_clean(text))
+    """Readable text of LaTeX-ish `text`, without characters XML cannot carry or bidi
+    controls (a feed reader shows each title and name on its own)."""
+    return without_bidi_controls(latex_to_plain(_clean(text)))
 
 
 def paper_day(paper: Paper) -> date | None:

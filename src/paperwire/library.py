@@ -8,7 +8,6 @@ recommender reads ``reader_signals``.
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from paperwire.bidi import without_bidi_controls
 from paperwire.digest.compose import normalize_name
 from paperwire.digest.tokens import PaperAction, TokenError, check_paper_action
 from paperwire.models import (
@@ -46,8 +46,6 @@ MAX_TOKENS = 20
 TOKEN_PREFIX = "pw_"
 FOLLOWED_DAYS = (7, 30, 90, 365)
 RATINGS = {"up": 1, "down": -1, "none": 0}
-# bidi embeddings, overrides and isolates: they turn the text around them ("\u202egpj.exe")
-_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 __all__ = [
     "DEFAULT_COLLECTION",
@@ -107,7 +105,7 @@ def clean_name(
     checked: something visible left once format characters (zero-width spaces, …) are
     set aside, and neither it nor the `key` it is stored and compared by longer than
     `limit` (case and Unicode folding can lengthen a name: "Straße" is keyed "strasse")."""
-    text = _BIDI_CONTROLS.sub("", clean_text(str(raw)))
+    text = without_bidi_controls(clean_text(str(raw)))
     name = unicodedata.normalize("NFC", " ".join(text.split()))
     if not name:
         raise LibraryError(f"the {what} is empty")

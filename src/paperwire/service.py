@@ -15,8 +15,10 @@ from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 from paperwire import harvest, listing
+from paperwire.bidi import shown_text
 from paperwire.config import Settings
 from paperwire.digest.digests import Digests
+from paperwire.graphemes import clip
 from paperwire.ingest import (
     ImportRunning,
     IngestInterrupted,
@@ -28,7 +30,6 @@ from paperwire.ingest import (
 )
 from paperwire.interrupts import sigint_held
 from paperwire.keys import load_secret_key
-from paperwire.latex import latex_to_text
 from paperwire.library import AddReport, Library, without_dismissed
 from paperwire.library_io import FeedTokens, ImportReport, Recommended
 from paperwire.listing import ranked_window
@@ -276,7 +277,7 @@ class Service:
         """Fetch up to `max_results` papers matching an arXiv API search query."""
         return self._network_run(
             "arxiv_api",
-            f"query: {query}"[:200],
+            clip(f"query: {query}", 200),
             lambda client, report, _run: harvest.search_arxiv(
                 self.store,
                 client,
@@ -483,8 +484,8 @@ class Service:
                 paper=paper,
                 score=0.0,
                 highlights={
-                    "title": marks.html(latex_to_text(paper.title)),
-                    "abstract": marks.html(latex_to_text(paper.abstract), ABSTRACT_SNIPPET_CHARS),
+                    "title": marks.html(shown_text(paper.title)),
+                    "abstract": marks.html(shown_text(paper.abstract), ABSTRACT_SNIPPET_CHARS),
                 },
             )
             for arxiv_id, paper in papers.items()

@@ -41,9 +41,25 @@ _FLAT_SYMBOLS = {
     "textbackslash": "\\", "textasciicircum": "^", "quad": " ", "qquad": " ",
     "textbraceleft": "{", "textbraceright": "}", "lbrace": "{", "rbrace": "}",
     " ": " ", ",": " ", ";": " ", ":": " ", "!": "",
+    "ne": "≠", "equiv": "≡", "ll": "≪", "gg": "≫", "lesssim": "≲", "gtrsim": "≳",
+    "prec": "≺", "succ": "≻", "propto": "∝", "simeq": "≃", "cong": "≅", "subset": "⊂",
+    "subseteq": "⊆", "supset": "⊃", "supseteq": "⊇", "cap": "∩", "cup": "∪",
+    "setminus": "∖", "wedge": "∧", "land": "∧", "vee": "∨", "lor": "∨", "neg": "¬",
+    "oplus": "⊕", "ominus": "⊖", "otimes": "⊗", "perp": "⊥", "top": "⊤", "int": "∫",
+    "mapsto": "↦", "uparrow": "↑", "downarrow": "↓", "Leftrightarrow": "⇔",
+    "iff": "⟺", "implies": "⟹", "langle": "⟨", "rangle": "⟩", "lceil": "⌈",
+    "rceil": "⌉", "lfloor": "⌊", "rfloor": "⌋", "notin": "∉", "div": "÷",
 }  # fmt: skip
+# Operators written as words (\log n, n\log n): the word, set off from what it touches.
+_OPERATOR_WORDS = frozenset(
+    ["log", "ln", "lg", "exp", "sin", "cos", "tan", "cot", "sec", "csc", "arcsin", "arccos",
+     "arctan", "sinh", "cosh", "tanh", "max", "min", "sup", "inf", "lim", "liminf", "limsup",
+     "arg", "det", "dim", "ker", "deg", "gcd", "lcm", "Pr", "mod", "bmod"]
+)  # fmt: skip
 # one pass, so what a command renders to is never read again as LaTeX
-_FLAT_TOKEN = re.compile(r"\\([A-Za-z]+)\s?|\\([^A-Za-z\s])|([{}$~^])")
+_FLAT_TOKEN = re.compile(
+    r"\\(?P<name>[A-Za-z]+)(?P<space>\s?)|\\(?P<sign>[^A-Za-z\s])|(?P<raw>[{}$~^])"
+)
 _RAW = {"{": "", "}": "", "$": "", "^": "", "~": " "}
 _SUBSCRIPT = re.compile(r"(?<!\\)_")
 # x^3, x^{12}, H_2, p^{n+1} inside math: to Unicode superscripts and subscripts when every
@@ -70,12 +86,27 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _flat_token(match: re.Match[str]) -> str:
-    if match.group(3):
-        return _RAW[match.group(3)]
-    name = match.group(1) or match.group(2)
-    if name == "\\":
-        return " "
-    return _FLAT_SYMBOLS.get(name, "")  # \textit, \mathcal, \emph …: braces go, text stays
+    """What one command or raw character of _FLAT_TOKEN stands for.
+
+    The space after a command only ends its name in LaTeX (``28\\times 28``: "28×28"); it
+    is kept where it is written spacing: a space before the command too (``x \\le y``:
+    "x ≤ y") or another command after it (``\\alpha \\in``: "α ∈"). An operator word
+    is set off from letters and digits it touches (``n\\log n``: "n log n")."""
+    if match.group("raw"):
+        return _RAW[match.group("raw")]
+    if match.group("sign"):
+        return " " if match.group("sign") == "\\" else _FLAT_SYMBOLS.get(match.group("sign"), "")
+    name, space, text = match.group("name"), match.group("space"), match.string
+    start, end = match.start(), match.end()
+    if name in _OPERATOR_WORDS:
+        before = " " if start and text[start - 1].isalnum() else ""
+        touching = text[end : end + 1]  # an ASCII letter or digit, not a script (\log₂ n)
+        after = " " if space or (touching.isascii() and touching.isalnum()) else ""
+        after = " " if text.startswith("\\", end) else after
+        return before + name + after
+    spaced = start == 0 or text[start - 1].isspace() or text.startswith("\\", end)
+    # \textit, \mathcal, \emph …: the command goes, its braced text stays
+    return _FLAT_SYMBOLS.get(name, "") + (space if spaced else "")
 
 
 def _script(match: re.Match[str]) -> str:
@@ -86,9 +117,98 @@ def _script(match: re.Match[str]) -> str:
     return match.group(0)
 
 
+# Layouts flattening would run together (\frac{1}{2} read "12"), written inline instead.
+_LAYOUT = re.compile(r"\\(?P<name>[dtc]?frac|binom|sqrt|pmod)(?![A-Za-z])")
+_BRACE = re.compile(r"[{}]")
+_ONE_TOKEN = re.compile(r"\\[A-Za-z]+|\\.|[^{}$\s]")
+_ROOT_INDEX = re.compile(r"\s*\[([^\[\]{}]*)\]")
+# An argument that needs no parentheses around it: one word, number, command (with its
+# braced argument) or parenthesised group, scripts after it; \frac{x^2}{2\pi} -> x^2/2\pi, \frac{a+b}{c} -> (a+b)/c.
+_ATOM = re.compile(
+    r"(?:[^\W_]|\.|\\[A-Za-z]+(?:\{[^{}]*\})?|\([^()]*\))+(?:[\^_](?:\{[^{}]*\}|[^\W_]))*"
+)
+MAX_LAYOUT_DEPTH = 8  # \frac{\frac{…}{…}}{…} deeper than this (hostile text) stays flat
+
+
+class _Layouts:
+    """Writes \\frac{a}{b}, \\binom{n}{k}, \\sqrt[n]{x} and \\pmod{p} of one text inline:
+    a/b, (n choose k), ⁿ√x, (mod p). Its braces are paired once, so nested and unclosed
+    ones cost time linear in the text."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.closes: dict[int, int] = {}  # where each paired { closes
+        opened: list[int] = []
+        for brace in _BRACE.finditer(text):
+            if brace.group() == "{":
+                opened.append(brace.start())
+            elif opened:
+                self.closes[opened.pop()] = brace.start()
+
+    def inline(self, start: int, end: int, depth: int = 0) -> str:
+        """text[start:end] with its layouts written inline."""
+        text, out, at = self.text, [], start
+        found = _LAYOUT.search(text, start, end) if depth <= MAX_LAYOUT_DEPTH else None
+        while found is not None:
+            written = self._written(found, end, depth + 1)
+            if written is None:  # no arguments: flattened later as an unknown command
+                out.append(text[at : found.end()])
+                at = found.end()
+            else:
+                out += [text[at : found.start()], written[0]]
+                at = written[1]
+            found = _LAYOUT.search(text, at, end)
+        out.append(text[at:end])
+        return "".join(out)
+
+    def _argument(self, at: int, end: int) -> tuple[int, int, int] | None:
+        """The argument starting at text[at] (spaces skipped) before `end`: a braced
+        group's inside or one token, as (start, stop, where it ends); None if none."""
+        while at < end and self.text[at].isspace():
+            at += 1
+        close = self.closes.get(at, end) if self.text.startswith("{", at) else None
+        if close is not None:
+            return (at + 1, close, close + 1) if close < end else None
+        token = _ONE_TOKEN.match(self.text, at, end)
+        return (token.start(), token.end(), token.end()) if token else None
+
+    def _grouped(self, start: int, stop: int, depth: int) -> str:
+        inline = self.inline(start, stop, depth).strip()
+        return inline if _ATOM.fullmatch(self.text[start:stop].strip()) else f"({inline})"
+
+    def _written(self, found: re.Match[str], end: int, depth: int) -> tuple[str, int] | None:
+        """The layout `found` written inline and where its arguments end (None: missing)."""
+        name, at = found.group("name"), found.end()
+        index = _ROOT_INDEX.match(self.text, at, end) if name == "sqrt" else None
+        at = index.end() if index else at
+        args: list[tuple[int, int]] = []
+        for _ in range(1 if name in ("sqrt", "pmod") else 2):
+            argument = self._argument(at, end)
+            if argument is None:
+                return None
+            args.append(argument[:2])
+            at = argument[2]
+        if name == "sqrt":  # the index as a superscript, where _SCRIPT can write it so
+            root = f"^{{{index.group(1)}}}" if index else ""
+            return root + "√" + self._grouped(*args[0], depth), at
+        inner = [self.inline(*arg, depth).strip() for arg in args]
+        if name == "pmod":
+            return f" (mod {inner[0]})", at
+        if name == "binom":
+            return f"({inner[0]} choose {inner[1]})", at
+        fraction = f"{self._grouped(*args[0], depth)}/{self._grouped(*args[1], depth)}"
+        glued = at < end and (self.text[at].isalnum() or self.text[at] == "(")
+        return (f"({fraction})" if glued else fraction), at  # \frac12x: (1/2)x, not 1/2x
+
+
+def _inline_layouts(text: str) -> str:
+    return _Layouts(text).inline(0, len(text)) if "\\" in text else text
+
+
 def latex_to_plain(text: str) -> str:
     """Plain Unicode for LaTeX-ish text (matching, exports, feeds): paperwire.latex's
     rendering, then math and unknown commands flattened too — maths symbols mapped,
+    fractions and roots written inline (1/2, √x), spacing written around symbols kept,
     superscripts and subscripts written as Unicode ones where each character has one,
     commands dropped (their arguments kept), math dollars and grouping braces removed,
     whitespace collapsed."""
@@ -101,10 +221,10 @@ def latex_to_plain(text: str) -> str:
     out: list[str] = []
     at = 0
     for start, end in spans:  # $x_1$ -> x₁, $x_{ij}$ -> xᵢⱼ, $x_{\alpha}$ -> xα
-        math = _SCRIPT.sub(_script, rendered[start:end])
-        out += [rendered[at:start], _SUBSCRIPT.sub("", math)]
+        math = _SCRIPT.sub(_script, _inline_layouts(rendered[start:end]))
+        out += [_inline_layouts(rendered[at:start]), _SUBSCRIPT.sub("", math)]
         at = end
-    out.append(rendered[at:])
+    out.append(_inline_layouts(rendered[at:]))
     flat = _FLAT_TOKEN.sub(_flat_token, "".join(out))
     return " ".join(flat.translate(_PUT_BACK).split())
 

@@ -20,8 +20,10 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from paperwire.bidi import isolated
 from paperwire.config import Settings
 from paperwire.digest.runner import ComposeReport, SendReport
+from paperwire.graphemes import clip
 from paperwire.latex import latex_to_text
 from paperwire.listing import Listing, Window
 from paperwire.models import IngestReport, Paper, Rejected, SearchPage, Subscriber, paper_day
@@ -156,7 +158,7 @@ def print_stats(data: dict[str, Any]) -> None:
     for run in data["runs"]:
         runs.add_row(
             run["source"],
-            str(run["detail"])[:40],
+            clip(str(run["detail"]), 40),
             run["status"],
             str(run["started_at"])[:19],
             *(f"{run[n]:,}" for n in RUN_COUNTS),
@@ -393,10 +395,10 @@ def _papers_table(title: str, *numbers: str) -> Table:
 def _paper_cells(rank: int, paper: Paper) -> list[str | Text]:
     day = paper_day(paper)
     date_text = day.isoformat() if day else ""
-    title = Text(latex_to_text(paper.title))
+    title = Text(isolated(latex_to_text(paper.title)))
     return [str(rank), paper.arxiv_id, date_text, title, Text(_short_authors(paper))]
 
 
 def _short_authors(paper: Paper) -> str:
-    names = [latex_to_text(a.name) for a in paper.authors]
+    names = [isolated(latex_to_text(a.name)) for a in paper.authors]
     return ", ".join(names[:3]) + (f" +{len(names) - 3}" if len(names) > 3 else "")

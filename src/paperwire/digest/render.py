@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from html import escape
 
+from paperwire.bidi import isolated, shown_text
+from paperwire.graphemes import shorten
 from paperwire.latex import latex_to_text
 from paperwire.models import Digest, DigestSection, Paper
 
@@ -75,14 +77,19 @@ def subject_for(digest: Digest) -> str:
 
 
 def _short(text: str, limit: int = ABSTRACT_CHARS) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
+    return shorten(" ".join(text.split()), limit)
 
 
-def _authors(paper: Paper, limit: int = 4) -> str:
-    names = [latex_to_text(a.name) for a in paper.authors]
-    more = f" and {len(names) - limit} more" if len(names) > limit else ""
-    return ", ".join(names[:limit]) + more
+def _authors(paper: Paper, isolate: Callable[[str], str], limit: int = 4) -> str:
+    """The first `limit` names, each isolated by `isolate` (a right-to-left name keeps
+    the commas beside it in place), and how many more."""
+    names = [isolate(shown_text(a.name)) for a in paper.authors[:limit]]
+    more = f" and {len(paper.authors) - limit} more" if len(paper.authors) > limit else ""
+    return ", ".join(names) + more
+
+
+def _bdi(text: str) -> str:
+    return f"<bdi>{escape(text)}</bdi>"
 
 
 def render_text(digest: Digest, links: Links) -> str:
@@ -115,8 +122,8 @@ def _cached(links: Links, kind: str, paper: Paper, make: Callable[[Paper, Links]
 
 def _paper_text(paper: Paper, links: Links) -> str:
     return (
-        f"* {latex_to_text(paper.title)}\n  {_authors(paper)}\n"
-        f"  {_short(latex_to_text(paper.abstract))}\n"
+        f"* {isolated(latex_to_text(paper.title))}\n  {_authors(paper, isolated)}\n"
+        f"  {isolated(_short(latex_to_text(paper.abstract)))}\n"
         f"  {links.paper(paper.arxiv_id)}\n"
     )
 
@@ -126,12 +133,12 @@ def _paper_html(paper: Paper, links: Links) -> str:
     cats = escape(", ".join(paper.categories[:3]))
     return (
         '<tr><td style="padding:10px 0;border-bottom:1px solid #eeeeee">'
-        f'<a href="{url}" style="color:#1a0dab;font-size:16px;font-weight:600;'
-        f'text-decoration:none">{escape(latex_to_text(paper.title))}</a>'
-        f'<div style="color:#555555;font-size:13px;margin:2px 0">{escape(_authors(paper))}'
+        f'<a href="{url}" dir="auto" style="color:#1a0dab;font-size:16px;font-weight:600;'
+        f'text-decoration:none">{escape(shown_text(paper.title))}</a>'
+        f'<div style="color:#555555;font-size:13px;margin:2px 0">{_authors(paper, _bdi)}'
         f" · {cats}</div>"
-        f'<div style="color:#222222;font-size:14px;line-height:1.4">'
-        f"{escape(_short(latex_to_text(paper.abstract)))}</div></td></tr>"
+        f'<div dir="auto" style="color:#222222;font-size:14px;line-height:1.4">'
+        f"{escape(_short(shown_text(paper.abstract)))}</div></td></tr>"
     )
 
 
@@ -152,11 +159,16 @@ def _note_html(section: DigestSection, paper: Paper, block: str) -> str:
 
 def render_html(digest: Digest, links: Links) -> str:
     parts = [
-        '<!DOCTYPE html><html><body style="margin:0;padding:0;background:#f6f6f6">',
+        '<!DOCTYPE html><html><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1"></head>'
+        '<body style="margin:0;padding:0;background:#f6f6f6">',
         '<table role="presentation" width="100%" cellpadding="0" cellspacing="0" '
         f'style="background:#f6f6f6;{FONT}"><tr><td align="center">',
-        '<table role="presentation" width="600" cellpadding="0" cellspacing="0" '
-        'style="max-width:600px;background:#ffffff;padding:16px">',
+        # 600 px at most, a phone's width on a phone; long words (a URL, a 200-character
+        # title word) break rather than widen it
+        '<table role="presentation" width="100%" cellpadding="0" cellspacing="0" '
+        'style="max-width:600px;background:#ffffff;padding:16px;'
+        'overflow-wrap:anywhere;word-break:break-word">',
         f'<tr><td><h1 style="font-size:20px;margin:0 0 8px 0;color:#111111">'
         f"{escape(subject_for(digest))}</h1></td></tr>",
     ]

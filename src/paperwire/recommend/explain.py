@@ -16,6 +16,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from paperwire.bidi import isolated
+from paperwire.graphemes import shorten
 from paperwire.latex import latex_to_text
 from paperwire.models import LibraryItem
 from paperwire.recommend.corpus import CorpusFeatures, name_key
@@ -45,9 +47,10 @@ BOILERPLATE_WORDS = frozenset({
 
 
 def short_title(title: str) -> str:
-    """The title as the characters its LaTeX stands for (as pages show it), shortened."""
+    """The title as the characters its LaTeX stands for (as pages show it), shortened, and
+    isolated (bidi.isolated) from the sentence it is quoted in."""
     flat = " ".join(latex_to_text(title).split())
-    return flat if len(flat) <= TITLE_CHARS else flat[: TITLE_CHARS - 1].rstrip() + "…"
+    return isolated(shorten(flat, TITLE_CHARS, words=False))
 
 
 def where_phrase(source: str) -> str:

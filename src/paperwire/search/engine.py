@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from paperwire.config import Settings
+from paperwire.graphemes import shorten
 from paperwire.models import Paper
 from paperwire.search.damage import REBUILD_HINT, is_damage
 from paperwire.search.embed import INSTALL_HINT
@@ -70,7 +71,7 @@ def _synced_at(lexical: LexicalIndex, started: datetime) -> None:
 
 def _unsearchable(words: Sequence[str]) -> str:
     """Why `words` give the index nothing to look up."""
-    shown = ", ".join(repr(w if len(w) <= 50 else w[:47] + "…") for w in words[:3])
+    shown = ", ".join(repr(shorten(w, 50, words=False)) for w in words[:3])
     runs = [run for w in words for run in re.findall(r"[^\W_]+", w)]
     if runs and all(len(run) > MAX_TOKEN_CHARS for run in runs):
         return (

@@ -16,12 +16,12 @@ import unicodedata
 from collections.abc import Callable, Collection
 from functools import lru_cache
 
+from paperwire.graphemes import ELLIPSIS, cut_index, grapheme_floor
 from paperwire.latex import math_spans
 
 Analyze = Callable[[str], list[str]]
 
 _WORD = re.compile(r"[^\W_]+")  # alphanumeric runs, like tantivy's simple tokenizer
-ELLIPSIS = "…"
 MANY_HEADS = 24
 # Placeholders for the tags while the text is escaped (private-use characters).
 _OPEN, _CLOSE = "\ue000", "\ue001"
@@ -168,8 +168,9 @@ def _window(
     max_chars: int,
     math: list[tuple[int, int]],
 ) -> tuple[int, int]:
-    """The max_chars-long stretch of `text` holding the most matches, on word bounds and
-    outside the formulas of `math` (a cut formula would leave its $ unpaired)."""
+    """The max_chars-long stretch of `text` holding the most matches, on word bounds (or
+    at least grapheme-cluster ones: 👩‍💻 or 🇩🇪 is never cut in half) and outside the
+    formulas of `math` (a cut formula would leave its $ unpaired)."""
     if len(text) <= max_chars:
         return 0, len(text)
     best_start, best_count = 0, 0
@@ -184,12 +185,9 @@ def _window(
     start = max(0, best_start - max_chars // 5) if best_count > 0 else 0
     if start > 0:
         space = text.find(" ", start)
-        start = space + 1 if 0 <= space < best_start else start
+        start = grapheme_floor(text, space + 1 if 0 <= space < best_start else start)
     start = _start_outside_math(text, start, best_start if best_count > 0 else 0, math)
-    end = min(len(text), start + max_chars)
-    if end < len(text):
-        space = text.rfind(" ", start, end)
-        end = space if space > start else end
+    end = start + cut_index(text[start:], max_chars)
     return start, _end_outside_math(text, start, end, max_chars // 5, math)
 
 

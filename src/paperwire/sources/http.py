@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from paperwire.config import Settings
+from paperwire.graphemes import shorten
 from paperwire.numbers import is_ascii_digits
 
 USER_AGENT = "paperwire/0.1 (self-hosted paper discovery; polite harvester)"
@@ -261,5 +262,4 @@ class PoliteClient:
 
 
 def _snippet(response: httpx.Response, limit: int = 300) -> str:
-    text = " ".join(response.text.split())
-    return text[:limit] + ("…" if len(text) > limit else "")
+    return shorten(" ".join(response.text.split()), limit, words=False)

@@ -9,11 +9,14 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from fastapi import Request
+from markupsafe import Markup
 from starlette.responses import HTMLResponse
 
 from paperwire.bibliography.export import bibtex_entry, citation_key
 from paperwire.bibliography.latex import latex_to_plain
-from paperwire.latex import latex_to_text, math_spans
+from paperwire.bidi import isolated, shown_text, without_bidi_controls
+from paperwire.graphemes import cut_index
+from paperwire.latex import math_spans
 from paperwire.models import Paper, web_link
 
 
@@ -42,11 +45,18 @@ def render(
     return response
 
 
-def author_line(paper: Paper, limit: int = 6) -> str:
-    names = [latex_to_text(a.name) for a in paper.authors]
-    if len(names) > limit:
-        return ", ".join(names[:limit]) + f" + {len(names) - limit} more"
-    return ", ".join(names)
+def title_text(text: str) -> str:
+    """A paper title for the page's <title> (the ``plain`` filter), where no KaTeX runs
+    and no markup can isolate it: math flattened too, and isolated by FSI…PDI."""
+    return isolated(latex_to_plain(text))
+
+
+def author_line(paper: Paper, limit: int = 6) -> Markup:
+    """The first `limit` author names, each in <bdi> (a right-to-left name keeps the
+    commas beside it in place), and how many more."""
+    names = [Markup("<bdi>%s</bdi>") % shown_text(a.name) for a in paper.authors[:limit]]
+    more = f" + {len(paper.authors) - limit} more" if len(paper.authors) > limit else ""
+    return Markup(", ").join(names) + more
 
 
 def preview(text: str, chars: int = 420) -> str:
@@ -54,7 +64,7 @@ def preview(text: str, chars: int = 420) -> str:
     formula (a cut formula leaves one $ unpaired, and KaTeX pairs the wrong ones)."""
     if len(text) <= chars:
         return text
-    cut = text[:chars].rsplit(" ", 1)[0]
+    cut = text[: cut_index(text, chars)]
     for formula in math_spans(text):
         if formula.start() < len(cut) < formula.end():
             cut = text[: formula.start()].rstrip() or text[: formula.end()]
@@ -102,8 +112,9 @@ def with_query(path: str, **params: Any) -> str:
 def template_filters() -> dict[str, Callable[..., Any]]:
     return {
         "author_line": author_line,
-        "latex": latex_to_text,
-        "plain": latex_to_plain,  # <title>, where no KaTeX runs: math flattened too
+        "latex": shown_text,  # templates isolate it: dir="auto", <bdi>
+        "plain": title_text,
+        "no_bidi": without_bidi_controls,  # paper text shown without LaTeX rendering
         "preview": preview,
         "human_date": human_date,
         "bibtex": bibtex,
