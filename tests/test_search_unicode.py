@@ -149,6 +149,12 @@ def test_nfd_and_nfc_find_each_other(service: Service, ids: dict[str, str]) -> N
     assert found(service, nfd("évaluation"))[:1] == [ids["nfd"]]
 
 
+def test_import_stores_text_in_nfc(service: Service, ids: dict[str, str]) -> None:
+    paper = service.store.get_paper(ids["nfd"])
+    assert paper is not None
+    assert paper.title == "Résumé of méthodes" and unicodedata.is_normalized("NFC", paper.abstract)
+
+
 def test_an_nfd_row_of_an_older_store_is_found_after_a_rebuild(tmp_path: Path) -> None:
     """Rows stored before import normalised text are indexed in NFC all the same."""
     row = list(encode_paper(Paper(arxiv_id="2503.00001", title="x", abstract="y")))
