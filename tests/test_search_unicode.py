@@ -21,6 +21,7 @@ import tantivy
 from conftest import DAILY_FILE
 from paperwire.config import Settings
 from paperwire.models import Paper
+from paperwire.search.highlight import highlight
 from paperwire.search.index_text import Analysis, index_text
 from paperwire.search.lexical import LexicalIndex, text_analyzer
 from paperwire.search.query import Clause
@@ -178,6 +179,27 @@ def test_invisible_characters_in_the_query_are_dropped(
 ) -> None:
     plain = found(service, "simulation")
     assert plain and found(service, "simu\u200blation") == plain
+
+
+def test_highlights_mark_the_pairs_and_nfd_text(service: Service, ids: dict[str, str]) -> None:
+    zh = service.search("学习方法", mode="lexical").hits[0]
+    assert zh.paper.arxiv_id == ids["zh"]
+    assert "一种新的机器<mark>学习方法</mark>，用于" in zh.highlights["abstract"]
+    nfd_hit = service.search("naive cafe", mode="lexical").hits[0]
+    assert "<mark>naïve</mark> <mark>café</mark>" in nfd_hit.highlights["abstract"]
+
+
+ANALYZE = Analysis(text_analyzer()).analyze
+
+
+def test_highlights_mark_latin_words_beside_chinese() -> None:
+    html = highlight("用于GPT模型的方法, 学习", {"gpt", "模型", "学"}, ANALYZE)
+    assert html == "用于<mark>GPT</mark><mark>模型</mark>的方法, 学习"
+
+
+def test_highlights_mark_nfd_text_in_nfc() -> None:
+    html = highlight(nfd("A naïve café <b>"), {"naiv", "cafe"}, ANALYZE)
+    assert html == "A <mark>naïve</mark> <mark>café</mark> &lt;b&gt;"
 
 
 def test_ascii_text_is_analysed_exactly_as_before(records: list[Record]) -> None:
