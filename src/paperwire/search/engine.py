@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import importlib
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -31,14 +30,14 @@ from paperwire.search.fusion import (
     FusionConfig,
     rrf,
 )
+from paperwire.search.index_text import LONG_WORD_CHARS
 from paperwire.search.lexical import (
     LOCK_WAIT_SECONDS,
-    MAX_TOKEN_CHARS,
     IndexBusy,
     LexicalIndex,
 )
 from paperwire.search.lexical_load import BulkLoad
-from paperwire.search.query import Clause, ParsedQuery, QueryError
+from paperwire.search.query import Clause, ParsedQuery, QueryError, has_word
 from paperwire.search.result_pages import (
     EngineResult,
     ResultPages,
@@ -70,13 +69,13 @@ def _synced_at(lexical: LexicalIndex, started: datetime) -> None:
 
 
 def _unsearchable(words: Sequence[str]) -> str:
-    """Why `words` give the index nothing to look up."""
+    """Why `words`, of which the index's analysis kept nothing, give it nothing to look
+    up: letters or digits that the analysis dropped were words too long to index."""
     shown = ", ".join(repr(shorten(w, 50, words=False)) for w in words[:3])
-    runs = [run for w in words for run in re.findall(r"[^\W_]+", w)]
-    if runs and all(len(run) > MAX_TOKEN_CHARS for run in runs):
+    if any(has_word(w) for w in words):
         return (
-            f"{shown} has no searchable words: words longer than {MAX_TOKEN_CHARS} "
-            "characters are not indexed"
+            f"{shown} has no searchable words: words of {LONG_WORD_CHARS} characters or "
+            "more are not indexed"
         )
     return f"{shown} has no searchable words (letters or digits)"
 
@@ -417,7 +416,7 @@ class SearchEngine:
 
     def _searchable(self, parsed: ParsedQuery, notes: list[str]) -> tuple[ParsedQuery, bool]:
         """Check the query's words against the index's analysis: True (with a note) when
-        they all vanish (a word of over 40 letters, only punctuation), since such a query
+        they all vanish (a word of 40 letters or more, only punctuation), since such a query
         would otherwise match every paper; exclusions that vanish are dropped."""
         if parsed.free_words and not any(self.analyze_word(w) for w in parsed.free_words):
             notes.append(f"nothing matches: {_unsearchable(parsed.free_words)}")
@@ -445,7 +444,7 @@ class SearchEngine:
 
     def _clause_terms(self, clause: Clause) -> list[str]:
         analyzer = self.lexical.names if clause.field == "authors" else self.lexical.text
-        return list(analyzer.analyze(clause.text))
+        return analyzer.analyze(clause.text)
 
     def _rebuild_note(self) -> str:
         if self.lexical.damaged:
@@ -492,7 +491,7 @@ class SearchEngine:
         if stems is None:
             if len(self._stems) > 200_000:
                 self._stems.clear()
-            stems = self._stems[word] = list(self.lexical.text.analyze(word))
+            stems = self._stems[word] = self.lexical.text.analyze(word)
         return stems
 
     def _highlight_terms(self, parsed: ParsedQuery) -> set[str]:

@@ -1,7 +1,9 @@
 """Highlighted snippets (pure): HTML-escaped text with matching words wrapped in <mark>.
 
 Words are compared after the same analysis the index uses (e.g. stemming), so
-"agents" in the text lights up for the query word "agent".
+"agents" in the text lights up for the query word "agent". Chinese and Japanese runs are
+indexed as pairs of characters (index_text): the pairs that are query terms are marked,
+not the whole run. Text is marked in NFC, the form the index compares.
 
 Math (``$…$``, ``$$…$$``, ``\\(…\\)``, ``\\[…\\]``) is typeset in the browser from the
 text between its delimiters: a <mark> inside it would split the formula, so a formula that
@@ -18,10 +20,13 @@ from functools import lru_cache
 
 from paperwire.graphemes import ELLIPSIS, cut_index, grapheme_floor
 from paperwire.latex import math_spans
+from paperwire.search.index_text import CJK_CHARS, CJK_RUN
 
 Analyze = Callable[[str], list[str]]
 
-_WORD = re.compile(r"[^\W_]+")  # alphanumeric runs, like tantivy's simple tokenizer
+# Alphanumeric runs, like tantivy's simple tokenizer; Chinese and Japanese runs apart.
+_WORD = re.compile(rf"[^\W_{CJK_CHARS}]+")
+_CJK_CHAR = re.compile(f"[{CJK_CHARS}]")
 MANY_HEADS = 24
 # Placeholders for the tags while the text is escaped (private-use characters).
 _OPEN, _CLOSE = "\ue000", "\ue001"
@@ -48,7 +53,8 @@ def _fold(text: str) -> str:
 def _candidate_pattern(heads: frozenset[str]) -> re.Pattern[str]:
     """Whole words starting with one of `heads` (case-insensitive)."""
     alternatives = "|".join(re.escape(h) for h in sorted(heads, key=len, reverse=True))
-    return re.compile(rf"(?<![^\W_])(?:{alternatives})[^\W_]*", re.IGNORECASE)
+    word = rf"[^\W_{CJK_CHARS}]"
+    return re.compile(rf"(?<!{word})(?:{alternatives}){word}*", re.IGNORECASE)
 
 
 def _heads(stem: str) -> list[str]:
@@ -70,7 +76,8 @@ class Highlighter:
 
     def __init__(self, terms: Collection[str], analyze: Analyze) -> None:
         self._terms = frozenset(t for t in terms if t)
-        self._heads = frozenset(h for t in self._terms for h in _heads(t))
+        self._cjk = frozenset(t for t in self._terms if _CJK_CHAR.search(t))
+        self._heads = frozenset(h for t in self._terms - self._cjk for h in _heads(t))
         self._analyze = analyze
         self._verdicts: dict[str, bool] = {}
 
@@ -79,17 +86,36 @@ class Highlighter:
 
         Only words that begin like some term (see _heads) are analysed, which keeps this
         fast on long abstracts: few words share a term's first letters but not its stem."""
-        if not self._heads:
-            return []
         verdicts, terms, analyze = self._verdicts, self._terms, self._analyze
         out = []
-        for start, end in self._candidates(text):
+        for start, end in self._candidates(text) if self._heads else ():
             word = text[start:end]
             verdict = verdicts.get(word)
             if verdict is None:
                 verdict = verdicts[word] = any(stem in terms for stem in analyze(word))
             if verdict:
                 out.append((start, end))
+        if self._cjk and not text.isascii():
+            out = sorted(out + self._cjk_spans(text))
+        return out
+
+    def _cjk_spans(self, text: str) -> list[tuple[int, int]]:
+        """Spans of the Chinese and Japanese of `text` that the query's pairs of characters
+        (or one-character runs) cover, pairs that overlap or touch joined."""
+        out: list[tuple[int, int]] = []
+        for run in CJK_RUN.finditer(text):
+            chars, at = run.group(), run.start()
+            if len(chars) == 1:
+                if chars in self._cjk:
+                    out.append(run.span())
+                continue
+            for i in range(len(chars) - 1):
+                if chars[i : i + 2] not in self._cjk:
+                    continue
+                if out and out[-1][1] >= at + i:  # overlaps or touches the pair before
+                    out[-1] = (out[-1][0], at + i + 2)
+                else:
+                    out.append((at + i, at + i + 2))
         return out
 
     def _candidates(self, text: str) -> list[tuple[int, int]]:
@@ -105,7 +131,8 @@ class Highlighter:
         for head in self._heads:
             at = lowered.find(head)
             while at >= 0:
-                if at == 0 or not lowered[at - 1].isalnum():
+                before = lowered[at - 1] if at else " "
+                if not before.isalnum() or (before >= "\u3005" and _CJK_CHAR.match(before)):
                     found = word_at(lowered, at)
                     if found is not None:
                         spans.append(found.span())
@@ -120,6 +147,7 @@ class Highlighter:
         With `max_chars`, only the best window of about that many characters is kept and
         cut ends are marked with an ellipsis. A formula holding a matching word is marked
         whole (see the module's docstring)."""
+        text = text if text.isascii() else unicodedata.normalize("NFC", text)
         math = [m.span() for m in math_spans(text)]
         spans = _whole_formulas(self.spans(text), math)
         if max_chars is None:

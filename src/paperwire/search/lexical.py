@@ -2,7 +2,8 @@
 
 The index lives in ``<data_dir>/index/lexical``. Queries are built programmatically from a
 :class:`~paperwire.search.query.ParsedQuery` (never through tantivy's query parser), and
-query text is tokenised by the same analyzers the index uses, so stemming matches.
+query text is tokenised by the same analyzers the index uses, over the same index_text
+(Unicode form, Chinese and Japanese pairs, long words), so stemming matches.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import tantivy
 from paperwire.latex import latex_to_text
 from paperwire.models import Paper
 from paperwire.search.damage import REBUILD_HINT, IndexDamaged, is_damage
+from paperwire.search.index_text import TOKEN_BYTES_LIMIT, Analysis
 from paperwire.search.lexical_docs import (
     build_schema,
     day_number,
@@ -40,15 +42,18 @@ from paperwire.store.codec import EncodedRow, encode_paper
 # ids from a fast field instead of loading stored documents.
 # 4: title, abstract and authors are indexed as latex_to_text reads them (T\"ornberg as
 # Törnberg), and title/abstract words are accent-folded (Törnberg finds Tornberg).
+# 5: title, abstract and authors are indexed as index_text reads them: in NFC, without
+# invisible characters, Chinese and Japanese as overlapping pairs of characters, and
+# words of up to 39 characters in any script (tantivy's limit counts bytes: 20 Cyrillic
+# letters were too many; such words are indexed in pieces); ASCII text as before.
 # An index of another version is cleared on open and must be rebuilt (`index rebuild`).
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # Weight of title-field BM25 against abstract-field BM25 (benchmarks/tune_lexical.py).
 # Title matches already score high (short field); boosts above 1 hurt everything measured.
 # SciFact train nDCG@10: 0.25 -> .698, 0.5 -> .692, 1 -> .676, 2 -> .626; arXiv known-item
 # MRR@10 for pasted titles: 0.25 -> .976, 0.5 -> .998. 0.5 keeps titles findable.
 TITLE_BOOST = 0.5
 AUTHORS_BOOST = 1.0
-MAX_TOKEN_CHARS = 40  # longer words are not indexed (nor searched)
 MAX_QUERY_TERMS = 64  # distinct free-text terms kept (bounds the cost of pasted pages)
 MLT_TERMS = 15  # terms of a paper kept for "more like this" (25 cost 4x the time, same top 5)
 WRITER_HEAP = 64_000_000
@@ -80,11 +85,12 @@ class IndexBusy(RuntimeError):
 
 
 def text_analyzer() -> tantivy.TextAnalyzer:
-    """Title/abstract: split on non-alphanumerics, drop >40-char tokens, lowercase, fold
-    accents (Törnberg -> tornberg), stem."""
+    """Title/abstract, of index_text's text: split on non-alphanumerics, drop words of 40
+    bytes or more (index_text cut the shorter ones of other scripts to fit), lowercase,
+    fold accents (Törnberg -> tornberg), stem."""
     return (
         tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
-        .filter(tantivy.Filter.remove_long(MAX_TOKEN_CHARS))
+        .filter(tantivy.Filter.remove_long(TOKEN_BYTES_LIMIT))
         .filter(tantivy.Filter.lowercase())
         .filter(tantivy.Filter.ascii_fold())
         .filter(tantivy.Filter.stemmer("english"))
@@ -98,10 +104,11 @@ STOPWORD_TERMS = frozenset(t for w in STOPWORDS for t in text_analyzer().analyze
 
 
 def name_analyzer() -> tantivy.TextAnalyzer:
-    """Author names: split, lowercase, fold accents (D'Incà -> d, inca); no stemming."""
+    """Author names, of index_text's text: split, drop words of 40 bytes or more,
+    lowercase, fold accents (D'Incà -> d, inca); no stemming."""
     return (
         tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
-        .filter(tantivy.Filter.remove_long(MAX_TOKEN_CHARS))
+        .filter(tantivy.Filter.remove_long(TOKEN_BYTES_LIMIT))
         .filter(tantivy.Filter.lowercase())
         .filter(tantivy.Filter.ascii_fold())
         .build()
@@ -120,8 +127,8 @@ class LexicalIndex:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.schema = build_schema()
-        self.text = text_analyzer()
-        self.names = name_analyzer()
+        self.text = Analysis(text_analyzer())  # query text is analysed as documents are
+        self.names = Analysis(name_analyzer())
         self.title_boost = TITLE_BOOST
         self.replaced_version: int | None = None  # schema version of a cleared old index
         self.created = self._open_or_create()
@@ -162,8 +169,8 @@ class LexicalIndex:
 
     def _open(self, reuse: bool) -> None:
         self.index = tantivy.Index(self.schema, path=str(self.path), reuse=reuse)
-        self.index.register_tokenizer("pw_text", self.text)
-        self.index.register_tokenizer("pw_name", self.names)
+        self.index.register_tokenizer("pw_text", self.text.analyzer)
+        self.index.register_tokenizer("pw_name", self.names.analyzer)
 
     def _reset(self, damaged: bool) -> None:
         """Replace the folder with an empty index (its meta says why)."""
@@ -360,7 +367,7 @@ class LexicalIndex:
     # -- query building ----------------------------------------------------------
 
     def _terms(self, text: str) -> list[str]:
-        return list(self.text.analyze(text))
+        return self.text.analyze(text)
 
     def _field_match(self, field: str, tokens: list[str | tuple[int, str]]) -> tantivy.Query:
         if len(tokens) == 1 and isinstance(tokens[0], str):

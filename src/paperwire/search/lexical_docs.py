@@ -13,6 +13,7 @@ import tantivy
 
 from paperwire.latex import latex_to_text
 from paperwire.models import category_keys
+from paperwire.search.index_text import index_text
 from paperwire.store.codec import ENCODED_COLUMNS, EncodedRow
 
 NO_DAY = -1  # day value of papers without any date
@@ -89,13 +90,13 @@ _DAYS = (_COLUMN["listing_date"], _COLUMN["hf_date"], _COLUMN["submitted"])
 def row_document(row: EncodedRow) -> tantivy.Document:
     """The document of a paper, from its stored row (codec.encode_paper): built from the
     row as written, so an import indexes what it stored without reading it back, and the
-    digest is the row's own content hash."""
+    digest is the row's own content hash. Texts are indexed as index_text reads them."""
     day = row[_DAYS[0]] or row[_DAYS[1]] or row[_DAYS[2]]
     doc = tantivy.Document(
         arxiv_id=row[_ID],
-        title=latex_to_text(row[_TITLE]),
-        abstract=latex_to_text(row[_ABSTRACT]),
-        authors=[latex_to_text(a["name"]) for a in orjson.loads(row[_AUTHORS])] or [""],
+        title=index_text(latex_to_text(row[_TITLE])),
+        abstract=index_text(latex_to_text(row[_ABSTRACT])),
+        authors=[index_text(latex_to_text(a["name"])) for a in orjson.loads(row[_AUTHORS])] or [""],
         category=category_terms(orjson.loads(row[_CATEGORIES])) or [""],
     )
     doc.add_integer("day", day_number(date.fromisoformat(day)) if day else NO_DAY)

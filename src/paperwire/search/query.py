@@ -23,7 +23,8 @@ Free words are OR'd and ranked (long natural-language queries still work); phras
 field items are required. Field items AND with each other. A word with a colon whose
 prefix is not a known field (``foo:bar``) is an error, unless quoted; ``3:1`` (prefix
 not a letter), URLs (``https://…``) and ``arXiv:…``/``doi:…`` identifiers are plain text.
-LaTeX in the query is read as the characters it stands for (``T\\"ornberg`` is Törnberg).
+LaTeX in the query is read as the characters it stands for (``T\\"ornberg`` is Törnberg),
+and the text in NFC without invisible characters (search/index_text.py).
 
 Pasted prose is searched, not refused: a quote without its partner (LaTeX's
 ````like this"``) is dropped, and in a query of PROSE_WORDS words or more an unknown
@@ -50,6 +51,7 @@ from paperwire.models import (
     check_id_month,
     read_arxiv_id,
 )
+from paperwire.search.index_text import normal_text
 
 # Longer input is refused, on every path (the HF-compatible API's own limit; a pasted
 # arXiv abstract, at most 1,920 characters, fits).
@@ -186,7 +188,8 @@ class _Reader:
     module docstring); `notes` says what was repaired."""
 
     def __init__(self, typed: str) -> None:
-        self.text = latex_to_text(_MATH_DELIMITER.sub(NOT_MATH, typed))
+        # In NFC without invisible characters, as the index holds text (index_text).
+        self.text = latex_to_text(_MATH_DELIMITER.sub(NOT_MATH, normal_text(typed)))
         self.items: list[Item] = []
         self.notes: list[str] = []
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from dataclasses import replace
 from datetime import date
 from typing import Any
@@ -115,6 +116,11 @@ def encode_paper(paper: Paper) -> EncodedRow:
     if b"\\u00" in dumped or b"\x7f" in dumped:  # JSON writes control characters as \u00XX
         values = _without_controls(values)
         dumped = orjson.dumps(values)
+    # Stored text is in NFC (é, not e + a combining accent), so one paper imported in
+    # either form is one row and one content hash; orjson writes non-ASCII as it is.
+    if not dumped.isascii() and (composed := _composed(values)) != values:
+        values = composed
+        dumped = orjson.dumps(values)
     digest = hashlib.blake2b(dumped, digest_size=16).hexdigest()
     return (*values, digest)
 
@@ -137,6 +143,14 @@ def _without_controls(values: tuple[Any, ...]) -> tuple[Any, ...]:
     authors = [{k: clean_text(v) for k, v in a.items()} for a in orjson.loads(out[_AUTHORS])]
     out[_AUTHORS] = orjson.dumps(authors).decode()
     return tuple(out)
+
+
+def _composed(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """`values` with every text in NFC (the same objects when they are). The JSON columns
+    are normalised as text, which gives the JSON of their normalised strings: the
+    characters of JSON's syntax (quotes, brackets, commas, colons, backslashes) compose
+    with none."""
+    return tuple(unicodedata.normalize("NFC", v) if isinstance(v, str) else v for v in values)
 
 
 def content_hash(paper: Paper) -> str:
