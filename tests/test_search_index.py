@@ -374,3 +374,36 @@ def test_a_serving_host_catches_up_while_idle_and_answers_its_first_query_curren
         newer = {r["id"] for r in later}  # 40 of its 59 candidates: some are among them
         assert newer & {hit["arxiv_id"] for hit in similar.json()}, similar.json()
         assert wanted["id"] in ids[:3], found.json()
+
+
+def test_a_server_rebuilds_an_index_that_needs_it_without_being_told(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """After an upgrade clears the index (a new schema version) or on a new host, `serve`
+    said "run `paperwire index rebuild`" until someone did: it rebuilds it now, in the
+    background, and its searches find every paper without the note."""
+    from fastapi.testclient import TestClient
+
+    from paperwire.web.app import create_app
+
+    with Service(settings) as filler:
+        filler.import_snapshot(write(tmp_path / "a.jsonl", read_records(0, 40)))
+    meta = settings.data_dir / "index" / "lexical" / "paperwire.json"
+    meta.write_text(json.dumps({"schema_version": 1}))  # as an older paperwire left it
+    here = settings.model_copy(
+        update={"lexical_catch_up_seconds": 0.2, "embed_in_background": False,
+                "recommend_warm_up": False}
+    )  # fmt: skip
+    wanted = read_records(0, 40)[-1]
+    with TestClient(create_app(here, background_jobs=True)) as client:
+        deadline = time.monotonic() + 30
+        while True:
+            asked = {"q": wanted["title"], "mode": "lexical"}
+            body = client.get("/api/v1/search", params=asked).json()
+            ids = [hit["paper"]["arxiv_id"] for hit in body["results"]]
+            if ids[:1] == [wanted["id"]] and not any("rebuil" in n for n in body["notes"]):
+                break
+            assert time.monotonic() < deadline, body["notes"]
+            time.sleep(0.2)
+    with Service(settings) as service:
+        assert index_ids(service) == live_ids(service)

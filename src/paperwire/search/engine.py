@@ -160,6 +160,7 @@ class SearchEngine:
         self._semantic_loader = semantic_loader
         self._semantic: tuple[SemanticSearcher | None, str] | None = None
         self.needs_rebuild = False
+        self.rebuilding = False  # the serve timer is rebuilding the index (_rebuild_if_needed)
         self.opening_catch_up = 0  # papers re-indexed when the lexical index was opened
         self._stems: dict[str, list[str]] = {}
         self._pool: ThreadPoolExecutor | None = None
@@ -193,9 +194,34 @@ class SearchEngine:
 
     def _catch_up_every(self, interval: float) -> None:
         self._catch_up_quietly()  # opens the index at once (its opening catch-up)
+        self._rebuild_if_needed()
         while not self._timer_stop.wait(interval):
             self._caught_up_at = time.monotonic()
             self._catch_up_quietly()
+            self._rebuild_if_needed()
+
+    def _rebuild_if_needed(self) -> None:
+        """Rebuild, on the timer's thread, an index that was never in sync with a
+        non-empty store (cleared for being of an older version or damaged, or new on this
+        host), so that a server needs no `paperwire index rebuild` after an upgrade.
+        Another process holding the index (its own rebuild, an import) defers it: the
+        next catch-up sees that process's work."""
+        if not self.needs_rebuild:
+            return
+        self.rebuilding = True
+        started = time.monotonic()
+        LOG.info("rebuilding the search index in the background (searches say so meanwhile)")
+        try:
+            count = self.rebuild(wait=0.0)
+        except IndexBusy:
+            LOG.info("search index rebuild deferred: another process holds the index")
+        except Exception:  # the next tick retries; queries keep the index as it is
+            LOG.exception("could not rebuild the search index")
+        else:
+            took = time.monotonic() - started
+            LOG.info("rebuilt the search index: %d papers in %.1f s", count, took)
+        finally:
+            self.rebuilding = False
 
     def close(self) -> None:
         if self._timer is not None:
@@ -313,10 +339,12 @@ class SearchEngine:
         if missing:
             self.lexical.delete(missing, wait=wait)
 
-    def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
+    def rebuild(
+        self, progress: Callable[[int], None] | None = None, wait: float = LOCK_WAIT_SECONDS
+    ) -> int:
         started = datetime.now(UTC)
         try:
-            count = self.lexical.rebuild_rows(self.store.iter_rows(), progress)
+            count = self.lexical.rebuild_rows(self.store.iter_rows(), progress, wait=wait)
         except ValueError as exc:  # damage the opening did not see: start from empty
             if not is_damage(exc):
                 raise
@@ -447,6 +475,8 @@ class SearchEngine:
         return analyzer.analyze(clause.text)
 
     def _rebuild_note(self) -> str:
+        if self.rebuilding:
+            return "the search index is being rebuilt; word matches return when it is done"
         if self.lexical.damaged:
             return f"the search index was damaged and has been cleared; {REBUILD_HINT}"
         if self.lexical.outdated:

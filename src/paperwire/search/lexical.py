@@ -347,10 +347,14 @@ class LexicalIndex:
         return self.rebuild_rows(rows, progress)
 
     def rebuild_rows(
-        self, batches: Iterable[Sequence[EncodedRow]], progress: Progress | None = None
+        self,
+        batches: Iterable[Sequence[EncodedRow]],
+        progress: Progress | None = None,
+        wait: float = LOCK_WAIT_SECONDS,
     ) -> int:
         """rebuild from stored rows (codec.encode_paper's tuples, as the store reads them
-        back without decoding)."""
+        back without decoding); IndexBusy when another writer holds the index for longer
+        than `wait` seconds."""
         total = 0
 
         def work(writer: tantivy.IndexWriter) -> None:
@@ -361,7 +365,7 @@ class LexicalIndex:
                 if progress:
                     progress(len(batch))
 
-        self._commit(work, heap=REBUILD_HEAP, threads=1)
+        self._commit(work, heap=REBUILD_HEAP, threads=1, wait=wait)
         return total
 
     # -- query building ----------------------------------------------------------
