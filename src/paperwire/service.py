@@ -52,6 +52,7 @@ from paperwire.sources.arxiv_api import NotArxivIds, request_ids
 from paperwire.sources.http import PoliteClient, SourceError
 from paperwire.store import Store, WriteRefused, open_store, write_refused
 from paperwire.store.accounts import AccountStore
+from paperwire.store.outage import failure_reason
 from paperwire.store.paper_keys import PaperKeys
 
 if TYPE_CHECKING:
@@ -169,7 +170,7 @@ class Service:
         except BaseException as exc:
             refused = write_refused(exc)
             if refused is None:
-                self.store.finish_run(run, report, error=f"{type(exc).__name__}: {exc}")
+                self.store.finish_run(run, report, error=failure_reason(exc))
                 raise
             refused = WriteRefused(
                 f"{refused}; everything committed before it is kept: free some space and "
