@@ -202,7 +202,9 @@ def test_a_data_dir_that_cannot_be_created_is_one_clear_error(
         args += ["--config", str(config)]
     else:
         args += ["--data-dir", str(path)]
-    done = subprocess.run([*args, "stats"], env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [*args, "import", str(KAGGLE_FILE)], env=env, capture_output=True, text=True
+    )
     assert "Traceback" not in done.stderr
     if given_by == "option" and where == "a file":  # click's own check of the option
         assert done.returncode == 2 and "is a file" in done.stderr
@@ -210,6 +212,57 @@ def test_a_data_dir_that_cannot_be_created_is_one_clear_error(
     assert done.returncode == 1, done.stderr
     (line,) = done.stderr.strip().splitlines()
     assert f"data_dir {path}" in line and "PAPERWIRE_DATA_DIR" in line
+
+
+READING_COMMANDS = [
+    ("stats",),
+    ("rejects",),
+    ("search", "graph"),
+    ("daily",),
+    ("embed",),
+    ("index", "rebuild"),
+    ("subscribers", "list"),
+    ("subscribers", "remove", "ada@example.org"),
+    ("digest", "status"),
+    ("digest", "run"),
+    ("match-library", str(KAGGLE_FILE)),
+]
+
+
+@pytest.mark.parametrize("command", READING_COMMANDS, ids=" ".join)
+def test_a_command_over_stored_data_refuses_a_missing_data_dir(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    """A mistyped --data-dir made the directory and an empty database, and the command
+    answered over nothing (0 papers, no results) without a word."""
+    typo = tmp_path / "paperwire-dat"
+    done = run_cli(*command, data_dir=typo)
+    assert done.returncode == 1, done.stdout + done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert f"no database at {typo / 'paperwire.db'} (data_dir {typo}, which does not exist)" in line
+    assert "--data-dir" in line and "paperwire import FILE" in line
+    assert not typo.exists()
+
+
+def test_serve_on_a_fresh_machine_says_it_makes_a_new_installation(tmp_path: Path) -> None:
+    """`make serve` on a fresh machine still serves (the data dir is made), and says so:
+    a mistyped data_dir is not silent there either."""
+    fresh = tmp_path / "paperwire-data"
+    env = {**os.environ, "PAPERWIRE_EMBED_IN_BACKGROUND": "0", "PAPERWIRE_RECOMMEND_WARM_UP": "0"}
+    command = [*PAPERWIRE, "--data-dir", str(fresh), "serve", "--port", "0"]
+    proc = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        said = [proc.stdout.readline() for _ in range(2)]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert said[0].startswith(f"note: there is no database at {fresh / 'paperwire.db'}"), said
+    assert "serving a new, empty installation" in said[0]
+    assert said[1].startswith("paperwire serving on http://"), said
+    assert (fresh / "paperwire.db").exists()
 
 
 def daily_record(arxiv_id: str, title: str) -> str:
