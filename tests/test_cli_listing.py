@@ -186,5 +186,6 @@ def test_daily_trending_matches_the_api_and_bad_input_is_a_clear_error(
     bad = CliRunner().invoke(cli, [*base, "daily", "--date", "2025-13-01"])
     assert bad.exit_code == 2 and "2025-13-01" in bad.output
     empty = Settings(data_dir=settings.data_dir / "empty")
+    empty.data_dir.mkdir()  # an installation without papers yet (none at all: refused)
     none = CliRunner().invoke(cli, ["--data-dir", str(empty.data_dir), "daily"])
     assert none.exit_code == 1 and "no papers yet" in none.output

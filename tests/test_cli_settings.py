@@ -261,3 +261,20 @@ def test_a_role_without_privileges_is_told_which_grant_is_missing(
     said = " ".join(midway.stderr.split())
     assert "permission denied for table" in said and "missing grant GRANT SELECT ON TABLE" in said
     assert len(midway.stderr.strip().splitlines()) == 1, midway.stderr
+
+
+def test_settings_show_what_an_unset_path_setting_stands_for(tmp_path: Path) -> None:
+    """Unset, database_url and model_dir were shown as "None", though paperwire uses a
+    SQLite file and a folder under data_dir; an unset optional setting said "None" too."""
+    shown = paperwire("settings", env={"PAPERWIRE_DATA_DIR": str(tmp_path)})
+    assert shown.returncode == 0, shown.stderr
+    values = dict(line.split("  # ", 1)[0].split(" = ", 1) for line in shown.stdout.splitlines())
+    db = tmp_path / "paperwire.db"
+    assert values["database_url"] == f"sqlite:///{db} (default: SQLite in data_dir)"
+    assert values["model_dir"] == f"{tmp_path / 'models'} (default: data_dir/models)"
+    assert values["smtp_user"] == values["smtp_ca_file"] == "(not set)"
+    assert "None" not in values.values()
+    as_json = json.loads(
+        paperwire("settings", "--json", env={"PAPERWIRE_DATA_DIR": str(tmp_path)}).stdout
+    )
+    assert as_json["database_url"] is None and as_json["model_dir"] is None  # what was given

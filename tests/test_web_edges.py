@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import date, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -166,6 +167,34 @@ def test_admin_endpoint_speaks_json_and_wants_bearer(live: Live) -> None:
             r = client.get("/admin/digest/status", headers=header)
             assert r.status_code == 401 and "Bearer" in r.json()["error"], header
             assert r.headers["www-authenticate"] == "Bearer"
+
+
+def documented_answers(client: httpx.Client, path: str) -> dict[str, Any]:
+    """The responses /openapi.json documents for GET `path`."""
+    return dict(client.get("/openapi.json").json()["paths"][path]["get"]["responses"])
+
+
+def test_admin_status_documents_every_answer_it_gives(live: Live) -> None:
+    """/openapi.json listed only 200 (and the 400 of every route) for the admin status,
+    which answers 401 to a missing or wrong token, 404 while no admin_token is set (see
+    test_web_schemathesis) and, as every route over the database, 503 while it is down."""
+    with httpx.Client(base_url=live.url) as client:
+        answered = {
+            client.get("/admin/digest/status", headers=headers, params=params).status_code
+            for headers, params in (
+                ({"authorization": "Bearer admin-secret"}, {}),
+                ({"authorization": "Bearer admin-secret"}, {"limit": "0"}),
+                ({"authorization": "Bearer nope"}, {}),
+            )
+        }
+        documented = documented_answers(client, "/admin/digest/status")
+    assert answered == {200, 400, 401}
+    assert set(documented) == {"200", "400", "401", "404", "503"}
+    error = {"$ref": "#/components/schemas/ErrorOut"}
+    for status in ("401", "404", "503"):
+        assert documented[status]["content"]["application/json"]["schema"] == error, status
+    assert "WWW-Authenticate" in documented["401"]["headers"]
+    assert "Retry-After" in documented["503"]["headers"]
 
 
 def test_daily_feed_categories_in_any_case(live: Live) -> None:

@@ -131,3 +131,12 @@ def test_api_signed_in_with_csrf_never_answers_5xx(live: Live, mailbox: Mailbox)
         fuzz(result.ok(), 15, check, session=session, headers=headers)
     assert seen["GET /api/v1/votes"] == {200}  # the session is really signed in
     assert 200 in seen["GET /api/v1/search"] and 400 in seen["GET /api/v1/search"]
+
+
+def test_admin_status_without_an_admin_token_is_a_documented_404(live: Live) -> None:
+    """No admin_token set: the admin API is off, and says so in the 404 it documents."""
+    with httpx.Client(base_url=live.url) as client:
+        off = client.get("/admin/digest/status", headers={"authorization": "Bearer x"})
+        documented = client.get("/openapi.json").json()["paths"]["/admin/digest/status"]
+    assert off.status_code == 404 and "PAPERWIRE_ADMIN_TOKEN" in off.json()["error"]
+    assert "404" in documented["get"]["responses"]

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from paperwire.config import Settings
-from paperwire.store import StoreError, open_store, sqlite_file
+from paperwire.data_dir import SET_IT, missing_database
+from paperwire.store import StoreError, open_store
 from paperwire.store import backup as db_backup
 
 MANIFEST = "manifest.json"
@@ -98,20 +99,9 @@ def _refuse_missing_database(settings: Settings) -> None:
     """A SQLite database that is not there is a mistyped data_dir, not an empty
     installation: opening it would create it (and the data dir) and back up nothing.
     An existing but empty PostgreSQL database is backed up as it is."""
-    database = sqlite_file(settings.resolved_database_url)
-    if database is None or database.exists():
-        return
-    where = (
-        "database_url"
-        if settings.database_url
-        else f"data_dir {settings.data_dir}"
-        + ("" if Path(settings.data_dir).is_dir() else ", which does not exist")
-    )
-    raise BackupError(
-        f"nothing to back up: there is no database at {database} ({where}); set "
-        "PAPERWIRE_DATA_DIR, --data-dir or data_dir in the --config file (or database_url) "
-        "to the installation to back up"
-    )
+    missing = missing_database(settings)
+    if missing is not None:
+        raise BackupError(f"nothing to back up: {missing}; {SET_IT} to the installation to back up")
 
 
 def _backup_folder(target: Path) -> Path:

@@ -410,9 +410,15 @@ class Settings(BaseSettings):
 
     def shown(self) -> dict[str, str]:
         """Every setting's value as text to print: secrets hidden, and the password in
-        database_url."""
+        database_url; an unset database_url or model_dir as what is used instead."""
         values = self.model_dump()
-        return {name: shown_value(name, values[name]) for name in type(self).model_fields}
+        shown = {name: shown_value(name, values[name]) for name in type(self).model_fields}
+        if self.database_url is None:
+            url = shown_database_url(self.resolved_database_url)
+            shown["database_url"] = f"{url} (default: SQLite in data_dir)"
+        if self.model_dir is None:
+            shown["model_dir"] = f"{self.resolved_model_dir} (default: data_dir/models)"
+        return shown
 
     def shown_json(self) -> dict[str, Any]:
         """Every setting's value as JSON takes it (numbers, booleans, null), secrets and
@@ -462,7 +468,7 @@ def shown_value(name: str, value: Any) -> str:
         return HIDDEN
     if name == "database_url" and value:
         return shown_database_url(str(value))
-    return str(value)
+    return "(not set)" if value is None else str(value)
 
 
 def shown_database_url(url: str) -> str:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from paperwire import harvest, listing
 from paperwire.bidi import shown_text
 from paperwire.config import Settings
+from paperwire.data_dir import make_data_dir, refuse_missing_data_dir
 from paperwire.digest.digests import Digests
 from paperwire.graphemes import clip
 from paperwire.ingest import (
@@ -53,6 +54,7 @@ from paperwire.sources.arxiv_api import NotArxivIds, request_ids
 from paperwire.sources.http import PoliteClient, SourceError
 from paperwire.store import Store, WriteRefused, open_store, write_refused
 from paperwire.store.accounts import AccountStore
+from paperwire.store.outage import failure_reason
 from paperwire.store.paper_keys import PaperKeys
 
 if TYPE_CHECKING:
@@ -72,33 +74,18 @@ class PaperNotFound(LookupError):
     """No paper with that id is stored."""
 
 
-class DataDirUnusable(RuntimeError):
-    """The data_dir setting names a directory that cannot be created; the message says
-    which, why, and where the setting comes from."""
-
-    def __init__(self, path: Path, exc: OSError):
-        in_the_way = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
-        reason = f"{in_the_way} is a file" if in_the_way else (exc.strerror or str(exc)).lower()
-        super().__init__(
-            f"data_dir {path} cannot be created as the data directory: {reason}. Set "
-            "PAPERWIRE_DATA_DIR, --data-dir or data_dir in the --config file to a directory "
-            "paperwire may create"
-        )
-
-
-def _make_data_dir(path: Path) -> None:
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DataDirUnusable(path, exc) from exc
-
-
 class Service:
     """Owns the store, the search indexes and the digests for one Settings."""
 
-    def __init__(self, settings: Settings, store: Store | None = None) -> None:
+    def __init__(
+        self, settings: Settings, store: Store | None = None, *, create: bool = True
+    ) -> None:
+        """`create`: make the data directory (and an empty database) when missing; False
+        for a command that only reads or works over stored data: NoDatabase then."""
         self.settings = settings
-        _make_data_dir(settings.data_dir)
+        if not create and store is None:
+            refuse_missing_data_dir(settings)
+        make_data_dir(settings.data_dir)
         self.store = store or open_store(settings.resolved_database_url)
         self._semantic_index: SemanticIndex | None = None
         self._search: SearchEngine | None = None
@@ -170,7 +157,7 @@ class Service:
         except BaseException as exc:
             refused = write_refused(exc)
             if refused is None:
-                self.store.finish_run(run, report, error=f"{type(exc).__name__}: {exc}")
+                self.store.finish_run(run, report, error=failure_reason(exc))
                 raise
             refused = WriteRefused(
                 f"{refused}; everything committed before it is kept: free some space and "

@@ -10,9 +10,10 @@ import click
 from pydantic import ValidationError
 
 from paperwire.config import Settings, unknown_environment
+from paperwire.data_dir import DataDirUnusable, NoDatabase
 from paperwire.listing import ListingError, parse_day
 from paperwire.logs import configure_logging
-from paperwire.service import DataDirUnusable, Service
+from paperwire.service import Service
 from paperwire.store import StoreError
 
 MAX_ROWS = 100_000  # the most rows a --limit may ask a listing command for
@@ -22,10 +23,12 @@ class Context:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
-    def service(self) -> Service:
+    def service(self, *, create: bool = False) -> Service:
+        """The Service of these settings. `create`: for a command that adds data, which
+        makes a missing data directory; the others refuse it (a mistyped data_dir)."""
         try:
-            return Service(self.settings)
-        except (StoreError, DataDirUnusable) as exc:
+            return Service(self.settings, create=create)
+        except (StoreError, DataDirUnusable, NoDatabase) as exc:
             raise click.ClickException(str(exc)) from exc
 
 

@@ -100,7 +100,7 @@ def subscribers_add(ctx: Context, /, email: str, **given: Any) -> None:
     """
     from paperwire.digest.digests import SubscriptionError
 
-    with ctx.service() as service:
+    with ctx.service(create=True) as service:
         try:
             sub = service.digest.add_subscriber(email, _preferences(**given))
         except SubscriptionError as exc:

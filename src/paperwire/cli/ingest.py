@@ -54,7 +54,7 @@ def import_cmd(ctx: Context, files: tuple[Path, ...]) -> None:
     """
     damaged: list[str] = []
     running: list[str] = []
-    with ctx.service() as service, interruptible():
+    with ctx.service(create=True) as service, interruptible():
         for path in files:
             start = time.perf_counter()
             try:
@@ -302,7 +302,7 @@ def harvest(
         raise click.BadParameter("--until is before --since", param_hint="--until")
     start = time.perf_counter()
     with (
-        ctx.service() as service,
+        ctx.service(create=True) as service,
         interruptible(),
         source_errors(),
         progress_bar("harvest OAI-PMH", None) as advance,
@@ -336,7 +336,7 @@ def fetch(ctx: Context, ids: tuple[str, ...], query: str | None, max_results: in
         raise click.UsageError("give arXiv IDs or --query (one of the two)")
     start = time.perf_counter()
     with (
-        ctx.service() as service,
+        ctx.service(create=True) as service,
         interruptible(),
         source_errors(),
         progress_bar("fetch arXiv API", len(ids) or max_results) as advance,
@@ -371,7 +371,7 @@ def hf_daily_cmd(ctx: Context, day: date | None) -> None:
     chosen = day or datetime.now(UTC).date()
     start = time.perf_counter()
     with (
-        ctx.service() as service,
+        ctx.service(create=True) as service,
         interruptible(),
         source_errors(),
         progress_bar(f"HF daily papers {chosen}", None) as advance,

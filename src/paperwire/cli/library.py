@@ -36,7 +36,7 @@ def match_library_cmd(ctx: Context, file: Path, as_json: bool, fetch: bool) -> N
     """
     from paperwire.bibliography import LibraryFileError
 
-    with ctx.service() as service:
+    with ctx.service(create=fetch) as service:
         try:
             result = service.match_library(file.read_bytes(), file.name, fetch=fetch)
         except LibraryFileError as exc:

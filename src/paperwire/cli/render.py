@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
+from rich.measure import Measurement
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -23,7 +24,7 @@ from rich.text import Text
 from paperwire.bidi import isolated
 from paperwire.config import Settings
 from paperwire.digest.runner import ComposeReport, SendReport
-from paperwire.graphemes import clip
+from paperwire.graphemes import shorten
 from paperwire.latex import latex_to_text
 from paperwire.listing import Listing, Window
 from paperwire.models import IngestReport, Paper, Rejected, SearchPage, Subscriber, paper_day
@@ -150,21 +151,38 @@ def print_stats(data: dict[str, Any]) -> None:
         first, last = next(iter(dates)), next(reversed(dates))
         out.print(f"listing dates: {first} … {last} ({len(dates)} days)")
         print_counts("last 7 listing days", dict(list(dates.items())[-7:]))
-    runs = Table(title="recent ingest runs")
-    for name in ("source", "detail", "status", "started"):
-        runs.add_column(name, overflow="fold")  # narrow: folded onto more lines, never cut
-    for name in RUN_COUNTS:  # whole numbers under whole headers, however narrow
-        runs.add_column(name, justify="right", no_wrap=True, min_width=len(name))
-    for run in data["runs"]:
-        runs.add_row(
-            run["source"],
-            clip(str(run["detail"]), 40),
-            run["status"],
-            str(run["started_at"])[:19],
-            *(f"{run[n]:,}" for n in RUN_COUNTS),
-        )
-    out.print(runs)
+    print_runs(data["runs"])
     print_unfinished_runs(data["runs"])
+
+
+def print_runs(runs: list[dict[str, Any]]) -> None:
+    """The recent ingest runs: a column per count where that table fits the console whole;
+    narrower, each run's nonzero counts stacked in one cell and its time on two lines, so
+    that the text columns keep room to be read (not folded to a few letters)."""
+    table = _runs_table(runs, stacked=False)
+    if Measurement.get(out, out.options.update_width(10_000), table).maximum > out.width:
+        table = _runs_table(runs, stacked=True)
+    out.print(table)
+
+
+def _runs_table(runs: list[dict[str, Any]], *, stacked: bool) -> Table:
+    table = Table(title="recent ingest runs")
+    table.add_column("started", no_wrap=True)
+    table.add_column("source", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    for name in ("counts",) if stacked else RUN_COUNTS:  # whole numbers, whole headers
+        table.add_column(name, justify="left" if stacked else "right", no_wrap=True)
+    table.add_column("detail", overflow="fold", min_width=12)  # never cut: folded
+    for run in runs:
+        started = str(run["started_at"])[:19]
+        counts = [f"{run[name]:,}" for name in RUN_COUNTS]
+        if stacked:
+            started = started.replace(" ", "\n", 1)
+            kept = [f"{run[n]:,} {n}" for n in RUN_COUNTS if n == "new" or run[n]]
+            counts = ["\n".join(kept)]
+        detail = shorten(str(run["detail"]), 80, words=False)
+        table.add_row(started, run["source"], run["status"], *counts, Text(detail))
+    return table
 
 
 def print_unfinished_runs(recent: list[dict[str, Any]]) -> None:

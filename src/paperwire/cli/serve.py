@@ -7,9 +7,10 @@ import json
 import click
 
 from paperwire.cli.base import Context, cli, pass_ctx
-from paperwire.cli.render import console, out, print_settings
+from paperwire.cli.render import console, out, print_problem, print_settings
+from paperwire.data_dir import DataDirUnusable, missing_database
 from paperwire.logs import log_config
-from paperwire.service import DataDirUnusable, Service
+from paperwire.service import Service
 from paperwire.store import StoreError
 
 
@@ -66,12 +67,16 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int | None)
         check_port_free(settings.host, settings.port)
     except PortUnusable as exc:
         raise click.ClickException(str(exc)) from exc
+    missing = missing_database(settings)  # a fresh machine, or a mistyped data_dir
     try:  # each worker opens the store too: a bad data_dir or database is one clear line
         app = create_app(settings, background_jobs=True) if settings.workers == 1 else None
         if app is None:
             Service(settings).close()
     except (StoreError, DataDirUnusable) as exc:
         raise click.ClickException(str(exc)) from exc
+    if missing is not None:
+        message = f"note: {missing}: serving a new, empty installation made there "
+        print_problem(message + "(`paperwire import FILE` loads papers)", "yellow", one_line=True)
     console.print(f"paperwire serving on http://{settings.host}:{settings.port}/ (Ctrl-C stops)")
     if app is not None:
         uvicorn.run(

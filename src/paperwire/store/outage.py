@@ -1,20 +1,36 @@
 """Telling a database that cannot be reached (stopped, restarting, dropped, refusing
 connections) or that refuses this role from a bug: the web answers the first with 503 and
-one log line, the CLI with one line saying what to do (never the rows it was writing)."""
+one log line, the CLI with one line saying what to do (never the rows it was writing).
+Also the short reason an ingest run keeps for the error that ended it."""
 
 from __future__ import annotations
 
 import re
 
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError, StatementError
 
 INSUFFICIENT_PRIVILEGE = "42501"  # PostgreSQL's SQLSTATE for "permission denied"
 RESUMES = "the batches committed before it are kept and re-running the command resumes"
+REASON_LIMIT = 300  # characters of a failed run's reason
 
 
-def _first_line(exc: DBAPIError) -> str:
+def _first_line(exc: StatementError) -> str:
     first = str(exc.orig or exc).strip().splitlines()
     return first[0] if first else type(exc).__name__
+
+
+def failure_reason(exc: BaseException) -> str:
+    """The reason a run that `exc` ended keeps (and `stats` shows): its type and the first
+    line of its message; for a database statement the driver's own message, never
+    SQLAlchemy's text after it (the statement and `[parameters: …]`: the rows being
+    written). One line of at most REASON_LIMIT characters."""
+    if isinstance(exc, StatementError):
+        said = _first_line(exc)
+    else:
+        lines = str(exc).strip().splitlines()
+        said = lines[0] if lines else ""
+    reason = " ".join(f"{type(exc).__name__}: {said}".split())
+    return reason if len(reason) <= REASON_LIMIT else reason[: REASON_LIMIT - 1] + "…"
 
 
 def database_unavailable(exc: BaseException) -> str | None:

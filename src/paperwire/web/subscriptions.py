@@ -18,6 +18,7 @@ from paperwire.digest.scheduler import DigestScheduler
 from paperwire.mail import MAIL_DOWN, DeliveryError
 from paperwire.models import Subscriber
 from paperwire.service import Service
+from paperwire.web.schemas import ErrorOut
 
 
 @asynccontextmanager
@@ -236,7 +237,28 @@ def unsubscribe(request: Request, token: str = "") -> HTMLResponse:
     return _message(request, "Unsubscribed", f"{sub.email} will receive no more digests.")
 
 
-@router.get("/admin/digest/status")
+_TEXT = {"schema": {"type": "string"}}
+_STATUS_SHOWN = (
+    "Outbox counts by status, subscribers by status, and the retrying, failed and "
+    "in-flight messages with their SMTP replies."
+)
+ADMIN_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {"description": _STATUS_SHOWN},
+    401: {
+        "model": ErrorOut,
+        "description": "No `Authorization: Bearer <admin_token>`, or a wrong token.",
+        "headers": {"WWW-Authenticate": {**_TEXT, "description": "Bearer"}},
+    },
+    404: {"model": ErrorOut, "description": "The admin API is off: no admin_token is set."},
+    503: {
+        "model": ErrorOut,
+        "description": "The database is unavailable; try again shortly.",
+        "headers": {"Retry-After": {**_TEXT, "description": "Seconds to wait."}},
+    },
+}
+
+
+@router.get("/admin/digest/status", responses=ADMIN_ANSWERS)
 def digest_status(request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> Response:
     """Outbox counts and the retrying/failed messages with their SMTP replies.
     Needs `Authorization: Bearer <Settings.admin_token>`."""
