@@ -284,6 +284,41 @@ def test_migration_to_collection_keys_rekeys_and_keeps_clashing_names(tmp_path: 
         store.close()
 
 
+def test_migration_to_author_keys_rekeys_follows_and_joins_spellings(tmp_path: Path) -> None:
+    """Follows keyed at 0012 (accents and case folded, LaTeX and invisible characters
+    kept): after 0013 each is keyed by names.author_key and reads as it reads, and two
+    spellings of one name are one follow, the first followed."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = _at_revision(url, "0012_collection_keys")
+    follows = [  # (name as followed, its 0012 key, when)
+        ('P. T\\"ornberg', 'p t"ornberg', "2025-06-01 00:00:00"),
+        ("P. Törnberg", "p tornberg", "2025-06-02 00:00:00"),
+        ("\u202aAnn Lee\u202c", "\u202aann lee\u202c", "2025-06-03 00:00:00"),
+        ("Bo Li", "bo li", "2025-06-04 00:00:00"),
+    ]
+    with engine.begin() as conn:
+        for user in (1, 2):
+            conn.execute(
+                sa.text("INSERT INTO users (id, email, created_at) VALUES (:u, :e, :t)"),
+                {"u": user, "e": f"{user}@b.org", "t": follows[0][2]},
+            )
+        for user, (name, key, when) in [(1, f) for f in follows] + [(2, follows[1])]:
+            conn.execute(
+                sa.text("INSERT INTO author_follows VALUES (:u, :key, :name, :t)"),
+                {"u": user, "key": key, "name": name, "t": when},
+            )
+    engine.dispose()
+    store = open_store(url)
+    try:
+        library = LibraryStore(store.engine)
+        assert library.follows(1) == ["P. Törnberg", "Ann Lee", "Bo Li"]
+        assert library.follows(2) == ["P. Törnberg"]
+        assert not library.follow(1, "p tornberg")  # already followed
+        assert library.unfollow(1, "Ann Lee") and library.follows(1) == ["P. Törnberg", "Bo Li"]
+    finally:
+        store.close()
+
+
 def test_migration_to_collection_ids_keeps_every_item(tmp_path: Path) -> None:
     """A SQLite database made at 0010 with collections and items: after 0011 the items are
     all there, still cascade with their collection, and a deleted top id is not reused."""

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from paperwire.digest.compose import normalize_name
 from paperwire.digest.tokens import PaperAction, TokenError, check_paper_action
 from paperwire.models import (
     ApiToken,
@@ -28,6 +27,7 @@ from paperwire.models import (
     canonical_arxiv_id,
     clean_text,
 )
+from paperwire.names import author_key, has_visible, readable_name
 from paperwire.store import Store
 from paperwire.store.accounts import AccountStore
 from paperwire.store.api_tokens import ApiTokenStore
@@ -48,6 +48,7 @@ FOLLOWED_DAYS = (7, 30, 90, 365)
 RATINGS = {"up": 1, "down": -1, "none": 0}
 # bidi embeddings, overrides and isolates: they turn the text around them ("\u202egpj.exe")
 _BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+_NOT_IN_PHRASE = re.compile(r'["\\]')
 
 __all__ = [
     "DEFAULT_COLLECTION",
@@ -88,7 +89,7 @@ class LibraryMarks:
     followed: set[str] = field(default_factory=set)  # normalised author names
 
     def follows(self, name: str) -> bool:
-        return normalize_name(name) in self.followed
+        return author_key(name) in self.followed
 
 
 def without_dismissed(papers: list[Paper], ratings: dict[str, int]) -> tuple[list[Paper], int]:
@@ -111,7 +112,7 @@ def clean_name(
     name = unicodedata.normalize("NFC", " ".join(text.split()))
     if not name:
         raise LibraryError(f"the {what} is empty")
-    if not "".join(c for c in name if unicodedata.category(c) != "Cf").strip():
+    if not has_visible(name):
         raise LibraryError(f"the {what} has no visible characters")
     if len(name) > limit:
         raise LibraryError(f"the {what} is {len(name):,} characters; the limit is {limit}")
@@ -124,6 +125,13 @@ def clean_name(
             f"the {limit} allowed"
         )
     return name
+
+
+def clean_author(raw: str) -> str:
+    """A followed author's name as stored: readable (LaTeX as Unicode, invisible
+    characters dropped, see names.readable_name), checked as clean_name checks names
+    against the key it is compared by (names.author_key)."""
+    return clean_name(readable_name(clean_text(str(raw))), "author name", MAX_AUTHOR, author_key)
 
 
 def clean_note(raw: str) -> str:
@@ -314,7 +322,7 @@ class Library:
         return LibraryMarks(
             saved=self.store.saved_in(user_id, ids),
             ratings=self.store.ratings_of(user_id, ids),
-            followed={normalize_name(n) for n in self.store.follows(user_id)},
+            followed={author_key(n) for n in self.store.follows(user_id)},
         )
 
     def visible(self, user: User | None, papers: list[Paper]) -> tuple[list[Paper], int]:
@@ -331,14 +339,10 @@ class Library:
         return self.store.follows(user_id)
 
     def follow(self, user_id: int, name: str) -> bool:
-        return self.store.follow(
-            user_id, clean_name(name, "author name", MAX_AUTHOR, normalize_name)
-        )
+        return self.store.follow(user_id, clean_author(name))
 
     def unfollow(self, user_id: int, name: str) -> bool:
-        return self.store.unfollow(
-            user_id, clean_name(name, "author name", MAX_AUTHOR, normalize_name)
-        )
+        return self.store.unfollow(user_id, clean_author(name))
 
     def followed_papers(
         self, user: User, days: int = 30, per_author: int = 50
@@ -352,8 +356,10 @@ class Library:
         hidden = {i for i, r in self.store.ratings_of(user.id).items() if r < 0}
         out: list[tuple[str, list[Paper]]] = []
         for name in self.store.follows(user.id):
-            key = normalize_name(name)
-            phrase = " ".join(name.replace('"', " ").split())
+            key = author_key(name)
+            # the key as the phrase: no LaTeX left in it; quotes and backslashes (which
+            # would end the phrase or start LaTeX) as the spaces the index splits on
+            phrase = " ".join(_NOT_IN_PHRASE.sub(" ", key).split())
             query = f'au:"{phrase}" since:{since.isoformat()}'
             try:
                 hits = self.search(query, sort="date", page=1, per_page=per_author, mode="lexical")
@@ -364,7 +370,7 @@ class Library:
                 h.paper
                 for h in hits.hits
                 if h.paper.arxiv_id not in hidden
-                and any(normalize_name(a.name) == key for a in h.paper.authors)
+                and any(author_key(a.name) == key for a in h.paper.authors)
             ]
             out.append((name, papers))
         return out

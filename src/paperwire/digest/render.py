@@ -8,6 +8,7 @@ from html import escape
 
 from paperwire.latex import latex_to_text
 from paperwire.models import Digest, DigestSection, Paper
+from paperwire.names import readable_name
 
 ABSTRACT_CHARS = 280
 FONT = "font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif"
@@ -80,7 +81,7 @@ def _short(text: str, limit: int = ABSTRACT_CHARS) -> str:
 
 
 def _authors(paper: Paper, limit: int = 4) -> str:
-    names = [latex_to_text(a.name) for a in paper.authors]
+    names = [readable_name(a.name) for a in paper.authors]
     more = f" and {len(names) - limit} more" if len(names) > limit else ""
     return ", ".join(names[:limit]) + more
 

@@ -14,6 +14,7 @@ from paperwire.bibliography.export import bibtex_entry, citation_key
 from paperwire.bibliography.latex import latex_to_plain
 from paperwire.latex import latex_to_text, math_spans
 from paperwire.models import Paper, web_link
+from paperwire.names import readable_name
 
 
 def render(
@@ -42,7 +43,7 @@ def render(
 
 
 def author_line(paper: Paper, limit: int = 6) -> str:
-    names = [latex_to_text(a.name) for a in paper.authors]
+    names = [readable_name(a.name) for a in paper.authors]
     if len(names) > limit:
         return ", ".join(names[:limit]) + f" + {len(names) - limit} more"
     return ", ".join(names)
@@ -92,6 +93,7 @@ def template_filters() -> dict[str, Callable[..., Any]]:
     return {
         "author_line": author_line,
         "latex": latex_to_text,
+        "author_name": readable_name,  # what a follow button shows and sends
         "plain": latex_to_plain,  # <title>, where no KaTeX runs: math flattened too
         "preview": preview,
         "human_date": human_date,
