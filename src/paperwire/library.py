@@ -135,7 +135,11 @@ def clean_author(raw: str) -> str:
 
 
 def clean_note(raw: str) -> str:
+    """A note as stored: "" (no note) when nothing of it shows, whitespace or invisible
+    characters alone (zero-width spaces, bidi controls: names.has_visible)."""
     note = clean_text(str(raw)).replace("\r\n", "\n").strip()
+    if not has_visible(note):
+        return ""
     if len(note) > MAX_NOTE:
         raise LibraryError(f"a note may be at most {MAX_NOTE} characters")
     return note
