@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from fake_arxiv import FakeRemote
-from paperwire.bibliography import to_bibtex, to_csl_json
-from paperwire.bibliography.latex import title_key
+from paperwire.bibliography import parse_library, to_bibtex, to_csl_json
+from paperwire.bibliography.latex import latex_to_plain, title_key
 from paperwire.bibliography.matching import BY_DOI, BY_ID, BY_TITLE, FETCHED
 from paperwire.config import Settings
 from paperwire.models import Paper
@@ -46,6 +46,29 @@ def test_round_trip_of_real_papers_through_bibtex_and_csl_json(service: Service)
         assert result.malformed == [] and result.unmatched == []
         assert result.matched == wanted
         assert set(result.how.values()) == {BY_ID}
+
+
+def test_author_names_of_real_papers_split_and_read_back_as_written(service: Service) -> None:
+    """Real authors with a suffix (Robert W. Heath Jr., Hal Daumé III) are exported with
+    it as the CSL suffix, never as their family name (QA: "Jr." was the family); every
+    author, exported to BibTeX and CSL-JSON and read back, is the name as written."""
+    papers = all_papers(service)
+    suffixed = re.compile(r" (Jr\.?|Sr\.?|II|III|IV)$")
+    items = json.loads(to_csl_json(papers))
+    people = [(a.name, item["author"][n]) for p, item in zip(papers, items, strict=True)
+              for n, a in enumerate(p.authors)]  # fmt: skip
+    with_suffix = [(name, person) for name, person in people if suffixed.search(name)]
+    assert len(with_suffix) >= 2
+    for name, person in with_suffix:
+        assert person["suffix"] == suffixed.search(name).group(1), name  # type: ignore[union-attr]
+        assert name == " ".join((person["given"], person["family"], person["suffix"]))
+    assert not [p for _, p in people if suffixed.search(" " + p.get("family", ""))]
+    names = [[a.name for a in p.authors] for p in papers]
+    wanted = [tuple(w for a in ns if (w := " ".join(latex_to_plain(a).split()))) for ns in names]
+    for data, name in ((to_bibtex(papers).encode(), "x.bib"), (to_csl_json(papers), "x.json")):
+        got = [e.authors for e in parse_library(data, name).entries]
+        changed = [(w, g) for w, g in zip(wanted, got, strict=True) if w != g]
+        assert changed == [], (name, changed[:3])
 
 
 def test_titles_alone_find_the_same_papers(service: Service) -> None:
