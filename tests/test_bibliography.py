@@ -20,6 +20,7 @@ from paperwire.bibliography import (
     to_bibtex,
     to_csl_json,
 )
+from paperwire.bibliography.csl_markup import csl_plain, csl_rich
 from paperwire.bibliography.entries import arxiv_id, normalise_doi
 from paperwire.bibliography.export import citation_keys, split_name
 from paperwire.bibliography.latex import latex_to_plain, text_to_bibtex, title_key
@@ -558,3 +559,30 @@ def test_exports_carry_suffixes_as_suffixes() -> None:
         (["Hal"], ["Daum{\\'e}"], ["III"]),
         (["Martin", "Luther"], ["King"], ["Jr."]),
     ]
+
+
+def test_csl_json_titles_read_back_as_written_markup_or_not() -> None:
+    """QA: export wrote a title holding <b> as it is, the reader took it for CSL markup
+    and dropped it (and read &lt; as written): export and import now agree; a title
+    with real CSL markup (Zotero's) still reads as its text."""
+    titles = [
+        "The <b> tag considered harmful",
+        "DeepSeek-R1 Thoughtology: Let's <think> about LLM Reasoning",  # a real title
+        "Why &lt; is not &amp; in <i>XML</i>",
+        "<span <b>nested</b> x < y & z",
+    ]
+    papers = [_paper(f"2503.0001{n}", t, ["Bo Li"]) for n, t in enumerate(titles)]
+    exported = to_csl_json(papers)
+    assert json.loads(exported)[0]["title"] == "The &lt;b> tag considered harmful"
+    assert json.loads(exported)[1]["title"] == titles[1]  # nothing that reads as markup
+    entries = parse_library(exported, "x.json").entries
+    assert [e.title for e in entries] == titles
+    zotero = [{"id": "z", "title": "<i>Drosophila</i> genes &amp; <b>flies</b>"}]
+    assert parse_library(json.dumps(zotero).encode(), "z.json").entries[0].title == (
+        "Drosophila genes & flies"
+    )
+
+
+@given(st.text(alphabet=st.sampled_from(list("<>/&;ibspanu#x0 lt=\"'")), max_size=40))
+def test_csl_rich_text_escaping_reads_back_as_the_same_text(text: str) -> None:
+    assert csl_plain(csl_rich(text)) == text

@@ -88,6 +88,45 @@ def test_titles_alone_find_the_same_papers(service: Service) -> None:
         assert set(result.how.values()) == {BY_TITLE}
 
 
+MARKED_UP = [  # (text a title holds literally, where)
+    ("The <b> tag considered harmful: ", "before"),
+    (" with <i>in vivo</i> data", "after"),
+    (" for x<sub>2</sub> & y<sup>3</sup>", "after"),
+    ("Why &lt; is not &amp;: ", "before"),
+    (' <span class="nocase">as written</span>', "after"),
+    (" <span <b>nested</b>", "after"),
+]
+
+
+def test_a_csl_json_export_imported_into_a_fresh_library_matches_every_paper(
+    service: Service,
+) -> None:
+    """QA: a title holding CSL's own markup (a paper about the <b> tag) was exported as
+    written and read back with the "tags" dropped, and matched nothing by title. Real
+    papers, some titled so, exported with every id removed and imported into a new
+    reader's library: each is matched, by its title."""
+    papers = all_papers(service)
+    counts = Counter(title_key(p.title) for p in papers)
+    unique = [p for p in papers if counts[title_key(p.title)] == 1][:300]
+    marked = []
+    for n, (text, where) in enumerate(MARKED_UP * 3):
+        paper = unique[n]
+        title = text + paper.title if where == "before" else paper.title + text
+        marked.append(replace(paper, title=title, version=(paper.version or 1) + 1))
+    service.store.upsert_papers(marked)
+    papers = [*marked, *unique[len(marked) :]]
+    items = json.loads(to_csl_json(papers))
+    for item in items:
+        for field in ("id", "URL", "number", "DOI", "archive_location"):
+            item.pop(field)
+    reader = service.accounts.get_or_create_user("fresh@example.org")
+    report = service.import_library(reader.id, "Imported", json.dumps(items).encode(), "x.json")
+    assert report.match.unmatched == [] and report.match.malformed == []
+    assert report.match.matched == [p.arxiv_id for p in papers]
+    assert set(report.match.how.values()) == {BY_TITLE}
+    assert report.added is not None and report.added.added == len(papers)
+
+
 def test_id_then_doi_then_title_duplicates_and_unmatched(service: Service) -> None:
     first, second, third, gone = all_papers(service)[:4]
     service.store.upsert_papers([replace(second, doi="10.1234/Some.Journal.5")])

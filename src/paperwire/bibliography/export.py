@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from paperwire.bibliography.csl_markup import csl_rich
 from paperwire.bibliography.latex import latex_to_plain, text_to_bibtex
 from paperwire.bibliography.names import person_name
 from paperwire.models import Paper
@@ -118,7 +119,8 @@ def to_bibtex(papers: list[Paper]) -> str:
 
 
 def csl_item(paper: Paper, key: str) -> dict[str, Any]:
-    """A CSL-JSON item as Zotero writes arXiv preprints; titles rendered to Unicode."""
+    """A CSL-JSON item as Zotero writes arXiv preprints; titles rendered to Unicode, with
+    what CSL would read as markup (a title about the <b> tag) escaped (csl_markup)."""
     authors: list[dict[str, str]] = []
     for author in paper.authors:
         parts = person_name(latex_to_plain(author.name))
@@ -131,9 +133,9 @@ def csl_item(paper: Paper, key: str) -> dict[str, Any]:
     item: dict[str, Any] = {
         "id": key,
         "type": "article-journal" if paper.journal_ref else "article",
-        "title": latex_to_plain(paper.title),
+        "title": csl_rich(latex_to_plain(paper.title)),
         "author": authors,
-        "abstract": latex_to_plain(paper.abstract),
+        "abstract": csl_rich(latex_to_plain(paper.abstract)),
         "URL": paper.abs_url,
         "number": f"arXiv:{paper.arxiv_id}",
         "publisher": "arXiv",
@@ -149,7 +151,7 @@ def csl_item(paper: Paper, key: str) -> dict[str, Any]:
     if paper.primary_category:
         item["keyword"] = ", ".join(paper.categories)
     if paper.journal_ref:
-        item["container-title"] = latex_to_plain(paper.journal_ref)
+        item["container-title"] = csl_rich(latex_to_plain(paper.journal_ref))
     return item
 
 

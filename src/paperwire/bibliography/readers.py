@@ -16,6 +16,7 @@ from typing import Any
 from bibtexparser.entrypoint import parse_string
 from bibtexparser.model import DuplicateBlockKeyBlock, Entry, ParsingFailedBlock
 
+from paperwire.bibliography.csl_markup import csl_plain
 from paperwire.bibliography.entries import (
     LibraryEntry,
     LibraryFileError,
@@ -43,7 +44,6 @@ _EXTENSIONS = {
 _BIBTEX_START = re.compile(r"^\s*@\s*[A-Za-z]+\s*[{(]", re.MULTILINE)
 _RIS_TAG = re.compile(r"^([A-Z][A-Z0-9])  -(?: (.*))?$")
 _NO_ID = "no title, arXiv id or DOI"
-_CSL_MARKUP = re.compile(r"</?(?:i|b|sup|sub|span)(?:\s[^<>]*)?>")  # CSL rich text in titles
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32-le"),
     (codecs.BOM_UTF32_BE, "utf-32-be"),
@@ -345,7 +345,7 @@ def _from_csl_item(item: dict[str, Any], number: int) -> LibraryEntry:
         f"{_csl_key(item) or '(no id)'} (item {number})",
         [*_csl_texts(item.get("arxiv")), *_csl_texts(item.get("URL")), _csl_key(item)],
         _csl_text(item.get("DOI")),
-        _CSL_MARKUP.sub("", title) if title else None,
+        csl_plain(title) if title else None,
         _csl_authors(item.get("author")),
         _csl_year(item.get("issued")),
         (t for f in text_fields for t in _csl_texts(item.get(f))),
