@@ -29,6 +29,8 @@ NAMES = [
     ("Pat O'Brien", "Pat O'Brien"),
     ("Luca D'Incà", "Luca D'Incà"),
     ("\u202aAnn\u200b Lee\u202c", "Ann Lee"),  # bidi embedding, zero-width space
+    ('Dwayne "The Rock" Johnson', 'Dwayne "The Rock" Johnson'),  # quotes in the phrase
+    ("Peter St\\ütz", "Peter St\\ütz"),  # a real record's: a backslash LaTeX does not read
 ]
 PAPERS = [
     listed_paper(n, f"Paper number {n} on topic {n}", [written, "Co Author"], DAY)
