@@ -10,6 +10,7 @@ from datetime import date
 
 import bibtexparser
 import pytest
+from bibtexparser.middlewares import SeparateCoAuthors, SplitNameParts
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -20,9 +21,11 @@ from paperwire.bibliography import (
     to_bibtex,
     to_csl_json,
 )
+from paperwire.bibliography.csl_markup import csl_plain, csl_rich
 from paperwire.bibliography.entries import arxiv_id, normalise_doi
 from paperwire.bibliography.export import citation_keys, split_name
 from paperwire.bibliography.latex import latex_to_plain, text_to_bibtex, title_key
+from paperwire.bibliography.names import person_name
 from paperwire.models import Author, Paper
 
 BIBTEX = rb"""% a Zotero/Google Scholar style file with good, duplicate and broken entries
@@ -514,3 +517,108 @@ def test_unicode_files_with_a_byte_order_mark_are_read(encoding: str) -> None:
     ]
     with pytest.raises(LibraryFileError, match="starts as UTF-16-LE but is not"):
         parse_library(b"\xff\xfe" + "2401.00001".encode("utf-16-le") + b"\x00", "ids.txt")
+
+
+# -- personal names: given, family, suffix ---------------------------------------------
+
+# (as written, (given, family, suffix)); Hal Daumé III and Robert W. Heath Jr. are real
+# arXiv authors (the shared daily file)
+NAME_FORMS = [
+    ("Smith, John", ("John", "Smith", "")),
+    ("John Smith", ("John", "Smith", "")),
+    ("King, Jr., Martin Luther", ("Martin Luther", "King", "Jr.")),
+    ("Martin Luther King, Jr.", ("Martin Luther", "King", "Jr.")),
+    ("Martin Luther King Jr.", ("Martin Luther", "King", "Jr.")),
+    ("Hal Daumé III", ("Hal", "Daumé", "III")),
+    ("Robert W. Heath Jr.", ("Robert W.", "Heath", "Jr.")),
+    ("van Beethoven, Ludwig", ("Ludwig", "van Beethoven", "")),
+    ("Ludwig van Beethoven", ("Ludwig", "van Beethoven", "")),
+    ("Plato", ("", "Plato", "")),
+]
+
+
+@pytest.mark.parametrize(("written", "parts"), NAME_FORMS)
+def test_names_split_into_given_family_and_suffix(
+    written: str, parts: tuple[str, str, str]
+) -> None:
+    name = person_name(written)
+    assert (name.given, name.family, name.suffix) == parts
+    assert split_name(written) == parts[:2]
+
+
+def test_every_reader_reads_names_in_every_form_in_reading_order() -> None:
+    """QA: CSL-JSON's "Smith, John" stayed "Smith, John"; BibTeX's "King, Jr., Martin
+    Luther" became "Jr., Martin Luther King"; RIS's "King, Martin Luther, Jr." became
+    "Martin Luther, Jr. King"; CSL name parts lost their suffix and particles."""
+    reading = [" ".join(p for p in parts if p) for _, parts in NAME_FORMS]
+    csl = [{"id": "x", "title": "A title", "author": [w for w, _ in NAME_FORMS]}]
+    csl[0]["author"] += [
+        {"family": "King", "given": "Martin Luther", "suffix": "Jr."},
+        {"family": "Beethoven", "given": "Ludwig", "non-dropping-particle": "van"},
+        {"literal": "Smith, John & Sons"},  # a literal is never split
+    ]
+    authors = parse_library(json.dumps(csl).encode(), "x.json").entries[0].authors
+    assert authors == (
+        *reading,
+        "Martin Luther King Jr.",
+        "Ludwig van Beethoven",
+        "Smith, John & Sons",
+    )
+    names = " and ".join(w for w, _ in NAME_FORMS)
+    bib = f"@misc{{x,\n  title = {{A title}},\n  author = {{{names}}}\n}}\n"
+    assert parse_library(bib.encode(), "x.bib").entries[0].authors == tuple(reading)
+    ris = "TY  - JOUR\nTI  - A title\nAU  - King, Martin Luther, Jr.\nAU  - Smith, John\nER  - \n"
+    parsed = parse_library(ris.encode(), "x.ris").entries[0]
+    assert parsed.authors == ("Martin Luther King Jr.", "John Smith")
+
+
+def test_exports_carry_suffixes_as_suffixes() -> None:
+    """QA: "Hal Daumé III" was exported with family name "III" (cited as iii2025…) and
+    "Martin Luther King Jr." with family "Jr."; both read back as the same names."""
+    paper = _paper("2503.00009", "Deep learning", ["Hal Daumé III", "Martin Luther King Jr."])
+    item = json.loads(to_csl_json([paper]))[0]
+    assert item["author"] == [
+        {"family": "Daumé", "given": "Hal", "suffix": "III"},
+        {"family": "King", "given": "Martin Luther", "suffix": "Jr."},
+    ]
+    assert citation_keys([paper]) == ["daume2025deep"]
+    bib = to_bibtex([paper])
+    assert "Daum{\\'e}, III, Hal and King, Jr., Martin Luther" in bib
+    for data, name in ((bib.encode(), "x.bib"), (to_csl_json([paper]), "x.json")):
+        entry = parse_library(data, name).entries[0]
+        assert entry.authors == ("Hal Daumé III", "Martin Luther King Jr."), name
+    fields = bibtexparser.parse_string(
+        bib, append_middleware=[SeparateCoAuthors(), SplitNameParts()]
+    )
+    people = fields.entries[0]["author"]
+    assert [(p.first, p.last, p.jr) for p in people] == [
+        (["Hal"], ["Daum{\\'e}"], ["III"]),
+        (["Martin", "Luther"], ["King"], ["Jr."]),
+    ]
+
+
+def test_csl_json_titles_read_back_as_written_markup_or_not() -> None:
+    """QA: export wrote a title holding <b> as it is, the reader took it for CSL markup
+    and dropped it (and read &lt; as written): export and import now agree; a title
+    with real CSL markup (Zotero's) still reads as its text."""
+    titles = [
+        "The <b> tag considered harmful",
+        "DeepSeek-R1 Thoughtology: Let's <think> about LLM Reasoning",  # a real title
+        "Why &lt; is not &amp; in <i>XML</i>",
+        "<span <b>nested</b> x < y & z",
+    ]
+    papers = [_paper(f"2503.0001{n}", t, ["Bo Li"]) for n, t in enumerate(titles)]
+    exported = to_csl_json(papers)
+    assert json.loads(exported)[0]["title"] == "The &lt;b> tag considered harmful"
+    assert json.loads(exported)[1]["title"] == titles[1]  # nothing that reads as markup
+    entries = parse_library(exported, "x.json").entries
+    assert [e.title for e in entries] == titles
+    zotero = [{"id": "z", "title": "<i>Drosophila</i> genes &amp; <b>flies</b>"}]
+    assert parse_library(json.dumps(zotero).encode(), "z.json").entries[0].title == (
+        "Drosophila genes & flies"
+    )
+
+
+@given(st.text(alphabet=st.sampled_from(list("<>/&;ibspanu#x0 lt=\"'")), max_size=40))
+def test_csl_rich_text_escaping_reads_back_as_the_same_text(text: str) -> None:
+    assert csl_plain(csl_rich(text)) == text

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from fake_arxiv import FakeRemote
-from paperwire.bibliography import to_bibtex, to_csl_json
-from paperwire.bibliography.latex import title_key
+from paperwire.bibliography import parse_library, to_bibtex, to_csl_json
+from paperwire.bibliography.latex import latex_to_plain, title_key
 from paperwire.bibliography.matching import BY_DOI, BY_ID, BY_TITLE, FETCHED
 from paperwire.config import Settings
 from paperwire.models import Paper
@@ -48,6 +48,29 @@ def test_round_trip_of_real_papers_through_bibtex_and_csl_json(service: Service)
         assert set(result.how.values()) == {BY_ID}
 
 
+def test_author_names_of_real_papers_split_and_read_back_as_written(service: Service) -> None:
+    """Real authors with a suffix (Robert W. Heath Jr., Hal Daumé III) are exported with
+    it as the CSL suffix, never as their family name (QA: "Jr." was the family); every
+    author, exported to BibTeX and CSL-JSON and read back, is the name as written."""
+    papers = all_papers(service)
+    suffixed = re.compile(r" (Jr\.?|Sr\.?|II|III|IV)$")
+    items = json.loads(to_csl_json(papers))
+    people = [(a.name, item["author"][n]) for p, item in zip(papers, items, strict=True)
+              for n, a in enumerate(p.authors)]  # fmt: skip
+    with_suffix = [(name, person) for name, person in people if suffixed.search(name)]
+    assert len(with_suffix) >= 2
+    for name, person in with_suffix:
+        assert person["suffix"] == suffixed.search(name).group(1), name  # type: ignore[union-attr]
+        assert name == " ".join((person["given"], person["family"], person["suffix"]))
+    assert not [p for _, p in people if suffixed.search(" " + p.get("family", ""))]
+    names = [[a.name for a in p.authors] for p in papers]
+    wanted = [tuple(w for a in ns if (w := " ".join(latex_to_plain(a).split()))) for ns in names]
+    for data, name in ((to_bibtex(papers).encode(), "x.bib"), (to_csl_json(papers), "x.json")):
+        got = [e.authors for e in parse_library(data, name).entries]
+        changed = [(w, g) for w, g in zip(wanted, got, strict=True) if w != g]
+        assert changed == [], (name, changed[:3])
+
+
 def test_titles_alone_find_the_same_papers(service: Service) -> None:
     """Exports with every id removed: the normalised titles (LaTeX, accents, case) match."""
     papers = all_papers(service)
@@ -63,6 +86,45 @@ def test_titles_alone_find_the_same_papers(service: Service) -> None:
         result = service.match_library(data, name)
         assert result.matched == [p.arxiv_id for p in unique], name
         assert set(result.how.values()) == {BY_TITLE}
+
+
+MARKED_UP = [  # (text a title holds literally, where)
+    ("The <b> tag considered harmful: ", "before"),
+    (" with <i>in vivo</i> data", "after"),
+    (" for x<sub>2</sub> & y<sup>3</sup>", "after"),
+    ("Why &lt; is not &amp;: ", "before"),
+    (' <span class="nocase">as written</span>', "after"),
+    (" <span <b>nested</b>", "after"),
+]
+
+
+def test_a_csl_json_export_imported_into_a_fresh_library_matches_every_paper(
+    service: Service,
+) -> None:
+    """QA: a title holding CSL's own markup (a paper about the <b> tag) was exported as
+    written and read back with the "tags" dropped, and matched nothing by title. Real
+    papers, some titled so, exported with every id removed and imported into a new
+    reader's library: each is matched, by its title."""
+    papers = all_papers(service)
+    counts = Counter(title_key(p.title) for p in papers)
+    unique = [p for p in papers if counts[title_key(p.title)] == 1][:300]
+    marked = []
+    for n, (text, where) in enumerate(MARKED_UP * 3):
+        paper = unique[n]
+        title = text + paper.title if where == "before" else paper.title + text
+        marked.append(replace(paper, title=title, version=(paper.version or 1) + 1))
+    service.store.upsert_papers(marked)
+    papers = [*marked, *unique[len(marked) :]]
+    items = json.loads(to_csl_json(papers))
+    for item in items:
+        for field in ("id", "URL", "number", "DOI", "archive_location"):
+            item.pop(field)
+    reader = service.accounts.get_or_create_user("fresh@example.org")
+    report = service.import_library(reader.id, "Imported", json.dumps(items).encode(), "x.json")
+    assert report.match.unmatched == [] and report.match.malformed == []
+    assert report.match.matched == [p.arxiv_id for p in papers]
+    assert set(report.match.how.values()) == {BY_TITLE}
+    assert report.added is not None and report.added.added == len(papers)
 
 
 def test_id_then_doi_then_title_duplicates_and_unmatched(service: Service) -> None:

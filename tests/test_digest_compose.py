@@ -6,11 +6,12 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from paperwire.digest.compose import CandidatePool, compose_digest, match_locally, normalize_name
+from paperwire.digest.compose import CandidatePool, compose_digest, match_locally
 from paperwire.digest.preferences import PreferenceError, clean_email, clean_preferences
 from paperwire.digest.render import Links, render_digest
 from paperwire.digest.schedule import Period, catch_up, due_period, period_for, send_at
 from paperwire.models import Author, Paper, Subscriber
+from paperwire.names import author_key
 from paperwire.web.auth import normalise_email
 
 
@@ -177,8 +178,43 @@ def test_no_preferences_means_overall_trending() -> None:
 
 
 def test_author_names_normalised() -> None:
-    assert normalize_name("  C. D.  Smith ") == normalize_name("c d smith")
-    assert normalize_name("Ana Núñez") == "ana nunez"
+    assert author_key("  C. D.  Smith ") == author_key("c d smith")
+    assert author_key("Ana Núñez") == "ana nunez"
+
+
+def test_followed_authors_meet_their_latex_spellings_in_the_papers() -> None:
+    """arXiv writes T\\"ornberg, Sch{\\"o}lkopf, Erd\\H{o}s; a subscriber types them in
+    Unicode, with or without accents (and the other way round): each is one name."""
+    written = [
+        'Petter T\\"ornberg',
+        'Bernhard Sch{\\"o}lkopf',
+        "Paul Erd\\H{o}s",
+        "Pat O\u2019Brien",
+        "\u202aAnn\u200b Lee\u202c",
+        "Ana Núñez",
+    ]
+    papers = [paper(i, f"Paper {i}", ["cs.CL"], [name]) for i, name in enumerate(written, 1)]
+    built = CandidatePool.build(date(2026, 6, 30), date(2026, 7, 1), papers, [])
+    followed = ["Petter Törnberg", "bernhard scholkopf", "PAUL ERDŐS", "Pat O'Brien", "Ann Lee"]
+    followed.append("Ana N\\'u\\~nez")
+    s = sub(followed_authors=followed, max_papers=10)
+    digest = compose_digest(s, PERIOD, built, already_sent=set())
+    assert [(sec.reason, [p.arxiv_id for p in sec.papers]) for sec in digest.sections] == [
+        (f"new from followed author {name}", [f"2607.{i:05d}"])
+        for i, name in enumerate(followed, 1)
+    ]
+
+
+def test_followed_authors_of_the_preferences_are_kept_readable() -> None:
+    """The digest's own list is stored as a follow on the site is: LaTeX read, invisible
+    characters dropped; a line of only invisible characters is a blank line."""
+    raw = 'P. T\\"ornberg\n\u200b\u2060\n\u202eAnn Lee\u202c\n  \n'
+    assert clean_preferences({"followed_authors": raw})["followed_authors"] == [
+        "P. Törnberg",
+        "Ann Lee",
+    ]
+    searches = clean_preferences({"saved_searches": ["graph nets", "\u200b", "\u2066\u2069"]})
+    assert searches["saved_searches"] == ["graph nets"]
 
 
 # -- preferences ------------------------------------------------------------------------

@@ -221,7 +221,10 @@ def test_paper_exports_parse_back_to_the_paper(live: Live) -> None:
     csl = get(live, "/papers/2503.99999.json")
     assert csl.headers["content-type"].startswith("application/vnd.citationstyles.csl+json")
     (item,) = json.loads(csl.content)
-    assert item["title"] == paper.title and item["number"] == "arXiv:2503.99999"
+    # the title's literal <b>bold</b> escaped as CSL markup would read it, and read back
+    assert item["title"] == paper.title.replace("<b>bold</b>", "&lt;b>bold&lt;/b>")
+    assert item["number"] == "arXiv:2503.99999"
+    assert parse_library(csl.content, "x.json").entries[0].title == latex_to_plain(paper.title)
     assert get(live, "/papers/2503.99999/export?format=csljson").content == csl.content
     moved = httpx.get(live.url + "/papers/2503.99999v2.bib")
     assert moved.status_code == 301 and moved.headers["location"] == "/papers/2503.99999.bib"

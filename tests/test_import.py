@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from click.testing import CliRunner
 
+from paperwire.cli import cli
 from paperwire.config import Settings
 from paperwire.models import Author
 from paperwire.search.lexical import LexicalIndex
@@ -106,6 +108,51 @@ def test_ids_without_a_month_are_rejected_and_the_rest_kept(
         ]
         stored = {p.arxiv_id for batch in service.store.iter_papers() for p in batch}
         assert stored == {json.loads(line)["id"] for line in good}
+
+
+def test_unreadable_categories_are_counted_named_and_the_rest_kept(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """QA: real Kaggle records whose categories were damaged ("cs.", garbage, empty) were
+    stored without them and the import said nothing. Each is kept, counted and named
+    with its line; the CLI prints the count and the names."""
+    records = [json.loads(line) for line in KAGGLE_FILE.read_text().splitlines()[:8]]
+    damaged = {2: "cs.", 3: "!!! ???", 4: "", 5: "math.CO cs.  hep-th", 7: "cs.CL; I.2.7"}
+    for line, categories in damaged.items():
+        records[line - 1]["categories"] = categories
+    path = tmp_path / "damaged.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    with Service(settings) as service:
+        report = service.import_snapshot(path)
+        assert (report.new, report.rejected, report.flawed) == (8, 0, 5)
+        ids = [r["id"] for r in records]
+        assert report.warnings == [
+            f"damaged.jsonl:2 ({ids[1]}): category 'cs.' is not an arXiv class (such as "
+            "cs.CL); kept with no category",
+            f"damaged.jsonl:3 ({ids[2]}): categories '!!! ???' hold no arXiv class; kept with "
+            "no category",
+            f"damaged.jsonl:4 ({ids[3]}): no categories; kept with no category",
+            f"damaged.jsonl:5 ({ids[4]}): category 'cs.' is not an arXiv class (such as "
+            "cs.CL); kept with math.CO, hep-th",
+            f"damaged.jsonl:7 ({ids[6]}): category 'cs.CL;' is not an arXiv class (such as "
+            "cs.CL); kept with no category",
+        ]
+        for record in records:  # the rest of each record is stored
+            paper = service.paper(record["id"])
+            assert paper is not None and paper.title == " ".join(record["title"].split())
+            assert paper.abstract == " ".join(record["abstract"].split())
+        assert service.paper(ids[4]).categories == ["math.CO", "hep-th"]  # type: ignore[union-attr]
+        assert service.paper(ids[0]).categories == [records[0]["categories"]]  # type: ignore[union-attr]
+        clean = tmp_path / "clean.jsonl"  # the real records, and the daily file's, as they are
+        clean.write_text(KAGGLE_FILE.read_text() + "".join(daily_lines(3000)), encoding="utf-8")
+        assert service.import_snapshot(clean).flawed == 0
+    base = ["--data-dir", str(settings.data_dir), "--database-url", settings.resolved_database_url]
+    again = tmp_path / "again.jsonl"
+    again.write_text(path.read_text().replace('"cs."', '"cs.AI cs."'), encoding="utf-8")
+    output = CliRunner().invoke(cli, [*base, "import", str(again)]).output
+    assert "5 record(s) kept without categories that could not be read; each is named" in output
+    assert f"warning: again.jsonl:2 ({ids[1]}): category 'cs.' is not an arXiv" in output
+    assert "kept with cs.AI" in output
 
 
 @pytest.mark.slow

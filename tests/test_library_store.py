@@ -239,6 +239,49 @@ def test_names_that_look_the_same_are_one_and_invisible_ones_are_refused(
     assert other.name == "zero\u200bwidth"
 
 
+INVISIBLE = [
+    "\u200b",  # zero-width space
+    "\u2060",  # word joiner
+    "\u202e\u202c",  # bidi override, pop
+    "\u2066 \u2069\u200e",  # isolate, space, pop, left-to-right mark
+    "\ufeff\u00ad",  # BOM, soft hyphen
+    "\u3164",  # Hangul filler (a letter that shows nothing)
+    "\u2800",  # braille blank
+    "\u034f\ufe0f",  # combining grapheme joiner, variation selector
+    "\U000e0020",  # tag space
+]
+
+
+@pytest.mark.parametrize("blank", INVISIBLE, ids=lambda b: " ".join(f"U+{ord(c):04X}" for c in b))
+def test_names_of_only_invisible_characters_are_refused_everywhere(
+    service: Service, blank: str
+) -> None:
+    """QA: a collection, an API token or a followed author named with nothing visible
+    (some of these were taken), and a note of only invisible characters (kept as a note
+    that shows nothing): every name is refused, such a note is no note."""
+    lib = service.library
+    ann = service.accounts.get_or_create_user("blank@example.org")
+    lib.collections(ann.id)  # "Saved"
+    group = lib.create_collection(ann.id, "Reading")
+    for take in (
+        lambda: lib.create_collection(ann.id, blank),
+        lambda: lib.rename_collection(ann.id, group.id, blank),
+        lambda: lib.save(ann.id, "2506.00001", new_collection=blank),
+        lambda: lib.add_to_collection(ann.id, blank, ["2506.00001"]),
+        lambda: lib.create_token(ann.id, blank),
+        lambda: lib.follow(ann.id, blank),
+    ):
+        with pytest.raises(LibraryError, match=r"no visible characters|empty"):
+            take()
+    assert [c.name for c in lib.collections(ann.id)] == ["Saved", "Reading"]
+    assert lib.tokens(ann.id) == [] and lib.follows(ann.id) == []
+    lib.save(ann.id, "2506.00001", group.id, note="a note")
+    lib.set_note(ann.id, group.id, "2506.00001", blank)  # clears it, as a blank note does
+    _, entry = lib.put_item(ann.id, group.id, "2506.00002", blank)
+    notes = {e.arxiv_id: e.note for e, _ in lib.collection_papers(ann.id, group.id)}
+    assert notes == {"2506.00001": "", "2506.00002": ""} and entry.note == ""
+
+
 def _at_revision(url: str, revision: str) -> sa.Engine:
     engine = _make_engine(url)
     with engine.begin() as conn:
@@ -280,6 +323,41 @@ def test_migration_to_collection_keys_rekeys_and_keeps_clashing_names(tmp_path: 
         assert found is not None and found.id == 1
         files = library.find_collection(1, "files")
         assert files is not None and files.id == 4
+    finally:
+        store.close()
+
+
+def test_migration_to_author_keys_rekeys_follows_and_joins_spellings(tmp_path: Path) -> None:
+    """Follows keyed at 0012 (accents and case folded, LaTeX and invisible characters
+    kept): after 0013 each is keyed by names.author_key and reads as it reads, and two
+    spellings of one name are one follow, the first followed."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = _at_revision(url, "0012_collection_keys")
+    follows = [  # (name as followed, its 0012 key, when)
+        ('P. T\\"ornberg', 'p t"ornberg', "2025-06-01 00:00:00"),
+        ("P. Törnberg", "p tornberg", "2025-06-02 00:00:00"),
+        ("\u202aAnn Lee\u202c", "\u202aann lee\u202c", "2025-06-03 00:00:00"),
+        ("Bo Li", "bo li", "2025-06-04 00:00:00"),
+    ]
+    with engine.begin() as conn:
+        for user in (1, 2):
+            conn.execute(
+                sa.text("INSERT INTO users (id, email, created_at) VALUES (:u, :e, :t)"),
+                {"u": user, "e": f"{user}@b.org", "t": follows[0][2]},
+            )
+        for user, (name, key, when) in [(1, f) for f in follows] + [(2, follows[1])]:
+            conn.execute(
+                sa.text("INSERT INTO author_follows VALUES (:u, :key, :name, :t)"),
+                {"u": user, "key": key, "name": name, "t": when},
+            )
+    engine.dispose()
+    store = open_store(url)
+    try:
+        library = LibraryStore(store.engine)
+        assert library.follows(1) == ["P. Törnberg", "Ann Lee", "Bo Li"]
+        assert library.follows(2) == ["P. Törnberg"]
+        assert not library.follow(1, "p tornberg")  # already followed
+        assert library.unfollow(1, "Ann Lee") and library.follows(1) == ["P. Törnberg", "Bo Li"]
     finally:
         store.close()
 

@@ -2,7 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from paperwire.models import InvalidRecord, clean_categories, read_arxiv_id, split_arxiv_id
+from paperwire.models import (
+    InvalidRecord,
+    clean_categories,
+    read_arxiv_id,
+    read_categories,
+    split_arxiv_id,
+)
 
 
 @pytest.mark.parametrize(
@@ -57,3 +63,13 @@ def test_clean_categories_drops_acm_and_msc() -> None:
 )
 def test_read_arxiv_id_reads_every_spelling_search_reads(raw: str, expected: str | None) -> None:
     assert read_arxiv_id(raw) == expected
+
+
+def test_read_categories_tells_unreadable_parts_from_other_schemes() -> None:
+    """Parts that start with an arXiv archive but are no class are unreadable; ACM and MSC
+    classes (arXiv listings mix them in) and words are neither kept nor unreadable; a word
+    that looks like a class of no archive ("garbage", "na") is no longer kept."""
+    raw = ["cs.CL", "cs.", "CS", "cs.CL;", "I.2.7", "68T50, 68T07", "garbage", "na", "hep-th"]
+    assert read_categories(raw) == (["cs.CL", "hep-th"], ["cs.", "CS", "cs.CL;"])
+    assert read_categories("") == ([], [])
+    assert clean_categories(["garbage", "math.GT", "math.GT"]) == ["math.GT"]

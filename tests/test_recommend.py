@@ -17,7 +17,7 @@ import pytest
 
 from paperwire.config import Settings
 from paperwire.models import LibraryItem, Paper, ReaderSignals, Recommendation
-from paperwire.recommend.corpus import name_key
+from paperwire.names import author_key
 from paperwire.recommend.source import REFIT_FRACTION
 from paperwire.search.embed import MODEL_ID, Embedder, Vectors, document_text
 from paperwire.search.semantic import SemanticIndex, text_hash
@@ -216,8 +216,8 @@ def test_followed_authors_come_first_and_say_so(service: Service) -> None:
     author = target.authors[-1].name
     cold = service.recommend(ReaderSignals(user_id=4, followed_authors=(author.upper(),)),
                              since=SINCE, until=UNTIL, limit=5)  # fmt: skip
-    assert cold[0].arxiv_id == target.arxiv_id or name_key(author) in map(
-        name_key, cold[0].reasons[0].split(" author ")[1:]
+    assert cold[0].arxiv_id == target.arxiv_id or author_key(author) in map(
+        author_key, cold[0].reasons[0].split(" author ")[1:]
     )
     assert f"by followed author {author} (name match)" in {x for r in cold for x in r.reasons}
     library = older(service, "cs.CV", 12)
@@ -231,7 +231,7 @@ def test_followed_authors_come_first_and_say_so(service: Service) -> None:
     theirs = [
         n
         for n, r in enumerate(recs)
-        if name_key(name) in {name_key(a.name) for a in papers[r.arxiv_id].authors}
+        if author_key(name) in {author_key(a.name) for a in papers[r.arxiv_id].authors}
     ]
     assert theirs == list(range(len(theirs))), theirs  # all of them first …
     assert last.arxiv_id in {recs[n].arxiv_id for n in theirs}

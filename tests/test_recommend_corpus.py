@@ -10,8 +10,10 @@ import lzma
 import numpy as np
 import pytest
 
+from paperwire.names import author_key
 from paperwire.recommend import corpus
 from paperwire.recommend.corpus import CorpusDoc, doc_text, fit_text, new_vectorizer
+from paperwire.recommend.model import followed_rows
 from paperwire.sources.snapshot import parse_daily_listing
 from tests.conftest import DAILY_FILE
 
@@ -62,3 +64,21 @@ def test_fit_text_fails_as_scikit_learn_does_when_no_term_is_common_enough(paper
     with pytest.raises(ValueError) as found:
         fit_text(few)
     assert str(found.value) == str(expected.value)
+
+
+def test_followed_authors_find_their_papers_whatever_spelling_arxiv_used(
+    docs: list[CorpusDoc],
+) -> None:
+    """The "by followed author" signal keys names as following does (names.author_key):
+    a reader who follows "Petter Törnberg" gets the papers arXiv lists as T\\"ornberg."""
+    day = docs[0].day
+    written = ['Petter T\\"ornberg', 'B. Sch{\\"o}lkopf', "\u202aAnn\u200b Lee\u202c"]
+    mine = [
+        CorpusDoc(f"2699.{n:05d}", f"Paper {n}", "An abstract.", (name,), ("cs.CL",), day)
+        for n, name in enumerate(written, 1)
+    ]
+    features = corpus.build_corpus([*docs, *mine], {})
+    rows = np.arange(len(features), dtype=np.int64)
+    for n, typed in enumerate(["Petter Törnberg", "b. scholkopf", "Ann Lee"]):
+        hit = followed_rows(features, frozenset([author_key(typed)]), rows)
+        assert [features.ids[r] for r in np.flatnonzero(hit)] == [mine[n].arxiv_id], typed

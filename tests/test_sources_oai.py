@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -136,6 +137,33 @@ def test_three_pages_exact_store_contents(fake_remote: FakeRemote, settings: Set
     run = stats["runs"][0]
     assert (run["source"], run["status"], run["new"], run["rejected"]) == ("arxiv_oai", "ok", 5, 2)
     assert stats["papers"] == 5 and stats["deleted"] == 1
+
+
+def test_records_with_unreadable_categories_are_kept_counted_and_named(
+    fake_remote: FakeRemote, settings: Settings
+) -> None:
+    """QA: an OAI record whose <categories> could not be read (cs., nothing) was stored
+    without them and the harvest said nothing. It is kept with the rest of it, counted,
+    and named by its OAI identifier; the recorded pages as they are have no such record."""
+    damaged = PAGES[1].replace(
+        b"<categories>quant-ph cs.ET</categories>", b"<categories>quant-ph. cs.</categories>"
+    )
+    serve_pages(fake_remote, page2=[xml_reply(damaged)])
+    fake_remote.add(
+        "/oai",
+        TOKEN3,
+        xml_reply(PAGES[2].replace(b"<categories>cs.IR</categories>", b"<categories/>")),
+    )
+    report, (papers, rejects), _ = harvest(fake_remote.settings(settings))
+    assert (report.new, report.rejected, report.flawed) == (5, 2, 2)
+    assert report.warnings == [
+        "oai:arXiv.org:2401.90004: categories 'quant-ph.', 'cs.' are not arXiv classes (such "
+        "as cs.CL); kept with no category",
+        "oai:arXiv.org:2401.90007: no categories; kept with no category",
+    ]
+    assert papers["2401.90004"] == replace(EXPECTED["2401.90004"], categories=[])
+    assert papers["2401.90007"] == replace(EXPECTED["2401.90007"], categories=[])
+    assert rejects == EXPECTED_REJECTS
 
 
 def test_rerun_of_finished_harvest_changes_nothing(

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import FIXTURES
 from fake_arxiv import DATA
-from paperwire.models import Author, Paper, Rejected
+from paperwire.models import Author, Flaw, Paper, Rejected
 from paperwire.sources.arxiv_oai import (
     MalformedResponse,
     OaiError,
@@ -97,6 +97,33 @@ def test_recorded_getrecord_keeps_msc_out_of_categories() -> None:
     assert single.updated == date(2017, 10, 23)
     getrecord = OAI / "paperhive_body_xml/oaipmh-getrecord---should-get-a-record__0.xml"
     assert list(papers_of(getrecord.read_bytes())) == ["1412.8544"]
+
+
+def test_a_record_whose_categories_cannot_be_read_is_kept_with_a_flaw() -> None:
+    """A recorded record with its <categories> damaged: kept, with a Flaw naming it; the
+    recorded responses as they are (MSC classes in hepcrawl's single record too) have none."""
+    recorded = [
+        OAI / "paperhive_body_xml/oaipmh-listrecords---should-list-identifiers-from-arxiv__1.xml",
+        OAI / "hepcrawl_arxiv-physics-hep-th.xml",
+        OAI / "hepcrawl_arxiv-physics-hep-ex.xml",
+        OAI / "hepcrawl_arxiv-single.xml",
+    ]
+    assert all(parse_list_records(path.read_bytes()).flaws == [] for path in recorded)
+    body = recorded[0].read_bytes()
+    assert body.count(b"<categories>cs.DM</categories>") == 1
+    page = parse_list_records(
+        body.replace(b"<categories>cs.DM</categories>", b"<categories>cs.</categories>")
+    )
+    kept = {p.arxiv_id: p for p in page.items if isinstance(p, Paper)}
+    assert list(kept) == ["1412.8544", "hep-th/9504118"] and kept["1412.8544"].categories == []
+    assert kept["1412.8544"].title.startswith("A Kochen-Specker system")
+    assert page.flaws == [
+        Flaw(
+            "arxiv_oai",
+            "oai:arXiv.org:1412.8544",
+            "category 'cs.' is not an arXiv class (such as cs.CL); kept with no category",
+        )
+    ]
 
 
 @pytest.mark.parametrize(

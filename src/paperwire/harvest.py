@@ -15,7 +15,7 @@ from typing import Any
 from paperwire.config import Settings
 from paperwire.ingest import OnChanged, Progress, describe_holder
 from paperwire.interrupts import sigint_held
-from paperwire.models import IngestReport, Paper, Rejected
+from paperwire.models import Flaw, IngestReport, Paper, Rejected
 from paperwire.sources import arxiv_api, arxiv_oai, hf_daily
 from paperwire.sources.http import PoliteClient, SourceError
 from paperwire.store import CheckpointHeld, Store
@@ -30,14 +30,17 @@ def commit_page(
     run: int | None = None,
     progress: Progress | None = None,
     on_changed: OnChanged | None = None,
+    flaws: Sequence[Flaw] = (),
 ) -> None:
-    """Store one page's papers, rejects and checkpoint atomically; add counts to `report`.
-    Ctrl-C waits for the page to be written and indexed."""
+    """Store one page's papers, rejects and checkpoint atomically; add counts to `report`
+    (and the `flaws` of the page's papers, once they are stored). Ctrl-C waits for the
+    page to be written and indexed."""
     papers = [i for i in items if isinstance(i, Paper)]
     rejected = [i for i in items if isinstance(i, Rejected)]
     with sigint_held():
         page_report, changed = store.upsert_papers(papers, rejected, checkpoint, run)
         report.add(page_report)
+        report.note_flaws(list(flaws))
         if on_changed and changed:
             on_changed(changed)
     if progress:
@@ -156,6 +159,7 @@ def harvest_oai(
             run=run,
             progress=progress,
             on_changed=on_changed,
+            flaws=page.flaws,
         )
         if page.token is None:
             return

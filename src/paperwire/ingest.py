@@ -20,7 +20,7 @@ from typing import Any
 
 from paperwire.interrupts import sigint_held
 from paperwire.liveness import describe_owner
-from paperwire.models import IngestReport, Paper, Rejected
+from paperwire.models import Flaw, IngestReport, Paper, Rejected
 from paperwire.sources import snapshot
 from paperwire.store import CheckpointHeld, Store
 from paperwire.store.codec import EncodedRow, encode_paper
@@ -44,7 +44,7 @@ def _put(out: Any, item: object, parent: int) -> None:
                 os._exit(1)
 
 
-Parsed = tuple[list[tuple[int, EncodedRow | Rejected]], int]  # batch, bytes read from disk
+Parsed = tuple[list[tuple[int, EncodedRow | Rejected | Flaw]], int]  # batch, bytes read
 
 
 class SnapshotDamaged(ValueError):
@@ -115,7 +115,7 @@ class _End:
 def _encoded_batches(
     path: Path, skip: int, batch_size: int, position: snapshot.ReadPosition
 ) -> Iterator[Parsed]:
-    batch: list[tuple[int, EncodedRow | Rejected]] = []
+    batch: list[tuple[int, EncodedRow | Rejected | Flaw]] = []
     for number, item in snapshot.read_snapshot(path, skip=skip, position=position):
         batch.append((number, encode_paper(item) if isinstance(item, Paper) else item))
         if len(batch) >= batch_size:
@@ -237,15 +237,17 @@ def import_snapshot(
         for batch, bytes_read in parse(path, done_lines, batch_size, position):
             rows = [item for _, item in batch if isinstance(item, tuple)]
             rejected = [item for _, item in batch if isinstance(item, Rejected)]
+            flaws = [item for _, item in batch if isinstance(item, Flaw)]
             last_line = batch[-1][0] if batch else last_line
             with sigint_held():
                 held = (name, {"line": last_line, "run": run})
                 done, changed = store.upsert_encoded(rows, rejected, held, run)
                 report.add(done)
+                report.note_flaws(flaws)
                 if on_stored and changed:
                     on_stored(changed)
             if progress:
-                progress(len(batch))
+                progress(len(rows) + len(rejected))
             if progress_bytes:
                 progress_bytes(bytes_read)
     with sigint_held():

@@ -8,6 +8,7 @@ recommender reads ``reader_signals``.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -16,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from paperwire.bidi import without_bidi_controls
-from paperwire.digest.compose import normalize_name
 from paperwire.digest.tokens import PaperAction, TokenError, check_paper_action
 from paperwire.models import (
     ApiToken,
@@ -28,6 +28,7 @@ from paperwire.models import (
     canonical_arxiv_id,
     clean_text,
 )
+from paperwire.names import author_key, has_visible, readable_name
 from paperwire.store import Store
 from paperwire.store.accounts import AccountStore
 from paperwire.store.api_tokens import ApiTokenStore
@@ -46,6 +47,7 @@ MAX_TOKENS = 20
 TOKEN_PREFIX = "pw_"
 FOLLOWED_DAYS = (7, 30, 90, 365)
 RATINGS = {"up": 1, "down": -1, "none": 0}
+_NOT_IN_PHRASE = re.compile(r'["\\]')
 
 __all__ = [
     "DEFAULT_COLLECTION",
@@ -86,7 +88,7 @@ class LibraryMarks:
     followed: set[str] = field(default_factory=set)  # normalised author names
 
     def follows(self, name: str) -> bool:
-        return normalize_name(name) in self.followed
+        return author_key(name) in self.followed
 
 
 def without_dismissed(papers: list[Paper], ratings: dict[str, int]) -> tuple[list[Paper], int]:
@@ -109,7 +111,7 @@ def clean_name(
     name = unicodedata.normalize("NFC", " ".join(text.split()))
     if not name:
         raise LibraryError(f"the {what} is empty")
-    if not "".join(c for c in name if unicodedata.category(c) != "Cf").strip():
+    if not has_visible(name):
         raise LibraryError(f"the {what} has no visible characters")
     if len(name) > limit:
         raise LibraryError(f"the {what} is {len(name):,} characters; the limit is {limit}")
@@ -124,8 +126,19 @@ def clean_name(
     return name
 
 
+def clean_author(raw: str) -> str:
+    """A followed author's name as stored: readable (LaTeX as Unicode, invisible
+    characters dropped, see names.readable_name), checked as clean_name checks names
+    against the key it is compared by (names.author_key)."""
+    return clean_name(readable_name(clean_text(str(raw))), "author name", MAX_AUTHOR, author_key)
+
+
 def clean_note(raw: str) -> str:
+    """A note as stored: "" (no note) when nothing of it shows, whitespace or invisible
+    characters alone (zero-width spaces, bidi controls: names.has_visible)."""
     note = clean_text(str(raw)).replace("\r\n", "\n").strip()
+    if not has_visible(note):
+        return ""
     if len(note) > MAX_NOTE:
         raise LibraryError(f"a note may be at most {MAX_NOTE} characters")
     return note
@@ -312,7 +325,7 @@ class Library:
         return LibraryMarks(
             saved=self.store.saved_in(user_id, ids),
             ratings=self.store.ratings_of(user_id, ids),
-            followed={normalize_name(n) for n in self.store.follows(user_id)},
+            followed={author_key(n) for n in self.store.follows(user_id)},
         )
 
     def visible(self, user: User | None, papers: list[Paper]) -> tuple[list[Paper], int]:
@@ -329,14 +342,10 @@ class Library:
         return self.store.follows(user_id)
 
     def follow(self, user_id: int, name: str) -> bool:
-        return self.store.follow(
-            user_id, clean_name(name, "author name", MAX_AUTHOR, normalize_name)
-        )
+        return self.store.follow(user_id, clean_author(name))
 
     def unfollow(self, user_id: int, name: str) -> bool:
-        return self.store.unfollow(
-            user_id, clean_name(name, "author name", MAX_AUTHOR, normalize_name)
-        )
+        return self.store.unfollow(user_id, clean_author(name))
 
     def followed_papers(
         self, user: User, days: int = 30, per_author: int = 50
@@ -350,8 +359,10 @@ class Library:
         hidden = {i for i, r in self.store.ratings_of(user.id).items() if r < 0}
         out: list[tuple[str, list[Paper]]] = []
         for name in self.store.follows(user.id):
-            key = normalize_name(name)
-            phrase = " ".join(name.replace('"', " ").split())
+            key = author_key(name)
+            # the key as the phrase: no LaTeX left in it; quotes and backslashes (which
+            # would end the phrase or start LaTeX) as the spaces the index splits on
+            phrase = " ".join(_NOT_IN_PHRASE.sub(" ", key).split())
             query = f'au:"{phrase}" since:{since.isoformat()}'
             try:
                 hits = self.search(query, sort="date", page=1, per_page=per_author, mode="lexical")
@@ -362,7 +373,7 @@ class Library:
                 h.paper
                 for h in hits.hits
                 if h.paper.arxiv_id not in hidden
-                and any(normalize_name(a.name) == key for a in h.paper.authors)
+                and any(author_key(a.name) == key for a in h.paper.authors)
             ]
             out.append((name, papers))
         return out

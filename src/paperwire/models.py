@@ -14,7 +14,8 @@ _OLD_ID = re.compile(r"^([a-z][a-z-]*(?:\.[A-Z]{2})?/\d{7})(v(\d+))?$")
 _MONTHLY_ID = re.compile(r"^\d\d(?:0[1-9]|1[0-2])\.\d{4,5}$")
 _VERSIONLESS_ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z][a-z-]*(?:\.[A-Z]{2})?/\d{7})$")
 # arXiv subject classes: "cs.CL", "hep-th", "math.GT", "q-bio.NC"; not ACM/MSC strings.
-_CATEGORY = re.compile(r"^[a-z-]+(\.[A-Za-z-]+)?$")
+_CATEGORY = re.compile(r"([a-z-]+)(?:\.[A-Za-z-]+)?")  # group 1: the archive
+_ARCHIVE_HEAD = re.compile(r"[A-Za-z-]+")
 
 
 # arXiv's archives, the part of a category before the dot: today's, and retired ones that
@@ -44,11 +45,15 @@ class InvalidRecord(ValueError):
     """A source record that cannot become a Paper; the message says why."""
 
 
+def _is_category(text: str) -> bool:
+    found = _CATEGORY.fullmatch(text)
+    return found is not None and found.group(1) in ARXIV_ARCHIVES
+
+
 def check_category(text: str) -> str:
     """`text` if it is an arXiv category: an archive (hep-th, cs) or one of its classes
     (cs.CL, math.GT, astro-ph.CO). Raises InvalidRecord saying what to write instead."""
-    archive = text.split(".", 1)[0]
-    if not _CATEGORY.match(text) or archive not in ARXIV_ARCHIVES:
+    if not _is_category(text):
         raise InvalidRecord(
             f"{text!r} is not an arXiv category: write a class like cs.CL, math.GT or "
             f"astro-ph.CO, or an archive ({', '.join(CURRENT_ARCHIVES)})"
@@ -128,16 +133,27 @@ def category_keys(category: str) -> tuple[str, ...]:
     return (lowered,) if archive == lowered else (lowered, archive)
 
 
-def clean_categories(raw: list[str] | str) -> list[str]:
-    """Keep arXiv subject classes in order (primary first), dropping ACM/MSC class strings
-    and anything longer than any class (MAX_CATEGORY)."""
+def read_categories(raw: list[str] | str) -> tuple[list[str], list[str]]:
+    """(the arXiv classes of `raw` in order, primary first; the parts that start with an
+    arXiv archive but are no class, such as "cs." or "cs.CL;"). What is neither (ACM and
+    MSC classes, which arXiv listings mix in, words) is left out of both."""
     items = raw.split() if isinstance(raw, str) else raw
-    out: list[str] = []
+    kept: list[str] = []
+    unreadable: list[str] = []
     for item in items:
         for part in item.replace(",", " ").split():
-            if len(part) <= MAX_CATEGORY and _CATEGORY.match(part) and part not in out:
-                out.append(part)
-    return out
+            found = _CATEGORY.fullmatch(part)
+            if found and found.group(1) in ARXIV_ARCHIVES and len(part) <= MAX_CATEGORY:
+                if part not in kept:
+                    kept.append(part)
+            elif (head := _ARCHIVE_HEAD.match(part)) and head.group(0).lower() in ARXIV_ARCHIVES:
+                unreadable.append(part)
+    return kept, unreadable
+
+
+def clean_categories(raw: list[str] | str) -> list[str]:
+    """The arXiv subject classes of `raw` in order (see read_categories)."""
+    return read_categories(raw)[0]
 
 
 # C0 control characters but tab, line feed and carriage return, and DEL. PostgreSQL's text
@@ -283,6 +299,18 @@ class Rejected:
     raw: str
 
 
+@dataclass(frozen=True, slots=True)
+class Flaw:
+    """A field of a source record that could not be read: the record was kept without it."""
+
+    source: str
+    key: str  # where: "file.jsonl:12 (0704.0001)", an OAI identifier
+    reason: str
+
+
+MAX_FLAW_WARNINGS = 20  # flawed records named one by one in a report's warnings
+
+
 @dataclass(slots=True)
 class IngestReport:
     new: int = 0
@@ -291,6 +319,14 @@ class IngestReport:
     rejected: int = 0
     deleted: int = 0
     warnings: list[str] = field(default_factory=list)  # worth telling whoever ran it
+    flawed: int = 0  # records kept without a field that could not be read (see Flaw)
+
+    def note_flaws(self, flaws: list[Flaw]) -> None:
+        """Count these flawed records; name the first MAX_FLAW_WARNINGS in the warnings."""
+        for flaw in flaws:
+            if self.flawed < MAX_FLAW_WARNINGS:
+                self.warnings.append(f"{flaw.key}: {flaw.reason}")
+            self.flawed += 1
 
     @property
     def seen(self) -> int:
@@ -302,6 +338,7 @@ class IngestReport:
         self.unchanged += other.unchanged
         self.rejected += other.rejected
         self.deleted += other.deleted
+        self.flawed += other.flawed
         self.warnings.extend(other.warnings)
 
 

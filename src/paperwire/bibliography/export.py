@@ -13,7 +13,9 @@ from typing import Any
 
 import orjson
 
+from paperwire.bibliography.csl_markup import csl_rich
 from paperwire.bibliography.latex import latex_to_plain, text_to_bibtex
+from paperwire.bibliography.names import person_name
 from paperwire.models import Paper
 from paperwire.numbers import is_ascii_digits
 
@@ -47,26 +49,11 @@ def _paper_date(paper: Paper) -> date | None:
 
 
 def split_name(name: str) -> tuple[str, str]:
-    """(given, family) of 'Given Names Family'; particles stay with the family name
-    ('Ludwig van Beethoven' -> ('Ludwig', 'van Beethoven'))."""
-    words = latex_to_plain(name).split()
-    if len(words) <= 1:
-        return "", " ".join(words)
-    cut = len(words) - 1
-    while cut > 1 and words[cut - 1].lower() in (
-        "van",
-        "von",
-        "de",
-        "der",
-        "den",
-        "da",
-        "di",
-        "le",
-        "la",
-        "du",
-    ):
-        cut -= 1
-    return " ".join(words[:cut]), " ".join(words[cut:])
+    """(given, family) of a name (see names.person_name); particles stay with the family
+    name ('Ludwig van Beethoven' -> ('Ludwig', 'van Beethoven')), a suffix goes to
+    neither ('Hal Daumé III' -> ('Hal', 'Daumé'))."""
+    parts = person_name(latex_to_plain(name))
+    return parts.given, parts.family
 
 
 def citation_key(paper: Paper) -> str:
@@ -90,6 +77,9 @@ def citation_keys(papers: list[Paper]) -> list[str]:
 
 
 def _bibtex_name(name: str) -> str:
+    parts = person_name(latex_to_plain(name))
+    if parts.suffix and parts.given:  # BibTeX reads a suffix only as "Last, Jr, First"
+        return ", ".join(text_to_bibtex(p) for p in (parts.family, parts.suffix, parts.given))
     text = text_to_bibtex(name)
     if not text:
         return ""
@@ -129,17 +119,23 @@ def to_bibtex(papers: list[Paper]) -> str:
 
 
 def csl_item(paper: Paper, key: str) -> dict[str, Any]:
-    """A CSL-JSON item as Zotero writes arXiv preprints; titles rendered to Unicode."""
+    """A CSL-JSON item as Zotero writes arXiv preprints; titles rendered to Unicode, with
+    what CSL would read as markup (a title about the <b> tag) escaped (csl_markup)."""
     authors: list[dict[str, str]] = []
     for author in paper.authors:
-        given, family = split_name(author.name)
-        authors.append({"family": family, "given": given} if given else {"literal": family})
+        parts = person_name(latex_to_plain(author.name))
+        if not parts.given:
+            authors.append({"literal": parts.written})
+            continue
+        authors.append({"family": parts.family, "given": parts.given})
+        if parts.suffix:
+            authors[-1]["suffix"] = parts.suffix
     item: dict[str, Any] = {
         "id": key,
         "type": "article-journal" if paper.journal_ref else "article",
-        "title": latex_to_plain(paper.title),
+        "title": csl_rich(latex_to_plain(paper.title)),
         "author": authors,
-        "abstract": latex_to_plain(paper.abstract),
+        "abstract": csl_rich(latex_to_plain(paper.abstract)),
         "URL": paper.abs_url,
         "number": f"arXiv:{paper.arxiv_id}",
         "publisher": "arXiv",
@@ -155,7 +151,7 @@ def csl_item(paper: Paper, key: str) -> dict[str, Any]:
     if paper.primary_category:
         item["keyword"] = ", ".join(paper.categories)
     if paper.journal_ref:
-        item["container-title"] = latex_to_plain(paper.journal_ref)
+        item["container-title"] = csl_rich(latex_to_plain(paper.journal_ref))
     return item
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from bibtexparser.entrypoint import parse_string
 from bibtexparser.model import DuplicateBlockKeyBlock, Entry, ParsingFailedBlock
 
+from paperwire.bibliography.csl_markup import csl_plain
 from paperwire.bibliography.entries import (
     LibraryEntry,
     LibraryFileError,
@@ -29,6 +30,7 @@ from paperwire.bibliography.entries import (
     year_of,
 )
 from paperwire.bibliography.latex import latex_to_plain
+from paperwire.bibliography.names import person_name
 
 FORMATS = ("bibtex", "csljson", "ris", "idlist")
 _EXTENSIONS = {
@@ -42,7 +44,6 @@ _EXTENSIONS = {
 _BIBTEX_START = re.compile(r"^\s*@\s*[A-Za-z]+\s*[{(]", re.MULTILINE)
 _RIS_TAG = re.compile(r"^([A-Z][A-Z0-9])  -(?: (.*))?$")
 _NO_ID = "no title, arXiv id or DOI"
-_CSL_MARKUP = re.compile(r"</?(?:i|b|sup|sub|span)(?:\s[^<>]*)?>")  # CSL rich text in titles
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32-le"),
     (codecs.BOM_UTF32_BE, "utf-32-be"),
@@ -201,11 +202,12 @@ def _split_names(text: str) -> list[str]:
 
 
 def _first_last(name: str) -> str:
-    """'Vaswani, Ashish' -> 'Ashish Vaswani' (a braced name stays as it is)."""
-    if name.startswith("{") or "," not in name:
+    """'Vaswani, Ashish' -> 'Ashish Vaswani', 'King, Jr., Martin Luther' -> 'Martin Luther
+    King Jr.' (names.person_name, on the LaTeX rendered: the split takes the ``~`` of
+    ``Nguy\\~{e}n`` for a space); a braced name stays as it is."""
+    if name.startswith("{") and name.endswith("}"):
         return name
-    last, first = name.split(",", 1)
-    return f"{first.strip()} {last.strip()}".strip()
+    return person_name(latex_to_plain(name)).written
 
 
 def _from_bibtex_entry(entry: Entry) -> LibraryEntry:
@@ -297,14 +299,23 @@ def _csl_texts(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else []
 
 
+_CSL_NAME_PARTS = ("given", "dropping-particle", "non-dropping-particle", "family", "suffix")
+
+
 def _csl_name(person: Any) -> str:
+    """A CSL name in reading order: its parts ("given" … "suffix"), a "literal" as it is,
+    and a plain string (not CSL, but written) or a lone "family" holding the whole name
+    ('Smith, John') split as names are (names.person_name)."""
     if isinstance(person, str):
-        return person
+        return person_name(person).written
     if not isinstance(person, dict):
         return ""
     if _csl_text(person.get("literal")):
         return str(person["literal"])
-    return " ".join(person[k] for k in ("given", "family") if _csl_text(person.get(k)))
+    parts = {k: person[k] for k in _CSL_NAME_PARTS if _csl_text(person.get(k))}
+    if set(parts) == {"family"}:
+        return person_name(parts["family"]).written
+    return " ".join(parts.values())
 
 
 def _csl_authors(value: Any) -> list[str]:
@@ -334,7 +345,7 @@ def _from_csl_item(item: dict[str, Any], number: int) -> LibraryEntry:
         f"{_csl_key(item) or '(no id)'} (item {number})",
         [*_csl_texts(item.get("arxiv")), *_csl_texts(item.get("URL")), _csl_key(item)],
         _csl_text(item.get("DOI")),
-        _CSL_MARKUP.sub("", title) if title else None,
+        csl_plain(title) if title else None,
         _csl_authors(item.get("author")),
         _csl_year(item.get("issued")),
         (t for f in text_fields for t in _csl_texts(item.get(f))),
@@ -397,6 +408,15 @@ def _ris_records(text: str) -> Iterable[tuple[int, list[tuple[str, str]], str]]:
         yield start, tags, "record has no ER line"
 
 
+def _ris_name(text: str) -> str:
+    """RIS writes 'Last, First, Suffix' ('King, Martin Luther, Jr.'); BibTeX's order
+    of the three is 'Last, Suffix, First'."""
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) == 3:
+        text = f"{parts[0]}, {parts[2]}, {parts[1]}"
+    return person_name(text).written
+
+
 def _from_ris(tags: list[tuple[str, str]], key: str) -> LibraryEntry:
     def first(*names: str) -> str | None:
         return next((v for t, v in tags if t in names and v), None)
@@ -404,7 +424,7 @@ def _from_ris(tags: list[tuple[str, str]], key: str) -> LibraryEntry:
     def every(*names: str) -> list[str]:
         return [v for t, v in tags if t in names and v]
 
-    names = [" ".join(reversed([p.strip() for p in a.split(",", 1)])) for a in every("AU", "A1")]
+    names = [_ris_name(a) for a in every("AU", "A1")]
     return _make_entry(
         key,
         every("UR", "L1", "L2", "LK"),

@@ -49,7 +49,9 @@ def import_cmd(ctx: Context, files: tuple[Path, ...]) -> None:
     listing JSONL (id, title, authors, categories, summary, listing_date). Safe to
     re-run: existing papers are merged, never duplicated; an interrupted import
     resumes after the last committed batch. Malformed lines are rejected with a
-    reason (see `paperwire rejects`) and the import goes on. A file that another import
+    reason (see `paperwire rejects`) and the import goes on; a record whose categories
+    cannot be read (cs., garbage, none) is kept without them and named in a warning (the
+    first 20; all are counted). A file that another import
     is importing right now is left alone (the command says which import, and fails).
     """
     damaged: list[str] = []
@@ -294,7 +296,8 @@ def harvest(
     HTTP 503 Retry-After is honoured) and each page is committed together with the
     position of the next one, so an interrupted harvest resumes where it stopped when the
     same command is run again. Deleted records are marked deleted; malformed ones are
-    kept in `paperwire rejects`.
+    kept in `paperwire rejects`; a record whose categories cannot be read is kept
+    without them and named in a warning.
 
     Example: paperwire harvest --since 2025-01-01 --until 2025-01-07 --set cs
     """
@@ -309,6 +312,8 @@ def harvest(
     ):
         report = service.harvest_oai(since, until, set_spec, progress=advance, restart=restart)
     print_report("harvest", report, time.perf_counter() - start)
+    for warning in report.warnings:
+        print_problem(f"warning: {warning}", "yellow")
 
 
 @cli.command()

@@ -27,7 +27,15 @@ from paperwire.digest.runner import ComposeReport, SendReport
 from paperwire.graphemes import shorten
 from paperwire.latex import latex_to_text
 from paperwire.listing import Listing, Window
-from paperwire.models import IngestReport, Paper, Rejected, SearchPage, Subscriber, paper_day
+from paperwire.models import (
+    MAX_FLAW_WARNINGS,
+    IngestReport,
+    Paper,
+    Rejected,
+    SearchPage,
+    Subscriber,
+    paper_day,
+)
 
 console = Console(stderr=True)
 out = Console()
@@ -126,6 +134,16 @@ def print_report(title: str, report: IngestReport, seconds: float) -> None:
     out.print(table)
     if report.rejected:
         out.print(f"{report.rejected} record(s) rejected; see `paperwire rejects` for the reasons.")
+    if report.flawed:
+        named = (
+            "each is"
+            if report.flawed <= MAX_FLAW_WARNINGS
+            else f"the first {MAX_FLAW_WARNINGS} are"
+        )
+        out.print(
+            f"{report.flawed:,} record(s) kept without categories that could not be read; "
+            f"{named} named in the warnings."
+        )
 
 
 def print_counts(

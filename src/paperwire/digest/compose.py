@@ -15,28 +15,21 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
 from paperwire.digest.schedule import Period
 from paperwire.models import Digest, DigestSection, Paper, Subscriber, category_keys
-
-
-def normalize_name(name: str) -> str:
-    """Author names compared without accents, case, dots or extra spaces."""
-    text = unicodedata.normalize("NFKD", name)
-    text = "".join(c for c in text if not unicodedata.combining(c)).lower().replace(".", " ")
-    return " ".join(text.split())
+from paperwire.names import author_key
 
 
 def add_follows(subscriber: Subscriber, names: Sequence[str]) -> None:
     """Append to the subscriber's followed authors those of `names` not followed yet
-    (compared by normalize_name): one list per address, website and digest alike."""
-    known = {normalize_name(n) for n in subscriber.followed_authors}
+    (compared by author_key): one list per address, website and digest alike."""
+    known = {author_key(n) for n in subscriber.followed_authors}
     for name in names:
-        key = normalize_name(name)
+        key = author_key(name)
         if key not in known:
             known.add(key)
             subscriber.followed_authors.append(name)
@@ -69,7 +62,7 @@ class CandidatePool:
         by_author: dict[str, list[str]] = {}
         for paper in papers:
             for author in paper.authors:
-                by_author.setdefault(normalize_name(author.name), []).append(paper.arxiv_id)
+                by_author.setdefault(author_key(author.name), []).append(paper.arxiv_id)
         ranked = [i for i in trending if i in by_id]
         by_category: dict[str, list[str]] = {}
         for arxiv_id in ranked:  # by class and by archive, lower-cased (models.category_keys)
@@ -135,7 +128,7 @@ def compose_digest(
         wanted.append((section, pool.search_hits.get(query, [])))
     for name in subscriber.followed_authors:
         section = DigestSection("author", name, f"new from followed author {name}")
-        wanted.append((section, pool.by_author.get(normalize_name(name), [])))
+        wanted.append((section, pool.by_author.get(author_key(name), [])))
     if recommended:
         section = DigestSection("recommended", "", "recommended for you")
         section.notes = dict(reversed(recommended))  # the first reason of a repeated id

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 from paperwire.addresses import AddressError, clean_address
 from paperwire.digest.schedule import FREQUENCIES, parse_send_time, zone
 from paperwire.models import InvalidRecord, check_category, clean_categories, clean_text
+from paperwire.names import has_visible, readable_name
 from paperwire.search.query import QueryError, parse_query
 
 MAX_LIST = 20
@@ -29,13 +31,19 @@ def clean_email(raw: str) -> str:
         raise PreferenceError(str(exc)) from None
 
 
-def _items(value: Any, what: str) -> list[str]:
+def _spaced(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _items(value: Any, what: str, tidy: Callable[[str], str] = _spaced) -> list[str]:
+    """One entry per line (or list item), made `tidy`; blank ones (nothing visible:
+    whitespace, zero-width spaces, bidi controls) and repeats left out."""
     if isinstance(value, str):
         value = [line for line in value.replace("\r", "").split("\n")]
     items: list[str] = []
     for item in value or []:
-        text = " ".join(clean_text(str(item)).split())
-        if not text or text in items:
+        text = tidy(clean_text(str(item)))
+        if not has_visible(text) or text in items:
             continue
         if len(text) > MAX_ITEM:
             raise PreferenceError(f"{what} entries must be at most {MAX_ITEM} characters")
@@ -82,9 +90,10 @@ def clean_preferences(raw: dict[str, Any]) -> dict[str, Any]:
             except InvalidRecord as exc:
                 raise PreferenceError(f"categories must be arXiv classes: {exc}") from None
         out["categories"] = clean_categories(given)[:MAX_LIST]
-    for key, what in (("saved_searches", "saved searches"), ("followed_authors", "authors")):
-        if key in raw:
-            out[key] = _items(raw[key], what)
+    if "saved_searches" in raw:
+        out["saved_searches"] = _items(raw["saved_searches"], "saved searches")
+    if "followed_authors" in raw:  # as the site stores a follow: readable, LaTeX read
+        out["followed_authors"] = _items(raw["followed_authors"], "authors", readable_name)
     for query in out.get("saved_searches", []):
         try:
             parse_query(query, today=date.today())

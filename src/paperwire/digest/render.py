@@ -10,6 +10,7 @@ from paperwire.bidi import isolated, shown_text
 from paperwire.graphemes import shorten
 from paperwire.latex import latex_to_text
 from paperwire.models import Digest, DigestSection, Paper
+from paperwire.names import readable_name
 
 ABSTRACT_CHARS = 280
 FONT = "font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif"
@@ -83,7 +84,7 @@ def _short(text: str, limit: int = ABSTRACT_CHARS) -> str:
 def _authors(paper: Paper, isolate: Callable[[str], str], limit: int = 4) -> str:
     """The first `limit` names, each isolated by `isolate` (a right-to-left name keeps
     the commas beside it in place), and how many more."""
-    names = [isolate(shown_text(a.name)) for a in paper.authors[:limit]]
+    names = [isolate(readable_name(a.name)) for a in paper.authors[:limit]]
     more = f" and {len(paper.authors) - limit} more" if len(paper.authors) > limit else ""
     return ", ".join(names) + more
 

@@ -12,7 +12,6 @@ text features. Building is pure: the caller (recommend/source.py) reads the stor
 
 from __future__ import annotations
 
-import unicodedata
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -26,6 +25,7 @@ from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
 from sklearn.preprocessing import normalize
 
 from paperwire.models import Paper
+from paperwire.names import author_key
 
 DIMENSION = 384
 MIN_DF = 3  # a phrase must occur in this many papers to be a feature
@@ -35,13 +35,6 @@ MAX_FEATURES = 80_000
 HASH_BUCKETS = 1 << 24
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
-
-
-def name_key(name: str) -> str:
-    """An author name folded for matching: accents dropped, case and spacing ignored."""
-    plain = unicodedata.normalize("NFKD", name)
-    plain = "".join(c for c in plain if not unicodedata.combining(c))
-    return " ".join(plain.replace(".", " ").casefold().split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,12 +98,12 @@ class CorpusFeatures:
         return np.flatnonzero((self.days >= low) & (self.days <= high)).astype(np.int64)
 
     def author_rows(self) -> dict[str, list[int]]:
-        """name_key(author) -> rows of their papers (built on first use)."""
+        """author_key(author) -> rows of their papers (built on first use)."""
         if self._author_rows is None:
             index: dict[str, list[int]] = {}
             for n, names in enumerate(self.authors):
                 for name in names:
-                    index.setdefault(name_key(name), []).append(n)
+                    index.setdefault(author_key(name), []).append(n)
             self._author_rows = index
         return self._author_rows
 

@@ -20,7 +20,8 @@ from paperwire.bidi import isolated
 from paperwire.graphemes import shorten
 from paperwire.latex import latex_to_text
 from paperwire.models import LibraryItem
-from paperwire.recommend.corpus import CorpusFeatures, name_key
+from paperwire.names import author_key
+from paperwire.recommend.corpus import CorpusFeatures
 from paperwire.recommend.model import ReaderModel
 
 # LibraryItem.source values that are not collection names
@@ -78,7 +79,7 @@ def nearest_positive(corpus: CorpusFeatures, model: ReaderModel, row: int) -> in
 def followed_on(corpus: CorpusFeatures, model: ReaderModel, row: int) -> list[str]:
     if not model.followed:
         return []
-    return [a for a in corpus.authors[row] if name_key(a) in model.followed]
+    return [a for a in corpus.authors[row] if author_key(a) in model.followed]
 
 
 def is_boilerplate(term: str) -> bool:

@@ -36,7 +36,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
 from paperwire.models import ReaderSignals
-from paperwire.recommend.corpus import CorpusFeatures, FloatArray, IntArray, name_key
+from paperwire.names import author_key
+from paperwire.recommend.corpus import CorpusFeatures, FloatArray, IntArray
 
 NEGATIVE_WEIGHT = 5.0
 NEAREST_BUDGET = 500_000  # cosines (candidates x library) computed for `nearest`
@@ -73,7 +74,7 @@ class ReaderModel:
     text_coef: FloatArray | None  # classifier weights over tf-idf columns
     text_centroid: FloatArray  # weighted mean tf-idf row of the positives
     centroid: FloatArray | None  # weighted mean embedding, None without vectors
-    followed: frozenset[str]  # name_key of followed authors
+    followed: frozenset[str]  # author_key of followed authors
     term_counts: FloatArray  # per tf-idf column: how many positives contain it
     library_rows: IntArray  # the positives that have a vector …
     library_vectors: FloatArray  # … and those vectors (one row each)
@@ -88,7 +89,7 @@ def fingerprint(signals: ReaderSignals, corpus_version: str, config: ModelConfig
     parts = [corpus_version, repr(config)]
     parts += sorted(f"{p.arxiv_id}:{p.weight}:{p.source}" for p in signals.positives)
     parts += sorted(f"-{n}" for n in signals.negatives)
-    parts += sorted(f"@{name_key(a)}" for a in signals.followed_authors)
+    parts += sorted(f"@{author_key(a)}" for a in signals.followed_authors)
     return hashlib.blake2b("\n".join(parts).encode(), digest_size=16).hexdigest()
 
 
@@ -163,7 +164,7 @@ def train(
     coef = None
     if len(positives) >= 2 or (len(positives) and len(negatives)):
         coef = train_classifier(corpus, positives, weights, negatives, config)
-    followed = frozenset(name_key(a) for a in signals.followed_authors if config.use_follows)
+    followed = frozenset(author_key(a) for a in signals.followed_authors if config.use_follows)
     return ReaderModel(
         fingerprint=fingerprint(signals, corpus.version, config),
         config=config,

@@ -18,7 +18,8 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from paperwire.models import ReaderSignals, Recommendation
-from paperwire.recommend.corpus import CorpusFeatures, FloatArray, IntArray, name_key
+from paperwire.names import author_key
+from paperwire.recommend.corpus import CorpusFeatures, FloatArray, IntArray
 from paperwire.recommend.explain import explain, library_verb
 from paperwire.recommend.model import (
     DEFAULT_CONFIG,
@@ -155,7 +156,7 @@ class Recommender:
         followed = followed_rows(corpus, model.followed, rows)
         out: list[Recommendation] = []
         for r in rows[followed].tolist():
-            names = [a for a in corpus.authors[r] if name_key(a) in model.followed]
+            names = [a for a in corpus.authors[r] if author_key(a) in model.followed]
             reasons = tuple(f"by followed author {a} (name match)" for a in names[:2])
             out.append(Recommendation(corpus.ids[r], 1.0, reasons))
         taken = {rec.arxiv_id for rec in out}

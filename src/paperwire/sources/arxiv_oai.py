@@ -14,6 +14,7 @@ from lxml import etree
 
 from paperwire.models import (
     Author,
+    Flaw,
     InvalidRecord,
     Paper,
     Rejected,
@@ -22,6 +23,7 @@ from paperwire.models import (
     split_arxiv_id,
 )
 from paperwire.numbers import ascii_int
+from paperwire.sources.categories import category_problem
 from paperwire.sources.http import PoliteClient, SourceError
 from paperwire.sources.safe_xml import SAFE_XML, element_text
 
@@ -62,6 +64,7 @@ class OaiPage:
     """One ListRecords response: its records and the token for the next page (None: done)."""
 
     items: list[Paper | Rejected] = field(default_factory=list)
+    flaws: list[Flaw] = field(default_factory=list)  # of papers in items, kept as they are
     token: str | None = None
     complete_list_size: int | None = None
 
@@ -113,13 +116,34 @@ def parse_list_records(body: bytes) -> OaiPage:
         container = root.find(f"{OAI}GetRecord")
     if container is None:
         raise MalformedResponse("OAI-PMH response has neither ListRecords nor GetRecord")
-    page = OaiPage(items=[parse_record(r) for r in container.iterfind(f"{OAI}record")])
+    page = OaiPage()
+    for record in container.iterfind(f"{OAI}record"):
+        page.items.append(parse_record(record))
+        flaw = _category_flaw(record, page.items[-1])
+        if flaw is not None:
+            page.flaws.append(flaw)
     token = container.find(f"{OAI}resumptionToken")
     if token is not None:
         page.token = (token.text or "").strip() or None
         size = token.get("completeListSize")
         page.complete_list_size = ascii_int(size, maximum=2**62) if size else None
     return page
+
+
+def _category_flaw(record: Any, item: Paper | Rejected) -> Flaw | None:
+    """The Flaw of a stored (not deleted) paper whose <categories> could not all be read."""
+    if not isinstance(item, Paper) or item.deleted:
+        return None
+    written = _text(record, f"{OAI}metadata/{ARXIV}arXiv/{ARXIV}categories") or ""
+    problem = category_problem(written)
+    return None if problem is None else Flaw(SOURCE, _record_key(record), problem)
+
+
+def _record_key(record: Any) -> str:
+    """A record's OAI identifier (what rejects and flaws are named by)."""
+    header = record.find(f"{OAI}header")
+    identifier = _text(header, f"{OAI}identifier") if header is not None else None
+    return identifier or "(no identifier)"
 
 
 def _parse_xml(body: bytes) -> Any:
@@ -134,8 +158,8 @@ def _parse_xml(body: bytes) -> Any:
 def parse_record(record: Any) -> Paper | Rejected:
     """One <record> element -> Paper (deleted ones too) or Rejected with the reason."""
     header = record.find(f"{OAI}header")
-    identifier = _text(header, f"{OAI}identifier") if header is not None else None
-    key = identifier or "(no identifier)"
+    key = _record_key(record)
+    identifier = None if key == "(no identifier)" else key
     try:
         if header is None or not identifier:
             raise InvalidRecord("record without header identifier")

@@ -21,13 +21,16 @@ import orjson
 
 from paperwire.models import (
     Author,
+    Flaw,
     InvalidRecord,
     Paper,
     Rejected,
     clean_categories,
     collapse_whitespace,
+    read_categories,
     split_arxiv_id,
 )
+from paperwire.sources.categories import problem_of
 
 SOURCE = "snapshot"
 _VERSION = re.compile(r"v[0-9]{1,6}")
@@ -232,8 +235,13 @@ def _kaggle_versions(record: dict[str, Any]) -> tuple[int | None, date | None, d
     return max(numbers), _rfc2822_date(created[0]), _rfc2822_date(created[1])
 
 
-def parse_kaggle(record: dict[str, Any]) -> Paper:
-    """One Kaggle-snapshot object -> Paper (pure)."""
+def _categories(record: dict[str, Any], read: list[str] | None) -> list[str]:
+    return clean_categories(_texts(record, "categories")) if read is None else read
+
+
+def parse_kaggle(record: dict[str, Any], categories: list[str] | None = None) -> Paper:
+    """One Kaggle-snapshot object -> Paper (pure); `categories`: its classes, when the
+    caller has read them (read_categories)."""
     arxiv_id, _ = split_arxiv_id(_text(record, "id"))
     version, submitted, updated = _kaggle_versions(record)
     if updated is None:
@@ -244,7 +252,7 @@ def parse_kaggle(record: dict[str, Any]) -> Paper:
         title=collapse_whitespace(_text(record, "title")),
         abstract=collapse_whitespace(_text(record, "abstract")),
         authors=_kaggle_authors(record),
-        categories=clean_categories(_texts(record, "categories")),
+        categories=_categories(record, categories),
         submitted=submitted,
         updated=updated,
         comments=collapse_whitespace(_text(record, "comments")) or None,
@@ -262,7 +270,7 @@ def _clean_name(raw: str) -> str:
     return collapse_whitespace(text) if ("  " in text or "\n" in text) else text
 
 
-def parse_daily_listing(record: dict[str, Any]) -> Paper:
+def parse_daily_listing(record: dict[str, Any], categories: list[str] | None = None) -> Paper:
     """One object of the daily-listing JSONL (id, title, authors[], categories[], comment,
     summary, pdf, abs, listing_date) -> Paper (pure)."""
     arxiv_id, version = split_arxiv_id(_text(record, "id"))
@@ -274,7 +282,7 @@ def parse_daily_listing(record: dict[str, Any]) -> Paper:
         title=collapse_whitespace(_text(record, "title")),
         abstract=collapse_whitespace(_text(record, "summary")),
         authors=[Author(name) for name in map(_clean_name, _texts(record, "authors")) if name],
-        categories=clean_categories(_texts(record, "categories")),
+        categories=_categories(record, categories),
         listing_date=_iso_date(_text(record, "listing_date")),
         comments=collapse_whitespace(_text(record, "comment")) or None,
         sources=["listing"],
@@ -283,23 +291,32 @@ def parse_daily_listing(record: dict[str, Any]) -> Paper:
     return paper
 
 
-def parse_snapshot_line(line: bytes | str) -> Paper:
-    """Detect the format of one JSON line and parse it."""
+def _json_record(line: bytes | str) -> dict[str, Any]:
     try:
         record = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
         raise InvalidRecord(f"not valid JSON: {exc.msg} at column {exc.colno}") from exc
     if not isinstance(record, dict):
         raise InvalidRecord("not a JSON object")
+    return record
+
+
+def _parse_record(record: dict[str, Any], categories: list[str] | None = None) -> Paper:
     if "summary" in record or "listing_date" in record:
-        return parse_daily_listing(record)
-    return parse_kaggle(record)
+        return parse_daily_listing(record, categories)
+    return parse_kaggle(record, categories)
+
+
+def parse_snapshot_line(line: bytes | str) -> Paper:
+    """Detect the format of one JSON line and parse it."""
+    return _parse_record(_json_record(line))
 
 
 def read_snapshot(
     path: Path, skip: int = 0, position: ReadPosition | None = None
-) -> Iterator[tuple[int, Paper | Rejected]]:
-    """Yield (line number, Paper or Rejected) for each non-blank line after `skip` lines.
+) -> Iterator[tuple[int, Paper | Rejected | Flaw]]:
+    """Yield (line number, Paper or Rejected) for each non-blank line after `skip` lines,
+    and after a Paper whose categories could not all be read, (line number, its Flaw).
 
     With a `position`, a file that ends early is reported there rather than raised: a
     broken compressed stream (see read_lines), or a last line with no newline after it
@@ -312,7 +329,10 @@ def read_snapshot(
         if number <= skip:
             continue
         try:
-            yield number, parse_snapshot_line(line)
+            record = _json_record(line)
+            written = _texts(record, "categories")
+            kept, unreadable = read_categories(written)
+            paper = _parse_record(record, kept)
         except InvalidRecord as exc:
             if position is not None and position.last_unterminated and line.lstrip()[:1] == b"{":
                 position.records -= 1
@@ -320,6 +340,11 @@ def read_snapshot(
                 return
             raw = line.decode("utf-8", errors="replace")
             yield number, Rejected(SOURCE, f"{path.name}:{number}", str(exc), raw)
+            continue
+        yield number, paper
+        problem = problem_of(written, kept, unreadable)
+        if problem is not None:
+            yield number, Flaw(SOURCE, f"{path.name}:{number} ({paper.arxiv_id})", problem)
 
 
 def mtime_key(path: Path) -> str:

@@ -16,13 +16,13 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from paperwire.digest.compose import normalize_name
 from paperwire.models import (
     Collection,
     CollectionEntry,
     LibraryItem,
     ReaderSignals,
 )
+from paperwire.names import author_key
 from paperwire.store.accounts import AccountStore
 from paperwire.store.digest_tables import subscribers
 from paperwire.store.library_tables import (
@@ -357,10 +357,10 @@ class LibraryStore:
             .order_by(author_follows.c.followed_at, author_follows.c.name_key)
         )
         names = [str(r[0]) for r in conn.execute(query)]
-        seen = {normalize_name(n) for n in names}
+        seen = {author_key(n) for n in names}
         for name in self._subscriber_follows(conn, user_id):
-            if normalize_name(name) not in seen:
-                seen.add(normalize_name(name))
+            if author_key(name) not in seen:
+                seen.add(author_key(name))
                 names.append(name)
         return names
 
@@ -379,7 +379,7 @@ class LibraryStore:
 
     def follow(self, user_id: int, name: str) -> bool:
         """Follow `name` (False if already followed under any spelling of it)."""
-        key = normalize_name(name)
+        key = author_key(name)
         with self.engine.begin() as conn:
             stmt = AccountStore._insert_ignore(conn, author_follows, ["user_id", "name_key"])
             had = conn.execute(
@@ -391,12 +391,12 @@ class LibraryStore:
             row = self._subscriber_row(conn, user_id)
             if row is not None:
                 current = [str(n) for n in (row.followed_authors or [])]
-                if key not in {normalize_name(n) for n in current}:
+                if key not in {author_key(n) for n in current}:
                     self._write_subscriber_follows(conn, int(row.id), [*current, name])
         return had is None
 
     def unfollow(self, user_id: int, name: str) -> bool:
-        key = normalize_name(name)
+        key = author_key(name)
         with self.engine.begin() as conn:
             removed = (
                 conn.execute(
@@ -409,7 +409,7 @@ class LibraryStore:
             row = self._subscriber_row(conn, user_id)
             if row is not None:
                 current = [str(n) for n in (row.followed_authors or [])]
-                kept = [n for n in current if normalize_name(n) != key]
+                kept = [n for n in current if author_key(n) != key]
                 if len(kept) != len(current):
                     self._write_subscriber_follows(conn, int(row.id), kept)
                     removed = True
@@ -435,10 +435,10 @@ class LibraryStore:
             rows: dict[str, dict[str, Any]] = {}
             for offset, name in enumerate(names):
                 rows.setdefault(
-                    normalize_name(name),
+                    author_key(name),
                     {
                         "user_id": user_id,
-                        "name_key": normalize_name(name),
+                        "name_key": author_key(name),
                         "name": name,
                         "followed_at": now + timedelta(microseconds=offset),
                     },

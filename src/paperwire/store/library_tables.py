@@ -58,7 +58,8 @@ ratings = sa.Table(
     sa.Column("rated_at", TZ, nullable=False),
 )
 
-# `name_key` is digest.compose.normalize_name(name): the one rule for "same author".
+# `name_key` is names.author_key(name): the one rule for "same author" (migration
+# 0013_author_keys rekeyed rows of the older rule).
 author_follows = sa.Table(
     "author_follows",
     metadata,

@@ -18,6 +18,7 @@ from paperwire.bidi import isolated, shown_text, without_bidi_controls
 from paperwire.graphemes import cut_index
 from paperwire.latex import math_spans
 from paperwire.models import Paper, web_link
+from paperwire.names import readable_name
 
 
 def render(
@@ -54,7 +55,7 @@ def title_text(text: str) -> str:
 def author_line(paper: Paper, limit: int = 6) -> Markup:
     """The first `limit` author names, each in <bdi> (a right-to-left name keeps the
     commas beside it in place), and how many more."""
-    names = [Markup("<bdi>%s</bdi>") % shown_text(a.name) for a in paper.authors[:limit]]
+    names = [Markup("<bdi>%s</bdi>") % readable_name(a.name) for a in paper.authors[:limit]]
     more = f" + {len(paper.authors) - limit} more" if len(paper.authors) > limit else ""
     return Markup(", ").join(names) + more
 
@@ -114,6 +115,7 @@ def template_filters() -> dict[str, Callable[..., Any]]:
         "author_line": author_line,
         "latex": shown_text,  # templates isolate it: dir="auto", <bdi>
         "plain": title_text,
+        "author_name": readable_name,  # what a follow button shows and sends
         "no_bidi": without_bidi_controls,  # paper text shown without LaTeX rendering
         "preview": preview,
         "human_date": human_date,
