@@ -82,3 +82,42 @@ def test_save_dismiss_and_follow_in_a_browser(site: tuple[Live, Mailbox], browse
     shot(page, "23-library-following")
     assert not errors, errors
     context.close()
+
+
+def test_keyboard_actions_keep_focus_and_say_what_they_did(
+    site: tuple[Live, Mailbox], browser: object
+) -> None:
+    """Each in-place action disabled its button while the request ran, and Chromium takes
+    focus away from a disabled button: after Enter on Save or follow, focus was on <body>
+    and a second Enter (to undo) went nowhere. "Not interested" removed the card in
+    silence, focus lost too."""
+    live, box = site
+    context, page, errors = desktop_page(browser)
+    sign_in(page, live, box, "keyboard@example.org", "/")
+    card = page.locator("article.card").first
+    save = card.locator("form.lib button.save")
+    save.focus()
+    page.keyboard.press("Enter")
+    expect(save).to_have_attribute("aria-pressed", "true")
+    expect(save).to_be_focused()
+    page.keyboard.press("Enter")  # the same key again undoes it
+    expect(save).to_have_attribute("aria-pressed", "false")
+    expect(save).to_be_focused()
+    follow = card.locator("button.follow").first
+    follow.focus()
+    page.keyboard.press("Enter")
+    expect(follow).to_have_attribute("aria-pressed", "true")
+    expect(follow).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(follow).to_have_attribute("aria-pressed", "false")
+
+    cards = page.locator("article.card")
+    title = cards.nth(1).locator(".title").inner_text().strip()
+    after = cards.nth(2).get_attribute("data-paper")
+    cards.nth(1).locator("button.dismiss").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#announce")).to_have_text(f"Hidden: {title}")
+    focused_card = page.evaluate("document.activeElement.closest('article.card')?.dataset.paper")
+    assert focused_card == after
+    assert not errors, errors
+    context.close()

@@ -5,6 +5,7 @@ or right-to-left names reordering the text around them."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,11 @@ LONG = listed_paper(
     DAY,
     abstract=f"We study {WORD} and {URL} in {COMPOUND}.",
 )
+# a Comments field holding a long URL (35 of 40 such real papers overflowed at 320 px)
+COMMENTED = replace(
+    listed_paper(90003, "Kingfisher comments", ["Vineeth N Balasubramanian", "Al Bo"], DAY),
+    comments=f"Code at {URL}/and/more/segments/after/that",
+)
 RLO, PDI = "\u202e", "\u2069"
 ARABIC = "مريم الحسن"
 BIDI = listed_paper(
@@ -45,7 +51,7 @@ BIDI = listed_paper(
 def text_site(tmp_path_factory: pytest.TempPathFactory, web_subset: Path) -> Iterator[Live]:
     """A live server over the web subset and the papers above."""
     data = tmp_path_factory.mktemp("text-site")
-    with live_server(imported_settings(data, web_subset, [LONG, BIDI])) as live:
+    with live_server(imported_settings(data, web_subset, [LONG, BIDI, COMMENTED])) as live:
         yield live
 
 
@@ -90,6 +96,38 @@ def test_long_unbroken_titles_and_names_fit_a_phone(
         phone.goto(text_site.url + path)
         assert phone.locator(f"text={COMPOUND}squared").count() >= 1, path
         past[path] = sideways(phone)
+    assert all(px <= 0 for px in past.values()), past
+
+
+@pytest.mark.parametrize(("width", "font"), [(320, 16), (640, 32)])
+def test_the_narrowest_phone_and_a_larger_default_font_fit(
+    browser: Any, text_site: Live, collection: int, width: int, font: int
+) -> None:
+    """At 320 px the paper page's facts grid grew to a Comments URL (741 px wide) and
+    search results to the longest author name; with the browser's default font doubled,
+    body text stayed at 16 px (font: 16px) while headings doubled. 640 px at a 32 px
+    font is the 320 px reflow case: every page fits it."""
+    accounts = text_site.service.accounts
+    value, _ = Auth(text_site.settings, accounts).start_session(accounts.get_or_create_user(READER))
+    context = browser.new_context(viewport={"width": width, "height": 640}, is_mobile=True)
+    context.add_cookies([{"name": SESSION_COOKIE, "value": value, "url": text_site.url}])
+    page = context.new_page()
+    cdp = context.new_cdp_session(page)
+    cdp.send("Page.setFontSizes", {"fontSizes": {"standard": font, "fixed": font}})
+    past = {}
+    for path in (
+        f"/papers/{COMMENTED.arxiv_id}",
+        "/search?q=kingfisher",
+        f"/library/{collection}",
+        "/account",
+        "/?date=2025-03-20",
+        "/trending",
+    ):
+        page.goto(text_site.url + path)
+        past[path] = int(page.evaluate("document.documentElement.scrollWidth")) - width
+        size = page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)")
+        assert size == font, (path, size)
+    context.close()
     assert all(px <= 0 for px in past.values()), past
 
 

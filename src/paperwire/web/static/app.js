@@ -23,7 +23,7 @@ async function submitVote(event) {
   if (!form) return;
   event.preventDefault();
   const button = form.querySelector("button");
-  button.disabled = true;
+  if (!setBusy(button, true)) return;
   try {
     const response = await fetch(form.getAttribute("action"), {
       method: "POST",
@@ -44,8 +44,26 @@ async function submitVote(event) {
     button.setAttribute("aria-pressed", body.voted ? "true" : "false");
     button.querySelector(".count").textContent = body.upvotes;
   } finally {
-    button.disabled = false;
+    setBusy(button, false);
   }
+}
+
+// Mark `button` busy while its request runs (false when it already was). Not `disabled`:
+// a browser takes keyboard focus away from a button that is disabled, and the reader's
+// next Enter or Space then went nowhere.
+function setBusy(button, busy) {
+  if (busy && button.getAttribute("aria-disabled") === "true") return false;
+  if (busy) button.setAttribute("aria-disabled", "true");
+  else button.removeAttribute("aria-disabled");
+  return true;
+}
+
+// Say `text` to screen readers through the page's status region.
+function announce(text) {
+  const region = document.getElementById("announce");
+  if (!region) return;
+  region.textContent = "";
+  setTimeout(() => { region.textContent = text; }, 50);
 }
 
 function copyBibtex(event) {
@@ -106,26 +124,26 @@ function setPressed(button, pressed, value, text) {
 }
 
 // Post a library form of `selector` with fetch (the pressed button's value included), then
-// `apply(form, submitter, body)` its JSON answer; the button is disabled meanwhile.
+// `apply(form, submitter, body)` its JSON answer; the button is marked busy meanwhile.
 async function submitWith(event, selector, apply) {
   const form = event.target.closest(selector);
   if (!form || !event.submitter) return;
   event.preventDefault();
   const submitter = event.submitter;
-  const data = new FormData(form, submitter);  // before disabling: disabled buttons send nothing
-  submitter.disabled = true;
+  const data = new FormData(form, submitter);
+  if (!setBusy(submitter, true)) return;
   try {
     const body = await postForm(form, data, submitter);
     if (body) apply(form, submitter, body);
   } finally {
-    submitter.disabled = false;
+    setBusy(submitter, false);
   }
 }
 
 function showLibrary(form, submitter, body) {
   if (form.hasAttribute("data-in-list") && body.rating === -1) {
     const card = form.closest("[data-paper]");
-    if (card) { card.remove(); return; }
+    if (card) { hideCard(card); return; }
   }
   document.querySelectorAll("form.lib").forEach((bar) => {
     if (bar.querySelector("input[name=arxiv_id]").value !== body.arxiv_id) return;
@@ -181,3 +199,14 @@ document.addEventListener("submit", (event) => submitWith(event, "form[data-libr
 document.addEventListener("submit", (event) => submitWith(event, "form[data-follow]", showFollow));
 document.addEventListener("click", copyBibtex);
 document.addEventListener("DOMContentLoaded", renderMath);
+
+// Take a card the reader is not interested in off the list: focus moves to the next card's
+// title (or the previous one's), and the status region says which paper was hidden.
+function hideCard(card) {
+  const title = card.querySelector(".title");
+  const next = card.nextElementSibling || card.previousElementSibling;
+  card.remove();
+  announce(`Hidden: ${title ? title.textContent.trim() : "the paper"}`);
+  const target = next && next.querySelector(".title a, a, button");
+  if (target) target.focus();
+}
