@@ -198,3 +198,18 @@ def fake_remote() -> Iterator[Any]:
 
     with FakeRemote() as remote:
         yield remote
+
+
+@contextlib.contextmanager
+def imported_service(root: Path, records: list[dict[str, Any]]) -> Iterator[Any]:
+    """A Service on a new data dir under `root` that imported `records` (daily-listing
+    JSON objects) as one snapshot file; asserts each was new."""
+    import json
+
+    from paperwire.service import Service
+
+    snapshot = root / "records.jsonl"
+    snapshot.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    with Service(Settings(data_dir=root / "data")) as service:
+        assert service.import_snapshot(snapshot).new == len(records)
+        yield service

@@ -16,8 +16,7 @@ from typing import Any
 
 import pytest
 
-from conftest import DAILY_FILE
-from paperwire.config import Settings
+from conftest import DAILY_FILE, imported_service
 from paperwire.search.lexical import name_analyzer, text_analyzer
 from paperwire.search.query import QueryError
 from paperwire.service import Service
@@ -36,12 +35,8 @@ def records() -> list[Record]:
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory, records: list[Record]) -> Iterator[Service]:
-    root = tmp_path_factory.mktemp("lexical")
-    subset = root / "subset.jsonl"
-    subset.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    with Service(Settings(data_dir=root / "data")) as svc:
-        report = svc.import_snapshot(subset)
-        assert report.new == N_RECORDS
+    assert len(records) == N_RECORDS
+    with imported_service(tmp_path_factory.mktemp("lexical"), records) as svc:
         yield svc
 
 

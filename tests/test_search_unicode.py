@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import tantivy
 
-from conftest import DAILY_FILE
+from conftest import DAILY_FILE, imported_service
 from paperwire.config import Settings
 from paperwire.models import Paper
 from paperwire.search.highlight import highlight
@@ -69,11 +69,7 @@ def ids(records: list[Record]) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory, records: list[Record]) -> Iterator[Service]:
-    root = tmp_path_factory.mktemp("unicode")
-    snapshot = root / "unicode.jsonl"
-    snapshot.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    with Service(Settings(data_dir=root / "data")) as svc:
-        assert svc.import_snapshot(snapshot).new == len(records)
+    with imported_service(tmp_path_factory.mktemp("unicode"), records) as svc:
         yield svc
 
 
